@@ -1,0 +1,149 @@
+/* cfg: hookbridge's configuration file (libconfig), loaded and validated. */
+#ifndef HB_CFG_H
+#define HB_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * The loaded configuration is an opaque handle; what it describes is
+ * handed out as read-only plain-data records below. Those records are
+ * value descriptions (like librdkafka's rd_kafka_message_t), owned by the
+ * cfg_t and valid until cfg_destroy(): no other module writes them.
+ */
+typedef struct cfg_s cfg_t;
+
+/** How a delivery that exhausted its retries (or failed permanently) ends. */
+typedef enum {
+        CFG_EXHAUSTED_DEAD_LETTER = 0, /**< write to the dead-letter topic */
+        CFG_EXHAUSTED_RETRY,           /**< keep retrying at max backoff */
+        CFG_EXHAUSTED_DROP,            /**< drop it (logged, counted) */
+} cfg_exhausted_t;
+
+/** Which signature headers a webhook carries (SPEC section 4). */
+typedef enum {
+        CFG_SIG_STANDARD = 0, /**< webhook-id/-timestamp/-signature */
+        CFG_SIG_USERPILOT,    /**< X-Signature: t=..,v1=<hex> */
+} cfg_sig_t;
+
+typedef enum {
+        CFG_LOG_LOGFMT = 0,
+        CFG_LOG_JSON,
+} cfg_log_format_t;
+
+typedef struct cfg_retry_s {
+        int initial_ms;   /**< first backoff, >= 1 */
+        int max_ms;       /**< cap on any backoff (and Retry-After) */
+        int max_attempts; /**< attempts before "exhausted", >= 1 */
+} cfg_retry_t;
+
+typedef struct cfg_topic_s {
+        const char *name;
+        const char *app_token; /**< NULL when not configured */
+} cfg_topic_t;
+
+typedef struct cfg_kafka_s {
+        const char *brokers;  /**< bootstrap.servers */
+        const char *group_id; /**< group.id */
+        const cfg_topic_t *topics;
+        size_t topic_count;
+        /** librdkafka pass-through, "key=value" pairs split in two arrays */
+        const char *const *prop_names;
+        const char *const *prop_values;
+        size_t prop_count;
+        int commit_interval_ms;
+        const char *auto_offset_reset; /**< "earliest" (default)/"latest" */
+} cfg_kafka_t;
+
+typedef struct cfg_delivery_s {
+        int concurrency;        /**< HTTP requests in flight, total */
+        int timeout_ms;         /**< whole request */
+        int connect_timeout_ms; /**< TCP+TLS connect */
+        cfg_retry_t retry;
+        const char *dead_letter_topic; /**< NULL: none */
+        cfg_exhausted_t on_exhausted;
+        int max_in_flight;               /**< messages, all partitions */
+        int max_in_flight_per_partition; /**< messages, one partition */
+        int shutdown_timeout_ms;
+} cfg_delivery_t;
+
+typedef struct cfg_webhook_s {
+        const char *name;
+        const char *url;
+        int enabled;
+        /** webhook types switched on ("*" = every type) */
+        const char *const *events;
+        size_t event_count;
+        const char *const *user_props;
+        size_t user_prop_count;
+        const char *const *company_props;
+        size_t company_prop_count;
+        /** signing secrets as written (whsec_... or raw); NULL: unsigned.
+         *  secret_previous is also signed with during a rotation. */
+        const char *secret;
+        const char *secret_previous;
+        cfg_sig_t signature;
+        /** static headers, each "Name: value" */
+        const char *const *headers;
+        size_t header_count;
+        int timeout_ms; /**< effective (delivery.timeout_ms unless set) */
+        cfg_retry_t retry; /**< effective (delivery.retry unless set) */
+        int line;          /**< where it is defined in the file */
+} cfg_webhook_t;
+
+/** An extra raw event name -> webhook type mapping (SPEC section 2). */
+typedef struct cfg_mapping_s {
+        const char *event;
+        const char *type;
+} cfg_mapping_t;
+
+typedef struct cfg_admin_s {
+        const char *listen; /**< "host:port", "" or NULL: disabled */
+} cfg_admin_t;
+
+typedef struct cfg_log_s {
+        int level; /**< syslog-style: 3 error, 4 warn, 6 info, 7 debug */
+        cfg_log_format_t format;
+} cfg_log_t;
+
+/**
+ * @brief Load and validate a configuration file.
+ *
+ * Every problem found is written to \p errstr, one per line, as
+ * "FILE:LINE: message" (secrets never appear in messages); the buffer is
+ * truncated with "..." when it is too small.
+ *
+ * @returns the configuration, or NULL when there was any problem.
+ */
+cfg_t *cfg_load(const char *path, char *errstr, size_t errstr_size);
+
+/** @brief Load from a string (tests); \p name stands for the file name. */
+cfg_t *cfg_load_string(const char *text, const char *name, char *errstr,
+                       size_t errstr_size);
+
+/** @brief Free. cfg_destroy(NULL) is a no-op. */
+void cfg_destroy(cfg_t *cfg);
+
+/** @returns the path the configuration was loaded from. */
+const char *cfg_path(const cfg_t *cfg);
+
+const cfg_kafka_t *cfg_kafka(const cfg_t *cfg);
+const cfg_delivery_t *cfg_delivery(const cfg_t *cfg);
+const cfg_admin_t *cfg_admin(const cfg_t *cfg);
+const cfg_log_t *cfg_log(const cfg_t *cfg);
+
+size_t cfg_webhook_count(const cfg_t *cfg);
+/** @returns webhook \p i (0-based, file order). */
+const cfg_webhook_t *cfg_webhook(const cfg_t *cfg, size_t i);
+/** @returns the webhook called \p name, or NULL. */
+const cfg_webhook_t *cfg_webhook_find(const cfg_t *cfg, const char *name);
+/** @returns 1 when \p wh is enabled and switched on for webhook \p type. */
+int cfg_webhook_wants(const cfg_webhook_t *wh, const char *type);
+
+size_t cfg_mapping_count(const cfg_t *cfg);
+const cfg_mapping_t *cfg_mapping(const cfg_t *cfg, size_t i);
+
+/** @returns the configured app_token of \p topic, or NULL. */
+const char *cfg_topic_app_token(const cfg_t *cfg, const char *topic);
+
+#endif

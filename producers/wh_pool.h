@@ -1,0 +1,83 @@
+/* wh_pool: the HTTP producer pool (libcurl multi): POST, retry, report. */
+#ifndef HB_WH_POOL_H
+#define HB_WH_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wh_endpoint.h"
+
+typedef struct wh_pool_s wh_pool_t;
+
+typedef struct wh_pool_conf_s {
+        int max_in_flight;      /**< concurrent HTTP requests, >= 1 */
+        int connect_timeout_ms; /**< TCP+TLS connect */
+        int max_response_bytes; /**< response body kept for reports */
+} wh_pool_conf_t;
+
+typedef enum {
+        WH_OUT_OK = 0,    /**< a 2xx */
+        WH_OUT_PERMANENT, /**< a permanent failure (3xx, 4xx but 408/425/429) */
+        WH_OUT_EXHAUSTED, /**< retryable failures, max_attempts reached */
+} wh_outcome_t;
+
+/** What became of a delivery; valid only during the callback. */
+typedef struct wh_result_s {
+        wh_outcome_t outcome;
+        long status;       /**< last HTTP status, 0 when none */
+        const char *error; /**< last transport error text, or "" */
+        int attempts;
+        double last_attempt_s;  /**< duration of the final attempt */
+        const char *body_start; /**< first bytes of the last response */
+        size_t body_start_len;
+} wh_result_t;
+
+typedef void(wh_done_cb_t)(const wh_result_t *res, void *opaque);
+
+/** @brief A pool; NULL with the reason in \p errstr. */
+wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
+                       size_t errstr_size);
+
+/**
+ * @brief Queue one delivery: POST \p body to \p ep, retrying retryable
+ *        failures with backoff (and Retry-After) per the endpoint's retry
+ *        bounds, then call \p cb exactly once with the outcome.
+ *
+ * @param forever  when non-zero, a delivery that reached max_attempts
+ *                 keeps retrying at the maximum backoff and never reports
+ *                 WH_OUT_EXHAUSTED (the no-dead-letter policy), and a
+ *                 permanent failure is retried the same way.
+ *
+ * @remark \p body is borrowed: it must stay valid until \p cb has run.
+ *         The pool takes its own reference on \p ep.
+ * @returns 0, or -1 on out-of-memory.
+ */
+int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
+                   const char *body, size_t body_len, int forever,
+                   wh_done_cb_t *cb, void *opaque);
+
+/**
+ * @brief Run transfers and timers: waits up to \p timeout_ms for network
+ *        activity, a due retry, wh_pool_wakeup(), or \p extra_fd (>= 0)
+ *        becoming readable; then performs what is ready and calls the
+ *        callbacks of finished deliveries (from this thread).
+ * @returns the number of callbacks made, or -1 on a fatal curl error.
+ */
+int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd);
+
+/** @brief Make a wh_pool_run() waiting in another thread return early.
+ *  Async-signal-safe. */
+void wh_pool_wakeup(wh_pool_t *p);
+
+/** @returns deliveries submitted and not yet reported (including those
+ *  waiting for a retry). */
+size_t wh_pool_pending(const wh_pool_t *p);
+
+/**
+ * @brief Abandon every pending delivery without calling callbacks (the
+ *        worker commits only what finished, so abandoned messages are
+ *        redelivered), then free. NULL is a no-op.
+ */
+void wh_pool_destroy(wh_pool_t *p);
+
+#endif

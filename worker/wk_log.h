@@ -1,0 +1,26 @@
+/* wk_log: one structured line per event worth a human's attention. */
+#ifndef HB_WK_LOG_H
+#define HB_WK_LOG_H
+
+#define WK_LOG_ERR   3
+#define WK_LOG_WARN  4
+#define WK_LOG_INFO  6
+#define WK_LOG_DEBUG 7
+
+/** @brief Threshold and format (0 logfmt, 1 JSON lines); default info,
+ *  logfmt. Call before other threads log. */
+void wk_log_setup(int level, int json);
+
+/** @returns 1 when \p level would be written. */
+int wk_log_enabled(int level);
+
+/**
+ * @brief Write one line to stderr: time, level, \p msg, then the fields
+ *        printf-formatted from \p fmt as logfmt pairs ("topic=%s
+ *        partition=%d"); a value with spaces is written k="v w" by the
+ *        caller. Thread-safe (one write()).
+ */
+void wk_log(int level, const char *msg, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+#endif
