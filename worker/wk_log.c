@@ -94,7 +94,7 @@ static size_t logfmt_to_json(char *buf, size_t size, size_t off,
 
 void wk_log(int level, const char *msg, const char *fmt, ...)
 {
-        char kv[2048], line[4096], ts[40];
+        char kv[2048], line[4096], ts[64];
         struct timeval tv;
         struct tm tm;
         va_list ap;

@@ -19,7 +19,8 @@ typedef struct wk_rx_request_s {
         const char *body;
         size_t body_len;
         const char *headers_json; /**< all headers as a JSON object text */
-        int status;               /**< what the receiver answered */
+        int status;               /**< what the receiver answered; 0: the
+                                       connection was dropped */
         uint64_t seq;             /**< 1, 2, ... in arrival order */
 } wk_rx_request_t;
 
@@ -31,9 +32,23 @@ typedef struct wk_rx_conf_s {
         const char *record_path; /**< JSON lines file, or NULL */
         wk_rx_cb_t *cb;          /**< called for each request, or NULL */
         void *opaque;
+        /**
+         * Nonzero: also serve the control endpoint, never recorded nor
+         * counted: `PUT /_control/script?path=P` (body: a script, see
+         * wk_rx_set_script()), `PUT /_control/secret?path=P[&scheme=
+         * userpilot]` (body: a secret, empty removes it) and
+         * `GET /_control/count` (the count as text). 400 on a bad
+         * script or secret, 404 on anything else under /_control/.
+         */
+        int control;
 } wk_rx_conf_t;
 
-/** @brief Start serving (own thread). NULL with the reason in errstr. */
+/**
+ * @brief Start serving: libmicrohttpd with an epoll thread pool of two,
+ *        up to 1024 connections; delays suspend the connection, so a
+ *        delayed request holds no thread.
+ * @returns the receiver, or NULL with the reason in \p errstr.
+ */
 wk_rx_t *wk_rx_start(const wk_rx_conf_t *conf, char *errstr,
                      size_t errstr_size);
 
@@ -42,7 +57,8 @@ uint16_t wk_rx_port(const wk_rx_t *rx);
 
 /**
  * @brief Secret used to verify requests under \p path (exact match, or
- *        "*" for any path); \p userpilot selects the X-Signature scheme.
+ *        "*" for any path without its own); \p userpilot selects the
+ *        X-Signature scheme. A NULL or "" \p secret removes it.
  * @returns 0, or -1 when the secret does not decode.
  */
 int wk_rx_set_secret(wk_rx_t *rx, const char *path, const char *secret,

@@ -1,0 +1,460 @@
+/* kc_consumer: the Kafka side: group membership, fetching, flow control
+ * and committing only what is finished. */
+#include "kc_consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wk_log.h"
+
+struct kc_consumer_s {
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *queue; /* the consumer queue (io events on) */
+        kc_tracker_t *tracker;
+        int commit_interval_ms;
+        size_t max_in_flight;
+        size_t max_per_partition;
+        int64_t next_commit_ms;
+        int all_paused; /* every partition paused: total limit reached */
+        kc_stats_t stats;
+};
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg,
+                        char *errstr, size_t errstr_size)
+{
+        const cfg_kafka_t *k = cfg_kafka(cfg);
+        char why[512];
+
+        for (size_t i = 0; i < k->prop_count; i++) {
+                if (rd_kafka_conf_set(conf, k->prop_names[i],
+                                      k->prop_values[i], why,
+                                      sizeof(why)) != RD_KAFKA_CONF_OK) {
+                        snprintf(errstr, errstr_size,
+                                 "kafka.properties: %s: %s",
+                                 k->prop_names[i], why);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* Pause or resume one partition; keeps the paused count. */
+static void set_paused(kc_consumer_t *c, const char *topic, int32_t part,
+                       int pause)
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(1);
+
+        rd_kafka_topic_partition_list_add(l, topic, part);
+        if (pause)
+                rd_kafka_pause_partitions(c->rk, l);
+        else
+                rd_kafka_resume_partitions(c->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Pause/resume every assigned partition (the total in-flight limit). */
+static void set_all_paused(kc_consumer_t *c, int pause)
+{
+        rd_kafka_topic_partition_list_t *l = NULL;
+
+        if (rd_kafka_assignment(c->rk, &l) || !l)
+                return;
+        if (pause) {
+                rd_kafka_pause_partitions(c->rk, l);
+        } else {
+                /* Partitions paused for their own limit stay paused. */
+                size_t n = kc_tracker_count(c->tracker);
+                for (uint32_t slot = 0; n > 0; slot++) {
+                        int32_t part;
+                        size_t pend;
+                        int paused;
+                        const char *t = kc_tracker_slot(c->tracker, slot,
+                                                        &part, &pend,
+                                                        &paused);
+                        if (!t)
+                                continue;
+                        n--;
+                        if (!paused)
+                                set_paused(c, t, part, 0);
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        c->all_paused = pause;
+}
+
+/* Commit the partitions of \p only (NULL: all) whose finished prefix
+ * moved. Marks them committed first; a failed commit un-marks them. */
+static int commit_moved(kc_consumer_t *c,
+                        const rd_kafka_topic_partition_list_t *only,
+                        int async)
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(8);
+        rd_kafka_resp_err_t err;
+        size_t n = kc_tracker_count(c->tracker);
+        int rc = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                int32_t part;
+                int64_t off, done;
+                size_t pend;
+                const char *t = kc_tracker_at(c->tracker, i, &part, &off,
+                                              &done, &pend);
+                if (off < 0 || off == done)
+                        continue;
+                if (only && !rd_kafka_topic_partition_list_find(only, t, part))
+                        continue;
+                rd_kafka_topic_partition_list_add(l, t, part)->offset = off;
+        }
+        if (l->cnt == 0)
+                goto out;
+        for (int i = 0; i < l->cnt; i++)
+                kc_tracker_set_committed(c->tracker, l->elems[i].topic,
+                                         l->elems[i].partition,
+                                         l->elems[i].offset);
+        err = rd_kafka_commit(c->rk, l, async);
+        if (!async) {
+                /* A synchronous commit also reports through the commit
+                 * callback when one is set; count it here only on
+                 * failure paths that callback cannot see. */
+                if (err) {
+                        wk_log(WK_LOG_WARN, "commit failed",
+                               "error=\"%s\" partitions=%d",
+                               rd_kafka_err2str(err), l->cnt);
+                        rc = -1;
+                }
+        } else if (err) {
+                wk_log(WK_LOG_WARN, "commit not sent", "error=\"%s\"",
+                       rd_kafka_err2str(err));
+                rc = -1;
+        }
+        if (rc == -1) {
+                for (int i = 0; i < l->cnt; i++)
+                        kc_tracker_set_committed(c->tracker,
+                                                 l->elems[i].topic,
+                                                 l->elems[i].partition, -1);
+                c->stats.commit_errors++;
+        }
+out:
+        rd_kafka_topic_partition_list_destroy(l);
+        return rc;
+}
+
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets,
+                             void *opaque)
+{
+        kc_consumer_t *c = opaque;
+
+        (void)rk;
+        if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return;
+        if (!err) {
+                c->stats.commits++;
+                for (int i = 0; offsets && i < offsets->cnt; i++)
+                        wk_log(WK_LOG_DEBUG, "committed",
+                               "topic=%s partition=%d offset=%lld",
+                               offsets->elems[i].topic,
+                               (int)offsets->elems[i].partition,
+                               (long long)offsets->elems[i].offset);
+                return;
+        }
+        c->stats.commit_errors++;
+        wk_log(WK_LOG_WARN, "commit failed; will retry", "error=\"%s\"",
+               rd_kafka_err2str(err));
+        /* Un-mark so the next tick commits these offsets again. */
+        for (int i = 0; offsets && i < offsets->cnt; i++)
+                kc_tracker_set_committed(c->tracker, offsets->elems[i].topic,
+                                         offsets->elems[i].partition, -1);
+}
+
+static void on_assign(kc_consumer_t *c,
+                      rd_kafka_topic_partition_list_t *parts)
+{
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *p = &parts->elems[i];
+                if (kc_tracker_assign(c->tracker, p->topic, p->partition))
+                        wk_log(WK_LOG_ERR, "out of memory", "topic=%s",
+                               p->topic);
+                wk_log(WK_LOG_INFO, "partition assigned",
+                       "topic=%s partition=%d", p->topic,
+                       (int)p->partition);
+        }
+}
+
+static void on_revoke(kc_consumer_t *c,
+                      rd_kafka_topic_partition_list_t *parts, int lost)
+{
+        /* Commit what finished before letting go; never after. */
+        if (!lost)
+                commit_moved(c, parts, 0);
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *p = &parts->elems[i];
+                size_t pend = kc_tracker_pending(c->tracker, p->topic,
+                                                 p->partition);
+                kc_tracker_revoke(c->tracker, p->topic, p->partition);
+                wk_log(WK_LOG_INFO,
+                       lost ? "partition lost" : "partition revoked",
+                       "topic=%s partition=%d abandoned=%zu", p->topic,
+                       (int)p->partition, pend);
+        }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+        kc_consumer_t *c = opaque;
+        int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        rd_kafka_error_t *error = NULL;
+        rd_kafka_resp_err_t aerr = 0;
+
+        c->stats.rebalances++;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                on_assign(c, parts);
+                if (coop)
+                        error = rd_kafka_incremental_assign(rk, parts);
+                else
+                        aerr = rd_kafka_assign(rk, parts);
+        } else {
+                on_revoke(c, parts, rd_kafka_assignment_lost(rk));
+                if (coop)
+                        error = rd_kafka_incremental_unassign(rk, parts);
+                else
+                        aerr = rd_kafka_assign(rk, NULL);
+        }
+        if (error) {
+                wk_log(WK_LOG_ERR, "rebalance failed", "error=\"%s\"",
+                       rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else if (aerr) {
+                wk_log(WK_LOG_ERR, "rebalance failed", "error=\"%s\"",
+                       rd_kafka_err2str(aerr));
+        }
+        /* A new assignment starts unpaused; re-apply the total limit. */
+        c->all_paused = 0;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+        (void)rk;
+        wk_log(level <= 3 ? WK_LOG_ERR : level <= 4 ? WK_LOG_WARN
+                                                    : WK_LOG_DEBUG,
+               "librdkafka", "facility=%s detail=\"%s\"", fac, buf);
+}
+
+kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
+                               size_t errstr_size)
+{
+        const cfg_kafka_t *k = cfg_kafka(cfg);
+        const cfg_delivery_t *d = cfg_delivery(cfg);
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_topic_partition_list_t *topics = NULL;
+        kc_consumer_t *c = calloc(1, sizeof(*c));
+        rd_kafka_resp_err_t err;
+        char why[512];
+        static const char *const fixed[][2] = {
+                {"enable.auto.commit", "false"},
+                {"enable.auto.offset.store", "false"},
+                {"enable.partition.eof", "false"},
+                {"partition.assignment.strategy", "cooperative-sticky"},
+                {"client.id", "hookbridge"},
+                {"fetch.wait.max.ms", "50"},
+                {"queued.max.messages.kbytes", "16384"},
+        };
+
+        if (!c || !conf) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto err;
+        }
+        c->tracker = kc_tracker_new();
+        if (!c->tracker) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto err;
+        }
+        c->commit_interval_ms = k->commit_interval_ms;
+        c->max_in_flight = (size_t)d->max_in_flight;
+        c->max_per_partition = (size_t)d->max_in_flight_per_partition;
+
+        for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+                rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], NULL, 0);
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", k->brokers, why,
+                              sizeof(why)) ||
+            rd_kafka_conf_set(conf, "group.id", k->group_id, why,
+                              sizeof(why)) ||
+            rd_kafka_conf_set(conf, "auto.offset.reset",
+                              k->auto_offset_reset, why, sizeof(why))) {
+                snprintf(errstr, errstr_size, "kafka: %s", why);
+                goto err;
+        }
+        if (kc_conf_apply_props(conf, cfg, errstr, errstr_size) == -1)
+                goto err;
+        rd_kafka_conf_set_opaque(conf, c);
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+        rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
+        rd_kafka_conf_set_log_cb(conf, log_cb);
+
+        c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+        if (!c->rk) {
+                snprintf(errstr, errstr_size, "kafka: %s", why);
+                goto err;
+        }
+        /* @remark rd_kafka_new() took ownership of conf. */
+        conf = NULL;
+        rd_kafka_poll_set_consumer(c->rk);
+        c->queue = rd_kafka_queue_get_consumer(c->rk);
+        if (wake_fd >= 0)
+                rd_kafka_queue_io_event_enable(c->queue, wake_fd, "k", 1);
+
+        topics = rd_kafka_topic_partition_list_new((int)k->topic_count);
+        for (size_t i = 0; i < k->topic_count; i++)
+                rd_kafka_topic_partition_list_add(topics, k->topics[i].name,
+                                                  RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(c->rk, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (err) {
+                snprintf(errstr, errstr_size, "kafka: subscribe: %s",
+                         rd_kafka_err2str(err));
+                goto err;
+        }
+        return c;
+err:
+        if (conf)
+                rd_kafka_conf_destroy(conf);
+        if (c) {
+                if (c->queue)
+                        rd_kafka_queue_destroy(c->queue);
+                if (c->rk)
+                        rd_kafka_destroy(c->rk);
+                kc_tracker_destroy(c->tracker);
+                free(c);
+        }
+        return NULL;
+}
+
+rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
+{
+        rd_kafka_message_t *m;
+        const char *topic;
+
+        for (;;) {
+                m = rd_kafka_consumer_poll(c->rk, 0);
+                if (!m)
+                        return NULL;
+                if (!m->err)
+                        break;
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        wk_log(WK_LOG_WARN, "kafka consumer error",
+                               "topic=%s partition=%d error=\"%s\"",
+                               m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
+                               (int)m->partition, rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+        }
+        topic = rd_kafka_topic_name(m->rkt);
+        if (kc_tracker_add(c->tracker, topic, m->partition, m->offset,
+                           ticket) == -1) {
+                /* Not ours any more (revoked between fetch and poll): let
+                 * the new owner have it. */
+                rd_kafka_message_destroy(m);
+                return NULL;
+        }
+        c->stats.consumed++;
+        if (kc_tracker_pending(c->tracker, topic, m->partition) >=
+            c->max_per_partition) {
+                kc_tracker_set_paused(c->tracker, ticket->slot, 1);
+                set_paused(c, topic, m->partition, 1);
+        }
+        if (!c->all_paused &&
+            kc_tracker_pending_total(c->tracker) >= c->max_in_flight)
+                set_all_paused(c, 1);
+        return m;
+}
+
+void kc_consumer_wait(kc_consumer_t *c, int timeout_ms)
+{
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+
+        /* Only used while nothing is consumed (shutdown): a message that
+         * slips through is not tracked and so will be redelivered. */
+        if (m)
+                rd_kafka_message_destroy(m);
+}
+
+void kc_consumer_done(kc_consumer_t *c, const kc_ticket_t *ticket)
+{
+        int32_t part;
+        size_t pend;
+        int paused;
+        const char *topic;
+
+        if (!kc_tracker_done(c->tracker, ticket))
+                return;
+        topic = kc_tracker_slot(c->tracker, ticket->slot, &part, &pend,
+                                &paused);
+        /* Resume a partition once it drained to half its limit. */
+        if (topic && paused && pend <= c->max_per_partition / 2) {
+                kc_tracker_set_paused(c->tracker, ticket->slot, 0);
+                if (!c->all_paused)
+                        set_paused(c, topic, part, 0);
+        }
+        if (c->all_paused &&
+            kc_tracker_pending_total(c->tracker) <= c->max_in_flight * 3 / 4)
+                set_all_paused(c, 0);
+}
+
+void kc_consumer_tick(kc_consumer_t *c)
+{
+        int64_t now = now_ms();
+
+        if (now < c->next_commit_ms)
+                return;
+        c->next_commit_ms = now + c->commit_interval_ms;
+        commit_moved(c, NULL, 1);
+}
+
+int kc_consumer_commit_sync(kc_consumer_t *c)
+{
+        return commit_moved(c, NULL, 0);
+}
+
+void kc_consumer_stats(const kc_consumer_t *c, kc_stats_t *out)
+{
+        *out = c->stats;
+        out->assigned = kc_tracker_count(c->tracker);
+        out->pending = kc_tracker_pending_total(c->tracker);
+}
+
+rd_kafka_t *kc_consumer_handle(kc_consumer_t *c)
+{
+        return c->rk;
+}
+
+void kc_consumer_destroy(kc_consumer_t *c)
+{
+        rd_kafka_resp_err_t err;
+
+        if (!c)
+                return;
+        kc_consumer_commit_sync(c);
+        /* Leaves the group; the revoke callback commits nothing new. */
+        err = rd_kafka_consumer_close(c->rk);
+        if (err)
+                wk_log(WK_LOG_WARN, "consumer close", "error=\"%s\"",
+                       rd_kafka_err2str(err));
+        rd_kafka_queue_destroy(c->queue);
+        rd_kafka_destroy(c->rk);
+        kc_tracker_destroy(c->tracker);
+        free(c);
+}

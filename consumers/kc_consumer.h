@@ -1,0 +1,86 @@
+/* kc_consumer: the Kafka side: group membership, fetching, flow control
+ * and committing only what is finished. */
+#ifndef HB_KC_CONSUMER_H
+#define HB_KC_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cfg.h"
+#include "kc_tracker.h"
+
+typedef struct kc_consumer_s kc_consumer_t;
+
+/** Counters for metrics and reports (monotonic since start). */
+typedef struct kc_stats_s {
+        uint64_t consumed;
+        uint64_t commits;        /**< commit requests that succeeded */
+        uint64_t commit_errors;
+        uint64_t rebalances;
+        size_t assigned;         /**< partitions currently assigned */
+        size_t paused;           /**< partitions currently paused */
+        size_t pending;          /**< consumed messages not finished */
+} kc_stats_t;
+
+/**
+ * @brief Join the configured group and subscribe to its topics
+ *        (cooperative-sticky unless kafka.properties says otherwise; no
+ *        auto-commit: offsets are committed by this module, only up to
+ *        the finished prefix of each partition).
+ *
+ * @param wake_fd  write end of a pipe (or -1): a byte is written when
+ *                 messages or group events become ready, so a caller
+ *                 blocked elsewhere (curl_multi_poll) can wake up.
+ * @returns the consumer, or NULL with the reason in \p errstr.
+ */
+kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
+                               size_t errstr_size);
+
+/**
+ * @brief Take the next message without blocking; serves rebalances and
+ *        commit results on the way. Fetching pauses on its own while the
+ *        in-flight limits are reached.
+ * @returns a message (caller owns it: rd_kafka_message_destroy()) whose
+ *          ticket is in \p ticket, or NULL when none is ready.
+ */
+rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket);
+
+/** @brief Wait up to \p timeout_ms for something to do and serve group
+ *  events (for callers with nothing else to wait on). */
+void kc_consumer_wait(kc_consumer_t *c, int timeout_ms);
+
+/** @brief A message is finished: every delivery it owed is done.
+ *  Stale tickets (partition revoked since) are ignored. */
+void kc_consumer_done(kc_consumer_t *c, const kc_ticket_t *ticket);
+
+/** @brief Commit (asynchronously) what moved, when the commit interval
+ *  has passed. Cheap to call on every loop. */
+void kc_consumer_tick(kc_consumer_t *c);
+
+/** @brief Commit what moved now, synchronously.
+ *  @returns 0, or -1 when the commit failed (logged). */
+int kc_consumer_commit_sync(kc_consumer_t *c);
+
+/** @returns the counters. */
+void kc_consumer_stats(const kc_consumer_t *c, kc_stats_t *out);
+
+/** @returns the librdkafka handle (for metadata and watermark queries). */
+rd_kafka_t *kc_consumer_handle(kc_consumer_t *c);
+
+/**
+ * @brief Commit what finished, leave the group, free. Unfinished messages
+ *        are not committed: the next owner gets them again. NULL is a
+ *        no-op.
+ */
+void kc_consumer_destroy(kc_consumer_t *c);
+
+/**
+ * @brief Apply the configuration's kafka.properties to \p conf.
+ * @returns 0, or -1 with "kafka.properties: KEY: reason" in \p errstr.
+ */
+int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg,
+                        char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,339 @@
+/* wh_endpoint: one webhook's delivery settings, prepared for sending. */
+#include "wh_endpoint.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "wh_sign.h"
+
+struct wh_endpoint_s {
+        int refcnt; /* single-threaded use: the pool's thread */
+        char *name;
+        char *url;
+        wh_key_t *key;      /* NULL: unsigned */
+        wh_key_t *key_prev; /* rotation: also signed with, or NULL */
+        cfg_sig_t signature;
+        char **headers; /* static "Name: value" lines */
+        size_t header_count;
+        int timeout_ms;
+        cfg_retry_t retry;
+};
+
+/* Headers hookbridge writes itself; a static header may not repeat them
+ * (curl would send both, and the receiver would see two values). */
+static const char *const reserved_headers[] = {
+        "Content-Type",
+        "Content-Length",
+        "Transfer-Encoding",
+        "Host",
+        "Expect",
+        "User-Agent",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "X-Signature",
+};
+
+static char *dup_str(const char *s)
+{
+        size_t n = strlen(s) + 1;
+        char *d = malloc(n);
+
+        if (d)
+                memcpy(d, s, n);
+        return d;
+}
+
+/* 1 when \p s holds no control character (no header injection). */
+static int header_safe(const char *s)
+{
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if ((c < 0x20 && c != '\t') || c == 0x7f)
+                        return 0;
+        }
+        return 1;
+}
+
+/* "Name: value" with a token name; NULL when fine, else the reason. */
+static const char *check_static_header(const char *h)
+{
+        const char *colon = strchr(h, ':');
+        size_t name_len;
+
+        if (!colon || colon == h)
+                return "is not \"Name: value\"";
+        if (!header_safe(h))
+                return "contains a control character";
+        name_len = (size_t)(colon - h);
+        for (size_t i = 0; i < name_len; i++) {
+                unsigned char c = (unsigned char)h[i];
+                if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
+                        return "has an invalid header name";
+        }
+        for (size_t i = 0;
+             i < sizeof(reserved_headers) / sizeof(reserved_headers[0]); i++) {
+                if (strlen(reserved_headers[i]) == name_len &&
+                    strncasecmp(h, reserved_headers[i], name_len) == 0)
+                        return "names a header hookbridge sets itself";
+        }
+        return NULL;
+}
+
+wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
+                               size_t errstr_size)
+{
+        wh_endpoint_t *ep = NULL;
+        char kerr[256];
+        const char *name;
+
+        if (!wh) {
+                snprintf(errstr, errstr_size, "no webhook given");
+                return NULL;
+        }
+        name = wh->name ? wh->name : "?";
+        if (!wh->url || !*wh->url) {
+                snprintf(errstr, errstr_size, "webhook %s: url is empty", name);
+                goto err;
+        }
+        if (wh->timeout_ms <= 0) {
+                snprintf(errstr, errstr_size,
+                         "webhook %s: timeout_ms must be > 0", name);
+                goto err;
+        }
+        if (wh->retry.initial_ms < 1 || wh->retry.max_ms < 1 ||
+            wh->retry.max_attempts < 1) {
+                snprintf(errstr, errstr_size,
+                         "webhook %s: retry initial_ms, max_ms and "
+                         "max_attempts must be >= 1",
+                         name);
+                goto err;
+        }
+        if (wh->signature != CFG_SIG_STANDARD &&
+            wh->signature != CFG_SIG_USERPILOT) {
+                snprintf(errstr, errstr_size,
+                         "webhook %s: unknown signature scheme", name);
+                goto err;
+        }
+        if (wh->secret_previous && !wh->secret) {
+                snprintf(errstr, errstr_size,
+                         "webhook %s: secret_previous without secret", name);
+                goto err;
+        }
+
+        ep = calloc(1, sizeof(*ep));
+        if (!ep)
+                goto oom;
+        ep->refcnt = 1;
+        ep->signature = wh->signature;
+        ep->timeout_ms = wh->timeout_ms;
+        ep->retry = wh->retry;
+        ep->name = dup_str(name);
+        ep->url = dup_str(wh->url);
+        if (!ep->name || !ep->url)
+                goto oom;
+        if (wh->secret) {
+                ep->key = wh_key_new(wh->secret, kerr, sizeof(kerr));
+                if (!ep->key) {
+                        snprintf(errstr, errstr_size, "webhook %s: secret: %s",
+                                 name, kerr);
+                        goto err;
+                }
+        }
+        if (wh->secret_previous) {
+                ep->key_prev =
+                        wh_key_new(wh->secret_previous, kerr, sizeof(kerr));
+                if (!ep->key_prev) {
+                        snprintf(errstr, errstr_size,
+                                 "webhook %s: secret_previous: %s", name, kerr);
+                        goto err;
+                }
+        }
+        if (wh->header_count > 0) {
+                ep->headers = calloc(wh->header_count, sizeof(*ep->headers));
+                if (!ep->headers)
+                        goto oom;
+        }
+        for (size_t i = 0; i < wh->header_count; i++) {
+                const char *why = wh->headers[i]
+                                          ? check_static_header(wh->headers[i])
+                                          : "is missing";
+
+                if (why) {
+                        /* the value may be a credential: name only the
+                         * position, never the text */
+                        snprintf(errstr, errstr_size,
+                                 "webhook %s: header #%zu %s", name, i + 1,
+                                 why);
+                        goto err;
+                }
+                ep->headers[i] = dup_str(wh->headers[i]);
+                if (!ep->headers[i])
+                        goto oom;
+                ep->header_count = i + 1;
+        }
+        return ep;
+oom:
+        snprintf(errstr, errstr_size, "webhook %s: out of memory", name);
+err:
+        if (ep) {
+                ep->refcnt = 1;
+                wh_endpoint_unref(ep);
+        }
+        return NULL;
+}
+
+wh_endpoint_t *wh_endpoint_ref(wh_endpoint_t *ep)
+{
+        if (ep)
+                ep->refcnt++;
+        return ep;
+}
+
+void wh_endpoint_unref(wh_endpoint_t *ep)
+{
+        if (!ep || --ep->refcnt > 0)
+                return;
+        wh_key_destroy(ep->key);
+        wh_key_destroy(ep->key_prev);
+        for (size_t i = 0; i < ep->header_count; i++)
+                free(ep->headers[i]);
+        free(ep->headers);
+        free(ep->name);
+        free(ep->url);
+        free(ep);
+}
+
+const char *wh_endpoint_name(const wh_endpoint_t *ep)
+{
+        return ep->name;
+}
+
+const char *wh_endpoint_url(const wh_endpoint_t *ep)
+{
+        return ep->url;
+}
+
+int wh_endpoint_timeout_ms(const wh_endpoint_t *ep)
+{
+        return ep->timeout_ms;
+}
+
+const cfg_retry_t *wh_endpoint_retry(const wh_endpoint_t *ep)
+{
+        return &ep->retry;
+}
+
+/* A header list under construction: once an append fails, every later
+ * one is skipped and the caller sees \p failed. */
+struct hlist {
+        struct curl_slist *list;
+        int failed;
+};
+
+static void add(struct hlist *h, const char *line)
+{
+        struct curl_slist *n;
+
+        if (h->failed)
+                return;
+        n = curl_slist_append(h->list, line);
+        if (n)
+                h->list = n;
+        else
+                h->failed = 1;
+}
+
+/* "Name: value" where the value may be of any length (the event id). */
+static void add2(struct hlist *h, const char *name, const char *value)
+{
+        size_t nl = strlen(name), vl = strlen(value);
+        char *line;
+
+        if (h->failed)
+                return;
+        line = malloc(nl + vl + 1);
+        if (!line) {
+                h->failed = 1;
+                return;
+        }
+        memcpy(line, name, nl);
+        memcpy(line + nl, value, vl + 1);
+        add(h, line);
+        free(line);
+}
+
+/*
+ * The signature header value for \p key (and, during a rotation, \p prev
+ * after a space) into out; -1 on failure.
+ */
+static int signature_value(const wh_endpoint_t *ep, const char *id, int64_t ts,
+                           const char *body, size_t body_len, char *out,
+                           size_t out_size)
+{
+        const wh_key_t *keys[2] = {ep->key, ep->key_prev};
+        size_t off = 0;
+
+        for (int i = 0; i < 2 && keys[i]; i++) {
+                int n;
+
+                if (i > 0) {
+                        if (off + 1 >= out_size)
+                                return -1;
+                        out[off++] = ' ';
+                }
+                if (ep->signature == CFG_SIG_USERPILOT)
+                        n = wh_sign_userpilot(keys[i], ts, body, body_len,
+                                              out + off, out_size - off);
+                else
+                        n = wh_sign_standard(keys[i], id, ts, body, body_len,
+                                             out + off, out_size - off);
+                if (n < 0)
+                        return -1;
+                off += (size_t)n;
+        }
+        return 0;
+}
+
+void *wh_endpoint_headers(const wh_endpoint_t *ep, const char *id, int64_t ts,
+                          const char *body, size_t body_len)
+{
+        struct hlist h = {NULL, 0};
+        char tsbuf[24], sig[2 * WH_SIGN_MAX];
+
+        /* the id comes from the event: it must not smuggle in a header */
+        if (!ep || !id || !*id || !header_safe(id))
+                return NULL;
+
+        add(&h, "Content-Type: application/json");
+        add(&h, "User-Agent: hookbridge/" HB_VERSION);
+        /* no "Expect: 100-continue" round trip before the body */
+        add(&h, "Expect:");
+        add2(&h, "webhook-id: ", id);
+        if (ep->signature == CFG_SIG_STANDARD) {
+                snprintf(tsbuf, sizeof(tsbuf), "%" PRId64, ts);
+                add2(&h, "webhook-timestamp: ", tsbuf);
+        }
+        if (ep->key) {
+                if (signature_value(ep, id, ts, body, body_len, sig,
+                                    sizeof(sig)) != 0)
+                        h.failed = 1;
+                else if (ep->signature == CFG_SIG_USERPILOT)
+                        add2(&h, "X-Signature: ", sig);
+                else
+                        add2(&h, "webhook-signature: ", sig);
+        }
+        for (size_t i = 0; i < ep->header_count; i++)
+                add(&h, ep->headers[i]);
+
+        if (h.failed) {
+                curl_slist_free_all(h.list);
+                return NULL;
+        }
+        return h.list;
+}

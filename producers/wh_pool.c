@@ -1,0 +1,676 @@
+/* wh_pool: the HTTP producer pool (libcurl multi): POST, retry, report. */
+#include "wh_pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "wh_retry.h"
+
+#define WH_DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define WH_DEFAULT_RESPONSE_BYTES     256
+
+typedef struct wh_delivery_s wh_delivery_t;
+
+/*
+ * One submitted delivery. At any time it is in exactly one place: the
+ * ready queue (waiting for a slot), in flight (d->easy set, found again
+ * through CURLOPT_PRIVATE), the retry heap, or the done list (waiting for
+ * its callback). The all-list links every one of them for destroy.
+ */
+struct wh_delivery_s {
+        wh_pool_t *pool;
+        wh_endpoint_t *ep; /* our own reference */
+        char *id;
+        const char *body; /* borrowed until the callback */
+        size_t body_len;
+        int forever;
+        wh_done_cb_t *cb;
+        void *opaque;
+
+        int attempts;
+        long status;
+        wh_outcome_t outcome;
+        int64_t retry_after_ms; /* from this response, -1 when none */
+        char error[CURL_ERROR_SIZE + 128];
+        char errbuf[CURL_ERROR_SIZE]; /* CURLOPT_ERRORBUFFER */
+        char *resp;                   /* first max_response_bytes */
+        size_t resp_len;
+        double last_attempt_s;
+
+        CURL *easy;
+        struct curl_slist *hdrs;
+        int64_t due_ms; /* when in the retry heap */
+
+        wh_delivery_t *next; /* ready queue or done list */
+        wh_delivery_t *all_prev, *all_next;
+};
+
+struct wh_pool_s {
+        CURLM *multi;
+        int max_in_flight;
+        int connect_timeout_ms;
+        size_t max_response_bytes;
+
+        CURL **idle; /* reusable easy handles, at most max_in_flight */
+        int idle_count;
+        int in_flight;
+        size_t pending;
+
+        wh_delivery_t *ready_head, *ready_tail;
+        wh_delivery_t *done_head, *done_tail;
+        wh_delivery_t **heap; /* min-heap on due_ms */
+        size_t heap_len, heap_cap;
+        wh_delivery_t *all;
+
+        uint32_t rnd; /* xorshift32 state for the backoff jitter */
+};
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t next_rnd(wh_pool_t *p)
+{
+        uint32_t x = p->rnd;
+
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p->rnd = x;
+        return x;
+}
+
+/* --- queues ------------------------------------------------------------ */
+
+static void list_push(wh_delivery_t **head, wh_delivery_t **tail,
+                      wh_delivery_t *d)
+{
+        d->next = NULL;
+        if (*tail)
+                (*tail)->next = d;
+        else
+                *head = d;
+        *tail = d;
+}
+
+static wh_delivery_t *list_pop(wh_delivery_t **head, wh_delivery_t **tail)
+{
+        wh_delivery_t *d = *head;
+
+        if (d) {
+                *head = d->next;
+                if (!*head)
+                        *tail = NULL;
+                d->next = NULL;
+        }
+        return d;
+}
+
+/* Room for \p n deliveries: grown at submit, so a retry can always be
+ * scheduled without allocating. */
+static int heap_reserve(wh_pool_t *p, size_t n)
+{
+        wh_delivery_t **h;
+        size_t cap;
+
+        if (n <= p->heap_cap)
+                return 0;
+        cap = p->heap_cap ? p->heap_cap : 16;
+        while (cap < n)
+                cap *= 2;
+        h = realloc(p->heap, cap * sizeof(*h));
+        if (!h)
+                return -1;
+        p->heap = h;
+        p->heap_cap = cap;
+        return 0;
+}
+
+static void heap_push(wh_pool_t *p, wh_delivery_t *d)
+{
+        size_t i = p->heap_len++;
+
+        while (i > 0) {
+                size_t parent = (i - 1) / 2;
+
+                if (p->heap[parent]->due_ms <= d->due_ms)
+                        break;
+                p->heap[i] = p->heap[parent];
+                i = parent;
+        }
+        p->heap[i] = d;
+}
+
+static wh_delivery_t *heap_pop(wh_pool_t *p)
+{
+        wh_delivery_t *top, *last;
+        size_t i = 0;
+
+        if (p->heap_len == 0)
+                return NULL;
+        top = p->heap[0];
+        last = p->heap[--p->heap_len];
+        for (;;) {
+                size_t child = 2 * i + 1;
+
+                if (child >= p->heap_len)
+                        break;
+                if (child + 1 < p->heap_len &&
+                    p->heap[child + 1]->due_ms < p->heap[child]->due_ms)
+                        child++;
+                if (last->due_ms <= p->heap[child]->due_ms)
+                        break;
+                p->heap[i] = p->heap[child];
+                i = child;
+        }
+        if (p->heap_len > 0)
+                p->heap[i] = last;
+        return top;
+}
+
+/* --- deliveries -------------------------------------------------------- */
+
+static void delivery_free(wh_delivery_t *d)
+{
+        wh_pool_t *p = d->pool;
+
+        if (d->all_prev)
+                d->all_prev->all_next = d->all_next;
+        else
+                p->all = d->all_next;
+        if (d->all_next)
+                d->all_next->all_prev = d->all_prev;
+        curl_slist_free_all(d->hdrs);
+        wh_endpoint_unref(d->ep);
+        free(d->resp);
+        free(d->id);
+        free(d);
+}
+
+/* The delivery is over: its callback runs at the end of wh_pool_run(). */
+static void complete(wh_delivery_t *d, wh_outcome_t outcome)
+{
+        d->outcome = outcome;
+        list_push(&d->pool->done_head, &d->pool->done_tail, d);
+}
+
+/* What the attempt that just ended means: done, or when to try again. */
+static void apply_class(wh_delivery_t *d, wh_class_t cls)
+{
+        wh_pool_t *p = d->pool;
+        const cfg_retry_t *r = wh_endpoint_retry(d->ep);
+        int64_t delay;
+
+        switch (cls) {
+        case WH_CLASS_OK:
+                complete(d, WH_OUT_OK);
+                return;
+        case WH_CLASS_PERMANENT:
+                if (!d->forever) {
+                        complete(d, WH_OUT_PERMANENT);
+                        return;
+                }
+                delay = r->max_ms;
+                break;
+        case WH_CLASS_RETRY:
+        default:
+                if (d->attempts >= r->max_attempts) {
+                        if (!d->forever) {
+                                complete(d, WH_OUT_EXHAUSTED);
+                                return;
+                        }
+                        delay = r->max_ms;
+                } else {
+                        delay = wh_retry_backoff_ms(d->attempts, r->initial_ms,
+                                                    r->max_ms, next_rnd(p));
+                }
+                /* the server said when (SPEC §4): honoured up to max_ms,
+                 * and never sooner than initial_ms so "Retry-After: 0"
+                 * cannot make a hot loop */
+                if (d->retry_after_ms >= 0 &&
+                    (d->status == 429 || d->status == 503)) {
+                        delay = d->retry_after_ms;
+                        if (delay < r->initial_ms)
+                                delay = r->initial_ms;
+                        if (delay > r->max_ms)
+                                delay = r->max_ms;
+                }
+                break;
+        }
+        d->due_ms = now_ms() + delay;
+        heap_push(p, d);
+}
+
+/* An attempt that failed before reaching the network. */
+static void fail_local(wh_delivery_t *d, const char *why)
+{
+        d->attempts++;
+        d->status = 0;
+        d->resp_len = 0;
+        d->retry_after_ms = -1;
+        d->last_attempt_s = 0;
+        snprintf(d->error, sizeof(d->error), "%s", why);
+        apply_class(d, WH_CLASS_RETRY);
+}
+
+/* --- curl callbacks ---------------------------------------------------- */
+
+/* Keep the first max_response_bytes, swallow the rest. */
+static size_t on_body(char *buf, size_t size, size_t n, void *ud)
+{
+        wh_delivery_t *d = ud;
+        size_t len = size * n, room = d->pool->max_response_bytes - d->resp_len;
+
+        if (room > 0) {
+                size_t take = len < room ? len : room;
+                memcpy(d->resp + d->resp_len, buf, take);
+                d->resp_len += take;
+        }
+        return len;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
+        static const char name[] = "Retry-After:";
+        wh_delivery_t *d = ud;
+        size_t len = size * n, nlen = sizeof(name) - 1;
+        char value[128];
+        int64_t ms;
+
+        if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+                /* a new response begins (after a 1xx): forget the last */
+                d->retry_after_ms = -1;
+                return len;
+        }
+        if (len > nlen && len - nlen < sizeof(value) &&
+            strncasecmp(buf, name, nlen) == 0) {
+                memcpy(value, buf + nlen, len - nlen);
+                value[len - nlen] = '\0';
+                if (wh_retry_after_parse(value, time(NULL), &ms) == 0)
+                        d->retry_after_ms = ms;
+        }
+        return len;
+}
+
+/* --- attempts ---------------------------------------------------------- */
+
+static void release_easy(wh_pool_t *p, CURL *e)
+{
+        /* kept for the next attempt: its connection stays in the multi's
+         * cache either way, the handle saves an allocation */
+        if (p->idle_count < p->max_in_flight)
+                p->idle[p->idle_count++] = e;
+        else
+                curl_easy_cleanup(e);
+}
+
+static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
+{
+        const wh_endpoint_t *ep = d->ep;
+        int bad = 0;
+
+        bad |= curl_easy_setopt(e, CURLOPT_URL, wh_endpoint_url(ep)) != 0;
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+        bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != 0;
+#else
+        bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+                                (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != 0;
+#endif
+        bad |= curl_easy_setopt(e, CURLOPT_POST, 1L) != 0;
+        /* the body is borrowed, not copied: the caller keeps it alive */
+        bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (curl_off_t)d->body_len) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->body) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->hdrs) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                                (long)wh_endpoint_timeout_ms(ep)) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                                (long)p->connect_timeout_ms) != 0;
+        /* SPEC §4: a 3xx is a failure, never followed */
+        bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, d) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, d) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, d) != 0;
+        return bad ? -1 : 0;
+}
+
+/* Start the next attempt of \p d (a slot is free). */
+static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
+{
+        CURL *e;
+
+        if (p->idle_count > 0) {
+                e = p->idle[--p->idle_count];
+                curl_easy_reset(e);
+        } else {
+                e = curl_easy_init();
+                if (!e) {
+                        fail_local(d, "curl_easy_init failed");
+                        return;
+                }
+        }
+        /* re-signed for every attempt: the timestamp is this attempt's */
+        curl_slist_free_all(d->hdrs);
+        d->hdrs = wh_endpoint_headers(d->ep, d->id, (int64_t)time(NULL),
+                                      d->body, d->body_len);
+        if (!d->hdrs) {
+                release_easy(p, e);
+                fail_local(d, "out of memory building the request headers");
+                return;
+        }
+        d->errbuf[0] = '\0';
+        d->error[0] = '\0';
+        d->resp_len = 0;
+        d->retry_after_ms = -1;
+        d->status = 0;
+        if (set_options(p, d, e) != 0) {
+                release_easy(p, e);
+                fail_local(d, "curl_easy_setopt failed");
+                return;
+        }
+        if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
+                release_easy(p, e);
+                fail_local(d, "curl_multi_add_handle failed");
+                return;
+        }
+        d->attempts++;
+        d->easy = e;
+        p->in_flight++;
+}
+
+/* A transfer ended with \p rc. */
+static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
+{
+        CURL *e = d->easy;
+        curl_off_t total_us = 0;
+        long code = 0;
+        wh_class_t cls;
+
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+        if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
+                d->last_attempt_s = (double)total_us / 1e6;
+        curl_multi_remove_handle(p->multi, e);
+        release_easy(p, e);
+        d->easy = NULL;
+        curl_slist_free_all(d->hdrs);
+        d->hdrs = NULL;
+        p->in_flight--;
+
+        d->status = code;
+        if (rc != CURLE_OK) {
+                /* connect error, timeout, reset...: retryable whatever
+                 * part of a response may have arrived */
+                if (d->errbuf[0])
+                        snprintf(d->error, sizeof(d->error), "%s: %s",
+                                 curl_easy_strerror(rc), d->errbuf);
+                else
+                        snprintf(d->error, sizeof(d->error), "%s",
+                                 curl_easy_strerror(rc));
+                cls = WH_CLASS_RETRY;
+        } else {
+                cls = wh_retry_classify(code);
+        }
+        apply_class(d, cls);
+}
+
+/* Due retries join the ready queue; ready deliveries take free slots. */
+static void schedule(wh_pool_t *p)
+{
+        int64_t now = now_ms();
+
+        while (p->heap_len > 0 && p->heap[0]->due_ms <= now)
+                list_push(&p->ready_head, &p->ready_tail, heap_pop(p));
+        while (p->ready_head && p->in_flight < p->max_in_flight)
+                start_attempt(p, list_pop(&p->ready_head, &p->ready_tail));
+}
+
+static void collect_finished(wh_pool_t *p)
+{
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(p->multi, &left))) {
+                /* msg dies with curl_multi_remove_handle(): copy first */
+                CURL *e = msg->easy_handle;
+                CURLcode rc = msg->data.result;
+                char *priv = NULL;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+                finish_attempt(p, (wh_delivery_t *)(void *)priv, rc);
+        }
+}
+
+static int run_callbacks(wh_pool_t *p)
+{
+        /* detach first: a callback may submit (and so add to the list) */
+        wh_delivery_t *d = p->done_head;
+        int n = 0;
+
+        p->done_head = p->done_tail = NULL;
+        while (d) {
+                wh_delivery_t *next = d->next;
+                wh_result_t res = {
+                        .outcome = d->outcome,
+                        .status = d->status,
+                        .error = d->error,
+                        .attempts = d->attempts,
+                        .last_attempt_s = d->last_attempt_s,
+                        .body_start = d->resp,
+                        .body_start_len = d->resp_len,
+                };
+
+                p->pending--;
+                d->cb(&res, d->opaque);
+                delivery_free(d);
+                n++;
+                d = next;
+        }
+        return n;
+}
+
+/* --- public ------------------------------------------------------------ */
+
+wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
+                       size_t errstr_size)
+{
+        wh_pool_t *p = NULL;
+        int global = 0;
+
+        if (!conf || conf->max_in_flight < 1) {
+                snprintf(errstr, errstr_size, "max_in_flight must be >= 1");
+                return NULL;
+        }
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                snprintf(errstr, errstr_size, "curl_global_init failed");
+                goto err;
+        }
+        global = 1;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                goto oom;
+        p->max_in_flight = conf->max_in_flight;
+        p->connect_timeout_ms = conf->connect_timeout_ms > 0
+                                        ? conf->connect_timeout_ms
+                                        : WH_DEFAULT_CONNECT_TIMEOUT_MS;
+        p->max_response_bytes = conf->max_response_bytes > 0
+                                        ? (size_t)conf->max_response_bytes
+                                        : WH_DEFAULT_RESPONSE_BYTES;
+        p->rnd = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16) ^
+                 (uint32_t)(uintptr_t)p;
+        if (p->rnd == 0)
+                p->rnd = 0x9e3779b9u;
+        p->idle = calloc((size_t)p->max_in_flight, sizeof(*p->idle));
+        if (!p->idle)
+                goto oom;
+        p->multi = curl_multi_init();
+        if (!p->multi) {
+                snprintf(errstr, errstr_size, "curl_multi_init failed");
+                goto err;
+        }
+        /* one keep-alive connection per slot, reused across requests */
+        if (curl_multi_setopt(p->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                              (long)p->max_in_flight) != CURLM_OK ||
+            curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS,
+                              (long)p->max_in_flight) != CURLM_OK) {
+                snprintf(errstr, errstr_size, "curl_multi_setopt failed");
+                goto err;
+        }
+        return p;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+err:
+        if (p) {
+                if (p->multi)
+                        curl_multi_cleanup(p->multi);
+                free(p->idle);
+                free(p);
+        }
+        if (global)
+                curl_global_cleanup();
+        return NULL;
+}
+
+int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
+                   const char *body, size_t body_len, int forever,
+                   wh_done_cb_t *cb, void *opaque)
+{
+        wh_delivery_t *d;
+        size_t id_len;
+        int bad_id = 0;
+
+        if (!p || !ep || !id || !cb || (!body && body_len > 0))
+                return -1;
+        if (heap_reserve(p, p->pending + 1) != 0)
+                return -1;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -1;
+        id_len = strlen(id);
+        d->id = malloc(id_len + 1);
+        d->resp = malloc(p->max_response_bytes);
+        if (!d->id || !d->resp) {
+                free(d->id);
+                free(d->resp);
+                free(d);
+                return -1;
+        }
+        memcpy(d->id, id, id_len + 1);
+        d->pool = p;
+        d->ep = wh_endpoint_ref(ep);
+        d->body = body ? body : "";
+        d->body_len = body_len;
+        d->forever = forever;
+        d->cb = cb;
+        d->opaque = opaque;
+        d->retry_after_ms = -1;
+
+        d->all_next = p->all;
+        if (p->all)
+                p->all->all_prev = d;
+        p->all = d;
+        p->pending++;
+
+        for (size_t i = 0; i < id_len; i++) {
+                unsigned char c = (unsigned char)id[i];
+                if (c < 0x20 || c == 0x7f)
+                        bad_id = 1;
+        }
+        if (id_len == 0 || bad_id) {
+                /* can never be sent (header injection): permanent even
+                 * with forever, reported from the next wh_pool_run() */
+                snprintf(d->error, sizeof(d->error),
+                         "webhook-id is empty or has control characters");
+                complete(d, WH_OUT_PERMANENT);
+                return 0;
+        }
+        list_push(&p->ready_head, &p->ready_tail, d);
+        return 0;
+}
+
+int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd)
+{
+        struct curl_waitfd wfd;
+        long curl_ms = -1;
+        int64_t wait, now;
+        int running = 0;
+
+        if (!p)
+                return -1;
+        schedule(p);
+
+        wait = timeout_ms > 0 ? timeout_ms : 0;
+        if (p->done_head)
+                wait = 0;
+        now = now_ms();
+        if (p->heap_len > 0 && p->heap[0]->due_ms - now < wait)
+                wait = p->heap[0]->due_ms - now;
+        if (curl_multi_timeout(p->multi, &curl_ms) == CURLM_OK &&
+            curl_ms >= 0 && curl_ms < wait)
+                wait = curl_ms;
+        if (wait < 0)
+                wait = 0;
+
+        memset(&wfd, 0, sizeof(wfd));
+        wfd.fd = extra_fd;
+        wfd.events = CURL_WAIT_POLLIN;
+        if (curl_multi_poll(p->multi, extra_fd >= 0 ? &wfd : NULL,
+                            extra_fd >= 0 ? 1 : 0, (int)wait, NULL) != CURLM_OK)
+                return -1;
+        if (curl_multi_perform(p->multi, &running) != CURLM_OK)
+                return -1;
+        collect_finished(p);
+        schedule(p);
+        return run_callbacks(p);
+}
+
+void wh_pool_wakeup(wh_pool_t *p)
+{
+        if (p)
+                curl_multi_wakeup(p->multi);
+}
+
+size_t wh_pool_pending(const wh_pool_t *p)
+{
+        return p ? p->pending : 0;
+}
+
+void wh_pool_destroy(wh_pool_t *p)
+{
+        if (!p)
+                return;
+        while (p->all) {
+                wh_delivery_t *d = p->all;
+
+                if (d->easy) {
+                        curl_multi_remove_handle(p->multi, d->easy);
+                        curl_easy_cleanup(d->easy);
+                        d->easy = NULL;
+                }
+                delivery_free(d);
+        }
+        for (int i = 0; i < p->idle_count; i++)
+                curl_easy_cleanup(p->idle[i]);
+        curl_multi_cleanup(p->multi);
+        free(p->idle);
+        free(p->heap);
+        free(p);
+        curl_global_cleanup();
+}

@@ -1,0 +1,386 @@
+/* wh_sign: webhook signatures (Standard Webhooks and Userpilot style). */
+#include "wh_sign.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#define WH_SHA256_LEN 32
+/* base64 of 32 bytes: 44 characters, plus the NUL EVP_EncodeBlock writes */
+#define WH_SHA256_B64_LEN 44
+
+struct wh_key_s {
+        unsigned char *bytes; /* OPENSSL_malloc'd, cleansed on destroy */
+        size_t len;
+        EVP_MAC *mac; /* HMAC implementation, fetched once */
+};
+
+static void set_err(char *errstr, size_t errstr_size, const char *msg)
+{
+        if (errstr && errstr_size > 0)
+                snprintf(errstr, errstr_size, "%s", msg);
+}
+
+/*
+ * Decode standard base64 (with or without '=' padding) into a fresh
+ * buffer. EVP_DecodeBlock() wants whole 4-character groups and counts the
+ * padding as zero bytes of output, so both are handled here.
+ */
+static unsigned char *b64_decode(const char *in, size_t in_len, size_t *out_len)
+{
+        unsigned char *padded = NULL, *out = NULL;
+        size_t pad = 0, full;
+        int n;
+
+        while (in_len > 0 && in[in_len - 1] == '=') {
+                in_len--;
+                pad++;
+        }
+        if (in_len == 0 || pad > 2 || in_len % 4 == 1)
+                return NULL;
+        for (size_t i = 0; i < in_len; i++) {
+                /* '=' only at the end; EVP_DecodeBlock skips blanks, we
+                 * do not accept them inside a secret */
+                if (in[i] == '=' || in[i] == ' ' || in[i] == '\t' ||
+                    in[i] == '\r' || in[i] == '\n')
+                        return NULL;
+        }
+        pad = (4 - in_len % 4) % 4;
+        full = in_len + pad;
+        if (full > (size_t)INT32_MAX)
+                return NULL;
+        padded = OPENSSL_malloc(full + 1);
+        out = OPENSSL_malloc(full / 4 * 3 + 1);
+        if (!padded || !out)
+                goto err;
+        memcpy(padded, in, in_len);
+        memset(padded + in_len, '=', pad);
+        padded[full] = '\0';
+        n = EVP_DecodeBlock(out, padded, (int)full);
+        if (n < 0 || (size_t)n < pad)
+                goto err;
+        *out_len = (size_t)n - pad;
+        OPENSSL_clear_free(padded, full + 1);
+        return out;
+err:
+        OPENSSL_clear_free(padded, full + 1);
+        OPENSSL_clear_free(out, full / 4 * 3 + 1);
+        return NULL;
+}
+
+wh_key_t *wh_key_new(const char *secret, char *errstr, size_t errstr_size)
+{
+        static const char prefix[] = "whsec_";
+        wh_key_t *key = NULL;
+        size_t slen;
+
+        if (!secret || !*secret) {
+                set_err(errstr, errstr_size, "secret is empty");
+                return NULL;
+        }
+        key = OPENSSL_zalloc(sizeof(*key));
+        if (!key) {
+                set_err(errstr, errstr_size, "out of memory");
+                goto err;
+        }
+        slen = strlen(secret);
+        if (strncmp(secret, prefix, sizeof(prefix) - 1) == 0) {
+                key->bytes = b64_decode(secret + sizeof(prefix) - 1,
+                                        slen - (sizeof(prefix) - 1), &key->len);
+                if (!key->bytes || key->len == 0) {
+                        set_err(errstr, errstr_size,
+                                "secret starts with \"whsec_\" but the rest "
+                                "is not valid base64");
+                        goto err;
+                }
+        } else {
+                key->bytes = OPENSSL_malloc(slen);
+                if (!key->bytes) {
+                        set_err(errstr, errstr_size, "out of memory");
+                        goto err;
+                }
+                memcpy(key->bytes, secret, slen);
+                key->len = slen;
+        }
+        key->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        if (!key->mac) {
+                set_err(errstr, errstr_size, "OpenSSL has no HMAC");
+                goto err;
+        }
+        return key;
+err:
+        wh_key_destroy(key);
+        return NULL;
+}
+
+void wh_key_destroy(wh_key_t *key)
+{
+        if (!key)
+                return;
+        if (key->bytes)
+                OPENSSL_clear_free(key->bytes, key->len);
+        EVP_MAC_free(key->mac);
+        OPENSSL_clear_free(key, sizeof(*key));
+}
+
+/* One piece of the signed message. */
+struct piece {
+        const void *p;
+        size_t n;
+};
+
+/*
+ * HMAC-SHA256 of the concatenation of \p pieces, fed piece by piece so the
+ * body is never copied. \p md receives WH_SHA256_LEN bytes.
+ */
+static int hmac_pieces(const wh_key_t *key, const struct piece *pieces,
+                       size_t count, unsigned char *md)
+{
+        EVP_MAC_CTX *ctx = NULL;
+        OSSL_PARAM params[2];
+        size_t md_len = 0;
+        int ret = -1;
+
+        ctx = EVP_MAC_CTX_new(key->mac);
+        if (!ctx)
+                goto err;
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *)"SHA256", 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (!EVP_MAC_init(ctx, key->bytes, key->len, params))
+                goto err;
+        for (size_t i = 0; i < count; i++) {
+                if (pieces[i].n > 0 &&
+                    !EVP_MAC_update(ctx, pieces[i].p, pieces[i].n))
+                        goto err;
+        }
+        if (!EVP_MAC_final(ctx, md, &md_len, WH_SHA256_LEN) ||
+            md_len != WH_SHA256_LEN)
+                goto err;
+        ret = 0;
+err:
+        EVP_MAC_CTX_free(ctx); /* cleanses the key copy it holds */
+        return ret;
+}
+
+/* Standard Webhooks: base64(HMAC("<id>.<ts>.<body>")) into b64 (45 B). */
+static int standard_b64(const wh_key_t *key, const char *id, size_t id_len,
+                        const char *ts, size_t ts_len, const char *body,
+                        size_t body_len, char *b64)
+{
+        unsigned char md[WH_SHA256_LEN];
+        struct piece pieces[5] = {
+                {id, id_len}, {".", 1},         {ts, ts_len},
+                {".", 1},     {body, body_len},
+        };
+        int n;
+
+        if (hmac_pieces(key, pieces, 5, md) != 0)
+                return -1;
+        n = EVP_EncodeBlock((unsigned char *)b64, md, WH_SHA256_LEN);
+        OPENSSL_cleanse(md, sizeof(md));
+        return n == WH_SHA256_B64_LEN ? 0 : -1;
+}
+
+/* Userpilot: lowercase hex(HMAC("<body>.<ts>")) into hex (65 B). */
+static int userpilot_hex(const wh_key_t *key, const char *ts, size_t ts_len,
+                         const char *body, size_t body_len, char *hex)
+{
+        static const char digits[] = "0123456789abcdef";
+        unsigned char md[WH_SHA256_LEN];
+        struct piece pieces[3] = {
+                {body, body_len},
+                {".", 1},
+                {ts, ts_len},
+        };
+
+        if (hmac_pieces(key, pieces, 3, md) != 0)
+                return -1;
+        for (size_t i = 0; i < WH_SHA256_LEN; i++) {
+                hex[2 * i] = digits[md[i] >> 4];
+                hex[2 * i + 1] = digits[md[i] & 0xf];
+        }
+        hex[2 * WH_SHA256_LEN] = '\0';
+        OPENSSL_cleanse(md, sizeof(md));
+        return 0;
+}
+
+int wh_sign_standard(const wh_key_t *key, const char *id, int64_t ts,
+                     const char *body, size_t body_len, char *out,
+                     size_t out_size)
+{
+        char tsbuf[24], b64[WH_SHA256_B64_LEN + 1];
+        int tslen, n;
+
+        if (!key || !id || !out || (!body && body_len > 0))
+                return -1;
+        tslen = snprintf(tsbuf, sizeof(tsbuf), "%" PRId64, ts);
+        if (standard_b64(key, id, strlen(id), tsbuf, (size_t)tslen,
+                         body ? body : "", body_len, b64) != 0)
+                return -1;
+        n = snprintf(out, out_size, "v1,%s", b64);
+        if (n < 0 || (size_t)n >= out_size)
+                return -1;
+        return n;
+}
+
+int wh_sign_userpilot(const wh_key_t *key, int64_t ts, const char *body,
+                      size_t body_len, char *out, size_t out_size)
+{
+        char tsbuf[24], hex[2 * WH_SHA256_LEN + 1];
+        int tslen, n;
+
+        if (!key || !out || (!body && body_len > 0))
+                return -1;
+        tslen = snprintf(tsbuf, sizeof(tsbuf), "%" PRId64, ts);
+        if (userpilot_hex(key, tsbuf, (size_t)tslen, body ? body : "", body_len,
+                          hex) != 0)
+                return -1;
+        n = snprintf(out, out_size, "t=%s,v1=%s", tsbuf, hex);
+        if (n < 0 || (size_t)n >= out_size)
+                return -1;
+        return n;
+}
+
+int wh_verify_standard(const wh_key_t *key, const char *id, const char *ts,
+                       const char *body, size_t body_len, const char *header)
+{
+        char expect[WH_SHA256_B64_LEN + 1];
+        const char *p;
+        int match = 0;
+
+        if (!key || !id || !ts || !header || (!body && body_len > 0))
+                return 0;
+        if (standard_b64(key, id, strlen(id), ts, strlen(ts), body ? body : "",
+                         body_len, expect) != 0)
+                return 0;
+        /* "v1,<b64> v1,<b64> ...": every entry is checked, so the time
+         * taken does not depend on which one matched */
+        p = header;
+        while (*p) {
+                const char *end;
+                size_t n;
+
+                while (*p == ' ')
+                        p++;
+                end = p;
+                while (*end && *end != ' ')
+                        end++;
+                n = (size_t)(end - p);
+                if (n == 3 + WH_SHA256_B64_LEN && memcmp(p, "v1,", 3) == 0 &&
+                    CRYPTO_memcmp(p + 3, expect, WH_SHA256_B64_LEN) == 0)
+                        match = 1;
+                p = end;
+        }
+        OPENSSL_cleanse(expect, sizeof(expect));
+        return match;
+}
+
+static int hex_val(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/*
+ * One X-Signature entry: "t=<digits>,v1=<hex>[,v1=<hex>...]". Compares
+ * the decoded bytes, so hex case does not matter.
+ */
+static int verify_userpilot_entry(const wh_key_t *key, const char *body,
+                                  size_t body_len, const char *p,
+                                  const char *end)
+{
+        char expect_hex[2 * WH_SHA256_LEN + 1];
+        unsigned char expect[WH_SHA256_LEN], got[WH_SHA256_LEN];
+        const char *ts = NULL;
+        size_t ts_len = 0;
+        int match = 0;
+
+        /* first pass: the timestamp */
+        for (const char *q = p; q < end;) {
+                const char *f = q;
+                while (q < end && *q != ',')
+                        q++;
+                if (q - f > 2 && f[0] == 't' && f[1] == '=') {
+                        ts = f + 2;
+                        ts_len = (size_t)(q - f - 2);
+                }
+                if (q < end)
+                        q++;
+        }
+        if (!ts || ts_len > 20)
+                return 0;
+        for (size_t i = 0; i < ts_len; i++) {
+                if (ts[i] < '0' || ts[i] > '9')
+                        return 0;
+        }
+        if (userpilot_hex(key, ts, ts_len, body, body_len, expect_hex) != 0)
+                return 0;
+        for (size_t i = 0; i < WH_SHA256_LEN; i++)
+                expect[i] = (unsigned char)(hex_val(expect_hex[2 * i]) << 4 |
+                                            hex_val(expect_hex[2 * i + 1]));
+        /* second pass: every v1= */
+        for (const char *q = p; q < end;) {
+                const char *f = q;
+                int ok = 1;
+
+                while (q < end && *q != ',')
+                        q++;
+                if (q - f == 3 + 2 * WH_SHA256_LEN &&
+                    memcmp(f, "v1=", 3) == 0) {
+                        for (size_t i = 0; i < WH_SHA256_LEN; i++) {
+                                int hi = hex_val(f[3 + 2 * i]);
+                                int lo = hex_val(f[3 + 2 * i + 1]);
+                                if (hi < 0 || lo < 0)
+                                        ok = 0;
+                                got[i] = (unsigned char)((hi & 0xf) << 4 |
+                                                         (lo & 0xf));
+                        }
+                        if (ok && CRYPTO_memcmp(got, expect, sizeof(got)) == 0)
+                                match = 1;
+                }
+                if (q < end)
+                        q++;
+        }
+        OPENSSL_cleanse(expect_hex, sizeof(expect_hex));
+        OPENSSL_cleanse(expect, sizeof(expect));
+        return match;
+}
+
+int wh_verify_userpilot(const wh_key_t *key, const char *body, size_t body_len,
+                        const char *header)
+{
+        const char *p;
+        int match = 0;
+
+        if (!key || !header || (!body && body_len > 0))
+                return 0;
+        if (!body)
+                body = "";
+        /* space-separated entries (two during a secret rotation) */
+        p = header;
+        while (*p) {
+                const char *end;
+
+                while (*p == ' ')
+                        p++;
+                end = p;
+                while (*end && *end != ' ')
+                        end++;
+                if (end > p &&
+                    verify_userpilot_entry(key, body, body_len, p, end))
+                        match = 1;
+                p = end;
+        }
+        return match;
+}

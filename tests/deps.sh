@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what hookbridge needs to build, test and benchmark on Debian 12:
+# compilers, the libraries of the stack, Criterion, kcat, and for the test
+# suite Java 17 + Maven (Apache Kafka is fetched from Maven Central by
+# tests/kafka/kafka.sh), nginx + wrk for benchmarks, docker-compose for
+# validating docker-compose.yml. Idempotent; quiet when all is present.
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config git
+      librdkafka-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
+      libconfig-dev libcriterion-dev libmicrohttpd-dev
+      kcat clang-format curl python3
+      openjdk-17-jre-headless maven
+      nginx-light wrk docker-compose valgrind)
+
+missing=()
+for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+                grep -q "install ok installed" || missing+=("$p")
+done
+# A JDK/Maven installed another way (the CI image has them) is fine too.
+if command -v java >/dev/null && command -v mvn >/dev/null; then
+        missing=("${missing[@]/openjdk-17-jre-headless/}")
+        missing=("${missing[@]/maven/}")
+fi
+read -r -a missing <<<"${missing[*]:-}"
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

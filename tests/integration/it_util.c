@@ -1,0 +1,240 @@
+/* it_util: helpers for tests against a real Kafka broker
+ * (HOOKBRIDGE_TEST_BROKERS) and the hookbridge binary. */
+#include "it_util.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+int64_t it_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *it_brokers(void)
+{
+        const char *b = getenv("HOOKBRIDGE_TEST_BROKERS");
+
+        if (!b || !*b)
+                cr_assert_fail("HOOKBRIDGE_TEST_BROKERS is not set: start a broker "
+                         "with tests/kafka/kafka.sh start and export what "
+                         "tests/kafka/kafka.sh env prints (or run "
+                         "tests/run.sh)");
+        return b;
+}
+
+void it_unique(const char *prefix, char *out, size_t out_size)
+{
+        static int counter;
+
+        snprintf(out, out_size, "%s-%d-%lld-%d", prefix, (int)getpid(),
+                 (long long)time(NULL), ++counter);
+}
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *group)
+{
+        char errstr[512];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+
+        rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), NULL, 0);
+        if (group)
+                rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
+        if (type == RD_KAFKA_PRODUCER) {
+                rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL,
+                                  0);
+                rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
+        }
+        rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+        if (!rk)
+                cr_assert_fail("kafka client: %s", errstr);
+        return rk;
+}
+
+void it_create_topic(const char *topic, int partitions)
+{
+        rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_NewTopic_t *nt =
+                rd_kafka_NewTopic_new(topic, partitions, 1, NULL, 0);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_event_t *ev;
+        const rd_kafka_CreateTopics_result_t *res;
+        const rd_kafka_topic_result_t **tr;
+        size_t n;
+        int64_t deadline = it_now_ms() + 30000;
+
+        rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 30000);
+        cr_assert_not_null(ev, "CreateTopics timed out");
+        res = rd_kafka_event_CreateTopics_result(ev);
+        cr_assert_not_null(res, "CreateTopics: %s",
+                           rd_kafka_event_error_string(ev));
+        tr = rd_kafka_CreateTopics_result_topics(res, &n);
+        cr_assert_eq(n, 1);
+        cr_assert(rd_kafka_topic_result_error(tr[0]) == 0 ||
+                          rd_kafka_topic_result_error(tr[0]) ==
+                                  RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS,
+                  "CreateTopics %s: %s", topic,
+                  rd_kafka_topic_result_error_string(tr[0]));
+        rd_kafka_event_destroy(ev);
+        rd_kafka_NewTopic_destroy(nt);
+        rd_kafka_queue_destroy(q);
+
+        /* Wait until every partition has a leader. */
+        for (;;) {
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+                int ready = 0;
+                if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == 0) {
+                        ready = md->topic_cnt == 1 && !md->topics[0].err &&
+                                md->topics[0].partition_cnt == partitions;
+                        for (int i = 0; ready && i < partitions; i++)
+                                ready = md->topics[0].partitions[i].leader >=
+                                        0;
+                        rd_kafka_metadata_destroy(md);
+                }
+                rd_kafka_topic_destroy(rkt);
+                if (ready)
+                        break;
+                cr_assert(it_now_ms() < deadline, "topic %s not ready",
+                          topic);
+                usleep(100 * 1000);
+        }
+        rd_kafka_destroy(rk);
+}
+
+rd_kafka_t *it_producer(void)
+{
+        return client(RD_KAFKA_PRODUCER, NULL);
+}
+
+void it_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
+                const char *key, const void *value, size_t len)
+{
+        rd_kafka_resp_err_t err;
+
+        for (;;) {
+                err = rd_kafka_producev(
+                        rk, RD_KAFKA_V_TOPIC(topic),
+                        RD_KAFKA_V_PARTITION(partition < 0
+                                                     ? RD_KAFKA_PARTITION_UA
+                                                     : partition),
+                        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                        RD_KAFKA_V_VALUE((void *)value, len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                rd_kafka_poll(rk, 100);
+        }
+        cr_assert_eq(err, 0, "produce: %s", rd_kafka_err2str(err));
+        rd_kafka_poll(rk, 0);
+}
+
+void it_log_end(const char *topic, int n, int64_t *out)
+{
+        rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL);
+
+        for (int i = 0; i < n; i++) {
+                int64_t lo, hi;
+                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                        rk, topic, i, &lo, &hi, 10000);
+                cr_assert_eq(err, 0, "watermarks: %s", rd_kafka_err2str(err));
+                out[i] = hi;
+        }
+        rd_kafka_destroy(rk);
+}
+
+void it_committed(const char *group, const char *topic, int n, int64_t *out)
+{
+        rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, group);
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(n);
+        rd_kafka_resp_err_t err;
+
+        for (int i = 0; i < n; i++)
+                rd_kafka_topic_partition_list_add(l, topic, i);
+        err = rd_kafka_committed(rk, l, 10000);
+        cr_assert_eq(err, 0, "committed: %s", rd_kafka_err2str(err));
+        for (int i = 0; i < n; i++)
+                out[i] = l->elems[i].offset;
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_destroy(rk);
+}
+
+int it_wait_committed_to_end(const char *group, const char *topic, int n,
+                             int timeout_ms)
+{
+        int64_t end[64], com[64];
+        int64_t deadline = it_now_ms() + timeout_ms;
+
+        cr_assert(n <= 64);
+        it_log_end(topic, n, end);
+        for (;;) {
+                int all = 1;
+                it_committed(group, topic, n, com);
+                for (int i = 0; i < n; i++)
+                        all &= com[i] == end[i];
+                if (all)
+                        return 1;
+                if (it_now_ms() > deadline)
+                        return 0;
+                usleep(200 * 1000);
+        }
+}
+
+void it_write_temp(const char *text, char *path, size_t path_size)
+{
+        int fd;
+
+        snprintf(path, path_size, "/tmp/hookbridge-it-XXXXXX");
+        fd = mkstemp(path);
+        cr_assert(fd >= 0, "mkstemp failed");
+        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+}
+
+pid_t it_spawn_worker(const char *cfg_path, const char *log_path)
+{
+        pid_t pid = fork();
+
+        cr_assert(pid >= 0, "fork failed");
+        if (pid == 0) {
+                int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+                if (fd >= 0) {
+                        dup2(fd, STDERR_FILENO);
+                        dup2(fd, STDOUT_FILENO);
+                        close(fd);
+                }
+                execl(HB_BINARY_DIR "/hookbridge", "hookbridge", "run", "-c",
+                      cfg_path, (char *)NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+int it_stop_worker(pid_t pid, int sig, int timeout_ms)
+{
+        int64_t deadline = it_now_ms() + timeout_ms;
+        int status;
+
+        kill(pid, sig);
+        while (it_now_ms() < deadline) {
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return status;
+                usleep(20 * 1000);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+}

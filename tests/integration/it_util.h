@@ -1,0 +1,59 @@
+/* it_util: helpers for tests against a real Kafka broker
+ * (HOOKBRIDGE_TEST_BROKERS) and the hookbridge binary. */
+#ifndef HB_IT_UTIL_H
+#define HB_IT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <librdkafka/rdkafka.h>
+
+/** @returns the brokers to test against; fails the test when unset. */
+const char *it_brokers(void);
+
+/** @brief A name unique to this run: "<prefix>-<pid>-<counter>". */
+void it_unique(const char *prefix, char *out, size_t out_size);
+
+/** @brief Create \p topic with \p partitions (replication 1); waits
+ *  until its metadata shows every partition. Fails the test on error. */
+void it_create_topic(const char *topic, int partitions);
+
+/** @returns an idempotent producer on it_brokers(). */
+rd_kafka_t *it_producer(void);
+
+/** @brief Produce one message (copied) to \p partition (-1: by key).
+ *  Fails the test on error; flush with rd_kafka_flush(). */
+void it_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
+                const char *key, const void *value, size_t len);
+
+/** @brief Log-end offsets of partitions 0..n-1 of \p topic. */
+void it_log_end(const char *topic, int n, int64_t *out);
+
+/** @brief Committed offsets of \p group for partitions 0..n-1 of \p topic
+ *  (-1001 = none). */
+void it_committed(const char *group, const char *topic, int n,
+                  int64_t *out);
+
+/**
+ * @brief Wait up to \p timeout_ms until every partition's committed
+ *        offset equals its log end. @returns 1 when it did.
+ */
+int it_wait_committed_to_end(const char *group, const char *topic, int n,
+                             int timeout_ms);
+
+/** @brief Write \p text to a new temporary file; path into \p path. */
+void it_write_temp(const char *text, char *path, size_t path_size);
+
+/** @brief Start `hookbridge run -c CFG`, stderr to \p log_path. */
+pid_t it_spawn_worker(const char *cfg_path, const char *log_path);
+
+/** @brief Send \p sig and wait up to \p timeout_ms.
+ *  @returns the exit status (as from waitpid), or -1 on time-out (the
+ *  process is then killed). */
+int it_stop_worker(pid_t pid, int sig, int timeout_ms);
+
+/** @returns monotonic milliseconds. */
+int64_t it_now_ms(void);
+
+#endif

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what is
+# missing, builds (plain and ASan+UBSan), starts a real single-node Kafka
+# (KRaft, fetched from Maven Central) on loopback, runs every test, stops
+# Kafka. Set HOOKBRIDGE_TEST_BROKERS to use a broker you already run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+tests/deps.sh
+
+step "format check (.clang-format)"
+drift=$(git ls-files '*.c' '*.h' 2>/dev/null | xargs -r clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
+if [ "${drift:-0}" -gt 0 ]; then
+        git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run 2>&1 | head -20
+        echo "clang-format: $drift places drift from .clang-format (run clang-format -i)" >&2
+        exit 1
+fi
+
+step "build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+step "build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHB_ASAN=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+
+step "Kafka broker"
+started=0
+if [ -z "${HOOKBRIDGE_TEST_BROKERS:-}" ]; then
+        tests/kafka/kafka.sh start
+        started=1
+        eval "export $(tests/kafka/kafka.sh env)"
+fi
+cleanup() { [ "$started" = 1 ] && tests/kafka/kafka.sh stop || true; }
+trap cleanup EXIT
+echo "brokers: $HOOKBRIDGE_TEST_BROKERS"
+
+step "demo (embedded Kafka, built-in receiver)"
+build/hookbridge demo >build/demo.out 2>&1 || { cat build/demo.out; exit 1; }
+tail -n 8 build/demo.out
+
+step "unit tests under ASan + UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
+
+step "all tests (unit + real broker)"
+ctest --test-dir build --output-on-failure

@@ -1,0 +1,916 @@
+/* Tests for cfg: loading, defaults and every validation rule's message. */
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+
+/* Lines 1-4: a valid kafka group. */
+#define KAFKA                               \
+        "kafka = {\n"                       \
+        "  brokers = \"127.0.0.1:9092\";\n" \
+        "  topics = ( \"events\" );\n"      \
+        "};\n"
+
+/* Lines 5-8 after KAFKA: one valid webhook. */
+#define WEBHOOKS                                                    \
+        "webhooks = (\n"                                            \
+        "  { name = \"crm\"; url = \"https://example.com/hook\";\n" \
+        "    events = [ \"*\" ]; }\n"                               \
+        ");\n"
+
+static char errs[16384];
+
+static cfg_t *load(const char *text)
+{
+        errs[0] = 'x';
+        return cfg_load_string(text, "t.cfg", errs, sizeof(errs));
+}
+
+static cfg_t *load_ok(const char *text)
+{
+        cfg_t *cfg = load(text);
+
+        cr_assert_not_null(cfg, "expected to load, got:\n%s", errs);
+        cr_assert_str_empty(errs);
+        return cfg;
+}
+
+/* Loading fails and the problems include \p needle. */
+static void expect_err(const char *text, const char *needle)
+{
+        cfg_t *cfg = load(text);
+
+        cr_assert_null(cfg, "expected a failure with \"%s\"", needle);
+        cr_assert(strstr(errs, needle) != NULL, "expected\n  %s\namong\n%s",
+                  needle, errs);
+}
+
+static size_t count_lines(const char *s)
+{
+        size_t n = *s ? 1 : 0;
+
+        for (; *s; s++)
+                n += *s == '\n';
+        return n;
+}
+
+/* A file holding \p content: a new one when \p path ends in XXXXXX
+ * (mkstemp), else \p path rewritten. The caller unlinks \p path. */
+static void write_file(char *path, const char *content)
+{
+        size_t len = strlen(content), plen = strlen(path);
+        int fd;
+
+        if (plen >= 6 && !strcmp(path + plen - 6, "XXXXXX"))
+                fd = mkstemp(path);
+        else
+                fd = open(path, O_WRONLY | O_TRUNC);
+        cr_assert(fd >= 0);
+        cr_assert_eq(write(fd, content, len), (ssize_t)len);
+        close(fd);
+}
+
+/* --- the example file and defaults ------------------------------------ */
+
+Test(cfg, example_file_loads)
+{
+        const char *path = HB_SOURCE_DIR "/config/hookbridge.example.cfg";
+        cfg_t *cfg = cfg_load(path, errs, sizeof(errs));
+        const cfg_webhook_t *crm, *slack;
+        const cfg_kafka_t *k;
+        const cfg_delivery_t *d;
+
+        cr_assert_not_null(cfg, "%s", errs);
+        cr_assert_str_empty(errs);
+        cr_assert_str_eq(cfg_path(cfg), path);
+
+        k = cfg_kafka(cfg);
+        cr_assert_str_eq(k->brokers, "127.0.0.1:9092");
+        cr_assert_str_eq(k->group_id, "hookbridge");
+        cr_assert_eq(k->topic_count, 2);
+        cr_assert_str_eq(k->topics[1].name, "events-eu");
+        cr_assert_str_eq(cfg_topic_app_token(cfg, "events"), "NX-bd46697c");
+        cr_assert_null(cfg_topic_app_token(cfg, "events-eu"));
+        cr_assert_null(cfg_topic_app_token(cfg, "nope"));
+        cr_assert_eq(k->prop_count, 2);
+        cr_assert_str_eq(k->prop_names[0], "client.id");
+        cr_assert_str_eq(k->prop_values[0], "hookbridge");
+        cr_assert_str_eq(k->auto_offset_reset, "earliest");
+
+        d = cfg_delivery(cfg);
+        cr_assert_str_eq(d->dead_letter_topic, "hookbridge.dlq");
+        cr_assert_eq(d->on_exhausted, CFG_EXHAUSTED_DEAD_LETTER);
+
+        cr_assert_eq(cfg_webhook_count(cfg), 2);
+        crm = cfg_webhook_find(cfg, "crm");
+        slack = cfg_webhook_find(cfg, "slack-nps");
+        cr_assert_not_null(crm);
+        cr_assert_not_null(slack);
+        cr_assert_eq(cfg_webhook(cfg, 1), slack);
+        cr_assert_null(cfg_webhook(cfg, 2));
+        cr_assert_null(cfg_webhook_find(cfg, "nope"));
+        cr_assert(cfg_webhook_wants(crm, "flows.completed"));
+        cr_assert(cfg_webhook_wants(crm, "trial.started"));
+        cr_assert_not(cfg_webhook_wants(crm, "feature_tag.hover"));
+        cr_assert(cfg_webhook_wants(slack, "trial.started"));
+        cr_assert_not(cfg_webhook_wants(slack, "flows.seen"));
+        cr_assert_eq(crm->user_prop_count + crm->company_prop_count, 3);
+        cr_assert_not_null(crm->secret);
+        cr_assert_not_null(crm->secret_previous);
+        cr_assert_eq(crm->header_count, 2);
+        cr_assert_str_eq(crm->headers[1], "X-Source: hookbridge");
+        cr_assert_eq(crm->timeout_ms, 5000);
+        cr_assert_eq(crm->retry.max_attempts, 12);
+        cr_assert_eq(crm->retry.initial_ms, 500);
+        cr_assert_eq(slack->signature, CFG_SIG_USERPILOT);
+        cr_assert_eq(slack->timeout_ms, 10000);
+
+        cr_assert_eq(cfg_mapping_count(cfg), 1);
+        cr_assert_str_eq(cfg_mapping(cfg, 0)->event, "Trial Started");
+        cr_assert_str_eq(cfg_mapping(cfg, 0)->type, "trial.started");
+        cr_assert_null(cfg_mapping(cfg, 1));
+        cr_assert_str_eq(cfg_admin(cfg)->listen, "127.0.0.1:9464");
+        cr_assert_eq(cfg_log(cfg)->level, 6);
+        cr_assert_eq(cfg_log(cfg)->format, CFG_LOG_LOGFMT);
+        cfg_destroy(cfg);
+}
+
+Test(cfg, defaults)
+{
+        cfg_t *cfg = load_ok(KAFKA WEBHOOKS);
+        const cfg_kafka_t *k = cfg_kafka(cfg);
+        const cfg_delivery_t *d = cfg_delivery(cfg);
+        const cfg_webhook_t *wh = cfg_webhook(cfg, 0);
+
+        cr_assert_str_eq(cfg_path(cfg), "t.cfg");
+        cr_assert_str_eq(k->group_id, "hookbridge");
+        cr_assert_eq(k->topic_count, 1);
+        cr_assert_null(k->topics[0].app_token);
+        cr_assert_eq(k->prop_count, 0);
+        cr_assert_eq(k->commit_interval_ms, 1000);
+        cr_assert_str_eq(k->auto_offset_reset, "earliest");
+        cr_assert_eq(d->concurrency, 64);
+        cr_assert_eq(d->timeout_ms, 10000);
+        cr_assert_eq(d->connect_timeout_ms, 3000);
+        cr_assert_eq(d->retry.initial_ms, 500);
+        cr_assert_eq(d->retry.max_ms, 60000);
+        cr_assert_eq(d->retry.max_attempts, 8);
+        cr_assert_null(d->dead_letter_topic);
+        cr_assert_eq(d->on_exhausted, CFG_EXHAUSTED_RETRY);
+        cr_assert_eq(d->max_in_flight, 10000);
+        cr_assert_eq(d->max_in_flight_per_partition, 2000);
+        cr_assert_eq(d->shutdown_timeout_ms, 10000);
+        cr_assert_str_eq(wh->name, "crm");
+        cr_assert_str_eq(wh->url, "https://example.com/hook");
+        cr_assert_eq(wh->enabled, 1);
+        cr_assert_eq(wh->event_count, 1);
+        cr_assert_str_eq(wh->events[0], "*");
+        cr_assert_eq(wh->user_prop_count + wh->company_prop_count, 0);
+        cr_assert_null(wh->secret);
+        cr_assert_null(wh->secret_previous);
+        cr_assert_eq(wh->signature, CFG_SIG_STANDARD);
+        cr_assert_eq(wh->header_count, 0);
+        cr_assert_eq(wh->timeout_ms, 10000);
+        cr_assert_eq(wh->retry.max_ms, 60000);
+        cr_assert_eq(wh->line, 6);
+        cr_assert_eq(cfg_mapping_count(cfg), 0);
+        cr_assert_str_eq(cfg_admin(cfg)->listen, "127.0.0.1:9464");
+        cr_assert_eq(cfg_log(cfg)->level, 6);
+        cr_assert_eq(cfg_log(cfg)->format, CFG_LOG_LOGFMT);
+        cfg_destroy(cfg);
+}
+
+Test(cfg, on_exhausted_default_follows_dead_letter_topic)
+{
+        cfg_t *cfg = load_ok(KAFKA WEBHOOKS
+                             "delivery = { dead_letter_topic = \"dlq\"; };\n");
+
+        cr_assert_eq(cfg_delivery(cfg)->on_exhausted,
+                     CFG_EXHAUSTED_DEAD_LETTER);
+        cfg_destroy(cfg);
+        cfg = load_ok(KAFKA WEBHOOKS "delivery = { on_exhausted = \"drop\"; "
+                                     "dead_letter_topic = \"\"; };\n");
+        cr_assert_eq(cfg_delivery(cfg)->on_exhausted, CFG_EXHAUSTED_DROP);
+        cr_assert_null(cfg_delivery(cfg)->dead_letter_topic);
+        cfg_destroy(cfg);
+}
+
+Test(cfg, log_and_admin)
+{
+        cfg_t *cfg =
+                load_ok(KAFKA WEBHOOKS
+                        "log = { level = \"debug\"; format = \"json\"; };\n"
+                        "admin = { listen = \"\"; };\n");
+
+        cr_assert_eq(cfg_log(cfg)->level, 7);
+        cr_assert_eq(cfg_log(cfg)->format, CFG_LOG_JSON);
+        cr_assert_str_empty(cfg_admin(cfg)->listen);
+        cfg_destroy(cfg);
+        cfg = load_ok(KAFKA WEBHOOKS "log = { level = \"error\"; };\n"
+                                     "admin = { listen = \"[::1]:9464\"; };\n");
+        cr_assert_eq(cfg_log(cfg)->level, 3);
+        cfg_destroy(cfg);
+}
+
+Test(cfg, destroy_null_is_a_noop)
+{
+        cfg_destroy(NULL);
+}
+
+/* --- reading ---------------------------------------------------------- */
+
+Test(cfg, syntax_error_has_file_and_line)
+{
+        expect_err("kafka = {\n"
+                   "  brokers = \"x\";\n"
+                   "  topics = ;\n"
+                   "};\n",
+                   "t.cfg:3: syntax error");
+        cr_assert_eq(count_lines(errs), 1);
+}
+
+Test(cfg, duplicate_setting_is_a_parse_error)
+{
+        expect_err(KAFKA "kafka = { };\n" WEBHOOKS,
+                   "t.cfg:5: duplicate setting name");
+}
+
+Test(cfg, missing_file)
+{
+        cfg_t *cfg =
+                cfg_load("/nonexistent/hookbridge.cfg", errs, sizeof(errs));
+
+        cr_assert_null(cfg);
+        cr_assert_str_eq(errs, "/nonexistent/hookbridge.cfg:1: cannot read "
+                               "the file: No such file or directory");
+}
+
+Test(cfg, load_file_reports_its_path)
+{
+        char path[] = "/tmp/hb-cfg-XXXXXX";
+        cfg_t *cfg;
+
+        write_file(path, KAFKA "webhooks = ( );\n");
+        cfg = cfg_load(path, errs, sizeof(errs));
+        unlink(path);
+        cr_assert_null(cfg);
+        cr_assert(strncmp(errs, path, strlen(path)) == 0, "%s", errs);
+        cr_assert(strstr(errs, ":5: webhooks: is empty") != NULL, "%s", errs);
+}
+
+/* --- generic rules ---------------------------------------------------- */
+
+Test(cfg, unknown_setting_lists_known_and_suggests)
+{
+        expect_err(KAFKA WEBHOOKS "delivery = {\n"
+                                  "  conccurency = 8;\n"
+                                  "};\n",
+                   "t.cfg:10: unknown setting 'conccurency' in delivery; "
+                   "known: concurrency, timeout_ms, connect_timeout_ms, "
+                   "retry, dead_letter_topic, on_exhausted, max_in_flight, "
+                   "max_in_flight_per_partition, shutdown_timeout_ms; did "
+                   "you mean 'concurrency'?");
+}
+
+Test(cfg, unknown_top_level_and_webhook_settings)
+{
+        expect_err(KAFKA WEBHOOKS "kafak = { };\n",
+                   "t.cfg:9: unknown setting 'kafak' at the top level");
+        expect_err(KAFKA "webhooks = ( {\n"
+                         "  name = \"crm\"; url = \"http://x/\";\n"
+                         "  events = [ \"*\" ];\n"
+                         "  secrett = \"s\";\n"
+                         "} );\n",
+                   "t.cfg:8: unknown setting 'secrett' in webhook 'crm'; "
+                   "known: name, url");
+}
+
+Test(cfg, wrong_types)
+{
+        expect_err(KAFKA WEBHOOKS "delivery = {\n"
+                                  "  concurrency = \"8\";\n"
+                                  "};\n",
+                   "t.cfg:10: delivery.concurrency: expected an integer, got "
+                   "a string");
+        expect_err(KAFKA WEBHOOKS "delivery = 5;\n",
+                   "t.cfg:9: delivery: expected a group");
+        expect_err(KAFKA "webhooks = ( { name = \"crm\";\n"
+                         "  url = \"http://x/\"; events = [ \"*\" ];\n"
+                         "  enabled = 1; } );\n",
+                   "t.cfg:7: webhook 'crm' enabled: expected true or false, "
+                   "got an integer");
+        expect_err(KAFKA WEBHOOKS "log = { level = \"verbose\"; };\n",
+                   "t.cfg:9: log.level: \"verbose\" is not one of \"error\", "
+                   "\"warn\", \"info\", \"debug\"");
+}
+
+Test(cfg, out_of_range)
+{
+        expect_err(KAFKA WEBHOOKS "delivery = { concurrency = 0; };\n",
+                   "t.cfg:9: delivery.concurrency: 0 is out of range; use a "
+                   "value from 1 to 4096");
+        expect_err(KAFKA WEBHOOKS
+                   "delivery = { retry = { max_attempts = 5000; }; };\n",
+                   "t.cfg:9: delivery.retry.max_attempts: 5000 is out of "
+                   "range; use a value from 1 to 1000");
+        expect_err(KAFKA WEBHOOKS
+                   "delivery = { timeout_ms = 10000000000L; };\n",
+                   "delivery.timeout_ms: 10000000000 is out of range");
+}
+
+Test(cfg, missing_required_settings)
+{
+        expect_err("kafka = {\n"
+                   "  topics = ( \"events\" );\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:1: kafka.brokers: required setting is missing; add "
+                   "e.g. brokers = \"127.0.0.1:9092\";");
+        expect_err("# nothing\n"
+                   "log = { };\n",
+                   "t.cfg:1: kafka: required setting is missing");
+        cr_assert(strstr(errs, "t.cfg:1: webhooks: required setting is "
+                               "missing") != NULL,
+                  "%s", errs);
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { url = \"http://x/\";\n"
+                         "    events = [ \"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:6: webhooks[0] name: required setting is missing");
+}
+
+Test(cfg, every_problem_is_reported_in_line_order)
+{
+        cfg_t *cfg = load("kafka = {\n"                    /* 1 */
+                          "  brokers = \"\";\n"            /* 2 */
+                          "  topics = ( \"events\" );\n"   /* 3 */
+                          "  commit_interval_ms = 1;\n"    /* 4 */
+                          "};\n"                           /* 5 */
+                          "webhooks = (\n"                 /* 6 */
+                          "  { name = \"crm\";\n"          /* 7 */
+                          "    url = \"ftp://x/\";\n"      /* 8 */
+                          "    events = [ \"nope\" ]; }\n" /* 9 */
+                          ");\n"                           /* 10 */
+                          "delivery = {\n"                 /* 11 */
+                          "  concurrency = 0;\n"           /* 12 */
+                          "};\n");                         /* 13 */
+
+        cr_assert_null(cfg);
+        cr_assert_eq(count_lines(errs), 5, "%s", errs);
+        cr_assert(strncmp(errs, "t.cfg:2: kafka.brokers: must not be empty\n",
+                          42) == 0,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:4: kafka.commit_interval_ms: 1 is out "
+                               "of range") != NULL);
+        cr_assert(strstr(errs, "\nt.cfg:8: webhook 'crm' url: must start with "
+                               "http:// or https://\n") != NULL);
+        cr_assert(strstr(errs, "\nt.cfg:9: webhook 'crm' events[0]: unknown "
+                               "webhook type 'nope'") != NULL);
+        cr_assert(strstr(errs, "\nt.cfg:12: delivery.concurrency: 0 is out of "
+                               "range") != NULL);
+}
+
+Test(cfg, errstr_is_truncated_with_dots)
+{
+        char small[100];
+        cfg_t *cfg = cfg_load_string(
+                KAFKA WEBHOOKS "delivery = { concurrency = 0;\n"
+                               "  timeout_ms = 1; connect_timeout_ms = 1; };\n",
+                "t.cfg", small, sizeof(small));
+
+        cr_assert_null(cfg);
+        cr_assert_lt(strlen(small), sizeof(small));
+        cr_assert(strstr(small, "t.cfg:9: delivery.concurrency") == small, "%s",
+                  small);
+        cr_assert_str_eq(small + strlen(small) - 4, "\n...", "%s", small);
+
+        cfg = cfg_load_string(KAFKA "delivery = { concurrency = 0; };\n",
+                              "t.cfg", small, 16);
+        cr_assert_null(cfg);
+        cr_assert_str_eq(small, "t.cfg:1: web...");
+}
+
+/* --- kafka ------------------------------------------------------------ */
+
+Test(cfg, topics)
+{
+        cfg_t *cfg = load_ok("kafka = { brokers = \"b:9092\";\n"
+                             "  topics = ( \"a\", { name = \"b\"; app_token = "
+                             "\"NX-1\"; } ); };\n" WEBHOOKS);
+
+        cr_assert_eq(cfg_kafka(cfg)->topic_count, 2);
+        cr_assert_str_eq(cfg_topic_app_token(cfg, "b"), "NX-1");
+        cfg_destroy(cfg);
+
+        expect_err("kafka = { brokers = \"b:9092\";\n"
+                   "  topics = [ ];\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: kafka.topics: is empty; list at least one topic");
+        expect_err("kafka = { brokers = \"b:9092\";\n"
+                   "  topics = ( \"a\",\n"
+                   "    \"a\" );\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:3: kafka.topics[1]: topic 'a' is listed twice");
+        expect_err("kafka = { brokers = \"b:9092\";\n"
+                   "  topics = ( \"a b\" );\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: kafka.topics[0]: 'a b' is not a valid Kafka "
+                   "topic name");
+        expect_err("kafka = { brokers = \"b:9092\";\n"
+                   "  topics = ( { name = \"a\"; token = \"x\"; } );\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: unknown setting 'token' in kafka.topics[0]; "
+                   "known: name, app_token");
+        expect_err("kafka = { brokers = \"b:9092\";\n"
+                   "  topics = ( 5 );\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: kafka.topics[0]: expected a topic name or");
+}
+
+Test(cfg, kafka_properties)
+{
+        cfg_t *cfg = load_ok(
+                "kafka = { brokers = \"b:9092\";\n"
+                "  topics = ( \"a\" );\n"
+                "  properties = [ \"client.id=x=y\", \"client.rack=\" ];\n"
+                "};\n" WEBHOOKS);
+
+        cr_assert_eq(cfg_kafka(cfg)->prop_count, 2);
+        cr_assert_str_eq(cfg_kafka(cfg)->prop_names[0], "client.id");
+        cr_assert_str_eq(cfg_kafka(cfg)->prop_values[0], "x=y");
+        cr_assert_str_empty(cfg_kafka(cfg)->prop_values[1]);
+        cfg_destroy(cfg);
+
+        expect_err("kafka = { brokers = \"b:9092\"; topics = ( \"a\" );\n"
+                   "  properties = [ \"group.id=other\" ];\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: kafka.properties[0]: 'group.id' is set by "
+                   "hookbridge; set kafka.group_id instead");
+        expect_err("kafka = { brokers = \"b:9092\"; topics = ( \"a\" );\n"
+                   "  properties = [ \"enable.auto.commit=true\" ];\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: kafka.properties[0]: 'enable.auto.commit' is set "
+                   "by hookbridge");
+        expect_err("kafka = { brokers = \"b:9092\"; topics = ( \"a\" );\n"
+                   "  properties = [ \"client.id=a\",\n"
+                   "                 \"client.id=b\" ];\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:3: kafka.properties[1]: 'client.id' is set twice");
+        expect_err("kafka = { brokers = \"b:9092\"; topics = ( \"a\" );\n"
+                   "  properties = [ \"sasl.pasword=hunter2\" ];\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: kafka.properties[0]: 'sasl.pasword' is not a "
+                   "librdkafka configuration property");
+        cr_assert_null(strstr(errs, "hunter2"));
+        expect_err("kafka = { brokers = \"b:9092\"; topics = ( \"a\" );\n"
+                   "  properties = [ \"hunter2\" ];\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: kafka.properties[0]: expected \"key=value\"");
+        cr_assert_null(strstr(errs, "hunter2"));
+        expect_err("kafka = { brokers = \"b:9092\"; topics = ( \"a\" );\n"
+                   "  properties = [ \"session.timeout.ms=abc\" ];\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:2: kafka.properties[0]: librdkafka rejects the "
+                   "value given for 'session.timeout.ms'");
+        cr_assert_null(strstr(errs, "abc"));
+}
+
+/* --- delivery --------------------------------------------------------- */
+
+Test(cfg, retry_max_below_initial)
+{
+        expect_err(KAFKA WEBHOOKS "delivery = {\n"
+                                  "  retry = { initial_ms = 500;\n"
+                                  "            max_ms = 10; };\n"
+                                  "};\n",
+                   "t.cfg:11: delivery.retry.max_ms: 10 is below initial_ms "
+                   "(500); raise max_ms or lower initial_ms");
+        cr_assert_eq(count_lines(errs), 1, "%s", errs);
+        expect_err(KAFKA WEBHOOKS "delivery = {\n"
+                                  "  retry = { initial_ms = 70000; };\n"
+                                  "};\n",
+                   "t.cfg:10: delivery.retry.initial_ms: 70000 is above "
+                   "max_ms (60000, the default); lower initial_ms or raise "
+                   "max_ms");
+}
+
+Test(cfg, dead_letter_rules)
+{
+        expect_err(KAFKA WEBHOOKS "delivery = {\n"
+                                  "  on_exhausted = \"dead_letter\";\n"
+                                  "};\n",
+                   "t.cfg:10: delivery.on_exhausted: \"dead_letter\" needs "
+                   "delivery.dead_letter_topic");
+        expect_err(KAFKA WEBHOOKS "delivery = {\n"
+                                  "  dead_letter_topic = \"events\";\n"
+                                  "};\n",
+                   "t.cfg:10: delivery.dead_letter_topic: 'events' is also in "
+                   "kafka.topics");
+}
+
+Test(cfg, in_flight_per_partition_above_total)
+{
+        expect_err(KAFKA WEBHOOKS "delivery = { max_in_flight = 100;\n"
+                                  "  max_in_flight_per_partition = 200; };\n",
+                   "t.cfg:10: delivery.max_in_flight_per_partition: 200 is "
+                   "above max_in_flight (100)");
+}
+
+/* --- webhooks --------------------------------------------------------- */
+
+Test(cfg, webhook_names)
+{
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"crm\"; url = \"http://a/\"; events = [ "
+                         "\"*\" ]; },\n"
+                         "  { name = \"crm\"; url = \"http://b/\"; events = [ "
+                         "\"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'crm' name: already used by the webhook "
+                   "at line 6; webhook names must be unique");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"my hook\"; url = \"http://a/\"; events "
+                         "= [ \"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:6: webhook 'my hook' name: use 1 to 128 of A-Z a-z "
+                   "0-9 _ . -");
+        expect_err(KAFKA "webhooks = ( \"crm\" );\n",
+                   "t.cfg:5: webhooks[0]: expected a group");
+        expect_err(KAFKA "webhooks = ( );\n", "t.cfg:5: webhooks: is empty");
+}
+
+Test(cfg, webhook_urls)
+{
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; events = [ \"*\" ];\n"
+                         "    url = \"ftp://a/?token=SECRET\"; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' url: must start with http:// or "
+                   "https://");
+        cr_assert_null(strstr(errs, "SECRET"));
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; events = [ \"*\" ];\n"
+                         "    url = \"https://a/b c\"; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' url: must not hold spaces, CR/LF");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; events = [ \"*\" ];\n"
+                         "    url = \"https://a/\\r\\nX: y\"; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' url: must not hold spaces, CR/LF");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; events = [ \"*\" ];\n"
+                         "    url = \"https:///path\"; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' url: has no host");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; events = [ \"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:6: webhook 'a' url: required setting is missing");
+}
+
+Test(cfg, webhook_events)
+{
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"http://a/\";\n"
+                         "    events = [ \"flows.seen\",\n"
+                         "      \"flow.completed\" ]; }\n"
+                         ");\n",
+                   "t.cfg:8: webhook 'a' events[1]: unknown webhook type "
+                   "'flow.completed'; did you mean 'flows.completed'?");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"http://a/\";\n"
+                         "    events = [ \"signup\" ]; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' events[0]: unknown webhook type "
+                   "'signup'; known: *, flows.seen, flows.completed,");
+        cr_assert(strstr(errs, "button_tracked_event.occurred (more can be "
+                               "added under mappings)") != NULL,
+                  "%s", errs);
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"http://a/\";\n"
+                         "    events = [ ]; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' events: is empty");
+        expect_err(KAFKA
+                   "webhooks = (\n"
+                   "  { name = \"a\"; url = \"http://a/\";\n"
+                   "    events = ( \"nps.score\",\n"
+                   "      { type = \"nps.score\"; enabled = false; } ); }\n"
+                   ");\n",
+                   "t.cfg:8: webhook 'a' events[1]: 'nps.score' is listed "
+                   "twice (first at line 7)");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"http://a/\";\n"
+                         "    events = ( { enabled = false; } ); }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' events[0].type: required setting is "
+                   "missing");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"http://a/\";\n"
+                         "    events = \"*\"; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' events: expected a list");
+}
+
+Test(cfg, toggled_off_events_and_wants)
+{
+        cfg_t *cfg = load_ok(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"all-but-nps\"; url = \"http://a/\";\n"
+                "    events = ( \"*\", { type = \"nps.score\"; enabled = "
+                "false; } ); },\n"
+                "  { name = \"some\"; url = \"http://b/\";\n"
+                "    events = ( \"flows.seen\", { type = \"nps.score\"; "
+                "enabled = false; },\n"
+                "      { type = \"forms.submitted\"; } ); },\n"
+                "  { name = \"off\"; url = \"http://c/\"; enabled = false;\n"
+                "    events = [ \"*\" ]; }\n"
+                ");\n");
+        const cfg_webhook_t *all = cfg_webhook(cfg, 0);
+        const cfg_webhook_t *some = cfg_webhook(cfg, 1);
+        const cfg_webhook_t *off = cfg_webhook(cfg, 2);
+
+        cr_assert(cfg_webhook_wants(all, "flows.seen"));
+        cr_assert(cfg_webhook_wants(all, "nps.feedback"));
+        cr_assert_not(cfg_webhook_wants(all, "nps.score"));
+        cr_assert_eq(all->event_count, 14);
+        cr_assert(cfg_webhook_wants(some, "flows.seen"));
+        cr_assert(cfg_webhook_wants(some, "forms.submitted"));
+        cr_assert_not(cfg_webhook_wants(some, "nps.score"));
+        cr_assert_not(cfg_webhook_wants(some, "flows.completed"));
+        cr_assert_eq(some->event_count, 2);
+        cr_assert_eq(off->enabled, 0);
+        cr_assert_not(cfg_webhook_wants(off, "flows.seen"));
+        cr_assert_not(cfg_webhook_wants(NULL, "flows.seen"));
+        cr_assert_not(cfg_webhook_wants(all, NULL));
+        cfg_destroy(cfg);
+}
+
+Test(cfg, mappings_add_types)
+{
+        cfg_t *cfg = load_ok(KAFKA "webhooks = (\n"
+                                   "  { name = \"a\"; url = \"http://a/\";\n"
+                                   "    events = ( \"*\", { type = "
+                                   "\"flows.seen\"; enabled = false; } ); },\n"
+                                   "  { name = \"b\"; url = \"http://b/\";\n"
+                                   "    events = [ \"trial.started\" ]; }\n"
+                                   ");\n"
+                                   "mappings = ( { event = \"Trial Started\"; "
+                                   "type = \"trial.started\"; } );\n");
+
+        cr_assert(cfg_webhook_wants(cfg_webhook(cfg, 0), "trial.started"));
+        cr_assert_not(cfg_webhook_wants(cfg_webhook(cfg, 0), "flows.seen"));
+        cr_assert(cfg_webhook_wants(cfg_webhook(cfg, 1), "trial.started"));
+        cr_assert_not(cfg_webhook_wants(cfg_webhook(cfg, 1), "flows.seen"));
+        cfg_destroy(cfg);
+
+        expect_err(
+                KAFKA WEBHOOKS
+                "mappings = (\n"
+                "  { event = \"Trial Started\"; type = \"Trial Started\"; }\n"
+                ");\n",
+                "t.cfg:10: mappings[0].type: 'Trial Started' is not a "
+                "webhook type; write it as word.word");
+        expect_err(KAFKA WEBHOOKS "mappings = (\n"
+                                  "  { event = \"X\"; type = \"x.y\"; },\n"
+                                  "  { event = \"X\"; type = \"x.z\"; }\n"
+                                  ");\n",
+                   "t.cfg:11: mappings[1].event: 'X' is mapped twice");
+        expect_err(KAFKA WEBHOOKS "mappings = (\n"
+                                  "  { event = \"X\"; typ = \"x.y\"; }\n"
+                                  ");\n",
+                   "t.cfg:10: unknown setting 'typ' in mappings[0]; known: "
+                   "event, type; did you mean 'type'?");
+        cr_assert(strstr(errs, "t.cfg:10: mappings[0].type: required setting "
+                               "is missing") != NULL,
+                  "%s", errs);
+}
+
+Test(cfg, at_most_ten_properties)
+{
+        cfg_t *cfg;
+
+        expect_err(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"crm\"; url = \"http://a/\"; events = [ \"*\" ];\n"
+                "    user_properties = [ \"a\", \"b\", \"c\", \"d\", \"e\", "
+                "\"f\" ];\n"
+                "    company_properties = [ \"g\", \"h\", \"i\", \"j\", \"k\" "
+                "]; }\n"
+                ");\n",
+                "t.cfg:8: webhook 'crm' chooses 11 properties; at most 10 "
+                "(user_properties + company_properties) are allowed");
+        cfg = load_ok(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"crm\"; url = \"http://a/\"; events = [ \"*\" ];\n"
+                "    user_properties = [ \"a\", \"b\", \"c\", \"d\", \"e\" ];\n"
+                "    company_properties = [ \"f\", \"g\", \"h\", \"i\", \"j\" "
+                "]; }\n"
+                ");\n");
+        cr_assert_eq(cfg_webhook(cfg, 0)->user_prop_count, 5);
+        cr_assert_str_eq(cfg_webhook(cfg, 0)->company_props[4], "j");
+        cfg_destroy(cfg);
+        expect_err(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"crm\"; url = \"http://a/\"; events = [ \"*\" ];\n"
+                "    user_properties = [ \"a\", \"a\" ]; }\n"
+                ");\n",
+                "t.cfg:7: webhook 'crm' user_properties[1]: 'a' is listed "
+                "twice");
+}
+
+Test(cfg, effective_timeout_and_retry)
+{
+        cfg_t *cfg = load_ok(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"a\"; url = \"http://a/\"; events = [ \"*\" ];\n"
+                "    timeout_ms = 2500; retry = { max_ms = 5000; }; },\n"
+                "  { name = \"b\"; url = \"http://b/\"; events = [ \"*\" ]; }\n"
+                ");\n"
+                "delivery = { timeout_ms = 20000; retry = { initial_ms = 200; "
+                "max_attempts = 3; }; };\n");
+        const cfg_webhook_t *a = cfg_webhook(cfg, 0), *b = cfg_webhook(cfg, 1);
+
+        cr_assert_eq(a->timeout_ms, 2500);
+        cr_assert_eq(a->retry.initial_ms, 200);
+        cr_assert_eq(a->retry.max_ms, 5000);
+        cr_assert_eq(a->retry.max_attempts, 3);
+        cr_assert_eq(b->timeout_ms, 20000);
+        cr_assert_eq(b->retry.initial_ms, 200);
+        cr_assert_eq(b->retry.max_ms, 60000);
+        cr_assert_eq(b->retry.max_attempts, 3);
+        cfg_destroy(cfg);
+
+        expect_err(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"a\"; url = \"http://a/\"; events = [ \"*\" ];\n"
+                "    retry = { max_ms = 100; }; }\n"
+                ");\n",
+                "t.cfg:7: webhook 'a' retry.max_ms: 100 is below "
+                "initial_ms (500, from delivery.retry); raise max_ms or "
+                "lower initial_ms");
+        expect_err(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"a\"; url = \"http://a/\"; events = [ \"*\" ];\n"
+                "    timeout_ms = 5; }\n"
+                ");\n",
+                "t.cfg:7: webhook 'a' timeout_ms: 5 is out of range");
+}
+
+/* --- secrets ---------------------------------------------------------- */
+
+#define SECRET_WH(line)                                                  \
+        KAFKA "webhooks = (\n"                                           \
+              "  { name = \"a\"; url = \"http://a/\"; events = [ \"*\" " \
+              "];\n" line "\n"                                           \
+              ");\n"
+
+Test(cfg, secret_env)
+{
+        cfg_t *cfg;
+
+        setenv("HB_TEST_SECRET", "whsec_c2VjcmV0LWZyb20tZW52", 1);
+        cfg = load_ok(SECRET_WH("    secret_env = \"HB_TEST_SECRET\"; }"));
+        cr_assert_str_eq(cfg_webhook(cfg, 0)->secret,
+                         "whsec_c2VjcmV0LWZyb20tZW52");
+        cfg_destroy(cfg);
+
+        unsetenv("HB_TEST_MISSING");
+        expect_err(SECRET_WH("    secret_env = \"HB_TEST_MISSING\"; }"),
+                   "t.cfg:7: webhook 'a' secret_env: environment variable "
+                   "HB_TEST_MISSING is not set");
+        setenv("HB_TEST_EMPTY", "", 1);
+        expect_err(SECRET_WH("    secret_env = \"HB_TEST_EMPTY\"; }"),
+                   "t.cfg:7: webhook 'a' secret_env: environment variable "
+                   "HB_TEST_EMPTY is empty");
+        expect_err(SECRET_WH("    secret_env = \"NOT-A-NAME\"; }"),
+                   "t.cfg:7: webhook 'a' secret_env: 'NOT-A-NAME' is not an "
+                   "environment variable name");
+
+        setenv("HB_TEST_BAD", "whsec_!!TOPSECRET!!", 1);
+        expect_err(SECRET_WH("    secret_env = \"HB_TEST_BAD\"; }"),
+                   "t.cfg:7: webhook 'a' secret_env: the secret starts with "
+                   "\"whsec_\" but the rest is not valid base64");
+        cr_assert_null(strstr(errs, "TOPSECRET"));
+}
+
+Test(cfg, secret_file)
+{
+        char path[] = "/tmp/hb-secret-XXXXXX";
+        char text[512];
+        cfg_t *cfg;
+
+        write_file(path, "raw-secret-value\r\n\n");
+        snprintf(text, sizeof(text),
+                 SECRET_WH("    secret_file = \"%s\";"
+                           " previous_secret_file = \"%s\"; }"),
+                 path, path);
+        cfg = load_ok(text);
+        cr_assert_str_eq(cfg_webhook(cfg, 0)->secret, "raw-secret-value");
+        cr_assert_str_eq(cfg_webhook(cfg, 0)->secret_previous,
+                         "raw-secret-value");
+        cfg_destroy(cfg);
+
+        /* whsec_ that is not base64: the content is never shown */
+        write_file(path, "whsec_***FILESECRET***\n");
+        cfg = load(text);
+        cr_assert_null(cfg);
+        cr_assert(strstr(errs, "t.cfg:7: webhook 'a' secret_file: the secret "
+                               "starts with \"whsec_\"") != NULL,
+                  "%s", errs);
+        cr_assert_null(strstr(errs, "FILESECRET"));
+
+        write_file(path, "\n");
+        expect_err(text, "webhook 'a' secret_file: cannot use");
+        cr_assert(strstr(errs, "is empty") != NULL, "%s", errs);
+        unlink(path);
+
+        expect_err(text, "t.cfg:7: webhook 'a' secret_file: cannot use");
+        cr_assert(strstr(errs, path) != NULL, "%s", errs);
+        cr_assert(strstr(errs, "No such file or directory") != NULL, "%s",
+                  errs);
+}
+
+Test(cfg, secret_forms_are_exclusive_and_never_shown)
+{
+        expect_err(SECRET_WH("    secret = \"s3cr3t-value\";\n"
+                             "    secret_env = \"X\"; }"),
+                   "t.cfg:8: webhook 'a' secret_env: set only one of secret, "
+                   "secret_env and secret_file");
+        cr_assert_null(strstr(errs, "s3cr3t-value"));
+        expect_err(SECRET_WH("    previous_secret = \"s3cr3t-value\"; }"),
+                   "t.cfg:7: webhook 'a' previous_secret: a previous secret "
+                   "needs a current one");
+        cr_assert_null(strstr(errs, "s3cr3t-value"));
+        expect_err(SECRET_WH("    secret = \"whsec_s3cr3t-value\"; }"),
+                   "t.cfg:7: webhook 'a' secret: the secret starts with "
+                   "\"whsec_\" but the rest is not valid base64");
+        cr_assert_null(strstr(errs, "s3cr3t-value"));
+        expect_err(SECRET_WH("    secret = 42; }"),
+                   "t.cfg:7: webhook 'a' secret: expected a string, got an "
+                   "integer");
+        expect_err(SECRET_WH("    signature = \"userpilot\"; }"),
+                   "t.cfg:7: webhook 'a' signature: \"userpilot\" needs a "
+                   "secret");
+}
+
+/* --- headers ---------------------------------------------------------- */
+
+Test(cfg, headers)
+{
+        cfg_t *cfg = load_ok(SECRET_WH(
+                "    headers = [ \"Authorization: Bearer xyz\", \"X-A:b\" ]; "
+                "}"));
+
+        cr_assert_eq(cfg_webhook(cfg, 0)->header_count, 2);
+        cr_assert_str_eq(cfg_webhook(cfg, 0)->headers[0],
+                         "Authorization: Bearer xyz");
+        cfg_destroy(cfg);
+
+        expect_err(SECRET_WH("    headers = [ \"X-A: b\\r\\nX-B: hidden\" ]; "
+                             "}"),
+                   "t.cfg:7: webhook 'a' headers[0]: contains CR or LF");
+        cr_assert_null(strstr(errs, "hidden"));
+        expect_err(SECRET_WH("    headers = [ \": hidden\" ]; }"),
+                   "t.cfg:7: webhook 'a' headers[0]: the header name before "
+                   "':' is empty");
+        expect_err(SECRET_WH("    headers = [ \"Bad Name: hidden\" ]; }"),
+                   "t.cfg:7: webhook 'a' headers[0]: the header name has a "
+                   "character HTTP does not allow in names (a blank at "
+                   "position 4)");
+        cr_assert_null(strstr(errs, "hidden"));
+        expect_err(SECRET_WH("    headers = [ \"Bearer hidden\" ]; }"),
+                   "t.cfg:7: webhook 'a' headers[0]: expected \"Name: "
+                   "value\"");
+        cr_assert_null(strstr(errs, "hidden"));
+        expect_err(SECRET_WH("    headers = [ \"content-type: text/plain\" ]; "
+                             "}"),
+                   "t.cfg:7: webhook 'a' headers[0]: 'content-type' is set by "
+                   "hookbridge; remove it");
+        expect_err(SECRET_WH("    headers = [ \"X-Empty:  \" ]; }"),
+                   "t.cfg:7: webhook 'a' headers[0]: 'X-Empty' has an empty "
+                   "value");
+}
+
+/* --- admin ------------------------------------------------------------ */
+
+Test(cfg, admin_listen)
+{
+        expect_err(KAFKA WEBHOOKS "admin = { listen = \"localhost\"; };\n",
+                   "t.cfg:9: admin.listen: 'localhost' is not \"host:port\"");
+        expect_err(KAFKA WEBHOOKS "admin = { listen = \"0.0.0.0:99999\"; };\n",
+                   "t.cfg:9: admin.listen: '0.0.0.0:99999' is not");
+}

@@ -1,0 +1,1044 @@
+/*
+ * Tests for wh_endpoint and wh_pool against a real HTTP server on
+ * 127.0.0.1: a small libmicrohttpd daemon in this file answers each
+ * request with the next step of a script (status, Retry-After, delay,
+ * body size) and records what it received.
+ */
+#include <criterion/criterion.h>
+
+#include <microhttpd.h>
+#include <curl/curl.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wh_endpoint.h"
+#include "wh_pool.h"
+#include "wh_sign.h"
+
+#define SECRET      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define SECRET_PREV "previous-raw-secret"
+#define BODY        "{\"type\":\"flows.completed\",\"timestamp\":1679578625}"
+
+/* --- the scripted server ----------------------------------------------- */
+
+typedef struct step_s {
+        int status;
+        const char *retry_after; /* "date+N": an IMF-fixdate N s ahead */
+        int delay_ms;
+        size_t body_len; /* 0: "ok" */
+        const char *location;
+} step_t;
+
+typedef struct srv_s {
+        struct MHD_Daemon *d;
+        uint16_t port;
+        char url[64];
+        pthread_mutex_t mu;
+        const step_t *steps;
+        size_t nsteps;
+        wh_key_t *key, *key_prev; /* to verify with, or NULL */
+        int userpilot;
+
+        int requests;
+        int verified;      /* requests whose signature(s) verified */
+        int verified_prev; /* ... with key_prev */
+        int cur, max_cur;  /* concurrent requests in the handler */
+        int connections;   /* TCP connections accepted */
+        /* the last request */
+        char id[256], ts[64], sig[512], ct[128], ua[128], auth[128];
+        char xsig[512], path[128];
+        int has_expect;
+        char body[4096];
+        size_t body_len;
+} srv_t;
+
+typedef struct req_s {
+        char *body;
+        size_t len;
+} req_t;
+
+static void copy_hdr(struct MHD_Connection *c, const char *name, char *out,
+                     size_t out_size)
+{
+        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+
+        snprintf(out, out_size, "%s", v ? v : "");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+                               const char *url, const char *method,
+                               const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+        srv_t *s = cls;
+        req_t *r = *con_cls;
+        struct MHD_Response *resp;
+        step_t st;
+        char *out;
+        size_t out_len;
+        enum MHD_Result ret;
+
+        (void)method;
+        (void)version;
+        if (!r) {
+                r = calloc(1, sizeof(*r));
+                *con_cls = r;
+                return r ? MHD_YES : MHD_NO;
+        }
+        if (*upload_size > 0) {
+                char *nb = realloc(r->body, r->len + *upload_size + 1);
+                if (!nb)
+                        return MHD_NO;
+                memcpy(nb + r->len, upload, *upload_size);
+                r->body = nb;
+                r->len += *upload_size;
+                r->body[r->len] = '\0';
+                *upload_size = 0;
+                return MHD_YES;
+        }
+
+        pthread_mutex_lock(&s->mu);
+        st = s->steps[(size_t)s->requests < s->nsteps ? (size_t)s->requests
+                                                      : s->nsteps - 1];
+        s->requests++;
+        if (++s->cur > s->max_cur)
+                s->max_cur = s->cur;
+        copy_hdr(c, "webhook-id", s->id, sizeof(s->id));
+        copy_hdr(c, "webhook-timestamp", s->ts, sizeof(s->ts));
+        copy_hdr(c, "webhook-signature", s->sig, sizeof(s->sig));
+        copy_hdr(c, "X-Signature", s->xsig, sizeof(s->xsig));
+        copy_hdr(c, "Content-Type", s->ct, sizeof(s->ct));
+        copy_hdr(c, "User-Agent", s->ua, sizeof(s->ua));
+        copy_hdr(c, "Authorization", s->auth, sizeof(s->auth));
+        s->has_expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                    "Expect") != NULL;
+        snprintf(s->path, sizeof(s->path), "%s", url);
+        s->body_len = r->len < sizeof(s->body) ? r->len : sizeof(s->body);
+        if (r->len)
+                memcpy(s->body, r->body, s->body_len);
+        if (s->key) {
+                const char *b = r->body ? r->body : "";
+                if (s->userpilot) {
+                        s->verified +=
+                                wh_verify_userpilot(s->key, b, r->len, s->xsig);
+                        if (s->key_prev)
+                                s->verified_prev += wh_verify_userpilot(
+                                        s->key_prev, b, r->len, s->xsig);
+                } else {
+                        s->verified += wh_verify_standard(s->key, s->id, s->ts,
+                                                          b, r->len, s->sig);
+                        if (s->key_prev)
+                                s->verified_prev += wh_verify_standard(
+                                        s->key_prev, s->id, s->ts, b, r->len,
+                                        s->sig);
+                }
+        }
+        pthread_mutex_unlock(&s->mu);
+
+        if (st.delay_ms > 0)
+                usleep((useconds_t)st.delay_ms * 1000);
+
+        out_len = st.body_len ? st.body_len : 2;
+        out = malloc(out_len);
+        if (!out)
+                return MHD_NO;
+        if (st.body_len) {
+                for (size_t i = 0; i < out_len; i++)
+                        out[i] = (char)('a' + i % 26);
+        } else {
+                memcpy(out, "ok", 2);
+        }
+        resp = MHD_create_response_from_buffer(out_len, out,
+                                               MHD_RESPMEM_MUST_FREE);
+        if (st.retry_after) {
+                char date[64];
+                int plus;
+
+                if (sscanf(st.retry_after, "date+%d", &plus) == 1) {
+                        time_t t = time(NULL) + plus;
+                        struct tm tm;
+
+                        gmtime_r(&t, &tm);
+                        strftime(date, sizeof(date),
+                                 "%a, %d %b %Y %H:%M:%S GMT", &tm);
+                        MHD_add_response_header(resp, "Retry-After", date);
+                } else {
+                        MHD_add_response_header(resp, "Retry-After",
+                                                st.retry_after);
+                }
+        }
+        if (st.location)
+                MHD_add_response_header(resp, "Location", st.location);
+
+        pthread_mutex_lock(&s->mu);
+        s->cur--;
+        pthread_mutex_unlock(&s->mu);
+        ret = MHD_queue_response(c, (unsigned int)st.status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+        req_t *r = *con_cls;
+
+        (void)cls;
+        (void)c;
+        (void)toe;
+        if (r) {
+                free(r->body);
+                free(r);
+                *con_cls = NULL;
+        }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+        srv_t *s = cls;
+
+        (void)c;
+        (void)socket_context;
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                pthread_mutex_lock(&s->mu);
+                s->connections++;
+                pthread_mutex_unlock(&s->mu);
+        }
+}
+
+static srv_t *srv_start(const step_t *steps, size_t nsteps)
+{
+        srv_t *s = calloc(1, sizeof(*s));
+        struct sockaddr_in sa;
+        const union MHD_DaemonInfo *info;
+
+        cr_assert_not_null(s);
+        pthread_mutex_init(&s->mu, NULL);
+        s->steps = steps;
+        s->nsteps = nsteps;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sa.sin_port = 0;
+        s->d = MHD_start_daemon(
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &sa,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+        cr_assert_not_null(s->d, "MHD_start_daemon failed");
+        info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+        cr_assert_not_null(info);
+        s->port = info->port;
+        snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u/hook",
+                 (unsigned)s->port);
+        return s;
+}
+
+static void srv_stop(srv_t *s)
+{
+        MHD_stop_daemon(s->d);
+        wh_key_destroy(s->key);
+        wh_key_destroy(s->key_prev);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+}
+
+/* A counter the server threads write, read under their lock. */
+static int srv_get(srv_t *s, const int *field)
+{
+        int n;
+
+        pthread_mutex_lock(&s->mu);
+        n = *field;
+        pthread_mutex_unlock(&s->mu);
+        return n;
+}
+
+static int srv_requests(srv_t *s)
+{
+        return srv_get(s, &s->requests);
+}
+
+/* --- the client side --------------------------------------------------- */
+
+typedef struct outcome_s {
+        int called;
+        wh_outcome_t outcome;
+        long status;
+        int attempts;
+        char error[512];
+        char body[1024];
+        size_t body_len;
+        double done_s;
+} outcome_t;
+
+static double now_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_done(const wh_result_t *res, void *opaque)
+{
+        outcome_t *o = opaque;
+
+        o->called++;
+        o->outcome = res->outcome;
+        o->status = res->status;
+        o->attempts = res->attempts;
+        snprintf(o->error, sizeof(o->error), "%s", res->error);
+        o->body_len = res->body_start_len < sizeof(o->body)
+                              ? res->body_start_len
+                              : sizeof(o->body);
+        memcpy(o->body, res->body_start, o->body_len);
+        o->done_s = now_s();
+}
+
+static cfg_webhook_t webhook(const char *url)
+{
+        cfg_webhook_t wh;
+
+        memset(&wh, 0, sizeof(wh));
+        wh.name = "test";
+        wh.url = url;
+        wh.enabled = 1;
+        wh.signature = CFG_SIG_STANDARD;
+        wh.timeout_ms = 2000;
+        wh.retry.initial_ms = 10;
+        wh.retry.max_ms = 100;
+        wh.retry.max_attempts = 3;
+        return wh;
+}
+
+static wh_endpoint_t *endpoint(const cfg_webhook_t *wh)
+{
+        char err[256] = "";
+        wh_endpoint_t *ep = wh_endpoint_new(wh, err, sizeof(err));
+
+        cr_assert_not_null(ep, "wh_endpoint_new: %s", err);
+        return ep;
+}
+
+static wh_pool_t *pool(int max_in_flight, int max_response_bytes)
+{
+        wh_pool_conf_t conf = {
+                .max_in_flight = max_in_flight,
+                .connect_timeout_ms = 1000,
+                .max_response_bytes = max_response_bytes,
+        };
+        char err[256] = "";
+        wh_pool_t *p = wh_pool_new(&conf, err, sizeof(err));
+
+        cr_assert_not_null(p, "wh_pool_new: %s", err);
+        return p;
+}
+
+/* Run the pool until nothing is pending or \p max_ms passed. */
+static void drive(wh_pool_t *p, int max_ms)
+{
+        double end = now_s() + max_ms / 1000.0;
+
+        while (wh_pool_pending(p) > 0 && now_s() < end)
+                cr_assert_geq(wh_pool_run(p, 50, -1), 0);
+}
+
+/* One delivery to \p s through a fresh pool; the outcome in \p o. */
+static double deliver(srv_t *s, const cfg_webhook_t *wh, outcome_t *o,
+                      int max_ms)
+{
+        wh_endpoint_t *ep = endpoint(wh);
+        wh_pool_t *p = pool(4, 0);
+        double t0 = now_s();
+
+        cr_assert_eq(wh_pool_submit(p, ep, "evt-1", BODY, strlen(BODY), 0,
+                                    on_done, o),
+                     0);
+        wh_endpoint_unref(ep); /* the pool holds its own reference */
+        cr_assert_eq(o->called, 0, "callback from inside wh_pool_submit");
+        drive(p, max_ms);
+        cr_assert_eq(wh_pool_pending(p), 0);
+        cr_assert_eq(o->called, 1);
+        wh_pool_destroy(p);
+        (void)s;
+        return o->done_s - t0;
+}
+
+/* --- wh_endpoint ------------------------------------------------------- */
+
+static size_t slist_count(const struct curl_slist *l)
+{
+        size_t n = 0;
+
+        for (; l; l = l->next)
+                n++;
+        return n;
+}
+
+static const char *slist_at(const struct curl_slist *l, size_t i)
+{
+        for (; l && i > 0; l = l->next)
+                i--;
+        return l ? l->data : NULL;
+}
+
+Test(endpoint, headers_standard_with_rotation)
+{
+        static const char *const statics[] = {"Authorization: Bearer t0k",
+                                              "X-Tenant: 42"};
+        cfg_webhook_t wh = webhook("http://127.0.0.1:1/x");
+        wh_endpoint_t *ep;
+        struct curl_slist *l;
+        char sig[WH_SIGN_MAX], prev[WH_SIGN_MAX], line[512];
+        wh_key_t *k = wh_key_new(SECRET, NULL, 0);
+        wh_key_t *kp = wh_key_new(SECRET_PREV, NULL, 0);
+
+        wh.secret = SECRET;
+        wh.secret_previous = SECRET_PREV;
+        wh.headers = statics;
+        wh.header_count = 2;
+        ep = endpoint(&wh);
+        cr_assert_str_eq(wh_endpoint_name(ep), "test");
+        cr_assert_str_eq(wh_endpoint_url(ep), "http://127.0.0.1:1/x");
+        cr_assert_eq(wh_endpoint_timeout_ms(ep), 2000);
+        cr_assert_eq(wh_endpoint_retry(ep)->max_attempts, 3);
+
+        l = wh_endpoint_headers(ep, "msg_1", 1614265330, BODY, strlen(BODY));
+        cr_assert_not_null(l);
+        wh_sign_standard(k, "msg_1", 1614265330, BODY, strlen(BODY), sig,
+                         sizeof(sig));
+        wh_sign_standard(kp, "msg_1", 1614265330, BODY, strlen(BODY), prev,
+                         sizeof(prev));
+        snprintf(line, sizeof(line), "webhook-signature: %s %s", sig, prev);
+        cr_assert_eq(slist_count(l), 8);
+        cr_expect_str_eq(slist_at(l, 0), "Content-Type: application/json");
+        cr_expect_str_eq(slist_at(l, 1), "User-Agent: hookbridge/" HB_VERSION);
+        cr_expect_str_eq(slist_at(l, 2), "Expect:");
+        cr_expect_str_eq(slist_at(l, 3), "webhook-id: msg_1");
+        cr_expect_str_eq(slist_at(l, 4), "webhook-timestamp: 1614265330");
+        cr_expect_str_eq(slist_at(l, 5), line);
+        cr_expect_str_eq(slist_at(l, 6), "Authorization: Bearer t0k");
+        cr_expect_str_eq(slist_at(l, 7), "X-Tenant: 42");
+        curl_slist_free_all(l);
+
+        /* the id goes into a header: no CR/LF smuggling */
+        cr_expect_null(wh_endpoint_headers(ep, "a\r\nX-Evil: 1", 1, "", 0));
+        cr_expect_null(wh_endpoint_headers(ep, "", 1, "", 0));
+
+        cr_assert_eq(wh_endpoint_ref(ep), ep);
+        wh_endpoint_unref(ep);
+        wh_endpoint_unref(ep);
+        wh_endpoint_unref(NULL);
+        wh_key_destroy(k);
+        wh_key_destroy(kp);
+}
+
+Test(endpoint, headers_unsigned_and_userpilot)
+{
+        cfg_webhook_t wh = webhook("http://127.0.0.1:1/x");
+        wh_endpoint_t *ep;
+        struct curl_slist *l;
+        wh_key_t *k = wh_key_new("up-secret", NULL, 0);
+        wh_key_t *kp = wh_key_new("up-old", NULL, 0);
+
+        ep = endpoint(&wh);
+        l = wh_endpoint_headers(ep, "id-9", 7, "{}", 2);
+        cr_assert_eq(slist_count(l), 5);
+        cr_expect_str_eq(slist_at(l, 4), "webhook-timestamp: 7");
+        curl_slist_free_all(l);
+        wh_endpoint_unref(ep);
+
+        wh.signature = CFG_SIG_USERPILOT;
+        wh.secret = "up-secret";
+        wh.secret_previous = "up-old";
+        ep = endpoint(&wh);
+        l = wh_endpoint_headers(ep, "id-9", 1700000000, "{}", 2);
+        cr_assert_eq(slist_count(l), 5);
+        cr_expect_str_eq(slist_at(l, 3), "webhook-id: id-9");
+        cr_assert_eq(
+                strncmp(slist_at(l, 4), "X-Signature: t=1700000000,v1=", 29),
+                0);
+        cr_expect_eq(wh_verify_userpilot(k, "{}", 2, slist_at(l, 4) + 13), 1);
+        cr_expect_eq(wh_verify_userpilot(kp, "{}", 2, slist_at(l, 4) + 13), 1);
+        curl_slist_free_all(l);
+        wh_endpoint_unref(ep);
+        wh_key_destroy(k);
+        wh_key_destroy(kp);
+}
+
+Test(endpoint, rejects_bad_configuration)
+{
+        static const char *const bad_headers[] = {
+                "NoColon",         ": empty-name",
+                "Bad Name: x",     "X-Ok: a\r\nX-Evil: 1",
+                "content-type: x", "Webhook-Signature: forged",
+                "Host: evil",      "User-Agent: other",
+        };
+        cfg_webhook_t wh = webhook("http://127.0.0.1:1/x");
+        char err[256];
+
+        for (size_t i = 0; i < sizeof(bad_headers) / sizeof(*bad_headers);
+             i++) {
+                cfg_webhook_t w = wh;
+
+                w.headers = &bad_headers[i];
+                w.header_count = 1;
+                err[0] = '\0';
+                cr_expect_null(wh_endpoint_new(&w, err, sizeof(err)), "%s",
+                               bad_headers[i]);
+                cr_expect_neq(err[0], '\0');
+        }
+        {
+                cfg_webhook_t w = wh;
+                w.secret = "whsec_%%%SECRETVALUE";
+                cr_expect_null(wh_endpoint_new(&w, err, sizeof(err)));
+                cr_expect_null(strstr(err, "SECRETVALUE"), "%s", err);
+        }
+        {
+                cfg_webhook_t w = wh;
+                w.url = "";
+                cr_expect_null(wh_endpoint_new(&w, err, sizeof(err)));
+        }
+        {
+                cfg_webhook_t w = wh;
+                w.retry.max_attempts = 0;
+                cr_expect_null(wh_endpoint_new(&w, err, sizeof(err)));
+        }
+        {
+                cfg_webhook_t w = wh;
+                w.secret_previous = "x";
+                cr_expect_null(wh_endpoint_new(&w, err, sizeof(err)));
+        }
+}
+
+/* --- wh_pool ------------------------------------------------------------ */
+
+Test(pool, ok_first_attempt_headers_and_signature)
+{
+        static const step_t steps[] = {{200}};
+        static const char *const statics[] = {"Authorization: Bearer t0k"};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+        long now = (long)time(NULL);
+
+        s->key = wh_key_new(SECRET, NULL, 0);
+        wh.secret = SECRET;
+        wh.headers = statics;
+        wh.header_count = 1;
+        deliver(s, &wh, &o, 5000);
+
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(o.status, 200);
+        cr_expect_eq(o.attempts, 1);
+        cr_expect_str_eq(o.error, "");
+        cr_expect_eq(o.body_len, 2);
+        cr_expect_eq(memcmp(o.body, "ok", 2), 0);
+        cr_expect_eq(srv_requests(s), 1);
+        cr_expect_eq(srv_get(s, &s->verified), 1,
+                     "signature did not verify: %s", s->sig);
+        cr_expect_str_eq(s->path, "/hook");
+        cr_expect_str_eq(s->id, "evt-1");
+        cr_expect_str_eq(s->ct, "application/json");
+        cr_expect_str_eq(s->ua, "hookbridge/" HB_VERSION);
+        cr_expect_str_eq(s->auth, "Bearer t0k");
+        cr_expect_eq(s->has_expect, 0);
+        cr_expect_str_eq(s->xsig, "");
+        cr_expect_leq(labs(atol(s->ts) - now), 5);
+        cr_expect_eq(s->body_len, strlen(BODY));
+        cr_expect_eq(memcmp(s->body, BODY, strlen(BODY)), 0);
+        srv_stop(s);
+}
+
+Test(pool, rotation_sends_both_signatures)
+{
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+
+        s->key = wh_key_new(SECRET, NULL, 0);
+        s->key_prev = wh_key_new(SECRET_PREV, NULL, 0);
+        wh.secret = SECRET;
+        wh.secret_previous = SECRET_PREV;
+        deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(srv_get(s, &s->verified), 1);
+        cr_expect_eq(srv_get(s, &s->verified_prev), 1);
+        cr_expect_not_null(strchr(s->sig, ' '));
+        srv_stop(s);
+}
+
+Test(pool, userpilot_signature)
+{
+        static const step_t steps[] = {{204}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+
+        s->key = wh_key_new("up-secret", NULL, 0);
+        s->userpilot = 1;
+        wh.secret = "up-secret";
+        wh.signature = CFG_SIG_USERPILOT;
+        deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(o.status, 204);
+        cr_expect_eq(srv_get(s, &s->verified), 1, "X-Signature: %s", s->xsig);
+        cr_expect_str_eq(s->id, "evt-1");
+        cr_expect_str_eq(s->ts, "");
+        cr_expect_str_eq(s->sig, "");
+        srv_stop(s);
+}
+
+Test(pool, retries_500_then_ok)
+{
+        static const step_t steps[] = {{500}, {500}, {200}};
+        srv_t *s = srv_start(steps, 3);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+
+        s->key = wh_key_new(SECRET, NULL, 0);
+        wh.secret = SECRET;
+        deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(o.attempts, 3);
+        cr_expect_eq(srv_requests(s), 3);
+        cr_expect_eq(srv_get(s, &s->verified), 3); /* every attempt signed */
+        srv_stop(s);
+}
+
+Test(pool, retry_after_seconds_honoured)
+{
+        static const step_t steps[] = {{503, "1"}, {200}};
+        srv_t *s = srv_start(steps, 2);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+        double t;
+
+        wh.retry.max_ms = 5000;
+        t = deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(o.attempts, 2);
+        cr_expect_geq(t, 0.95, "retried after %.3fs", t);
+        cr_expect_lt(t, 3.0);
+        srv_stop(s);
+}
+
+Test(pool, retry_after_date_on_429_honoured)
+{
+        static const step_t steps[] = {{429, "date+2"}, {200}};
+        srv_t *s = srv_start(steps, 2);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+        double t;
+
+        wh.retry.max_ms = 5000;
+        t = deliver(s, &wh, &o, 6000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(o.attempts, 2);
+        /* whole-second dates: between 1 and 2 s from the response */
+        cr_expect_geq(t, 0.95, "retried after %.3fs", t);
+        cr_expect_lt(t, 3.5);
+        srv_stop(s);
+}
+
+Test(pool, retry_after_capped_by_max_ms)
+{
+        static const step_t steps[] = {{503, "30"}, {200}};
+        srv_t *s = srv_start(steps, 2);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+        double t;
+
+        wh.retry.max_ms = 200;
+        t = deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(o.attempts, 2);
+        cr_expect_geq(t, 0.19);
+        cr_expect_lt(t, 2.0, "took %.3fs", t);
+        srv_stop(s);
+}
+
+Test(pool, retry_after_ignored_on_500)
+{
+        static const step_t steps[] = {{500, "30"}, {200}};
+        srv_t *s = srv_start(steps, 2);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+        double t;
+
+        wh.retry.max_ms = 5000;
+        t = deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_lt(t, 1.0, "took %.3fs", t);
+        srv_stop(s);
+}
+
+Test(pool, permanent_400_and_410)
+{
+        static const step_t s400[] = {{400}}, s410[] = {{410}};
+        const step_t *scripts[] = {s400, s410};
+        const long want[] = {400, 410};
+
+        for (int i = 0; i < 2; i++) {
+                srv_t *s = srv_start(scripts[i], 1);
+                cfg_webhook_t wh = webhook(s->url);
+                outcome_t o = {0};
+
+                deliver(s, &wh, &o, 5000);
+                cr_expect_eq(o.outcome, WH_OUT_PERMANENT);
+                cr_expect_eq(o.status, want[i]);
+                cr_expect_eq(o.attempts, 1);
+                cr_expect_eq(srv_requests(s), 1);
+                srv_stop(s);
+        }
+}
+
+Test(pool, redirect_is_permanent_not_followed)
+{
+        static step_t steps[] = {{302, NULL, 0, 0, NULL}};
+        srv_t *s;
+        cfg_webhook_t wh;
+        outcome_t o = {0};
+        char loc[96];
+
+        s = srv_start(steps, 1);
+        snprintf(loc, sizeof(loc), "http://127.0.0.1:%u/elsewhere",
+                 (unsigned)s->port);
+        steps[0].location = loc;
+        wh = webhook(s->url);
+        deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_PERMANENT);
+        cr_expect_eq(o.status, 302);
+        cr_expect_eq(o.attempts, 1);
+        cr_expect_eq(srv_requests(s), 1);
+        cr_expect_str_eq(s->path, "/hook");
+        srv_stop(s);
+}
+
+Test(pool, connection_refused_exhausts)
+{
+        /* bound but never listening: connect() is refused */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa;
+        socklen_t len = sizeof(sa);
+        char url[64];
+        cfg_webhook_t wh;
+        outcome_t o = {0};
+
+        cr_assert_geq(fd, 0);
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook",
+                 (unsigned)ntohs(sa.sin_port));
+        wh = webhook(url);
+        deliver(NULL, &wh, &o, 5000);
+        close(fd);
+        cr_expect_eq(o.outcome, WH_OUT_EXHAUSTED);
+        cr_expect_eq(o.attempts, 3);
+        cr_expect_eq(o.status, 0);
+        cr_expect_neq(o.error[0], '\0');
+        cr_expect_not_null(strstr(o.error, "onnect"), "error: %s", o.error);
+}
+
+Test(pool, timeout_is_retried)
+{
+        static const step_t steps[] = {{200, NULL, 1500}, {200}};
+        srv_t *s = srv_start(steps, 2);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+        double t;
+
+        wh.timeout_ms = 300;
+        t = deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(o.attempts, 2);
+        cr_expect_geq(t, 0.29);
+        cr_expect_lt(t, 1.4, "took %.3fs", t);
+        srv_stop(s);
+}
+
+Test(pool, timeout_error_text)
+{
+        static const step_t steps[] = {{200, NULL, 1000}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+
+        wh.timeout_ms = 150;
+        wh.retry.max_attempts = 1;
+        deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_EXHAUSTED);
+        cr_expect_eq(o.attempts, 1);
+        /* curl_easy_strerror + the error buffer's detail */
+        cr_expect_not_null(strstr(o.error, "Timeout was reached: "), "%s",
+                           o.error);
+        srv_stop(s);
+}
+
+static int cb_calls;
+
+static void count_cb(const wh_result_t *res, void *opaque)
+{
+        (void)res;
+        (void)opaque;
+        cb_calls++;
+}
+
+Test(pool, forever_never_reports_and_destroy_abandons)
+{
+        static const step_t s500[] = {{500}}, s400[] = {{400}};
+        srv_t *a = srv_start(s500, 1), *b = srv_start(s400, 1);
+        cfg_webhook_t wa = webhook(a->url), wb = webhook(b->url);
+        wh_endpoint_t *ea, *eb;
+        wh_pool_t *p = pool(2, 0);
+        double end;
+
+        wa.retry.max_attempts = 2;
+        wa.retry.max_ms = 50;
+        wb.retry.max_attempts = 2;
+        wb.retry.max_ms = 50;
+        ea = endpoint(&wa);
+        eb = endpoint(&wb);
+        cb_calls = 0;
+        cr_assert_eq(wh_pool_submit(p, ea, "f1", BODY, strlen(BODY), 1,
+                                    count_cb, NULL),
+                     0);
+        cr_assert_eq(wh_pool_submit(p, eb, "f2", BODY, strlen(BODY), 1,
+                                    count_cb, NULL),
+                     0);
+        wh_endpoint_unref(ea);
+        wh_endpoint_unref(eb);
+        end = now_s() + 0.8;
+        while (now_s() < end)
+                cr_assert_geq(wh_pool_run(p, 20, -1), 0);
+        cr_expect_eq(cb_calls, 0);
+        cr_expect_eq(wh_pool_pending(p), 2);
+        /* well past max_attempts, at about max_ms apart */
+        cr_expect_gt(srv_requests(a), 4);
+        cr_expect_gt(srv_requests(b), 4);
+        wh_pool_destroy(p);
+        cr_expect_eq(cb_calls, 0);
+        srv_stop(a);
+        srv_stop(b);
+}
+
+Test(pool, max_in_flight_queues_fifo_and_reuses_connections)
+{
+        static const step_t steps[] = {{200, NULL, 30}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_endpoint_t *ep = endpoint(&wh);
+        wh_pool_t *p = pool(2, 0);
+        outcome_t o[20];
+
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 20; i++) {
+                char id[16];
+
+                snprintf(id, sizeof(id), "evt-%d", i);
+                cr_assert_eq(wh_pool_submit(p, ep, id, BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        }
+        wh_endpoint_unref(ep);
+        cr_assert_eq(wh_pool_pending(p), 20);
+        drive(p, 10000);
+        cr_assert_eq(wh_pool_pending(p), 0);
+        for (int i = 0; i < 20; i++) {
+                cr_expect_eq(o[i].called, 1, "delivery %d", i);
+                cr_expect_eq(o[i].outcome, WH_OUT_OK, "delivery %d", i);
+                cr_expect_eq(o[i].attempts, 1, "delivery %d", i);
+        }
+        cr_expect_eq(srv_requests(s), 20);
+        cr_expect_leq(srv_get(s, &s->max_cur), 2, "%d requests at once",
+                      srv_get(s, &s->max_cur));
+        cr_expect_geq(srv_get(s, &s->max_cur), 1);
+        /* keep-alive: the two connections carry all twenty requests */
+        cr_expect_leq(srv_get(s, &s->connections), 2, "%d connections",
+                      srv_get(s, &s->connections));
+        wh_pool_destroy(p);
+        srv_stop(s);
+}
+
+Test(pool, large_response_truncated)
+{
+        static const step_t steps[] = {{200, NULL, 0, 1000000}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_endpoint_t *ep = endpoint(&wh);
+        wh_pool_t *p = pool(1, 64);
+        outcome_t o = {0};
+
+        cr_assert_eq(wh_pool_submit(p, ep, "big", BODY, strlen(BODY), 0,
+                                    on_done, &o),
+                     0);
+        wh_endpoint_unref(ep);
+        drive(p, 5000);
+        cr_assert_eq(o.called, 1);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_expect_eq(o.body_len, 64);
+        for (size_t i = 0; i < o.body_len; i++)
+                cr_expect_eq(o.body[i], (char)('a' + i % 26), "byte %zu", i);
+        wh_pool_destroy(p);
+        srv_stop(s);
+}
+
+Test(pool, default_response_bytes_is_256)
+{
+        static const step_t steps[] = {{500, NULL, 0, 5000}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+
+        wh.retry.max_attempts = 1;
+        deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_EXHAUSTED);
+        cr_expect_eq(o.status, 500);
+        cr_expect_eq(o.body_len, 256);
+        srv_stop(s);
+}
+
+Test(pool, invalid_id_is_permanent_without_sending)
+{
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_endpoint_t *ep = endpoint(&wh);
+        wh_pool_t *p = pool(1, 0);
+        outcome_t o = {0};
+
+        cr_assert_eq(wh_pool_submit(p, ep, "a\r\nX-Evil: 1", BODY, strlen(BODY),
+                                    1, on_done, &o),
+                     0);
+        wh_endpoint_unref(ep);
+        cr_expect_eq(o.called, 0);
+        drive(p, 2000);
+        cr_assert_eq(o.called, 1);
+        cr_expect_eq(o.outcome, WH_OUT_PERMANENT);
+        cr_expect_eq(srv_requests(s), 0);
+        wh_pool_destroy(p);
+        srv_stop(s);
+}
+
+static void *wake_later(void *arg)
+{
+        usleep(100 * 1000);
+        wh_pool_wakeup(arg);
+        return NULL;
+}
+
+Test(pool, wakeup_and_extra_fd_end_the_wait)
+{
+        wh_pool_t *p = pool(1, 0);
+        pthread_t th;
+        int fds[2];
+        double t0;
+
+        cr_assert_eq(pthread_create(&th, NULL, wake_later, p), 0);
+        t0 = now_s();
+        cr_expect_eq(wh_pool_run(p, 5000, -1), 0);
+        cr_expect_lt(now_s() - t0, 2.0);
+        pthread_join(th, NULL);
+
+        cr_assert_eq(pipe(fds), 0);
+        cr_assert_eq(write(fds[1], "x", 1), 1);
+        t0 = now_s();
+        cr_expect_eq(wh_pool_run(p, 5000, fds[0]), 0);
+        cr_expect_lt(now_s() - t0, 2.0);
+        close(fds[0]);
+        close(fds[1]);
+
+        /* nothing to do: the full timeout */
+        t0 = now_s();
+        cr_expect_eq(wh_pool_run(p, 100, -1), 0);
+        cr_expect_geq(now_s() - t0, 0.09);
+        wh_pool_destroy(p);
+        wh_pool_destroy(NULL);
+}
+
+Test(pool, destroy_with_transfers_in_flight)
+{
+        static const step_t steps[] = {{200, NULL, 500}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_endpoint_t *ep = endpoint(&wh);
+        wh_pool_t *p = pool(2, 0);
+
+        cb_calls = 0;
+        for (int i = 0; i < 5; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "x", BODY, strlen(BODY), 0,
+                                            count_cb, NULL),
+                             0);
+        wh_endpoint_unref(ep);
+        for (int i = 0; i < 5; i++)
+                wh_pool_run(p, 20, -1);
+        cr_expect_eq(wh_pool_pending(p), 5);
+        wh_pool_destroy(p);
+        cr_expect_eq(cb_calls, 0);
+        srv_stop(s);
+}
+
+Test(pool, new_rejects_bad_conf)
+{
+        wh_pool_conf_t conf = {0};
+        char err[128] = "";
+
+        cr_expect_null(wh_pool_new(&conf, err, sizeof(err)));
+        cr_expect_neq(err[0], '\0');
+        cr_expect_null(wh_pool_new(NULL, err, sizeof(err)));
+}
+
+Test(pool, many_retries_through_the_timer_heap)
+{
+        /* the first 30 requests fail, everything after succeeds: with 30
+         * deliveries submitted at once, every first attempt (FIFO) gets a
+         * 500 and every retry, drawn from the heap at jittered times, a
+         * 200 */
+        static step_t steps[31];
+        srv_t *s;
+        cfg_webhook_t wh;
+        wh_endpoint_t *ep;
+        wh_pool_t *p = pool(4, 0);
+        outcome_t o[30];
+
+        for (int i = 0; i < 30; i++)
+                steps[i].status = 500;
+        steps[30].status = 200;
+        s = srv_start(steps, 31);
+        wh = webhook(s->url);
+        wh.retry.initial_ms = 40;
+        wh.retry.max_ms = 400;
+        ep = endpoint(&wh);
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 30; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "r", BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        wh_endpoint_unref(ep);
+        drive(p, 10000);
+        cr_assert_eq(wh_pool_pending(p), 0);
+        for (int i = 0; i < 30; i++) {
+                cr_expect_eq(o[i].called, 1, "delivery %d", i);
+                cr_expect_eq(o[i].outcome, WH_OUT_OK, "delivery %d", i);
+                cr_expect_eq(o[i].attempts, 2, "delivery %d", i);
+        }
+        cr_expect_eq(srv_requests(s), 60);
+        wh_pool_destroy(p);
+        srv_stop(s);
+}

@@ -1,0 +1,52 @@
+/* hookbridge: Kafka -> webhook bridge. main() only dispatches. */
+#include <stdio.h>
+#include <string.h>
+
+#include "wk_cmd.h"
+#include "wk_cmd_transform.h"
+
+static const char usage[] =
+        "usage: hookbridge <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  run -c FILE            run the worker (default when only -c "
+        "is given)\n"
+        "  check-config -c FILE   validate a configuration; FILE:LINE: "
+        "message per problem\n"
+        "  transform [...]        map raw events on stdin to payloads on "
+        "stdout\n"
+        "  send-test -c FILE --webhook NAME [--type TYPE]\n"
+        "                         send a signed sample event to one "
+        "webhook\n"
+        "  demo                   the whole pipeline on an embedded Kafka "
+        "and receiver\n"
+        "\n"
+        "  hookbridge --version | --help | <command> --help\n";
+
+int main(int argc, char **argv)
+{
+        const char *cmd = argc > 1 ? argv[1] : NULL;
+
+        if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+                fputs(usage, cmd ? stdout : stderr);
+                return cmd ? 0 : WK_EXIT_USAGE;
+        }
+        if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+                printf("hookbridge %s\n", HB_VERSION);
+                return 0;
+        }
+        if (!strcmp(cmd, "-c") || !strncmp(cmd, "--config", 8))
+                return wk_cmd_run(argc, argv); /* argv[0] stands for run */
+        if (!strcmp(cmd, "run"))
+                return wk_cmd_run(argc - 1, argv + 1);
+        if (!strcmp(cmd, "check-config"))
+                return wk_cmd_check_config(argc - 1, argv + 1);
+        if (!strcmp(cmd, "transform"))
+                return wk_cmd_transform(argc - 1, argv + 1);
+        if (!strcmp(cmd, "send-test"))
+                return wk_cmd_send_test(argc - 1, argv + 1);
+        if (!strcmp(cmd, "demo"))
+                return wk_cmd_demo(argc - 1, argv + 1);
+        fprintf(stderr, "hookbridge: unknown command '%s'\n\n%s", cmd, usage);
+        return WK_EXIT_USAGE;
+}
