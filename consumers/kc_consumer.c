@@ -6,8 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "wk_log.h"
+
+/* A replay range: where to stop, and whether the log got there. */
+typedef struct range_s {
+        char *topic;
+        int32_t partition;
+        int64_t end;
+        int reached; /* consumed up to end (or the range was empty) */
+} range_t;
 
 struct kc_consumer_s {
         rd_kafka_t *rk;
@@ -19,6 +28,15 @@ struct kc_consumer_s {
         int64_t next_commit_ms;
         int all_paused; /* every partition paused: total limit reached */
         kc_stats_t stats;
+        /* ranges mode (replay): no group; progress to a callback */
+        range_t *ranges;
+        size_t range_count;
+        kc_progress_cb_t *progress_cb;
+        void *progress_opaque;
+        kc_revoke_cb_t *revoke_cb;
+        void *revoke_opaque;
+        /* broker reachability, from librdkafka's error callback */
+        volatile int brokers_down;
 };
 
 static int64_t now_ms(void)
@@ -123,6 +141,16 @@ static int commit_moved(kc_consumer_t *c,
                 kc_tracker_set_committed(c->tracker, l->elems[i].topic,
                                          l->elems[i].partition,
                                          l->elems[i].offset);
+        if (c->ranges) {
+                /* Replays never touch the group: progress goes out. */
+                for (int i = 0; i < l->cnt; i++)
+                        if (c->progress_cb)
+                                c->progress_cb(l->elems[i].topic,
+                                               l->elems[i].partition,
+                                               l->elems[i].offset,
+                                               c->progress_opaque);
+                goto out;
+        }
         err = rd_kafka_commit(c->rk, l, async);
         if (!async) {
                 /* A synchronous commit also reports through the commit
@@ -196,7 +224,10 @@ static void on_assign(kc_consumer_t *c,
 static void on_revoke(kc_consumer_t *c,
                       rd_kafka_topic_partition_list_t *parts, int lost)
 {
-        /* Commit what finished before letting go; never after. */
+        /* Give in-flight work of these partitions its bounded chance to
+         * finish, then commit what finished before letting go. */
+        if (!lost && c->revoke_cb)
+                c->revoke_cb(parts, c->revoke_opaque);
         if (!lost)
                 commit_moved(c, parts, 0);
         for (int i = 0; i < parts->cnt; i++) {
@@ -246,6 +277,20 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         c->all_paused = 0;
 }
 
+static void error_cb(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque)
+{
+        kc_consumer_t *c = opaque;
+
+        (void)rk;
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+                c->brokers_down = 1;
+        wk_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? WK_LOG_ERR
+                                                          : WK_LOG_WARN,
+               "kafka error", "error=%s detail=\"%s\"",
+               rd_kafka_err2name(err), reason);
+}
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
@@ -255,15 +300,15 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                "librdkafka", "facility=%s detail=\"%s\"", fac, buf);
 }
 
-kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
-                               size_t errstr_size)
+/* The handle and its settings, shared by the group and ranges modes. */
+static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
+                                      int wake_fd, char *errstr,
+                                      size_t errstr_size)
 {
         const cfg_kafka_t *k = cfg_kafka(cfg);
         const cfg_delivery_t *d = cfg_delivery(cfg);
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        rd_kafka_topic_partition_list_t *topics = NULL;
         kc_consumer_t *c = calloc(1, sizeof(*c));
-        rd_kafka_resp_err_t err;
         char why[512];
         static const char *const fixed[][2] = {
                 {"enable.auto.commit", "false"},
@@ -292,7 +337,7 @@ kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
                 rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], NULL, 0);
         if (rd_kafka_conf_set(conf, "bootstrap.servers", k->brokers, why,
                               sizeof(why)) ||
-            rd_kafka_conf_set(conf, "group.id", k->group_id, why,
+            rd_kafka_conf_set(conf, "group.id", group_id, why,
                               sizeof(why)) ||
             rd_kafka_conf_set(conf, "auto.offset.reset",
                               k->auto_offset_reset, why, sizeof(why))) {
@@ -304,6 +349,7 @@ kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
         rd_kafka_conf_set_opaque(conf, c);
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
         rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
+        rd_kafka_conf_set_error_cb(conf, error_cb);
         rd_kafka_conf_set_log_cb(conf, log_cb);
 
         c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
@@ -317,7 +363,42 @@ kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
         c->queue = rd_kafka_queue_get_consumer(c->rk);
         if (wake_fd >= 0)
                 rd_kafka_queue_io_event_enable(c->queue, wake_fd, "k", 1);
+        return c;
+err:
+        if (conf)
+                rd_kafka_conf_destroy(conf);
+        if (c) {
+                kc_tracker_destroy(c->tracker);
+                free(c);
+        }
+        return NULL;
+}
 
+/* Free what consumer_create() and the constructors made. */
+static void consumer_free(kc_consumer_t *c)
+{
+        if (c->queue)
+                rd_kafka_queue_destroy(c->queue);
+        if (c->rk)
+                rd_kafka_destroy(c->rk);
+        for (size_t i = 0; i < c->range_count; i++)
+                free(c->ranges[i].topic);
+        free(c->ranges);
+        kc_tracker_destroy(c->tracker);
+        free(c);
+}
+
+kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
+                               size_t errstr_size)
+{
+        const cfg_kafka_t *k = cfg_kafka(cfg);
+        rd_kafka_topic_partition_list_t *topics;
+        rd_kafka_resp_err_t err;
+        kc_consumer_t *c = consumer_create(cfg, k->group_id, wake_fd,
+                                           errstr, errstr_size);
+
+        if (!c)
+                return NULL;
         topics = rd_kafka_topic_partition_list_new((int)k->topic_count);
         for (size_t i = 0; i < k->topic_count; i++)
                 rd_kafka_topic_partition_list_add(topics, k->topics[i].name,
@@ -327,21 +408,114 @@ kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
         if (err) {
                 snprintf(errstr, errstr_size, "kafka: subscribe: %s",
                          rd_kafka_err2str(err));
-                goto err;
+                consumer_free(c);
+                return NULL;
         }
         return c;
-err:
-        if (conf)
-                rd_kafka_conf_destroy(conf);
-        if (c) {
-                if (c->queue)
-                        rd_kafka_queue_destroy(c->queue);
-                if (c->rk)
-                        rd_kafka_destroy(c->rk);
-                kc_tracker_destroy(c->tracker);
-                free(c);
+}
+
+kc_consumer_t *kc_consumer_new_ranges(const cfg_t *cfg,
+                                      const kc_range_t *ranges, size_t n,
+                                      kc_progress_cb_t *cb, void *opaque,
+                                      int wake_fd, char *errstr,
+                                      size_t errstr_size)
+{
+        char group[96];
+        rd_kafka_topic_partition_list_t *l = NULL;
+        rd_kafka_resp_err_t err;
+        kc_consumer_t *c;
+
+        /* Never joined nor committed to: assign() needs no group, but
+         * librdkafka wants a group.id on a consumer handle. */
+        snprintf(group, sizeof(group), "hookbridge-replay-%ld",
+                 (long)getpid());
+        c = consumer_create(cfg, group, wake_fd, errstr, errstr_size);
+        if (!c)
+                return NULL;
+        c->progress_cb = cb;
+        c->progress_opaque = opaque;
+        c->ranges = calloc(n ? n : 1, sizeof(*c->ranges));
+        l = rd_kafka_topic_partition_list_new((int)n);
+        if (!c->ranges || !l) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto err;
         }
+        for (size_t i = 0; i < n; i++) {
+                range_t *r = &c->ranges[c->range_count];
+                r->topic = strdup(ranges[i].topic);
+                if (!r->topic) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto err;
+                }
+                r->partition = ranges[i].partition;
+                r->end = ranges[i].end;
+                c->range_count++;
+                if (ranges[i].start >= ranges[i].end) {
+                        r->reached = 1;
+                        continue;
+                }
+                if (kc_tracker_assign(c->tracker, r->topic,
+                                      r->partition) == -1) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto err;
+                }
+                rd_kafka_topic_partition_list_add(l, r->topic, r->partition)
+                        ->offset = ranges[i].start;
+        }
+        err = rd_kafka_assign(c->rk, l);
+        if (err) {
+                snprintf(errstr, errstr_size, "kafka: assign: %s",
+                         rd_kafka_err2str(err));
+                goto err;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        return c;
+err:
+        if (l)
+                rd_kafka_topic_partition_list_destroy(l);
+        consumer_free(c);
         return NULL;
+}
+
+/* Ranges mode: \p m lies at or past its range's end? Pauses a partition
+ * once it got there. @returns 1 when \p m is not to be processed. */
+static int range_past_end(kc_consumer_t *c, const rd_kafka_message_t *m)
+{
+        const char *topic = rd_kafka_topic_name(m->rkt);
+
+        for (size_t i = 0; i < c->range_count; i++) {
+                range_t *r = &c->ranges[i];
+                if (r->partition != m->partition || strcmp(r->topic, topic))
+                        continue;
+                if (m->offset + 1 >= r->end && !r->reached) {
+                        r->reached = 1;
+                        set_paused(c, r->topic, r->partition, 1);
+                }
+                return m->offset >= r->end;
+        }
+        return 1;
+}
+
+int kc_consumer_finished(const kc_consumer_t *c)
+{
+        if (!c->ranges || kc_tracker_pending_total(c->tracker) > 0)
+                return 0;
+        for (size_t i = 0; i < c->range_count; i++)
+                if (!c->ranges[i].reached)
+                        return 0;
+        return 1;
+}
+
+void kc_consumer_set_revoke_cb(kc_consumer_t *c, kc_revoke_cb_t *cb,
+                               void *opaque)
+{
+        c->revoke_cb = cb;
+        c->revoke_opaque = opaque;
+}
+
+int kc_consumer_broker_up(const kc_consumer_t *c)
+{
+        return !c->brokers_down;
 }
 
 rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
@@ -361,6 +535,11 @@ rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
                                m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
                                (int)m->partition, rd_kafka_message_errstr(m));
                 rd_kafka_message_destroy(m);
+        }
+        c->brokers_down = 0;
+        if (c->ranges && range_past_end(c, m)) {
+                rd_kafka_message_destroy(m);
+                return NULL;
         }
         topic = rd_kafka_topic_name(m->rkt);
         if (kc_tracker_add(c->tracker, topic, m->partition, m->offset,
@@ -422,6 +601,20 @@ void kc_consumer_tick(kc_consumer_t *c)
                 return;
         c->next_commit_ms = now + c->commit_interval_ms;
         commit_moved(c, NULL, 1);
+        /* A range may end in offsets that carry no message (transaction
+         * markers, compaction): the position tells it got there. */
+        for (size_t i = 0; i < c->range_count; i++) {
+                range_t *r = &c->ranges[i];
+                rd_kafka_topic_partition_list_t *l;
+                if (r->reached)
+                        continue;
+                l = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(l, r->topic, r->partition);
+                if (!rd_kafka_position(c->rk, l) &&
+                    l->elems[0].offset >= r->end)
+                        r->reached = 1;
+                rd_kafka_topic_partition_list_destroy(l);
+        }
 }
 
 int kc_consumer_commit_sync(kc_consumer_t *c)
@@ -453,8 +646,5 @@ void kc_consumer_destroy(kc_consumer_t *c)
         if (err)
                 wk_log(WK_LOG_WARN, "consumer close", "error=\"%s\"",
                        rd_kafka_err2str(err));
-        rd_kafka_queue_destroy(c->queue);
-        rd_kafka_destroy(c->rk);
-        kc_tracker_destroy(c->tracker);
-        free(c);
+        consumer_free(c);
 }

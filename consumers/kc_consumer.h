@@ -38,6 +38,51 @@ typedef struct kc_stats_s {
 kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
                                size_t errstr_size);
 
+/** One partition's slice of the log, for replays: [start, end). */
+typedef struct kc_range_s {
+        const char *topic;
+        int32_t partition;
+        int64_t start; /**< first offset to consume */
+        int64_t end;   /**< stop before this offset */
+} kc_range_t;
+
+/** Progress of a ranges consumer: \p offset is the partition's new
+ *  finished prefix (everything before it is done). */
+typedef void(kc_progress_cb_t)(const char *topic, int32_t partition,
+                               int64_t offset, void *opaque);
+
+/**
+ * @brief A consumer outside any group for replays: assigns \p ranges
+ *        directly (never joins or commits to the configured group), and
+ *        reports finished prefixes to \p cb instead of committing, on the
+ *        commit interval and when done. Empty ranges are finished at once.
+ * @remark \p ranges is copied.
+ * @returns NULL with the reason in \p errstr.
+ */
+kc_consumer_t *kc_consumer_new_ranges(const cfg_t *cfg,
+                                      const kc_range_t *ranges, size_t n,
+                                      kc_progress_cb_t *cb, void *opaque,
+                                      int wake_fd, char *errstr,
+                                      size_t errstr_size);
+
+/** @returns 1 when a ranges consumer has consumed every range to its end
+ *  and every message is finished; 0 otherwise (always 0 in a group). */
+int kc_consumer_finished(const kc_consumer_t *c);
+
+/** Called on a (non-lost) revoke before the revoked partitions' finished
+ *  offsets are committed: the place to let their in-flight deliveries
+ *  finish, within a bound. */
+typedef void(kc_revoke_cb_t)(const rd_kafka_topic_partition_list_t *parts,
+                             void *opaque);
+
+/** @brief Set the revoke hook (NULL: none). */
+void kc_consumer_set_revoke_cb(kc_consumer_t *c, kc_revoke_cb_t *cb,
+                               void *opaque);
+
+/** @returns 0 while librdkafka reports every broker down (since the
+ *  last message or successful request), 1 otherwise. */
+int kc_consumer_broker_up(const kc_consumer_t *c);
+
 /**
  * @brief Take the next message without blocking; serves rebalances and
  *        commit results on the way. Fetching pauses on its own while the

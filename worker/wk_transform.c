@@ -477,6 +477,95 @@ static size_t xf_lex_number(xf_lex_t *lx, size_t i)
         return i;
 }
 
+/* Bytes that can be skipped inside a string: printable ASCII but '"'
+ * and '\\'. The rest are the end, an escape, a control byte (not
+ * allowed) or the start of a UTF-8 sequence (validated). */
+static const unsigned char xf_str_plain[256] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+        1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 '"' */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 '\\' */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x70 */
+};
+
+/* Scan the string opening at \p i. @returns the index after its closing
+ * quote, or 0 with the reason. */
+static size_t xf_lex_string(const xf_lex_t *lx, size_t i, char *reason,
+                            size_t rsize)
+{
+        const unsigned char *b = (const unsigned char *)lx->buf;
+        size_t n = lx->len;
+        size_t j = i + 1;
+
+        for (;;) {
+                unsigned char e;
+                size_t sl;
+
+                while (j < n && xf_str_plain[b[j]])
+                        j++;
+                if (j >= n) {
+                        xf_reason(reason, rsize,
+                                  "not JSON: unterminated string at byte %zu",
+                                  i);
+                        return 0;
+                }
+                if (b[j] == '"')
+                        return j + 1;
+                if (b[j] == '\\') {
+                        e = j + 1 < n ? b[j + 1] : 0;
+                        if (e == 'u' && n - j > 5 && xf_is_hex(b[j + 2]) &&
+                            xf_is_hex(b[j + 3]) && xf_is_hex(b[j + 4]) &&
+                            xf_is_hex(b[j + 5])) {
+                                j += 6;
+                                continue;
+                        }
+                        if (e && strchr("\"\\/bfnrt", (char)e)) {
+                                j += 2;
+                                continue;
+                        }
+                        xf_reason(reason, rsize,
+                                  "not JSON: invalid escape in string at "
+                                  "byte %zu",
+                                  j);
+                        return 0;
+                }
+                if (b[j] < 0x20) {
+                        xf_reason(reason, rsize,
+                                  "not JSON: control character in string at "
+                                  "byte %zu",
+                                  j);
+                        return 0;
+                }
+                sl = xf_utf8_len(b + j, n - j);
+                if (!sl) {
+                        xf_reason(reason, rsize, "invalid UTF-8 at byte %zu",
+                                  j);
+                        return 0;
+                }
+                j += sl;
+        }
+}
+
+/* @returns the index after the literal true/false/null at \p i, or 0. */
+static size_t xf_lex_literal(const xf_lex_t *lx, size_t i)
+{
+        const unsigned char *b = (const unsigned char *)lx->buf;
+        const char *w = b[i] == 't' ? "true" : b[i] == 'f' ? "false" : "null";
+        size_t wl = strlen(w);
+        size_t n = lx->len;
+
+        if (n - i < wl || memcmp(b + i, w, wl))
+                return 0;
+        i += wl;
+        if (i < n && ((b[i] >= 'a' && b[i] <= 'z') ||
+                      (b[i] >= 'A' && b[i] <= 'Z') || xf_is_digit(b[i])))
+                return 0;
+        return i;
+}
+
 /* @returns 0, or -1 with the reason. */
 static int xf_lex(xf_lex_t *lx, char *reason, size_t rsize)
 {
@@ -518,78 +607,18 @@ static int xf_lex(xf_lex_t *lx, char *reason, size_t rsize)
                         i++;
                         break;
                 case '"':
-                        for (j = i + 1;;) {
-                                size_t sl;
-                                while (j < n && b[j] >= 0x20 && b[j] < 0x80 &&
-                                       b[j] != '"' && b[j] != '\\')
-                                        j++;
-                                if (j >= n) {
-                                        xf_reason(reason, rsize,
-                                                  "not JSON: unterminated "
-                                                  "string at byte %zu",
-                                                  i);
-                                        return -1;
-                                }
-                                if (b[j] == '"')
-                                        break;
-                                if (b[j] == '\\') {
-                                        unsigned char e =
-                                                j + 1 < n ? b[j + 1] : 0;
-                                        if (e == 'u' && j + 5 < n &&
-                                            xf_is_hex(b[j + 2]) &&
-                                            xf_is_hex(b[j + 3]) &&
-                                            xf_is_hex(b[j + 4]) &&
-                                            xf_is_hex(b[j + 5])) {
-                                                j += 6;
-                                                continue;
-                                        }
-                                        if (e &&
-                                            strchr("\"\\/bfnrt", (char)e)) {
-                                                j += 2;
-                                                continue;
-                                        }
-                                        xf_reason(reason, rsize,
-                                                  "not JSON: invalid escape "
-                                                  "in string at byte %zu",
-                                                  j);
-                                        return -1;
-                                }
-                                if (b[j] < 0x20) {
-                                        xf_reason(reason, rsize,
-                                                  "not JSON: control "
-                                                  "character in string at "
-                                                  "byte %zu",
-                                                  j);
-                                        return -1;
-                                }
-                                sl = xf_utf8_len(b + j, n - j);
-                                if (!sl) {
-                                        xf_reason(reason, rsize,
-                                                  "invalid UTF-8 at byte %zu",
-                                                  j);
-                                        return -1;
-                                }
-                                j += sl;
-                        }
-                        i = j + 1;
+                        i = xf_lex_string(lx, i, reason, rsize);
+                        if (!i)
+                                return -1;
                         break;
                 case 't':
                 case 'f':
-                case 'n': {
-                        const char *w = c == 't'   ? "true"
-                                        : c == 'f' ? "false"
-                                                   : "null";
-                        size_t wl = strlen(w);
-                        if (n - i >= wl && !memcmp(b + i, w, wl) &&
-                            (n - i == wl ||
-                             !((b[i + wl] >= 'a' && b[i + wl] <= 'z') ||
-                               (b[i + wl] >= 'A' && b[i + wl] <= 'Z') ||
-                               xf_is_digit(b[i + wl])))) {
-                                i += wl;
-                                break;
-                        }
-                        goto unexpected;
-                }
+                case 'n':
+                        j = xf_lex_literal(lx, i);
+                        if (!j)
+                                goto unexpected;
+                        i = j;
+                        break;
                 default:
                         if (c == '-' || xf_is_digit(c)) {
                                 j = xf_lex_number(lx, i);
@@ -613,7 +642,7 @@ static int xf_lex(xf_lex_t *lx, char *reason, size_t rsize)
         }
         return 0;
 unexpected:
-        if (b[i] > 0x20 && b[i] < 0x7f)
+        if (b[i] > 0x20 && b[i] < 0x7f && b[i] != '\\')
                 xf_reason(reason, rsize,
                           "not JSON: unexpected character '%c' at byte %zu",
                           b[i], i);
@@ -822,9 +851,9 @@ static int xf_month_days(int y, int m)
 }
 
 /*
- * ISO-8601 / RFC 3339: YYYY-MM-DD[(T|t| )hh:mm[:ss[(.|,)f+]][Z|z|±hh[[:]mm]]]
- * A time without an offset is taken as UTC. @returns 0 and the unix
- * seconds (floored), or -1.
+ * ISO-8601 / RFC 3339: YYYY-MM-DD[(T|t|
+ * )hh:mm[:ss[(.|,)f+]][Z|z|(+|-)hh[[:]mm]]] A time without an offset is taken
+ * as UTC. @returns 0 and the unix seconds (floored), or -1.
  */
 static int xf_parse_iso(const char *s, size_t n, int64_t *secs)
 {
@@ -861,10 +890,9 @@ static int xf_parse_iso(const char *s, size_t n, int64_t *secs)
                         if (n - i < 3 || xf_digits(s + i + 1, 2, &oh))
                                 return -1;
                         i += 3;
-                        if (i < n && s[i] == ':')
-                                i++;
                         if (i < n) {
-                                if (n - i < 2 || xf_digits(s + i, 2, &om))
+                                i += s[i] == ':';
+                                if (n - i != 2 || xf_digits(s + i, 2, &om))
                                         return -1;
                                 i += 2;
                         }
@@ -924,6 +952,14 @@ static int xf_timestamp(json_object *v, int64_t *secs)
  * URLs: scheme://[userinfo@]host[:port][/path][?query][#fragment]
  */
 
+/* @returns the index of the first of \p stops in s[i, n), or n. */
+static size_t xf_until(const char *s, size_t i, size_t n, const char *stops)
+{
+        while (i < n && !(s[i] && strchr(stops, s[i])))
+                i++;
+        return i;
+}
+
 /* @returns 0 with the host (as written) and path, or -1 when \p u is not
  * an absolute URL, a scheme-relative one or an absolute path. */
 static int xf_parse_url(const char *u, size_t n, xf_str_t *host, xf_str_t *path)
@@ -954,10 +990,7 @@ static int xf_parse_url(const char *u, size_t n, xf_str_t *host, xf_str_t *path)
         if (a) {
                 size_t hs = a;
                 size_t he;
-                for (ae = a;
-                     ae < n && u[ae] != '/' && u[ae] != '?' && u[ae] != '#';
-                     ae++)
-                        ;
+                ae = xf_until(u, a, n, "/?#");
                 for (size_t k = a; k < ae; k++) {
                         if (u[k] == '@')
                                 hs = k + 1;
@@ -974,10 +1007,7 @@ static int xf_parse_url(const char *u, size_t n, xf_str_t *host, xf_str_t *path)
                 p = ae;
         }
         path->s = u + p;
-        for (path->n = 0;
-             p + path->n < n && u[p + path->n] != '?' && u[p + path->n] != '#';
-             path->n++)
-                ;
+        path->n = xf_until(u, p, n, "?#") - p;
         return 0;
 }
 
@@ -985,12 +1015,15 @@ static int xf_parse_url(const char *u, size_t n, xf_str_t *host, xf_str_t *path)
  * Events
  */
 
-struct wk_event_s {
-        json_object *root; /* everything borrowed below lives in it */
+/* An event's fields. Strings point into the raw tree (which the event
+ * holds) or into the event's arena; nothing points at the mapping or the
+ * message metadata, which may go away first (a reload). */
+typedef struct xf_fields_s {
+        json_object *root;
         xf_kind_t kind;
         int64_t timestamp;
         int has_company;
-        xf_str_t type;
+        xf_str_t type; /* NUL-terminated, like id */
         xf_str_t data_type;
         xf_str_t action;
         xf_str_t id;
@@ -1000,25 +1033,54 @@ struct wk_event_s {
         xf_str_t user_id;
         xf_str_t company_id; /* s NULL: no context.groupId */
         json_object *entity_id;
-        json_object *nps[4];
+        json_object *nps[4]; /* as xf_nps_keys; NULL: absent */
         json_object *traits; /* NULL: none */
         json_object *group;  /* NULL: none */
         json_object *name;
         json_object *email;
         json_object *company_name;
-        char arena[]; /* the strings made for this event, NUL-terminated */
+} xf_fields_t;
+
+struct wk_event_s {
+        xf_fields_t f;
+        char arena[]; /* the strings copied for this event */
 };
 
-/* A string to copy into the event's arena once its size is known. */
+/* A field whose text is copied into the arena once its size is known. */
 typedef struct xf_pending_s {
-        size_t field; /* offsetof the xf_str_t in struct wk_event_s */
-        const char *src;
-        size_t n;
+        size_t field; /* offset of the xf_str_t in xf_fields_t */
         int lower;
 } xf_pending_t;
 
-/* @returns the user_id / company id text of a string or number, or
- * sets \p bad. Numbers are written into \p tmp. */
+/* The event under construction. */
+typedef struct xf_draft_s {
+        xf_fields_t f;
+        xf_pending_t pend[8];
+        size_t npend;
+        int synth_id; /* the id is "<topic>-<partition>-<offset>" */
+        char user_tmp[32];
+        char company_tmp[32];
+        char id_tmp[32];
+        char snip[XF_SNIP_LEN * 2];
+} xf_draft_t;
+
+/* Copy \p field (one of d->f's) into the event. */
+static void xf_keep(xf_draft_t *d, xf_str_t *field, int lower)
+{
+        d->pend[d->npend].field = (size_t)((char *)field - (char *)&d->f);
+        d->pend[d->npend].lower = lower;
+        d->npend++;
+}
+
+static void xf_keep_literal(xf_draft_t *d, xf_str_t *field, const char *s)
+{
+        field->s = s;
+        field->n = strlen(s);
+        xf_keep(d, field, 0);
+}
+
+/* @returns the text of a string or number id (sets \p bad for other
+ * types; s NULL when absent). Numbers are written into \p tmp. */
 static xf_str_t xf_id_text(json_object *v, char *tmp, size_t tmpsize, int *bad)
 {
         xf_str_t none = {NULL, 0};
@@ -1050,29 +1112,284 @@ static int xf_get_object(json_object *parent, const char *key,
         return 0;
 }
 
+/* A track call with a mapped event? @returns WK_XF_OK and the row, or
+ * the status and reason. */
+static wk_xf_status_t xf_classify(const wk_mapping_t *m, json_object *root,
+                                  xf_draft_t *d, const xf_row_t **rowp,
+                                  char *reason, size_t rsize)
+{
+        json_object *v = xf_get(root, "type");
+        xf_str_t s;
+
+        if (!v) {
+                xf_reason(reason, rsize, "missing type");
+                return WK_XF_INVALID;
+        }
+        if (!json_object_is_type(v, json_type_string)) {
+                xf_reason(reason, rsize, "type must be a string");
+                return WK_XF_INVALID;
+        }
+        s = xf_jstr(v);
+        if (s.n != 5 || memcmp(s.s, "track", 5)) {
+                xf_reason(reason, rsize, "type '%s' is not a track call",
+                          xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
+                return WK_XF_SKIPPED;
+        }
+        v = xf_get(root, "event");
+        if (!v) {
+                xf_reason(reason, rsize, "missing event");
+                return WK_XF_INVALID;
+        }
+        if (!json_object_is_type(v, json_type_string) ||
+            !json_object_get_string_len(v)) {
+                xf_reason(reason, rsize, "event must be a non-empty string");
+                return WK_XF_INVALID;
+        }
+        s = xf_jstr(v);
+        *rowp = strlen(s.s) == s.n ? xf_row_find(m, s.s, s.n) : NULL;
+        if (!*rowp) {
+                xf_reason(reason, rsize, "unmapped event '%s'",
+                          xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
+                return WK_XF_SKIPPED;
+        }
+        return WK_XF_OK;
+}
+
+/* The type's names and data.id or the NPS fields. @returns 0 or -1. */
+static int xf_what(const xf_row_t *row, json_object *props, xf_draft_t *d,
+                   char *reason, size_t rsize)
+{
+        const xf_spec_t *sp = &row->spec;
+
+        d->f.kind = sp->kind;
+        xf_keep_literal(d, &d->f.type, sp->type);
+        xf_keep_literal(d, &d->f.action, sp->action);
+        if (sp->kind != XF_ENTITY) {
+                size_t k = sp->kind == XF_NPS_SCORE      ? 2
+                           : sp->kind == XF_NPS_FEEDBACK ? 4
+                                                         : 0;
+                for (size_t i = 0; i < k; i++)
+                        d->f.nps[i] = xf_get(props, xf_nps_keys[i]);
+                return 0;
+        }
+        xf_keep_literal(d, &d->f.data_type, sp->data_type);
+        d->f.entity_id = xf_get(props, sp->id_field);
+        if (!d->f.entity_id) {
+                xf_reason(reason, rsize, "missing properties.%s for %s",
+                          sp->id_field,
+                          xf_snip(d->snip, sizeof(d->snip), row->event,
+                                  strlen(row->event)));
+                return -1;
+        }
+        if (!json_object_is_type(d->f.entity_id, json_type_string) &&
+            !xf_is_number(d->f.entity_id)) {
+                xf_reason(reason, rsize,
+                          "properties.%s must be a string or number",
+                          sp->id_field);
+                return -1;
+        }
+        return 0;
+}
+
+/* The user and the company. @returns 0 or -1. */
+static int xf_who(json_object *root, json_object *context, xf_draft_t *d,
+                  char *reason, size_t rsize)
+{
+        int bad;
+
+        d->f.user_id = xf_id_text(xf_get(root, "userId"), d->user_tmp,
+                                  sizeof(d->user_tmp), &bad);
+        if (bad) {
+                xf_reason(reason, rsize, "userId must be a string or number");
+                return -1;
+        }
+        if (!d->f.user_id.s || !d->f.user_id.n) {
+                xf_reason(reason, rsize, "%s",
+                          d->f.user_id.s ? "empty userId" : "missing userId");
+                return -1;
+        }
+        if (d->f.user_id.s == d->user_tmp)
+                xf_keep(d, &d->f.user_id, 0);
+        d->f.name = xf_get(d->f.traits, "name");
+        d->f.email = xf_get(d->f.traits, "email");
+
+        d->f.company_id = xf_id_text(xf_get(context, "groupId"), d->company_tmp,
+                                     sizeof(d->company_tmp), &bad);
+        if (bad) {
+                xf_reason(reason, rsize,
+                          "context.groupId must be a string or number");
+                return -1;
+        }
+        if (d->f.company_id.s == d->company_tmp)
+                xf_keep(d, &d->f.company_id, 0);
+        d->f.company_name = xf_get(d->f.group, "name");
+        d->f.has_company = d->f.company_id.s != NULL;
+        if (d->f.group) {
+                /* A group with any non-null member is a company. */
+                for (struct lh_entry *e =
+                             lh_table_head(json_object_get_object(d->f.group));
+                     e && !d->f.has_company; e = lh_entry_next(e))
+                        d->f.has_company = lh_entry_v(e) != NULL;
+        }
+        return 0;
+}
+
+/* context.app_token, else the topic's. @returns 0 or -1. */
+static int xf_app_token(json_object *context, const wk_msgmeta_t *meta,
+                        xf_draft_t *d, char *reason, size_t rsize)
+{
+        json_object *v = xf_get(context, "app_token");
+
+        if (v && !json_object_is_type(v, json_type_string)) {
+                xf_reason(reason, rsize, "context.app_token must be a string");
+                return -1;
+        }
+        if (v && json_object_get_string_len(v)) {
+                d->f.app_token = xf_jstr(v);
+                return 0;
+        }
+        if (meta->topic_app_token && *meta->topic_app_token) {
+                xf_keep_literal(d, &d->f.app_token, meta->topic_app_token);
+                return 0;
+        }
+        xf_reason(reason, rsize,
+                  "no app_token: set context.app_token or the topic's "
+                  "app_token");
+        return -1;
+}
+
+/* messageId: it becomes the webhook-id header, so it must be printable
+ * and bounded. @returns 0 or -1. */
+static int xf_message_id(json_object *root, xf_draft_t *d, char *reason,
+                         size_t rsize)
+{
+        json_object *v = xf_get(root, "messageId");
+
+        if (!v || (json_object_is_type(v, json_type_string) &&
+                   !json_object_get_string_len(v))) {
+                d->synth_id = 1;
+                return 0;
+        }
+        if (json_object_is_type(v, json_type_string)) {
+                d->f.id = xf_jstr(v);
+        } else if (xf_is_number(v)) {
+                d->f.id = xf_num_text(v, d->id_tmp, sizeof(d->id_tmp));
+                xf_keep(d, &d->f.id, 0);
+        } else {
+                xf_reason(reason, rsize, "messageId must be a string");
+                return -1;
+        }
+        if (d->f.id.n > XF_MAX_ID_LEN) {
+                xf_reason(reason, rsize, "messageId longer than %d bytes",
+                          XF_MAX_ID_LEN);
+                return -1;
+        }
+        for (size_t i = 0; i < d->f.id.n; i++) {
+                unsigned char c = (unsigned char)d->f.id.s[i];
+                if (c < 0x20 || c == 0x7f) {
+                        xf_reason(reason, rsize,
+                                  "messageId contains control characters");
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* data.hostname and data.pathname from context.page. */
+static void xf_where(json_object *page, xf_draft_t *d)
+{
+        json_object *v = xf_get(page, "url");
+        xf_str_t *host = &d->f.hostname;
+        xf_str_t *path = &d->f.pathname;
+        xf_str_t s;
+
+        if (v && json_object_is_type(v, json_type_string)) {
+                s = xf_jstr(v);
+                if (xf_parse_url(s.s, s.n, host, path) == 0)
+                        goto done;
+        }
+        host->s = "";
+        host->n = 0;
+        path->s = "";
+        path->n = 0;
+        v = xf_get(page, "path");
+        if (v && json_object_is_type(v, json_type_string)) {
+                s = xf_jstr(v);
+                path->s = s.s;
+                path->n = xf_until(s.s, 0, s.n, "?#");
+        }
+done:
+        if (!path->n) {
+                path->s = "/";
+                path->n = 1;
+        }
+        if (host->n)
+                xf_keep(d, host, 1);
+}
+
+/* @returns the payload timestamp: the event's, else the message's. */
+static int64_t xf_when(json_object *root, const wk_msgmeta_t *meta)
+{
+        int64_t ts;
+
+        if (xf_timestamp(xf_get(root, "timestamp"), &ts) == 0)
+                return ts;
+        if (meta->timestamp_ms >= 0)
+                return xf_floordiv(meta->timestamp_ms, 1000);
+        return (int64_t)time(NULL);
+}
+
+/* Allocate the event with its arena and copy the pending strings. */
+static wk_event_t *xf_event_new(const xf_draft_t *d, const wk_msgmeta_t *meta)
+{
+        const char *topic = meta->topic ? meta->topic : "";
+        size_t synth = d->synth_id ? strlen(topic) + 48 : 0;
+        size_t size = synth;
+        wk_event_t *ev;
+        char *p;
+
+        for (size_t i = 0; i < d->npend; i++) {
+                const xf_str_t *src = (const xf_str_t *)((const char *)&d->f +
+                                                         d->pend[i].field);
+                size += src->n + 1;
+        }
+        ev = malloc(sizeof(*ev) + size);
+        if (!ev)
+                return NULL;
+        ev->f = d->f;
+        p = ev->arena;
+        for (size_t i = 0; i < d->npend; i++) {
+                xf_str_t *dst = (xf_str_t *)((char *)&ev->f + d->pend[i].field);
+                for (size_t k = 0; k < dst->n; k++) {
+                        char c = dst->s[k];
+                        if (d->pend[i].lower && c >= 'A' && c <= 'Z')
+                                c = (char)(c - 'A' + 'a');
+                        p[k] = c;
+                }
+                p[dst->n] = '\0';
+                dst->s = p;
+                p += dst->n + 1;
+        }
+        if (synth) {
+                int r = snprintf(p, synth, "%s-%" PRId32 "-%" PRId64, topic,
+                                 meta->partition, meta->offset);
+                ev->f.id.s = p;
+                ev->f.id.n = r > 0 ? (size_t)r : 0;
+        }
+        return ev;
+}
+
 wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
                               size_t len, const wk_msgmeta_t *meta,
                               wk_event_t **evp, char *reason,
                               size_t reason_size)
 {
-        struct wk_event_s d;
-        wk_event_t *ev = NULL;
-        wk_xf_status_t st = WK_XF_INVALID;
-        json_object *root = NULL;
-        json_object *v, *context, *props, *page;
-        const xf_row_t *row;
-        xf_pending_t pend[8];
-        size_t npend = 0;
-        size_t arena = 0;
-        char user_tmp[32], company_tmp[32], msgid_tmp[32];
-        char snip[XF_SNIP_LEN * 2];
-        const char *topic = meta && meta->topic ? meta->topic : "";
-        int synth_id = 0;
-        int bad;
-        int64_t ts;
-        xf_str_t s;
+        xf_draft_t d;
+        json_object *root, *context, *props, *page;
+        const xf_row_t *row = NULL;
+        wk_xf_status_t st;
+        const char *bad = NULL;
 
-        memset(&d, 0, sizeof(d));
         if (evp)
                 *evp = NULL;
         if (!m || !meta || !evp || (!buf && len)) {
@@ -1082,268 +1399,40 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
         root = xf_json_parse(buf ? buf : "", len, reason, reason_size);
         if (!root)
                 return WK_XF_INVALID;
+        memset(&d, 0, sizeof(d));
+        st = xf_classify(m, root, &d, &row, reason, reason_size);
+        if (st != WK_XF_OK)
+                goto err;
+        st = WK_XF_INVALID;
 
-        /* What kind of call, and which mapping row. */
-        v = xf_get(root, "type");
-        if (!v) {
-                xf_reason(reason, reason_size, "missing type");
-                goto err;
-        }
-        if (!json_object_is_type(v, json_type_string)) {
-                xf_reason(reason, reason_size, "type must be a string");
-                goto err;
-        }
-        s = xf_jstr(v);
-        if (s.n != 5 || memcmp(s.s, "track", 5)) {
-                xf_reason(reason, reason_size, "type '%s' is not a track call",
-                          xf_snip(snip, sizeof(snip), s.s, s.n));
-                st = WK_XF_SKIPPED;
-                goto err;
-        }
-        v = xf_get(root, "event");
-        if (!v || !json_object_is_type(v, json_type_string) ||
-            !json_object_get_string_len(v)) {
-                xf_reason(reason, reason_size,
-                          v ? "event must be a non-empty string"
-                            : "missing event");
-                goto err;
-        }
-        s = xf_jstr(v);
-        row = strlen(s.s) == s.n ? xf_row_find(m, s.s, s.n) : NULL;
-        if (!row) {
-                xf_reason(reason, reason_size, "unmapped event '%s'",
-                          xf_snip(snip, sizeof(snip), s.s, s.n));
-                st = WK_XF_SKIPPED;
-                goto err;
-        }
-        d.kind = row->spec.kind;
-
-        /* The envelope's containers. */
-        if (xf_get_object(root, "context", &context) < 0) {
-                xf_reason(reason, reason_size, "context must be an object");
-                goto err;
-        }
-        if (xf_get_object(root, "properties", &props) < 0) {
-                xf_reason(reason, reason_size, "properties must be an object");
-                goto err;
-        }
-        if (xf_get_object(context, "traits", &d.traits) < 0) {
-                xf_reason(reason, reason_size,
-                          "context.traits must be an object");
-                goto err;
-        }
-        if (xf_get_object(context, "group", &d.group) < 0) {
-                xf_reason(reason, reason_size,
-                          "context.group must be an object");
-                goto err;
-        }
-        if (xf_get_object(context, "page", &page) < 0) {
-                xf_reason(reason, reason_size,
-                          "context.page must be an object");
-                goto err;
-        }
-
-        /* Who. */
-        d.user_id = xf_id_text(xf_get(root, "userId"), user_tmp,
-                               sizeof(user_tmp), &bad);
+        if (xf_get_object(root, "context", &context) < 0)
+                bad = "context";
+        else if (xf_get_object(root, "properties", &props) < 0)
+                bad = "properties";
+        else if (xf_get_object(context, "traits", &d.f.traits) < 0)
+                bad = "context.traits";
+        else if (xf_get_object(context, "group", &d.f.group) < 0)
+                bad = "context.group";
+        else if (xf_get_object(context, "page", &page) < 0)
+                bad = "context.page";
         if (bad) {
-                xf_reason(reason, reason_size,
-                          "userId must be a string or number");
+                xf_reason(reason, reason_size, "%s must be an object", bad);
                 goto err;
         }
-        if (!d.user_id.s || !d.user_id.n) {
-                xf_reason(reason, reason_size,
-                          d.user_id.s ? "empty userId" : "missing userId");
+        if (xf_who(root, context, &d, reason, reason_size) < 0 ||
+            xf_what(row, props, &d, reason, reason_size) < 0 ||
+            xf_app_token(context, meta, &d, reason, reason_size) < 0 ||
+            xf_message_id(root, &d, reason, reason_size) < 0)
                 goto err;
-        }
-        if (d.user_id.s == user_tmp)
-                pend[npend++] =
-                        (xf_pending_t){offsetof(struct wk_event_s, user_id),
-                                       user_tmp, d.user_id.n, 0};
-        d.name = xf_get(d.traits, "name");
-        d.email = xf_get(d.traits, "email");
+        d.f.timestamp = xf_when(root, meta);
+        xf_where(page, &d);
 
-        /* What. */
-        if (d.kind == XF_ENTITY) {
-                d.entity_id = xf_get(props, row->spec.id_field);
-                if (!d.entity_id) {
-                        xf_reason(reason, reason_size,
-                                  "missing properties.%s for %s",
-                                  row->spec.id_field,
-                                  xf_snip(snip, sizeof(snip), row->event,
-                                          strlen(row->event)));
-                        goto err;
-                }
-                if (!json_object_is_type(d.entity_id, json_type_string) &&
-                    !xf_is_number(d.entity_id)) {
-                        xf_reason(reason, reason_size,
-                                  "properties.%s must be a string or number",
-                                  row->spec.id_field);
-                        goto err;
-                }
-        } else if (d.kind != XF_NPS_PLAIN) {
-                size_t k = d.kind == XF_NPS_SCORE ? 2 : 4;
-                for (size_t i = 0; i < k; i++)
-                        d.nps[i] = xf_get(props, xf_nps_keys[i]);
-        }
-
-        /* Whose app. */
-        v = xf_get(context, "app_token");
-        if (v && !json_object_is_type(v, json_type_string)) {
-                xf_reason(reason, reason_size,
-                          "context.app_token must be a string");
-                goto err;
-        }
-        if (v && json_object_get_string_len(v)) {
-                d.app_token = xf_jstr(v);
-        } else if (meta->topic_app_token && *meta->topic_app_token) {
-                d.app_token.s = meta->topic_app_token;
-                d.app_token.n = strlen(meta->topic_app_token);
-                pend[npend++] =
-                        (xf_pending_t){offsetof(struct wk_event_s, app_token),
-                                       d.app_token.s, d.app_token.n, 0};
-        } else {
-                xf_reason(reason, reason_size,
-                          "no app_token: set context.app_token or the "
-                          "topic's app_token");
-                goto err;
-        }
-
-        /* Which company. */
-        d.company_id = xf_id_text(xf_get(context, "groupId"), company_tmp,
-                                  sizeof(company_tmp), &bad);
-        if (bad) {
-                xf_reason(reason, reason_size,
-                          "context.groupId must be a string or number");
-                goto err;
-        }
-        if (d.company_id.s == company_tmp)
-                pend[npend++] =
-                        (xf_pending_t){offsetof(struct wk_event_s, company_id),
-                                       company_tmp, d.company_id.n, 0};
-        d.company_name = xf_get(d.group, "name");
-        d.has_company = d.company_id.s ||
-                        (d.group && json_object_object_length(d.group) > 0);
-
-        /* The event id: the webhook-id header, so printable and bounded. */
-        v = xf_get(root, "messageId");
-        if (v && json_object_is_type(v, json_type_string) &&
-            json_object_get_string_len(v)) {
-                d.id = xf_jstr(v);
-                if (d.id.n > XF_MAX_ID_LEN) {
-                        xf_reason(reason, reason_size,
-                                  "messageId longer than %d bytes",
-                                  XF_MAX_ID_LEN);
-                        goto err;
-                }
-                for (size_t i = 0; i < d.id.n; i++) {
-                        unsigned char c = (unsigned char)d.id.s[i];
-                        if (c < 0x20 || c == 0x7f) {
-                                xf_reason(reason, reason_size,
-                                          "messageId contains control "
-                                          "characters");
-                                goto err;
-                        }
-                }
-        } else if (v && xf_is_number(v)) {
-                d.id = xf_num_text(v, msgid_tmp, sizeof(msgid_tmp));
-                if (d.id.n > XF_MAX_ID_LEN) {
-                        xf_reason(reason, reason_size,
-                                  "messageId longer than %d bytes",
-                                  XF_MAX_ID_LEN);
-                        goto err;
-                }
-                pend[npend++] = (xf_pending_t){offsetof(struct wk_event_s, id),
-                                               d.id.s, d.id.n, 0};
-        } else if (v && !json_object_is_type(v, json_type_string)) {
-                xf_reason(reason, reason_size, "messageId must be a string");
-                goto err;
-        } else {
-                synth_id = 1;
-        }
-
-        /* When. */
-        if (xf_timestamp(xf_get(root, "timestamp"), &ts) == 0)
-                d.timestamp = ts;
-        else if (meta->timestamp_ms >= 0)
-                d.timestamp = xf_floordiv(meta->timestamp_ms, 1000);
-        else
-                d.timestamp = (int64_t)time(NULL);
-
-        /* Where. */
-        v = xf_get(page, "url");
-        if (!v || !json_object_is_type(v, json_type_string) ||
-            (s = xf_jstr(v),
-             xf_parse_url(s.s, s.n, &d.hostname, &d.pathname) < 0)) {
-                d.hostname.s = "";
-                d.hostname.n = 0;
-                d.pathname.s = "";
-                d.pathname.n = 0;
-                v = xf_get(page, "path");
-                if (v && json_object_is_type(v, json_type_string)) {
-                        s = xf_jstr(v);
-                        d.pathname.s = s.s;
-                        while (d.pathname.n < s.n && s.s[d.pathname.n] != '?' &&
-                               s.s[d.pathname.n] != '#')
-                                d.pathname.n++;
-                }
-        }
-        if (!d.pathname.n) {
-                d.pathname.s = "/";
-                d.pathname.n = 1;
-        }
-        if (d.hostname.n)
-                pend[npend++] =
-                        (xf_pending_t){offsetof(struct wk_event_s, hostname),
-                                       d.hostname.s, d.hostname.n, 1};
-
-        /* The type's names are copied: the mapping may be replaced (on a
-         * reload) while this event is still being delivered. */
-        pend[npend++] =
-                (xf_pending_t){offsetof(struct wk_event_s, type),
-                               row->spec.type, strlen(row->spec.type), 0};
-        pend[npend++] =
-                (xf_pending_t){offsetof(struct wk_event_s, action),
-                               row->spec.action, strlen(row->spec.action), 0};
-        if (row->spec.data_type)
-                pend[npend++] = (xf_pending_t){
-                        offsetof(struct wk_event_s, data_type),
-                        row->spec.data_type, strlen(row->spec.data_type), 0};
-
-        for (size_t i = 0; i < npend; i++)
-                arena += pend[i].n + 1;
-        if (synth_id)
-                arena += strlen(topic) + 48;
-        ev = malloc(sizeof(*ev) + arena);
-        if (!ev) {
+        d.f.root = root;
+        *evp = xf_event_new(&d, meta);
+        if (!*evp) {
                 xf_reason(reason, reason_size, "out of memory");
                 goto err;
         }
-        *ev = d;
-        arena = 0;
-        for (size_t i = 0; i < npend; i++) {
-                xf_str_t *dst = (xf_str_t *)((char *)ev + pend[i].field);
-                char *p = ev->arena + arena;
-                for (size_t k = 0; k < pend[i].n; k++) {
-                        char c = pend[i].src[k];
-                        if (pend[i].lower && c >= 'A' && c <= 'Z')
-                                c = (char)(c - 'A' + 'a');
-                        p[k] = c;
-                }
-                p[pend[i].n] = '\0';
-                dst->s = p;
-                dst->n = pend[i].n;
-                arena += pend[i].n + 1;
-        }
-        if (synth_id) {
-                int r = snprintf(ev->arena + arena, strlen(topic) + 48,
-                                 "%s-%" PRId32 "-%" PRId64, topic,
-                                 meta->partition, meta->offset);
-                ev->id.s = ev->arena + arena;
-                ev->id.n = r > 0 ? (size_t)r : 0;
-        }
-        ev->root = root;
-        *evp = ev;
         return WK_XF_OK;
 err:
         json_object_put(root);
@@ -1352,24 +1441,24 @@ err:
 
 const char *wk_event_type(const wk_event_t *ev)
 {
-        return ev->type.s;
+        return ev->f.type.s;
 }
 
 const char *wk_event_id(const wk_event_t *ev)
 {
-        return ev->id.s;
+        return ev->f.id.s;
 }
 
 int64_t wk_event_timestamp(const wk_event_t *ev)
 {
-        return ev->timestamp;
+        return ev->f.timestamp;
 }
 
 void wk_event_destroy(wk_event_t *ev)
 {
         if (!ev)
                 return;
-        json_object_put(ev->root);
+        json_object_put(ev->f.root);
         free(ev);
 }
 
@@ -1431,7 +1520,7 @@ static void xf_put_str(xf_buf_t *b, const char *s, size_t n)
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
                 char esc[6];
-                if (c >= 0x20 && c != '"' && c != '\\')
+                if (c >= 0x80 || xf_str_plain[c])
                         continue;
                 xf_put(b, s + run, i - run);
                 run = i + 1;
@@ -1578,64 +1667,64 @@ char *wk_event_render(const wk_event_t *ev, const char *const *user_props,
         if (xf_grow(&b, 512) < 0)
                 return NULL;
         XF_PUTS(&b, "{\"type\":");
-        xf_put_xstr(&b, ev->type);
+        xf_put_xstr(&b, ev->f.type);
         n = snprintf(tmp, sizeof(tmp), ",\"timestamp\":%" PRId64,
-                     ev->timestamp);
+                     ev->f.timestamp);
         xf_put(&b, tmp, (size_t)n);
         XF_PUTS(&b, ",\"app_token\":");
-        xf_put_xstr(&b, ev->app_token);
+        xf_put_xstr(&b, ev->f.app_token);
         XF_PUTS(&b, ",\"data\":{");
-        if (ev->kind == XF_ENTITY) {
+        if (ev->f.kind == XF_ENTITY) {
                 XF_PUTS(&b, "\"type\":");
-                xf_put_xstr(&b, ev->data_type);
+                xf_put_xstr(&b, ev->f.data_type);
                 XF_PUTS(&b, ",");
         }
         XF_PUTS(&b, "\"action\":");
-        xf_put_xstr(&b, ev->action);
-        if (ev->kind == XF_ENTITY) {
+        xf_put_xstr(&b, ev->f.action);
+        if (ev->f.kind == XF_ENTITY) {
                 XF_PUTS(&b, ",\"id\":");
-                xf_put_value(&b, ev->entity_id);
+                xf_put_value(&b, ev->f.entity_id);
         }
         for (size_t i = 0; i < 4; i++) {
-                if (!ev->nps[i])
+                if (!ev->f.nps[i])
                         continue;
                 xf_put_key(&b, xf_nps_keys[i], 0);
-                xf_put_value(&b, ev->nps[i]);
+                xf_put_value(&b, ev->f.nps[i]);
         }
         XF_PUTS(&b, ",\"hostname\":");
-        xf_put_xstr(&b, ev->hostname);
+        xf_put_xstr(&b, ev->f.hostname);
         XF_PUTS(&b, ",\"pathname\":");
-        xf_put_xstr(&b, ev->pathname);
+        xf_put_xstr(&b, ev->f.pathname);
         XF_PUTS(&b, ",\"user\":{\"user_id\":");
-        xf_put_xstr(&b, ev->user_id);
-        if (ev->name) {
+        xf_put_xstr(&b, ev->f.user_id);
+        if (ev->f.name) {
                 XF_PUTS(&b, ",\"name\":");
-                xf_put_value(&b, ev->name);
+                xf_put_value(&b, ev->f.name);
         }
-        if (ev->email) {
+        if (ev->f.email) {
                 XF_PUTS(&b, ",\"email\":");
-                xf_put_value(&b, ev->email);
+                xf_put_value(&b, ev->f.email);
         }
         first = 0;
-        if (ev->traits)
-                xf_put_chosen(&b, ev->traits, user_props, user_prop_count,
+        if (ev->f.traits)
+                xf_put_chosen(&b, ev->f.traits, user_props, user_prop_count,
                               user_fixed, 3, &first);
         XF_PUTS(&b, "}");
-        if (ev->has_company) {
+        if (ev->f.has_company) {
                 XF_PUTS(&b, ",\"company\":{");
                 first = 1;
-                if (ev->company_id.s) {
+                if (ev->f.company_id.s) {
                         XF_PUTS(&b, "\"id\":");
-                        xf_put_xstr(&b, ev->company_id);
+                        xf_put_xstr(&b, ev->f.company_id);
                         first = 0;
                 }
-                if (ev->company_name) {
+                if (ev->f.company_name) {
                         xf_put_key(&b, "name", first);
-                        xf_put_value(&b, ev->company_name);
+                        xf_put_value(&b, ev->f.company_name);
                         first = 0;
                 }
-                if (ev->group)
-                        xf_put_chosen(&b, ev->group, company_props,
+                if (ev->f.group)
+                        xf_put_chosen(&b, ev->f.group, company_props,
                                       company_prop_count, company_fixed, 2,
                                       &first);
                 XF_PUTS(&b, "}");
