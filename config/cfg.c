@@ -160,6 +160,9 @@ typedef struct cfg_opt_s {
                 .example = (ex)                                     \
         }
 
+/* Options are tracked in uint32_t bit masks. */
+#define CFG_OPTS_FIT(t) (sizeof(t) / sizeof((t)[0]) <= CFG_MAX_OPTS + 1)
+
 /* CHOICE options write enums through an int pointer. */
 _Static_assert(sizeof(cfg_exhausted_t) == sizeof(int), "enum size");
 _Static_assert(sizeof(cfg_sig_t) == sizeof(int), "enum size");
@@ -298,6 +301,10 @@ static const cfg_opt_t cfg_log_opts[] = {
                    cfg_format_values, 0),
         {NULL},
 };
+
+_Static_assert(CFG_OPTS_FIT(cfg_webhook_opts), "too many options");
+_Static_assert(CFG_OPTS_FIT(cfg_delivery_opts), "too many options");
+_Static_assert(CFG_OPTS_FIT(cfg_kafka_opts), "too many options");
 
 /* librdkafka properties hookbridge sets itself. */
 static const struct {
@@ -576,6 +583,11 @@ static void cfg_join(char *buf, size_t size, const char *const *names, size_t n,
         }
 }
 
+static char cfg_lower(char c)
+{
+        return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
 /* Edit distance, for "did you mean" (short words only). */
 static size_t cfg_distance(const char *a, const char *b)
 {
@@ -592,7 +604,7 @@ static size_t cfg_distance(const char *a, const char *b)
                 for (size_t j = 1; j <= lb; j++) {
                         size_t up = row[j], best = diag;
 
-                        if ((a[i - 1] | 0x20) != (b[j - 1] | 0x20))
+                        if (cfg_lower(a[i - 1]) != cfg_lower(b[j - 1]))
                                 best++;
                         if (up + 1 < best)
                                 best = up + 1;
@@ -964,6 +976,7 @@ static void cfg_parse_topics(cfg_loader_t *ld, const config_setting_t *s)
                 const config_setting_t *at = e;
                 cfg_topic_t t = {NULL, NULL};
                 char prefix[64], where[64]; /* "kafka.topics[%d]." */
+                size_t j;
 
                 if (config_setting_type(e) == CONFIG_TYPE_STRING) {
                         t.name = ld_strdup(ld, config_setting_get_string(e));
@@ -993,7 +1006,6 @@ static void cfg_parse_topics(cfg_loader_t *ld, const config_setting_t *s)
                                    i, t.name);
                         continue;
                 }
-                size_t j;
                 for (j = 0; j < k->topic_count; j++) {
                         if (!strcmp(topics[j].name, t.name))
                                 break;
@@ -1231,7 +1243,7 @@ static void cfg_parse_mappings(cfg_loader_t *ld, const config_setting_t *s)
         for (int i = 0; i < n; i++) {
                 const config_setting_t *e = config_setting_get_elem(s, i);
                 cfg_mapping_t mp = {NULL, NULL};
-                char prefix[64], where[64]; /* "kafka.topics[%d]." */
+                char prefix[64], where[64]; /* "mappings[%d]." */
                 uint32_t set;
                 size_t j;
 
@@ -1919,10 +1931,11 @@ static void cfg_parse_webhook(cfg_loader_t *ld, const config_setting_t *g,
                 wh->timeout_ms = d->timeout_ms;
 
         wh->retry = d->retry;
-        char rprefix[CFG_PATH_MAX], rwhere[CFG_PATH_MAX];
+        char rpath[CFG_PATH_MAX], rprefix[CFG_PATH_MAX], rwhere[CFG_PATH_MAX];
+        snprintf(rpath, sizeof(rpath), "%sretry", w.prefix);
         snprintf(rprefix, sizeof(rprefix), "%sretry.", w.prefix);
         snprintf(rwhere, sizeof(rwhere), "in %s retry", w.who);
-        r = cfg_group(ld, cfg_member(g, "retry"), rprefix,
+        r = cfg_group(ld, cfg_member(g, "retry"), rpath,
                       "{ initial_ms = ...; max_ms = ...; max_attempts = ...; "
                       "}");
         if (r) {
@@ -2039,9 +2052,15 @@ static void cfg_report_read(cfg_loader_t *ld, const config_t *lc,
         cfg_err_t *e;
 
         if (config_error_type(lc) == CONFIG_ERR_FILE_IO && !file) {
-                FILE *fp = path ? fopen(path, "re") : NULL;
-                int err = fp ? EIO : errno;
+                /* libconfig does not say why: find out. */
+                struct stat st;
+                FILE *fp = NULL;
+                int err = EIO;
 
+                if (path && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                        err = EISDIR;
+                else if (path && !(fp = fopen(path, "re")))
+                        err = errno;
                 if (fp)
                         fclose(fp);
                 snprintf(msg, sizeof(msg), "cannot read the file: %s",

@@ -65,7 +65,26 @@ typedef struct cfg_delivery_s {
         int max_in_flight;               /**< messages, all partitions */
         int max_in_flight_per_partition; /**< messages, one partition */
         int shutdown_timeout_ms;
+        /** on a partition's revoke, how long in-flight deliveries of that
+         *  partition may finish before they are abandoned */
+        int revoke_timeout_ms;
+        int max_response_bytes; /**< response bytes kept for reports */
+        /** circuit breaker per webhook: this many consecutive failed
+         *  attempts open it for circuit_open_ms, then one probe */
+        int circuit_failures;
+        int circuit_open_ms;
+        /** SSRF guard: refuse non-public addresses unless allowed */
+        int https_only;
+        const char *const *allow_networks; /**< CIDRs, e.g. 127.0.0.0/8 */
+        size_t allow_network_count;
 } cfg_delivery_t;
+
+/** TLS settings of one webhook (all optional). */
+typedef struct cfg_tls_s {
+        const char *ca_file;     /**< CA bundle to verify the server */
+        const char *client_cert; /**< PEM client certificate (mTLS) */
+        const char *client_key;  /**< PEM private key of client_cert */
+} cfg_tls_t;
 
 typedef struct cfg_webhook_s {
         const char *name;
@@ -88,6 +107,11 @@ typedef struct cfg_webhook_s {
         size_t header_count;
         int timeout_ms; /**< effective (delivery.timeout_ms unless set) */
         cfg_retry_t retry; /**< effective (delivery.retry unless set) */
+        cfg_tls_t tls;
+        /** requests in flight to this webhook at once (default: half of
+         *  delivery.concurrency, at least 1): a slow webhook cannot take
+         *  every connection */
+        int max_in_flight;
         int line;          /**< where it is defined in the file */
 } cfg_webhook_t;
 
@@ -99,6 +123,7 @@ typedef struct cfg_mapping_s {
 
 typedef struct cfg_admin_s {
         const char *listen; /**< "host:port", "" or NULL: disabled */
+        const char *token;  /**< bearer token required, or NULL */
 } cfg_admin_t;
 
 typedef struct cfg_log_s {

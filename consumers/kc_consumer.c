@@ -622,6 +622,34 @@ int kc_consumer_commit_sync(kc_consumer_t *c)
         return commit_moved(c, NULL, 0);
 }
 
+size_t kc_consumer_partitions(kc_consumer_t *c, kc_partition_info_t *out,
+                              size_t max)
+{
+        size_t n = kc_tracker_count(c->tracker);
+
+        for (size_t i = 0; i < n && i < max; i++) {
+                kc_partition_info_t *p = &out[i];
+                int64_t lo = -1, hi = -1, pos;
+                size_t pend;
+                p->topic = kc_tracker_at(c->tracker, i, &p->partition,
+                                         &p->committable, &p->committed,
+                                         &pend);
+                p->pending = pend;
+                p->paused = kc_tracker_at_paused(c->tracker, i) ||
+                            c->all_paused;
+                if (rd_kafka_get_watermark_offsets(c->rk, p->topic,
+                                                   p->partition, &lo,
+                                                   &hi) != 0)
+                        hi = -1;
+                p->log_end = hi;
+                pos = p->committed >= 0 ? p->committed : p->committable;
+                if (pos < 0)
+                        pos = lo >= 0 ? lo : hi;
+                p->lag = hi >= 0 && pos >= 0 && hi > pos ? hi - pos : 0;
+        }
+        return n;
+}
+
 void kc_consumer_stats(const kc_consumer_t *c, kc_stats_t *out)
 {
         *out = c->stats;

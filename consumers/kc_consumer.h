@@ -108,6 +108,25 @@ void kc_consumer_tick(kc_consumer_t *c);
  *  @returns 0, or -1 when the commit failed (logged). */
 int kc_consumer_commit_sync(kc_consumer_t *c);
 
+/** One assigned partition, for lag metrics and /status. */
+typedef struct kc_partition_info_s {
+        const char *topic; /**< valid until the next poll */
+        int32_t partition;
+        int64_t committable; /**< finished prefix, -1: nothing consumed */
+        int64_t committed;   /**< last committed by us, -1: none yet */
+        int64_t log_end;     /**< high watermark last seen, -1: unknown */
+        int64_t lag;         /**< log_end - committed position, >= 0 */
+        size_t pending;      /**< consumed, unfinished */
+        int paused;
+} kc_partition_info_t;
+
+/**
+ * @brief The assigned partitions (cached watermarks, no broker request).
+ * @returns how many there are; up to \p max written to \p out.
+ */
+size_t kc_consumer_partitions(kc_consumer_t *c, kc_partition_info_t *out,
+                              size_t max);
+
 /** @returns the counters. */
 void kc_consumer_stats(const kc_consumer_t *c, kc_stats_t *out);
 

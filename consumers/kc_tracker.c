@@ -243,6 +243,17 @@ const char *kc_tracker_at(const kc_tracker_t *tr, size_t i,
         return NULL;
 }
 
+int kc_tracker_at_paused(const kc_tracker_t *tr, size_t i)
+{
+        for (size_t k = 0; k < tr->slot_count; k++) {
+                if (!tr->slots[k].topic)
+                        continue;
+                if (i-- == 0)
+                        return tr->slots[k].paused;
+        }
+        return 0;
+}
+
 void kc_tracker_set_committed(kc_tracker_t *tr, const char *topic,
                               int32_t partition, int64_t offset)
 {

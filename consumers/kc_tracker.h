@@ -84,6 +84,10 @@ const char *kc_tracker_slot(const kc_tracker_t *tr, uint32_t slot,
 /** @brief Remember whether a partition's fetching is paused. */
 void kc_tracker_set_paused(kc_tracker_t *tr, uint32_t slot, int paused);
 
+/** @returns the paused flag of the \p i-th assigned partition (the
+ *  order of kc_tracker_at()). */
+int kc_tracker_at_paused(const kc_tracker_t *tr, size_t i);
+
 /** @brief Note that \p offset was committed for a partition (so the next
  *  collection skips it when nothing moved). */
 void kc_tracker_set_committed(kc_tracker_t *tr, const char *topic,

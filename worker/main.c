@@ -18,6 +18,14 @@ static const char usage[] =
         "  send-test -c FILE --webhook NAME [--type TYPE]\n"
         "                         send a signed sample event to one "
         "webhook\n"
+        "  replay -c FILE --from TIME [--to TIME] [--topic T]... "
+        "[--webhook NAME]...\n"
+        "         [--rate N] [--dry-run] [--state FILE]\n"
+        "                         backfill a time window to webhooks, "
+        "outside the group\n"
+        "  lag -c FILE [--json] [--max-lag N]\n"
+        "                         consumer lag of the group per "
+        "partition\n"
         "  demo                   the whole pipeline on an embedded Kafka "
         "and receiver\n"
         "\n"
@@ -45,6 +53,10 @@ int main(int argc, char **argv)
                 return wk_cmd_transform(argc - 1, argv + 1);
         if (!strcmp(cmd, "send-test"))
                 return wk_cmd_send_test(argc - 1, argv + 1);
+        if (!strcmp(cmd, "replay"))
+                return wk_cmd_replay(argc - 1, argv + 1);
+        if (!strcmp(cmd, "lag"))
+                return wk_cmd_lag(argc - 1, argv + 1);
         if (!strcmp(cmd, "demo"))
                 return wk_cmd_demo(argc - 1, argv + 1);
         fprintf(stderr, "hookbridge: unknown command '%s'\n\n%s", cmd, usage);

@@ -16,6 +16,12 @@ int wk_cmd_check_config(int argc, char **argv);
 /** @brief `send-test -c FILE --webhook NAME [--type TYPE]`. */
 int wk_cmd_send_test(int argc, char **argv);
 
+/** @brief `replay -c FILE --from TIME ...`: backfill outside the group. */
+int wk_cmd_replay(int argc, char **argv);
+
+/** @brief `lag -c FILE [--json] [--max-lag N]`. */
+int wk_cmd_lag(int argc, char **argv);
+
 /** @brief `demo`: the whole pipeline on an embedded Kafka. */
 int wk_cmd_demo(int argc, char **argv);
 

@@ -14,8 +14,11 @@ static wk_worker_t *running;
 
 static void on_signal(int sig)
 {
-        (void)sig;
-        if (running)
+        if (!running)
+                return;
+        if (sig == SIGHUP)
+                wk_worker_reload(running);
+        else
                 wk_worker_stop(running);
 }
 
@@ -102,7 +105,9 @@ int wk_cmd_run(int argc, char **argv)
                 "to the\nsubscribed webhooks, commits offsets only after "
                 "2xx (or a dead-letter\nwrite). SIGTERM/SIGINT: drain "
                 "for delivery.shutdown_timeout_ms, commit,\nleave the "
-                "group; a second signal stops at once.\n";
+                "group; a second signal stops at once. SIGHUP: reload the\n"
+                "webhooks from FILE (an invalid file is rejected, the "
+                "running\nconfiguration kept).\n";
         int code = 1;
         const char *path = config_arg(argc, argv, usage, &code);
         struct sigaction sa;
@@ -131,6 +136,7 @@ int wk_cmd_run(int argc, char **argv)
         running = w;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
         rc = wk_worker_run(w);

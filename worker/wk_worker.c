@@ -536,3 +536,21 @@ void wk_worker_destroy(wk_worker_t *w)
         cfg_destroy(w->cfg);
         free(w);
 }
+
+wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
+                              char *errstr, size_t errstr_size)
+{
+        (void)opts;
+        return wk_worker_new(cfg, errstr, errstr_size);
+}
+
+void wk_worker_reload(wk_worker_t *w)
+{
+        (void)w;
+}
+
+void wk_worker_report(wk_worker_t *w, FILE *out)
+{
+        (void)w;
+        (void)out;
+}

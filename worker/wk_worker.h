@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cfg.h"
 
@@ -33,6 +34,35 @@ typedef struct wk_stats_s {
  */
 wk_worker_t *wk_worker_new(cfg_t *cfg, char *errstr, size_t errstr_size);
 
+/** Options for wk_worker_new_ex(); zeroed = the plain worker. */
+typedef struct wk_worker_opts_s {
+        /** replay: consume these ranges outside the group (see
+         *  kc_consumer_new_ranges()); run returns when all are done */
+        const struct kc_range_s *ranges;
+        size_t range_count;
+        /** replay: finished prefixes, for resumable state */
+        void (*on_progress)(const char *topic, int32_t partition,
+                            int64_t offset, void *opaque);
+        void *opaque;
+        /** deliver only to these webhooks (names); NULL: every enabled */
+        const char *const *webhooks;
+        size_t webhook_count;
+        double rate;  /**< events per second taken in; 0: unlimited */
+        int dry_run;  /**< transform and count, deliver nothing */
+        int no_admin; /**< do not start the admin listener */
+} wk_worker_opts_t;
+
+/** @brief wk_worker_new() with options (replays, filters, dry runs).
+ *  @remark same ownership of \p cfg as wk_worker_new(). */
+wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
+                              char *errstr, size_t errstr_size);
+
+/**
+ * @brief Counts of a dry run (or of deliveries made): per webhook \p i
+ *        (config order) and webhook type. Writes a table to \p out.
+ */
+void wk_worker_report(wk_worker_t *w, FILE *out);
+
 /**
  * @brief Run until wk_worker_stop(): then stop consuming, let in-flight
  *        deliveries finish for up to delivery.shutdown_timeout_ms,
@@ -44,6 +74,11 @@ int wk_worker_run(wk_worker_t *w);
 /** @brief Ask wk_worker_run() to stop. Async-signal-safe and
  *  thread-safe. A second call abandons in-flight work at once. */
 void wk_worker_stop(wk_worker_t *w);
+
+/** @brief Re-read the webhooks from the configuration file (SIGHUP)
+ *  without dropping in-flight work; an invalid file is rejected (logged)
+ *  and the running configuration kept. Async-signal-safe. */
+void wk_worker_reload(wk_worker_t *w);
 
 /** @brief Snapshot of the counters (thread-safe). */
 void wk_worker_stats(wk_worker_t *w, wk_stats_t *out);

@@ -264,6 +264,21 @@ Test(cfg, load_file_reports_its_path)
         cr_assert(strstr(errs, ":5: webhooks: is empty") != NULL, "%s", errs);
 }
 
+Test(cfg, problems_in_an_included_file_name_it)
+{
+        char inc[] = "/tmp/hb-cfg-inc-XXXXXX";
+        char text[512];
+
+        write_file(inc, "webhooks = (\n"
+                        "  { name = \"a\"; url = \"ftp://a/\"; events = [ "
+                        "\"*\" ]; }\n"
+                        ");\n");
+        snprintf(text, sizeof(text), KAFKA "@include \"%s\"\n", inc);
+        expect_err(text, ":2: webhook 'a' url: must start with http://");
+        unlink(inc);
+        cr_assert(strncmp(errs, inc, strlen(inc)) == 0, "%s", errs);
+}
+
 /* --- generic rules ---------------------------------------------------- */
 
 Test(cfg, unknown_setting_lists_known_and_suggests)
@@ -768,6 +783,12 @@ Test(cfg, effective_timeout_and_retry)
                 "    timeout_ms = 5; }\n"
                 ");\n",
                 "t.cfg:7: webhook 'a' timeout_ms: 5 is out of range");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"http://a/\"; events = "
+                         "[ \"*\" ];\n"
+                         "    retry = 5; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'a' retry: expected a group");
 }
 
 /* --- secrets ---------------------------------------------------------- */
