@@ -105,14 +105,14 @@ typedef struct cfg_webhook_s {
         /** static headers, each "Name: value" */
         const char *const *headers;
         size_t header_count;
-        int timeout_ms; /**< effective (delivery.timeout_ms unless set) */
+        int timeout_ms;    /**< effective (delivery.timeout_ms unless set) */
         cfg_retry_t retry; /**< effective (delivery.retry unless set) */
         cfg_tls_t tls;
         /** requests in flight to this webhook at once (default: half of
          *  delivery.concurrency, at least 1): a slow webhook cannot take
          *  every connection */
         int max_in_flight;
-        int line;          /**< where it is defined in the file */
+        int line; /**< where it is defined in the file */
 } cfg_webhook_t;
 
 /** An extra raw event name -> webhook type mapping (SPEC section 2). */

@@ -47,19 +47,18 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg,
-                        char *errstr, size_t errstr_size)
+int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg, char *errstr,
+                        size_t errstr_size)
 {
         const cfg_kafka_t *k = cfg_kafka(cfg);
         char why[512];
 
         for (size_t i = 0; i < k->prop_count; i++) {
-                if (rd_kafka_conf_set(conf, k->prop_names[i],
-                                      k->prop_values[i], why,
-                                      sizeof(why)) != RD_KAFKA_CONF_OK) {
+                if (rd_kafka_conf_set(conf, k->prop_names[i], k->prop_values[i],
+                                      why, sizeof(why)) != RD_KAFKA_CONF_OK) {
                         snprintf(errstr, errstr_size,
-                                 "kafka.properties: %s: %s",
-                                 k->prop_names[i], why);
+                                 "kafka.properties: %s: %s", k->prop_names[i],
+                                 why);
                         return -1;
                 }
         }
@@ -97,9 +96,8 @@ static void set_all_paused(kc_consumer_t *c, int pause)
                         int32_t part;
                         size_t pend;
                         int paused;
-                        const char *t = kc_tracker_slot(c->tracker, slot,
-                                                        &part, &pend,
-                                                        &paused);
+                        const char *t = kc_tracker_slot(c->tracker, slot, &part,
+                                                        &pend, &paused);
                         if (!t)
                                 continue;
                         n--;
@@ -114,8 +112,7 @@ static void set_all_paused(kc_consumer_t *c, int pause)
 /* Commit the partitions of \p only (NULL: all) whose finished prefix
  * moved. Marks them committed first; a failed commit un-marks them. */
 static int commit_moved(kc_consumer_t *c,
-                        const rd_kafka_topic_partition_list_t *only,
-                        int async)
+                        const rd_kafka_topic_partition_list_t *only, int async)
 {
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(8);
@@ -127,8 +124,8 @@ static int commit_moved(kc_consumer_t *c,
                 int32_t part;
                 int64_t off, done;
                 size_t pend;
-                const char *t = kc_tracker_at(c->tracker, i, &part, &off,
-                                              &done, &pend);
+                const char *t =
+                        kc_tracker_at(c->tracker, i, &part, &off, &done, &pend);
                 if (off < 0 || off == done)
                         continue;
                 if (only && !rd_kafka_topic_partition_list_find(only, t, part))
@@ -169,8 +166,7 @@ static int commit_moved(kc_consumer_t *c,
         }
         if (rc == -1) {
                 for (int i = 0; i < l->cnt; i++)
-                        kc_tracker_set_committed(c->tracker,
-                                                 l->elems[i].topic,
+                        kc_tracker_set_committed(c->tracker, l->elems[i].topic,
                                                  l->elems[i].partition, -1);
                 c->stats.commit_errors++;
         }
@@ -207,8 +203,7 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                          offsets->elems[i].partition, -1);
 }
 
-static void on_assign(kc_consumer_t *c,
-                      rd_kafka_topic_partition_list_t *parts)
+static void on_assign(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
 {
         for (int i = 0; i < parts->cnt; i++) {
                 rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -216,13 +211,12 @@ static void on_assign(kc_consumer_t *c,
                         wk_log(WK_LOG_ERR, "out of memory", "topic=%s",
                                p->topic);
                 wk_log(WK_LOG_INFO, "partition assigned",
-                       "topic=%s partition=%d", p->topic,
-                       (int)p->partition);
+                       "topic=%s partition=%d", p->topic, (int)p->partition);
         }
 }
 
-static void on_revoke(kc_consumer_t *c,
-                      rd_kafka_topic_partition_list_t *parts, int lost)
+static void on_revoke(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
+                      int lost)
 {
         /* Give in-flight work of these partitions its bounded chance to
          * finish, then commit what finished before letting go. */
@@ -232,8 +226,8 @@ static void on_revoke(kc_consumer_t *c,
                 commit_moved(c, parts, 0);
         for (int i = 0; i < parts->cnt; i++) {
                 rd_kafka_topic_partition_t *p = &parts->elems[i];
-                size_t pend = kc_tracker_pending(c->tracker, p->topic,
-                                                 p->partition);
+                size_t pend =
+                        kc_tracker_pending(c->tracker, p->topic, p->partition);
                 kc_tracker_revoke(c->tracker, p->topic, p->partition);
                 wk_log(WK_LOG_INFO,
                        lost ? "partition lost" : "partition revoked",
@@ -243,8 +237,7 @@ static void on_revoke(kc_consumer_t *c,
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts,
-                         void *opaque)
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
         kc_consumer_t *c = opaque;
         int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
@@ -277,8 +270,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         c->all_paused = 0;
 }
 
-static void error_cb(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
         kc_consumer_t *c = opaque;
 
@@ -287,16 +279,17 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                 c->brokers_down = 1;
         wk_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? WK_LOG_ERR
                                                           : WK_LOG_WARN,
-               "kafka error", "error=%s detail=\"%s\"",
-               rd_kafka_err2name(err), reason);
+               "kafka error", "error=%s detail=\"%s\"", rd_kafka_err2name(err),
+               reason);
 }
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
         (void)rk;
-        wk_log(level <= 3 ? WK_LOG_ERR : level <= 4 ? WK_LOG_WARN
-                                                    : WK_LOG_DEBUG,
+        wk_log(level <= 3   ? WK_LOG_ERR
+               : level <= 4 ? WK_LOG_WARN
+                            : WK_LOG_DEBUG,
                "librdkafka", "facility=%s detail=\"%s\"", fac, buf);
 }
 
@@ -337,10 +330,9 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
                 rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], NULL, 0);
         if (rd_kafka_conf_set(conf, "bootstrap.servers", k->brokers, why,
                               sizeof(why)) ||
-            rd_kafka_conf_set(conf, "group.id", group_id, why,
-                              sizeof(why)) ||
-            rd_kafka_conf_set(conf, "auto.offset.reset",
-                              k->auto_offset_reset, why, sizeof(why))) {
+            rd_kafka_conf_set(conf, "group.id", group_id, why, sizeof(why)) ||
+            rd_kafka_conf_set(conf, "auto.offset.reset", k->auto_offset_reset,
+                              why, sizeof(why))) {
                 snprintf(errstr, errstr_size, "kafka: %s", why);
                 goto err;
         }
@@ -394,8 +386,8 @@ kc_consumer_t *kc_consumer_new(const cfg_t *cfg, int wake_fd, char *errstr,
         const cfg_kafka_t *k = cfg_kafka(cfg);
         rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t err;
-        kc_consumer_t *c = consumer_create(cfg, k->group_id, wake_fd,
-                                           errstr, errstr_size);
+        kc_consumer_t *c =
+                consumer_create(cfg, k->group_id, wake_fd, errstr, errstr_size);
 
         if (!c)
                 return NULL;
@@ -427,8 +419,7 @@ kc_consumer_t *kc_consumer_new_ranges(const cfg_t *cfg,
 
         /* Never joined nor committed to: assign() needs no group, but
          * librdkafka wants a group.id on a consumer handle. */
-        snprintf(group, sizeof(group), "hookbridge-replay-%ld",
-                 (long)getpid());
+        snprintf(group, sizeof(group), "hookbridge-replay-%ld", (long)getpid());
         c = consumer_create(cfg, group, wake_fd, errstr, errstr_size);
         if (!c)
                 return NULL;
@@ -454,8 +445,8 @@ kc_consumer_t *kc_consumer_new_ranges(const cfg_t *cfg,
                         r->reached = 1;
                         continue;
                 }
-                if (kc_tracker_assign(c->tracker, r->topic,
-                                      r->partition) == -1) {
+                if (kc_tracker_assign(c->tracker, r->topic, r->partition) ==
+                    -1) {
                         snprintf(errstr, errstr_size, "out of memory");
                         goto err;
                 }
@@ -632,14 +623,12 @@ size_t kc_consumer_partitions(kc_consumer_t *c, kc_partition_info_t *out,
                 int64_t lo = -1, hi = -1, pos;
                 size_t pend;
                 p->topic = kc_tracker_at(c->tracker, i, &p->partition,
-                                         &p->committable, &p->committed,
-                                         &pend);
+                                         &p->committable, &p->committed, &pend);
                 p->pending = pend;
-                p->paused = kc_tracker_at_paused(c->tracker, i) ||
-                            c->all_paused;
+                p->paused =
+                        kc_tracker_at_paused(c->tracker, i) || c->all_paused;
                 if (rd_kafka_get_watermark_offsets(c->rk, p->topic,
-                                                   p->partition, &lo,
-                                                   &hi) != 0)
+                                                   p->partition, &lo, &hi) != 0)
                         hi = -1;
                 p->log_end = hi;
                 pos = p->committed >= 0 ? p->committed : p->committable;

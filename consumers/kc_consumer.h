@@ -16,12 +16,12 @@ typedef struct kc_consumer_s kc_consumer_t;
 /** Counters for metrics and reports (monotonic since start). */
 typedef struct kc_stats_s {
         uint64_t consumed;
-        uint64_t commits;        /**< commit requests that succeeded */
+        uint64_t commits; /**< commit requests that succeeded */
         uint64_t commit_errors;
         uint64_t rebalances;
-        size_t assigned;         /**< partitions currently assigned */
-        size_t paused;           /**< partitions currently paused */
-        size_t pending;          /**< consumed messages not finished */
+        size_t assigned; /**< partitions currently assigned */
+        size_t paused;   /**< partitions currently paused */
+        size_t pending;  /**< consumed messages not finished */
 } kc_stats_t;
 
 /**
@@ -144,7 +144,7 @@ void kc_consumer_destroy(kc_consumer_t *c);
  * @brief Apply the configuration's kafka.properties to \p conf.
  * @returns 0, or -1 with "kafka.properties: KEY: reason" in \p errstr.
  */
-int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg,
-                        char *errstr, size_t errstr_size);
+int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg, char *errstr,
+                        size_t errstr_size);
 
 #endif

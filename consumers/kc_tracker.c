@@ -86,8 +86,7 @@ static void slot_clear(kc_tracker_t *tr, slot_t *s)
         s->gen++;
 }
 
-int kc_tracker_assign(kc_tracker_t *tr, const char *topic,
-                      int32_t partition)
+int kc_tracker_assign(kc_tracker_t *tr, const char *topic, int32_t partition)
 {
         slot_t *s = find(tr, topic, partition);
 
@@ -99,8 +98,8 @@ int kc_tracker_assign(kc_tracker_t *tr, const char *topic,
                                 s = &tr->slots[i];
         }
         if (!s) {
-                slot_t *n = realloc(tr->slots,
-                                    (tr->slot_count + 1) * sizeof(*n));
+                slot_t *n =
+                        realloc(tr->slots, (tr->slot_count + 1) * sizeof(*n));
                 if (!n)
                         return -1;
                 tr->slots = n;
@@ -116,8 +115,7 @@ int kc_tracker_assign(kc_tracker_t *tr, const char *topic,
         return 0;
 }
 
-void kc_tracker_revoke(kc_tracker_t *tr, const char *topic,
-                       int32_t partition)
+void kc_tracker_revoke(kc_tracker_t *tr, const char *topic, int32_t partition)
 {
         slot_t *s = find(tr, topic, partition);
 
@@ -224,9 +222,9 @@ size_t kc_tracker_count(const kc_tracker_t *tr)
         return n;
 }
 
-const char *kc_tracker_at(const kc_tracker_t *tr, size_t i,
-                          int32_t *partition, int64_t *committable,
-                          int64_t *committed, size_t *pending)
+const char *kc_tracker_at(const kc_tracker_t *tr, size_t i, int32_t *partition,
+                          int64_t *committable, int64_t *committed,
+                          size_t *pending)
 {
         for (size_t k = 0; k < tr->slot_count; k++) {
                 const slot_t *s = &tr->slots[k];

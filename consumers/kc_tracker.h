@@ -27,12 +27,10 @@ void kc_tracker_destroy(kc_tracker_t *tr);
 
 /** @brief Start tracking a partition afresh (drops any old window).
  *  @returns 0, or -1 on out-of-memory. */
-int kc_tracker_assign(kc_tracker_t *tr, const char *topic,
-                      int32_t partition);
+int kc_tracker_assign(kc_tracker_t *tr, const char *topic, int32_t partition);
 
 /** @brief Stop tracking a partition: outstanding tickets become stale. */
-void kc_tracker_revoke(kc_tracker_t *tr, const char *topic,
-                       int32_t partition);
+void kc_tracker_revoke(kc_tracker_t *tr, const char *topic, int32_t partition);
 
 /**
  * @brief Record a consumed message as unfinished.
@@ -68,9 +66,9 @@ size_t kc_tracker_count(const kc_tracker_t *tr);
  *          marked committed in \p committed (-1 when none), unfinished
  *          count in \p pending.
  */
-const char *kc_tracker_at(const kc_tracker_t *tr, size_t i,
-                          int32_t *partition, int64_t *committable,
-                          int64_t *committed, size_t *pending);
+const char *kc_tracker_at(const kc_tracker_t *tr, size_t i, int32_t *partition,
+                          int64_t *committable, int64_t *committed,
+                          size_t *pending);
 
 /**
  * @brief The partition behind a (fresh) ticket's slot, with its
@@ -78,8 +76,7 @@ const char *kc_tracker_at(const kc_tracker_t *tr, size_t i,
  * @returns the topic, or NULL when the slot is free.
  */
 const char *kc_tracker_slot(const kc_tracker_t *tr, uint32_t slot,
-                            int32_t *partition, size_t *pending,
-                            int *paused);
+                            int32_t *partition, size_t *pending, int *paused);
 
 /** @brief Remember whether a partition's fetching is paused. */
 void kc_tracker_set_paused(kc_tracker_t *tr, uint32_t slot, int paused);

@@ -67,8 +67,8 @@ wh_dlq_t *wh_dlq_new(const cfg_t *cfg, int wake_fd, char *errstr,
         }
         for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], NULL, 0);
-        if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg_kafka(cfg)->brokers,
-                              why, sizeof(why))) {
+        if (rd_kafka_conf_set(conf, "bootstrap.servers",
+                              cfg_kafka(cfg)->brokers, why, sizeof(why))) {
                 snprintf(errstr, errstr_size, "kafka: %s", why);
                 goto err;
         }
@@ -185,7 +185,8 @@ void wh_dlq_destroy(wh_dlq_t *d, int timeout_ms)
         d->closing = 1;
         /* Unacknowledged writes are purged; their pending_t go with the
          * delivery reports librdkafka still makes on destroy. */
-        rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_purge(d->rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(d->rk, 0);
         rd_kafka_destroy(d->rk);
         free(d->topic);

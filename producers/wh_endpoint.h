@@ -38,7 +38,7 @@ const cfg_retry_t *wh_endpoint_retry(const wh_endpoint_t *ep);
  * @returns a curl_slist (as void * so this header needs no curl.h; caller
  *          frees with curl_slist_free_all), or NULL on out-of-memory.
  */
-void *wh_endpoint_headers(const wh_endpoint_t *ep, const char *id,
-                          int64_t ts, const char *body, size_t body_len);
+void *wh_endpoint_headers(const wh_endpoint_t *ep, const char *id, int64_t ts,
+                          const char *body, size_t body_len);
 
 #endif

@@ -43,12 +43,11 @@ int wh_sign_userpilot(const wh_key_t *key, int64_t ts, const char *body,
  * @returns 1 when one entry matches, 0 otherwise.
  */
 int wh_verify_standard(const wh_key_t *key, const char *id, const char *ts,
-                       const char *body, size_t body_len,
-                       const char *header);
+                       const char *body, size_t body_len, const char *header);
 
 /** @brief Check a received X-Signature header ("t=..,v1=<hex>").
  *  @returns 1 when it matches, 0 otherwise. */
-int wh_verify_userpilot(const wh_key_t *key, const char *body,
-                        size_t body_len, const char *header);
+int wh_verify_userpilot(const wh_key_t *key, const char *body, size_t body_len,
+                        const char *header);
 
 #endif

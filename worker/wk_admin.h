@@ -33,9 +33,8 @@ typedef struct wk_admin_probe_s {
  * @returns NULL with the reason in \p errstr.
  */
 wk_admin_t *wk_admin_start(const char *listen, const char *token,
-                           wk_metrics_t *metrics,
-                           const wk_admin_probe_t *probe, char *errstr,
-                           size_t errstr_size);
+                           wk_metrics_t *metrics, const wk_admin_probe_t *probe,
+                           char *errstr, size_t errstr_size);
 
 /** @returns the port listened on (useful with port 0). */
 uint16_t wk_admin_port(const wk_admin_t *a);

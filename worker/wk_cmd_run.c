@@ -52,8 +52,8 @@ static const char *config_arg(int argc, char **argv, const char *usage,
                 }
         }
         if (!path || optind < argc) {
-                fprintf(stderr, "%s%s", path ? "unexpected argument\n"
-                                             : "missing -c FILE\n",
+                fprintf(stderr, "%s%s",
+                        path ? "unexpected argument\n" : "missing -c FILE\n",
                         usage);
                 *exit_code = WK_EXIT_USAGE;
                 return NULL;

@@ -33,8 +33,7 @@ static int sample_for(const wk_mapping_t *m, const cfg_t *cfg,
         for (size_t i = 0; i < wk_sample_count(); i++) {
                 snprintf(id, sizeof(id), "send-test-%lld-%zu",
                          (long long)time(NULL), i);
-                wk_sample_render(i, id, 1, meta.timestamp_ms, raw,
-                                 sizeof(raw));
+                wk_sample_render(i, id, 1, meta.timestamp_ms, raw, sizeof(raw));
                 if (wk_event_parse(m, raw, strlen(raw), &meta, ev, reason,
                                    sizeof(reason)) != WK_XF_OK)
                         continue;
@@ -64,8 +63,7 @@ static void on_done(const wh_result_t *res, void *opaque)
         else
                 printf("status: no response (%s)\n", res->error);
         printf("time: %.0f ms\n", res->last_attempt_s * 1000.0);
-        printf("response: %.*s%s\n", (int)res->body_start_len,
-               res->body_start,
+        printf("response: %.*s%s\n", (int)res->body_start_len, res->body_start,
                res->body_start_len ? "" : "(empty)");
         printf("result: %s\n", r->ok ? "OK" : "FAILED");
 }
@@ -140,8 +138,7 @@ int wk_cmd_send_test(int argc, char **argv)
                 goto out;
         }
         body = wk_event_render(ev, wh->user_props, wh->user_prop_count,
-                               wh->company_props, wh->company_prop_count,
-                               &len);
+                               wh->company_props, wh->company_prop_count, &len);
         /* One attempt: a test reports what happened, it does not retry. */
         once = *wh;
         once.retry.max_attempts = 1;
@@ -152,8 +149,8 @@ int wk_cmd_send_test(int argc, char **argv)
                 fprintf(stderr, "send-test: %s\n", errstr);
                 goto out;
         }
-        printf("POST %s\nwebhook-id: %s\ntype: %s\nbody: %s\n",
-               wh->url, wk_event_id(ev), wk_event_type(ev), body);
+        printf("POST %s\nwebhook-id: %s\ntype: %s\nbody: %s\n", wh->url,
+               wk_event_id(ev), wk_event_type(ev), body);
         if (wh_pool_submit(pool, ep, wk_event_id(ev), body, len, 0, on_done,
                            &rep) == -1)
                 goto out;

@@ -87,8 +87,7 @@ static int produce_events(const char *bootstraps, int *deliverable)
         }
         for (size_t i = 0; i < wk_sample_count(); i++) {
                 snprintf(id, sizeof(id), "demo-%zu", i + 1);
-                wk_sample_render(i, id, 1000 + (long)i, now, buf,
-                                 sizeof(buf));
+                wk_sample_render(i, id, 1000 + (long)i, now, buf, sizeof(buf));
                 rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(DEMO_TOPIC),
                                   RD_KAFKA_V_KEY(id, strlen(id)),
                                   RD_KAFKA_V_VALUE(buf, strlen(buf)),
@@ -138,9 +137,8 @@ static int print_committed(const char *bootstraps)
                 int64_t lo = 0, hi = 0;
                 rd_kafka_query_watermark_offsets(rk, DEMO_TOPIC, i, &lo, &hi,
                                                  5000);
-                printf("  %s[%d]  committed %lld  log end %lld%s\n",
-                       DEMO_TOPIC, i, (long long)l->elems[i].offset,
-                       (long long)hi,
+                printf("  %s[%d]  committed %lld  log end %lld%s\n", DEMO_TOPIC,
+                       i, (long long)l->elems[i].offset, (long long)hi,
                        l->elems[i].offset == hi ? "" : "  (behind)");
                 all &= l->elems[i].offset == hi;
         }
@@ -249,8 +247,7 @@ int wk_cmd_demo(int argc, char **argv)
         /* crm gets every kind, slack the two NPS kinds. */
         expected = deliverable + 2;
         deadline = time(NULL) + 60;
-        while (time(NULL) < deadline &&
-               demo_count(&d, &verified) < expected)
+        while (time(NULL) < deadline && demo_count(&d, &verified) < expected)
                 usleep(50 * 1000);
         /* Let a commit interval pass, then stop (which commits too). */
         usleep(500 * 1000);

@@ -56,8 +56,7 @@ static size_t json_escape(char *buf, size_t size, size_t off, const char *s,
 }
 
 /* Turn logfmt pairs (k=v, k="v w") into ,"k":"v" members. */
-static size_t logfmt_to_json(char *buf, size_t size, size_t off,
-                             const char *kv)
+static size_t logfmt_to_json(char *buf, size_t size, size_t off, const char *kv)
 {
         const char *p = kv;
         while (*p && off + 16 < size) {
@@ -120,13 +119,11 @@ void wk_log(int level, const char *msg, const char *fmt, ...)
                 off = json_escape(line, sizeof(line), off, msg, strlen(msg));
                 off += (size_t)snprintf(line + off, sizeof(line) - off, "\"");
                 off = logfmt_to_json(line, sizeof(line), off, kv);
-                off += (size_t)snprintf(line + off, sizeof(line) - off,
-                                        "}\n");
+                off += (size_t)snprintf(line + off, sizeof(line) - off, "}\n");
         } else {
-                off = (size_t)snprintf(line, sizeof(line),
-                                       "ts=%s level=%s msg=\"%s\"%s%s\n", ts,
-                                       level_name(level), msg, *kv ? " " : "",
-                                       kv);
+                off = (size_t)snprintf(
+                        line, sizeof(line), "ts=%s level=%s msg=\"%s\"%s%s\n",
+                        ts, level_name(level), msg, *kv ? " " : "", kv);
         }
         if (off >= sizeof(line)) {
                 off = sizeof(line) - 1;

@@ -24,9 +24,9 @@ void wk_metrics_destroy(wk_metrics_t *m);
  *        for histograms.
  * @returns 0, or -1 (bad name, already declared, out of memory).
  */
-int wk_metrics_declare(wk_metrics_t *m, const char *name,
-                       wk_metric_type_t type, const char *help,
-                       const double *buckets, size_t bucket_count);
+int wk_metrics_declare(wk_metrics_t *m, const char *name, wk_metric_type_t type,
+                       const char *help, const double *buckets,
+                       size_t bucket_count);
 
 /**
  * @brief Add \p v to a counter, set a gauge, or observe a histogram
@@ -39,8 +39,8 @@ void wk_metrics_add(wk_metrics_t *m, const char *name, const char *labels,
                     double v);
 void wk_metrics_set(wk_metrics_t *m, const char *name, const char *labels,
                     double v);
-void wk_metrics_observe(wk_metrics_t *m, const char *name,
-                        const char *labels, double v);
+void wk_metrics_observe(wk_metrics_t *m, const char *name, const char *labels,
+                        double v);
 
 /** @brief Drop every series of a gauge family (e.g. lag of partitions no
  *  longer assigned) before setting the current ones. */

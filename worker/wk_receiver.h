@@ -12,10 +12,10 @@ typedef struct wk_rx_s wk_rx_t;
 /** One received request, valid only during the callback. */
 typedef struct wk_rx_request_s {
         const char *path;
-        const char *webhook_id;   /**< "" when absent */
-        const char *webhook_ts;   /**< "" when absent */
-        const char *signature;    /**< webhook-signature or X-Signature */
-        int verified;             /**< 1 ok, 0 bad, -1 no secret known */
+        const char *webhook_id; /**< "" when absent */
+        const char *webhook_ts; /**< "" when absent */
+        const char *signature;  /**< webhook-signature or X-Signature */
+        int verified;           /**< 1 ok, 0 bad, -1 no secret known */
         const char *body;
         size_t body_len;
         const char *headers_json; /**< all headers as a JSON object text */

@@ -55,6 +55,5 @@ int wk_sample_render(size_t i, const char *message_id, long user,
                 "\"plan\":\"pro\",\"seats\":12,\"beta\":true},\"groupId\":"
                 "\"42\",\"group\":{\"name\":\"Analytical Engines\","
                 "\"industry\":\"SaaS\",\"employees\":45}},\"properties\":%s}",
-                samples[i][0], message_id, timestamp_ms, user,
-                samples[i][1]);
+                samples[i][0], message_id, timestamp_ms, user, samples[i][1]);
 }

@@ -44,8 +44,7 @@ int wk_mapping_has_type(const wk_mapping_t *m, const char *type);
 
 /** @returns the number of distinct webhook types, and writes up to \p max
  *  of them (built-in order first) to \p types. */
-size_t wk_mapping_types(const wk_mapping_t *m, const char **types,
-                        size_t max);
+size_t wk_mapping_types(const wk_mapping_t *m, const char **types, size_t max);
 
 void wk_mapping_destroy(wk_mapping_t *m);
 
@@ -75,8 +74,7 @@ int64_t wk_event_timestamp(const wk_event_t *ev);
  *          \p lenp; NULL only on out-of-memory.
  */
 char *wk_event_render(const wk_event_t *ev, const char *const *user_props,
-                      size_t user_prop_count,
-                      const char *const *company_props,
+                      size_t user_prop_count, const char *const *company_props,
                       size_t company_prop_count, size_t *lenp);
 
 void wk_event_destroy(wk_event_t *ev);

@@ -35,7 +35,7 @@ typedef struct wk_msg_s {
         struct wk_msg_s *prev, *next;
         rd_kafka_message_t *rkm; /* owned; the raw value for dead letters */
         kc_ticket_t ticket;
-        char *id;     /* webhook-id */
+        char *id;      /* webhook-id */
         char **bodies; /* one per distinct property set */
         size_t body_count;
         wk_delivery_t *deliveries; /* one per subscribed webhook */
@@ -133,9 +133,8 @@ static void dlq_done(int ok, const char *error, void *opaque)
                  * stays unfinished (held back) and is redelivered. */
                 wk_log(WK_LOG_ERR, "dead letter rejected; message held",
                        "topic=%s partition=%d offset=%lld error=\"%s\"",
-                       rd_kafka_topic_name(m->rkm->rkt),
-                       (int)m->rkm->partition, (long long)m->rkm->offset,
-                       error ? error : "");
+                       rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
+                       (long long)m->rkm->offset, error ? error : "");
                 return;
         }
         w->stats.dead_lettered++;
@@ -171,8 +170,8 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 msg_settle(m);
                 return;
         }
-        rec.reason = res->outcome == WH_OUT_PERMANENT ? "permanent"
-                                                      : "exhausted";
+        rec.reason =
+                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted";
         rec.webhook = wh->name;
         rec.status = res->status;
         rec.error = res->error;
@@ -202,10 +201,10 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
         size_t n = cfg_webhook_count(w->cfg);
         const char *type = wk_event_type(ev);
         size_t *body_of = calloc(n ? n : 1, sizeof(*body_of));
-        int forever = cfg_delivery(w->cfg)->on_exhausted ==
-                              CFG_EXHAUSTED_RETRY ||
-                      (!w->dlq && cfg_delivery(w->cfg)->on_exhausted !=
-                                          CFG_EXHAUSTED_DROP);
+        int forever =
+                cfg_delivery(w->cfg)->on_exhausted == CFG_EXHAUSTED_RETRY ||
+                (!w->dlq &&
+                 cfg_delivery(w->cfg)->on_exhausted != CFG_EXHAUSTED_DROP);
 
         m->bodies = calloc(n ? n : 1, sizeof(*m->bodies));
         m->deliveries = calloc(n ? n : 1, sizeof(*m->deliveries));
@@ -219,8 +218,8 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
                 if (!cfg_webhook_wants(wh, type))
                         continue;
                 for (b = 0; b < i; b++)
-                        if (body_of[b] && same_props(cfg_webhook(w->cfg, b),
-                                                     wh))
+                        if (body_of[b] &&
+                            same_props(cfg_webhook(w->cfg, b), wh))
                                 break;
                 if (b < i) {
                         body_of[i] = body_of[b];
@@ -260,8 +259,8 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
 err_submitted:
         /* Some deliveries are out: keep the message unfinished (held
          * back, redelivered after a restart) rather than lose any. */
-        wk_log(WK_LOG_ERR, "out of memory submitting deliveries",
-               "id=%s", m->id);
+        wk_log(WK_LOG_ERR, "out of memory submitting deliveries", "id=%s",
+               m->id);
         free(body_of);
         return 0;
 err:
@@ -303,9 +302,8 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
         if (st == WK_XF_SKIPPED) {
                 w->stats.skipped++;
                 wk_log(WK_LOG_DEBUG, "skipped",
-                       "topic=%s partition=%d offset=%lld reason=\"%s\"",
-                       topic, (int)rkm->partition, (long long)rkm->offset,
-                       reason);
+                       "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
+                       (int)rkm->partition, (long long)rkm->offset, reason);
                 m->owed = 1;
                 msg_settle(m);
                 return;
@@ -314,9 +312,8 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
                 wh_dlq_record_t rec = {.reason = "invalid", .detail = reason};
                 w->stats.invalid++;
                 wk_log(WK_LOG_WARN, "invalid event",
-                       "topic=%s partition=%d offset=%lld reason=\"%s\"",
-                       topic, (int)rkm->partition, (long long)rkm->offset,
-                       reason);
+                       "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
+                       (int)rkm->partition, (long long)rkm->offset, reason);
                 m->owed = 1;
                 if (w->dlq)
                         dead_letter(m, &rec);
@@ -479,8 +476,7 @@ int wk_worker_run(wk_worker_t *w)
                         wh_dlq_poll(w->dlq);
                 kc_consumer_tick(w->consumer);
                 publish(w);
-                if (wh_pool_run(w->pool, taken ? 0 : 100, w->wake[0]) ==
-                    -1) {
+                if (wh_pool_run(w->pool, taken ? 0 : 100, w->wake[0]) == -1) {
                         wk_log(WK_LOG_ERR, "HTTP pool failed", "%s", "");
                         rc = -1;
                         break;

@@ -20,9 +20,9 @@ typedef struct wk_stats_s {
         uint64_t deliveries_failed; /**< permanent or exhausted */
         uint64_t dead_lettered;
         uint64_t dropped;
-        uint64_t finished;          /**< messages fully done */
+        uint64_t finished; /**< messages fully done */
         uint64_t commits;
-        size_t in_flight;           /**< messages consumed, not finished */
+        size_t in_flight; /**< messages consumed, not finished */
 } wk_stats_t;
 
 /**

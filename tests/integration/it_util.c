@@ -26,10 +26,11 @@ const char *it_brokers(void)
         const char *b = getenv("HOOKBRIDGE_TEST_BROKERS");
 
         if (!b || !*b)
-                cr_assert_fail("HOOKBRIDGE_TEST_BROKERS is not set: start a broker "
-                         "with tests/kafka/kafka.sh start and export what "
-                         "tests/kafka/kafka.sh env prints (or run "
-                         "tests/run.sh)");
+                cr_assert_fail(
+                        "HOOKBRIDGE_TEST_BROKERS is not set: start a broker "
+                        "with tests/kafka/kafka.sh start and export what "
+                        "tests/kafka/kafka.sh env prints (or run "
+                        "tests/run.sh)");
         return b;
 }
 
@@ -51,8 +52,7 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *group)
         if (group)
                 rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
         if (type == RD_KAFKA_PRODUCER) {
-                rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL,
-                                  0);
+                rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL, 0);
                 rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
         }
         rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
@@ -99,15 +99,13 @@ void it_create_topic(const char *topic, int partitions)
                         ready = md->topic_cnt == 1 && !md->topics[0].err &&
                                 md->topics[0].partition_cnt == partitions;
                         for (int i = 0; ready && i < partitions; i++)
-                                ready = md->topics[0].partitions[i].leader >=
-                                        0;
+                                ready = md->topics[0].partitions[i].leader >= 0;
                         rd_kafka_metadata_destroy(md);
                 }
                 rd_kafka_topic_destroy(rkt);
                 if (ready)
                         break;
-                cr_assert(it_now_ms() < deadline, "topic %s not ready",
-                          topic);
+                cr_assert(it_now_ms() < deadline, "topic %s not ready", topic);
                 usleep(100 * 1000);
         }
         rd_kafka_destroy(rk);

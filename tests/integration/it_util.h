@@ -32,8 +32,7 @@ void it_log_end(const char *topic, int n, int64_t *out);
 
 /** @brief Committed offsets of \p group for partitions 0..n-1 of \p topic
  *  (-1001 = none). */
-void it_committed(const char *group, const char *topic, int n,
-                  int64_t *out);
+void it_committed(const char *group, const char *topic, int n, int64_t *out);
 
 /**
  * @brief Wait up to \p timeout_ms until every partition's committed

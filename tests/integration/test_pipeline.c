@@ -76,8 +76,7 @@ static wk_rx_t *start_receiver(void)
 }
 
 static void write_config(char *path, size_t size, const char *topic,
-                         const char *group, uint16_t port,
-                         const char *delivery)
+                         const char *group, uint16_t port, const char *delivery)
 {
         char text[4096];
 
@@ -159,9 +158,8 @@ Test(pipeline, every_webhook_gets_exactly_its_payloads_then_commit,
                         skipped++;
                 } else {
                         snprintf(id, sizeof(id), "it-%d", i);
-                        wk_sample_render((size_t)i % wk_sample_count(), id,
-                                         i, 1700000000000LL + i, raw,
-                                         sizeof(raw));
+                        wk_sample_render((size_t)i % wk_sample_count(), id, i,
+                                         1700000000000LL + i, raw, sizeof(raw));
                         cr_assert_eq(wk_event_parse(map, raw, strlen(raw),
                                                     &meta, &ev, reason,
                                                     sizeof(reason)),
@@ -169,15 +167,13 @@ Test(pipeline, every_webhook_gets_exactly_its_payloads_then_commit,
                         for (size_t w = 0; w < 2; w++) {
                                 const cfg_webhook_t *wh = cfg_webhook(cfg, w);
                                 size_t len;
-                                if (!cfg_webhook_wants(wh,
-                                                       wk_event_type(ev)))
+                                if (!cfg_webhook_wants(wh, wk_event_type(ev)))
                                         continue;
                                 exp[nexp].path = w == 0 ? "/a" : "/b";
-                                snprintf(exp[nexp].id, sizeof(exp[0].id),
-                                         "%s", id);
+                                snprintf(exp[nexp].id, sizeof(exp[0].id), "%s",
+                                         id);
                                 exp[nexp].body = wk_event_render(
-                                        ev, wh->user_props,
-                                        wh->user_prop_count,
+                                        ev, wh->user_props, wh->user_prop_count,
                                         wh->company_props,
                                         wh->company_prop_count, &len);
                                 nexp++;
@@ -201,31 +197,29 @@ Test(pipeline, every_webhook_gets_exactly_its_payloads_then_commit,
         for (size_t r = 0; r < seen.n; r++) {
                 seen_t *s = &seen.v[r];
                 size_t e;
-                cr_assert_eq(s->verified, 1, "%s %s: signature",
-                             s->path, s->id);
+                cr_assert_eq(s->verified, 1, "%s %s: signature", s->path,
+                             s->id);
                 for (e = 0; e < nexp; e++)
                         if (!strcmp(exp[e].path, s->path) &&
                             !strcmp(exp[e].id, s->id))
                                 break;
                 cr_assert(e < nexp, "unexpected delivery %s %s", s->path,
                           s->id);
-                cr_assert_str_eq(s->body, exp[e].body, "%s %s: body",
-                                 s->path, s->id);
+                cr_assert_str_eq(s->body, exp[e].body, "%s %s: body", s->path,
+                                 s->id);
                 exp[e].got++;
         }
         pthread_mutex_unlock(&seen.lock);
         for (size_t e = 0; e < nexp; e++)
-                cr_assert(exp[e].got >= 1, "%s never received %s",
-                          exp[e].path, exp[e].id);
+                cr_assert(exp[e].got >= 1, "%s never received %s", exp[e].path,
+                          exp[e].id);
         cr_log_info("%zu deliveries expected, %zu received (bad inputs %d, "
                     "skipped %d)",
                     nexp, seen_count(), bad, skipped);
 
         status = it_stop_worker(pid, SIGTERM, 30000);
-        cr_assert(status != -1 && WIFEXITED(status) &&
-                          WEXITSTATUS(status) == 0,
-                  "worker did not stop cleanly on SIGTERM (log: %s)",
-                  logpath);
+        cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "worker did not stop cleanly on SIGTERM (log: %s)", logpath);
         for (size_t e = 0; e < nexp; e++)
                 free(exp[e].body);
         wk_mapping_destroy(map);
@@ -272,8 +266,7 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
         for (int i = 0; i < N; i++) {
                 snprintf(id, sizeof(id), "hold-%d", i);
                 /* sample 1 = Flow Completed: webhook a only */
-                wk_sample_render(1, id, i, 1700000000000LL, raw,
-                                 sizeof(raw));
+                wk_sample_render(1, id, i, 1700000000000LL, raw, sizeof(raw));
                 it_produce(rk, topic, 0, id, raw, strlen(raw));
         }
         cr_assert_eq(rd_kafka_flush(rk, 30000), 0);
@@ -300,8 +293,9 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
         cr_assert_eq(end, N);
         /* Exactly the finished prefix: never past the failing message. */
         if (first_unfinished == 0)
-                cr_assert(committed < 0, "committed %lld with nothing "
-                                         "finished",
+                cr_assert(committed < 0,
+                          "committed %lld with nothing "
+                          "finished",
                           (long long)committed);
         else
                 cr_assert_eq(committed, first_unfinished,
@@ -311,15 +305,13 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
         /* The receiver recovers: everything is delivered and committed. */
         cr_assert_eq(wk_rx_set_script(rx, "/a", "200"), 0);
         cr_assert(it_wait_committed_to_end(group, topic, 1, 60000),
-                  "offsets did not catch up after recovery (log: %s)",
-                  logpath);
+                  "offsets did not catch up after recovery (log: %s)", logpath);
         for (int i = 0; i < N; i++) {
                 snprintf(id, sizeof(id), "hold-%d", i);
                 cr_assert(got_2xx(id), "%s never delivered", id);
         }
         status = it_stop_worker(pid, SIGTERM, 30000);
-        cr_assert(status != -1 && WIFEXITED(status) &&
-                          WEXITSTATUS(status) == 0,
+        cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "worker did not stop cleanly (log: %s)", logpath);
         wk_rx_stop(rx);
 }

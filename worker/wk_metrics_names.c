@@ -1,0 +1,73 @@
+/* wk_metrics_names: every metric family hookbridge exports, in one place. */
+#include "wk_metrics_names.h"
+
+static const double attempt_buckets[] = {.005, .01, .025, .05, .1, .25,
+                                         .5,   1,   2.5,  5,   10, 30};
+static const double e2e_buckets[] = {.01, .025, .05, .1, .25, .5, 1,
+                                     2.5, 5,    10,  30, 60,  300};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct {
+        const char *name;
+        wk_metric_type_t type;
+        const char *help;
+        const double *buckets;
+        size_t bucket_count;
+} families[] = {
+        {WK_M_CONSUMED, WK_METRIC_COUNTER, "Raw events consumed from Kafka.",
+         NULL, 0},
+        {WK_M_SKIPPED, WK_METRIC_COUNTER,
+         "Events skipped (not a track call, unmapped event name).", NULL, 0},
+        {WK_M_INVALID, WK_METRIC_COUNTER,
+         "Bad inputs (not JSON, not an object, missing fields).", NULL, 0},
+        {WK_M_DELIVERIES, WK_METRIC_COUNTER,
+         "Deliveries by webhook and final outcome (ok, permanent, "
+         "exhausted, dropped, disabled).",
+         NULL, 0},
+        {WK_M_ATTEMPTS, WK_METRIC_COUNTER,
+         "HTTP attempts by webhook and result class (2xx..5xx, error).", NULL,
+         0},
+        {WK_M_ATTEMPT_SECONDS, WK_METRIC_HISTOGRAM,
+         "Duration of one HTTP attempt, by webhook.", attempt_buckets,
+         N(attempt_buckets)},
+        {WK_M_END_TO_END, WK_METRIC_HISTOGRAM,
+         "From the Kafka message timestamp to the webhook's 2xx.", e2e_buckets,
+         N(e2e_buckets)},
+        {WK_M_IN_FLIGHT_MSGS, WK_METRIC_GAUGE,
+         "Messages consumed and not yet finished.", NULL, 0},
+        {WK_M_IN_FLIGHT_REQS, WK_METRIC_GAUGE, "HTTP requests on the wire.",
+         NULL, 0},
+        {WK_M_PAUSED, WK_METRIC_GAUGE,
+         "Partitions whose fetching is paused (in-flight limits).", NULL, 0},
+        {WK_M_ASSIGNED, WK_METRIC_GAUGE, "Partitions assigned to this worker.",
+         NULL, 0},
+        {WK_M_DLQ_WRITES, WK_METRIC_COUNTER,
+         "Dead-letter writes by result (ok = acknowledged by the broker).",
+         NULL, 0},
+        {WK_M_COMMITS, WK_METRIC_COUNTER, "Offset commits by result.", NULL, 0},
+        {WK_M_REBALANCES, WK_METRIC_COUNTER, "Consumer group rebalance events.",
+         NULL, 0},
+        {WK_M_CIRCUIT, WK_METRIC_GAUGE,
+         "Circuit breaker per webhook: 0 closed, 1 half-open, 2 open.", NULL,
+         0},
+        {WK_M_DISABLED, WK_METRIC_GAUGE,
+         "1 when a webhook was disabled by a 410 Gone (until reload).", NULL,
+         0},
+        {WK_M_LAG, WK_METRIC_GAUGE,
+         "Messages between the committed offset and the log end.", NULL, 0},
+        {WK_M_LAG_SECONDS, WK_METRIC_GAUGE,
+         "Age of the oldest unfinished message of the partition.", NULL, 0},
+        {WK_M_UP, WK_METRIC_GAUGE, "1 while the worker runs.", NULL, 0},
+        {WK_M_BUILD_INFO, WK_METRIC_GAUGE, "Build information.", NULL, 0},
+};
+
+int wk_metrics_declare_all(wk_metrics_t *m)
+{
+        for (size_t i = 0; i < N(families); i++)
+                if (wk_metrics_declare(m, families[i].name, families[i].type,
+                                       families[i].help, families[i].buckets,
+                                       families[i].bucket_count) == -1)
+                        return -1;
+        return 0;
+}
