@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
 /* The webhook types of SPEC section 2; `mappings` may add more. */
 static const char *const cfg_builtin_types[] = {
@@ -240,6 +242,28 @@ static const cfg_opt_t cfg_delivery_opts[] = {
                 max_in_flight_per_partition, 0, 1, 1000000, 2000),
         CFG_INT("shutdown_timeout_ms", cfg_delivery_t, shutdown_timeout_ms, 0,
                 0, 3600000, 10000),
+        CFG_INT("revoke_timeout_ms", cfg_delivery_t, revoke_timeout_ms, 0, 0,
+                600000, 5000),
+        CFG_INT("max_response_bytes", cfg_delivery_t, max_response_bytes, 0, 0,
+                65536, 256),
+        CFG_BOOL("https_only", cfg_delivery_t, https_only, 0),
+        CFG_CUSTOM("circuit", 0, NULL),
+        CFG_CUSTOM("allow_networks", 0, NULL),
+        {NULL},
+};
+
+static const cfg_opt_t cfg_circuit_opts[] = {
+        CFG_INT("failures", cfg_delivery_t, circuit_failures, 0, 0, 10000, 5),
+        CFG_INT("open_ms", cfg_delivery_t, circuit_open_ms, 0, 100, 3600000,
+                30000),
+        {NULL},
+};
+
+static const cfg_opt_t cfg_tls_opts[] = {
+        CFG_STR("ca_file", cfg_tls_t, ca_file, CFG_NONEMPTY, NULL, NULL),
+        CFG_STR("client_cert", cfg_tls_t, client_cert, CFG_NONEMPTY, NULL,
+                NULL),
+        CFG_STR("client_key", cfg_tls_t, client_key, CFG_NONEMPTY, NULL, NULL),
         {NULL},
 };
 
@@ -271,6 +295,9 @@ static const cfg_opt_t cfg_webhook_opts[] = {
         CFG_INT("timeout_ms", cfg_webhook_t, timeout_ms, CFG_NODEF, 100, 600000,
                 0),
         CFG_CUSTOM("retry", 0, NULL),
+        CFG_CUSTOM("tls", 0, NULL),
+        CFG_INT("max_in_flight", cfg_webhook_t, max_in_flight, CFG_NODEF, 1,
+                4096, 0),
         {NULL},
 };
 
@@ -291,6 +318,8 @@ static const cfg_opt_t cfg_mapping_opts[] = {
 
 static const cfg_opt_t cfg_admin_opts[] = {
         CFG_STR("listen", cfg_admin_t, listen, 0, "127.0.0.1:9464", NULL),
+        CFG_CUSTOM("token", 0, NULL),
+        CFG_CUSTOM("token_env", 0, NULL),
         {NULL},
 };
 
@@ -326,7 +355,7 @@ static const struct {
 static const char *const cfg_owned_headers[] = {
         "Host",        "Content-Type", "Content-Length",    "Transfer-Encoding",
         "User-Agent",  "webhook-id",   "webhook-timestamp", "webhook-signature",
-        "X-Signature",
+        "X-Signature", "Expect",
 };
 
 /* --- arena ------------------------------------------------------------ */
@@ -1144,6 +1173,75 @@ static void cfg_parse_kafka(cfg_loader_t *ld, const config_setting_t *g)
 
 /* --- delivery --------------------------------------------------------- */
 
+static void cfg_parse_circuit(cfg_loader_t *ld, const config_setting_t *g)
+{
+        static const cfg_scope_t sc = {"delivery.circuit.",
+                                       "in delivery.circuit"};
+
+        g = cfg_group(ld, g, "delivery.circuit",
+                      "{ failures = 5; open_ms = 30000; }");
+        cfg_parse_opts(ld, g, &sc, cfg_circuit_opts, &ld->cfg->delivery, 1,
+                       NULL);
+}
+
+/* "a.b.c.d[/n]" or "v6[/n]": a CIDR the SSRF guard may allow. */
+static int cfg_cidr_ok(const char *s)
+{
+        char buf[64];
+        unsigned char a[16];
+        const char *slash = strchr(s, '/');
+        size_t len = slash ? (size_t)(slash - s) : strlen(s);
+        int v4, max;
+        char *end;
+        long bits;
+
+        if (len == 0 || len >= sizeof(buf))
+                return 0;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        v4 = inet_pton(AF_INET, buf, a) == 1;
+        if (!v4 && inet_pton(AF_INET6, buf, a) != 1)
+                return 0;
+        if (!slash)
+                return 1;
+        max = v4 ? 32 : 128;
+        bits = strtol(slash + 1, &end, 10);
+        return !*end && end != slash + 1 && bits >= 0 && bits <= max;
+}
+
+static void cfg_parse_networks(cfg_loader_t *ld, const config_setting_t *s)
+{
+        cfg_delivery_t *d = &ld->cfg->delivery;
+        const char **out;
+        int n;
+
+        s = cfg_seq(ld, s, "delivery.allow_networks",
+                    "[ \"127.0.0.0/8\", \"::1/128\" ]");
+        if (!s)
+                return;
+        n = config_setting_length(s);
+        out = ld_alloc(ld, (size_t)n + 1, sizeof(*out));
+        if (!out)
+                return;
+        d->allow_networks = out;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *c =
+                        cfg_elem_str(ld, e, "delivery.allow_networks", i);
+                if (!c)
+                        continue;
+                if (!cfg_cidr_ok(c)) {
+                        cfg_report(ld, e,
+                                   "delivery.allow_networks[%d]: '%.64s' is "
+                                   "not a CIDR; write e.g. \"127.0.0.0/8\", "
+                                   "\"10.1.2.3\" or \"::1/128\"",
+                                   i, c);
+                        continue;
+                }
+                out[d->allow_network_count++] = ld_strdup(ld, c);
+        }
+}
+
 static void cfg_parse_delivery(cfg_loader_t *ld, const config_setting_t *g)
 {
         static const cfg_scope_t sc = {"delivery.", "in delivery"};
@@ -1161,6 +1259,8 @@ static void cfg_parse_delivery(cfg_loader_t *ld, const config_setting_t *g)
         rset = cfg_parse_opts(ld, r, &rsc, cfg_retry_opts, &d->retry, 1, &rbad);
         cfg_retry_check(ld, r, rsc.prefix, &d->retry, rset, rbad,
                         ", the default");
+        cfg_parse_circuit(ld, cfg_member(g, "circuit"));
+        cfg_parse_networks(ld, cfg_member(g, "allow_networks"));
 
         m = cfg_member(g, "dead_letter_topic");
         if (d->dead_letter_topic && !*d->dead_letter_topic)
@@ -1705,6 +1805,51 @@ static void cfg_parse_secrets(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                            w->prefix, config_setting_name(prev_at));
 }
 
+/* A file the HTTP layer will read later: it must be readable now. */
+static void cfg_check_file(cfg_loader_t *ld, const config_setting_t *at,
+                           const char *what, const char *path)
+{
+        if (path && access(path, R_OK) != 0)
+                cfg_report(ld, at, "%s: cannot read '%s': %s", what, path,
+                           strerror(errno));
+}
+
+static void cfg_parse_tls(cfg_loader_t *ld, cfg_wh_ctx_t *w, cfg_webhook_t *wh)
+{
+        const config_setting_t *g = cfg_member(w->g, "tls");
+        char path[CFG_PATH_MAX], prefix[CFG_PATH_MAX], where[CFG_PATH_MAX];
+        char what[CFG_PATH_MAX + 16];
+
+        snprintf(path, sizeof(path), "%stls", w->prefix);
+        g = cfg_group(ld, g, path,
+                      "{ ca_file = \"...\"; client_cert = \"...\"; "
+                      "client_key = \"...\"; }");
+        if (!g)
+                return;
+        snprintf(prefix, sizeof(prefix), "%stls.", w->prefix);
+        snprintf(where, sizeof(where), "in %s tls", w->who);
+        cfg_scope_t sc = {prefix, where};
+        cfg_parse_opts(ld, g, &sc, cfg_tls_opts, &wh->tls, 1, NULL);
+        snprintf(what, sizeof(what), "%sca_file", prefix);
+        cfg_check_file(ld, cfg_member(g, "ca_file"), what, wh->tls.ca_file);
+        snprintf(what, sizeof(what), "%sclient_cert", prefix);
+        cfg_check_file(ld, cfg_member(g, "client_cert"), what,
+                       wh->tls.client_cert);
+        snprintf(what, sizeof(what), "%sclient_key", prefix);
+        cfg_check_file(ld, cfg_member(g, "client_key"), what,
+                       wh->tls.client_key);
+        if (!wh->tls.client_cert != !wh->tls.client_key)
+                cfg_report(ld, g,
+                           "%s: client_cert and client_key go together; "
+                           "set both or neither",
+                           path);
+        if (wh->url && strncasecmp(wh->url, "https://", 8))
+                cfg_report(ld, g,
+                           "%s: TLS settings on an http:// url; use "
+                           "https://",
+                           path);
+}
+
 static void cfg_parse_headers(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                               cfg_webhook_t *wh)
 {
@@ -1926,6 +2071,21 @@ static void cfg_parse_webhook(cfg_loader_t *ld, const config_setting_t *g,
                            w.prefix);
 
         cfg_parse_headers(ld, &w, wh);
+        cfg_parse_tls(ld, &w, wh);
+        if (d->https_only && wh->url && strncasecmp(wh->url, "https://", 8))
+                cfg_report(ld, cfg_member(g, "url"),
+                           "%surl: must be https:// (delivery.https_only = "
+                           "true)",
+                           w.prefix);
+        if (!(set & cfg_opt_bit(cfg_webhook_opts, "max_in_flight")))
+                wh->max_in_flight =
+                        d->concurrency / 2 > 0 ? d->concurrency / 2 : 1;
+        else if (wh->max_in_flight > d->concurrency)
+                cfg_report(ld, cfg_member(g, "max_in_flight"),
+                           "%smax_in_flight: %d is above "
+                           "delivery.concurrency (%d); lower it or raise "
+                           "concurrency",
+                           w.prefix, wh->max_in_flight, d->concurrency);
 
         if (!(set & cfg_opt_bit(cfg_webhook_opts, "timeout_ms")))
                 wh->timeout_ms = d->timeout_ms;
@@ -2005,6 +2165,47 @@ static int cfg_listen_ok(const char *s)
         return port >= 1 && port <= 65535;
 }
 
+/* admin.token or admin.token_env; never printed. */
+static void cfg_parse_admin_token(cfg_loader_t *ld, const config_setting_t *g,
+                                  cfg_admin_t *a)
+{
+        const config_setting_t *t = cfg_member(g, "token");
+        const config_setting_t *te = cfg_member(g, "token_env");
+        const char *v;
+
+        if (t && te) {
+                cfg_report(ld, te,
+                           "admin: token and token_env both set; keep one");
+                return;
+        }
+        if (t) {
+                v = config_setting_get_string(t);
+                if (!v || !*v)
+                        cfg_report(ld, t,
+                                   "admin.token: expected a non-empty "
+                                   "string");
+                else
+                        a->token = ld_strdup(ld, v);
+        }
+        if (te) {
+                const char *name = config_setting_get_string(te);
+                if (!name || !*name) {
+                        cfg_report(ld, te,
+                                   "admin.token_env: expected the name of "
+                                   "an environment variable");
+                        return;
+                }
+                v = getenv(name);
+                if (!v || !*v)
+                        cfg_report(ld, te,
+                                   "admin.token_env: environment variable "
+                                   "%.64s is not set or empty",
+                                   name);
+                else
+                        a->token = ld_strdup(ld, v);
+        }
+}
+
 static void cfg_parse_admin(cfg_loader_t *ld, const config_setting_t *g)
 {
         static const cfg_scope_t sc = {"admin.", "in admin"};
@@ -2012,6 +2213,7 @@ static void cfg_parse_admin(cfg_loader_t *ld, const config_setting_t *g)
 
         g = cfg_group(ld, g, "admin", "{ listen = \"127.0.0.1:9464\"; }");
         cfg_parse_opts(ld, g, &sc, cfg_admin_opts, a, 1, NULL);
+        cfg_parse_admin_token(ld, g, a);
         if (a->listen && *a->listen && !cfg_listen_ok(a->listen))
                 cfg_report(ld, cfg_member(g, "listen"),
                            "admin.listen: '%.64s' is not \"host:port\"; "

@@ -22,6 +22,8 @@ struct wh_endpoint_s {
         size_t header_count;
         int timeout_ms;
         cfg_retry_t retry;
+        cfg_tls_t tls; /* strings owned */
+        wh_ep_state_t state;
 };
 
 /* Headers hookbridge writes itself; a static header may not repeat them
@@ -137,6 +139,14 @@ wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
         ep->url = dup_str(wh->url);
         if (!ep->name || !ep->url)
                 goto oom;
+        ep->state.max_in_flight = wh->max_in_flight;
+        if ((wh->tls.ca_file &&
+             !(ep->tls.ca_file = dup_str(wh->tls.ca_file))) ||
+            (wh->tls.client_cert &&
+             !(ep->tls.client_cert = dup_str(wh->tls.client_cert))) ||
+            (wh->tls.client_key &&
+             !(ep->tls.client_key = dup_str(wh->tls.client_key))))
+                goto oom;
         if (wh->secret) {
                 ep->key = wh_key_new(wh->secret, kerr, sizeof(kerr));
                 if (!ep->key) {
@@ -206,7 +216,30 @@ void wh_endpoint_unref(wh_endpoint_t *ep)
         free(ep->headers);
         free(ep->name);
         free(ep->url);
+        free((char *)ep->tls.ca_file);
+        free((char *)ep->tls.client_cert);
+        free((char *)ep->tls.client_key);
         free(ep);
+}
+
+wh_ep_state_t *wh_endpoint_state(wh_endpoint_t *ep)
+{
+        return &ep->state;
+}
+
+int wh_endpoint_circuit(const wh_endpoint_t *ep)
+{
+        return ep->state.circuit;
+}
+
+int wh_endpoint_disabled(const wh_endpoint_t *ep)
+{
+        return ep->state.disabled;
+}
+
+const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep)
+{
+        return &ep->tls;
 }
 
 const char *wh_endpoint_name(const wh_endpoint_t *ep)

@@ -26,6 +26,35 @@ wh_endpoint_t *wh_endpoint_ref(wh_endpoint_t *ep);
 /** @brief Drop a reference; frees on the last. NULL is a no-op. */
 void wh_endpoint_unref(wh_endpoint_t *ep);
 
+/**
+ * Delivery state of an endpoint, kept on the endpoint so that it lasts
+ * across deliveries. @remark read and written by wh_pool only (one
+ * thread); everyone else asks wh_endpoint_circuit()/_disabled().
+ */
+typedef struct wh_ep_state_s {
+        int in_flight;     /**< requests on the wire now */
+        int max_in_flight; /**< own cap (cfg), <= 0: none */
+        void *parked_head; /**< deliveries waiting for the cap (pool's) */
+        void *parked_tail;
+        int failures;       /**< consecutive failed attempts */
+        int circuit;        /**< 0 closed, 1 half-open, 2 open */
+        int64_t open_until; /**< monotonic ms, while open */
+        int probing;        /**< half-open: the probe is on the wire */
+        int disabled;       /**< 410 Gone seen: until a reload */
+} wh_ep_state_t;
+
+/** @returns the endpoint's delivery state (for wh_pool). */
+wh_ep_state_t *wh_endpoint_state(wh_endpoint_t *ep);
+
+/** @returns 0 closed, 1 half-open, 2 open. */
+int wh_endpoint_circuit(const wh_endpoint_t *ep);
+
+/** @returns 1 when a 410 Gone disabled the endpoint. */
+int wh_endpoint_disabled(const wh_endpoint_t *ep);
+
+/** @returns the TLS settings (fields NULL when not configured). */
+const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep);
+
 const char *wh_endpoint_name(const wh_endpoint_t *ep);
 const char *wh_endpoint_url(const wh_endpoint_t *ep);
 int wh_endpoint_timeout_ms(const wh_endpoint_t *ep);

@@ -10,7 +10,9 @@
 
 #include <curl/curl.h>
 
+#include "wh_guard.h"
 #include "wh_retry.h"
+#include "wk_log.h"
 
 #define WH_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define WH_DEFAULT_RESPONSE_BYTES     256
@@ -39,6 +41,7 @@ struct wh_delivery_s {
         int64_t retry_after_ms; /* from this response, -1 when none */
         char error[CURL_ERROR_SIZE + 128];
         char errbuf[CURL_ERROR_SIZE]; /* CURLOPT_ERRORBUFFER */
+        char refused[200];            /* why the SSRF guard said no */
         char *resp;                   /* first max_response_bytes */
         size_t resp_len;
         double last_attempt_s;
@@ -69,6 +72,12 @@ struct wh_pool_s {
         wh_delivery_t *all;
 
         uint32_t rnd; /* xorshift32 state for the backoff jitter */
+
+        int circuit_failures;
+        int circuit_open_ms;
+        wh_guard_t *guard; /* NULL: no SSRF guard */
+        wh_attempt_cb_t *attempt_cb;
+        void *attempt_opaque;
 };
 
 static int64_t now_ms(void)
@@ -314,6 +323,20 @@ static void release_easy(wh_pool_t *p, CURL *e)
                 curl_easy_cleanup(e);
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: the SSRF guard sees the address curl is
+ * about to connect to (after DNS), so rebinding cannot get around it. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+        wh_delivery_t *d = ud;
+
+        (void)purpose;
+        if (wh_guard_check(d->pool->guard, &a->addr, a->addrlen, d->refused,
+                           sizeof(d->refused)) == -1)
+                return CURL_SOCKET_BAD;
+        return socket(a->family, a->socktype, a->protocol);
+}
+
 static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
 {
         const wh_endpoint_t *ep = d->ep;
@@ -347,6 +370,27 @@ static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
         bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, d) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, d) != 0;
+        /* the guard must see the real peer: no proxy from the
+         * environment */
+        bad |= curl_easy_setopt(e, CURLOPT_PROXY, "") != 0;
+        if (p->guard) {
+                bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION,
+                                        open_socket) != 0;
+                bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d) != 0;
+        }
+        bad |= curl_easy_setopt(e, CURLOPT_SSLVERSION,
+                                (long)CURL_SSLVERSION_TLSv1_2) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != 0;
+        if (wh_endpoint_tls(ep)->ca_file)
+                bad |= curl_easy_setopt(e, CURLOPT_CAINFO,
+                                        wh_endpoint_tls(ep)->ca_file) != 0;
+        if (wh_endpoint_tls(ep)->client_cert)
+                bad |= curl_easy_setopt(e, CURLOPT_SSLCERT,
+                                        wh_endpoint_tls(ep)->client_cert) != 0;
+        if (wh_endpoint_tls(ep)->client_key)
+                bad |= curl_easy_setopt(e, CURLOPT_SSLKEY,
+                                        wh_endpoint_tls(ep)->client_key) != 0;
         return bad ? -1 : 0;
 }
 
@@ -376,6 +420,7 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         }
         d->errbuf[0] = '\0';
         d->error[0] = '\0';
+        d->refused[0] = '\0';
         d->resp_len = 0;
         d->retry_after_ms = -1;
         d->status = 0;
@@ -392,7 +437,11 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         d->attempts++;
         d->easy = e;
         p->in_flight++;
+        wh_endpoint_state(d->ep)->in_flight++;
 }
+
+static void circuit_note(wh_pool_t *p, wh_endpoint_t *ep, wh_class_t cls);
+static void unpark(wh_pool_t *p, wh_endpoint_t *ep);
 
 /* A transfer ended with \p rc. */
 static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
@@ -401,6 +450,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         curl_off_t total_us = 0;
         long code = 0;
         wh_class_t cls;
+        wh_ep_state_t *st;
 
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
         if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
@@ -411,8 +461,20 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         curl_slist_free_all(d->hdrs);
         d->hdrs = NULL;
         p->in_flight--;
+        st = wh_endpoint_state(d->ep);
+        st->in_flight--;
 
         d->status = code;
+        if (d->refused[0]) {
+                /* the SSRF guard: a permanent failure, never retried */
+                snprintf(d->error, sizeof(d->error), "refused: %s", d->refused);
+                if (p->attempt_cb)
+                        p->attempt_cb(d->ep, 0, d->last_attempt_s, 0,
+                                      p->attempt_opaque);
+                unpark(p, d->ep);
+                complete(d, WH_OUT_PERMANENT);
+                return;
+        }
         if (rc != CURLE_OK) {
                 /* connect error, timeout, reset...: retryable whatever
                  * part of a response may have arrived */
@@ -426,7 +488,115 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         } else {
                 cls = wh_retry_classify(code);
         }
+        if (code == 410 && !st->disabled) {
+                st->disabled = 1;
+                wk_log(WK_LOG_ERR,
+                       "webhook disabled after 410 Gone; reload the "
+                       "configuration to re-enable",
+                       "webhook=%s", wh_endpoint_name(d->ep));
+        }
+        circuit_note(p, d->ep, cls);
+        unpark(p, d->ep);
+        if (p->attempt_cb)
+                p->attempt_cb(d->ep, rc == CURLE_OK ? code : 0,
+                              d->last_attempt_s,
+                              cls != WH_CLASS_OK &&
+                                      (d->forever ||
+                                       (cls == WH_CLASS_RETRY &&
+                                        d->attempts < wh_endpoint_retry(d->ep)
+                                                              ->max_attempts)),
+                              p->attempt_opaque);
         apply_class(d, cls);
+}
+
+/* Circuit breaker bookkeeping after an attempt of \p ep. */
+static void circuit_note(wh_pool_t *p, wh_endpoint_t *ep, wh_class_t cls)
+{
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+
+        if (p->circuit_failures <= 0)
+                return;
+        st->probing = 0;
+        if (cls != WH_CLASS_RETRY) {
+                /* an answer that is not a failure of the endpoint */
+                if (st->circuit != 0)
+                        wk_log(WK_LOG_INFO, "circuit closed", "webhook=%s",
+                               wh_endpoint_name(ep));
+                st->circuit = 0;
+                st->failures = 0;
+                return;
+        }
+        st->failures++;
+        if (st->circuit == 1 ||
+            (st->circuit == 0 && st->failures >= p->circuit_failures)) {
+                st->circuit = 2;
+                st->open_until = now_ms() + p->circuit_open_ms;
+                wk_log(WK_LOG_WARN, "circuit opened",
+                       "webhook=%s failures=%d open_ms=%d",
+                       wh_endpoint_name(ep), st->failures, p->circuit_open_ms);
+        }
+}
+
+/* Slots of \p ep freed: as many parked deliveries as it may now start
+ * become ready, oldest first (all of them once it is disabled). */
+static void unpark(wh_pool_t *p, wh_endpoint_t *ep)
+{
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+        int room = st->max_in_flight > 0 ? st->max_in_flight - st->in_flight
+                                         : 1 << 30;
+
+        if (st->circuit == 1 && st->probing && !st->disabled)
+                return;
+        while (st->parked_head && (room-- > 0 || st->disabled)) {
+                wh_delivery_t *d = st->parked_head;
+                st->parked_head = d->next;
+                if (!st->parked_head)
+                        st->parked_tail = NULL;
+                d->next = NULL;
+                list_push(&p->ready_head, &p->ready_tail, d);
+        }
+}
+
+/* May \p d start now? If not, it waits where it will be found again:
+ * parked on its endpoint (cap reached, probe on the wire) or in the retry
+ * heap (circuit open). Disabled endpoints complete it at once. */
+static int gate(wh_pool_t *p, wh_delivery_t *d, int64_t now)
+{
+        wh_ep_state_t *st = wh_endpoint_state(d->ep);
+        int park = 0;
+
+        if (st->disabled) {
+                snprintf(d->error, sizeof(d->error),
+                         "webhook disabled after 410 Gone");
+                complete(d, WH_OUT_DISABLED);
+                return 0;
+        }
+        if (st->circuit == 2) {
+                if (now < st->open_until) {
+                        d->due_ms = st->open_until;
+                        heap_push(p, d);
+                        return 0;
+                }
+                st->circuit = 1; /* half-open: one probe */
+                wk_log(WK_LOG_INFO, "circuit half-open: probing", "webhook=%s",
+                       wh_endpoint_name(d->ep));
+        }
+        if (st->circuit == 1 && st->probing)
+                park = 1;
+        if (st->max_in_flight > 0 && st->in_flight >= st->max_in_flight)
+                park = 1;
+        if (park) {
+                d->next = NULL;
+                if (st->parked_tail)
+                        ((wh_delivery_t *)st->parked_tail)->next = d;
+                else
+                        st->parked_head = d;
+                st->parked_tail = d;
+                return 0;
+        }
+        if (st->circuit == 1)
+                st->probing = 1;
+        return 1;
 }
 
 /* Due retries join the ready queue; ready deliveries take free slots. */
@@ -436,8 +606,11 @@ static void schedule(wh_pool_t *p)
 
         while (p->heap_len > 0 && p->heap[0]->due_ms <= now)
                 list_push(&p->ready_head, &p->ready_tail, heap_pop(p));
-        while (p->ready_head && p->in_flight < p->max_in_flight)
-                start_attempt(p, list_pop(&p->ready_head, &p->ready_tail));
+        while (p->ready_head && p->in_flight < p->max_in_flight) {
+                wh_delivery_t *d = list_pop(&p->ready_head, &p->ready_tail);
+                if (gate(p, d, now))
+                        start_attempt(p, d);
+        }
 }
 
 static void collect_finished(wh_pool_t *p)
@@ -513,6 +686,16 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
         p->max_response_bytes = conf->max_response_bytes > 0
                                         ? (size_t)conf->max_response_bytes
                                         : WH_DEFAULT_RESPONSE_BYTES;
+        p->circuit_failures = conf->circuit_failures;
+        p->circuit_open_ms =
+                conf->circuit_open_ms > 0 ? conf->circuit_open_ms : 30000;
+        if (conf->ssrf_guard) {
+                p->guard = wh_guard_new(conf->allow_networks,
+                                        conf->allow_network_count, errstr,
+                                        errstr_size);
+                if (!p->guard)
+                        goto err;
+        }
         p->rnd = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16) ^
                  (uint32_t)(uintptr_t)p;
         if (p->rnd == 0)
@@ -540,6 +723,7 @@ err:
         if (p) {
                 if (p->multi)
                         curl_multi_cleanup(p->multi);
+                wh_guard_destroy(p->guard);
                 free(p->idle);
                 free(p);
         }
@@ -647,6 +831,17 @@ void wh_pool_wakeup(wh_pool_t *p)
                 curl_multi_wakeup(p->multi);
 }
 
+void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque)
+{
+        p->attempt_cb = cb;
+        p->attempt_opaque = opaque;
+}
+
+size_t wh_pool_running(const wh_pool_t *p)
+{
+        return p ? (size_t)p->in_flight : 0;
+}
+
 size_t wh_pool_pending(const wh_pool_t *p)
 {
         return p ? p->pending : 0;
@@ -656,6 +851,13 @@ void wh_pool_destroy(wh_pool_t *p)
 {
         if (!p)
                 return;
+        /* endpoints may outlive the pool: forget what it parked there */
+        for (wh_delivery_t *d = p->all; d; d = d->all_next) {
+                wh_ep_state_t *st = wh_endpoint_state(d->ep);
+                st->parked_head = st->parked_tail = NULL;
+                st->in_flight = 0;
+                st->probing = 0;
+        }
         while (p->all) {
                 wh_delivery_t *d = p->all;
 
@@ -669,6 +871,7 @@ void wh_pool_destroy(wh_pool_t *p)
         for (int i = 0; i < p->idle_count; i++)
                 curl_easy_cleanup(p->idle[i]);
         curl_multi_cleanup(p->multi);
+        wh_guard_destroy(p->guard);
         free(p->idle);
         free(p->heap);
         free(p);

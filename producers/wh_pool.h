@@ -13,12 +13,23 @@ typedef struct wh_pool_conf_s {
         int max_in_flight;      /**< concurrent HTTP requests, >= 1 */
         int connect_timeout_ms; /**< TCP+TLS connect */
         int max_response_bytes; /**< response body kept for reports */
+        /** circuit breaker per endpoint: this many consecutive failed
+         *  attempts open it for circuit_open_ms (no attempts start), then
+         *  one probe decides; <= 0 turns it off */
+        int circuit_failures;
+        int circuit_open_ms;
+        /** SSRF guard (wh_guard.h) on every connection when set */
+        int ssrf_guard;
+        const char *const *allow_networks; /**< CIDRs the guard allows */
+        size_t allow_network_count;
 } wh_pool_conf_t;
 
 typedef enum {
         WH_OUT_OK = 0,    /**< a 2xx */
         WH_OUT_PERMANENT, /**< a permanent failure (3xx, 4xx but 408/425/429) */
         WH_OUT_EXHAUSTED, /**< retryable failures, max_attempts reached */
+        WH_OUT_DISABLED,  /**< the endpoint is disabled (410 Gone): not
+                               sent, nothing to wait for */
 } wh_outcome_t;
 
 /** What became of a delivery; valid only during the callback. */
@@ -33,6 +44,11 @@ typedef struct wh_result_s {
 } wh_result_t;
 
 typedef void(wh_done_cb_t)(const wh_result_t *res, void *opaque);
+
+/** Called after every attempt: \p status 0 is a transport error or a
+ *  refused connection; \p seconds the attempt's duration. */
+typedef void(wh_attempt_cb_t)(const wh_endpoint_t *ep, long status,
+                              double seconds, int will_retry, void *opaque);
 
 /** @brief A pool; NULL with the reason in \p errstr. */
 wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
@@ -68,6 +84,12 @@ int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd);
 /** @brief Make a wh_pool_run() waiting in another thread return early.
  *  Async-signal-safe. */
 void wh_pool_wakeup(wh_pool_t *p);
+
+/** @brief Set the per-attempt hook (metrics); NULL: none. */
+void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque);
+
+/** @returns HTTP requests on the wire now. */
+size_t wh_pool_running(const wh_pool_t *p);
 
 /** @returns deliveries submitted and not yet reported (including those
  *  waiting for a retry). */

@@ -144,6 +144,10 @@ int wk_cmd_send_test(int argc, char **argv)
         once.retry.max_attempts = 1;
         ep = wh_endpoint_new(&once, errstr, sizeof(errstr));
         pc.connect_timeout_ms = cfg_delivery(cfg)->connect_timeout_ms;
+        /* the same SSRF guard as a real delivery */
+        pc.ssrf_guard = 1;
+        pc.allow_networks = cfg_delivery(cfg)->allow_networks;
+        pc.allow_network_count = cfg_delivery(cfg)->allow_network_count;
         pool = ep && body ? wh_pool_new(&pc, errstr, sizeof(errstr)) : NULL;
         if (!pool) {
                 fprintf(stderr, "send-test: %s\n", errstr);

@@ -208,6 +208,7 @@ int wk_cmd_demo(int argc, char **argv)
                  "  topics = ( { name = \"%s\"; } ); commit_interval_ms = "
                  "200; };\n"
                  "delivery = { concurrency = 8; shutdown_timeout_ms = 5000;\n"
+                 "  allow_networks = [ \"127.0.0.0/8\" ];\n"
                  "  retry = { initial_ms = 100; max_ms = 1000; "
                  "max_attempts = 3; }; };\n"
                  "webhooks = (\n"

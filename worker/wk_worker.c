@@ -6,26 +6,49 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <json-c/json.h>
+
 #include "kc_consumer.h"
 #include "wh_dlq.h"
 #include "wh_pool.h"
+#include "wk_admin.h"
 #include "wk_log.h"
+#include "wk_metrics.h"
+#include "wk_metrics_names.h"
 #include "wk_transform.h"
 
 /* Messages taken from Kafka per loop turn before HTTP gets a turn. */
 #define INTAKE_BATCH 256
+/* How often gauges, lag and /status are refreshed. */
+#define SLOW_TICK_MS 1000
+/* /healthz fails when the loop has not turned for this long. */
+#define ALIVE_MS 30000
+/* Partitions reported in lag metrics and /status. */
+#define MAX_PARTS 1024
+
+/* The webhooks in force: replaced whole on a reload (SIGHUP). */
+typedef struct hooks_s {
+        cfg_t *cfg;            /* owned */
+        wk_mapping_t *mapping; /* owned */
+        wh_endpoint_t **eps;   /* one per configured webhook, owned refs */
+        int *active;           /* selected (--webhook) and enabled */
+        char **labels;         /* metric labels: webhook="name" */
+        size_t n;
+} hooks_t;
 
 /* One delivery of a message to one webhook. */
 typedef struct wk_delivery_s {
         struct wk_msg_s *msg;
-        size_t webhook;
-        size_t body;
+        wh_endpoint_t *ep; /* own reference: survives a reload */
+        const char *label; /* metric label of ep (owned by msg) */
 } wk_delivery_t;
 
 /* One consumed message and what it still owes. Live messages are linked
@@ -39,23 +62,47 @@ typedef struct wk_msg_s {
         char **bodies; /* one per distinct property set */
         size_t body_count;
         wk_delivery_t *deliveries; /* one per subscribed webhook */
+        char **labels;             /* copies of the deliveries' labels */
+        size_t delivery_count;
         int owed; /* deliveries (or dead-letter writes) not finished */
 } wk_msg_t;
 
+/* Dry-run / report counts per webhook type. */
+typedef struct type_count_s {
+        char *type;
+        uint64_t n;
+} type_count_t;
+
 struct wk_worker_s {
-        cfg_t *cfg;
-        wk_mapping_t *mapping;
-        wh_endpoint_t **endpoints; /* one per configured webhook */
-        size_t endpoint_count;
+        hooks_t *hooks;
+        wk_worker_opts_t opts;
         kc_consumer_t *consumer;
         wh_pool_t *pool;
         wh_dlq_t *dlq;
+        wk_metrics_t *metrics;
+        wk_admin_t *admin;
         wk_msg_t *live; /* consumed, not finished */
         int wake[2];    /* self-pipe: Kafka queues, signals */
         volatile sig_atomic_t stop;
+        volatile sig_atomic_t reload;
         wk_stats_t stats;
-        pthread_mutex_t lock; /* guards published */
+        uint64_t commit_errors, rebalances; /* last seen, for metrics */
+        /* rate limit (replay --rate): tokens in events */
+        double tokens;
+        int64_t tokens_ms;
+        /* counts for wk_worker_report() */
+        uint64_t *per_webhook; /* indexed like the first hooks_t */
+        char **per_webhook_name;
+        size_t per_webhook_n;
+        type_count_t *per_type;
+        size_t per_type_n;
+        int64_t next_slow_ms;
+        _Atomic int64_t loop_ms; /* last loop turn, for /healthz */
+        pthread_mutex_t lock;    /* guards published, status, ready */
         wk_stats_t published;
+        char *status;
+        int ready;
+        char not_ready[128];
 };
 
 static int64_t now_ms(void)
@@ -66,6 +113,111 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Webhook sets.
+ */
+
+static void hooks_free(hooks_t *h)
+{
+        if (!h)
+                return;
+        for (size_t i = 0; i < h->n; i++) {
+                wh_endpoint_unref(h->eps[i]);
+                free(h->labels[i]);
+        }
+        free(h->eps);
+        free(h->active);
+        free(h->labels);
+        wk_mapping_destroy(h->mapping);
+        cfg_destroy(h->cfg);
+        free(h);
+}
+
+/* Is webhook \p name among the --webhook selection? */
+static int selected(const wk_worker_opts_t *o, const char *name)
+{
+        if (!o->webhooks)
+                return 1;
+        for (size_t i = 0; i < o->webhook_count; i++)
+                if (!strcmp(o->webhooks[i], name))
+                        return 1;
+        return 0;
+}
+
+/* Build the webhook set of \p cfg.
+ * @remark takes ownership of cfg on success only. */
+static hooks_t *hooks_new(cfg_t *cfg, const wk_worker_opts_t *o, char *errstr,
+                          size_t errstr_size)
+{
+        hooks_t *h = calloc(1, sizeof(*h));
+        size_t n = cfg_webhook_count(cfg);
+        char why[256], esc[256];
+
+        if (!h)
+                goto oom;
+        h->n = n;
+        h->eps = calloc(n ? n : 1, sizeof(*h->eps));
+        h->active = calloc(n ? n : 1, sizeof(*h->active));
+        h->labels = calloc(n ? n : 1, sizeof(*h->labels));
+        h->mapping = wk_mapping_new();
+        if (!h->eps || !h->active || !h->labels || !h->mapping)
+                goto oom;
+        for (size_t i = 0; i < cfg_mapping_count(cfg); i++) {
+                const cfg_mapping_t *mp = cfg_mapping(cfg, i);
+                if (wk_mapping_add(h->mapping, mp->event, mp->type, why,
+                                   sizeof(why)) == -1) {
+                        snprintf(errstr, errstr_size, "mappings: %s", why);
+                        goto err;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                const cfg_webhook_t *wh = cfg_webhook(cfg, i);
+                size_t len;
+                h->eps[i] = wh_endpoint_new(wh, why, sizeof(why));
+                if (!h->eps[i]) {
+                        snprintf(errstr, errstr_size, "webhook '%s': %s",
+                                 wh->name, why);
+                        goto err;
+                }
+                h->active[i] = wh->enabled && selected(o, wh->name);
+                wk_metrics_escape(wh->name, esc, sizeof(esc));
+                len = strlen(esc) + 12;
+                h->labels[i] = malloc(len);
+                if (!h->labels[i])
+                        goto oom;
+                snprintf(h->labels[i], len, "webhook=\"%s\"", esc);
+        }
+        for (size_t i = 0; i < o->webhook_count; i++)
+                if (!cfg_webhook_find(cfg, o->webhooks[i])) {
+                        snprintf(errstr, errstr_size,
+                                 "no webhook named '%s' in the "
+                                 "configuration",
+                                 o->webhooks[i]);
+                        goto err;
+                }
+        h->cfg = cfg;
+        return h;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+err:
+        if (h)
+                h->cfg = NULL; /* the caller keeps cfg on failure */
+        hooks_free(h);
+        return NULL;
+}
+
+/*
+ * Messages.
+ */
+
 static void msg_free(wk_msg_t *m)
 {
         if (m->prev)
@@ -74,7 +226,12 @@ static void msg_free(wk_msg_t *m)
                 m->w->live = m->next;
         if (m->next)
                 m->next->prev = m->prev;
+        for (size_t i = 0; i < m->delivery_count; i++) {
+                wh_endpoint_unref(m->deliveries[i].ep);
+                free(m->labels[i]);
+        }
         free(m->deliveries);
+        free(m->labels);
         for (size_t i = 0; i < m->body_count; i++)
                 free(m->bodies[i]);
         free(m->bodies);
@@ -118,6 +275,7 @@ static void dead_letter(wk_msg_t *m, const wh_dlq_record_t *tmpl)
         /* Not even queued (out of memory): the message stays unfinished,
          * so its offset is never committed and it comes back after a
          * restart. */
+        wk_metrics_add(w->metrics, WK_M_DLQ_WRITES, "result=\"error\"", 1);
         wk_log(WK_LOG_ERR, "dead letter not written; message held",
                "topic=%s partition=%d offset=%lld", rec.topic,
                (int)rec.partition, (long long)rec.offset);
@@ -131,14 +289,27 @@ static void dlq_done(int ok, const char *error, void *opaque)
         if (!ok) {
                 /* Never lost: librdkafka already retried; the message
                  * stays unfinished (held back) and is redelivered. */
+                wk_metrics_add(w->metrics, WK_M_DLQ_WRITES, "result=\"error\"",
+                               1);
                 wk_log(WK_LOG_ERR, "dead letter rejected; message held",
                        "topic=%s partition=%d offset=%lld error=\"%s\"",
                        rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
                        (long long)m->rkm->offset, error ? error : "");
                 return;
         }
+        wk_metrics_add(w->metrics, WK_M_DLQ_WRITES, "result=\"ok\"", 1);
         w->stats.dead_lettered++;
         msg_settle(m);
+}
+
+/* Count one outcome of a delivery in the metrics. */
+static void count_outcome(wk_worker_t *w, const char *label,
+                          const char *outcome)
+{
+        char l[320];
+
+        snprintf(l, sizeof(l), "%s,outcome=\"%s\"", label, outcome);
+        wk_metrics_add(w->metrics, WK_M_DELIVERIES, l, 1);
 }
 
 static void delivery_done(const wh_result_t *res, void *opaque)
@@ -146,12 +317,26 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         wk_delivery_t *d = opaque;
         wk_msg_t *m = d->msg;
         wk_worker_t *w = m->w;
-        const cfg_webhook_t *wh = cfg_webhook(w->cfg, d->webhook);
-        const cfg_delivery_t *del = cfg_delivery(w->cfg);
+        const cfg_delivery_t *del = cfg_delivery(w->hooks->cfg);
+        const char *name = wh_endpoint_name(d->ep);
         wh_dlq_record_t rec = {0};
+        int64_t ts;
 
         if (res->outcome == WH_OUT_OK) {
                 w->stats.deliveries_ok++;
+                count_outcome(w, d->label, "ok");
+                ts = rd_kafka_message_timestamp(m->rkm, NULL);
+                if (ts > 0)
+                        wk_metrics_observe(w->metrics, WK_M_END_TO_END, "",
+                                           (double)(wall_ms() - ts) / 1000.0);
+                msg_settle(m);
+                return;
+        }
+        if (res->outcome != WH_OUT_PERMANENT &&
+            res->outcome != WH_OUT_EXHAUSTED) {
+                /* The webhook was disabled (410 Gone): it receives
+                 * nothing and holds nothing back until a reload. */
+                count_outcome(w, d->label, "disabled");
                 msg_settle(m);
                 return;
         }
@@ -159,27 +344,31 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         wk_log(WK_LOG_WARN, "delivery failed",
                "webhook=%s topic=%s partition=%d offset=%lld id=%s "
                "outcome=%s status=%ld attempts=%d error=\"%s\"",
-               wh->name, rd_kafka_topic_name(m->rkm->rkt),
-               (int)m->rkm->partition, (long long)m->rkm->offset, m->id,
+               name, rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
+               (long long)m->rkm->offset, m->id,
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
         if (del->on_exhausted == CFG_EXHAUSTED_DROP || !w->dlq) {
                 w->stats.dropped++;
+                count_outcome(w, d->label, "dropped");
                 wk_log(WK_LOG_WARN, "delivery dropped (on_exhausted=drop)",
-                       "webhook=%s id=%s", wh->name, m->id);
+                       "webhook=%s id=%s", name, m->id);
                 msg_settle(m);
                 return;
         }
+        count_outcome(w, d->label,
+                      res->outcome == WH_OUT_PERMANENT ? "permanent"
+                                                       : "exhausted");
         rec.reason =
                 res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted";
-        rec.webhook = wh->name;
+        rec.webhook = name;
         rec.status = res->status;
         rec.error = res->error;
         rec.attempts = res->attempts;
         dead_letter(m, &rec);
 }
 
-/* Is webhook \p j's property set the same as webhook \p i's? */
+/* Do webhooks \p a and \p b choose the same properties? */
 static int same_props(const cfg_webhook_t *a, const cfg_webhook_t *b)
 {
         if (a->user_prop_count != b->user_prop_count ||
@@ -194,32 +383,65 @@ static int same_props(const cfg_webhook_t *a, const cfg_webhook_t *b)
         return 1;
 }
 
+/* Count a would-be delivery (dry runs and reports). */
+static void count_type(wk_worker_t *w, const char *type)
+{
+        type_count_t *t;
+
+        for (size_t i = 0; i < w->per_type_n; i++)
+                if (!strcmp(w->per_type[i].type, type)) {
+                        w->per_type[i].n++;
+                        return;
+                }
+        t = realloc(w->per_type, (w->per_type_n + 1) * sizeof(*t));
+        if (!t)
+                return;
+        w->per_type = t;
+        t[w->per_type_n].type = strdup(type);
+        t[w->per_type_n].n = 1;
+        if (t[w->per_type_n].type)
+                w->per_type_n++;
+}
+
+static void count_webhook(wk_worker_t *w, const char *name)
+{
+        for (size_t i = 0; i < w->per_webhook_n; i++)
+                if (!strcmp(w->per_webhook_name[i], name)) {
+                        w->per_webhook[i]++;
+                        return;
+                }
+}
+
 /* Render the bodies \p m needs and submit one delivery per subscribed
  * webhook. @returns 0, or -1 on out-of-memory (m untouched then). */
 static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
 {
-        size_t n = cfg_webhook_count(w->cfg);
+        hooks_t *h = w->hooks;
+        const cfg_delivery_t *del = cfg_delivery(h->cfg);
         const char *type = wk_event_type(ev);
+        size_t n = h->n;
         size_t *body_of = calloc(n ? n : 1, sizeof(*body_of));
-        int forever =
-                cfg_delivery(w->cfg)->on_exhausted == CFG_EXHAUSTED_RETRY ||
-                (!w->dlq &&
-                 cfg_delivery(w->cfg)->on_exhausted != CFG_EXHAUSTED_DROP);
+        int forever = del->on_exhausted == CFG_EXHAUSTED_RETRY ||
+                      (!w->dlq && del->on_exhausted != CFG_EXHAUSTED_DROP);
 
         m->bodies = calloc(n ? n : 1, sizeof(*m->bodies));
         m->deliveries = calloc(n ? n : 1, sizeof(*m->deliveries));
+        m->labels = calloc(n ? n : 1, sizeof(*m->labels));
         m->id = strdup(wk_event_id(ev));
-        if (!body_of || !m->bodies || !m->deliveries || !m->id)
+        if (!body_of || !m->bodies || !m->deliveries || !m->labels || !m->id)
                 goto err;
+        count_type(w, type);
         for (size_t i = 0; i < n; i++) {
-                const cfg_webhook_t *wh = cfg_webhook(w->cfg, i);
-                size_t b;
-                size_t len;
-                if (!cfg_webhook_wants(wh, type))
+                const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
+                size_t b, len;
+                if (!h->active[i] || !cfg_webhook_wants(wh, type))
+                        continue;
+                count_webhook(w, wh->name);
+                if (w->opts.dry_run)
                         continue;
                 for (b = 0; b < i; b++)
                         if (body_of[b] &&
-                            same_props(cfg_webhook(w->cfg, b), wh))
+                            same_props(cfg_webhook(h->cfg, b), wh))
                                 break;
                 if (b < i) {
                         body_of[i] = body_of[b];
@@ -232,23 +454,26 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
                         goto err;
                 body_of[i] = ++m->body_count; /* 1-based; 0 = none */
         }
-        /* Hold one "owed" while submitting so a synchronous failure
-         * cannot finish the message under our feet. */
+        /* Hold one "owed" while submitting so that no callback can finish
+         * the message under our feet. */
         m->owed = 1;
-        for (size_t i = 0, k = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) {
                 wk_delivery_t *d;
                 const char *body;
                 if (!body_of[i])
                         continue;
-                d = &m->deliveries[k++];
+                d = &m->deliveries[m->delivery_count];
+                m->labels[m->delivery_count] = strdup(h->labels[i]);
+                if (!m->labels[m->delivery_count])
+                        goto err_submitted;
                 d->msg = m;
-                d->webhook = i;
-                d->body = body_of[i] - 1;
-                body = m->bodies[d->body];
+                d->ep = wh_endpoint_ref(h->eps[i]);
+                d->label = m->labels[m->delivery_count];
+                m->delivery_count++;
+                body = m->bodies[body_of[i] - 1];
                 m->owed++;
-                if (wh_pool_submit(w->pool, w->endpoints[i], m->id, body,
-                                   strlen(body), forever, delivery_done,
-                                   d) == -1) {
+                if (wh_pool_submit(w->pool, d->ep, m->id, body, strlen(body),
+                                   forever, delivery_done, d) == -1) {
                         m->owed--;
                         goto err_submitted;
                 }
@@ -277,7 +502,7 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
                 .partition = rkm->partition,
                 .offset = rkm->offset,
                 .timestamp_ms = rd_kafka_message_timestamp(rkm, NULL),
-                .topic_app_token = cfg_topic_app_token(w->cfg, topic),
+                .topic_app_token = cfg_topic_app_token(w->hooks->cfg, topic),
         };
         wk_event_t *ev = NULL;
         char reason[256];
@@ -285,6 +510,7 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
         wk_msg_t *m = calloc(1, sizeof(*m));
 
         w->stats.consumed++;
+        wk_metrics_add(w->metrics, WK_M_CONSUMED, "", 1);
         if (!m) {
                 /* Left unfinished: redelivered after a restart. */
                 rd_kafka_message_destroy(rkm);
@@ -297,10 +523,11 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
         if (w->live)
                 w->live->prev = m;
         w->live = m;
-        st = wk_event_parse(w->mapping, rkm->payload ? rkm->payload : "",
+        st = wk_event_parse(w->hooks->mapping, rkm->payload ? rkm->payload : "",
                             rkm->len, &meta, &ev, reason, sizeof(reason));
         if (st == WK_XF_SKIPPED) {
                 w->stats.skipped++;
+                wk_metrics_add(w->metrics, WK_M_SKIPPED, "", 1);
                 wk_log(WK_LOG_DEBUG, "skipped",
                        "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
                        (int)rkm->partition, (long long)rkm->offset, reason);
@@ -311,11 +538,12 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
         if (st == WK_XF_INVALID) {
                 wh_dlq_record_t rec = {.reason = "invalid", .detail = reason};
                 w->stats.invalid++;
+                wk_metrics_add(w->metrics, WK_M_INVALID, "", 1);
                 wk_log(WK_LOG_WARN, "invalid event",
                        "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
                        (int)rkm->partition, (long long)rkm->offset, reason);
                 m->owed = 1;
-                if (w->dlq)
+                if (w->dlq && !w->opts.dry_run)
                         dead_letter(m, &rec);
                 else
                         msg_settle(m);
@@ -330,16 +558,313 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
         wk_event_destroy(ev);
 }
 
+/*
+ * Reload, revoke, metrics, status.
+ */
+
+/* SIGHUP: the webhooks (and mappings, topic tokens) from the file again;
+ * in-flight deliveries keep the endpoints they hold. */
+static void do_reload(wk_worker_t *w)
+{
+        char errs[16384];
+        const char *path = cfg_path(w->hooks->cfg);
+        cfg_t *cfg = cfg_load(path, errs, sizeof(errs));
+        hooks_t *h;
+
+        if (!cfg) {
+                wk_log(WK_LOG_ERR,
+                       "reload rejected; keeping the running configuration",
+                       "file=%s problems=\"%s\"", path, errs);
+                return;
+        }
+        h = hooks_new(cfg, &w->opts, errs, sizeof(errs));
+        if (!h) {
+                wk_log(WK_LOG_ERR,
+                       "reload rejected; keeping the running configuration",
+                       "file=%s problems=\"%s\"", path, errs);
+                cfg_destroy(cfg);
+                return;
+        }
+        hooks_free(w->hooks);
+        w->hooks = h;
+        wk_log(WK_LOG_INFO, "configuration reloaded",
+               "file=%s webhooks=%zu note=\"kafka and delivery settings "
+               "apply on restart\"",
+               path, h->n);
+}
+
+/* Revoke hook: let in-flight work of \p parts finish, within a bound. */
+static void on_revoke(const rd_kafka_topic_partition_list_t *parts,
+                      void *opaque)
+{
+        wk_worker_t *w = opaque;
+        int64_t deadline =
+                now_ms() + cfg_delivery(w->hooks->cfg)->revoke_timeout_ms;
+
+        for (;;) {
+                size_t held = 0;
+                for (wk_msg_t *m = w->live; m; m = m->next)
+                        held += rd_kafka_topic_partition_list_find(
+                                        parts, rd_kafka_topic_name(m->rkm->rkt),
+                                        m->rkm->partition) != NULL;
+                if (!held || now_ms() >= deadline || w->stop > 1)
+                        return;
+                if (w->dlq)
+                        wh_dlq_poll(w->dlq);
+                wh_pool_run(w->pool, 50, -1);
+        }
+}
+
+static void on_attempt(const wh_endpoint_t *ep, long status, double seconds,
+                       int will_retry, void *opaque)
+{
+        wk_worker_t *w = opaque;
+        char esc[256], l[320];
+        static const char *const cls[] = {"error", "1xx", "2xx",
+                                          "3xx",   "4xx", "5xx"};
+        long c = status >= 100 && status < 600 ? status / 100 : 0;
+
+        (void)will_retry;
+        wk_metrics_escape(wh_endpoint_name(ep), esc, sizeof(esc));
+        snprintf(l, sizeof(l), "webhook=\"%s\",result=\"%s\"", esc, cls[c]);
+        wk_metrics_add(w->metrics, WK_M_ATTEMPTS, l, 1);
+        snprintf(l, sizeof(l), "webhook=\"%s\"", esc);
+        wk_metrics_observe(w->metrics, WK_M_ATTEMPT_SECONDS, l, seconds);
+}
+
+/* Age in seconds of the oldest unfinished message of a partition. */
+static double oldest_age(wk_worker_t *w, const char *topic, int32_t part)
+{
+        int64_t oldest = -1;
+
+        for (wk_msg_t *m = w->live; m; m = m->next) {
+                int64_t ts;
+                if (m->rkm->partition != part ||
+                    strcmp(rd_kafka_topic_name(m->rkm->rkt), topic))
+                        continue;
+                ts = rd_kafka_message_timestamp(m->rkm, NULL);
+                if (ts > 0 && (oldest < 0 || ts < oldest))
+                        oldest = ts;
+        }
+        return oldest > 0 ? (double)(wall_ms() - oldest) / 1000.0 : 0.0;
+}
+
+/* Build the /status document (never a secret: URLs show scheme+host). */
+static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
+                         size_t np, const kc_stats_t *ks)
+{
+        json_object *o = json_object_new_object();
+        json_object *parts = json_object_new_array();
+        json_object *hooks = json_object_new_array();
+        json_object *st = json_object_new_object();
+        hooks_t *h = w->hooks;
+        char *out;
+
+        json_object_object_add(o, "version",
+                               json_object_new_string(HB_VERSION));
+        json_object_object_add(o, "librdkafka",
+                               json_object_new_string(rd_kafka_version_str()));
+        json_object_object_add(o, "libcurl",
+                               json_object_new_string(curl_version()));
+        json_object_object_add(
+                o, "group",
+                json_object_new_string(cfg_kafka(h->cfg)->group_id));
+        json_object_object_add(
+                o, "mode",
+                json_object_new_string(w->opts.ranges ? "replay" : "group"));
+        for (size_t i = 0; i < np; i++) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "topic",
+                                       json_object_new_string(pi[i].topic));
+                json_object_object_add(p, "partition",
+                                       json_object_new_int(pi[i].partition));
+                json_object_object_add(p, "committed",
+                                       json_object_new_int64(pi[i].committed));
+                json_object_object_add(
+                        p, "finished",
+                        json_object_new_int64(pi[i].committable));
+                json_object_object_add(p, "log_end",
+                                       json_object_new_int64(pi[i].log_end));
+                json_object_object_add(p, "lag",
+                                       json_object_new_int64(pi[i].lag));
+                json_object_object_add(
+                        p, "in_flight",
+                        json_object_new_int64((int64_t)pi[i].pending));
+                json_object_object_add(p, "paused",
+                                       json_object_new_boolean(pi[i].paused));
+                json_object_array_add(parts, p);
+        }
+        json_object_object_add(o, "assignment", parts);
+        for (size_t i = 0; i < h->n; i++) {
+                const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
+                json_object *j = json_object_new_object();
+                CURLU *u = curl_url();
+                char *scheme = NULL, *host = NULL, where[300];
+                if (u && !curl_url_set(u, CURLUPART_URL, wh->url, 0) &&
+                    !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+                    !curl_url_get(u, CURLUPART_HOST, &host, 0))
+                        snprintf(where, sizeof(where), "%s://%s", scheme, host);
+                else
+                        snprintf(where, sizeof(where), "?");
+                curl_free(scheme);
+                curl_free(host);
+                curl_url_cleanup(u);
+                json_object_object_add(j, "name",
+                                       json_object_new_string(wh->name));
+                json_object_object_add(j, "endpoint",
+                                       json_object_new_string(where));
+                json_object_object_add(j, "enabled",
+                                       json_object_new_boolean(h->active[i]));
+                json_object_object_add(
+                        j, "disabled_by_410",
+                        json_object_new_boolean(
+                                wh_endpoint_disabled(h->eps[i])));
+                json_object_object_add(
+                        j, "circuit",
+                        json_object_new_string((const char *[]){
+                                "closed", "half-open",
+                                "open"}[wh_endpoint_circuit(h->eps[i])]));
+                json_object_array_add(hooks, j);
+        }
+        json_object_object_add(o, "webhooks", hooks);
+        json_object_object_add(
+                st, "consumed",
+                json_object_new_int64((int64_t)w->stats.consumed));
+        json_object_object_add(
+                st, "skipped",
+                json_object_new_int64((int64_t)w->stats.skipped));
+        json_object_object_add(
+                st, "invalid",
+                json_object_new_int64((int64_t)w->stats.invalid));
+        json_object_object_add(
+                st, "delivered",
+                json_object_new_int64((int64_t)w->stats.deliveries_ok));
+        json_object_object_add(
+                st, "dead_lettered",
+                json_object_new_int64((int64_t)w->stats.dead_lettered));
+        json_object_object_add(
+                st, "dropped",
+                json_object_new_int64((int64_t)w->stats.dropped));
+        json_object_object_add(st, "commits",
+                               json_object_new_int64((int64_t)ks->commits));
+        json_object_object_add(st, "rebalances",
+                               json_object_new_int64((int64_t)ks->rebalances));
+        json_object_object_add(o, "stats", st);
+        out = strdup(json_object_to_json_string_ext(
+                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return out;
+}
+
+/* Once a second: gauges, lag, /status, readiness. */
+static void slow_tick(wk_worker_t *w)
+{
+        static kc_partition_info_t pi[MAX_PARTS];
+        kc_stats_t ks;
+        size_t np, paused = 0;
+        char l[400], esc[256];
+        char *status;
+        hooks_t *h = w->hooks;
+        int ready;
+
+        kc_consumer_stats(w->consumer, &ks);
+        np = kc_consumer_partitions(w->consumer, pi, MAX_PARTS);
+        if (np > MAX_PARTS)
+                np = MAX_PARTS;
+        wk_metrics_clear(w->metrics, WK_M_LAG);
+        wk_metrics_clear(w->metrics, WK_M_LAG_SECONDS);
+        for (size_t i = 0; i < np; i++) {
+                wk_metrics_escape(pi[i].topic, esc, sizeof(esc));
+                snprintf(l, sizeof(l), "topic=\"%s\",partition=\"%d\"", esc,
+                         (int)pi[i].partition);
+                wk_metrics_set(w->metrics, WK_M_LAG, l, (double)pi[i].lag);
+                wk_metrics_set(w->metrics, WK_M_LAG_SECONDS, l,
+                               pi[i].lag > 0 ? oldest_age(w, pi[i].topic,
+                                                          pi[i].partition)
+                                             : 0.0);
+                paused += pi[i].paused != 0;
+        }
+        wk_metrics_set(w->metrics, WK_M_ASSIGNED, "", (double)np);
+        wk_metrics_set(w->metrics, WK_M_PAUSED, "", (double)paused);
+        wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_MSGS, "", (double)ks.pending);
+        wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_REQS, "",
+                       (double)wh_pool_running(w->pool));
+        wk_metrics_clear(w->metrics, WK_M_CIRCUIT);
+        wk_metrics_clear(w->metrics, WK_M_DISABLED);
+        for (size_t i = 0; i < h->n; i++) {
+                wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i],
+                               wh_endpoint_circuit(h->eps[i]));
+                wk_metrics_set(w->metrics, WK_M_DISABLED, h->labels[i],
+                               wh_endpoint_disabled(h->eps[i]));
+        }
+        ready = np > 0 && kc_consumer_broker_up(w->consumer);
+        status = status_json(w, pi, np, &ks);
+        pthread_mutex_lock(&w->lock);
+        free(w->status);
+        w->status = status;
+        w->ready = ready;
+        snprintf(w->not_ready, sizeof(w->not_ready), "%s",
+                 !kc_consumer_broker_up(w->consumer)
+                         ? "no Kafka broker reachable"
+                         : "no partitions assigned");
+        pthread_mutex_unlock(&w->lock);
+}
+
 static void publish(wk_worker_t *w)
 {
         kc_stats_t ks;
 
         kc_consumer_stats(w->consumer, &ks);
+        if (ks.commits != w->stats.commits)
+                wk_metrics_add(w->metrics, WK_M_COMMITS, "result=\"ok\"",
+                               (double)(ks.commits - w->stats.commits));
+        if (ks.commit_errors != w->commit_errors)
+                wk_metrics_add(w->metrics, WK_M_COMMITS, "result=\"error\"",
+                               (double)(ks.commit_errors - w->commit_errors));
+        if (ks.rebalances != w->rebalances)
+                wk_metrics_add(w->metrics, WK_M_REBALANCES, "",
+                               (double)(ks.rebalances - w->rebalances));
+        w->commit_errors = ks.commit_errors;
+        w->rebalances = ks.rebalances;
         w->stats.commits = ks.commits;
         w->stats.in_flight = ks.pending;
         pthread_mutex_lock(&w->lock);
         w->published = w->stats;
         pthread_mutex_unlock(&w->lock);
+        if (now_ms() >= w->next_slow_ms) {
+                w->next_slow_ms = now_ms() + SLOW_TICK_MS;
+                slow_tick(w);
+        }
+}
+
+static int probe_alive(void *opaque)
+{
+        wk_worker_t *w = opaque;
+
+        return now_ms() - atomic_load(&w->loop_ms) < ALIVE_MS;
+}
+
+static int probe_ready(void *opaque, char *why, size_t why_size)
+{
+        wk_worker_t *w = opaque;
+        int ready;
+
+        pthread_mutex_lock(&w->lock);
+        ready = w->ready;
+        snprintf(why, why_size, "%s", w->not_ready);
+        pthread_mutex_unlock(&w->lock);
+        return ready;
+}
+
+static char *probe_status(void *opaque)
+{
+        wk_worker_t *w = opaque;
+        char *s;
+
+        pthread_mutex_lock(&w->lock);
+        s = strdup(w->status ? w->status : "{}");
+        pthread_mutex_unlock(&w->lock);
+        return s;
 }
 
 static void drain_wake(wk_worker_t *w)
@@ -350,48 +875,43 @@ static void drain_wake(wk_worker_t *w)
                 ;
 }
 
-/* Build one endpoint per configured webhook. */
-static int endpoints_build(wk_worker_t *w, char *errstr, size_t errstr_size)
-{
-        size_t n = cfg_webhook_count(w->cfg);
-        char why[256];
-
-        w->endpoints = calloc(n ? n : 1, sizeof(*w->endpoints));
-        if (!w->endpoints) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        for (size_t i = 0; i < n; i++) {
-                const cfg_webhook_t *wh = cfg_webhook(w->cfg, i);
-                w->endpoints[i] = wh_endpoint_new(wh, why, sizeof(why));
-                if (!w->endpoints[i]) {
-                        snprintf(errstr, errstr_size, "webhook '%s': %s",
-                                 wh->name, why);
-                        return -1;
-                }
-                w->endpoint_count++;
-        }
-        return 0;
-}
+/*
+ * Life cycle.
+ */
 
 wk_worker_t *wk_worker_new(cfg_t *cfg, char *errstr, size_t errstr_size)
 {
+        wk_worker_opts_t none = {0};
+
+        return wk_worker_new_ex(cfg, &none, errstr, errstr_size);
+}
+
+wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
+                              char *errstr, size_t errstr_size)
+{
         wk_worker_t *w = calloc(1, sizeof(*w));
         const cfg_delivery_t *del = cfg_delivery(cfg);
+        const cfg_admin_t *adm = cfg_admin(cfg);
         wh_pool_conf_t pconf = {
                 .max_in_flight = del->concurrency,
                 .connect_timeout_ms = del->connect_timeout_ms,
-                .max_response_bytes = 256,
+                .max_response_bytes = del->max_response_bytes,
+                .circuit_failures = del->circuit_failures,
+                .circuit_open_ms = del->circuit_open_ms,
+                .allow_networks = del->allow_networks,
+                .allow_network_count = del->allow_network_count,
+                .ssrf_guard = 1,
         };
-        char why[512];
+        wk_admin_probe_t probe;
 
         if (!w) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
+        w->opts = *opts;
         w->wake[0] = w->wake[1] = -1;
         pthread_mutex_init(&w->lock, NULL);
-        w->cfg = cfg;
+        atomic_store(&w->loop_ms, now_ms());
         if (pipe(w->wake) == -1) {
                 snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
                 goto err;
@@ -400,37 +920,66 @@ wk_worker_t *wk_worker_new(cfg_t *cfg, char *errstr, size_t errstr_size)
                 fcntl(w->wake[i], F_SETFL, O_NONBLOCK);
                 fcntl(w->wake[i], F_SETFD, FD_CLOEXEC);
         }
-        w->mapping = wk_mapping_new();
-        if (!w->mapping) {
+        w->metrics = wk_metrics_new();
+        if (!w->metrics || wk_metrics_declare_all(w->metrics) == -1) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
-        for (size_t i = 0; i < cfg_mapping_count(cfg); i++) {
-                const cfg_mapping_t *mp = cfg_mapping(cfg, i);
-                if (wk_mapping_add(w->mapping, mp->event, mp->type, why,
-                                   sizeof(why)) == -1) {
-                        snprintf(errstr, errstr_size, "mappings: %s", why);
+        w->hooks = hooks_new(cfg, opts, errstr, errstr_size);
+        if (!w->hooks)
+                goto err;
+        w->per_webhook_n = w->hooks->n;
+        w->per_webhook = calloc(w->hooks->n + 1, sizeof(*w->per_webhook));
+        w->per_webhook_name = calloc(w->hooks->n + 1, sizeof(char *));
+        if (!w->per_webhook || !w->per_webhook_name) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto err;
+        }
+        for (size_t i = 0; i < w->hooks->n; i++) {
+                w->per_webhook_name[i] = strdup(cfg_webhook(cfg, i)->name);
+                if (!w->per_webhook_name[i]) {
+                        snprintf(errstr, errstr_size, "out of memory");
                         goto err;
                 }
         }
-        if (endpoints_build(w, errstr, errstr_size) == -1)
-                goto err;
         w->pool = wh_pool_new(&pconf, errstr, errstr_size);
         if (!w->pool)
                 goto err;
+        wh_pool_set_attempt_cb(w->pool, on_attempt, w);
         if (del->dead_letter_topic &&
-            del->on_exhausted != CFG_EXHAUSTED_RETRY) {
+            del->on_exhausted != CFG_EXHAUSTED_RETRY && !opts->dry_run) {
                 w->dlq = wh_dlq_new(cfg, w->wake[1], errstr, errstr_size);
                 if (!w->dlq)
                         goto err;
         }
-        w->consumer = kc_consumer_new(cfg, w->wake[1], errstr, errstr_size);
+        if (opts->ranges)
+                w->consumer = kc_consumer_new_ranges(
+                        cfg, opts->ranges, opts->range_count, opts->on_progress,
+                        opts->opaque, w->wake[1], errstr, errstr_size);
+        else
+                w->consumer =
+                        kc_consumer_new(cfg, w->wake[1], errstr, errstr_size);
         if (!w->consumer)
                 goto err;
+        kc_consumer_set_revoke_cb(w->consumer, on_revoke, w);
+        if (adm->listen && *adm->listen && !opts->no_admin) {
+                probe.alive = probe_alive;
+                probe.ready = probe_ready;
+                probe.status = probe_status;
+                probe.opaque = w;
+                w->admin = wk_admin_start(adm->listen, adm->token, w->metrics,
+                                          &probe, errstr, errstr_size);
+                if (!w->admin)
+                        goto err;
+        }
+        wk_metrics_set(w->metrics, WK_M_UP, "", 1);
+        wk_metrics_set(w->metrics, WK_M_BUILD_INFO,
+                       "version=\"" HB_VERSION "\"", 1);
         return w;
 err:
         /* @remark on failure the caller keeps cfg. */
-        w->cfg = NULL;
+        if (w->hooks)
+                w->hooks->cfg = NULL;
         wk_worker_destroy(w);
         return NULL;
 }
@@ -445,11 +994,53 @@ void wk_worker_stop(wk_worker_t *w)
         }
 }
 
+void wk_worker_reload(wk_worker_t *w)
+{
+        char c = 'r';
+
+        w->reload = 1;
+        if (write(w->wake[1], &c, 1) < 0) {
+                /* Full pipe: a wake-up is pending anyway. */
+        }
+}
+
 void wk_worker_stats(wk_worker_t *w, wk_stats_t *out)
 {
         pthread_mutex_lock(&w->lock);
         *out = w->published;
         pthread_mutex_unlock(&w->lock);
+}
+
+void wk_worker_report(wk_worker_t *w, FILE *out)
+{
+        fprintf(out, "per webhook%s:\n", w->opts.dry_run ? " (dry run)" : "");
+        for (size_t i = 0; i < w->per_webhook_n; i++)
+                fprintf(out, "  %-24s %llu\n", w->per_webhook_name[i],
+                        (unsigned long long)w->per_webhook[i]);
+        fprintf(out, "per webhook type (events):\n");
+        for (size_t i = 0; i < w->per_type_n; i++)
+                fprintf(out, "  %-32s %llu\n", w->per_type[i].type,
+                        (unsigned long long)w->per_type[i].n);
+}
+
+/* Replay --rate: how many events may be taken now (token bucket with one
+ * second of burst). */
+static int rate_allowance(wk_worker_t *w, int *wait_ms)
+{
+        int64_t now = now_ms();
+
+        if (w->opts.rate <= 0)
+                return INTAKE_BATCH;
+        if (!w->tokens_ms)
+                w->tokens_ms = now;
+        w->tokens += (double)(now - w->tokens_ms) * w->opts.rate / 1000.0;
+        w->tokens_ms = now;
+        if (w->tokens > w->opts.rate)
+                w->tokens = w->opts.rate;
+        if (w->tokens >= 1.0)
+                return w->tokens > INTAKE_BATCH ? INTAKE_BATCH : (int)w->tokens;
+        *wait_ms = (int)((1.0 - w->tokens) * 1000.0 / w->opts.rate) + 1;
+        return 0;
 }
 
 int wk_worker_run(wk_worker_t *w)
@@ -458,25 +1049,38 @@ int wk_worker_run(wk_worker_t *w)
         int rc = 0;
 
         wk_log(WK_LOG_INFO, "worker started",
-               "group=%s topics=%zu webhooks=%zu dead_letter=%s",
-               cfg_kafka(w->cfg)->group_id, cfg_kafka(w->cfg)->topic_count,
-               w->endpoint_count, w->dlq ? wh_dlq_topic(w->dlq) : "-");
+               "group=%s topics=%zu webhooks=%zu dead_letter=%s mode=%s",
+               cfg_kafka(w->hooks->cfg)->group_id,
+               cfg_kafka(w->hooks->cfg)->topic_count, w->hooks->n,
+               w->dlq ? wh_dlq_topic(w->dlq) : "-",
+               w->opts.ranges ? "replay" : "group");
         while (!w->stop) {
-                int taken = 0;
+                int taken = 0, wait_ms = 100;
+                int allowed = rate_allowance(w, &wait_ms);
                 kc_ticket_t ticket;
                 rd_kafka_message_t *rkm;
 
+                atomic_store(&w->loop_ms, now_ms());
                 drain_wake(w);
-                while (taken < INTAKE_BATCH &&
+                if (w->reload) {
+                        w->reload = 0;
+                        do_reload(w);
+                }
+                while (taken < allowed &&
                        (rkm = kc_consumer_poll(w->consumer, &ticket))) {
                         handle(w, rkm, &ticket);
                         taken++;
                 }
+                if (w->opts.rate > 0)
+                        w->tokens -= taken;
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
                 kc_consumer_tick(w->consumer);
                 publish(w);
-                if (wh_pool_run(w->pool, taken ? 0 : 100, w->wake[0]) == -1) {
+                if (w->opts.ranges && kc_consumer_finished(w->consumer))
+                        break;
+                if (wh_pool_run(w->pool, taken ? 0 : wait_ms, w->wake[0]) ==
+                    -1) {
                         wk_log(WK_LOG_ERR, "HTTP pool failed", "%s", "");
                         rc = -1;
                         break;
@@ -484,27 +1088,31 @@ int wk_worker_run(wk_worker_t *w)
         }
 
         /* Drain: no more intake; let in-flight work finish in time. */
-        deadline = now_ms() + cfg_delivery(w->cfg)->shutdown_timeout_ms;
-        wk_log(WK_LOG_INFO, "stopping: draining in-flight deliveries",
-               "pending=%zu timeout_ms=%d", wh_pool_pending(w->pool),
-               cfg_delivery(w->cfg)->shutdown_timeout_ms);
+        deadline = now_ms() + cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms;
+        if (wh_pool_pending(w->pool) > 0)
+                wk_log(WK_LOG_INFO, "stopping: draining in-flight deliveries",
+                       "pending=%zu timeout_ms=%d", wh_pool_pending(w->pool),
+                       cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms);
         while (w->stop < 2 && now_ms() < deadline &&
                (wh_pool_pending(w->pool) > 0 ||
                 (w->dlq && wh_dlq_pending(w->dlq) > 0))) {
+                atomic_store(&w->loop_ms, now_ms());
                 drain_wake(w);
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
                 if (wh_pool_run(w->pool, 50, w->wake[0]) == -1)
                         break;
         }
+        kc_consumer_commit_sync(w->consumer);
         publish(w);
-        if (kc_consumer_commit_sync(w->consumer) == 0)
-                publish(w);
         wk_log(WK_LOG_INFO, "stopped",
-               "abandoned=%zu delivered=%llu dead_lettered=%llu",
-               wh_pool_pending(w->pool),
+               "abandoned=%zu consumed=%llu delivered=%llu "
+               "dead_lettered=%llu invalid=%llu skipped=%llu",
+               wh_pool_pending(w->pool), (unsigned long long)w->stats.consumed,
                (unsigned long long)w->stats.deliveries_ok,
-               (unsigned long long)w->stats.dead_lettered);
+               (unsigned long long)w->stats.dead_lettered,
+               (unsigned long long)w->stats.invalid,
+               (unsigned long long)w->stats.skipped);
         return rc;
 }
 
@@ -512,6 +1120,7 @@ void wk_worker_destroy(wk_worker_t *w)
 {
         if (!w)
                 return;
+        wk_admin_stop(w->admin);
         /* Consumer first: commits what finished and leaves the group
          * while the abandoned messages are still unfinished. */
         kc_consumer_destroy(w->consumer);
@@ -521,32 +1130,19 @@ void wk_worker_destroy(wk_worker_t *w)
         wh_pool_destroy(w->pool);
         while (w->live)
                 msg_free(w->live);
-        for (size_t i = 0; i < w->endpoint_count; i++)
-                wh_endpoint_unref(w->endpoints[i]);
-        free(w->endpoints);
-        wk_mapping_destroy(w->mapping);
+        hooks_free(w->hooks);
+        for (size_t i = 0; i < w->per_type_n; i++)
+                free(w->per_type[i].type);
+        free(w->per_type);
+        free(w->per_webhook);
+        for (size_t i = 0; w->per_webhook_name && i < w->per_webhook_n; i++)
+                free(w->per_webhook_name[i]);
+        free(w->per_webhook_name);
+        wk_metrics_destroy(w->metrics);
         for (int i = 0; i < 2; i++)
                 if (w->wake[i] >= 0)
                         close(w->wake[i]);
+        free(w->status);
         pthread_mutex_destroy(&w->lock);
-        cfg_destroy(w->cfg);
         free(w);
-}
-
-wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
-                              char *errstr, size_t errstr_size)
-{
-        (void)opts;
-        return wk_worker_new(cfg, errstr, errstr_size);
-}
-
-void wk_worker_reload(wk_worker_t *w)
-{
-        (void)w;
-}
-
-void wk_worker_report(wk_worker_t *w, FILE *out)
-{
-        (void)w;
-        (void)out;
 }

@@ -84,7 +84,7 @@ static void write_config(char *path, size_t size, const char *topic,
                  "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
                  "  topics = ( { name = \"%s\"; app_token = \"NX-topic\"; } "
                  ");\n  commit_interval_ms = 100; };\n"
-                 "delivery = { %s };\n"
+                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ]; %s };\n"
                  "webhooks = (\n"
                  "  { name = \"a\"; url = \"http://127.0.0.1:%u/a\";\n"
                  "    events = [ \"flows.seen\", \"flows.completed\", "
@@ -259,7 +259,8 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
         /* No dead-letter topic: failures keep retrying, never dropped. */
         write_config(cfgpath, sizeof(cfgpath), topic, group, wk_rx_port(rx),
                      "concurrency = 4; retry = { initial_ms = 20; max_ms = "
-                     "100; max_attempts = 3; }; on_exhausted = \"retry\";");
+                     "100; max_attempts = 3; }; on_exhausted = \"retry\";"
+                     " circuit = { failures = 5; open_ms = 100; };");
         cr_assert_eq(wk_rx_set_script(rx, "/a", "200*5,500"), 0);
 
         rk = it_producer();

@@ -34,7 +34,9 @@ STOP_TIMEOUT=30    # s, from SIGTERM to SIGKILL
 
 me=$(basename "$0")
 port=${HB_KAFKA_PORT:-19092}
-ctrl=${HB_KAFKA_CONTROLLER_PORT:-$((port + 1))}
+[[ $port =~ ^[0-9]{1,5}$ ]] ||
+        { echo "$me: error: HB_KAFKA_PORT=$port is not a port number" >&2; exit 1; }
+ctrl=${HB_KAFKA_CONTROLLER_PORT:-$((10#$port + 1))}
 cache=${HB_KAFKA_CACHE:-${HOME:-/root}/.cache/hookbridge/kafka-$KAFKA_VERSION}
 state=${HB_KAFKA_STATE:-/tmp/hookbridge-kafka-$port}
 libs=$cache/libs
@@ -67,7 +69,7 @@ lock() {
         mkdir -p "$(dirname "$file")"
         exec 9>"$file"
         if command -v flock >/dev/null 2>&1; then
-                flock -w 600 9 || die "waited 600 s for the lock $file" \
+                flock -w 300 9 || die "waited 300 s for the lock $file" \
                         "another kafka.sh is running; if not, remove $file"
         fi
 }
@@ -228,10 +230,10 @@ cmd_start() {
                 return 0
         fi
         need java kcat timeout
-        is_port "$port" && is_port "$ctrl" ||
-                die "HB_KAFKA_PORT=$port / controller port $ctrl is not a port number"
+        is_port "$port" && is_port "$ctrl" && [ "$port" != "$ctrl" ] ||
+                die "HB_KAFKA_PORT=$port / controller port $ctrl: want two different port numbers"
         cmd_fetch
-        lock "$state.lock"
+        lock "$state.kafka-sh.lock"
 
         pid=$(our_pid)
         if [ -n "$pid" ]; then
@@ -272,9 +274,10 @@ cmd_start() {
                 die "formatting the KRaft storage in $state/data failed"
         fi
 
+        # 9>&-: the broker must not inherit the lock it outlives.
         nohup java -Xms256m -Xmx768m "${java_opts[@]}" -cp "$libs/*" \
                 kafka.Kafka "$state/server.properties" \
-                </dev/null >>"$state/kafka.out" 2>&1 &
+                </dev/null >>"$state/kafka.out" 2>&1 9>&- &
         pid=$!
         echo "$pid" >"$pidfile"
 
@@ -321,7 +324,7 @@ cmd_stop() {
                 return 0
         fi
         [ -d "$state" ] || return 0
-        lock "$state.lock"
+        lock "$state.kafka-sh.lock"
         pid=$(our_pid)
         if [ -n "$pid" ]; then
                 stop_pid "$pid"

@@ -289,8 +289,9 @@ Test(cfg, unknown_setting_lists_known_and_suggests)
                    "t.cfg:10: unknown setting 'conccurency' in delivery; "
                    "known: concurrency, timeout_ms, connect_timeout_ms, "
                    "retry, dead_letter_topic, on_exhausted, max_in_flight, "
-                   "max_in_flight_per_partition, shutdown_timeout_ms; did "
-                   "you mean 'concurrency'?");
+                   "max_in_flight_per_partition, shutdown_timeout_ms, "
+                   "revoke_timeout_ms, max_response_bytes, https_only, "
+                   "circuit, allow_networks; did you mean 'concurrency'?");
 }
 
 Test(cfg, unknown_top_level_and_webhook_settings)
