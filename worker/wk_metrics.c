@@ -303,7 +303,8 @@ static void put(buf_t *b, const char *fmt, ...)
         }
 }
 
-/* Numbers: integers without exponent, others in shortest round-trip. */
+/* Numbers: integers without exponent, others in the shortest form that
+ * reads back the same. */
 static void num(char *out, size_t size, double v)
 {
         if (isinf(v))
@@ -311,7 +312,11 @@ static void num(char *out, size_t size, double v)
         else if (v == floor(v) && fabs(v) < 1e15)
                 snprintf(out, size, "%.0f", v);
         else
-                snprintf(out, size, "%.17g", v);
+                for (int prec = 15; prec <= 17; prec++) {
+                        snprintf(out, size, "%.*g", prec, v);
+                        if (strtod(out, NULL) == v)
+                                break;
+                }
 }
 
 char *wk_metrics_render(wk_metrics_t *m, size_t *lenp)

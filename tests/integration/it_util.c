@@ -11,7 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 
 int64_t it_now_ms(void)
 {
@@ -234,5 +239,69 @@ int it_stop_worker(pid_t pid, int sig, int timeout_ms)
         }
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
+        return -1;
+}
+
+uint16_t it_free_port(void)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        socklen_t len = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        uint16_t port;
+
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+        getsockname(fd, (struct sockaddr *)&a, &len);
+        port = ntohs(a.sin_port);
+        close(fd);
+        return port;
+}
+
+typedef struct body_s {
+        char *p;
+        size_t len, size;
+} body_t;
+
+static size_t body_sink(char *p, size_t s, size_t n, void *ud)
+{
+        body_t *b = ud;
+        size_t len = s * n, room = b->size - 1 - b->len;
+
+        memcpy(b->p + b->len, p, len < room ? len : room);
+        b->len += len < room ? len : room;
+        b->p[b->len] = '\0';
+        return len;
+}
+
+long it_http_get(uint16_t port, const char *path, char *body, size_t size)
+{
+        CURL *c = curl_easy_init();
+        body_t b = {body, 0, size};
+        char url[256];
+        long code = 0;
+
+        body[0] = '\0';
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROXY, "");
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_sink);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_cleanup(c);
+        return code;
+}
+
+double it_metric(const char *text, const char *series)
+{
+        size_t n = strlen(series);
+
+        for (const char *l = text; l && *l; l = strchr(l, '\n')) {
+                if (*l == '\n')
+                        l++;
+                if (!strncmp(l, series, n) && l[n] == ' ')
+                        return strtod(l + n + 1, NULL);
+        }
         return -1;
 }

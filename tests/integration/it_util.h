@@ -55,4 +55,15 @@ int it_stop_worker(pid_t pid, int sig, int timeout_ms);
 /** @returns monotonic milliseconds. */
 int64_t it_now_ms(void);
 
+/** @returns a TCP port on 127.0.0.1 that was free a moment ago. */
+uint16_t it_free_port(void);
+
+/** @brief GET http://127.0.0.1:PORT/PATH into \p body (NUL-terminated,
+ *  cut at \p size). @returns the HTTP status, 0 when no answer. */
+long it_http_get(uint16_t port, const char *path, char *body, size_t size);
+
+/** @returns the value of the series \p series ("name{labels}") in a
+ *  Prometheus exposition \p text, or -1 when absent. */
+double it_metric(const char *text, const char *series);
+
 #endif

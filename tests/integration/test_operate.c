@@ -1,0 +1,293 @@
+/* Integration: operating the worker against a real broker: /metrics
+ * matches what the receiver saw, /readyz and /status, SIGHUP reloads,
+ * 410 Gone disables a webhook. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "it_util.h"
+#include "wk_receiver.h"
+#include "wk_sample.h"
+
+/* Requests per path and answer class, from the receiver thread. */
+static struct {
+        pthread_mutex_t lock;
+        int ok[2];   /* 2xx for /a, /b */
+        int fail[2]; /* anything else */
+} rx_seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_request(const wk_rx_request_t *req, void *opaque)
+{
+        int i = !strcmp(req->path, "/b");
+
+        (void)opaque;
+        pthread_mutex_lock(&rx_seen.lock);
+        if (req->status / 100 == 2)
+                rx_seen.ok[i]++;
+        else
+                rx_seen.fail[i]++;
+        pthread_mutex_unlock(&rx_seen.lock);
+}
+
+static int seen_ok(int i)
+{
+        int n;
+
+        pthread_mutex_lock(&rx_seen.lock);
+        n = rx_seen.ok[i];
+        pthread_mutex_unlock(&rx_seen.lock);
+        return n;
+}
+
+static wk_rx_t *receiver(void)
+{
+        wk_rx_conf_t c = {.cb = on_request};
+        char err[256];
+        wk_rx_t *rx = wk_rx_start(&c, err, sizeof(err));
+
+        cr_assert_not_null(rx, "%s", err);
+        return rx;
+}
+
+/* A config with webhook a (events_a) and b (nps.*), admin on \p admin. */
+static void config(char *path, size_t size, const char *topic,
+                   const char *group, uint16_t rx_port, uint16_t admin,
+                   const char *events_a, const char *extra)
+{
+        char text[4096];
+
+        snprintf(text, sizeof(text),
+                 "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
+                 "  topics = ( \"%s\" ); commit_interval_ms = 100; };\n"
+                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
+                 "  retry = { initial_ms = 20; max_ms = 100; max_attempts = "
+                 "2; }; %s };\n"
+                 "webhooks = (\n"
+                 "  { name = \"a\"; url = \"http://127.0.0.1:%u/a\";\n"
+                 "    events = [ %s ];\n"
+                 "    secret = \"whsec_c2VjcmV0LW9mLXRoZS1vcGVyYXRlLXRlc3Q=\"; "
+                 "},\n"
+                 "  { name = \"b\"; url = \"http://127.0.0.1:%u/b\";\n"
+                 "    events = [ \"nps.score\", \"nps.feedback\" ]; }\n"
+                 ");\nadmin = { listen = \"127.0.0.1:%u\"; };\n",
+                 it_brokers(), group, topic, extra, rx_port, events_a, rx_port,
+                 admin);
+        it_write_temp(text, path, size);
+}
+
+/* Produce \p n events of sample kind \p kind with ids "<prefix>-<i>". */
+static void produce(const char *topic, const char *prefix, size_t kind, int n)
+{
+        rd_kafka_t *rk = it_producer();
+        char raw[2048], id[64];
+
+        for (int i = 0; i < n; i++) {
+                snprintf(id, sizeof(id), "%s-%d", prefix, i);
+                wk_sample_render(kind, id, i, 1700000000000LL, raw,
+                                 sizeof(raw));
+                it_produce(rk, topic, -1, id, raw, strlen(raw));
+        }
+        cr_assert_eq(rd_kafka_flush(rk, 30000), 0);
+        rd_kafka_destroy(rk);
+}
+
+static void wait_for(int (*cond)(void *), void *arg, int timeout_ms,
+                     const char *what)
+{
+        int64_t deadline = it_now_ms() + timeout_ms;
+
+        while (!cond(arg)) {
+                cr_assert(it_now_ms() < deadline, "timed out: %s", what);
+                usleep(100 * 1000);
+        }
+}
+
+static int metrics_settled(void *arg)
+{
+        static char body[1 << 16];
+        uint16_t port = *(uint16_t *)arg;
+
+        return it_http_get(port, "/metrics", body, sizeof(body)) == 200 &&
+               it_metric(body, "hookbridge_in_flight_messages") == 0 &&
+               it_metric(body, "hookbridge_assigned_partitions") == 2 &&
+               it_metric(body, "hookbridge_events_consumed_total") == 150;
+}
+
+Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 120)
+{
+        static char body[1 << 16];
+        char topic[96], group[96], cfg[256], logp[300], series[256];
+        uint16_t admin = it_free_port();
+        wk_rx_t *rx = receiver();
+        pid_t pid;
+        int st;
+
+        it_unique("hb-it-op", topic, sizeof(topic));
+        it_unique("hb-it-op-g", group, sizeof(group));
+        it_create_topic(topic, 2);
+        config(cfg, sizeof(cfg), topic, group, wk_rx_port(rx), admin, "\"*\"",
+               "");
+        produce(topic, "m", 1, 100); /* Flow Completed: a only */
+        produce(topic, "n", 6, 50);  /* NPS Score: a and b */
+        snprintf(logp, sizeof(logp), "%s.log", cfg);
+        pid = it_spawn_worker(cfg, logp);
+        cr_assert(it_wait_committed_to_end(group, topic, 2, 60000),
+                  "not committed (log %s)", logp);
+        wait_for(metrics_settled, &admin, 10000, "metrics settle");
+
+        cr_assert_eq(it_http_get(admin, "/metrics", body, sizeof(body)), 200);
+        cr_assert_eq(it_metric(body, "hookbridge_deliveries_total{webhook="
+                                     "\"a\",outcome=\"ok\"}"),
+                     seen_ok(0), "%s", body);
+        cr_assert_eq(it_metric(body, "hookbridge_deliveries_total{webhook="
+                                     "\"b\",outcome=\"ok\"}"),
+                     seen_ok(1));
+        cr_assert_eq(seen_ok(0), 150);
+        cr_assert_eq(seen_ok(1), 50);
+        cr_assert_eq(it_metric(body, "hookbridge_events_consumed_total"), 150);
+        cr_assert(it_metric(body, "hookbridge_assigned_partitions") == 2);
+        for (int p = 0; p < 2; p++) {
+                snprintf(series, sizeof(series),
+                         "hookbridge_consumer_lag{topic=\"%s\","
+                         "partition=\"%d\"}",
+                         topic, p);
+                cr_assert_eq(it_metric(body, series), 0, "%s", series);
+        }
+        cr_assert(strstr(body, "hookbridge_attempt_duration_seconds_bucket"
+                               "{webhook=\"a\",le=\"+Inf\"} 150"),
+                  "%s", body);
+        if (system("command -v promtool >/dev/null 2>&1") == 0) {
+                char mpath[300], cmd[400];
+                FILE *f;
+                snprintf(mpath, sizeof(mpath), "%s.metrics", cfg);
+                f = fopen(mpath, "w");
+                fputs(body, f);
+                fclose(f);
+                snprintf(cmd, sizeof(cmd), "promtool check metrics < %s",
+                         mpath);
+                cr_assert_eq(system(cmd), 0, "promtool rejected /metrics");
+        }
+
+        cr_assert_eq(it_http_get(admin, "/healthz", body, sizeof(body)), 200);
+        cr_assert_eq(it_http_get(admin, "/readyz", body, sizeof(body)), 200,
+                     "%s", body);
+        cr_assert_eq(it_http_get(admin, "/status", body, sizeof(body)), 200);
+        cr_assert(strstr(body, "\"assignment\"") && strstr(body, topic));
+        /* never a secret, never a full URL */
+        cr_assert_null(strstr(body, "c2VjcmV0"));
+        cr_assert_null(strstr(body, "/a\""));
+
+        st = it_stop_worker(pid, SIGTERM, 30000);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        wk_rx_stop(rx);
+}
+
+static int a_got(void *arg)
+{
+        return seen_ok(0) >= *(int *)arg;
+}
+
+Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
+{
+        char topic[96], group[96], cfg[256], logp[300], text[4096];
+        uint16_t admin = it_free_port();
+        wk_rx_t *rx = receiver();
+        int want;
+        pid_t pid;
+        FILE *f;
+        int st;
+
+        it_unique("hb-it-hup", topic, sizeof(topic));
+        it_unique("hb-it-hup-g", group, sizeof(group));
+        it_create_topic(topic, 1);
+        config(cfg, sizeof(cfg), topic, group, wk_rx_port(rx), admin,
+               "\"flows.completed\"", "");
+        snprintf(logp, sizeof(logp), "%s.log", cfg);
+        pid = it_spawn_worker(cfg, logp);
+        produce(topic, "f1", 1, 10); /* Flow Completed: a */
+        produce(topic, "c1", 4, 10); /* Checklist Completed: not a, yet */
+        want = 10;
+        wait_for(a_got, &want, 30000, "first flows");
+        cr_assert(it_wait_committed_to_end(group, topic, 1, 30000));
+        cr_assert_eq(seen_ok(0), 10);
+
+        /* A broken file is rejected; the worker keeps going. */
+        f = fopen(cfg, "r");
+        cr_assert_eq(fread(text, 1, sizeof(text) - 1, f) > 0, 1);
+        fclose(f);
+        f = fopen(cfg, "w");
+        fputs("webhooks = ( oops", f);
+        fclose(f);
+        kill(pid, SIGHUP);
+        usleep(500 * 1000);
+        cr_assert_eq(kill(pid, 0), 0, "worker died on a bad reload");
+
+        /* The good file, now with every type: checklists arrive.
+         * config() writes a new temp file: move it over the watched one. */
+        {
+                char fresh[256];
+                config(fresh, sizeof(fresh), topic, group, wk_rx_port(rx),
+                       admin, "\"*\"", "");
+                cr_assert_eq(rename(fresh, cfg), 0);
+        }
+        kill(pid, SIGHUP);
+        usleep(500 * 1000);
+        produce(topic, "c2", 4, 10);
+        want = 20;
+        wait_for(a_got, &want, 30000, "checklists after reload");
+        cr_assert(it_wait_committed_to_end(group, topic, 1, 30000));
+        st = it_stop_worker(pid, SIGTERM, 30000);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        wk_rx_stop(rx);
+}
+
+Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
+{
+        static char body[1 << 16];
+        char topic[96], group[96], dlq[96], cfg[256], logp[300], extra[256];
+        uint16_t admin = it_free_port();
+        wk_rx_t *rx = receiver();
+        pid_t pid;
+        int st;
+
+        it_unique("hb-it-410", topic, sizeof(topic));
+        it_unique("hb-it-410-g", group, sizeof(group));
+        it_unique("hb-it-410-dlq", dlq, sizeof(dlq));
+        it_create_topic(topic, 1);
+        it_create_topic(dlq, 1);
+        snprintf(extra, sizeof(extra), "dead_letter_topic = \"%s\";", dlq);
+        config(cfg, sizeof(cfg), topic, group, wk_rx_port(rx), admin, "\"*\"",
+               extra);
+        cr_assert_eq(wk_rx_set_script(rx, "/a", "410"), 0);
+        produce(topic, "g", 1, 20);
+        snprintf(logp, sizeof(logp), "%s.log", cfg);
+        pid = it_spawn_worker(cfg, logp);
+        /* Disabled: holds nothing back, so everything gets committed. */
+        cr_assert(it_wait_committed_to_end(group, topic, 1, 60000),
+                  "not committed (log %s)", logp);
+        usleep(1200 * 1000); /* a gauge refresh */
+        cr_assert_eq(it_http_get(admin, "/metrics", body, sizeof(body)), 200);
+        cr_assert_eq(it_metric(body, "hookbridge_webhook_disabled{webhook="
+                                     "\"a\"}"),
+                     1, "%s", body);
+        /* The ones that met the 410 went to the dead-letter topic. */
+        cr_assert(it_metric(body, "hookbridge_deliveries_total{webhook="
+                                  "\"a\",outcome=\"permanent\"}") >= 1);
+        cr_assert(it_metric(body, "hookbridge_dead_letter_writes_total{"
+                                  "result=\"ok\"}") >= 1);
+        st = it_stop_worker(pid, SIGTERM, 30000);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        {
+                char cmd[512];
+                snprintf(cmd, sizeof(cmd),
+                         "grep -q 'webhook disabled after 410 Gone' %s", logp);
+                cr_assert_eq(system(cmd), 0, "no loud log line in %s", logp);
+        }
+        wk_rx_stop(rx);
+}
