@@ -48,5 +48,9 @@ step "unit tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
 
+step "real-broker tests under ASan + UBSan (worker binary sanitized too)"
+ASAN_OPTIONS=detect_leaks=1 \
+        ctest --test-dir build-asan -L kafka --output-on-failure
+
 step "all tests (unit + real broker)"
 ctest --test-dir build --output-on-failure

@@ -585,12 +585,13 @@ static void do_reload(wk_worker_t *w)
                 cfg_destroy(cfg);
                 return;
         }
-        hooks_free(w->hooks);
-        w->hooks = h;
+        /* path belongs to the old configuration: log before freeing */
         wk_log(WK_LOG_INFO, "configuration reloaded",
                "file=%s webhooks=%zu note=\"kafka and delivery settings "
                "apply on restart\"",
                path, h->n);
+        hooks_free(w->hooks);
+        w->hooks = h;
 }
 
 /* Revoke hook: let in-flight work of \p parts finish, within a bound. */
