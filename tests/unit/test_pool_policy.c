@@ -1,0 +1,236 @@
+/* Unit tests: wh_pool's delivery policy against a loopback receiver:
+ * per-webhook caps, circuit breaker, 410 Gone, SSRF guard, attempt hook. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "wh_pool.h"
+#include "wk_receiver.h"
+
+static wk_rx_t *rx;
+
+static void setup(void)
+{
+        wk_rx_conf_t c = {0};
+        char err[256];
+
+        rx = wk_rx_start(&c, err, sizeof(err));
+        cr_assert_not_null(rx, "%s", err);
+}
+
+static void teardown(void)
+{
+        wk_rx_stop(rx);
+}
+
+TestSuite(policy, .init = setup, .fini = teardown, .timeout = 60);
+
+static int64_t ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An endpoint for path \p path of the receiver. */
+static wh_endpoint_t *endpoint(const char *name, const char *path, int cap,
+                               int attempts)
+{
+        char url[128], err[256];
+        cfg_webhook_t wh = {0};
+        wh_endpoint_t *ep;
+
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", wk_rx_port(rx),
+                 path);
+        wh.name = name;
+        wh.url = url;
+        wh.enabled = 1;
+        wh.timeout_ms = 5000;
+        wh.retry.initial_ms = 10;
+        wh.retry.max_ms = 50;
+        wh.retry.max_attempts = attempts;
+        wh.max_in_flight = cap;
+        ep = wh_endpoint_new(&wh, err, sizeof(err));
+        cr_assert_not_null(ep, "%s", err);
+        return ep;
+}
+
+static wh_pool_t *pool(int failures, int open_ms, int guard)
+{
+        const char *allow[] = {"127.0.0.0/8"};
+        wh_pool_conf_t c = {.max_in_flight = 8,
+                            .circuit_failures = failures,
+                            .circuit_open_ms = open_ms,
+                            .ssrf_guard = 1,
+                            .allow_networks = guard ? NULL : allow,
+                            .allow_network_count = guard ? 0 : 1};
+        char err[256];
+        wh_pool_t *p = wh_pool_new(&c, err, sizeof(err));
+
+        cr_assert_not_null(p, "%s", err);
+        return p;
+}
+
+/* Outcome and completion time of one delivery. */
+typedef struct done_s {
+        int n;
+        wh_outcome_t outcome;
+        long status;
+        int64_t at;
+        char error[256];
+} done_t;
+
+static void on_done(const wh_result_t *r, void *opaque)
+{
+        done_t *d = opaque;
+
+        d->n++;
+        d->outcome = r->outcome;
+        d->status = r->status;
+        d->at = ms();
+        snprintf(d->error, sizeof(d->error), "%s", r->error);
+}
+
+static void run_until(wh_pool_t *p, const done_t *d, size_t n, int ms_max)
+{
+        int64_t deadline = ms() + ms_max;
+
+        for (;;) {
+                size_t all = 0;
+                for (size_t i = 0; i < n; i++)
+                        all += d[i].n == 1;
+                if (all == n || ms() > deadline)
+                        break;
+                wh_pool_run(p, 20, -1);
+        }
+}
+
+Test(policy, a_hanging_webhook_does_not_hold_back_another)
+{
+        wh_pool_t *p = pool(0, 0, 0);
+        wh_endpoint_t *slow = endpoint("slow", "/slow", 2, 1);
+        wh_endpoint_t *fast = endpoint("fast", "/fast", 2, 1);
+        done_t ds[6] = {0}, df[20] = {0};
+
+        cr_assert_eq(wk_rx_set_script(rx, "/slow", "200:delay=1500"), 0);
+        for (int i = 0; i < 6; i++)
+                wh_pool_submit(p, slow, "s", "{}", 2, 0, on_done, &ds[i]);
+        for (int i = 0; i < 20; i++)
+                wh_pool_submit(p, fast, "f", "{}", 2, 0, on_done, &df[i]);
+        run_until(p, df, 20, 10000);
+        for (int i = 0; i < 20; i++)
+                cr_assert_eq(df[i].outcome, WH_OUT_OK);
+        /* The slow one took only its 2 slots: the fast one finished
+         * before even the first slow answer came back. */
+        for (int i = 0; i < 6; i++)
+                cr_assert_eq(ds[i].n, 0, "a slow answer came first");
+        run_until(p, ds, 6, 15000);
+        for (int i = 0; i < 6; i++)
+                cr_assert_eq(ds[i].outcome, WH_OUT_OK);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(slow);
+        wh_endpoint_unref(fast);
+}
+
+static int attempts_seen;
+
+static void on_attempt(const wh_endpoint_t *ep, long status, double secs,
+                       int will_retry, void *opaque)
+{
+        (void)ep;
+        (void)status;
+        (void)secs;
+        (void)will_retry;
+        (void)opaque;
+        attempts_seen++;
+}
+
+Test(policy, circuit_opens_then_one_probe_closes_it)
+{
+        wh_pool_t *p = pool(3, 400, 0);
+        wh_endpoint_t *ep = endpoint("cb", "/cb", 0, 1000);
+        done_t d = {0};
+        uint64_t before;
+
+        wh_pool_set_attempt_cb(p, on_attempt, NULL);
+        cr_assert_eq(wk_rx_set_script(rx, "/cb", "500"), 0);
+        wh_pool_submit(p, ep, "x", "{}", 2, 0, on_done, &d);
+        /* Three failures open the circuit. */
+        for (int64_t end = ms() + 2000;
+             wh_endpoint_circuit(ep) != 2 && ms() < end;)
+                wh_pool_run(p, 10, -1);
+        cr_assert_eq(wh_endpoint_circuit(ep), 2);
+        cr_assert_eq(attempts_seen, 3);
+        /* While open, nothing reaches the server. */
+        before = wk_rx_count(rx);
+        for (int64_t end = ms() + 250; ms() < end;)
+                wh_pool_run(p, 10, -1);
+        cr_assert_eq(wk_rx_count(rx), before);
+        /* The server recovers; after open_ms one probe closes it. */
+        cr_assert_eq(wk_rx_set_script(rx, "/cb", "200"), 0);
+        run_until(p, &d, 1, 5000);
+        cr_assert_eq(d.outcome, WH_OUT_OK);
+        cr_assert_eq(wh_endpoint_circuit(ep), 0);
+        cr_assert_eq(wk_rx_count(rx), before + 1);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+}
+
+Test(policy, gone_disables_the_endpoint)
+{
+        wh_pool_t *p = pool(0, 0, 0);
+        wh_endpoint_t *ep = endpoint("gone", "/gone", 1, 3);
+        done_t d[5] = {0};
+
+        cr_assert_eq(wk_rx_set_script(rx, "/gone", "410"), 0);
+        for (int i = 0; i < 5; i++)
+                wh_pool_submit(p, ep, "g", "{}", 2, 0, on_done, &d[i]);
+        run_until(p, d, 5, 5000);
+        cr_assert_eq(d[0].outcome, WH_OUT_PERMANENT);
+        cr_assert_eq(d[0].status, 410);
+        cr_assert_eq(wh_endpoint_disabled(ep), 1);
+        /* cap 1: the others never went out */
+        for (int i = 1; i < 5; i++)
+                cr_assert_eq(d[i].outcome, WH_OUT_DISABLED);
+        cr_assert_eq(wk_rx_count(rx), 1);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+}
+
+Test(policy, ssrf_guard_refuses_loopback_unless_allowed)
+{
+        wh_pool_t *p = pool(0, 0, 1); /* no allow-list */
+        wh_endpoint_t *ep = endpoint("ssrf", "/ssrf", 0, 5);
+        done_t d = {0};
+        char url[128], err[256];
+        cfg_webhook_t wh = {.name = "byname",
+                            .url = url,
+                            .timeout_ms = 2000,
+                            .retry = {10, 50, 5}};
+        wh_endpoint_t *byname;
+        done_t d2 = {0};
+
+        wh_pool_submit(p, ep, "s", "{}", 2, 1 /* forever */, on_done, &d);
+        run_until(p, &d, 1, 5000);
+        cr_assert_eq(d.outcome, WH_OUT_PERMANENT);
+        cr_assert(strstr(d.error, "loopback") &&
+                          strstr(d.error, "allow_networks"),
+                  "%s", d.error);
+        cr_assert_eq(wk_rx_count(rx), 0);
+
+        /* A name that resolves to loopback is refused just the same. */
+        snprintf(url, sizeof(url), "http://localhost:%u/ssrf", wk_rx_port(rx));
+        byname = wh_endpoint_new(&wh, err, sizeof(err));
+        cr_assert_not_null(byname, "%s", err);
+        wh_pool_submit(p, byname, "s", "{}", 2, 0, on_done, &d2);
+        run_until(p, &d2, 1, 5000);
+        cr_assert_eq(d2.outcome, WH_OUT_PERMANENT, "%s", d2.error);
+        cr_assert_eq(wk_rx_count(rx), 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        wh_endpoint_unref(byname);
+}
