@@ -27,6 +27,12 @@ struct kc_consumer_s {
         size_t max_per_partition;
         int64_t next_commit_ms;
         int all_paused; /* every partition paused: total limit reached */
+        /* When the total limit was reached (0: not reached). For a short
+         * while the consumer simply stops taking messages, which lets
+         * librdkafka's own prefetch limit hold fetching back; pausing
+         * (which drops and refetches what was prefetched) comes only when
+         * the limit holds longer than CAPPED_MS. */
+        int64_t capped_since;
         kc_stats_t stats;
         /* ranges mode (replay): no group; progress to a callback */
         range_t *ranges;
@@ -310,7 +316,7 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
                 {"partition.assignment.strategy", "cooperative-sticky"},
                 {"client.id", "hookbridge"},
                 {"fetch.wait.max.ms", "50"},
-                {"queued.max.messages.kbytes", "16384"},
+                {"queued.max.messages.kbytes", "4096"},
         };
 
         if (!c || !conf) {
@@ -509,11 +515,23 @@ int kc_consumer_broker_up(const kc_consumer_t *c)
         return !c->brokers_down;
 }
 
+/* Stop taking messages for up to this long at the total in-flight limit
+ * before pausing every partition (which keeps group events served). */
+#define CAPPED_MS 5000
+
 rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
 {
         rd_kafka_message_t *m;
         const char *topic;
 
+        if (kc_tracker_pending_total(c->tracker) >= c->max_in_flight) {
+                if (!c->capped_since)
+                        c->capped_since = now_ms();
+                if (now_ms() - c->capped_since < CAPPED_MS)
+                        return NULL;
+                if (!c->all_paused)
+                        set_all_paused(c, 1);
+        }
         for (;;) {
                 m = rd_kafka_consumer_poll(c->rk, 0);
                 if (!m)
@@ -546,9 +564,6 @@ rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
                 kc_tracker_set_paused(c->tracker, ticket->slot, 1);
                 set_paused(c, topic, m->partition, 1);
         }
-        if (!c->all_paused &&
-            kc_tracker_pending_total(c->tracker) >= c->max_in_flight)
-                set_all_paused(c, 1);
         return m;
 }
 
@@ -579,9 +594,11 @@ void kc_consumer_done(kc_consumer_t *c, const kc_ticket_t *ticket)
                 if (!c->all_paused)
                         set_paused(c, topic, part, 0);
         }
-        if (c->all_paused &&
-            kc_tracker_pending_total(c->tracker) <= c->max_in_flight * 3 / 4)
-                set_all_paused(c, 0);
+        if (kc_tracker_pending_total(c->tracker) <= c->max_in_flight * 3 / 4) {
+                c->capped_since = 0;
+                if (c->all_paused)
+                        set_all_paused(c, 0);
+        }
 }
 
 void kc_consumer_tick(kc_consumer_t *c)
