@@ -29,6 +29,12 @@ step "build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHB_ASAN=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 
+step "deployment files (no Docker engine here: validate only)"
+docker-compose -f docker-compose.yml config -q
+WEBHOOK_SECRET=whsec_ZG9ja2VyLWNvbXBvc2UtZGVtby1zZWNyZXQ= \
+        build/hookbridge check-config -c deploy/hookbridge.cfg
+build/hookbridge check-config -c config/hookbridge.example.cfg
+
 step "Kafka broker"
 started=0
 if [ -z "${HOOKBRIDGE_TEST_BROKERS:-}" ]; then
