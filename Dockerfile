@@ -1,37 +1,57 @@
-# hookbridge: multi-stage build; the runtime image holds only the binary,
-# its shared libraries and a non-root user.
+# hookbridge: multi-stage build; the runtime image holds only the binaries,
+# their shared libraries and a non-root user.
+#
+#   docker build -t hookbridge .
+#   docker run --rm -v $PWD/deploy/hookbridge.cfg:/etc/hookbridge/hookbridge.cfg:ro \
+#       -e WEBHOOK_SECRET=... hookbridge
+
+# --- build: Debian 12's -dev packages, the same versions CI tests -------------
 FROM debian:12 AS build
-RUN apt-get update && apt-get install -y --no-install-recommends \
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
         librdkafka-dev libcurl4-openssl-dev libjson-c-dev libssl-dev \
         libconfig-dev libmicrohttpd-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY CMakeLists.txt ./
-COPY config ./config
-COPY consumers ./consumers
-COPY producers ./producers
-COPY worker ./worker
-COPY tests/receiver ./tests/receiver
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHB_TESTS=OFF \
-    && cmake --build build -j"$(nproc)" \
-    && strip build/hookbridge build/hb-receiver
+# The whole context (.dockerignore keeps build trees, .git and caches out),
+# so a new source folder needs no change here.
+COPY . .
+RUN cmake -S . -B /out -DCMAKE_BUILD_TYPE=Release -DHB_TESTS=OFF \
+    && cmake --build /out -j"$(nproc)" --target hookbridge hb-receiver \
+    && strip /out/hookbridge /out/hb-receiver \
+    && /out/hookbridge --version
 
+# --- runtime: the shared libraries only ----------------------------------------
 FROM debian:12-slim
-RUN apt-get update && apt-get install -y --no-install-recommends \
+ARG DEBIAN_FRONTEND=noninteractive
+LABEL org.opencontainers.image.title="hookbridge" \
+      org.opencontainers.image.description="Kafka to webhook bridge" \
+      org.opencontainers.image.base.name="debian:12-slim"
+# curl only for the HEALTHCHECK below.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
         librdkafka1 libcurl4 libjson-c5 libssl3 libconfig9 libmicrohttpd12 \
         ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /nonexistent \
-        --shell /usr/sbin/nologin hookbridge
-COPY --from=build /src/build/hookbridge /src/build/hb-receiver /usr/local/bin/
+    && groupadd --system --gid 10001 hookbridge \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent \
+        --no-create-home --shell /usr/sbin/nologin hookbridge \
+    && mkdir -p /etc/hookbridge
+COPY --from=build /out/hookbridge /out/hb-receiver /usr/local/bin/
 COPY config/hookbridge.example.cfg /etc/hookbridge/hookbridge.example.cfg
-USER hookbridge
+# Numeric, so Kubernetes' runAsNonRoot can verify it.
+USER 10001:10001
+# The admin listener; the configuration must say admin.listen =
+# "0.0.0.0:9464" for anything outside the container (Prometheus) to reach
+# it. The HEALTHCHECK reaches it on loopback either way.
 EXPOSE 9464
-# The admin listener must listen beyond loopback for this to reach it:
-# admin = { listen = "0.0.0.0:9464"; } in the mounted configuration.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD curl -fsS http://127.0.0.1:9464/healthz || exit 1
+# SIGTERM drains in-flight deliveries for delivery.shutdown_timeout_ms:
+# give the container more than that to stop (compose stop_grace_period,
+# Kubernetes terminationGracePeriodSeconds).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["hookbridge"]
 CMD ["run", "-c", "/etc/hookbridge/hookbridge.cfg"]

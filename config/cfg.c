@@ -2,6 +2,7 @@
 #include "cfg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
@@ -74,7 +75,7 @@ typedef struct cfg_err_s {
         unsigned line;
         int rank; /* 0: the main file, 1: an @include'd one */
         size_t seq;
-        char *msg;
+        char *msg; /* a warning's starts with "warning: " */
 } cfg_err_t;
 
 /* State of one cfg_load*(): the cfg being built and the problems found. */
@@ -82,8 +83,9 @@ typedef struct cfg_loader_s {
         cfg_t *cfg;
         const char *name; /* file name for messages */
         cfg_err_t *errs;
-        size_t err_count;
+        size_t err_count; /* problems: errors and warnings */
         size_t err_cap;
+        size_t warn_count; /* of which warnings: they do not fail a load */
         int oom;
         const char **types; /* known webhook types: built-in + mappings */
         size_t type_count;
@@ -425,21 +427,23 @@ static unsigned cfg_line(const config_setting_t *s)
 }
 
 /*
- * Record a problem at setting \p s (NULL: line 1 of the main file). Every
+ * Record a problem at setting \p s (NULL: line 1 of the main file): an
+ * error, or with \p warning one that does not fail the load. Every
  * message goes through here; control characters from the file are
  * replaced so that each problem stays on one line.
  */
-__attribute__((format(printf, 3, 4))) static void
-cfg_report(cfg_loader_t *ld, const config_setting_t *s, const char *fmt, ...)
+__attribute__((format(printf, 4, 0))) static void
+cfg_vreport(cfg_loader_t *ld, const config_setting_t *s, int warning,
+            const char *fmt, va_list ap)
 {
-        char msg[CFG_MSG_MAX];
+        static const char wtag[] = "warning: ";
+        char msg[sizeof(wtag) - 1 + CFG_MSG_MAX];
         const char *file = s ? config_setting_source_file(s) : NULL;
+        size_t skip = warning ? sizeof(wtag) - 1 : 0;
         cfg_err_t *e;
-        va_list ap;
 
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
+        memcpy(msg, wtag, skip);
+        vsnprintf(msg + skip, sizeof(msg) - skip, fmt, ap);
         for (char *p = msg; *p; p++) {
                 if ((unsigned char)*p < 0x20 || *p == 0x7f)
                         *p = '?';
@@ -466,6 +470,29 @@ cfg_report(cfg_loader_t *ld, const config_setting_t *s, const char *fmt, ...)
                 return;
         }
         ld->err_count++;
+        if (warning)
+                ld->warn_count++;
+}
+
+__attribute__((format(printf, 3, 4))) static void
+cfg_report(cfg_loader_t *ld, const config_setting_t *s, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        cfg_vreport(ld, s, 0, fmt, ap);
+        va_end(ap);
+}
+
+/* A problem that does not stop the configuration from loading. */
+__attribute__((format(printf, 3, 4))) static void
+cfg_warn(cfg_loader_t *ld, const config_setting_t *s, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        cfg_vreport(ld, s, 1, fmt, ap);
+        va_end(ap);
 }
 
 static int cfg_err_cmp(const void *a, const void *b)
@@ -1184,16 +1211,18 @@ static void cfg_parse_circuit(cfg_loader_t *ld, const config_setting_t *g)
                        NULL);
 }
 
-/* "a.b.c.d[/n]" or "v6[/n]": a CIDR the SSRF guard may allow. */
+/*
+ * "a.b.c.d[/n]" or "v6[/n]": a CIDR the SSRF guard may allow; a bare
+ * address stands for /32 or /128. The prefix is 1 to 3 digits only (no
+ * sign or blanks, which strtol would let through), 0..32 or 0..128.
+ */
 static int cfg_cidr_ok(const char *s)
 {
         char buf[64];
         unsigned char a[16];
-        const char *slash = strchr(s, '/');
+        const char *slash = strchr(s, '/'), *p;
         size_t len = slash ? (size_t)(slash - s) : strlen(s);
-        int v4, max;
-        char *end;
-        long bits;
+        int v4, bits = 0;
 
         if (len == 0 || len >= sizeof(buf))
                 return 0;
@@ -1204,9 +1233,9 @@ static int cfg_cidr_ok(const char *s)
                 return 0;
         if (!slash)
                 return 1;
-        max = v4 ? 32 : 128;
-        bits = strtol(slash + 1, &end, 10);
-        return !*end && end != slash + 1 && bits >= 0 && bits <= max;
+        for (p = slash + 1; *p >= '0' && *p <= '9' && p - slash <= 3; p++)
+                bits = bits * 10 + (*p - '0');
+        return p > slash + 1 && !*p && bits <= (v4 ? 32 : 128);
 }
 
 static void cfg_parse_networks(cfg_loader_t *ld, const config_setting_t *s)
@@ -1623,13 +1652,30 @@ static int cfg_base64_ok(const char *s)
 }
 
 /*
+ * Warn when a file holding a secret (\p what: the setting naming it) can
+ * be read or written by users other than its owner. \p mode: its
+ * st_mode. Only the path is shown, never the content.
+ */
+static void cfg_warn_mode(cfg_loader_t *ld, const config_setting_t *at,
+                          const char *prefix, const char *what,
+                          const char *path, mode_t mode)
+{
+        if (mode & 077)
+                cfg_warn(ld, at,
+                         "%s%s '%.256s' is readable by other users (mode "
+                         "%04o); chmod 600 it",
+                         prefix, what, path, (unsigned)(mode & 07777));
+}
+
+/*
  * Read a secret file: the whole content, trailing CR/LF stripped. The
- * buffer holding it is wiped before it is freed.
+ * buffer holding it is wiped before it is freed. \p *mode: the file's
+ * st_mode (0 when unknown).
  * @returns the secret in the arena, or NULL with *why set (errno text or
  *          a reason); never the content.
  */
 static const char *cfg_read_secret_file(cfg_loader_t *ld, const char *path,
-                                        const char **why)
+                                        const char **why, mode_t *mode)
 {
         char *buf = NULL;
         const char *out = NULL;
@@ -1637,14 +1683,18 @@ static const char *cfg_read_secret_file(cfg_loader_t *ld, const char *path,
         size_t len = 0;
         FILE *fp;
 
+        *mode = 0;
         fp = fopen(path, "re");
         if (!fp) {
                 *why = strerror(errno);
                 return NULL;
         }
-        if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-                *why = "is a directory";
-                goto err;
+        if (fstat(fileno(fp), &st) == 0) {
+                if (S_ISDIR(st.st_mode)) {
+                        *why = "is a directory";
+                        goto err;
+                }
+                *mode = st.st_mode;
         }
         buf = malloc(CFG_SECRET_FILE_MAX + 1);
         if (!buf) {
@@ -1706,6 +1756,7 @@ static const char *cfg_parse_secret(cfg_loader_t *ld, cfg_wh_ctx_t *w,
         const config_setting_t *m[3], *at = NULL;
         const char *s, *secret = NULL, *why = NULL;
         int count = 0, which = -1;
+        mode_t mode;
 
         *atp = NULL;
         for (int i = 0; i < 3; i++) {
@@ -1768,12 +1819,13 @@ static const char *cfg_parse_secret(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                 }
                 break;
         case 2:
-                secret = cfg_read_secret_file(ld, s, &why);
+                secret = cfg_read_secret_file(ld, s, &why, &mode);
                 if (!secret) {
                         cfg_report(ld, at, "%s%s: cannot use '%.256s': %s",
                                    w->prefix, names[which], s, why);
                         return NULL;
                 }
+                cfg_warn_mode(ld, at, w->prefix, names[which], s, mode);
                 break;
         }
         if (!strncmp(secret, "whsec_", 6) && !cfg_base64_ok(secret + 6)) {
@@ -1805,13 +1857,35 @@ static void cfg_parse_secrets(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                            w->prefix, config_setting_name(prev_at));
 }
 
-/* A file the HTTP layer will read later: it must be readable now. */
-static void cfg_check_file(cfg_loader_t *ld, const config_setting_t *at,
-                           const char *what, const char *path)
+/*
+ * A file the HTTP layer will read later: it must be readable now (it is
+ * opened, not read: O_NONBLOCK so that a FIFO does not hang the load).
+ * @returns its st_mode, or 0 when it is unset or not usable (reported).
+ */
+static mode_t cfg_check_file(cfg_loader_t *ld, const config_setting_t *at,
+                             const char *what, const char *path)
 {
-        if (path && access(path, R_OK) != 0)
-                cfg_report(ld, at, "%s: cannot read '%s': %s", what, path,
-                           strerror(errno));
+        struct stat st;
+        int fd, err;
+
+        if (!path)
+                return 0;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) != 0) {
+                err = errno;
+                if (fd >= 0)
+                        close(fd);
+                cfg_report(ld, at, "%s: cannot read '%.256s': %s", what, path,
+                           strerror(err));
+                return 0;
+        }
+        close(fd);
+        if (S_ISDIR(st.st_mode)) {
+                cfg_report(ld, at, "%s: cannot read '%.256s': is a directory",
+                           what, path);
+                return 0;
+        }
+        return st.st_mode;
 }
 
 static void cfg_parse_tls(cfg_loader_t *ld, cfg_wh_ctx_t *w, cfg_webhook_t *wh)
@@ -1819,6 +1893,7 @@ static void cfg_parse_tls(cfg_loader_t *ld, cfg_wh_ctx_t *w, cfg_webhook_t *wh)
         const config_setting_t *g = cfg_member(w->g, "tls");
         char path[CFG_PATH_MAX], prefix[CFG_PATH_MAX], where[CFG_PATH_MAX];
         char what[CFG_PATH_MAX + 16];
+        mode_t mode;
 
         snprintf(path, sizeof(path), "%stls", w->prefix);
         g = cfg_group(ld, g, path,
@@ -1836,8 +1911,11 @@ static void cfg_parse_tls(cfg_loader_t *ld, cfg_wh_ctx_t *w, cfg_webhook_t *wh)
         cfg_check_file(ld, cfg_member(g, "client_cert"), what,
                        wh->tls.client_cert);
         snprintf(what, sizeof(what), "%sclient_key", prefix);
-        cfg_check_file(ld, cfg_member(g, "client_key"), what,
-                       wh->tls.client_key);
+        mode = cfg_check_file(ld, cfg_member(g, "client_key"), what,
+                              wh->tls.client_key);
+        /* A private key is a secret like secret_file: same warning. */
+        cfg_warn_mode(ld, cfg_member(g, "client_key"), prefix, "client_key",
+                      wh->tls.client_key, mode);
         if (!wh->tls.client_cert != !wh->tls.client_key)
                 cfg_report(ld, g,
                            "%s: client_cert and client_key go together; "
@@ -2148,21 +2226,39 @@ static void cfg_parse_webhooks(cfg_loader_t *ld, const config_setting_t *s)
 
 /* --- admin, log ------------------------------------------------------- */
 
+/* "IPv4:port", "localhost:port" or "[IPv6]:port", port 1..65535: what
+ * the admin listener can bind (names other than localhost are not). */
 static int cfg_listen_ok(const char *s)
 {
         const char *colon = strrchr(s, ':');
+        unsigned char addr[16];
+        char host[64];
+        size_t hl;
         long port = 0;
 
         if (!colon || colon == s || !colon[1])
-                return 0;
-        if (s[0] == '[' && colon[-1] != ']')
                 return 0;
         for (const char *p = colon + 1; *p; p++) {
                 if (*p < '0' || *p > '9' || port > 65535)
                         return 0;
                 port = port * 10 + (*p - '0');
         }
-        return port >= 1 && port <= 65535;
+        if (port < 1 || port > 65535)
+                return 0;
+        hl = (size_t)(colon - s);
+        if (s[0] == '[') {
+                if (hl < 3 || s[hl - 1] != ']' || hl - 2 >= sizeof(host))
+                        return 0;
+                memcpy(host, s + 1, hl - 2);
+                host[hl - 2] = '\0';
+                return inet_pton(AF_INET6, host, addr) == 1;
+        }
+        if (hl >= sizeof(host))
+                return 0;
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+        return !strcmp(host, "localhost") ||
+               inet_pton(AF_INET, host, addr) == 1;
 }
 
 /* admin.token or admin.token_env; never printed. */
@@ -2193,6 +2289,14 @@ static void cfg_parse_admin_token(cfg_loader_t *ld, const config_setting_t *g,
                         cfg_report(ld, te,
                                    "admin.token_env: expected the name of "
                                    "an environment variable");
+                        return;
+                }
+                if (!cfg_env_name_ok(name)) {
+                        cfg_report(ld, te,
+                                   "admin.token_env: '%.64s' is not an "
+                                   "environment variable name; use A-Z a-z "
+                                   "0-9 _",
+                                   name);
                         return;
                 }
                 v = getenv(name);
@@ -2314,15 +2418,12 @@ static cfg_t *cfg_load_common(const char *path, const char *text,
                 goto err;
         }
         cfg_build(&ld, config_root_setting(&lc));
-        if (ld.oom || ld.err_count > 0)
-                goto err;
-
-        config_destroy(&lc);
-        if (ld.rdconf)
-                rd_kafka_conf_destroy(ld.rdconf);
-        free(ld.errs);
-        return cfg;
+        if (!ld.oom && ld.err_count == ld.warn_count)
+                goto out; /* loaded; what is left to say are warnings */
 err:
+        cfg_destroy(cfg);
+        cfg = NULL;
+out:
         cfg_errs_write(&ld, errstr, errstr_size);
         config_destroy(&lc);
         if (ld.rdconf)
@@ -2330,8 +2431,7 @@ err:
         for (size_t i = 0; i < ld.err_count; i++)
                 free(ld.errs[i].msg);
         free(ld.errs);
-        cfg_destroy(cfg);
-        return NULL;
+        return cfg;
 }
 
 cfg_t *cfg_load(const char *path, char *errstr, size_t errstr_size)

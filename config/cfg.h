@@ -71,10 +71,10 @@ typedef struct cfg_delivery_s {
         int max_response_bytes; /**< response bytes kept for reports */
         /** circuit breaker per webhook: this many consecutive failed
          *  attempts open it for circuit_open_ms, then one probe */
-        int circuit_failures;
+        int circuit_failures; /**< 0: no circuit breaker */
         int circuit_open_ms;
         /** SSRF guard: refuse non-public addresses unless allowed */
-        int https_only;
+        int https_only; /**< 1: http:// webhook urls fail the load */
         const char *const *allow_networks; /**< CIDRs, e.g. 127.0.0.0/8 */
         size_t allow_network_count;
 } cfg_delivery_t;
@@ -138,11 +138,20 @@ typedef struct cfg_log_s {
  * "FILE:LINE: message" (secrets never appear in messages); the buffer is
  * truncated with "..." when it is too small.
  *
- * @returns the configuration, or NULL when there was any problem.
+ * Warnings (e.g. a secret_file or tls.client_key readable by other
+ * users) are written the same way as "FILE:LINE: warning: message" but
+ * do not fail the load: on success \p errstr holds the warnings, or ""
+ * when there are none, so a caller should show a non-empty \p errstr
+ * even when a configuration is returned. On failure the warnings are
+ * listed among the errors.
+ *
+ * @returns the configuration, or NULL when there was any problem other
+ *          than a warning.
  */
 cfg_t *cfg_load(const char *path, char *errstr, size_t errstr_size);
 
-/** @brief Load from a string (tests); \p name stands for the file name. */
+/** @brief Load from a string (tests); \p name stands for the file name.
+ *  Same \p errstr contract as cfg_load(), warnings included. */
 cfg_t *cfg_load_string(const char *text, const char *name, char *errstr,
                        size_t errstr_size);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -229,12 +230,27 @@ wh_ep_state_t *wh_endpoint_state(wh_endpoint_t *ep)
 
 int wh_endpoint_circuit(const wh_endpoint_t *ep)
 {
-        return ep->state.circuit;
+        struct timespec ts;
+        int64_t now;
+
+        if (ep->state.circuit != 2)
+                return ep->state.circuit;
+        /* open until open_until, half-open from then on even before the
+         * pool starts the probe: what a status page should say */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return now < ep->state.open_until ? 2 : 1;
 }
 
 int wh_endpoint_disabled(const wh_endpoint_t *ep)
 {
-        return ep->state.disabled;
+        return ep->state.disabled != 0;
+}
+
+void wh_endpoint_set_disabled(wh_endpoint_t *ep, int disabled)
+{
+        if (ep)
+                ep->state.disabled = disabled != 0;
 }
 
 const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep)

@@ -28,29 +28,56 @@ void wh_endpoint_unref(wh_endpoint_t *ep);
 
 /**
  * Delivery state of an endpoint, kept on the endpoint so that it lasts
- * across deliveries. @remark read and written by wh_pool only (one
- * thread); everyone else asks wh_endpoint_circuit()/_disabled().
+ * across deliveries (and across pools: the circuit and the 410 mark stay
+ * with the endpoint until a reload makes a new one).
+ *
+ * @remark read and written by wh_pool only, from its thread; everyone
+ *         else asks wh_endpoint_circuit() and wh_endpoint_disabled(). The
+ *         queue and list fields belong to the one pool that has
+ *         deliveries of this endpoint (wh_pool_submit() refuses a second
+ *         pool meanwhile); they are empty whenever it has none.
  */
 typedef struct wh_ep_state_s {
-        int in_flight;     /**< requests on the wire now */
         int max_in_flight; /**< own cap (cfg), <= 0: none */
-        void *parked_head; /**< deliveries waiting for the cap (pool's) */
-        void *parked_tail;
+        int in_flight;     /**< requests on the wire now */
+
+        /* wh_pool's scheduling, see wh_pool.c */
+        void *owner;       /**< the pool holding deliveries, or NULL */
+        size_t deliveries; /**< in that pool, not yet reported */
+        void *queue_head;  /**< FIFO of deliveries ready to start */
+        void *queue_tail;
+        int listed;          /**< 0, or which list of the pool holds it */
+        wh_endpoint_t *prev; /**< links in that list */
+        wh_endpoint_t *next;
+
+        /* circuit breaker */
         int failures;       /**< consecutive failed attempts */
         int circuit;        /**< 0 closed, 1 half-open, 2 open */
         int64_t open_until; /**< monotonic ms, while open */
         int probing;        /**< half-open: the probe is on the wire */
-        int disabled;       /**< 410 Gone seen: until a reload */
+
+        int disabled; /**< 410 Gone seen: until a reload */
 } wh_ep_state_t;
 
 /** @returns the endpoint's delivery state (for wh_pool). */
 wh_ep_state_t *wh_endpoint_state(wh_endpoint_t *ep);
 
-/** @returns 0 closed, 1 half-open, 2 open. */
+/**
+ * @returns the circuit breaker's state: 0 closed, 1 half-open (the open
+ *          period is over: the next attempt is the one probe), 2 open (no
+ *          attempt starts).
+ */
 int wh_endpoint_circuit(const wh_endpoint_t *ep);
 
-/** @returns 1 when a 410 Gone disabled the endpoint. */
+/** @returns 1 when the endpoint is disabled (a 410 Gone), else 0. */
 int wh_endpoint_disabled(const wh_endpoint_t *ep);
+
+/**
+ * @brief Disable (\p disabled 1) or re-enable (0) the endpoint. wh_pool
+ *        disables an endpoint by itself on a 410 Gone; its deliveries
+ *        then end with WH_OUT_DISABLED, without a request.
+ */
+void wh_endpoint_set_disabled(wh_endpoint_t *ep, int disabled);
 
 /** @returns the TLS settings (fields NULL when not configured). */
 const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep);

@@ -51,7 +51,9 @@ static const struct {
         {"::", 128, "the unspecified address"},
         {"::1", 128, "a loopback address"},
         {"::", 96, "an IPv4-compatible (deprecated) address"},
+        {"64:ff9b:1::", 48, "a local-use NAT64 (RFC 8215) address"},
         {"100::", 64, "a discard-only address"},
+        {"2001::", 32, "a Teredo tunnelling address"},
         {"2001::", 23, "an IETF protocol assignment address"},
         {"2001:db8::", 32, "a documentation address"},
         {"fc00::", 7, "a unique local (private) address"},
@@ -75,13 +77,15 @@ static int match(const uint8_t *a, const uint8_t *net, int bits)
 static int parse_cidr(const char *s, net_t *out)
 {
         char buf[64];
-        const char *slash = strchr(s, '/');
-        size_t len = slash ? (size_t)(slash - s) : strlen(s);
+        const char *slash;
+        size_t len;
         struct in_addr v4;
-        long bits;
-        char *end;
-        int is4;
+        int is4, bits;
 
+        if (!s)
+                return -1;
+        slash = strchr(s, '/');
+        len = slash ? (size_t)(slash - s) : strlen(s);
         if (len == 0 || len >= sizeof(buf))
                 return -1;
         memcpy(buf, s, len);
@@ -98,12 +102,17 @@ static int parse_cidr(const char *s, net_t *out)
         }
         bits = is4 ? 32 : 128;
         if (slash) {
-                bits = strtol(slash + 1, &end, 10);
-                if (*end || end == slash + 1 || bits < 0 ||
-                    bits > (is4 ? 32 : 128))
+                /* digits only: no sign, no blanks, at most three */
+                const char *d = slash + 1;
+                size_t n = strlen(d);
+
+                if (n == 0 || n > 3 || strspn(d, "0123456789") != n)
+                        return -1;
+                bits = atoi(d);
+                if (bits > (is4 ? 32 : 128))
                         return -1;
         }
-        out->bits = (int)bits + (is4 ? 96 : 0);
+        out->bits = bits + (is4 ? 96 : 0);
         return 0;
 }
 
@@ -118,11 +127,13 @@ wh_guard_t *wh_guard_new(const char *const *allow, size_t allow_count,
                 goto err;
         }
         for (size_t i = 0; i < allow_count; i++) {
-                if (parse_cidr(allow[i], &g->allow[i]) == -1) {
+                const char *cidr = allow ? allow[i] : NULL;
+
+                if (parse_cidr(cidr, &g->allow[i]) == -1) {
                         snprintf(errstr, errstr_size,
                                  "allow_networks: '%s' is not a CIDR (e.g. "
                                  "127.0.0.0/8, ::1/128, 10.1.2.3)",
-                                 allow[i]);
+                                 cidr ? cidr : "(null)");
                         goto err;
                 }
                 g->allow_count++;
@@ -157,21 +168,33 @@ static const char *v4_why(const uint8_t *a)
         return NULL;
 }
 
+/* 1 when an allow-list entry of \p g covers the 16-byte address \p a. */
+static int allowed(const wh_guard_t *g, const uint8_t *a)
+{
+        for (size_t i = 0; g && i < g->allow_count; i++)
+                if (match(a, g->allow[i].addr, g->allow[i].bits))
+                        return 1;
+        return 0;
+}
+
 int wh_guard_check(const wh_guard_t *g, const struct sockaddr *sa,
                    socklen_t salen, char *why, size_t why_size)
 {
-        uint8_t a[16] = {0};
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+                                           0, 0, 0, 0, 0xff, 0xff};
+        static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+        uint8_t a[16] = {0}, v4[16] = {0};
+        const uint8_t *embedded = NULL; /* the IPv4 address that decides */
         char text[INET6_ADDRSTRLEN] = "?";
         const char *what = NULL;
-        static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
 
-        if (sa->sa_family == AF_INET &&
+        if (sa && sa->sa_family == AF_INET &&
             salen >= (socklen_t)sizeof(struct sockaddr_in)) {
                 const struct sockaddr_in *s4 = (const void *)sa;
-                a[10] = a[11] = 0xff;
+                memcpy(a, mapped, 12);
                 memcpy(a + 12, &s4->sin_addr, 4);
                 inet_ntop(AF_INET, &s4->sin_addr, text, sizeof(text));
-        } else if (sa->sa_family == AF_INET6 &&
+        } else if (sa && sa->sa_family == AF_INET6 &&
                    salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
                 const struct sockaddr_in6 *s6 = (const void *)sa;
                 memcpy(a, &s6->sin6_addr, 16);
@@ -180,17 +203,22 @@ int wh_guard_check(const wh_guard_t *g, const struct sockaddr *sa,
                 snprintf(why, why_size, "not an IP address");
                 return -1;
         }
-        for (size_t i = 0; i < g->allow_count; i++)
-                if (match(a, g->allow[i].addr, g->allow[i].bits))
-                        return 0;
 
-        /* IPv4, IPv4-mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96 */
-        if ((!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) ||
-            !memcmp(a, nat64, 12)) {
-                what = v4_why(a + 12);
-        } else if (a[0] == 0x20 && a[1] == 0x02) {
-                /* 6to4 2002:V4ADDR::/16 */
-                what = v4_why(a + 2);
+        /* IPv4 (held as ::ffff:a.b.c.d), IPv4-mapped, NAT64 64:ff9b::/96
+         * and 6to4 2002:V4ADDR::/16 are judged by their IPv4 address */
+        if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12))
+                embedded = a + 12;
+        else if (a[0] == 0x20 && a[1] == 0x02)
+                embedded = a + 2;
+        if (embedded) {
+                memcpy(v4, mapped, 12);
+                memcpy(v4 + 12, embedded, 4);
+        }
+        if (allowed(g, a) || (embedded && allowed(g, v4)))
+                return 0;
+
+        if (embedded) {
+                what = v4_why(embedded);
         } else {
                 for (size_t i = 0;
                      i < sizeof(v6_blocked) / sizeof(v6_blocked[0]); i++) {

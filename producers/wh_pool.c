@@ -16,14 +16,21 @@
 
 #define WH_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define WH_DEFAULT_RESPONSE_BYTES     256
+#define WH_DEFAULT_CIRCUIT_OPEN_MS    30000
+
+/* Which list of the pool an endpoint is on (wh_ep_state_t.listed). */
+#define EP_UNLISTED 0
+#define EP_RUNNABLE 1 /* may start a request now: the round-robin */
+#define EP_OPEN     2 /* circuit open: waits for open_until */
 
 typedef struct wh_delivery_s wh_delivery_t;
 
 /*
- * One submitted delivery. At any time it is in exactly one place: the
- * ready queue (waiting for a slot), in flight (d->easy set, found again
- * through CURLOPT_PRIVATE), the retry heap, or the done list (waiting for
- * its callback). The all-list links every one of them for destroy.
+ * One submitted delivery. At any time it is in exactly one place: queued
+ * on its endpoint (ready, waiting for a slot), in flight (d->easy set,
+ * found again through CURLOPT_PRIVATE), in the retry heap, or on the done
+ * list (waiting for its callback). The all-list links every one of them
+ * for destroy.
  */
 struct wh_delivery_s {
         wh_pool_t *pool;
@@ -36,6 +43,7 @@ struct wh_delivery_s {
         void *opaque;
 
         int attempts;
+        int probe; /* this attempt is the half-open circuit's probe */
         long status;
         wh_outcome_t outcome;
         int64_t retry_after_ms; /* from this response, -1 when none */
@@ -50,22 +58,40 @@ struct wh_delivery_s {
         struct curl_slist *hdrs;
         int64_t due_ms; /* when in the retry heap */
 
-        wh_delivery_t *next; /* ready queue or done list */
+        wh_delivery_t *next; /* endpoint queue or done list */
         wh_delivery_t *all_prev, *all_next;
 };
 
+/* A doubly linked list of endpoints through their wh_ep_state_t. */
+typedef struct ep_list_s {
+        wh_endpoint_t *head, *tail;
+} ep_list_t;
+
+/*
+ * Scheduling is two-level. Each endpoint keeps its ready deliveries in a
+ * FIFO; the pool keeps a round-robin of the endpoints that may start a
+ * request now (below their own cap, circuit not open, no probe on the
+ * wire). A free slot goes to the endpoint at the head, which then goes to
+ * the tail if it may start another: endpoints take turns, so one flooded
+ * or hanging webhook cannot hold the slots of the others, and starting a
+ * request costs O(1) however long the backlog. An endpoint that may not
+ * start leaves the round-robin and costs nothing until an attempt of it
+ * ends (cap, probe) or its open period is over (open list).
+ */
 struct wh_pool_s {
         CURLM *multi;
         int max_in_flight;
         int connect_timeout_ms;
         size_t max_response_bytes;
+        int https_only;
 
         CURL **idle; /* reusable easy handles, at most max_in_flight */
         int idle_count;
         int in_flight;
         size_t pending;
 
-        wh_delivery_t *ready_head, *ready_tail;
+        ep_list_t runnable; /* EP_RUNNABLE, in turn order */
+        ep_list_t open;     /* EP_OPEN */
         wh_delivery_t *done_head, *done_tail;
         wh_delivery_t **heap; /* min-heap on due_ms */
         size_t heap_len, heap_cap;
@@ -73,7 +99,7 @@ struct wh_pool_s {
 
         uint32_t rnd; /* xorshift32 state for the backoff jitter */
 
-        int circuit_failures;
+        int circuit_failures; /* <= 0: no circuit breaker */
         int circuit_open_ms;
         wh_guard_t *guard; /* NULL: no SSRF guard */
         wh_attempt_cb_t *attempt_cb;
@@ -125,6 +151,66 @@ static wh_delivery_t *list_pop(wh_delivery_t **head, wh_delivery_t **tail)
         return d;
 }
 
+/* The endpoint's own FIFO of ready deliveries (void * in its state). */
+static void ep_queue_push(wh_ep_state_t *st, wh_delivery_t *d)
+{
+        wh_delivery_t *head = st->queue_head, *tail = st->queue_tail;
+
+        list_push(&head, &tail, d);
+        st->queue_head = head;
+        st->queue_tail = tail;
+}
+
+static wh_delivery_t *ep_queue_pop(wh_ep_state_t *st)
+{
+        wh_delivery_t *head = st->queue_head, *tail = st->queue_tail;
+        wh_delivery_t *d = list_pop(&head, &tail);
+
+        st->queue_head = head;
+        st->queue_tail = tail;
+        return d;
+}
+
+static void ep_list_add(ep_list_t *l, wh_endpoint_t *ep, int which)
+{
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+
+        st->listed = which;
+        st->next = NULL;
+        st->prev = l->tail;
+        if (l->tail)
+                wh_endpoint_state(l->tail)->next = ep;
+        else
+                l->head = ep;
+        l->tail = ep;
+}
+
+static void ep_list_remove(ep_list_t *l, wh_endpoint_t *ep)
+{
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+
+        if (st->prev)
+                wh_endpoint_state(st->prev)->next = st->next;
+        else
+                l->head = st->next;
+        if (st->next)
+                wh_endpoint_state(st->next)->prev = st->prev;
+        else
+                l->tail = st->prev;
+        st->prev = st->next = NULL;
+        st->listed = EP_UNLISTED;
+}
+
+static void ep_unlist(wh_pool_t *p, wh_endpoint_t *ep)
+{
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+
+        if (st->listed == EP_RUNNABLE)
+                ep_list_remove(&p->runnable, ep);
+        else if (st->listed == EP_OPEN)
+                ep_list_remove(&p->open, ep);
+}
+
 /* Room for \p n deliveries: grown at submit, so a retry can always be
  * scheduled without allocating. */
 static int heap_reserve(wh_pool_t *p, size_t n)
@@ -160,15 +246,11 @@ static void heap_push(wh_pool_t *p, wh_delivery_t *d)
         p->heap[i] = d;
 }
 
-static wh_delivery_t *heap_pop(wh_pool_t *p)
+/* Move the entry at \p i down to its place. */
+static void heap_sift_down(wh_pool_t *p, size_t i)
 {
-        wh_delivery_t *top, *last;
-        size_t i = 0;
+        wh_delivery_t *d = p->heap[i];
 
-        if (p->heap_len == 0)
-                return NULL;
-        top = p->heap[0];
-        last = p->heap[--p->heap_len];
         for (;;) {
                 size_t child = 2 * i + 1;
 
@@ -177,13 +259,24 @@ static wh_delivery_t *heap_pop(wh_pool_t *p)
                 if (child + 1 < p->heap_len &&
                     p->heap[child + 1]->due_ms < p->heap[child]->due_ms)
                         child++;
-                if (last->due_ms <= p->heap[child]->due_ms)
+                if (d->due_ms <= p->heap[child]->due_ms)
                         break;
                 p->heap[i] = p->heap[child];
                 i = child;
         }
+        p->heap[i] = d;
+}
+
+static wh_delivery_t *heap_pop(wh_pool_t *p)
+{
+        wh_delivery_t *top;
+
+        if (p->heap_len == 0)
+                return NULL;
+        top = p->heap[0];
+        p->heap[0] = p->heap[--p->heap_len];
         if (p->heap_len > 0)
-                p->heap[i] = last;
+                heap_sift_down(p, 0);
         return top;
 }
 
@@ -192,6 +285,7 @@ static wh_delivery_t *heap_pop(wh_pool_t *p)
 static void delivery_free(wh_delivery_t *d)
 {
         wh_pool_t *p = d->pool;
+        wh_ep_state_t *st = wh_endpoint_state(d->ep);
 
         if (d->all_prev)
                 d->all_prev->all_next = d->all_next;
@@ -199,6 +293,8 @@ static void delivery_free(wh_delivery_t *d)
                 p->all = d->all_next;
         if (d->all_next)
                 d->all_next->all_prev = d->all_prev;
+        if (--st->deliveries == 0)
+                st->owner = NULL;
         curl_slist_free_all(d->hdrs);
         wh_endpoint_unref(d->ep);
         free(d->resp);
@@ -213,8 +309,103 @@ static void complete(wh_delivery_t *d, wh_outcome_t outcome)
         list_push(&d->pool->done_head, &d->pool->done_tail, d);
 }
 
-/* What the attempt that just ended means: done, or when to try again. */
-static void apply_class(wh_delivery_t *d, wh_class_t cls)
+/* The endpoint is disabled: \p d ends without (another) request. */
+static void complete_disabled(wh_delivery_t *d)
+{
+        snprintf(d->error, sizeof(d->error),
+                 "webhook disabled after 410 Gone; not sent");
+        complete(d, WH_OUT_DISABLED);
+}
+
+/* The circuit of \p st as the scheduler sees it at \p now: an open
+ * circuit whose time is up is half-open (its next attempt probes). */
+static int circuit_at(const wh_pool_t *p, const wh_ep_state_t *st, int64_t now)
+{
+        if (p->circuit_failures <= 0)
+                return 0;
+        if (st->circuit == 2 && now >= st->open_until)
+                return 1;
+        return st->circuit;
+}
+
+/* 1 when \p st is below its own cap and, half-open, has no probe out. */
+static int has_room(const wh_pool_t *p, const wh_ep_state_t *st, int64_t now)
+{
+        if (st->max_in_flight > 0 && st->in_flight >= st->max_in_flight)
+                return 0;
+        return !(circuit_at(p, st, now) == 1 && st->probing);
+}
+
+/*
+ * Put \p ep where its queue will be served: nothing to do when it is
+ * already listed or has nothing queued; a disabled endpoint's queue ends
+ * at once; an open circuit waits on the open list; with room, the tail of
+ * the round-robin. Otherwise (cap reached, probe out) the end of one of
+ * its attempts calls this again.
+ */
+static void ep_wake(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
+{
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+        wh_delivery_t *d;
+
+        if (st->listed != EP_UNLISTED || !st->queue_head)
+                return;
+        if (st->disabled) {
+                while ((d = ep_queue_pop(st)))
+                        complete_disabled(d);
+        } else if (circuit_at(p, st, now) == 2) {
+                ep_list_add(&p->open, ep, EP_OPEN);
+        } else if (has_room(p, st, now)) {
+                ep_list_add(&p->runnable, ep, EP_RUNNABLE);
+        }
+}
+
+/* \p d is ready for its next attempt: it joins its endpoint's queue. */
+static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
+{
+        ep_queue_push(wh_endpoint_state(d->ep), d);
+        ep_wake(p, d->ep, now);
+}
+
+/*
+ * A 410 Gone: disable \p ep (once, loudly) and end every delivery of it
+ * that is waiting, queued or for a retry, without another request.
+ * O(waiting deliveries), once per endpoint.
+ */
+static void disable(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
+{
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+        size_t j = 0;
+
+        if (st->disabled)
+                return;
+        st->disabled = 1;
+        wk_log(WK_LOG_ERR,
+               "webhook disabled after 410 Gone; reload the configuration "
+               "to re-enable",
+               "webhook=%s", wh_endpoint_name(ep));
+        ep_unlist(p, ep);
+        ep_wake(p, ep, now); /* ends the queue */
+        for (size_t i = 0; i < p->heap_len; i++) {
+                wh_delivery_t *d = p->heap[i];
+
+                if (d->ep == ep)
+                        complete_disabled(d);
+                else
+                        p->heap[j++] = d;
+        }
+        if (j < p->heap_len) {
+                p->heap_len = j;
+                for (size_t i = p->heap_len / 2; i-- > 0;)
+                        heap_sift_down(p, i);
+        }
+}
+
+/*
+ * What the attempt that just ended means: done, or when to try again.
+ * @returns 1 when another attempt is scheduled.
+ */
+static int apply_class(wh_delivery_t *d, wh_class_t cls)
 {
         wh_pool_t *p = d->pool;
         const cfg_retry_t *r = wh_endpoint_retry(d->ep);
@@ -223,11 +414,11 @@ static void apply_class(wh_delivery_t *d, wh_class_t cls)
         switch (cls) {
         case WH_CLASS_OK:
                 complete(d, WH_OUT_OK);
-                return;
+                return 0;
         case WH_CLASS_PERMANENT:
                 if (!d->forever) {
                         complete(d, WH_OUT_PERMANENT);
-                        return;
+                        return 0;
                 }
                 delay = r->max_ms;
                 break;
@@ -236,7 +427,7 @@ static void apply_class(wh_delivery_t *d, wh_class_t cls)
                 if (d->attempts >= r->max_attempts) {
                         if (!d->forever) {
                                 complete(d, WH_OUT_EXHAUSTED);
-                                return;
+                                return 0;
                         }
                         delay = r->max_ms;
                 } else {
@@ -256,12 +447,37 @@ static void apply_class(wh_delivery_t *d, wh_class_t cls)
                 }
                 break;
         }
+        if (wh_endpoint_state(d->ep)->disabled) {
+                /* a retry would never be sent */
+                complete_disabled(d);
+                return 0;
+        }
         d->due_ms = now_ms() + delay;
         heap_push(p, d);
+        return 1;
 }
 
-/* An attempt that failed before reaching the network. */
-static void fail_local(wh_delivery_t *d, const char *why)
+/* The attempt of \p d is over: if it was the probe, the next may go. */
+static void probe_over(wh_delivery_t *d)
+{
+        if (d->probe) {
+                wh_endpoint_state(d->ep)->probing = 0;
+                d->probe = 0;
+        }
+}
+
+static void note_attempt(wh_pool_t *p, wh_delivery_t *d, long status,
+                         int will_retry)
+{
+        if (p->attempt_cb)
+                p->attempt_cb(d->ep, status, d->last_attempt_s, will_retry,
+                              p->attempt_opaque);
+}
+
+/* An attempt that failed before reaching the network (out of memory,
+ * curl refusing an option): retried like a transport error, but no
+ * evidence against the endpoint for its circuit. */
+static void fail_local(wh_pool_t *p, wh_delivery_t *d, const char *why)
 {
         d->attempts++;
         d->status = 0;
@@ -269,7 +485,8 @@ static void fail_local(wh_delivery_t *d, const char *why)
         d->retry_after_ms = -1;
         d->last_attempt_s = 0;
         snprintf(d->error, sizeof(d->error), "%s", why);
-        apply_class(d, WH_CLASS_RETRY);
+        probe_over(d);
+        note_attempt(p, d, 0, apply_class(d, WH_CLASS_RETRY));
 }
 
 /* --- curl callbacks ---------------------------------------------------- */
@@ -324,7 +541,8 @@ static void release_easy(wh_pool_t *p, CURL *e)
 }
 
 /* CURLOPT_OPENSOCKETFUNCTION: the SSRF guard sees the address curl is
- * about to connect to (after DNS), so rebinding cannot get around it. */
+ * about to connect to (after DNS), so rebinding cannot get around it.
+ * A refused address makes curl try the name's next one, if any. */
 static curl_socket_t open_socket(void *ud, curlsocktype purpose,
                                  struct curl_sockaddr *a)
 {
@@ -340,14 +558,18 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose,
 static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
 {
         const wh_endpoint_t *ep = d->ep;
+        const cfg_tls_t *tls = wh_endpoint_tls(ep);
         int bad = 0;
 
         bad |= curl_easy_setopt(e, CURLOPT_URL, wh_endpoint_url(ep)) != 0;
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-        bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+                                p->https_only ? "https" : "http,https") != 0;
 #else
         bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-                                (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != 0;
+                                p->https_only ? (long)CURLPROTO_HTTPS
+                                              : (long)(CURLPROTO_HTTP |
+                                                       CURLPROTO_HTTPS)) != 0;
 #endif
         bad |= curl_easy_setopt(e, CURLOPT_POST, 1L) != 0;
         /* the body is borrowed, not copied: the caller keeps it alive */
@@ -378,19 +600,23 @@ static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
                                         open_socket) != 0;
                 bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d) != 0;
         }
+        /* TLS: the peer is always verified, name included, TLS >= 1.2 */
         bad |= curl_easy_setopt(e, CURLOPT_SSLVERSION,
                                 (long)CURL_SSLVERSION_TLSv1_2) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != 0;
-        if (wh_endpoint_tls(ep)->ca_file)
-                bad |= curl_easy_setopt(e, CURLOPT_CAINFO,
-                                        wh_endpoint_tls(ep)->ca_file) != 0;
-        if (wh_endpoint_tls(ep)->client_cert)
-                bad |= curl_easy_setopt(e, CURLOPT_SSLCERT,
-                                        wh_endpoint_tls(ep)->client_cert) != 0;
-        if (wh_endpoint_tls(ep)->client_key)
-                bad |= curl_easy_setopt(e, CURLOPT_SSLKEY,
-                                        wh_endpoint_tls(ep)->client_key) != 0;
+        if (tls->ca_file) {
+                /* the configured CA bundle is the only trust anchor: no
+                 * system CA directory besides it */
+                bad |= curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file) != 0;
+                bad |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != 0;
+        }
+        if (tls->client_cert)
+                bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, tls->client_cert) !=
+                       0;
+        if (tls->client_key)
+                bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, tls->client_key) !=
+                       0;
         return bad ? -1 : 0;
 }
 
@@ -405,7 +631,7 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         } else {
                 e = curl_easy_init();
                 if (!e) {
-                        fail_local(d, "curl_easy_init failed");
+                        fail_local(p, d, "curl_easy_init failed");
                         return;
                 }
         }
@@ -415,7 +641,7 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
                                       d->body, d->body_len);
         if (!d->hdrs) {
                 release_easy(p, e);
-                fail_local(d, "out of memory building the request headers");
+                fail_local(p, d, "out of memory building the request headers");
                 return;
         }
         d->errbuf[0] = '\0';
@@ -426,12 +652,12 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         d->status = 0;
         if (set_options(p, d, e) != 0) {
                 release_easy(p, e);
-                fail_local(d, "curl_easy_setopt failed");
+                fail_local(p, d, "curl_easy_setopt failed");
                 return;
         }
         if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
                 release_easy(p, e);
-                fail_local(d, "curl_multi_add_handle failed");
+                fail_local(p, d, "curl_multi_add_handle failed");
                 return;
         }
         d->attempts++;
@@ -440,8 +666,48 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         wh_endpoint_state(d->ep)->in_flight++;
 }
 
-static void circuit_note(wh_pool_t *p, wh_endpoint_t *ep, wh_class_t cls);
-static void unpark(wh_pool_t *p, wh_endpoint_t *ep);
+static void circuit_open(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
+{
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+
+        st->circuit = 2;
+        st->open_until = now + p->circuit_open_ms;
+        wk_log(WK_LOG_WARN, "circuit opened",
+               "webhook=%s failures=%d open_ms=%d", wh_endpoint_name(ep),
+               st->failures, p->circuit_open_ms);
+}
+
+/*
+ * Circuit breaker bookkeeping after an attempt of \p d classified \p cls.
+ * Closed: consecutive failures open it at circuit_failures. Half-open:
+ * only the probe decides, a failure opens it again. Any answer that is
+ * not a failure of the endpoint closes it, even from an attempt that
+ * started before it opened: the endpoint answers.
+ */
+static void circuit_note(wh_pool_t *p, wh_delivery_t *d, wh_class_t cls,
+                         int64_t now)
+{
+        wh_ep_state_t *st = wh_endpoint_state(d->ep);
+        int was_probe = d->probe, state;
+
+        probe_over(d);
+        if (p->circuit_failures <= 0)
+                return;
+        if (cls != WH_CLASS_RETRY) {
+                if (st->circuit != 0)
+                        wk_log(WK_LOG_INFO, "circuit closed",
+                               "webhook=%s probe=%d", wh_endpoint_name(d->ep),
+                               was_probe);
+                st->circuit = 0;
+                st->failures = 0;
+                return;
+        }
+        st->failures++;
+        state = circuit_at(p, st, now);
+        if ((state == 0 && st->failures >= p->circuit_failures) ||
+            (state == 1 && was_probe))
+                circuit_open(p, d->ep, now);
+}
 
 /* A transfer ended with \p rc. */
 static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
@@ -449,8 +715,8 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         CURL *e = d->easy;
         curl_off_t total_us = 0;
         long code = 0;
+        int64_t now = now_ms();
         wh_class_t cls;
-        wh_ep_state_t *st;
 
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
         if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
@@ -461,156 +727,106 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         curl_slist_free_all(d->hdrs);
         d->hdrs = NULL;
         p->in_flight--;
-        st = wh_endpoint_state(d->ep);
-        st->in_flight--;
-
+        wh_endpoint_state(d->ep)->in_flight--;
         d->status = code;
-        if (d->refused[0]) {
-                /* the SSRF guard: a permanent failure, never retried */
-                snprintf(d->error, sizeof(d->error), "refused: %s", d->refused);
-                if (p->attempt_cb)
-                        p->attempt_cb(d->ep, 0, d->last_attempt_s, 0,
-                                      p->attempt_opaque);
-                unpark(p, d->ep);
+
+        if (rc == CURLE_COULDNT_CONNECT && d->refused[0]) {
+                /* the SSRF guard refused every address: permanent, never
+                 * retried (not even "forever"), and no evidence against
+                 * the endpoint for its circuit */
+                snprintf(d->error, sizeof(d->error),
+                         "refused by the SSRF guard: %s", d->refused);
+                probe_over(d);
                 complete(d, WH_OUT_PERMANENT);
+                note_attempt(p, d, 0, 0);
+                ep_wake(p, d->ep, now);
                 return;
         }
         if (rc != CURLE_OK) {
-                /* connect error, timeout, reset...: retryable whatever
-                 * part of a response may have arrived */
                 if (d->errbuf[0])
                         snprintf(d->error, sizeof(d->error), "%s: %s",
                                  curl_easy_strerror(rc), d->errbuf);
                 else
                         snprintf(d->error, sizeof(d->error), "%s",
                                  curl_easy_strerror(rc));
-                cls = WH_CLASS_RETRY;
+                /* a URL this pool will never request (https_only, bad
+                 * syntax) is permanent; connect errors, timeouts, resets,
+                 * TLS failures are retryable whatever part of a response
+                 * may have arrived */
+                cls = rc == CURLE_UNSUPPORTED_PROTOCOL ||
+                                      rc == CURLE_URL_MALFORMAT
+                              ? WH_CLASS_PERMANENT
+                              : WH_CLASS_RETRY;
+                if (cls == WH_CLASS_PERMANENT)
+                        d->forever = 0;
         } else {
                 cls = wh_retry_classify(code);
+                if (code == 410)
+                        disable(p, d->ep, now);
         }
-        if (code == 410 && !st->disabled) {
-                st->disabled = 1;
-                wk_log(WK_LOG_ERR,
-                       "webhook disabled after 410 Gone; reload the "
-                       "configuration to re-enable",
-                       "webhook=%s", wh_endpoint_name(d->ep));
-        }
-        circuit_note(p, d->ep, cls);
-        unpark(p, d->ep);
-        if (p->attempt_cb)
-                p->attempt_cb(d->ep, rc == CURLE_OK ? code : 0,
-                              d->last_attempt_s,
-                              cls != WH_CLASS_OK &&
-                                      (d->forever ||
-                                       (cls == WH_CLASS_RETRY &&
-                                        d->attempts < wh_endpoint_retry(d->ep)
-                                                              ->max_attempts)),
-                              p->attempt_opaque);
-        apply_class(d, cls);
+        circuit_note(p, d, cls, now);
+        note_attempt(p, d, rc == CURLE_OK ? code : 0, apply_class(d, cls));
+        ep_wake(p, d->ep, now);
 }
 
-/* Circuit breaker bookkeeping after an attempt of \p ep. */
-static void circuit_note(wh_pool_t *p, wh_endpoint_t *ep, wh_class_t cls)
-{
-        wh_ep_state_t *st = wh_endpoint_state(ep);
-
-        if (p->circuit_failures <= 0)
-                return;
-        st->probing = 0;
-        if (cls != WH_CLASS_RETRY) {
-                /* an answer that is not a failure of the endpoint */
-                if (st->circuit != 0)
-                        wk_log(WK_LOG_INFO, "circuit closed", "webhook=%s",
-                               wh_endpoint_name(ep));
-                st->circuit = 0;
-                st->failures = 0;
-                return;
-        }
-        st->failures++;
-        if (st->circuit == 1 ||
-            (st->circuit == 0 && st->failures >= p->circuit_failures)) {
-                st->circuit = 2;
-                st->open_until = now_ms() + p->circuit_open_ms;
-                wk_log(WK_LOG_WARN, "circuit opened",
-                       "webhook=%s failures=%d open_ms=%d",
-                       wh_endpoint_name(ep), st->failures, p->circuit_open_ms);
-        }
-}
-
-/* Slots of \p ep freed: as many parked deliveries as it may now start
- * become ready, oldest first (all of them once it is disabled). */
-static void unpark(wh_pool_t *p, wh_endpoint_t *ep)
-{
-        wh_ep_state_t *st = wh_endpoint_state(ep);
-        int room = st->max_in_flight > 0 ? st->max_in_flight - st->in_flight
-                                         : 1 << 30;
-
-        if (st->circuit == 1 && st->probing && !st->disabled)
-                return;
-        while (st->parked_head && (room-- > 0 || st->disabled)) {
-                wh_delivery_t *d = st->parked_head;
-                st->parked_head = d->next;
-                if (!st->parked_head)
-                        st->parked_tail = NULL;
-                d->next = NULL;
-                list_push(&p->ready_head, &p->ready_tail, d);
-        }
-}
-
-/* May \p d start now? If not, it waits where it will be found again:
- * parked on its endpoint (cap reached, probe on the wire) or in the retry
- * heap (circuit open). Disabled endpoints complete it at once. */
-static int gate(wh_pool_t *p, wh_delivery_t *d, int64_t now)
-{
-        wh_ep_state_t *st = wh_endpoint_state(d->ep);
-        int park = 0;
-
-        if (st->disabled) {
-                snprintf(d->error, sizeof(d->error),
-                         "webhook disabled after 410 Gone");
-                complete(d, WH_OUT_DISABLED);
-                return 0;
-        }
-        if (st->circuit == 2) {
-                if (now < st->open_until) {
-                        d->due_ms = st->open_until;
-                        heap_push(p, d);
-                        return 0;
-                }
-                st->circuit = 1; /* half-open: one probe */
-                wk_log(WK_LOG_INFO, "circuit half-open: probing", "webhook=%s",
-                       wh_endpoint_name(d->ep));
-        }
-        if (st->circuit == 1 && st->probing)
-                park = 1;
-        if (st->max_in_flight > 0 && st->in_flight >= st->max_in_flight)
-                park = 1;
-        if (park) {
-                d->next = NULL;
-                if (st->parked_tail)
-                        ((wh_delivery_t *)st->parked_tail)->next = d;
-                else
-                        st->parked_head = d;
-                st->parked_tail = d;
-                return 0;
-        }
-        if (st->circuit == 1)
-                st->probing = 1;
-        return 1;
-}
-
-/* Due retries join the ready queue; ready deliveries take free slots. */
+/* Due retries and endpoints whose open period is over join their queues;
+ * then free slots go round the runnable endpoints. */
 static void schedule(wh_pool_t *p)
 {
         int64_t now = now_ms();
+        wh_endpoint_t *ep, *next;
 
         while (p->heap_len > 0 && p->heap[0]->due_ms <= now)
-                list_push(&p->ready_head, &p->ready_tail, heap_pop(p));
-        while (p->ready_head && p->in_flight < p->max_in_flight) {
-                wh_delivery_t *d = list_pop(&p->ready_head, &p->ready_tail);
-                if (gate(p, d, now))
-                        start_attempt(p, d);
+                enqueue(p, heap_pop(p), now);
+        for (ep = p->open.head; ep; ep = next) {
+                next = wh_endpoint_state(ep)->next;
+                if (circuit_at(p, wh_endpoint_state(ep), now) != 2) {
+                        ep_list_remove(&p->open, ep);
+                        ep_wake(p, ep, now);
+                }
         }
+        while (p->in_flight < p->max_in_flight && (ep = p->runnable.head)) {
+                wh_ep_state_t *st = wh_endpoint_state(ep);
+                wh_delivery_t *d;
+
+                ep_list_remove(&p->runnable, ep);
+                if (st->disabled || circuit_at(p, st, now) == 2 ||
+                    !has_room(p, st, now)) {
+                        /* changed since it was listed (a circuit opened
+                         * by a late answer, wh_endpoint_set_disabled()):
+                         * to where it belongs now, not back here */
+                        ep_wake(p, ep, now);
+                        continue;
+                }
+                d = ep_queue_pop(st);
+                if (circuit_at(p, st, now) == 1) {
+                        /* half-open: this attempt is the one probe */
+                        d->probe = 1;
+                        st->probing = 1;
+                        if (st->circuit == 2) {
+                                st->circuit = 1;
+                                wk_log(WK_LOG_INFO, "circuit half-open",
+                                       "webhook=%s probing=1",
+                                       wh_endpoint_name(ep));
+                        }
+                }
+                start_attempt(p, d);
+                ep_wake(p, ep, now); /* back to the tail if it may */
+        }
+}
+
+/* The earliest timer: a due retry or an open period ending, -1: none. */
+static int64_t next_timer(const wh_pool_t *p)
+{
+        int64_t t = p->heap_len > 0 ? p->heap[0]->due_ms : -1;
+
+        for (wh_endpoint_t *ep = p->open.head; ep;
+             ep = wh_endpoint_state(ep)->next) {
+                int64_t u = wh_endpoint_state(ep)->open_until;
+                if (t < 0 || u < t)
+                        t = u;
+        }
+        return t;
 }
 
 static void collect_finished(wh_pool_t *p)
@@ -686,9 +902,11 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
         p->max_response_bytes = conf->max_response_bytes > 0
                                         ? (size_t)conf->max_response_bytes
                                         : WH_DEFAULT_RESPONSE_BYTES;
+        p->https_only = conf->https_only != 0;
         p->circuit_failures = conf->circuit_failures;
-        p->circuit_open_ms =
-                conf->circuit_open_ms > 0 ? conf->circuit_open_ms : 30000;
+        p->circuit_open_ms = conf->circuit_open_ms > 0
+                                     ? conf->circuit_open_ms
+                                     : WH_DEFAULT_CIRCUIT_OPEN_MS;
         if (conf->ssrf_guard) {
                 p->guard = wh_guard_new(conf->allow_networks,
                                         conf->allow_network_count, errstr,
@@ -736,11 +954,16 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
                    const char *body, size_t body_len, int forever,
                    wh_done_cb_t *cb, void *opaque)
 {
+        wh_ep_state_t *st;
         wh_delivery_t *d;
         size_t id_len;
         int bad_id = 0;
 
         if (!p || !ep || !id || !cb || (!body && body_len > 0))
+                return -1;
+        st = wh_endpoint_state(ep);
+        /* the endpoint's queue and counters serve one pool at a time */
+        if (st->owner && st->owner != p)
                 return -1;
         if (heap_reserve(p, p->pending + 1) != 0)
                 return -1;
@@ -771,6 +994,8 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
                 p->all->all_prev = d;
         p->all = d;
         p->pending++;
+        st->owner = p;
+        st->deliveries++;
 
         for (size_t i = 0; i < id_len; i++) {
                 unsigned char c = (unsigned char)id[i];
@@ -785,7 +1010,10 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
                 complete(d, WH_OUT_PERMANENT);
                 return 0;
         }
-        list_push(&p->ready_head, &p->ready_tail, d);
+        /* queued only: requests start, and a disabled endpoint's
+         * deliveries end, from wh_pool_run() (the callback never runs
+         * inside submit) */
+        enqueue(p, d, now_ms());
         return 0;
 }
 
@@ -793,7 +1021,7 @@ int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd)
 {
         struct curl_waitfd wfd;
         long curl_ms = -1;
-        int64_t wait, now;
+        int64_t wait, now, timer;
         int running = 0;
 
         if (!p)
@@ -804,8 +1032,9 @@ int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd)
         if (p->done_head)
                 wait = 0;
         now = now_ms();
-        if (p->heap_len > 0 && p->heap[0]->due_ms - now < wait)
-                wait = p->heap[0]->due_ms - now;
+        timer = next_timer(p);
+        if (timer >= 0 && timer - now < wait)
+                wait = timer - now;
         if (curl_multi_timeout(p->multi, &curl_ms) == CURLM_OK &&
             curl_ms >= 0 && curl_ms < wait)
                 wait = curl_ms;
@@ -833,6 +1062,8 @@ void wh_pool_wakeup(wh_pool_t *p)
 
 void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque)
 {
+        if (!p)
+                return;
         p->attempt_cb = cb;
         p->attempt_opaque = opaque;
 }
@@ -851,10 +1082,14 @@ void wh_pool_destroy(wh_pool_t *p)
 {
         if (!p)
                 return;
-        /* endpoints may outlive the pool: forget what it parked there */
+        /* endpoints may outlive the pool: forget what it kept on them
+         * (every endpoint listed or with a queue has a delivery here) */
         for (wh_delivery_t *d = p->all; d; d = d->all_next) {
                 wh_ep_state_t *st = wh_endpoint_state(d->ep);
-                st->parked_head = st->parked_tail = NULL;
+
+                st->queue_head = st->queue_tail = NULL;
+                st->listed = EP_UNLISTED;
+                st->prev = st->next = NULL;
                 st->in_flight = 0;
                 st->probing = 0;
         }
@@ -866,7 +1101,7 @@ void wh_pool_destroy(wh_pool_t *p)
                         curl_easy_cleanup(d->easy);
                         d->easy = NULL;
                 }
-                delivery_free(d);
+                delivery_free(d); /* the last one clears st->owner */
         }
         for (int i = 0; i < p->idle_count; i++)
                 curl_easy_cleanup(p->idle[i]);

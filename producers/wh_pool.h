@@ -10,33 +10,49 @@
 typedef struct wh_pool_s wh_pool_t;
 
 typedef struct wh_pool_conf_s {
-        int max_in_flight;      /**< concurrent HTTP requests, >= 1 */
-        int connect_timeout_ms; /**< TCP+TLS connect */
-        int max_response_bytes; /**< response body kept for reports */
+        int max_in_flight;      /**< concurrent HTTP requests, >= 1; each
+                                     endpoint has its own cap besides
+                                     (cfg_webhook_t.max_in_flight) */
+        int connect_timeout_ms; /**< TCP+TLS connect; <= 0: 10 s */
+        int max_response_bytes; /**< response body kept for reports;
+                                     <= 0: 256 */
         /** circuit breaker per endpoint: this many consecutive failed
-         *  attempts open it for circuit_open_ms (no attempts start), then
-         *  one probe decides; <= 0 turns it off */
+         *  attempts (transport errors, 408/425/429/5xx) open it for
+         *  circuit_open_ms (<= 0: 30 s): no attempt starts, deliveries
+         *  wait without counting attempts; then one probe decides (a
+         *  success closes it, a failure opens it again). <= 0 turns it
+         *  off. */
         int circuit_failures;
         int circuit_open_ms;
-        /** SSRF guard (wh_guard.h) on every connection when set */
+        /** SSRF guard (wh_guard.h) on every connection when set: a
+         *  refused address fails the delivery as WH_OUT_PERMANENT */
         int ssrf_guard;
         const char *const *allow_networks; /**< CIDRs the guard allows */
         size_t allow_network_count;
+        /** when set, only https:// is ever requested */
+        int https_only;
 } wh_pool_conf_t;
 
 typedef enum {
         WH_OUT_OK = 0,    /**< a 2xx */
-        WH_OUT_PERMANENT, /**< a permanent failure (3xx, 4xx but 408/425/429) */
+        WH_OUT_PERMANENT, /**< a permanent failure: 3xx, 4xx but
+                               408/425/429 (410 Gone also disables the
+                               endpoint), an address the SSRF guard
+                               refused, an unusable URL or id */
         WH_OUT_EXHAUSTED, /**< retryable failures, max_attempts reached */
-        WH_OUT_DISABLED,  /**< the endpoint is disabled (410 Gone): not
-                               sent, nothing to wait for */
+        WH_OUT_DISABLED,  /**< the endpoint is disabled (after a 410 Gone,
+                               see wh_endpoint_disabled()): this delivery
+                               was not sent (or not again), and waits for
+                               nothing; a reload re-enables the webhook */
 } wh_outcome_t;
 
 /** What became of a delivery; valid only during the callback. */
 typedef struct wh_result_s {
         wh_outcome_t outcome;
         long status;       /**< last HTTP status, 0 when none */
-        const char *error; /**< last transport error text, or "" */
+        const char *error; /**< why the last attempt failed (transport
+                                error, SSRF guard refusal) or why none
+                                was made, or "" */
         int attempts;
         double last_attempt_s;  /**< duration of the final attempt */
         const char *body_start; /**< first bytes of the last response */
@@ -45,8 +61,13 @@ typedef struct wh_result_s {
 
 typedef void(wh_done_cb_t)(const wh_result_t *res, void *opaque);
 
-/** Called after every attempt: \p status 0 is a transport error or a
- *  refused connection; \p seconds the attempt's duration. */
+/**
+ * Called after every attempt (metrics): \p status is the HTTP status, or
+ * 0 for a transport error or a connection the SSRF guard refused;
+ * \p seconds the attempt's duration; \p will_retry 1 when the delivery
+ * was scheduled for another attempt. Never called for deliveries that
+ * waited (circuit open, cap reached) or ended without a request.
+ */
 typedef void(wh_attempt_cb_t)(const wh_endpoint_t *ep, long status,
                               double seconds, int will_retry, void *opaque);
 
@@ -59,14 +80,23 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
  *        failures with backoff (and Retry-After) per the endpoint's retry
  *        bounds, then call \p cb exactly once with the outcome.
  *
+ * Requests start from wh_pool_run(), never from here: at most
+ * max_in_flight in the pool and the endpoint's own max_in_flight for
+ * \p ep, endpoints taking turns for free slots, each endpoint's
+ * deliveries in the order they became ready. A delivery for a disabled
+ * endpoint ends as WH_OUT_DISABLED from the next wh_pool_run().
+ *
  * @param forever  when non-zero, a delivery that reached max_attempts
  *                 keeps retrying at the maximum backoff and never reports
  *                 WH_OUT_EXHAUSTED (the no-dead-letter policy), and a
- *                 permanent failure is retried the same way.
+ *                 permanent HTTP failure is retried the same way; an
+ *                 address the SSRF guard refuses, an invalid id and a
+ *                 disabled endpoint still end it.
  *
  * @remark \p body is borrowed: it must stay valid until \p cb has run.
  *         The pool takes its own reference on \p ep.
- * @returns 0, or -1 on out-of-memory.
+ * @returns 0, or -1 on out-of-memory, bad arguments, or when \p ep has
+ *          unreported deliveries in another pool.
  */
 int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
                    const char *body, size_t body_len, int forever,

@@ -11,7 +11,7 @@ pkgs=(build-essential cmake pkg-config git
       libconfig-dev libcriterion-dev libmicrohttpd-dev
       kcat clang-format curl python3
       openjdk-17-jre-headless maven
-      nginx-light wrk docker-compose valgrind prometheus)
+      nginx-light wrk docker-compose valgrind prometheus python3-yaml)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -31,6 +31,11 @@ cmake --build build-asan -j"$jobs"
 
 step "deployment files (no Docker engine here: validate only)"
 docker-compose -f docker-compose.yml config -q
+(cd deploy && promtool check config prometheus.yml >/dev/null &&
+        promtool check rules prometheus-rules.yml >/dev/null)
+python3 -c 'import yaml; d=[x for x in yaml.safe_load_all(open("deploy/k8s.yaml")) if x]; open("build/k8s-hookbridge.cfg","w").write(next(x for x in d if x["kind"]=="ConfigMap")["data"]["hookbridge.cfg"])'
+WEBHOOK_SECRET=whsec_ZG9ja2VyLWNvbXBvc2UtZGVtby1zZWNyZXQ= \
+        build/hookbridge check-config -c build/k8s-hookbridge.cfg
 WEBHOOK_SECRET=whsec_ZG9ja2VyLWNvbXBvc2UtZGVtby1zZWNyZXQ= \
         build/hookbridge check-config -c deploy/hookbridge.cfg
 build/hookbridge check-config -c config/hookbridge.example.cfg

@@ -4,22 +4,64 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "wk_log.h"
+
+#define ADMIN_CONN_LIMIT     64u /* scrapers and probes, not the public */
+#define ADMIN_CONN_TIMEOUT_S 30u /* idle keep-alive connections */
 
 struct wk_admin_s {
         struct MHD_Daemon *mhd;
-        wk_metrics_t *metrics;
+        wk_metrics_t *metrics; /* borrowed */
         wk_admin_probe_t probe;
-        char *token;
+        int has_token;
+        /* only the token's digest is kept: compared in constant time,
+         * whatever the length of what a client sends */
+        unsigned char token_md[SHA256_DIGEST_LENGTH];
         uint16_t port;
+        atomic_int started;
+        char start_err[160]; /* libmicrohttpd's reason, while starting */
 };
 
+/* libmicrohttpd's own messages: the reason a start failed, later debug
+ * lines (a client that misbehaves is not worth more). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        wk_admin_t *a = cls;
+        char line[200];
+        size_t n;
+
+        if (!atomic_load(&a->started)) {
+                /* only the starting thread logs before the start ends */
+                vsnprintf(a->start_err, sizeof(a->start_err), fmt, ap);
+                n = strlen(a->start_err);
+                while (n > 0 && (a->start_err[n - 1] == '\n' ||
+                                 a->start_err[n - 1] == ' '))
+                        a->start_err[--n] = '\0';
+                return;
+        }
+        vsnprintf(line, sizeof(line), fmt, ap);
+        n = strlen(line);
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+                line[--n] = '\0';
+        for (char *c = line; *c; c++)
+                if (*c == '"')
+                        *c = '\'';
+        wk_log(WK_LOG_DEBUG, "admin: libmicrohttpd", "detail=\"%s\"", line);
+}
+
+/* Queue \p body (\p owned: malloc()ed, freed by libmicrohttpd). */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
                              const char *type, char *body, size_t len,
                              int owned)
@@ -29,15 +71,19 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
                 owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
         enum MHD_Result ret;
 
-        if (!r)
+        if (!r) {
+                if (owned)
+                        free(body);
                 return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", type);
-        MHD_add_response_header(r, "Cache-Control", "no-store");
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
         if (status == MHD_HTTP_UNAUTHORIZED)
-                MHD_add_response_header(r, "WWW-Authenticate",
+                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                         "Bearer realm=\"hookbridge\"");
         if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-                MHD_add_response_header(r, "Allow", "GET, HEAD");
+                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
         ret = MHD_queue_response(conn, status, r);
         MHD_destroy_response(r);
         return ret;
@@ -50,22 +96,22 @@ static enum MHD_Result text(struct MHD_Connection *conn, unsigned status,
                      strlen(s), 0);
 }
 
-/* "Authorization: Bearer TOKEN", compared in constant time. */
+/* "Authorization: Bearer TOKEN" (scheme case-insensitive, RFC 6750). */
 static int authorized(const wk_admin_t *a, struct MHD_Connection *conn)
 {
+        unsigned char md[SHA256_DIGEST_LENGTH];
         const char *h;
-        size_t tl, hl;
 
-        if (!a->token)
+        if (!a->has_token)
                 return 1;
         h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                         MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!h || strncmp(h, "Bearer ", 7))
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
                 return 0;
-        h += 7;
-        tl = strlen(a->token);
-        hl = strlen(h);
-        return hl == tl && CRYPTO_memcmp(h, a->token, tl) == 0;
+        for (h += 7; *h == ' '; h++)
+                ;
+        SHA256((const unsigned char *)h, strlen(h), md);
+        return CRYPTO_memcmp(md, a->token_md, sizeof(md)) == 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -83,9 +129,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 *upload_data_size = 0; /* bodies are ignored */
                 return MHD_YES;
         }
-        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        /* HEAD too: what serves GET serves HEAD (RFC 9110 9.3.2);
+         * libmicrohttpd leaves the body out. */
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+            strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
                 return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "method not allowed\n");
+        /* liveness stays open: orchestrators probe it without secrets */
         if (!strcmp(url, "/healthz"))
                 return a->probe.alive && !a->probe.alive(a->probe.opaque)
                                ? text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -98,7 +148,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 char *body = wk_metrics_render(a->metrics, &len);
                 if (!body)
                         return text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                    "out of memory\n");
+                                    "cannot render the metrics\n");
                 return reply(conn, MHD_HTTP_OK,
                              "text/plain; version=0.0.4; charset=utf-8", body,
                              len, 1);
@@ -108,15 +158,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 if (!a->probe.ready ||
                     a->probe.ready(a->probe.opaque, why, sizeof(why)))
                         return text(conn, MHD_HTTP_OK, "ready\n");
-                snprintf(msg, sizeof(msg), "not ready: %s\n", why);
+                snprintf(msg, sizeof(msg), "not ready: %s\n",
+                         why[0] ? why : "unknown");
                 return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
         }
         if (!strcmp(url, "/status")) {
                 char *body = a->probe.status ? a->probe.status(a->probe.opaque)
                                              : strdup("{}");
                 if (!body)
-                        return text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                    "out of memory\n");
+                        return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                    "status unavailable\n");
                 return reply(conn, MHD_HTTP_OK, "application/json", body,
                              strlen(body), 1);
         }
@@ -124,120 +175,152 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                     "not found: try /metrics /healthz /readyz /status\n");
 }
 
-/* "host:port" or "[v6]:port" into \p ss. @returns 0 or -1. */
+/* A port: 1 to 5 digits, 0..65535 (0 picks a free one). */
+static int parse_port(const char *s, uint16_t *port)
+{
+        unsigned long v = 0;
+        size_t n = 0;
+
+        for (; s[n]; n++) {
+                if (s[n] < '0' || s[n] > '9' || n >= 5)
+                        return -1;
+                v = v * 10 + (unsigned long)(s[n] - '0');
+        }
+        if (!n || v > 65535)
+                return -1;
+        *port = (uint16_t)v;
+        return 0;
+}
+
+/* "a.b.c.d:port", "localhost:port" or "[v6]:port" into \p ss: numeric
+ * addresses only, so a name never resolves to an unexpected interface.
+ * @returns 0 or -1. */
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
                         int *v6)
 {
-        char host[128];
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        char host[INET6_ADDRSTRLEN + 1];
         const char *colon;
-        char *end;
-        long port;
+        uint16_t port;
         size_t hl;
 
         memset(ss, 0, sizeof(*ss));
-        if (*listen == '[') {
+        if (listen[0] == '[') {
                 const char *rb = strchr(listen, ']');
                 if (!rb || rb[1] != ':')
                         return -1;
                 hl = (size_t)(rb - listen - 1);
-                if (hl >= sizeof(host))
+                if (hl == 0 || hl >= sizeof(host))
                         return -1;
                 memcpy(host, listen + 1, hl);
                 host[hl] = '\0';
-                colon = rb + 1;
-        } else {
-                colon = strrchr(listen, ':');
-                if (!colon)
+                if (parse_port(rb + 2, &port) == -1 ||
+                    inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
                         return -1;
-                hl = (size_t)(colon - listen);
-                if (hl >= sizeof(host))
-                        return -1;
-                memcpy(host, listen, hl);
-                host[hl] = '\0';
-        }
-        port = strtol(colon + 1, &end, 10);
-        if (*end || end == colon + 1 || port < 0 || port > 65535)
-                return -1;
-        if (!strcmp(host, "localhost"))
-                snprintf(host, sizeof(host), "127.0.0.1");
-        if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) ==
-            1) {
-                ((struct sockaddr_in *)ss)->sin_family = AF_INET;
-                ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-                *v6 = 0;
-                return 0;
-        }
-        if (inet_pton(AF_INET6, host,
-                      &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-                ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
-                ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+                s6->sin6_family = AF_INET6;
+                s6->sin6_port = htons(port);
                 *v6 = 1;
                 return 0;
         }
-        return -1;
+        colon = strchr(listen, ':');
+        if (!colon || strchr(colon + 1, ':')) /* IPv6 needs brackets */
+                return -1;
+        hl = (size_t)(colon - listen);
+        if (hl == 0 || hl >= sizeof(host))
+                return -1;
+        memcpy(host, listen, hl);
+        host[hl] = '\0';
+        if (parse_port(colon + 1, &port) == -1)
+                return -1;
+        if (!strcmp(host, "localhost"))
+                snprintf(host, sizeof(host), "127.0.0.1");
+        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+                return -1;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        *v6 = 0;
+        return 0;
 }
 
 wk_admin_t *wk_admin_start(const char *listen, const char *token,
                            wk_metrics_t *metrics, const wk_admin_probe_t *probe,
                            char *errstr, size_t errstr_size)
 {
-        wk_admin_t *a = calloc(1, sizeof(*a));
+        wk_admin_t *a = NULL;
         struct sockaddr_storage ss;
         const union MHD_DaemonInfo *info;
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+                         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
         int v6 = 0;
 
-        if (!a) {
-                snprintf(errstr, errstr_size, "out of memory");
+        if (!listen || parse_listen(listen, &ss, &v6) == -1) {
+                snprintf(errstr, errstr_size,
+                         "admin.listen: '%.64s' is not an address:port "
+                         "(e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464)",
+                         listen ? listen : "(null)");
                 return NULL;
         }
-        if (parse_listen(listen, &ss, &v6) == -1) {
-                snprintf(errstr, errstr_size,
-                         "admin.listen: '%s' is not host:port (e.g. "
-                         "127.0.0.1:9464 or [::1]:9464)",
-                         listen);
-                goto err;
+        a = calloc(1, sizeof(*a));
+        if (!a) {
+                snprintf(errstr, errstr_size, "admin: out of memory");
+                return NULL;
         }
         a->metrics = metrics;
-        a->probe = *probe;
-        if (token && *token && !(a->token = strdup(token))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto err;
+        if (probe)
+                a->probe = *probe;
+        if (token && *token) {
+                SHA256((const unsigned char *)token, strlen(token),
+                       a->token_md);
+                a->has_token = 1;
         }
+        atomic_init(&a->started, 0);
         if (v6)
                 flags |= MHD_USE_IPv6;
+        /* the port argument only names the port in libmicrohttpd's
+         * messages: the address given wins */
         a->mhd = MHD_start_daemon(
-                flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
-                (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
-                MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+                flags,
+                v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                   : ntohs(((struct sockaddr_in *)&ss)->sin_port),
+                NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
+                (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                ADMIN_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                ADMIN_CONN_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+                MHD_OPTION_END);
         if (!a->mhd) {
                 snprintf(errstr, errstr_size,
-                         "admin.listen: cannot listen on %s (in use, or not "
-                         "an address of this host)",
+                         "admin.listen: cannot listen on %.64s: %s", listen,
+                         a->start_err[0] ? a->start_err
+                                         : "libmicrohttpd failed to start");
+                goto err;
+        }
+        atomic_store(&a->started, 1);
+        info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
+        a->port = info ? info->port : 0;
+        if (!a->port) {
+                snprintf(errstr, errstr_size,
+                         "admin.listen: cannot tell which port %.64s got",
                          listen);
                 goto err;
         }
-        info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
-        a->port = info ? info->port : 0;
         return a;
 err:
-        free(a->token);
-        free(a);
+        wk_admin_stop(a);
         return NULL;
 }
 
 uint16_t wk_admin_port(const wk_admin_t *a)
 {
-        return a->port;
+        return a ? a->port : 0;
 }
 
 void wk_admin_stop(wk_admin_t *a)
 {
         if (!a)
                 return;
-        MHD_stop_daemon(a->mhd);
-        if (a->token)
-                OPENSSL_cleanse(a->token, strlen(a->token));
-        free(a->token);
+        if (a->mhd)
+                MHD_stop_daemon(a->mhd);
+        OPENSSL_cleanse(a->token_md, sizeof(a->token_md));
         free(a);
 }

@@ -26,11 +26,19 @@ typedef struct wk_admin_probe_s {
 } wk_admin_probe_t;
 
 /**
- * @brief Listen on \p listen ("127.0.0.1:9464", "[::1]:9464",
- *        "0.0.0.0:9464"); serve \p metrics and the probes. With \p token,
- *        every path but /healthz requires "Authorization: Bearer TOKEN".
- * @remark \p metrics and \p probe are borrowed for the listener's life.
- * @returns NULL with the reason in \p errstr.
+ * @brief Listen on \p listen (numeric "127.0.0.1:9464", "0.0.0.0:9464",
+ *        "[::1]:9464", "localhost:9464"; port 0 picks a free one) and
+ *        serve, to GET (and HEAD; other methods get 405):
+ *        /metrics (\p metrics rendered, text format 0.0.4), /healthz
+ *        (200 "ok", 503 when probe->alive says 0), /readyz (200 "ready",
+ *        503 with probe->ready's reason), /status (probe->status JSON),
+ *        404 elsewhere. With \p token, every path but /healthz requires
+ *        "Authorization: Bearer TOKEN" (compared in constant time; 401
+ *        with WWW-Authenticate otherwise). A NULL \p probe or callback
+ *        counts as alive, ready and "{}".
+ * @remark \p metrics and \p probe->opaque are borrowed for the
+ *         listener's life; \p probe and \p token are copied.
+ * @returns NULL with the reason in \p errstr (bad address, bind failed).
  */
 wk_admin_t *wk_admin_start(const char *listen, const char *token,
                            wk_metrics_t *metrics, const wk_admin_probe_t *probe,

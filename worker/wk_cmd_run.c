@@ -72,6 +72,12 @@ cfg_t *wk_cmd_load_config(const char *path)
                         fputc('\n', stderr);
                 return NULL;
         }
+        /* warnings (e.g. a secret file others can read) on success */
+        if (*errs) {
+                fputs(errs, stderr);
+                if (errs[strlen(errs) - 1] != '\n')
+                        fputc('\n', stderr);
+        }
         wk_log_setup(cfg_log(cfg)->level, cfg_log(cfg)->format == CFG_LOG_JSON);
         return cfg;
 }

@@ -4,25 +4,27 @@
 #include "wk_metrics.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SERIES_BUCKETS 1024 /* hash table size (chained) */
-#define MAX_BUCKETS    32   /* histogram upper bounds */
+#define TABLE_INITIAL 256 /* hash slots; doubles when series outnumber it */
 
-/* One labelled series of a family. */
+/* One labelled series of a family, allocated in one block: the struct,
+ * then the histogram's per-bound counts, then the label text. */
 typedef struct series_s {
         struct series_s *next;   /* hash chain */
         struct series_s *f_next; /* family order */
         struct family_s *fam;
-        char *labels;
-        double value;                  /* counter/gauge; histogram sum */
-        uint64_t count;                /* histogram */
-        uint64_t buckets[MAX_BUCKETS]; /* histogram, not cumulative */
+        uint64_t hash;
+        const char *labels; /* points into the same block */
+        int stale;          /* set by mark(), cleared by any update */
+        double value;       /* counter, gauge; histogram sum */
+        uint64_t count;     /* histogram observations */
+        uint64_t buckets[]; /* histogram, per bound, not cumulative */
 } series_t;
 
 typedef struct family_s {
@@ -30,7 +32,7 @@ typedef struct family_s {
         char *name;
         char *help;
         wk_metric_type_t type;
-        double bounds[MAX_BUCKETS];
+        double *bounds;
         size_t bound_count;
         series_t *series, *series_tail;
 } family_t;
@@ -38,20 +40,22 @@ typedef struct family_s {
 struct wk_metrics_s {
         pthread_mutex_t lock;
         family_t *families, *families_tail;
-        series_t *table[SERIES_BUCKETS];
-        /* last lookup: updates come in runs of the same series */
-        series_t *last;
+        series_t **table;
+        size_t table_size; /* a power of two */
+        size_t series_count;
+        series_t *last; /* updates come in runs of the same series */
 };
 
-static uint64_t hash2(const char *a, const char *b)
+/* FNV-1a over name, a separator no metric name holds, and labels. */
+static uint64_t key_hash(const char *name, const char *labels)
 {
-        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        uint64_t h = 1469598103934665603ULL;
 
-        for (; *a; a++)
-                h = (h ^ (unsigned char)*a) * 1099511628211ULL;
-        h = (h ^ '{') * 1099511628211ULL;
-        for (; *b; b++)
-                h = (h ^ (unsigned char)*b) * 1099511628211ULL;
+        for (; *name; name++)
+                h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+        h = (h ^ 0xffu) * 1099511628211ULL;
+        for (; *labels; labels++)
+                h = (h ^ (unsigned char)*labels) * 1099511628211ULL;
         return h;
 }
 
@@ -59,9 +63,19 @@ wk_metrics_t *wk_metrics_new(void)
 {
         wk_metrics_t *m = calloc(1, sizeof(*m));
 
-        if (m)
-                pthread_mutex_init(&m->lock, NULL);
+        if (!m)
+                return NULL;
+        m->table = calloc(TABLE_INITIAL, sizeof(*m->table));
+        if (!m->table)
+                goto err;
+        m->table_size = TABLE_INITIAL;
+        if (pthread_mutex_init(&m->lock, NULL) != 0)
+                goto err;
         return m;
+err:
+        free(m->table);
+        free(m);
+        return NULL;
 }
 
 void wk_metrics_destroy(wk_metrics_t *m)
@@ -75,17 +89,20 @@ void wk_metrics_destroy(wk_metrics_t *m)
                 fn = f->next;
                 for (s = f->series; s; s = sn) {
                         sn = s->f_next;
-                        free(s->labels);
                         free(s);
                 }
                 free(f->name);
                 free(f->help);
+                free(f->bounds);
                 free(f);
         }
+        free(m->table);
         pthread_mutex_destroy(&m->lock);
         free(m);
 }
 
+/* Lock held. A handful of families: a list is enough (only a series'
+ * first use looks a family up). */
 static family_t *family_find(const wk_metrics_t *m, const char *name)
 {
         for (family_t *f = m->families; f; f = f->next)
@@ -94,14 +111,43 @@ static family_t *family_find(const wk_metrics_t *m, const char *name)
         return NULL;
 }
 
+/* [a-zA-Z_:][a-zA-Z0-9_:]* */
+static int name_ok(const char *name)
+{
+        if (strncmp(name, "hookbridge_", 11) != 0)
+                return 0;
+        for (const char *p = name; *p; p++) {
+                int alpha = (*p >= 'a' && *p <= 'z') ||
+                            (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == ':';
+                if (!alpha && !(p > name && *p >= '0' && *p <= '9'))
+                        return 0;
+        }
+        return 1;
+}
+
+static int buckets_ok(const double *b, size_t n)
+{
+        if (n > WK_METRICS_MAX_BUCKETS || (n && !b))
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (!isfinite(b[i]) || (i && b[i] <= b[i - 1]))
+                        return 0;
+        return 1;
+}
+
 int wk_metrics_declare(wk_metrics_t *m, const char *name, wk_metric_type_t type,
                        const char *help, const double *buckets,
                        size_t bucket_count)
 {
-        family_t *f;
+        family_t *f = NULL;
         int rc = -1;
 
-        if (strncmp(name, "hookbridge_", 11) || bucket_count > MAX_BUCKETS)
+        if (!m || !name || !name_ok(name) || type < WK_METRIC_COUNTER ||
+            type > WK_METRIC_HISTOGRAM)
+                return -1;
+        if (type != WK_METRIC_HISTOGRAM)
+                bucket_count = 0;
+        else if (!buckets_ok(buckets, bucket_count))
                 return -1;
         pthread_mutex_lock(&m->lock);
         if (family_find(m, name))
@@ -111,62 +157,102 @@ int wk_metrics_declare(wk_metrics_t *m, const char *name, wk_metric_type_t type,
                 goto out;
         f->name = strdup(name);
         f->help = strdup(help ? help : "");
-        if (!f->name || !f->help) {
-                free(f->name);
-                free(f->help);
-                free(f);
+        if (bucket_count)
+                f->bounds = malloc(bucket_count * sizeof(*f->bounds));
+        if (!f->name || !f->help || (bucket_count && !f->bounds))
                 goto out;
-        }
+        if (bucket_count)
+                memcpy(f->bounds, buckets, bucket_count * sizeof(*f->bounds));
+        f->bound_count = bucket_count;
         f->type = type;
-        if (type == WK_METRIC_HISTOGRAM) {
-                memcpy(f->bounds, buckets, bucket_count * sizeof(double));
-                f->bound_count = bucket_count;
-        }
         if (m->families_tail)
                 m->families_tail->next = f;
         else
                 m->families = f;
         m->families_tail = f;
+        f = NULL; /* @remark the registry owns it now */
         rc = 0;
 out:
         pthread_mutex_unlock(&m->lock);
+        if (f) {
+                free(f->name);
+                free(f->help);
+                free(f->bounds);
+                free(f);
+        }
         return rc;
 }
 
-/* The series name{labels}, created on first use. Lock held. */
+/* Lock held. */
+static series_t *series_find(const wk_metrics_t *m, const char *name,
+                             const char *labels, uint64_t h)
+{
+        for (series_t *s = m->table[h & (m->table_size - 1)]; s; s = s->next)
+                if (s->hash == h && !strcmp(s->labels, labels) &&
+                    !strcmp(s->fam->name, name))
+                        return s;
+        return NULL;
+}
+
+/* Lock held. Double the table; on failure keep the longer chains. */
+static void table_grow(wk_metrics_t *m)
+{
+        size_t size = m->table_size * 2;
+        series_t **t = calloc(size, sizeof(*t));
+
+        if (!t)
+                return;
+        for (size_t i = 0; i < m->table_size; i++) {
+                series_t *s, *sn;
+                for (s = m->table[i]; s; s = sn) {
+                        sn = s->next;
+                        s->next = t[s->hash & (size - 1)];
+                        t[s->hash & (size - 1)] = s;
+                }
+        }
+        free(m->table);
+        m->table = t;
+        m->table_size = size;
+}
+
+/* The series name{labels}, created on first use. Lock held.
+ * @returns NULL for an undeclared name or out of memory. */
 static series_t *series_get(wk_metrics_t *m, const char *name,
                             const char *labels)
 {
         uint64_t h;
         series_t *s;
         family_t *f;
+        size_t ll, nb;
 
         if (m->last && !strcmp(m->last->labels, labels) &&
             !strcmp(m->last->fam->name, name))
                 return m->last;
-        h = hash2(name, labels) % SERIES_BUCKETS;
-        for (s = m->table[h]; s; s = s->next)
-                if (!strcmp(s->labels, labels) && !strcmp(s->fam->name, name))
-                        return m->last = s;
+        h = key_hash(name, labels);
+        s = series_find(m, name, labels, h);
+        if (s)
+                return m->last = s;
         f = family_find(m, name);
         if (!f)
                 return NULL;
-        s = calloc(1, sizeof(*s));
+        ll = strlen(labels);
+        nb = f->bound_count;
+        s = calloc(1, sizeof(*s) + nb * sizeof(s->buckets[0]) + ll + 1);
         if (!s)
                 return NULL;
-        s->labels = strdup(labels);
-        if (!s->labels) {
-                free(s);
-                return NULL;
-        }
+        memcpy((char *)&s->buckets[nb], labels, ll + 1);
+        s->labels = (const char *)&s->buckets[nb];
         s->fam = f;
-        s->next = m->table[h];
-        m->table[h] = s;
+        s->hash = h;
+        s->next = m->table[h & (m->table_size - 1)];
+        m->table[h & (m->table_size - 1)] = s;
         if (f->series_tail)
                 f->series_tail->f_next = s;
         else
                 f->series = s;
         f->series_tail = s;
+        if (++m->series_count > m->table_size)
+                table_grow(m);
         return m->last = s;
 }
 
@@ -175,12 +261,15 @@ void wk_metrics_add(wk_metrics_t *m, const char *name, const char *labels,
 {
         series_t *s;
 
-        if (!m)
+        if (!m || !name || !labels || isnan(v))
                 return;
         pthread_mutex_lock(&m->lock);
         s = series_get(m, name, labels);
-        if (s && s->fam->type != WK_METRIC_HISTOGRAM)
+        if (s && (s->fam->type == WK_METRIC_GAUGE ||
+                  (s->fam->type == WK_METRIC_COUNTER && v >= 0))) {
                 s->value += v;
+                s->stale = 0;
+        }
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -189,12 +278,14 @@ void wk_metrics_set(wk_metrics_t *m, const char *name, const char *labels,
 {
         series_t *s;
 
-        if (!m)
+        if (!m || !name || !labels)
                 return;
         pthread_mutex_lock(&m->lock);
         s = series_get(m, name, labels);
-        if (s && s->fam->type == WK_METRIC_GAUGE)
+        if (s && s->fam->type == WK_METRIC_GAUGE) {
                 s->value = v;
+                s->stale = 0;
+        }
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -203,45 +294,94 @@ void wk_metrics_observe(wk_metrics_t *m, const char *name, const char *labels,
 {
         series_t *s;
 
-        if (!m)
+        if (!m || !name || !labels || isnan(v))
                 return;
         pthread_mutex_lock(&m->lock);
         s = series_get(m, name, labels);
         if (s && s->fam->type == WK_METRIC_HISTOGRAM) {
+                const family_t *f = s->fam;
                 size_t i = 0;
-                while (i < s->fam->bound_count && v > s->fam->bounds[i])
+                /* at most a dozen bounds: a scan beats a bisection */
+                while (i < f->bound_count && v > f->bounds[i])
                         i++;
-                if (i < s->fam->bound_count)
+                if (i < f->bound_count)
                         s->buckets[i]++;
                 s->count++;
                 s->value += v;
+                s->stale = 0;
         }
         pthread_mutex_unlock(&m->lock);
+}
+
+/* Lock held. Unlink \p s from its hash chain. */
+static void chain_unlink(wk_metrics_t *m, const series_t *s)
+{
+        series_t **pp = &m->table[s->hash & (m->table_size - 1)];
+
+        while (*pp && *pp != s)
+                pp = &(*pp)->next;
+        if (*pp)
+                *pp = s->next;
+}
+
+/* Lock held. Free the family's series (only the stale ones with
+ * \p stale_only), keeping the order of the others. */
+static void family_drop(wk_metrics_t *m, family_t *f, int stale_only)
+{
+        series_t **pp = &f->series;
+
+        f->series_tail = NULL;
+        while (*pp) {
+                series_t *s = *pp;
+                if (stale_only && !s->stale) {
+                        f->series_tail = s;
+                        pp = &s->f_next;
+                        continue;
+                }
+                *pp = s->f_next;
+                chain_unlink(m, s);
+                m->series_count--;
+                free(s);
+        }
+        m->last = NULL;
 }
 
 void wk_metrics_clear(wk_metrics_t *m, const char *name)
 {
         family_t *f;
 
-        if (!m)
+        if (!m || !name)
                 return;
         pthread_mutex_lock(&m->lock);
         f = family_find(m, name);
-        if (f) {
-                series_t *s, *sn;
-                for (s = f->series; s; s = sn) {
-                        series_t **pp;
-                        sn = s->f_next;
-                        pp = &m->table[hash2(name, s->labels) % SERIES_BUCKETS];
-                        while (*pp != s)
-                                pp = &(*pp)->next;
-                        *pp = s->next;
-                        free(s->labels);
-                        free(s);
-                }
-                f->series = f->series_tail = NULL;
-                m->last = NULL;
-        }
+        if (f)
+                family_drop(m, f, 0);
+        pthread_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_mark(wk_metrics_t *m, const char *name)
+{
+        family_t *f;
+
+        if (!m || !name)
+                return;
+        pthread_mutex_lock(&m->lock);
+        f = family_find(m, name);
+        for (series_t *s = f ? f->series : NULL; s; s = s->f_next)
+                s->stale = 1;
+        pthread_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_sweep(wk_metrics_t *m, const char *name)
+{
+        family_t *f;
+
+        if (!m || !name)
+                return;
+        pthread_mutex_lock(&m->lock);
+        f = family_find(m, name);
+        if (f)
+                family_drop(m, f, 1);
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -249,13 +389,19 @@ char *wk_metrics_escape(const char *value, char *out, size_t out_size)
 {
         size_t o = 0;
 
-        for (; *value && o + 3 < out_size; value++) {
-                if (*value == '\\' || *value == '"') {
-                        out[o++] = '\\';
-                        out[o++] = *value;
-                } else if (*value == '\n') {
-                        out[o++] = '\\';
-                        out[o++] = 'n';
+        if (!out_size)
+                return out;
+        for (; value && *value; value++) {
+                const char *rep = *value == '\\'   ? "\\\\"
+                                  : *value == '"'  ? "\\\""
+                                  : *value == '\n' ? "\\n"
+                                                   : NULL;
+                size_t n = rep ? 2 : 1;
+                if (o + n >= out_size)
+                        break;
+                if (rep) {
+                        out[o++] = rep[0];
+                        out[o++] = rep[1];
                 } else {
                         out[o++] = *value;
                 }
@@ -264,7 +410,90 @@ char *wk_metrics_escape(const char *value, char *out, size_t out_size)
         return out;
 }
 
-/* A growing text buffer for rendering. */
+/* The length of \p v once escaped. */
+static size_t escaped_len(const char *v)
+{
+        size_t n = 0;
+
+        for (; *v; v++)
+                n += (*v == '\\' || *v == '"' || *v == '\n') ? 2 : 1;
+        return n;
+}
+
+/* A label name: [a-zA-Z_][a-zA-Z0-9_]*, not reserved ("__" prefix). */
+static int label_name_ok(const char *n)
+{
+        if (!*n || (n[0] == '_' && n[1] == '_'))
+                return 0;
+        for (const char *p = n; *p; p++) {
+                int alpha = (*p >= 'a' && *p <= 'z') ||
+                            (*p >= 'A' && *p <= 'Z') || *p == '_';
+                if (!alpha && !(p > n && *p >= '0' && *p <= '9'))
+                        return 0;
+        }
+        return 1;
+}
+
+int wk_metrics_labels(char *out, size_t out_size, ...)
+{
+        va_list ap;
+        const char *k, *v;
+        size_t o = 0;
+        int rc = 0;
+
+        if (!out_size)
+                return -1;
+        out[0] = '\0';
+        va_start(ap, out_size);
+        while ((k = va_arg(ap, const char *)) != NULL) {
+                v = va_arg(ap, const char *);
+                size_t kl = strlen(k), el;
+                /* [,]k="<escaped>" and the terminating NUL */
+                if (!v || !label_name_ok(k) ||
+                    o + (o > 0) + kl + 2 + escaped_len(v) + 1 >= out_size) {
+                        rc = -1;
+                        break;
+                }
+                if (o > 0)
+                        out[o++] = ',';
+                memcpy(out + o, k, kl);
+                o += kl;
+                out[o++] = '=';
+                out[o++] = '"';
+                wk_metrics_escape(v, out + o, out_size - o);
+                el = strlen(out + o);
+                o += el;
+                out[o++] = '"';
+                out[o] = '\0';
+        }
+        va_end(ap);
+        if (rc == -1)
+                out[0] = '\0';
+        return rc;
+}
+
+int wk_metrics_value(wk_metrics_t *m, const char *name, const char *labels,
+                     double *vp)
+{
+        series_t *s;
+        int rc = -1;
+
+        if (!m || !name || !labels)
+                return -1;
+        pthread_mutex_lock(&m->lock);
+        s = series_find(m, name, labels, key_hash(name, labels));
+        if (s) {
+                *vp = s->fam->type == WK_METRIC_HISTOGRAM ? (double)s->count
+                                                          : s->value;
+                rc = 0;
+        }
+        pthread_mutex_unlock(&m->lock);
+        return rc;
+}
+
+/* --- rendering -------------------------------------------------------- */
+
+/* A growing text buffer. */
 typedef struct buf_s {
         char *p;
         size_t len, cap;
@@ -279,9 +508,7 @@ static void put(buf_t *b, const char *fmt, ...)
         va_list ap;
         int n;
 
-        if (b->oom)
-                return;
-        for (;;) {
+        while (!b->oom) {
                 va_start(ap, fmt);
                 n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
                 va_end(ap);
@@ -293,24 +520,49 @@ static void put(buf_t *b, const char *fmt, ...)
                         b->len += (size_t)n;
                         return;
                 }
-                char *np = realloc(b->p, b->cap * 2 + (size_t)n);
+                size_t cap = b->cap * 2 + (size_t)n;
+                char *np = realloc(b->p, cap);
                 if (!np) {
                         b->oom = 1;
                         return;
                 }
                 b->p = np;
-                b->cap = b->cap * 2 + (size_t)n;
+                b->cap = cap;
         }
 }
 
-/* Numbers: integers without exponent, others in the shortest form that
- * reads back the same. */
+/* HELP text: backslash and newline escaped. */
+static void put_help(buf_t *b, const char *help)
+{
+        char chunk[256];
+        size_t o = 0;
+
+        for (; *help; help++) {
+                if (o + 3 > sizeof(chunk)) {
+                        put(b, "%.*s", (int)o, chunk);
+                        o = 0;
+                }
+                if (*help == '\\' || *help == '\n') {
+                        chunk[o++] = '\\';
+                        chunk[o++] = *help == '\n' ? 'n' : '\\';
+                } else {
+                        chunk[o++] = *help;
+                }
+        }
+        put(b, "%.*s", (int)o, chunk);
+}
+
+/* A sample value: integers without exponent or fraction, NaN and +-Inf
+ * as Prometheus spells them, others in the shortest form that reads
+ * back to the same double. */
 static void num(char *out, size_t size, double v)
 {
-        if (isinf(v))
+        if (isnan(v))
+                snprintf(out, size, "NaN");
+        else if (isinf(v))
                 snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
-        else if (v == floor(v) && fabs(v) < 1e15)
-                snprintf(out, size, "%.0f", v);
+        else if (v == floor(v) && fabs(v) < 1e18)
+                snprintf(out, size, "%.0f", v == 0 ? 0.0 : v); /* no -0 */
         else
                 for (int prec = 15; prec <= 17; prec++) {
                         snprintf(out, size, "%.*g", prec, v);
@@ -319,54 +571,59 @@ static void num(char *out, size_t size, double v)
                 }
 }
 
-char *wk_metrics_render(wk_metrics_t *m, size_t *lenp)
+static void render_family(buf_t *b, const family_t *f)
 {
         static const char *const types[] = {"counter", "gauge", "histogram"};
-        buf_t b = {.cap = 4096};
         char v[64], le[64];
 
+        put(b, "# HELP %s ", f->name);
+        put_help(b, f->help);
+        put(b, "\n# TYPE %s %s\n", f->name, types[f->type]);
+        for (const series_t *s = f->series; s; s = s->f_next) {
+                const char *l = s->labels;
+                const char *lb = *l ? "{" : "", *rb = *l ? "}" : "";
+                const char *sep = *l ? "," : "";
+                uint64_t cum = 0;
+
+                if (f->type != WK_METRIC_HISTOGRAM) {
+                        num(v, sizeof(v), s->value);
+                        put(b, "%s%s%s%s %s\n", f->name, lb, l, rb, v);
+                        continue;
+                }
+                for (size_t i = 0; i < f->bound_count; i++) {
+                        cum += s->buckets[i];
+                        num(le, sizeof(le), f->bounds[i]);
+                        put(b, "%s_bucket{%s%sle=\"%s\"} %llu\n", f->name, l,
+                            sep, le, (unsigned long long)cum);
+                }
+                put(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name, l, sep,
+                    (unsigned long long)s->count);
+                num(v, sizeof(v), s->value);
+                put(b, "%s_sum%s%s%s %s\n", f->name, lb, l, rb, v);
+                put(b, "%s_count%s%s%s %llu\n", f->name, lb, l, rb,
+                    (unsigned long long)s->count);
+        }
+}
+
+char *wk_metrics_render(wk_metrics_t *m, size_t *lenp)
+{
+        buf_t b = {.cap = 4096};
+
+        if (!m)
+                return NULL;
         b.p = malloc(b.cap);
         if (!b.p)
                 return NULL;
         b.p[0] = '\0';
         pthread_mutex_lock(&m->lock);
-        for (family_t *f = m->families; f; f = f->next) {
-                put(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help,
-                    f->name, types[f->type]);
-                for (series_t *s = f->series; s; s = s->f_next) {
-                        const char *sep = *s->labels ? "," : "";
-                        if (f->type != WK_METRIC_HISTOGRAM) {
-                                num(v, sizeof(v), s->value);
-                                put(&b, "%s%s%s%s %s\n", f->name,
-                                    *s->labels ? "{" : "", s->labels,
-                                    *s->labels ? "}" : "", v);
-                                continue;
-                        }
-                        uint64_t cum = 0;
-                        for (size_t i = 0; i < f->bound_count; i++) {
-                                cum += s->buckets[i];
-                                num(le, sizeof(le), f->bounds[i]);
-                                put(&b, "%s_bucket{%s%sle=\"%s\"} %llu\n",
-                                    f->name, s->labels, sep, le,
-                                    (unsigned long long)cum);
-                        }
-                        put(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", f->name,
-                            s->labels, sep, (unsigned long long)s->count);
-                        num(v, sizeof(v), s->value);
-                        put(&b, "%s_sum%s%s%s %s\n", f->name,
-                            *s->labels ? "{" : "", s->labels,
-                            *s->labels ? "}" : "", v);
-                        put(&b, "%s_count%s%s%s %llu\n", f->name,
-                            *s->labels ? "{" : "", s->labels,
-                            *s->labels ? "}" : "",
-                            (unsigned long long)s->count);
-                }
-        }
+        for (const family_t *f = m->families; f && !b.oom; f = f->next)
+                render_family(&b, f);
         pthread_mutex_unlock(&m->lock);
         if (b.oom) {
                 free(b.p);
                 return NULL;
         }
-        *lenp = b.len;
+        if (lenp)
+                *lenp = b.len;
         return b.p;
 }

@@ -14,26 +14,38 @@ typedef enum {
         WK_METRIC_HISTOGRAM,
 } wk_metric_type_t;
 
-/** @brief An empty registry. */
+/** Most upper bounds a histogram family may declare (+Inf is implied). */
+#define WK_METRICS_MAX_BUCKETS 64
+
+/** @brief An empty registry.
+ *  @returns NULL when out of memory. */
 wk_metrics_t *wk_metrics_new(void);
+
+/** @brief Free the registry and every series. NULL is a no-op. */
 void wk_metrics_destroy(wk_metrics_t *m);
 
 /**
  * @brief Declare a family once, before use: \p name must start with
- *        "hookbridge_"; \p buckets (ascending upper bounds, seconds) only
- *        for histograms.
- * @returns 0, or -1 (bad name, already declared, out of memory).
+ *        "hookbridge_" and be a valid Prometheus metric name; \p buckets
+ *        (finite, strictly ascending upper bounds, at most
+ *        WK_METRICS_MAX_BUCKETS; +Inf is implied) only for histograms.
+ *        \p help is one line of text (escaped when rendered).
+ * @returns 0, or -1 (bad name or buckets, already declared, out of
+ *          memory).
  */
 int wk_metrics_declare(wk_metrics_t *m, const char *name, wk_metric_type_t type,
                        const char *help, const double *buckets,
                        size_t bucket_count);
 
 /**
- * @brief Add \p v to a counter, set a gauge, or observe a histogram
- *        value. \p labels is the label set as written between braces,
- *        e.g. "webhook=\"crm\",outcome=\"ok\"" (values escaped with
- *        wk_metrics_escape()), or "" for none. Undeclared names are
- *        ignored.
+ * @brief Add \p v to a counter or a gauge, set a gauge, or observe a
+ *        histogram value. \p labels is the label set as written between
+ *        braces, e.g. "webhook=\"crm\",outcome=\"ok\"" (values escaped
+ *        with wk_metrics_escape(), or built with wk_metrics_labels()), or
+ *        "" for none; each distinct string is its own series, created on
+ *        first use. Undeclared names, a call that does not fit the
+ *        family's type, a negative or NaN add to a counter and a NaN
+ *        observation are ignored. O(1) (hash lookup under one mutex).
  */
 void wk_metrics_add(wk_metrics_t *m, const char *name, const char *labels,
                     double v);
@@ -42,16 +54,48 @@ void wk_metrics_set(wk_metrics_t *m, const char *name, const char *labels,
 void wk_metrics_observe(wk_metrics_t *m, const char *name, const char *labels,
                         double v);
 
-/** @brief Drop every series of a gauge family (e.g. lag of partitions no
- *  longer assigned) before setting the current ones. */
+/** @brief Drop every series of a family (e.g. lag of partitions no
+ *  longer assigned). A scrape between this and the next set() sees the
+ *  family empty; wk_metrics_mark() / wk_metrics_sweep() avoid that. */
 void wk_metrics_clear(wk_metrics_t *m, const char *name);
 
-/** @brief Escape a label value (\\, ", newline) into \p out.
+/**
+ * @brief Refresh a family without a gap: mark() flags every series of
+ *        \p name as stale (they still render with their last values);
+ *        any add/set/observe of a series unflags it; sweep() drops the
+ *        series still flagged. Use around a periodic re-publication of,
+ *        e.g., per-partition lag so partitions no longer assigned vanish
+ *        while a concurrent scrape never sees the family empty.
+ */
+void wk_metrics_mark(wk_metrics_t *m, const char *name);
+void wk_metrics_sweep(wk_metrics_t *m, const char *name);
+
+/** @brief Escape a label value (\\, ", newline) into \p out, truncated
+ *  (never inside an escape) to fit \p out_size.
  *  @returns \p out. */
 char *wk_metrics_escape(const char *value, char *out, size_t out_size);
 
-/** @returns the exposition text (malloc()ed, caller frees), its length
- *  in \p lenp. */
+/**
+ * @brief Build a label set from name/value pairs ending with NULL, values
+ *        escaped: wk_metrics_labels(l, sizeof(l), "topic", t, "partition",
+ *        "3", NULL) gives topic="t",partition="3".
+ * @returns 0, or -1 when it does not fit \p out_size (then \p out is "").
+ */
+int wk_metrics_labels(char *out, size_t out_size, ...)
+        __attribute__((sentinel));
+
+/**
+ * @brief The current value of one series: a counter's or gauge's value,
+ *        a histogram's observation count. For tests and /status.
+ * @returns 0 with the value in \p vp, or -1 when the series does not
+ *          exist (yet).
+ */
+int wk_metrics_value(wk_metrics_t *m, const char *name, const char *labels,
+                     double *vp);
+
+/** @returns the exposition text (format 0.0.4; families in declaration
+ *  order, series in creation order), malloc()ed (caller frees), its
+ *  length in \p lenp; NULL when out of memory. */
 char *wk_metrics_render(wk_metrics_t *m, size_t *lenp);
 
 #endif

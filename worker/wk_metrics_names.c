@@ -18,48 +18,61 @@ static const struct {
         {WK_M_CONSUMED, WK_METRIC_COUNTER, "Raw events consumed from Kafka.",
          NULL, 0},
         {WK_M_SKIPPED, WK_METRIC_COUNTER,
-         "Events skipped (not a track call, unmapped event name).", NULL, 0},
+         "Events skipped: not a track call, or an unmapped event name.", NULL,
+         0},
         {WK_M_INVALID, WK_METRIC_COUNTER,
-         "Bad inputs (not JSON, not an object, missing fields).", NULL, 0},
+         "Bad inputs: not JSON, not an object, or missing what the mapping "
+         "needs.",
+         NULL, 0},
         {WK_M_DELIVERIES, WK_METRIC_COUNTER,
-         "Deliveries by webhook and final outcome (ok, permanent, "
-         "exhausted, dropped, disabled).",
+         "Deliveries by webhook and how they ended: ok (2xx), permanent "
+         "(non-retryable failure), exhausted (retries used up), dropped "
+         "(on_exhausted = drop), disabled (webhook disabled by 410 Gone). "
+         "Failed ones go to the dead-letter topic: see "
+         "hookbridge_dead_letter_writes_total.",
          NULL, 0},
         {WK_M_ATTEMPTS, WK_METRIC_COUNTER,
-         "HTTP attempts by webhook and result class (2xx..5xx, error).", NULL,
-         0},
+         "HTTP attempts by webhook and result: the status class (2xx, 3xx, "
+         "4xx, 5xx) or error (no response).",
+         NULL, 0},
         {WK_M_ATTEMPT_SECONDS, WK_METRIC_HISTOGRAM,
          "Duration of one HTTP attempt, by webhook.", attempt_buckets,
          N(attempt_buckets)},
         {WK_M_END_TO_END, WK_METRIC_HISTOGRAM,
-         "From the Kafka message timestamp to the webhook's 2xx.", e2e_buckets,
-         N(e2e_buckets)},
+         "From the event's Kafka message timestamp to the webhook's 2xx.",
+         e2e_buckets, N(e2e_buckets)},
         {WK_M_IN_FLIGHT_MSGS, WK_METRIC_GAUGE,
          "Messages consumed and not yet finished.", NULL, 0},
-        {WK_M_IN_FLIGHT_REQS, WK_METRIC_GAUGE, "HTTP requests on the wire.",
-         NULL, 0},
+        {WK_M_IN_FLIGHT_REQS, WK_METRIC_GAUGE, "HTTP requests in flight.", NULL,
+         0},
         {WK_M_PAUSED, WK_METRIC_GAUGE,
-         "Partitions whose fetching is paused (in-flight limits).", NULL, 0},
+         "Partitions whose fetching is paused by the in-flight limits.", NULL,
+         0},
         {WK_M_ASSIGNED, WK_METRIC_GAUGE, "Partitions assigned to this worker.",
          NULL, 0},
         {WK_M_DLQ_WRITES, WK_METRIC_COUNTER,
          "Dead-letter writes by result (ok = acknowledged by the broker).",
          NULL, 0},
         {WK_M_COMMITS, WK_METRIC_COUNTER, "Offset commits by result.", NULL, 0},
-        {WK_M_REBALANCES, WK_METRIC_COUNTER, "Consumer group rebalance events.",
-         NULL, 0},
+        {WK_M_REBALANCES, WK_METRIC_COUNTER,
+         "Consumer group rebalances (assignments and revocations).", NULL, 0},
         {WK_M_CIRCUIT, WK_METRIC_GAUGE,
          "Circuit breaker per webhook: 0 closed, 1 half-open, 2 open.", NULL,
          0},
         {WK_M_DISABLED, WK_METRIC_GAUGE,
-         "1 when a webhook was disabled by a 410 Gone (until reload).", NULL,
+         "1 when a webhook is disabled by a 410 Gone (until a reload).", NULL,
          0},
         {WK_M_LAG, WK_METRIC_GAUGE,
-         "Messages between the committed offset and the log end.", NULL, 0},
+         "Messages between the committed offset and the log end, per "
+         "assigned partition.",
+         NULL, 0},
         {WK_M_LAG_SECONDS, WK_METRIC_GAUGE,
-         "Age of the oldest unfinished message of the partition.", NULL, 0},
+         "Age in seconds of the oldest unfinished message, per assigned "
+         "partition (0 when caught up).",
+         NULL, 0},
         {WK_M_UP, WK_METRIC_GAUGE, "1 while the worker runs.", NULL, 0},
-        {WK_M_BUILD_INFO, WK_METRIC_GAUGE, "Build information.", NULL, 0},
+        {WK_M_BUILD_INFO, WK_METRIC_GAUGE,
+         "Always 1; the version is in the label.", NULL, 0},
 };
 
 int wk_metrics_declare_all(wk_metrics_t *m)
@@ -70,4 +83,13 @@ int wk_metrics_declare_all(wk_metrics_t *m)
                                        families[i].bucket_count) == -1)
                         return -1;
         return 0;
+}
+
+const char *wk_metrics_status_class(long status)
+{
+        static const char *const cls[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+        if (status < 100 || status > 599)
+                return "error";
+        return cls[status / 100 - 1];
 }

@@ -4,6 +4,12 @@
 
 #include "wk_metrics.h"
 
+/*
+ * Families. Labels: deliveries {webhook,outcome}; attempts {webhook,result};
+ * attempt seconds, circuit, disabled {webhook}; dead-letter writes and
+ * commits {result}; lag and lag seconds {topic,partition}; build info
+ * {version}; the others none.
+ */
 #define WK_M_CONSUMED        "hookbridge_events_consumed_total"
 #define WK_M_SKIPPED         "hookbridge_events_skipped_total"
 #define WK_M_INVALID         "hookbridge_events_invalid_total"
@@ -25,8 +31,32 @@
 #define WK_M_UP              "hookbridge_up"
 #define WK_M_BUILD_INFO      "hookbridge_build_info"
 
-/** @brief Declare every family above in \p m.
- *  @returns 0, or -1 on out-of-memory. */
+/* Label values of hookbridge_deliveries_total{outcome}. */
+#define WK_M_OUTCOME_OK            "ok"
+#define WK_M_OUTCOME_PERMANENT     "permanent"
+#define WK_M_OUTCOME_EXHAUSTED     "exhausted"
+#define WK_M_OUTCOME_DROPPED       "dropped"
+#define WK_M_OUTCOME_DEAD_LETTERED "dead_lettered"
+#define WK_M_OUTCOME_DISABLED      "disabled"
+
+/* Label values of {result} on dead-letter writes and commits. */
+#define WK_M_RESULT_OK    "ok"
+#define WK_M_RESULT_ERROR "error"
+
+/* hookbridge_circuit_state values. */
+#define WK_M_CIRCUIT_CLOSED    0
+#define WK_M_CIRCUIT_HALF_OPEN 1
+#define WK_M_CIRCUIT_OPEN      2
+
+/** @brief Declare every family above in \p m, with its help text and,
+ *         for histograms, its buckets.
+ *  @returns 0, or -1 (out of memory, or a family already declared). */
 int wk_metrics_declare_all(wk_metrics_t *m);
+
+/** @brief The {result} label of hookbridge_delivery_attempts_total for an
+ *         HTTP status: "1xx".."5xx", or "error" for no response (0) or
+ *         anything out of range.
+ *  @returns a static string. */
+const char *wk_metrics_status_class(long status);
 
 #endif

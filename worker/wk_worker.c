@@ -577,6 +577,11 @@ static void do_reload(wk_worker_t *w)
                        "file=%s problems=\"%s\"", path, errs);
                 return;
         }
+        if (*errs)
+                wk_log(WK_LOG_WARN, "configuration warnings",
+                       "file=%s "
+                       "warnings=\"%s\"",
+                       path, errs);
         h = hooks_new(cfg, &w->opts, errs, sizeof(errs));
         if (!h) {
                 wk_log(WK_LOG_ERR,
@@ -621,13 +626,11 @@ static void on_attempt(const wh_endpoint_t *ep, long status, double seconds,
 {
         wk_worker_t *w = opaque;
         char esc[256], l[320];
-        static const char *const cls[] = {"error", "1xx", "2xx",
-                                          "3xx",   "4xx", "5xx"};
-        long c = status >= 100 && status < 600 ? status / 100 : 0;
 
         (void)will_retry;
         wk_metrics_escape(wh_endpoint_name(ep), esc, sizeof(esc));
-        snprintf(l, sizeof(l), "webhook=\"%s\",result=\"%s\"", esc, cls[c]);
+        snprintf(l, sizeof(l), "webhook=\"%s\",result=\"%s\"", esc,
+                 wk_metrics_status_class(status));
         wk_metrics_add(w->metrics, WK_M_ATTEMPTS, l, 1);
         snprintf(l, sizeof(l), "webhook=\"%s\"", esc);
         wk_metrics_observe(w->metrics, WK_M_ATTEMPT_SECONDS, l, seconds);
@@ -772,8 +775,10 @@ static void slow_tick(wk_worker_t *w)
         np = kc_consumer_partitions(w->consumer, pi, MAX_PARTS);
         if (np > MAX_PARTS)
                 np = MAX_PARTS;
-        wk_metrics_clear(w->metrics, WK_M_LAG);
-        wk_metrics_clear(w->metrics, WK_M_LAG_SECONDS);
+        /* mark/sweep: a scrape never sees the family empty, and series of
+         * partitions no longer assigned go away */
+        wk_metrics_mark(w->metrics, WK_M_LAG);
+        wk_metrics_mark(w->metrics, WK_M_LAG_SECONDS);
         for (size_t i = 0; i < np; i++) {
                 wk_metrics_escape(pi[i].topic, esc, sizeof(esc));
                 snprintf(l, sizeof(l), "topic=\"%s\",partition=\"%d\"", esc,
@@ -785,19 +790,23 @@ static void slow_tick(wk_worker_t *w)
                                              : 0.0);
                 paused += pi[i].paused != 0;
         }
+        wk_metrics_sweep(w->metrics, WK_M_LAG);
+        wk_metrics_sweep(w->metrics, WK_M_LAG_SECONDS);
         wk_metrics_set(w->metrics, WK_M_ASSIGNED, "", (double)np);
         wk_metrics_set(w->metrics, WK_M_PAUSED, "", (double)paused);
         wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_MSGS, "", (double)ks.pending);
         wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_REQS, "",
                        (double)wh_pool_running(w->pool));
-        wk_metrics_clear(w->metrics, WK_M_CIRCUIT);
-        wk_metrics_clear(w->metrics, WK_M_DISABLED);
+        wk_metrics_mark(w->metrics, WK_M_CIRCUIT);
+        wk_metrics_mark(w->metrics, WK_M_DISABLED);
         for (size_t i = 0; i < h->n; i++) {
                 wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i],
                                wh_endpoint_circuit(h->eps[i]));
                 wk_metrics_set(w->metrics, WK_M_DISABLED, h->labels[i],
                                wh_endpoint_disabled(h->eps[i]));
         }
+        wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
+        wk_metrics_sweep(w->metrics, WK_M_DISABLED);
         ready = np > 0 && kc_consumer_broker_up(w->consumer);
         status = status_json(w, pi, np, &ks);
         pthread_mutex_lock(&w->lock);
@@ -1122,15 +1131,17 @@ void wk_worker_destroy(wk_worker_t *w)
         if (!w)
                 return;
         wk_admin_stop(w->admin);
-        /* Consumer first: commits what finished and leaves the group
-         * while the abandoned messages are still unfinished. */
-        kc_consumer_destroy(w->consumer);
         wh_dlq_destroy(w->dlq, 0);
         /* Abandoned deliveries: their messages are never finished, so
-         * freeing them here loses nothing (they were not committed). */
+         * freeing them here loses nothing (they were not committed). They
+         * go before the consumer: rd_kafka_destroy() waits until every
+         * message it handed out is destroyed. */
         wh_pool_destroy(w->pool);
         while (w->live)
                 msg_free(w->live);
+        /* Commits what finished (the freed messages stay unfinished in
+         * its tracker) and leaves the group. */
+        kc_consumer_destroy(w->consumer);
         hooks_free(w->hooks);
         for (size_t i = 0; i < w->per_type_n; i++)
                 free(w->per_type[i].type);

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,12 @@ Test(cfg, example_file_loads)
         d = cfg_delivery(cfg);
         cr_assert_str_eq(d->dead_letter_topic, "hookbridge.dlq");
         cr_assert_eq(d->on_exhausted, CFG_EXHAUSTED_DEAD_LETTER);
+        cr_assert_eq(d->revoke_timeout_ms, 5000);
+        cr_assert_eq(d->max_response_bytes, 256);
+        cr_assert_eq(d->circuit_failures, 5);
+        cr_assert_eq(d->circuit_open_ms, 30000);
+        cr_assert_eq(d->https_only, 0);
+        cr_assert_eq(d->allow_network_count, 0);
 
         cr_assert_eq(cfg_webhook_count(cfg), 2);
         crm = cfg_webhook_find(cfg, "crm");
@@ -130,6 +137,11 @@ Test(cfg, example_file_loads)
         cr_assert_eq(crm->retry.initial_ms, 500);
         cr_assert_eq(slack->signature, CFG_SIG_USERPILOT);
         cr_assert_eq(slack->timeout_ms, 10000);
+        cr_assert_eq(crm->max_in_flight, 32);
+        cr_assert_eq(slack->max_in_flight, 32);
+        cr_assert_null(crm->tls.ca_file);
+        cr_assert_null(crm->tls.client_key);
+        cr_assert_null(cfg_admin(cfg)->token);
 
         cr_assert_eq(cfg_mapping_count(cfg), 1);
         cr_assert_str_eq(cfg_mapping(cfg, 0)->event, "Trial Started");
@@ -166,6 +178,12 @@ Test(cfg, defaults)
         cr_assert_eq(d->max_in_flight, 10000);
         cr_assert_eq(d->max_in_flight_per_partition, 2000);
         cr_assert_eq(d->shutdown_timeout_ms, 10000);
+        cr_assert_eq(d->revoke_timeout_ms, 5000);
+        cr_assert_eq(d->max_response_bytes, 256);
+        cr_assert_eq(d->circuit_failures, 5);
+        cr_assert_eq(d->circuit_open_ms, 30000);
+        cr_assert_eq(d->https_only, 0);
+        cr_assert_eq(d->allow_network_count, 0);
         cr_assert_str_eq(wh->name, "crm");
         cr_assert_str_eq(wh->url, "https://example.com/hook");
         cr_assert_eq(wh->enabled, 1);
@@ -178,9 +196,14 @@ Test(cfg, defaults)
         cr_assert_eq(wh->header_count, 0);
         cr_assert_eq(wh->timeout_ms, 10000);
         cr_assert_eq(wh->retry.max_ms, 60000);
+        cr_assert_eq(wh->max_in_flight, 32);
+        cr_assert_null(wh->tls.ca_file);
+        cr_assert_null(wh->tls.client_cert);
+        cr_assert_null(wh->tls.client_key);
         cr_assert_eq(wh->line, 6);
         cr_assert_eq(cfg_mapping_count(cfg), 0);
         cr_assert_str_eq(cfg_admin(cfg)->listen, "127.0.0.1:9464");
+        cr_assert_null(cfg_admin(cfg)->token);
         cr_assert_eq(cfg_log(cfg)->level, 6);
         cr_assert_eq(cfg_log(cfg)->format, CFG_LOG_LOGFMT);
         cfg_destroy(cfg);
@@ -922,6 +945,11 @@ Test(cfg, headers)
                              "}"),
                    "t.cfg:7: webhook 'a' headers[0]: 'content-type' is set by "
                    "hookbridge; remove it");
+        /* the HTTP layer sets "Expect:" (no 100-continue round trip) */
+        expect_err(SECRET_WH("    headers = [ \"expect: 100-continue\" ]; "
+                             "}"),
+                   "t.cfg:7: webhook 'a' headers[0]: 'expect' is set by "
+                   "hookbridge; remove it");
         expect_err(SECRET_WH("    headers = [ \"X-Empty:  \" ]; }"),
                    "t.cfg:7: webhook 'a' headers[0]: 'X-Empty' has an empty "
                    "value");
@@ -935,4 +963,466 @@ Test(cfg, admin_listen)
                    "t.cfg:9: admin.listen: 'localhost' is not \"host:port\"");
         expect_err(KAFKA WEBHOOKS "admin = { listen = \"0.0.0.0:99999\"; };\n",
                    "t.cfg:9: admin.listen: '0.0.0.0:99999' is not");
+}
+
+/* --- delivery: revoke, responses, circuit breaker, https_only --------- */
+
+Test(cfg, delivery_revoke_response_circuit)
+{
+        cfg_t *cfg = load_ok(KAFKA WEBHOOKS
+                             "delivery = { revoke_timeout_ms = 0;\n"
+                             "  max_response_bytes = 65536;\n"
+                             "  circuit = { failures = 0; open_ms = 100; };\n"
+                             "};\n");
+        const cfg_delivery_t *d = cfg_delivery(cfg);
+
+        cr_assert_eq(d->revoke_timeout_ms, 0);
+        cr_assert_eq(d->max_response_bytes, 65536);
+        cr_assert_eq(d->circuit_failures, 0); /* 0: breaker off */
+        cr_assert_eq(d->circuit_open_ms, 100);
+        cfg_destroy(cfg);
+
+        /* one circuit setting: the other keeps its default */
+        cfg = load_ok(KAFKA WEBHOOKS
+                      "delivery = { revoke_timeout_ms = 600000;\n"
+                      "  circuit = { failures = 10000; }; };\n");
+        d = cfg_delivery(cfg);
+        cr_assert_eq(d->revoke_timeout_ms, 600000);
+        cr_assert_eq(d->circuit_failures, 10000);
+        cr_assert_eq(d->circuit_open_ms, 30000);
+        cfg_destroy(cfg);
+
+        expect_err(KAFKA WEBHOOKS
+                   "delivery = { revoke_timeout_ms = 600001; };\n",
+                   "t.cfg:9: delivery.revoke_timeout_ms: 600001 is out of "
+                   "range; use a value from 0 to 600000");
+        expect_err(KAFKA WEBHOOKS "delivery = { max_response_bytes = -1; };\n",
+                   "t.cfg:9: delivery.max_response_bytes: -1 is out of "
+                   "range; use a value from 0 to 65536");
+        expect_err(KAFKA WEBHOOKS
+                   "delivery = { max_response_bytes = 65537; };\n",
+                   "t.cfg:9: delivery.max_response_bytes: 65537 is out of "
+                   "range");
+        expect_err(KAFKA WEBHOOKS "delivery = {\n"
+                                  "  circuit = { failures = 10001;\n"
+                                  "    open_ms = 99; };\n"
+                                  "};\n",
+                   "t.cfg:10: delivery.circuit.failures: 10001 is out of "
+                   "range; use a value from 0 to 10000");
+        cr_assert(strstr(errs, "\nt.cfg:11: delivery.circuit.open_ms: 99 is "
+                               "out of range; use a value from 100 to "
+                               "3600000") != NULL,
+                  "%s", errs);
+        expect_err(KAFKA WEBHOOKS "delivery = { circuit = { failures = -1; "
+                                  "open_ms = 3600001; }; };\n",
+                   "delivery.circuit.open_ms: 3600001 is out of range");
+        cr_assert(strstr(errs, "delivery.circuit.failures: -1 is out of "
+                               "range") != NULL,
+                  "%s", errs);
+        expect_err(KAFKA WEBHOOKS "delivery = { circuit = 5; };\n",
+                   "t.cfg:9: delivery.circuit: expected a group");
+        expect_err(KAFKA WEBHOOKS
+                   "delivery = { circuit = { failure = 5; }; };\n",
+                   "t.cfg:9: unknown setting 'failure' in delivery.circuit; "
+                   "known: failures, open_ms; did you mean 'failures'?");
+}
+
+Test(cfg, https_only)
+{
+        cfg_t *cfg =
+                load_ok(KAFKA WEBHOOKS "delivery = { https_only = true; };\n");
+
+        cr_assert_eq(cfg_delivery(cfg)->https_only, 1);
+        cfg_destroy(cfg);
+
+        /* off (the default): http:// is fine */
+        cfg = load_ok(KAFKA "webhooks = ( { name = \"a\"; url = \"http://a/\"; "
+                            "events = [ \"*\" ]; } );\n"
+                            "delivery = { https_only = false; };\n");
+        cr_assert_eq(cfg_delivery(cfg)->https_only, 0);
+        cfg_destroy(cfg);
+
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"http://a/\";\n"
+                         "    events = [ \"*\" ]; },\n"
+                         "  { name = \"b\"; url = \"HTTPS://b/\";\n"
+                         "    events = [ \"*\" ]; }\n"
+                         ");\n"
+                         "delivery = { https_only = true; };\n",
+                   "t.cfg:6: webhook 'a' url: must be https:// "
+                   "(delivery.https_only = true)");
+        cr_assert_eq(count_lines(errs), 1, "%s", errs);
+        expect_err(KAFKA WEBHOOKS "delivery = { https_only = 1; };\n",
+                   "t.cfg:9: delivery.https_only: expected true or false, "
+                   "got an integer");
+}
+
+/* --- delivery.allow_networks ------------------------------------------ */
+
+Test(cfg, allow_networks)
+{
+        cfg_t *cfg =
+                load_ok(KAFKA WEBHOOKS
+                        "delivery = { allow_networks = [ \"127.0.0.0/8\",\n"
+                        "  \"::1/128\", \"10.1.2.3\", \"fd00::\",\n"
+                        "  \"0.0.0.0/0\", \"::/0\", \"10.0.0.0/032\" ]; "
+                        "};\n");
+        const cfg_delivery_t *d = cfg_delivery(cfg);
+
+        cr_assert_eq(d->allow_network_count, 7);
+        cr_assert_str_eq(d->allow_networks[0], "127.0.0.0/8");
+        cr_assert_str_eq(d->allow_networks[1], "::1/128");
+        cr_assert_str_eq(d->allow_networks[2], "10.1.2.3");
+        cr_assert_str_eq(d->allow_networks[3], "fd00::");
+        cr_assert_str_eq(d->allow_networks[5], "::/0");
+        cfg_destroy(cfg);
+
+        cfg = load_ok(KAFKA WEBHOOKS "delivery = { allow_networks = [ ]; };\n");
+        cr_assert_eq(cfg_delivery(cfg)->allow_network_count, 0);
+        cfg_destroy(cfg);
+
+        /* every bad one, each with its line (libconfig puts a string at
+         * the line of the token after it, as it joins adjacent strings:
+         * the last one ends its line here) */
+        cfg = load(KAFKA WEBHOOKS "delivery = { allow_networks = [\n" /* 9 */
+                                  "  \"10.0.0.0/8\",\n"               /* 10 */
+                                  "  \"10.0.0.0/33\",\n"              /* 11 */
+                                  "  \"::1/129\",\n"                  /* 12 */
+                                  "  \"localhost\",\n"                /* 13 */
+                                  "  \"10.0.0.0/\",\n"                /* 14 */
+                                  "  \"10.0.0.0/+8\",\n"              /* 15 */
+                                  "  \"10.0.0.0/8/8\",\n"             /* 16 */
+                                  "  \"10.0.0/8\",\n"                 /* 17 */
+                                  "  \"/8\",\n"                       /* 18 */
+                                  "  \"fe80::1%eth0\",\n"             /* 19 */
+                                  "  \"\" ]; };\n");                  /* 20 */
+        cr_assert_null(cfg);
+        cr_assert_eq(count_lines(errs), 10, "%s", errs);
+        cr_assert(strstr(errs, "t.cfg:11: delivery.allow_networks[1]: "
+                               "'10.0.0.0/33' is not a CIDR; write e.g. "
+                               "\"127.0.0.0/8\", \"10.1.2.3\" or "
+                               "\"::1/128\"\n") == errs,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:12: delivery.allow_networks[2]: "
+                               "'::1/129' is not a CIDR") != NULL,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:13: delivery.allow_networks[3]: "
+                               "'localhost' is not a CIDR") != NULL,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:14: delivery.allow_networks[4]: "
+                               "'10.0.0.0/' is not a CIDR") != NULL,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:15: delivery.allow_networks[5]: "
+                               "'10.0.0.0/+8' is not a CIDR") != NULL,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:16: delivery.allow_networks[6]: "
+                               "'10.0.0.0/8/8' is not a CIDR") != NULL,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:17: delivery.allow_networks[7]: "
+                               "'10.0.0/8' is not a CIDR") != NULL,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:18: delivery.allow_networks[8]: "
+                               "'/8' is not a CIDR") != NULL,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:19: delivery.allow_networks[9]: "
+                               "'fe80::1%eth0' is not a CIDR") != NULL,
+                  "%s", errs);
+        cr_assert(strstr(errs, "\nt.cfg:20: delivery.allow_networks[10]: "
+                               "must not be empty") != NULL,
+                  "%s", errs);
+
+        expect_err(KAFKA WEBHOOKS "delivery = {\n"
+                                  "  allow_networks = ( \"127.0.0.1\", 42 ); "
+                                  "};\n",
+                   "t.cfg:10: delivery.allow_networks[1]: expected a string, "
+                   "got an integer");
+        expect_err(KAFKA WEBHOOKS
+                   "delivery = { allow_networks = \"127.0.0.0/8\"; };\n",
+                   "t.cfg:9: delivery.allow_networks: expected a list");
+}
+
+/* --- per webhook: max_in_flight, tls ------------------------------------ */
+
+Test(cfg, webhook_max_in_flight)
+{
+        cfg_t *cfg = load_ok(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"a\"; url = \"http://a/\"; events = [ \"*\" ];\n"
+                "    max_in_flight = 9; },\n"
+                "  { name = \"b\"; url = \"http://b/\"; events = [ \"*\" ]; }\n"
+                ");\n"
+                "delivery = { concurrency = 9; };\n");
+
+        cr_assert_eq(cfg_webhook(cfg, 0)->max_in_flight, 9);
+        cr_assert_eq(cfg_webhook(cfg, 1)->max_in_flight, 4); /* 9 / 2 */
+        cfg_destroy(cfg);
+
+        cfg = load_ok(KAFKA WEBHOOKS "delivery = { concurrency = 1; };\n");
+        cr_assert_eq(cfg_webhook(cfg, 0)->max_in_flight, 1); /* at least 1 */
+        cfg_destroy(cfg);
+
+        expect_err(
+                KAFKA
+                "webhooks = (\n"
+                "  { name = \"a\"; url = \"http://a/\"; events = [ \"*\" ];\n"
+                "    max_in_flight = 10; }\n"
+                ");\n"
+                "delivery = { concurrency = 9; };\n",
+                "t.cfg:7: webhook 'a' max_in_flight: 10 is above "
+                "delivery.concurrency (9); lower it or raise concurrency");
+        expect_err(SECRET_WH("    max_in_flight = 65; }"),
+                   "t.cfg:7: webhook 'a' max_in_flight: 65 is above "
+                   "delivery.concurrency (64)");
+        expect_err(SECRET_WH("    max_in_flight = 0; }"),
+                   "t.cfg:7: webhook 'a' max_in_flight: 0 is out of range; "
+                   "use a value from 1 to 4096");
+        expect_err(SECRET_WH("    max_in_flight = 4097; }"),
+                   "t.cfg:7: webhook 'a' max_in_flight: 4097 is out of range");
+}
+
+/* A webhook with url \p url and "tls = { \p tls };" on line 7. */
+static const char *tls_cfg(char *buf, size_t size, const char *url,
+                           const char *tls)
+{
+        snprintf(buf, size,
+                 KAFKA "webhooks = (\n"
+                       "  { name = \"a\"; url = \"%s\"; events = [ \"*\" ];\n"
+                       "    tls = { %s }; }\n"
+                       ");\n",
+                 url, tls);
+        return buf;
+}
+
+Test(cfg, webhook_tls)
+{
+        char ca[] = "/tmp/hb-ca-XXXXXX", cert[] = "/tmp/hb-cert-XXXXXX";
+        char key[] = "/tmp/hb-key-XXXXXX";
+        char tls[512], text[1024];
+        const cfg_webhook_t *wh;
+        cfg_t *cfg;
+
+        write_file(ca, "ca\n");
+        write_file(cert, "cert\n");
+        write_file(key, "key\n"); /* mkstemp: 0600 */
+        snprintf(tls, sizeof(tls),
+                 "ca_file = \"%s\"; client_cert = \"%s\"; client_key = \"%s\";",
+                 ca, cert, key);
+        cfg = load_ok(tls_cfg(text, sizeof(text), "https://a/", tls));
+        wh = cfg_webhook(cfg, 0);
+        cr_assert_str_eq(wh->tls.ca_file, ca);
+        cr_assert_str_eq(wh->tls.client_cert, cert);
+        cr_assert_str_eq(wh->tls.client_key, key);
+        cfg_destroy(cfg);
+
+        snprintf(tls, sizeof(tls), "ca_file = \"%s\";", ca);
+        cfg = load_ok(tls_cfg(text, sizeof(text), "https://a/", tls));
+        cr_assert_str_eq(cfg_webhook(cfg, 0)->tls.ca_file, ca);
+        cr_assert_null(cfg_webhook(cfg, 0)->tls.client_cert);
+        cfg_destroy(cfg);
+
+        /* a missing file is named */
+        expect_err(tls_cfg(text, sizeof(text), "https://a/",
+                           "ca_file = \"/nonexistent/ca.pem\";"),
+                   "t.cfg:7: webhook 'a' tls.ca_file: cannot read "
+                   "'/nonexistent/ca.pem': No such file or directory");
+        snprintf(tls, sizeof(tls),
+                 "client_cert = \"%s\"; client_key = \"/nonexistent/k\";",
+                 cert);
+        expect_err(tls_cfg(text, sizeof(text), "https://a/", tls),
+                   "t.cfg:7: webhook 'a' tls.client_key: cannot read "
+                   "'/nonexistent/k': No such file or directory");
+        expect_err(tls_cfg(text, sizeof(text), "https://a/",
+                           "ca_file = \"/tmp\";"),
+                   "t.cfg:7: webhook 'a' tls.ca_file: cannot read '/tmp': is "
+                   "a directory");
+        if (geteuid() != 0) { /* root reads anything */
+                cr_assert_eq(chmod(ca, 0), 0);
+                snprintf(tls, sizeof(tls), "ca_file = \"%s\";", ca);
+                expect_err(tls_cfg(text, sizeof(text), "https://a/", tls),
+                           "t.cfg:7: webhook 'a' tls.ca_file: cannot read");
+                cr_assert(strstr(errs, "Permission denied") != NULL, "%s",
+                          errs);
+                cr_assert_eq(chmod(ca, 0600), 0);
+        }
+
+        /* client_cert and client_key go together */
+        snprintf(tls, sizeof(tls), "client_cert = \"%s\";", cert);
+        expect_err(tls_cfg(text, sizeof(text), "https://a/", tls),
+                   "t.cfg:7: webhook 'a' tls: client_cert and client_key go "
+                   "together; set both or neither");
+        snprintf(tls, sizeof(tls), "client_key = \"%s\";", key);
+        expect_err(tls_cfg(text, sizeof(text), "https://a/", tls),
+                   "t.cfg:7: webhook 'a' tls: client_cert and client_key go "
+                   "together");
+
+        /* TLS settings on an http:// url */
+        snprintf(tls, sizeof(tls), "ca_file = \"%s\";", ca);
+        expect_err(tls_cfg(text, sizeof(text), "http://a/", tls),
+                   "t.cfg:7: webhook 'a' tls: TLS settings on an http:// url; "
+                   "use https://");
+        cr_assert_eq(count_lines(errs), 1, "%s", errs);
+
+        expect_err(tls_cfg(text, sizeof(text), "https://a/", "ca_file = \"\";"),
+                   "t.cfg:7: webhook 'a' tls.ca_file: must not be empty");
+        expect_err(tls_cfg(text, sizeof(text), "https://a/", "cafile = \"x\";"),
+                   "t.cfg:7: unknown setting 'cafile' in webhook 'a' tls; "
+                   "known: ca_file, client_cert, client_key; did you mean "
+                   "'ca_file'?");
+        expect_err(SECRET_WH("    tls = \"on\"; }"),
+                   "t.cfg:7: webhook 'a' tls: expected a group");
+
+        unlink(ca);
+        unlink(cert);
+        unlink(key);
+}
+
+Test(cfg, tls_client_key_readable_by_others_is_a_warning)
+{
+        char cert[] = "/tmp/hb-cert-XXXXXX", key[] = "/tmp/hb-key-XXXXXX";
+        char tls[512], text[1024], want[512];
+        cfg_t *cfg;
+
+        write_file(cert, "cert\n");
+        write_file(key, "-----BEGIN PRIVATE KEY-----\nKEYBYTES\n");
+        snprintf(tls, sizeof(tls), "client_cert = \"%s\"; client_key = \"%s\";",
+                 cert, key);
+        tls_cfg(text, sizeof(text), "https://a/", tls);
+
+        cr_assert_eq(chmod(key, 0640), 0);
+        cfg = load(text);
+        cr_assert_not_null(cfg, "%s", errs);
+        snprintf(want, sizeof(want),
+                 "t.cfg:7: warning: webhook 'a' tls.client_key '%s' is "
+                 "readable by other users (mode 0640); chmod 600 it",
+                 key);
+        cr_assert_str_eq(errs, want);
+        cr_assert_null(strstr(errs, "KEYBYTES"));
+        cfg_destroy(cfg);
+
+        /* a readable certificate is fine: it is public */
+        cr_assert_eq(chmod(cert, 0644), 0);
+        cr_assert_eq(chmod(key, 0600), 0);
+        cfg_destroy(load_ok(text));
+
+        unlink(cert);
+        unlink(key);
+}
+
+/* --- admin.token ------------------------------------------------------ */
+
+Test(cfg, admin_token)
+{
+        cfg_t *cfg =
+                load_ok(KAFKA WEBHOOKS "admin = { token = \"t0k3n\"; };\n");
+
+        cr_assert_str_eq(cfg_admin(cfg)->token, "t0k3n");
+        cfg_destroy(cfg);
+
+        setenv("HB_TEST_ADMIN_TOKEN", "from-env-token", 1);
+        cfg = load_ok(KAFKA WEBHOOKS
+                      "admin = { token_env = \"HB_TEST_ADMIN_TOKEN\"; };\n");
+        cr_assert_str_eq(cfg_admin(cfg)->token, "from-env-token");
+        cfg_destroy(cfg);
+
+        unsetenv("HB_TEST_ADMIN_MISSING");
+        expect_err(KAFKA WEBHOOKS
+                   "admin = { token_env = \"HB_TEST_ADMIN_MISSING\"; };\n",
+                   "t.cfg:9: admin.token_env: environment variable "
+                   "HB_TEST_ADMIN_MISSING is not set or empty");
+        setenv("HB_TEST_ADMIN_EMPTY", "", 1);
+        expect_err(KAFKA WEBHOOKS
+                   "admin = { token_env = \"HB_TEST_ADMIN_EMPTY\"; };\n",
+                   "t.cfg:9: admin.token_env: environment variable "
+                   "HB_TEST_ADMIN_EMPTY is not set or empty");
+        expect_err(KAFKA WEBHOOKS "admin = { token_env = \"NOT-A-NAME\"; };\n",
+                   "t.cfg:9: admin.token_env: 'NOT-A-NAME' is not an "
+                   "environment variable name");
+        expect_err(KAFKA WEBHOOKS "admin = { token_env = 5; };\n",
+                   "t.cfg:9: admin.token_env: expected the name of an "
+                   "environment variable");
+
+        /* never printed */
+        expect_err(KAFKA WEBHOOKS "admin = { token = \"s3cr3t-admin\";\n"
+                                  "  token_env = \"HB_TEST_ADMIN_TOKEN\"; };\n",
+                   "t.cfg:10: admin: token and token_env both set; keep one");
+        cr_assert_null(strstr(errs, "s3cr3t-admin"));
+        cr_assert_null(strstr(errs, "from-env-token"));
+        expect_err(KAFKA WEBHOOKS "admin = { token = \"\"; };\n",
+                   "t.cfg:9: admin.token: expected a non-empty string");
+        expect_err(KAFKA WEBHOOKS "admin = { token = 5; };\n",
+                   "t.cfg:9: admin.token: expected a non-empty string");
+}
+
+/* --- warnings ---------------------------------------------------------- */
+
+Test(cfg, secret_file_readable_by_others_is_a_warning)
+{
+        char path[] = "/tmp/hb-secret-XXXXXX";
+        char cfgpath[] = "/tmp/hb-cfg-XXXXXX";
+        char text[512], want[512];
+        cfg_t *cfg;
+
+        write_file(path, "top-secret-value\n");
+        cr_assert_eq(chmod(path, 0644), 0);
+        snprintf(text, sizeof(text), SECRET_WH("    secret_file = \"%s\"; }"),
+                 path);
+
+        /* loads, with the warning in errstr; the secret is not shown */
+        cfg = load(text);
+        cr_assert_not_null(cfg, "%s", errs);
+        cr_assert_str_eq(cfg_webhook(cfg, 0)->secret, "top-secret-value");
+        snprintf(want, sizeof(want),
+                 "t.cfg:7: warning: webhook 'a' secret_file '%s' is readable "
+                 "by other users (mode 0644); chmod 600 it",
+                 path);
+        cr_assert_str_eq(errs, want);
+        cr_assert_null(strstr(errs, "top-secret"));
+        cfg_destroy(cfg);
+
+        /* the same through cfg_load() of a file */
+        write_file(cfgpath, text);
+        cfg = cfg_load(cfgpath, errs, sizeof(errs));
+        unlink(cfgpath);
+        cr_assert_not_null(cfg, "%s", errs);
+        cr_assert(strncmp(errs, cfgpath, strlen(cfgpath)) == 0, "%s", errs);
+        cr_assert(strstr(errs, ":7: warning: webhook 'a' secret_file") != NULL,
+                  "%s", errs);
+        cr_assert_eq(count_lines(errs), 1, "%s", errs);
+        cfg_destroy(cfg);
+
+        /* group-readable, and previous_secret_file: warned too */
+        cr_assert_eq(chmod(path, 0640), 0);
+        snprintf(text, sizeof(text),
+                 SECRET_WH("    secret = \"s\";\n"
+                           "    previous_secret_file = \"%s\"; }"),
+                 path);
+        cfg = load(text);
+        cr_assert_not_null(cfg, "%s", errs);
+        snprintf(want, sizeof(want),
+                 "t.cfg:8: warning: webhook 'a' previous_secret_file '%s' is "
+                 "readable by other users (mode 0640); chmod 600 it",
+                 path);
+        cr_assert_str_eq(errs, want);
+        cfg_destroy(cfg);
+
+        /* 0600: no warning, errstr "" */
+        cr_assert_eq(chmod(path, 0600), 0);
+        cfg_destroy(load_ok(text));
+
+        /* with an error as well: the load fails and both are listed, in
+         * line order */
+        cr_assert_eq(chmod(path, 0604), 0);
+        snprintf(text, sizeof(text),
+                 SECRET_WH("    secret_file = \"%s\";\n"
+                           "    timeout_ms = 1; }"),
+                 path);
+        expect_err(text, "\nt.cfg:8: webhook 'a' timeout_ms: 1 is out of "
+                         "range");
+        cr_assert(strstr(errs, "t.cfg:7: warning: webhook 'a' secret_file") ==
+                          errs,
+                  "%s", errs);
+        cr_assert(strstr(errs, "(mode 0604)") != NULL, "%s", errs);
+        cr_assert_eq(count_lines(errs), 2, "%s", errs);
+        unlink(path);
 }

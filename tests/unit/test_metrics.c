@@ -1,14 +1,14 @@
-/* Unit tests: wk_metrics (Prometheus exposition) and the admin listener. */
+/* Unit tests: wk_metrics (Prometheus text exposition) and the metric names. */
+#include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/wait.h>
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 
-#include "wk_admin.h"
 #include "wk_metrics.h"
 #include "wk_metrics_names.h"
 
@@ -22,40 +22,288 @@ static char *render(wk_metrics_t *m)
         return t;
 }
 
-Test(metrics, counters_gauges_and_escaping)
+/* The value written after "<series> " on its own line, or NULL. */
+static const char *sample(const char *text, const char *series)
+{
+        size_t n = strlen(series);
+
+        for (const char *p = text; p && *p; p = strchr(p, '\n')) {
+                if (*p == '\n')
+                        p++;
+                if (!strncmp(p, series, n) && p[n] == ' ')
+                        return p + n + 1;
+        }
+        return NULL;
+}
+
+static int has_line(const char *text, const char *line)
+{
+        size_t n = strlen(line);
+
+        for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+                if ((p == text || p[-1] == '\n') && p[n] == '\n')
+                        return 1;
+        return 0;
+}
+
+static const char *const all_names[] = {
+        WK_M_CONSUMED,
+        WK_M_SKIPPED,
+        WK_M_INVALID,
+        WK_M_DELIVERIES,
+        WK_M_ATTEMPTS,
+        WK_M_ATTEMPT_SECONDS,
+        WK_M_END_TO_END,
+        WK_M_IN_FLIGHT_MSGS,
+        WK_M_IN_FLIGHT_REQS,
+        WK_M_PAUSED,
+        WK_M_ASSIGNED,
+        WK_M_DLQ_WRITES,
+        WK_M_COMMITS,
+        WK_M_REBALANCES,
+        WK_M_CIRCUIT,
+        WK_M_DISABLED,
+        WK_M_LAG,
+        WK_M_LAG_SECONDS,
+        WK_M_UP,
+        WK_M_BUILD_INFO,
+};
+#define N_NAMES (sizeof(all_names) / sizeof(all_names[0]))
+
+Test(metrics, every_family_has_help_and_type_in_order)
 {
         wk_metrics_t *m = wk_metrics_new();
-        char esc[64], l[128];
+        const char *prev = NULL;
+        char line[160];
         char *t;
 
-        cr_assert_eq(wk_metrics_declare(m, "hookbridge_x_total",
-                                        WK_METRIC_COUNTER, "X.", NULL, 0),
+        t = render(m);
+        cr_assert_str_eq(t, "", "an empty registry renders nothing");
+        free(t);
+        cr_assert_eq(wk_metrics_declare_all(m), 0);
+        cr_assert_eq(wk_metrics_declare_all(m), -1, "declared twice");
+        t = render(m);
+        for (size_t i = 0; i < N_NAMES; i++) {
+                const char *type =
+                        strstr(all_names[i], "_seconds") &&
+                                        strcmp(all_names[i], WK_M_LAG_SECONDS)
+                                ? "histogram"
+                        : strstr(all_names[i], "_total") ? "counter"
+                                                         : "gauge";
+                const char *help, *typ;
+                snprintf(line, sizeof(line), "# HELP %s ", all_names[i]);
+                help = strstr(t, line);
+                cr_assert_not_null(help, "%s", line);
+                snprintf(line, sizeof(line), "# TYPE %s %s", all_names[i],
+                         type);
+                typ = strstr(t, line);
+                cr_assert(has_line(t, line), "%s\n%s", line, t);
+                cr_assert(help < typ, "HELP before TYPE for %s", all_names[i]);
+                cr_assert(!prev || prev < help, "declaration order");
+                prev = typ;
+                cr_assert_eq(strncmp(all_names[i], "hookbridge_", 11), 0);
+        }
+        /* families without series have no samples */
+        for (const char *p = t; *p; p = strchr(p, '\n') + 1)
+                cr_assert_eq(*p, '#', "unexpected sample: %.60s", p);
+        free(t);
+        wk_metrics_destroy(m);
+}
+
+Test(metrics, declare_validates)
+{
+        wk_metrics_t *m = wk_metrics_new();
+        const double up[] = {1, 2, 3}, down[] = {1, 3, 2}, dup[] = {1, 1};
+        const double nan_b[] = {1, NAN}, inf_b[] = {1, INFINITY};
+        double many[WK_METRICS_MAX_BUCKETS + 1];
+
+        for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
+                many[i] = (double)i;
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_a_total",
+                                        WK_METRIC_COUNTER, "A.", NULL, 0),
                      0);
-        cr_assert_eq(wk_metrics_declare(m, "hookbridge_x_total",
-                                        WK_METRIC_COUNTER, "X.", NULL, 0),
-                     -1);
-        cr_assert_eq(wk_metrics_declare(m, "other_name", WK_METRIC_GAUGE, "",
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_a_total",
+                                        WK_METRIC_GAUGE, "A.", NULL, 0),
+                     -1, "already declared");
+        cr_assert_eq(wk_metrics_declare(m, "other_total", WK_METRIC_COUNTER, "",
                                         NULL, 0),
+                     -1, "prefix");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_a-b", WK_METRIC_GAUGE,
+                                        "", NULL, 0),
+                     -1, "charset");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_a b", WK_METRIC_GAUGE,
+                                        "", NULL, 0),
+                     -1, "charset");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_h1", WK_METRIC_HISTOGRAM,
+                                        "", down, 3),
+                     -1, "descending bounds");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_h1", WK_METRIC_HISTOGRAM,
+                                        "", dup, 2),
+                     -1, "repeated bound");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_h1", WK_METRIC_HISTOGRAM,
+                                        "", nan_b, 2),
+                     -1, "NaN bound");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_h1", WK_METRIC_HISTOGRAM,
+                                        "", inf_b, 2),
+                     -1, "+Inf is implied, not declared");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_h1", WK_METRIC_HISTOGRAM,
+                                        "", many, WK_METRICS_MAX_BUCKETS + 1),
+                     -1, "too many bounds");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_h1", WK_METRIC_HISTOGRAM,
+                                        "", NULL, 2),
+                     -1, "no bounds given");
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_h1", WK_METRIC_HISTOGRAM,
+                                        "", up, 3),
+                     0);
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_h2", WK_METRIC_HISTOGRAM,
+                                        NULL, NULL, 0),
+                     0, "only +Inf is a valid histogram");
+        cr_assert_eq(wk_metrics_declare(NULL, "hookbridge_x", WK_METRIC_GAUGE,
+                                        "", NULL, 0),
                      -1);
-        wk_metrics_declare(m, "hookbridge_g", WK_METRIC_GAUGE, "G.", NULL, 0);
+        wk_metrics_destroy(m);
+}
+
+Test(metrics, label_values_and_help_are_escaped)
+{
+        wk_metrics_t *m = wk_metrics_new();
+        char esc[64], l[128], small[4];
+        char *t;
+
+        cr_assert_str_eq(wk_metrics_escape("a\"b\\c\nd", esc, sizeof(esc)),
+                         "a\\\"b\\\\c\\nd");
+        cr_assert_str_eq(wk_metrics_escape("plain", esc, sizeof(esc)), "plain");
+        /* truncation never splits an escape */
+        cr_assert_str_eq(wk_metrics_escape("a\"b", small, 3), "a");
+        cr_assert_str_eq(wk_metrics_escape("a\"b", small, 4), "a\\\"");
+        cr_assert_str_eq(wk_metrics_escape("abcdef", small, 4), "abc");
+
+        wk_metrics_declare(m, "hookbridge_x_total", WK_METRIC_COUNTER,
+                           "Line one\\two\nthree.", NULL, 0);
         snprintf(l, sizeof(l), "webhook=\"%s\"",
                  wk_metrics_escape("a\"b\\c\nd", esc, sizeof(esc)));
         wk_metrics_add(m, "hookbridge_x_total", l, 2);
         wk_metrics_add(m, "hookbridge_x_total", l, 3);
-        wk_metrics_add(m, "hookbridge_undeclared", "", 1);
-        wk_metrics_set(m, "hookbridge_g", "", 7.5);
         t = render(m);
-        cr_assert(strstr(t, "# TYPE hookbridge_x_total counter\n"));
-        cr_assert(strstr(t, "hookbridge_x_total{webhook=\"a\\\"b\\\\c\\nd\"} "
-                            "5\n"),
+        cr_assert(has_line(t, "# HELP hookbridge_x_total Line "
+                              "one\\\\two\\nthree."),
                   "%s", t);
-        cr_assert(strstr(t, "hookbridge_g 7.5\n"), "%s", t);
-        cr_assert_null(strstr(t, "undeclared"));
+        cr_assert(has_line(t, "hookbridge_x_total{webhook=\"a\\\"b\\\\c\\nd\"} "
+                              "5"),
+                  "%s", t);
         free(t);
-        wk_metrics_clear(m, "hookbridge_g");
+        wk_metrics_destroy(m);
+}
+
+Test(metrics, labels_helper)
+{
+        char l[64];
+
+        cr_assert_eq(wk_metrics_labels(l, sizeof(l), "topic", "ev\"s",
+                                       "partition", "3", NULL),
+                     0);
+        cr_assert_str_eq(l, "topic=\"ev\\\"s\",partition=\"3\"");
+        cr_assert_eq(wk_metrics_labels(l, sizeof(l), NULL), 0);
+        cr_assert_str_eq(l, "");
+        cr_assert_eq(wk_metrics_labels(l, sizeof(l), "bad-name", "x", NULL),
+                     -1);
+        cr_assert_str_eq(l, "");
+        cr_assert_eq(wk_metrics_labels(l, sizeof(l), "__reserved", "x", NULL),
+                     -1);
+        cr_assert_eq(wk_metrics_labels(l, sizeof(l), "k", NULL, NULL), -1,
+                     "a name without a value");
+        cr_assert_eq(wk_metrics_labels(l, 12, "webhook", "crm", NULL), -1,
+                     "does not fit");
+        cr_assert_str_eq(l, "");
+        cr_assert_eq(wk_metrics_labels(l, 14, "webhook", "crm", NULL), 0);
+        cr_assert_str_eq(l, "webhook=\"crm\"");
+}
+
+Test(metrics, numbers_are_clean)
+{
+        wk_metrics_t *m = wk_metrics_new();
+        static const struct {
+                const char *labels;
+                double v;
+                const char *want;
+        } cases[] = {
+                {"c=\"int\"", 42, "42"},
+                {"c=\"big\"", 123456789012345.0, "123456789012345"},
+                {"c=\"1e15\"", 1e15, "1000000000000000"},
+                {"c=\"zero\"", 0, "0"},
+                {"c=\"negzero\"", -0.0, "0"},
+                {"c=\"neg\"", -2.5, "-2.5"},
+                {"c=\"tenth\"", 0.1, "0.1"},
+                {"c=\"third\"", 1.0 / 3.0, "0.3333333333333333"},
+                {"c=\"small\"", 0.005, "0.005"},
+                {"c=\"inf\"", INFINITY, "+Inf"},
+                {"c=\"ninf\"", -INFINITY, "-Inf"},
+                {"c=\"nan\"", NAN, "NaN"},
+        };
+        char series[64];
+        char *t;
+
+        wk_metrics_declare(m, "hookbridge_g", WK_METRIC_GAUGE, "G.", NULL, 0);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                wk_metrics_set(m, "hookbridge_g", cases[i].labels, cases[i].v);
         t = render(m);
-        cr_assert_null(strstr(t, "hookbridge_g 7.5"));
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const char *v;
+                snprintf(series, sizeof(series), "hookbridge_g{%s}",
+                         cases[i].labels);
+                v = sample(t, series);
+                cr_assert_not_null(v, "%s missing:\n%s", series, t);
+                cr_assert_eq(strncmp(v, cases[i].want, strlen(cases[i].want)),
+                             0, "%s: want %s, got %.24s", series, cases[i].want,
+                             v);
+                cr_assert_eq(v[strlen(cases[i].want)], '\n', "%s: got %.24s",
+                             series, v);
+        }
         free(t);
+        wk_metrics_destroy(m);
+}
+
+Test(metrics, types_are_respected)
+{
+        wk_metrics_t *m = wk_metrics_new();
+        const double b[] = {1};
+        double v;
+
+        wk_metrics_declare(m, "hookbridge_c_total", WK_METRIC_COUNTER, "", NULL,
+                           0);
+        wk_metrics_declare(m, "hookbridge_g", WK_METRIC_GAUGE, "", NULL, 0);
+        wk_metrics_declare(m, "hookbridge_h", WK_METRIC_HISTOGRAM, "", b, 1);
+        wk_metrics_add(m, "hookbridge_c_total", "", 2);
+        wk_metrics_add(m, "hookbridge_c_total", "", -1); /* never goes down */
+        wk_metrics_add(m, "hookbridge_c_total", "", NAN);
+        wk_metrics_set(m, "hookbridge_c_total", "", 100); /* not a gauge */
+        wk_metrics_observe(m, "hookbridge_c_total", "", 1);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_c_total", "", &v), 0);
+        cr_assert_eq(v, 2);
+
+        wk_metrics_set(m, "hookbridge_g", "", 5);
+        wk_metrics_add(m, "hookbridge_g", "", -2); /* gauges go both ways */
+        wk_metrics_observe(m, "hookbridge_g", "", 100);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_g", "", &v), 0);
+        cr_assert_eq(v, 3);
+
+        wk_metrics_observe(m, "hookbridge_h", "", 0.5);
+        wk_metrics_observe(m, "hookbridge_h", "", NAN);
+        wk_metrics_add(m, "hookbridge_h", "", 7);
+        wk_metrics_set(m, "hookbridge_h", "", 7);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_h", "", &v), 0);
+        cr_assert_eq(v, 1, "histogram value is its count");
+
+        wk_metrics_add(m, "hookbridge_undeclared", "", 1);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_undeclared", "", &v), -1);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_g", "x=\"1\"", &v), -1);
+
+        /* NULL registry: updates are no-ops, rendering fails cleanly */
+        wk_metrics_add(NULL, "hookbridge_g", "", 1);
+        wk_metrics_set(NULL, "hookbridge_g", "", 1);
+        wk_metrics_observe(NULL, "hookbridge_h", "", 1);
+        wk_metrics_clear(NULL, "hookbridge_g");
+        cr_assert_null(wk_metrics_render(NULL, NULL));
         wk_metrics_destroy(m);
         wk_metrics_destroy(NULL);
 }
@@ -69,186 +317,288 @@ Test(metrics, histogram_buckets_are_cumulative)
         wk_metrics_declare(m, "hookbridge_h", WK_METRIC_HISTOGRAM, "H.", b, 3);
         wk_metrics_observe(m, "hookbridge_h", "w=\"a\"", 0.05);
         wk_metrics_observe(m, "hookbridge_h", "w=\"a\"", 0.5);
+        wk_metrics_observe(m, "hookbridge_h", "w=\"a\"", 1); /* le: <= */
         wk_metrics_observe(m, "hookbridge_h", "w=\"a\"", 5);
         wk_metrics_observe(m, "hookbridge_h", "w=\"a\"", 50);
+        wk_metrics_observe(m, "hookbridge_h", "", 2);
         t = render(m);
-        cr_assert(strstr(t, "hookbridge_h_bucket{w=\"a\",le=\"0."
-                            "10000000000000001\"} 1\n") ||
-                          strstr(t,
-                                 "hookbridge_h_bucket{w=\"a\",le=\"0.1\"} 1\n"),
+        cr_assert(has_line(t, "# TYPE hookbridge_h histogram"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_h_bucket{w=\"a\",le=\"0.1\"} 1"),
                   "%s", t);
-        cr_assert(strstr(t, "hookbridge_h_bucket{w=\"a\",le=\"1\"} 2\n"), "%s",
+        cr_assert(has_line(t, "hookbridge_h_bucket{w=\"a\",le=\"1\"} 3"), "%s",
                   t);
-        cr_assert(strstr(t, "hookbridge_h_bucket{w=\"a\",le=\"10\"} 3\n"));
-        cr_assert(strstr(t, "hookbridge_h_bucket{w=\"a\",le=\"+Inf\"} 4\n"));
-        cr_assert(strstr(t, "hookbridge_h_count{w=\"a\"} 4\n"));
-        cr_assert(strstr(t, "hookbridge_h_sum{w=\"a\"} 55.55"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_h_bucket{w=\"a\",le=\"10\"} 4"), "%s",
+                  t);
+        cr_assert(has_line(t, "hookbridge_h_bucket{w=\"a\",le=\"+Inf\"} 5"),
+                  "%s", t);
+        cr_assert(has_line(t, "hookbridge_h_sum{w=\"a\"} 56.55"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_h_count{w=\"a\"} 5"), "%s", t);
+        /* without labels: le alone, bare _sum and _count */
+        cr_assert(has_line(t, "hookbridge_h_bucket{le=\"1\"} 0"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_h_bucket{le=\"10\"} 1"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_h_bucket{le=\"+Inf\"} 1"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_h_sum 2"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_h_count 1"), "%s", t);
+        /* bucket lines of a series come in ascending le, +Inf last */
+        cr_assert(strstr(t, "w=\"a\",le=\"0.1\"") <
+                  strstr(t, "w=\"a\",le=\"1\""));
+        cr_assert(strstr(t, "w=\"a\",le=\"10\"") <
+                  strstr(t, "w=\"a\",le=\"+Inf\""));
         free(t);
         wk_metrics_destroy(m);
 }
 
-static void *bump(void *arg)
+Test(metrics, worker_buckets_render_as_declared)
 {
-        for (int i = 0; i < 100000; i++)
-                wk_metrics_add(arg, WK_M_CONSUMED, "", 1);
+        wk_metrics_t *m = wk_metrics_new();
+        static const char *const attempt_le[] = {
+                "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                "0.5",   "1",    "2.5",   "5",    "10",  "30"};
+        static const char *const e2e_le[] = {
+                "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
+                "2.5",  "5",     "10",   "30",  "60",   "300"};
+        char line[160];
+        char *t;
+
+        wk_metrics_declare_all(m);
+        wk_metrics_observe(m, WK_M_ATTEMPT_SECONDS, "webhook=\"crm\"", 0.003);
+        wk_metrics_observe(m, WK_M_END_TO_END, "", 400);
+        t = render(m);
+        for (size_t i = 0; i < sizeof(attempt_le) / sizeof(*attempt_le); i++) {
+                snprintf(line, sizeof(line),
+                         WK_M_ATTEMPT_SECONDS
+                         "_bucket{webhook=\"crm\",le=\"%s\"} 1",
+                         attempt_le[i]);
+                cr_assert(has_line(t, line), "%s\n%s", line, t);
+        }
+        for (size_t i = 0; i < sizeof(e2e_le) / sizeof(*e2e_le); i++) {
+                snprintf(line, sizeof(line),
+                         WK_M_END_TO_END "_bucket{le=\"%s\"} 0", e2e_le[i]);
+                cr_assert(has_line(t, line), "%s\n%s", line, t);
+        }
+        cr_assert(has_line(t, WK_M_END_TO_END "_bucket{le=\"+Inf\"} 1"));
+        free(t);
+        wk_metrics_destroy(m);
+}
+
+Test(metrics, clear_and_mark_sweep)
+{
+        wk_metrics_t *m = wk_metrics_new();
+        double v;
+        char *t;
+
+        wk_metrics_declare(m, "hookbridge_lag", WK_METRIC_GAUGE, "", NULL, 0);
+        wk_metrics_declare(m, "hookbridge_other", WK_METRIC_GAUGE, "", NULL, 0);
+        wk_metrics_set(m, "hookbridge_lag", "p=\"0\"", 10);
+        wk_metrics_set(m, "hookbridge_lag", "p=\"1\"", 11);
+        wk_metrics_set(m, "hookbridge_lag", "p=\"2\"", 12);
+        wk_metrics_set(m, "hookbridge_other", "", 1);
+
+        /* mark: everything still renders until the sweep */
+        wk_metrics_mark(m, "hookbridge_lag");
+        wk_metrics_set(m, "hookbridge_lag", "p=\"2\"", 22);
+        wk_metrics_set(m, "hookbridge_lag", "p=\"3\"", 23);
+        t = render(m);
+        cr_assert(has_line(t, "hookbridge_lag{p=\"0\"} 10"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_lag{p=\"2\"} 22"), "%s", t);
+        free(t);
+        wk_metrics_sweep(m, "hookbridge_lag");
+        t = render(m);
+        cr_assert_null(strstr(t, "p=\"0\""), "%s", t);
+        cr_assert_null(strstr(t, "p=\"1\""), "%s", t);
+        cr_assert(has_line(t, "hookbridge_lag{p=\"2\"} 22"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_lag{p=\"3\"} 23"), "%s", t);
+        cr_assert(strstr(t, "p=\"2\"") < strstr(t, "p=\"3\""), "order kept");
+        cr_assert(has_line(t, "hookbridge_other 1"), "other family kept");
+        free(t);
+        /* a swept series comes back fresh when set again */
+        wk_metrics_set(m, "hookbridge_lag", "p=\"0\"", 5);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_lag", "p=\"0\"", &v), 0);
+        cr_assert_eq(v, 5);
+
+        wk_metrics_clear(m, "hookbridge_lag");
+        t = render(m);
+        cr_assert_null(strstr(t, "hookbridge_lag{"), "%s", t);
+        cr_assert(has_line(t, "# TYPE hookbridge_lag gauge"), "%s", t);
+        cr_assert(has_line(t, "hookbridge_other 1"), "%s", t);
+        free(t);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_lag", "p=\"2\"", &v), -1);
+        wk_metrics_clear(m, "hookbridge_undeclared"); /* no-op */
+        wk_metrics_set(m, "hookbridge_lag", "p=\"9\"", 9);
+        t = render(m);
+        cr_assert(has_line(t, "hookbridge_lag{p=\"9\"} 9"), "%s", t);
+        free(t);
+        wk_metrics_destroy(m);
+}
+
+Test(metrics, many_series_grow_the_table)
+{
+        enum { SERIES = 20000 };
+        wk_metrics_t *m = wk_metrics_new();
+        char l[64];
+        double v;
+        char *t;
+
+        wk_metrics_declare(m, "hookbridge_n_total", WK_METRIC_COUNTER, "", NULL,
+                           0);
+        wk_metrics_declare(m, "hookbridge_g", WK_METRIC_GAUGE, "", NULL, 0);
+        for (int round = 0; round < 2; round++)
+                for (int i = 0; i < SERIES; i++) {
+                        snprintf(l, sizeof(l), "i=\"%d\"", i);
+                        wk_metrics_add(m, "hookbridge_n_total", l, i);
+                        wk_metrics_set(m, "hookbridge_g", l, -i);
+                }
+        for (int i = 0; i < SERIES; i += 97) {
+                snprintf(l, sizeof(l), "i=\"%d\"", i);
+                cr_assert_eq(wk_metrics_value(m, "hookbridge_n_total", l, &v),
+                             0, "%s", l);
+                cr_assert_eq(v, 2.0 * i);
+                cr_assert_eq(wk_metrics_value(m, "hookbridge_g", l, &v), 0);
+                cr_assert_eq(v, -i);
+        }
+        wk_metrics_clear(m, "hookbridge_g");
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_g", "i=\"5\"", &v), -1);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_n_total", "i=\"5\"", &v),
+                     0);
+        t = render(m);
+        cr_assert(has_line(t, "hookbridge_n_total{i=\"19999\"} 39998"));
+        free(t);
+        wk_metrics_destroy(m);
+}
+
+typedef struct {
+        wk_metrics_t *m;
+        int id;
+} worker_arg_t;
+
+static void *bump(void *p)
+{
+        const worker_arg_t *a = p;
+        char l[64];
+
+        for (int i = 0; i < 100000; i++) {
+                wk_metrics_add(a->m, WK_M_CONSUMED, "", 1);
+                snprintf(l, sizeof(l), "webhook=\"w%d\",outcome=\"ok\"", i % 3);
+                wk_metrics_add(a->m, WK_M_DELIVERIES, l, 1);
+                wk_metrics_observe(a->m, WK_M_END_TO_END, "", 0.2);
+                if (i % 1000 == 0) {
+                        /* gauge churn under a concurrent scrape */
+                        wk_metrics_mark(a->m, WK_M_LAG);
+                        snprintf(l, sizeof(l), "topic=\"t\",partition=\"%d\"",
+                                 a->id);
+                        wk_metrics_set(a->m, WK_M_LAG, l, i);
+                        wk_metrics_sweep(a->m, WK_M_LAG);
+                }
+        }
         return NULL;
 }
 
-Test(metrics, concurrent_updates_add_up_and_names_declare)
+static atomic_int scraping = 1;
+
+static void *scrape(void *p)
+{
+        while (atomic_load(&scraping)) {
+                size_t len;
+                free(wk_metrics_render(p, &len));
+        }
+        return NULL;
+}
+
+Test(metrics, concurrent_updates_add_up)
 {
         wk_metrics_t *m = wk_metrics_new();
-        pthread_t a, b;
+        worker_arg_t a0 = {m, 0}, a1 = {m, 1};
+        pthread_t t0, t1, r;
+        double v, sum = 0;
+        char l[64];
         char *t;
 
         cr_assert_eq(wk_metrics_declare_all(m), 0);
-        pthread_create(&a, NULL, bump, m);
-        pthread_create(&b, NULL, bump, m);
-        pthread_join(a, NULL);
-        pthread_join(b, NULL);
+        pthread_create(&r, NULL, scrape, m);
+        pthread_create(&t0, NULL, bump, &a0);
+        pthread_create(&t1, NULL, bump, &a1);
+        pthread_join(t0, NULL);
+        pthread_join(t1, NULL);
+        atomic_store(&scraping, 0);
+        pthread_join(r, NULL);
         t = render(m);
-        cr_assert(strstr(t, WK_M_CONSUMED " 200000\n"), "%s", t);
+        cr_assert(has_line(t, WK_M_CONSUMED " 200000"), "%s", t);
+        cr_assert(has_line(t, WK_M_END_TO_END "_count 200000"), "%s", t);
+        cr_assert(has_line(t, WK_M_END_TO_END "_bucket{le=\"0.25\"} 200000"));
+        cr_assert(has_line(t, WK_M_END_TO_END "_bucket{le=\"0.1\"} 0"));
         free(t);
+        for (int i = 0; i < 3; i++) {
+                snprintf(l, sizeof(l), "webhook=\"w%d\",outcome=\"ok\"", i);
+                cr_assert_eq(wk_metrics_value(m, WK_M_DELIVERIES, l, &v), 0);
+                sum += v;
+        }
+        cr_assert_eq(sum, 200000);
         wk_metrics_destroy(m);
+}
+
+Test(metrics, status_class)
+{
+        cr_assert_str_eq(wk_metrics_status_class(0), "error");
+        cr_assert_str_eq(wk_metrics_status_class(-1), "error");
+        cr_assert_str_eq(wk_metrics_status_class(99), "error");
+        cr_assert_str_eq(wk_metrics_status_class(100), "1xx");
+        cr_assert_str_eq(wk_metrics_status_class(200), "2xx");
+        cr_assert_str_eq(wk_metrics_status_class(204), "2xx");
+        cr_assert_str_eq(wk_metrics_status_class(302), "3xx");
+        cr_assert_str_eq(wk_metrics_status_class(410), "4xx");
+        cr_assert_str_eq(wk_metrics_status_class(599), "5xx");
+        cr_assert_str_eq(wk_metrics_status_class(600), "error");
 }
 
 Test(metrics, exposition_passes_promtool_when_installed)
 {
         wk_metrics_t *m = wk_metrics_new();
-        char path[] = "/tmp/hb-metrics-XXXXXX", cmd[256];
+        char l[160];
         char *t;
-        FILE *f;
-        int fd;
+        FILE *p;
+        int st;
 
         if (system("command -v promtool >/dev/null 2>&1") != 0)
                 cr_skip_test("promtool is not installed (Debian: prometheus)");
-        wk_metrics_declare_all(m);
-        wk_metrics_add(m, WK_M_DELIVERIES, "webhook=\"a\",outcome=\"ok\"", 3);
-        wk_metrics_observe(m, WK_M_ATTEMPT_SECONDS, "webhook=\"a\"", 0.02);
+        cr_assert_eq(wk_metrics_declare_all(m), 0);
+        wk_metrics_add(m, WK_M_CONSUMED, "", 10);
+        wk_metrics_add(m, WK_M_SKIPPED, "", 1);
+        wk_metrics_add(m, WK_M_INVALID, "", 1);
+        wk_metrics_labels(l, sizeof(l), "webhook", "crm \"eu\"\\1\nx",
+                          "outcome", WK_M_OUTCOME_OK, NULL);
+        wk_metrics_add(m, WK_M_DELIVERIES, l, 3);
+        wk_metrics_labels(l, sizeof(l), "webhook", "crm", "outcome",
+                          WK_M_OUTCOME_DEAD_LETTERED, NULL);
+        wk_metrics_add(m, WK_M_DELIVERIES, l, 1);
+        wk_metrics_labels(l, sizeof(l), "webhook", "crm", "result",
+                          wk_metrics_status_class(503), NULL);
+        wk_metrics_add(m, WK_M_ATTEMPTS, l, 2);
+        wk_metrics_observe(m, WK_M_ATTEMPT_SECONDS, "webhook=\"crm\"", 0.02);
+        wk_metrics_observe(m, WK_M_ATTEMPT_SECONDS, "webhook=\"b\"", 31);
         wk_metrics_observe(m, WK_M_END_TO_END, "", 0.2);
-        wk_metrics_set(m, WK_M_LAG, "topic=\"e\",partition=\"0\"", 12);
+        wk_metrics_set(m, WK_M_IN_FLIGHT_MSGS, "", 4);
+        wk_metrics_set(m, WK_M_IN_FLIGHT_REQS, "", 2);
+        wk_metrics_set(m, WK_M_PAUSED, "", 0);
+        wk_metrics_set(m, WK_M_ASSIGNED, "", 6);
+        wk_metrics_add(m, WK_M_DLQ_WRITES, "result=\"ok\"", 1);
+        wk_metrics_add(m, WK_M_COMMITS, "result=\"error\"", 1);
+        wk_metrics_add(m, WK_M_REBALANCES, "", 2);
+        wk_metrics_set(m, WK_M_CIRCUIT, "webhook=\"crm\"",
+                       WK_M_CIRCUIT_HALF_OPEN);
+        wk_metrics_set(m, WK_M_DISABLED, "webhook=\"crm\"", 0);
+        wk_metrics_set(m, WK_M_LAG, "topic=\"events\",partition=\"0\"", 12);
+        wk_metrics_set(m, WK_M_LAG_SECONDS, "topic=\"events\",partition=\"0\"",
+                       1.5);
         wk_metrics_set(m, WK_M_UP, "", 1);
+        wk_metrics_set(m, WK_M_BUILD_INFO, "version=\"0.1.0\"", 1);
         t = render(m);
-        fd = mkstemp(path);
-        f = fdopen(fd, "w");
-        fputs(t, f);
-        fclose(f);
-        snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
-        cr_assert_eq(system(cmd), 0, "promtool rejected:\n%s", t);
-        unlink(path);
+        p = popen("promtool check metrics >&2", "w");
+        cr_assert_not_null(p);
+        fputs(t, p);
+        st = pclose(p);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "promtool check metrics exited %d on:\n%s",
+                  WIFEXITED(st) ? WEXITSTATUS(st) : -1, t);
         free(t);
-        wk_metrics_destroy(m);
-}
-
-/* --- admin listener ---------------------------------------------------- */
-
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-        strncat(ud, p, s * n < 4000 ? s * n : 4000);
-        return s * n;
-}
-
-static long get(uint16_t port, const char *path, const char *auth, char *body)
-{
-        CURL *c = curl_easy_init();
-        struct curl_slist *h = NULL;
-        char url[128];
-        long code = 0;
-
-        body[0] = '\0';
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_PROXY, "");
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-        if (auth) {
-                h = curl_slist_append(h, auth);
-                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        }
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-        curl_slist_free_all(h);
-        curl_easy_cleanup(c);
-        return code;
-}
-
-static int alive_v = 1, ready_v;
-
-static int p_alive(void *o)
-{
-        (void)o;
-        return alive_v;
-}
-
-static int p_ready(void *o, char *why, size_t n)
-{
-        (void)o;
-        snprintf(why, n, "no partitions assigned");
-        return ready_v;
-}
-
-static char *p_status(void *o)
-{
-        (void)o;
-        return strdup("{\"version\":\"test\"}");
-}
-
-Test(admin, endpoints_probes_and_token)
-{
-        wk_metrics_t *m = wk_metrics_new();
-        wk_admin_probe_t pr = {p_alive, p_ready, p_status, NULL};
-        char err[256];
-        static char body[8192];
-        wk_admin_t *a;
-        uint16_t port;
-
-        wk_metrics_declare_all(m);
-        wk_metrics_set(m, WK_M_UP, "", 1);
-        a = wk_admin_start("127.0.0.1:0", NULL, m, &pr, err, sizeof(err));
-        cr_assert_not_null(a, "%s", err);
-        port = wk_admin_port(a);
-        cr_assert_eq(get(port, "/metrics", NULL, body), 200);
-        cr_assert(strstr(body, "hookbridge_up 1\n"), "%s", body);
-        cr_assert_eq(get(port, "/healthz", NULL, body), 200);
-        alive_v = 0;
-        cr_assert_eq(get(port, "/healthz", NULL, body), 503);
-        cr_assert_eq(get(port, "/readyz", NULL, body), 503);
-        cr_assert(strstr(body, "no partitions assigned"));
-        ready_v = 1;
-        cr_assert_eq(get(port, "/readyz", NULL, body), 200);
-        cr_assert_eq(get(port, "/status", NULL, body), 200);
-        cr_assert_str_eq(body, "{\"version\":\"test\"}");
-        cr_assert_eq(get(port, "/nope", NULL, body), 404);
-        wk_admin_stop(a);
-
-        a = wk_admin_start("127.0.0.1:0", "s3cret", m, &pr, err, sizeof(err));
-        cr_assert_not_null(a, "%s", err);
-        port = wk_admin_port(a);
-        cr_assert_eq(get(port, "/metrics", NULL, body), 401);
-        cr_assert_eq(get(port, "/metrics", "Authorization: Bearer wrong", body),
-                     401);
-        cr_assert_eq(
-                get(port, "/metrics", "Authorization: Bearer s3cret", body),
-                200);
-        cr_assert_eq(get(port, "/healthz", NULL, body), 503); /* alive=0 */
-        wk_admin_stop(a);
-        wk_admin_stop(NULL);
-        wk_metrics_destroy(m);
-}
-
-Test(admin, bad_listen_addresses_are_errors)
-{
-        wk_metrics_t *m = wk_metrics_new();
-        wk_admin_probe_t pr = {0};
-        const char *bad[] = {"nonsense", "127.0.0.1", "127.0.0.1:99999",
-                             "[::1:9464", "example.com:80"};
-        char err[256];
-
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                err[0] = '\0';
-                cr_expect_null(
-                        wk_admin_start(bad[i], NULL, m, &pr, err, sizeof(err)),
-                        "%s", bad[i]);
-                cr_expect(strstr(err, "admin.listen") != NULL, "%s", err);
-        }
         wk_metrics_destroy(m);
 }

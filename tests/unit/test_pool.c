@@ -1042,3 +1042,742 @@ Test(pool, many_retries_through_the_timer_heap)
         wh_pool_destroy(p);
         srv_stop(s);
 }
+
+/* --- delivery policy: caps, circuit breaker, 410, guard, hooks ---------- */
+
+static wh_pool_t *pool_with(const wh_pool_conf_t *conf)
+{
+        char err[256] = "";
+        wh_pool_t *p = wh_pool_new(conf, err, sizeof(err));
+
+        cr_assert_not_null(p, "wh_pool_new: %s", err);
+        return p;
+}
+
+/* Run the pool until every one of \p o[0..n) was called or \p max_ms. */
+static void drive_until(wh_pool_t *p, const outcome_t *o, int n, int max_ms)
+{
+        double end = now_s() + max_ms / 1000.0;
+
+        for (;;) {
+                int done = 0;
+
+                for (int i = 0; i < n; i++)
+                        done += o[i].called > 0;
+                if (done == n || now_s() >= end)
+                        return;
+                cr_assert_geq(wh_pool_run(p, 20, -1), 0);
+        }
+}
+
+/* Run the pool for \p ms whatever happens. */
+static void drive_for(wh_pool_t *p, int ms)
+{
+        double end = now_s() + ms / 1000.0;
+
+        while (now_s() < end)
+                cr_assert_geq(wh_pool_run(p, 10, -1), 0);
+}
+
+static int count_called(const outcome_t *o, int n)
+{
+        int c = 0;
+
+        for (int i = 0; i < n; i++)
+                c += o[i].called;
+        return c;
+}
+
+/* Every attempt the hook saw, in order. */
+typedef struct attempts_s {
+        int n;
+        long status[64];
+        int will_retry[64];
+        double seconds[64];
+        const wh_endpoint_t *ep[64];
+} attempts_t;
+
+static void on_attempt(const wh_endpoint_t *ep, long status, double seconds,
+                       int will_retry, void *opaque)
+{
+        attempts_t *a = opaque;
+
+        if (a->n < 64) {
+                a->ep[a->n] = ep;
+                a->status[a->n] = status;
+                a->seconds[a->n] = seconds;
+                a->will_retry[a->n] = will_retry;
+        }
+        a->n++;
+}
+
+Test(policy, hanging_webhook_keeps_to_its_cap, .timeout = 30)
+{
+        static const step_t slow_steps[] = {{200, NULL, 2000}};
+        static const step_t fast_steps[] = {{200}};
+        srv_t *slow = srv_start(slow_steps, 1),
+              *fast = srv_start(fast_steps, 1);
+        cfg_webhook_t ws = webhook(slow->url), wf = webhook(fast->url);
+        wh_pool_conf_t conf = {.max_in_flight = 4};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *es, *ef;
+        outcome_t os[6], of[20];
+        double t0, fast_done = 0;
+
+        ws.timeout_ms = 10000;
+        ws.max_in_flight = 2;
+        wf.max_in_flight = 0; /* no own cap: the pool's 4 */
+        es = endpoint(&ws);
+        ef = endpoint(&wf);
+        memset(os, 0, sizeof(os));
+        memset(of, 0, sizeof(of));
+        /* the slow one first: it would take every slot without its cap */
+        for (int i = 0; i < 6; i++)
+                cr_assert_eq(wh_pool_submit(p, es, "slow", BODY, strlen(BODY),
+                                            0, on_done, &os[i]),
+                             0);
+        for (int i = 0; i < 20; i++)
+                cr_assert_eq(wh_pool_submit(p, ef, "fast", BODY, strlen(BODY),
+                                            0, on_done, &of[i]),
+                             0);
+        t0 = now_s();
+        cr_assert_geq(wh_pool_run(p, 0, -1), 0);
+        cr_expect_eq(wh_endpoint_state(es)->in_flight, 2);
+        drive_until(p, of, 20, 5000);
+        for (int i = 0; i < 20; i++) {
+                cr_expect_eq(of[i].outcome, WH_OUT_OK, "fast %d", i);
+                if (of[i].done_s - t0 > fast_done)
+                        fast_done = of[i].done_s - t0;
+        }
+        cr_expect_lt(fast_done, 1.5, "the fast webhook took %.3fs", fast_done);
+        /* meanwhile the slow one held exactly its two slots */
+        cr_expect_eq(count_called(os, 6), 0);
+        cr_expect_eq(wh_pool_running(p), 2);
+        cr_expect_eq(srv_get(slow, &slow->max_cur), 2, "max_cur %d req %d conn %d t %.3f",
+                     srv_get(slow, &slow->max_cur), srv_requests(slow), srv_get(slow, &slow->connections), now_s() - t0);
+        drive_until(p, os, 6, 15000);
+        for (int i = 0; i < 6; i++)
+                cr_expect_eq(os[i].outcome, WH_OUT_OK, "slow %d", i);
+        cr_expect_eq(srv_get(slow, &slow->max_cur), 2);
+        cr_expect_eq(wh_pool_running(p), 0);
+        cr_expect_eq(wh_pool_pending(p), 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(es);
+        wh_endpoint_unref(ef);
+        srv_stop(slow);
+        srv_stop(fast);
+}
+
+Test(policy, endpoints_take_turns_for_the_slots, .timeout = 30)
+{
+        static const step_t steps[] = {{200, NULL, 5}};
+        srv_t *a = srv_start(steps, 1), *b = srv_start(steps, 1);
+        cfg_webhook_t wa = webhook(a->url), wb = webhook(b->url);
+        wh_pool_conf_t conf = {.max_in_flight = 2};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ea = endpoint(&wa), *eb = endpoint(&wb);
+        static outcome_t oa[200];
+        outcome_t ob[10];
+
+        /* no own caps: only the turn-taking keeps b from waiting behind
+         * the 200 deliveries a had queued first */
+        memset(oa, 0, sizeof(oa));
+        memset(ob, 0, sizeof(ob));
+        for (int i = 0; i < 200; i++)
+                cr_assert_eq(
+                        wh_pool_submit(p, ea, "a", "{}", 2, 0, on_done, &oa[i]),
+                        0);
+        for (int i = 0; i < 10; i++)
+                cr_assert_eq(
+                        wh_pool_submit(p, eb, "b", "{}", 2, 0, on_done, &ob[i]),
+                        0);
+        drive_until(p, ob, 10, 10000);
+        for (int i = 0; i < 10; i++)
+                cr_expect_eq(ob[i].outcome, WH_OUT_OK);
+        cr_expect_leq(count_called(oa, 200), 40, "a got %d before b's 10",
+                      count_called(oa, 200));
+        /* and each webhook's deliveries went out in order */
+        drive(p, 20000);
+        cr_assert_eq(count_called(oa, 200), 200);
+        for (int i = 1; i < 200; i++)
+                cr_expect_leq(oa[i - 1].done_s, oa[i].done_s + 0.05);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ea);
+        wh_endpoint_unref(eb);
+        srv_stop(a);
+        srv_stop(b);
+}
+
+Test(policy, circuit_opens_waits_and_probes_once, .timeout = 30)
+{
+        /* four failures, then the receiver is back */
+        static const step_t steps[] = {{500}, {500}, {500}, {500}, {200}};
+        srv_t *s = srv_start(steps, 5);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 1,
+                               .circuit_failures = 3,
+                               .circuit_open_ms = 500};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        attempts_t at = {0};
+        outcome_t o[5];
+        double t;
+        int total = 0;
+
+        wh.retry.initial_ms = 10;
+        wh.retry.max_ms = 20;
+        wh.retry.max_attempts = 100;
+        ep = endpoint(&wh);
+        wh_pool_set_attempt_cb(p, on_attempt, &at);
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 5; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "cb", BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        /* three failed attempts in a row open it */
+        t = now_s() + 3;
+        while (wh_endpoint_circuit(ep) != 2 && now_s() < t)
+                cr_assert_geq(wh_pool_run(p, 10, -1), 0);
+        cr_assert_eq(wh_endpoint_circuit(ep), 2);
+        cr_expect_eq(srv_requests(s), 3);
+        cr_expect_eq(at.n, 3);
+        /* open: nothing reaches the receiver, nothing fails */
+        drive_for(p, 350);
+        cr_expect_eq(srv_requests(s), 3);
+        cr_expect_eq(count_called(o, 5), 0);
+        cr_expect_eq(wh_pool_running(p), 0);
+        /* then one probe, which fails: open again, one request more */
+        t = now_s() + 3;
+        while (srv_requests(s) < 4 && now_s() < t)
+                cr_assert_geq(wh_pool_run(p, 10, -1), 0);
+        cr_expect_eq(srv_requests(s), 4);
+        drive_for(p, 100);
+        cr_expect_eq(wh_endpoint_circuit(ep), 2);
+        drive_for(p, 250);
+        cr_expect_eq(srv_requests(s), 4);
+        /* the next probe succeeds: closed, everything goes out */
+        drive_until(p, o, 5, 5000);
+        cr_expect_eq(wh_endpoint_circuit(ep), 0);
+        for (int i = 0; i < 5; i++) {
+                cr_expect_eq(o[i].outcome, WH_OUT_OK, "delivery %d", i);
+                total += o[i].attempts;
+        }
+        /* waiting while open is not an attempt */
+        cr_expect_eq(srv_requests(s), 9);
+        cr_expect_eq(total, 9);
+        cr_expect_eq(at.n, 9);
+        for (int i = 0; i < 4; i++) {
+                cr_expect_eq(at.status[i], 500);
+                cr_expect_eq(at.will_retry[i], 1);
+        }
+        for (int i = 4; i < 9; i++) {
+                cr_expect_eq(at.status[i], 200);
+                cr_expect_eq(at.will_retry[i], 0);
+        }
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, half_open_lets_exactly_one_probe_out, .timeout = 30)
+{
+        static const step_t steps[] = {{503}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 8,
+                               .circuit_failures = 2,
+                               .circuit_open_ms = 300};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        outcome_t o[6];
+        double t;
+        int first;
+
+        wh.retry.initial_ms = 10;
+        wh.retry.max_ms = 20;
+        wh.retry.max_attempts = 100;
+        ep = endpoint(&wh);
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 6; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "x", BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        /* all six go out at once (no own cap) and fail: open */
+        t = now_s() + 3;
+        while (wh_endpoint_circuit(ep) != 2 && now_s() < t)
+                cr_assert_geq(wh_pool_run(p, 10, -1), 0);
+        cr_assert_eq(wh_endpoint_circuit(ep), 2);
+        drive_for(p, 100);
+        first = srv_requests(s);
+        cr_expect_eq(first, 6);
+        /* the open period ends without the pool running: half-open */
+        usleep(300 * 1000);
+        cr_expect_eq(wh_endpoint_circuit(ep), 1);
+        /* six deliveries wait, one probe goes, fails, opens it again */
+        drive_for(p, 150);
+        cr_expect_eq(srv_requests(s), first + 1);
+        cr_expect_eq(wh_endpoint_circuit(ep), 2);
+        cr_expect_eq(count_called(o, 6), 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, circuit_counts_consecutive_failures_only)
+{
+        /* a 400 is an answer: the streak starts again */
+        static const step_t steps[] = {{500}, {500}, {400}, {500},
+                                       {500}, {400}, {200}};
+        srv_t *s = srv_start(steps, 7);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 1,
+                               .circuit_failures = 3,
+                               .circuit_open_ms = 60000};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        outcome_t o[3];
+
+        wh.retry.max_attempts = 10;
+        ep = endpoint(&wh);
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "x", BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        drive_until(p, o, 3, 5000);
+        cr_expect_eq(count_called(o, 3), 3);
+        cr_expect_eq(srv_requests(s), 7);
+        cr_expect_eq(wh_endpoint_circuit(ep), 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, breaker_off_never_opens)
+{
+        static const step_t steps[] = {{500}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 2, .circuit_failures = 0};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        outcome_t o = {0};
+
+        wh.retry.max_attempts = 8;
+        wh.retry.max_ms = 20;
+        ep = endpoint(&wh);
+        cr_assert_eq(
+                wh_pool_submit(p, ep, "x", BODY, strlen(BODY), 0, on_done, &o),
+                0);
+        drive_until(p, &o, 1, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_EXHAUSTED);
+        cr_expect_eq(o.attempts, 8);
+        cr_expect_eq(wh_endpoint_circuit(ep), 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, gone_disables_the_endpoint, .timeout = 30)
+{
+        /* the first request fails (its delivery then waits 5 s for a
+         * retry), the second is a 410 */
+        static const step_t steps[] = {{500}, {410}, {200}};
+        srv_t *s = srv_start(steps, 3);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 4};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        outcome_t o[5], late = {0}, again = {0};
+        double t0;
+
+        wh.max_in_flight = 1;
+        wh.retry.initial_ms = 5000;
+        wh.retry.max_ms = 5000;
+        ep = endpoint(&wh);
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 5; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "g", BODY, strlen(BODY),
+                                            i == 4, on_done, &o[i]),
+                             0);
+        t0 = now_s();
+        drive_until(p, o, 5, 3000);
+        cr_expect_lt(now_s() - t0, 2.0, "the waiting retry was not ended");
+        cr_expect_eq(wh_endpoint_disabled(ep), 1);
+        /* the 410 itself: permanent with its status */
+        cr_expect_eq(o[1].outcome, WH_OUT_PERMANENT);
+        cr_expect_eq(o[1].status, 410);
+        cr_expect_eq(o[1].attempts, 1);
+        /* the one waiting for its retry, and those never sent */
+        cr_expect_eq(o[0].outcome, WH_OUT_DISABLED);
+        cr_expect_eq(o[0].attempts, 1);
+        for (int i = 2; i < 5; i++) {
+                cr_expect_eq(o[i].outcome, WH_OUT_DISABLED, "delivery %d", i);
+                cr_expect_eq(o[i].attempts, 0);
+                cr_expect_not_null(strstr(o[i].error, "410"), "%s", o[i].error);
+        }
+        cr_expect_eq(srv_requests(s), 2);
+
+        /* later deliveries end at once, from the next run, unsent */
+        cr_assert_eq(wh_pool_submit(p, ep, "late", BODY, strlen(BODY), 1,
+                                    on_done, &late),
+                     0);
+        cr_expect_eq(late.called, 0, "callback from inside submit");
+        cr_expect_eq(wh_pool_run(p, 1000, -1), 1);
+        cr_expect_eq(late.outcome, WH_OUT_DISABLED);
+        cr_expect_eq(srv_requests(s), 2);
+
+        /* re-enabled (what a reload amounts to): sent again */
+        wh_endpoint_set_disabled(ep, 0);
+        cr_expect_eq(wh_endpoint_disabled(ep), 0);
+        cr_assert_eq(wh_pool_submit(p, ep, "again", BODY, strlen(BODY), 0,
+                                    on_done, &again),
+                     0);
+        drive_until(p, &again, 1, 3000);
+        cr_expect_eq(again.outcome, WH_OUT_OK);
+        cr_expect_eq(srv_requests(s), 3);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, gone_with_forever_is_disabled_not_retried)
+{
+        static const step_t steps[] = {{410}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 1};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        outcome_t o = {0};
+
+        wh.retry.max_ms = 60000;
+        ep = endpoint(&wh);
+        cr_assert_eq(
+                wh_pool_submit(p, ep, "f", BODY, strlen(BODY), 1, on_done, &o),
+                0);
+        drive_until(p, &o, 1, 3000);
+        cr_expect_eq(o.outcome, WH_OUT_DISABLED);
+        cr_expect_eq(o.status, 410);
+        cr_expect_eq(srv_requests(s), 1);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, disabled_by_hand_sends_nothing)
+{
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 1};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep = endpoint(&wh);
+        outcome_t o[3];
+
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "d", BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        wh_endpoint_set_disabled(ep, 1);
+        drive_until(p, o, 3, 3000);
+        for (int i = 0; i < 3; i++)
+                cr_expect_eq(o[i].outcome, WH_OUT_DISABLED);
+        cr_expect_eq(srv_requests(s), 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, attempt_hook_sees_every_attempt)
+{
+        static const step_t steps[] = {{500}, {503, "0"}, {204}};
+        srv_t *s = srv_start(steps, 3);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 1};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep = endpoint(&wh);
+        attempts_t at = {0};
+        outcome_t o = {0};
+
+        wh_pool_set_attempt_cb(p, on_attempt, &at);
+        cr_assert_eq(
+                wh_pool_submit(p, ep, "h", BODY, strlen(BODY), 0, on_done, &o),
+                0);
+        drive_until(p, &o, 1, 3000);
+        cr_expect_eq(o.outcome, WH_OUT_OK);
+        cr_assert_eq(at.n, 3);
+        cr_expect_eq(at.status[0], 500);
+        cr_expect_eq(at.status[1], 503);
+        cr_expect_eq(at.status[2], 204);
+        cr_expect_eq(at.will_retry[0], 1);
+        cr_expect_eq(at.will_retry[1], 1);
+        cr_expect_eq(at.will_retry[2], 0);
+        for (int i = 0; i < 3; i++) {
+                cr_expect_eq(at.ep[i], ep);
+                cr_expect(at.seconds[i] > 0 && at.seconds[i] < 2.0);
+        }
+        /* the last one of max_attempts: no retry */
+        {
+                static const step_t s500[] = {{500}};
+                srv_t *s2 = srv_start(s500, 1);
+                cfg_webhook_t w2 = webhook(s2->url);
+                wh_endpoint_t *e2;
+                outcome_t o2 = {0};
+
+                w2.retry.max_attempts = 2;
+                e2 = endpoint(&w2);
+                at.n = 0;
+                cr_assert_eq(wh_pool_submit(p, e2, "h", BODY, strlen(BODY), 0,
+                                            on_done, &o2),
+                             0);
+                drive_until(p, &o2, 1, 3000);
+                cr_expect_eq(o2.outcome, WH_OUT_EXHAUSTED);
+                cr_assert_eq(at.n, 2);
+                cr_expect_eq(at.will_retry[0], 1);
+                cr_expect_eq(at.will_retry[1], 0);
+                wh_endpoint_unref(e2);
+                srv_stop(s2);
+        }
+        wh_pool_set_attempt_cb(p, NULL, NULL);
+        wh_pool_set_attempt_cb(NULL, on_attempt, &at);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, attempt_hook_transport_error_is_status_0)
+{
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa;
+        socklen_t len = sizeof(sa);
+        char url[64];
+        cfg_webhook_t wh;
+        wh_pool_conf_t conf = {.max_in_flight = 1};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        attempts_t at = {0};
+        outcome_t o = {0};
+
+        /* bound, never listening: refused */
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook",
+                 (unsigned)ntohs(sa.sin_port));
+        wh = webhook(url);
+        wh.retry.max_attempts = 1;
+        ep = endpoint(&wh);
+        wh_pool_set_attempt_cb(p, on_attempt, &at);
+        cr_assert_eq(
+                wh_pool_submit(p, ep, "t", BODY, strlen(BODY), 0, on_done, &o),
+                0);
+        drive_until(p, &o, 1, 3000);
+        close(fd);
+        cr_expect_eq(o.outcome, WH_OUT_EXHAUSTED);
+        cr_assert_eq(at.n, 1);
+        cr_expect_eq(at.status[0], 0);
+        cr_expect_eq(at.will_retry[0], 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+}
+
+Test(policy, ssrf_guard_refuses_unless_allowed)
+{
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        const char *allow[] = {"127.0.0.0/8"};
+        wh_pool_conf_t conf = {.max_in_flight = 2, .ssrf_guard = 1};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep = endpoint(&wh);
+        attempts_t at = {0};
+        outcome_t o = {0}, ok = {0};
+
+        wh_pool_set_attempt_cb(p, on_attempt, &at);
+        /* forever: still not retried, the address will not change its
+         * kind */
+        cr_assert_eq(
+                wh_pool_submit(p, ep, "r", BODY, strlen(BODY), 1, on_done, &o),
+                0);
+        drive_until(p, &o, 1, 3000);
+        cr_expect_eq(o.outcome, WH_OUT_PERMANENT);
+        cr_expect_eq(o.attempts, 1);
+        cr_expect_eq(o.status, 0);
+        cr_expect_not_null(strstr(o.error, "127.0.0.1 is a loopback address; "
+                                           "allow it with "
+                                           "delivery.allow_networks"),
+                           "%s", o.error);
+        cr_expect_eq(srv_requests(s), 0);
+        cr_expect_eq(at.n, 1);
+        cr_expect_eq(at.status[0], 0);
+        wh_pool_destroy(p);
+
+        conf.allow_networks = allow;
+        conf.allow_network_count = 1;
+        p = pool_with(&conf);
+        cr_assert_eq(
+                wh_pool_submit(p, ep, "r", BODY, strlen(BODY), 0, on_done, &ok),
+                0);
+        drive_until(p, &ok, 1, 3000);
+        cr_expect_eq(ok.outcome, WH_OUT_OK, "%s", ok.error);
+        cr_expect_eq(srv_requests(s), 1);
+        wh_pool_destroy(p);
+
+        {
+                const char *bad[] = {"127.0.0.0/99"};
+                char err[256] = "";
+
+                conf.allow_networks = bad;
+                cr_expect_null(wh_pool_new(&conf, err, sizeof(err)));
+                cr_expect_not_null(strstr(err, "is not a CIDR"), "%s", err);
+        }
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, refused_probe_does_not_wedge_the_circuit, .timeout = 30)
+{
+        /* an endpoint whose circuit is half-open when the guard refuses
+         * its probe (its name now resolves elsewhere): later deliveries
+         * must still be tried */
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 2,
+                               .ssrf_guard = 1,
+                               .circuit_failures = 1,
+                               .circuit_open_ms = 50};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep = endpoint(&wh);
+        wh_ep_state_t *st = wh_endpoint_state(ep);
+        outcome_t o[2];
+
+        memset(o, 0, sizeof(o));
+        /* as if it had failed and the open period were over */
+        st->circuit = 2;
+        st->failures = 1;
+        st->open_until = 0;
+        for (int i = 0; i < 2; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "p", BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        drive_until(p, o, 2, 3000);
+        cr_expect_eq(o[0].outcome, WH_OUT_PERMANENT);
+        cr_expect_eq(o[1].outcome, WH_OUT_PERMANENT);
+        cr_expect_eq(st->probing, 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, https_only_refuses_http)
+{
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 1, .https_only = 1};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep = endpoint(&wh);
+        outcome_t o = {0};
+
+        cr_assert_eq(
+                wh_pool_submit(p, ep, "h", BODY, strlen(BODY), 1, on_done, &o),
+                0);
+        drive_until(p, &o, 1, 3000);
+        cr_expect_eq(o.outcome, WH_OUT_PERMANENT);
+        cr_expect_eq(o.attempts, 1);
+        cr_expect_not_null(strstr(o.error, "http"), "%s", o.error);
+        cr_expect_eq(srv_requests(s), 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, proxy_from_the_environment_is_ignored)
+{
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        outcome_t o = {0};
+
+        /* a proxy that does not exist: the delivery would fail through it
+         * (and the guard would see the proxy, not the webhook) */
+        setenv("http_proxy", "http://127.0.0.1:1", 1);
+        setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
+        setenv("ALL_PROXY", "http://127.0.0.1:1", 1);
+        deliver(s, &wh, &o, 5000);
+        cr_expect_eq(o.outcome, WH_OUT_OK, "%s", o.error);
+        cr_expect_eq(srv_requests(s), 1);
+        srv_stop(s);
+}
+
+Test(policy, one_endpoint_one_pool_at_a_time)
+{
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 1};
+        wh_pool_t *p1 = pool_with(&conf), *p2 = pool_with(&conf);
+        wh_endpoint_t *ep = endpoint(&wh);
+        outcome_t o1 = {0}, o2 = {0};
+
+        cr_assert_eq(wh_pool_submit(p1, ep, "1", BODY, strlen(BODY), 0, on_done,
+                                    &o1),
+                     0);
+        cr_expect_eq(wh_pool_submit(p2, ep, "2", BODY, strlen(BODY), 0, on_done,
+                                    &o2),
+                     -1);
+        drive_until(p1, &o1, 1, 3000);
+        cr_expect_eq(o1.outcome, WH_OUT_OK);
+        /* free again once p1 has reported everything */
+        cr_expect_eq(wh_pool_submit(p2, ep, "2", BODY, strlen(BODY), 0, on_done,
+                                    &o2),
+                     0);
+        drive_until(p2, &o2, 1, 3000);
+        cr_expect_eq(o2.outcome, WH_OUT_OK);
+        wh_pool_destroy(p1);
+        wh_pool_destroy(p2);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, endpoint_outlives_a_pool_with_queued_deliveries, .timeout = 30)
+{
+        static const step_t steps[] = {{200, NULL, 300}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 4};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        outcome_t o[4], after = {0};
+
+        wh.max_in_flight = 1;
+        ep = endpoint(&wh);
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 4; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "q", BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        drive_for(p, 50); /* one on the wire, three queued */
+        cr_expect_eq(wh_pool_running(p), 1);
+        wh_pool_destroy(p);
+        cr_expect_eq(count_called(o, 4), 0);
+        cr_expect_eq(wh_endpoint_state(ep)->in_flight, 0);
+        cr_expect_null(wh_endpoint_state(ep)->queue_head);
+        cr_expect_eq(wh_endpoint_state(ep)->listed, 0);
+        cr_expect_null(wh_endpoint_state(ep)->owner);
+
+        p = pool_with(&conf);
+        cr_assert_eq(wh_pool_submit(p, ep, "q", BODY, strlen(BODY), 0, on_done,
+                                    &after),
+                     0);
+        drive_until(p, &after, 1, 3000);
+        cr_expect_eq(after.outcome, WH_OUT_OK);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}

@@ -1,0 +1,416 @@
+/* Unit tests: wk_admin, the admin listener, driven with libcurl on loopback. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+
+#include "wk_admin.h"
+#include "wk_metrics.h"
+#include "wk_metrics_names.h"
+
+/* One response: status, body (truncated to fit), a few headers. */
+typedef struct {
+        long code;
+        char body[16384];
+        size_t len;
+        char ctype[128];
+        char www_auth[128];
+        char allow[64];
+} resp_t;
+
+static size_t on_body(char *p, size_t s, size_t n, void *ud)
+{
+        resp_t *r = ud;
+        size_t k = s * n;
+
+        if (k > sizeof(r->body) - 1 - r->len)
+                k = sizeof(r->body) - 1 - r->len;
+        memcpy(r->body + r->len, p, k);
+        r->len += k;
+        r->body[r->len] = '\0';
+        return s * n;
+}
+
+/* Keep "Name: value" of a header we look at, value trimmed. */
+static void keep(const char *line, size_t len, const char *name, char *out,
+                 size_t out_size)
+{
+        size_t nl = strlen(name), vl;
+
+        if (len <= nl + 1 || strncasecmp(line, name, nl) || line[nl] != ':')
+                return;
+        line += nl + 1;
+        len -= nl + 1;
+        while (len && *line == ' ')
+                line++, len--;
+        while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+                len--;
+        vl = len < out_size - 1 ? len : out_size - 1;
+        memcpy(out, line, vl);
+        out[vl] = '\0';
+}
+
+static size_t on_header(char *p, size_t s, size_t n, void *ud)
+{
+        resp_t *r = ud;
+
+        keep(p, s * n, "Content-Type", r->ctype, sizeof(r->ctype));
+        keep(p, s * n, "WWW-Authenticate", r->www_auth, sizeof(r->www_auth));
+        keep(p, s * n, "Allow", r->allow, sizeof(r->allow));
+        return s * n;
+}
+
+/* \p method on http://HOST:PORT/PATH with an optional header line. */
+static long http(const char *host, uint16_t port, const char *method,
+                 const char *path, const char *header, resp_t *r)
+{
+        CURL *c = curl_easy_init();
+        struct curl_slist *h = NULL;
+        char url[128];
+
+        memset(r, 0, sizeof(*r));
+        cr_assert_not_null(c);
+        snprintf(url, sizeof(url), "http://%s:%u%s", host, (unsigned)port,
+                 path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+        if (!strcmp(method, "HEAD"))
+                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        else if (!strcmp(method, "POST"))
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"a\":1}");
+        else if (strcmp(method, "GET") != 0)
+                curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        if (header) {
+                h = curl_slist_append(h, header);
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        }
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        return r->code;
+}
+
+static long get(uint16_t port, const char *path, const char *header, resp_t *r)
+{
+        return http("127.0.0.1", port, "GET", path, header, r);
+}
+
+/* The probes, as the worker would answer them. */
+static int alive_v = 1, ready_v = 0;
+
+static int p_alive(void *o)
+{
+        return o == &alive_v ? alive_v : 0; /* opaque passed through */
+}
+
+static int p_ready(void *o, char *why, size_t n)
+{
+        (void)o;
+        if (!ready_v)
+                snprintf(why, n, "no partitions assigned");
+        return ready_v;
+}
+
+static char *p_status(void *o)
+{
+        (void)o;
+        return strdup("{\"version\":\"test\",\"partitions\":[]}");
+}
+
+static const wk_admin_probe_t probe = {p_alive, p_ready, p_status, &alive_v};
+
+static wk_metrics_t *metrics(void)
+{
+        wk_metrics_t *m = wk_metrics_new();
+
+        cr_assert_not_null(m);
+        cr_assert_eq(wk_metrics_declare_all(m), 0);
+        wk_metrics_set(m, WK_M_UP, "", 1);
+        wk_metrics_add(m, WK_M_DELIVERIES, "webhook=\"crm\",outcome=\"ok\"", 7);
+        return m;
+}
+
+Test(admin, endpoints_without_token)
+{
+        wk_metrics_t *m = metrics();
+        char err[256] = "";
+        static resp_t r;
+        wk_admin_t *a;
+        uint16_t port;
+
+        a = wk_admin_start("127.0.0.1:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        port = wk_admin_port(a);
+        cr_assert_neq(port, 0);
+
+        cr_assert_eq(get(port, "/metrics", NULL, &r), 200);
+        cr_assert_eq(strncmp(r.ctype, "text/plain; version=0.0.4", 25), 0, "%s",
+                     r.ctype);
+        cr_assert(strstr(r.body, "\nhookbridge_up 1\n"), "%s", r.body);
+        cr_assert(strstr(r.body, "hookbridge_deliveries_total{webhook=\"crm\","
+                                 "outcome=\"ok\"} 7\n"),
+                  "%s", r.body);
+        cr_assert(strstr(r.body, "# TYPE hookbridge_consumer_lag gauge\n"));
+        /* the scrape sees live values */
+        wk_metrics_add(m, WK_M_CONSUMED, "", 3);
+        cr_assert_eq(get(port, "/metrics?x=1", NULL, &r), 200);
+        cr_assert(strstr(r.body, "\nhookbridge_events_consumed_total 3\n"));
+
+        cr_assert_eq(get(port, "/healthz", NULL, &r), 200);
+        cr_assert_str_eq(r.body, "ok\n");
+        alive_v = 0;
+        cr_assert_eq(get(port, "/healthz", NULL, &r), 503);
+        alive_v = 1;
+
+        cr_assert_eq(get(port, "/readyz", NULL, &r), 503);
+        cr_assert(strstr(r.body, "no partitions assigned"), "%s", r.body);
+        ready_v = 1;
+        cr_assert_eq(get(port, "/readyz", NULL, &r), 200);
+        cr_assert_str_eq(r.body, "ready\n");
+
+        cr_assert_eq(get(port, "/status", NULL, &r), 200);
+        cr_assert_str_eq(r.ctype, "application/json");
+        cr_assert_str_eq(r.body, "{\"version\":\"test\",\"partitions\":[]}");
+
+        cr_assert_eq(get(port, "/nope", NULL, &r), 404);
+        cr_assert_eq(get(port, "/", NULL, &r), 404);
+        cr_assert_eq(get(port, "/metrics/", NULL, &r), 404);
+        /* a token sent where none is configured is harmless */
+        cr_assert_eq(get(port, "/status", "Authorization: Bearer x", &r), 200);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+Test(admin, methods_other_than_get_are_405)
+{
+        wk_metrics_t *m = metrics();
+        static const char *const methods[] = {"POST", "PUT", "DELETE", "PATCH",
+                                              "OPTIONS"};
+        char err[256] = "";
+        static resp_t r;
+        wk_admin_t *a;
+        uint16_t port;
+
+        a = wk_admin_start("127.0.0.1:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        port = wk_admin_port(a);
+        for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+                cr_assert_eq(http("127.0.0.1", port, methods[i], "/metrics",
+                                  NULL, &r),
+                             405, "%s", methods[i]);
+                cr_assert_str_eq(r.allow, "GET, HEAD", "%s", methods[i]);
+                cr_assert_eq(http("127.0.0.1", port, methods[i], "/healthz",
+                                  NULL, &r),
+                             405, "%s", methods[i]);
+        }
+        /* HEAD is GET without the body */
+        cr_assert_eq(http("127.0.0.1", port, "HEAD", "/metrics", NULL, &r),
+                     200);
+        cr_assert_eq(r.len, 0);
+        cr_assert_eq(strncmp(r.ctype, "text/plain; version=0.0.4", 25), 0);
+        /* still serving after the refused ones */
+        cr_assert_eq(get(port, "/healthz", NULL, &r), 200);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+Test(admin, bearer_token)
+{
+        wk_metrics_t *m = metrics();
+        static const char *const guarded[] = {"/metrics", "/readyz", "/status",
+                                              "/nope"};
+        static const char *const wrong[] = {
+                "Authorization: Bearer wrong",
+                "Authorization: Bearer s3cre",
+                "Authorization: Bearer s3cret-and-more",
+                "Authorization: Bearer ",
+                "Authorization: Basic czNjcmV0",
+                "Authorization: s3cret",
+                "X-Token: s3cret",
+        };
+        char err[256] = "";
+        static resp_t r;
+        wk_admin_t *a;
+        uint16_t port;
+
+        ready_v = 1;
+        a = wk_admin_start("127.0.0.1:0", "s3cret", m, &probe, err,
+                           sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        port = wk_admin_port(a);
+        for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++) {
+                cr_assert_eq(get(port, guarded[i], NULL, &r), 401, "%s",
+                             guarded[i]);
+                cr_assert_eq(strncmp(r.www_auth, "Bearer", 6), 0, "%s: '%s'",
+                             guarded[i], r.www_auth);
+                cr_assert_null(strstr(r.body, "hookbridge_"), "no leak");
+                for (size_t j = 0; j < sizeof(wrong) / sizeof(wrong[0]); j++)
+                        cr_assert_eq(get(port, guarded[i], wrong[j], &r), 401,
+                                     "%s with %s", guarded[i], wrong[j]);
+        }
+        cr_assert_eq(get(port, "/metrics", "Authorization: Bearer s3cret", &r),
+                     200);
+        cr_assert(strstr(r.body, "hookbridge_up 1"), "%s", r.body);
+        cr_assert_eq(get(port, "/readyz", "Authorization: Bearer s3cret", &r),
+                     200);
+        cr_assert_eq(get(port, "/status", "Authorization: Bearer s3cret", &r),
+                     200);
+        cr_assert_eq(get(port, "/nope", "Authorization: Bearer s3cret", &r),
+                     404);
+        /* the scheme is case-insensitive (RFC 6750 / 9110) */
+        cr_assert_eq(get(port, "/metrics", "Authorization: bearer s3cret", &r),
+                     200);
+        /* liveness needs no token, and says the truth */
+        cr_assert_eq(get(port, "/healthz", NULL, &r), 200);
+        alive_v = 0;
+        cr_assert_eq(get(port, "/healthz", NULL, &r), 503);
+        wk_admin_stop(a);
+
+        /* an empty token means none */
+        a = wk_admin_start("127.0.0.1:0", "", m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        cr_assert_eq(get(wk_admin_port(a), "/metrics", NULL, &r), 200);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+Test(admin, null_probe_means_alive_ready_and_empty_status)
+{
+        wk_metrics_t *m = metrics();
+        wk_admin_probe_t none = {0};
+        char err[256] = "";
+        static resp_t r;
+        wk_admin_t *a;
+
+        a = wk_admin_start("localhost:0", NULL, m, NULL, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        cr_assert_eq(get(wk_admin_port(a), "/healthz", NULL, &r), 200);
+        cr_assert_eq(get(wk_admin_port(a), "/readyz", NULL, &r), 200);
+        cr_assert_eq(get(wk_admin_port(a), "/status", NULL, &r), 200);
+        cr_assert_str_eq(r.body, "{}");
+        wk_admin_stop(a);
+        a = wk_admin_start("127.0.0.1:0", NULL, m, &none, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        cr_assert_eq(get(wk_admin_port(a), "/readyz", NULL, &r), 200);
+        wk_admin_stop(a);
+        wk_admin_stop(NULL);
+        cr_assert_eq(wk_admin_port(NULL), 0);
+        wk_metrics_destroy(m);
+}
+
+Test(admin, bad_listen_strings_are_errors)
+{
+        wk_metrics_t *m = metrics();
+        static const char *const bad[] = {
+                "",
+                "nonsense",
+                "127.0.0.1",
+                "127.0.0.1:",
+                ":9464",
+                "127.0.0.1:99999",
+                "127.0.0.1:65536",
+                "127.0.0.1:-1",
+                "127.0.0.1:+80",
+                "127.0.0.1: 80",
+                "127.0.0.1:80x",
+                "127.0.0.1:0x50",
+                "127.0.0.1:000009464",
+                "256.0.0.1:9464",
+                "example.com:80",
+                "::1:9464",
+                "[::1:9464",
+                "[::1]9464",
+                "[::1]:",
+                "[]:9464",
+                "[127.0.0.1]:9464",
+                "[fe80::1%lo]:9464",
+        };
+        char err[256];
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                err[0] = '\0';
+                cr_expect_null(wk_admin_start(bad[i], NULL, m, &probe, err,
+                                              sizeof(err)),
+                               "'%s' accepted", bad[i]);
+                cr_expect(strstr(err, "admin.listen") != NULL, "'%s': %s",
+                          bad[i], err);
+                cr_expect(strstr(err, bad[i]) != NULL, "'%s' not named: %s",
+                          bad[i], err);
+        }
+        err[0] = '\0';
+        cr_expect_null(wk_admin_start(NULL, NULL, m, &probe, err, sizeof(err)));
+        cr_expect(strstr(err, "admin.listen") != NULL, "%s", err);
+        wk_metrics_destroy(m);
+}
+
+Test(admin, bind_failure_is_an_error)
+{
+        wk_metrics_t *m = metrics();
+        char err[256] = "", listen[64];
+        wk_admin_t *a, *b;
+
+        a = wk_admin_start("127.0.0.1:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u",
+                 (unsigned)wk_admin_port(a));
+        err[0] = '\0';
+        b = wk_admin_start(listen, NULL, m, &probe, err, sizeof(err));
+        cr_assert_null(b, "two listeners on %s", listen);
+        cr_assert(strstr(err, "admin.listen: cannot listen on") != NULL, "%s",
+                  err);
+        cr_assert(strstr(err, listen) != NULL, "%s", err);
+        wk_admin_stop(a);
+        /* an address this host does not have */
+        err[0] = '\0';
+        cr_assert_null(wk_admin_start("192.0.2.1:0", NULL, m, &probe, err,
+                                      sizeof(err)));
+        cr_assert(strstr(err, "cannot listen on 192.0.2.1:0") != NULL, "%s",
+                  err);
+        wk_metrics_destroy(m);
+}
+
+static int have_ipv6_loopback(void)
+{
+        struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+        int fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
+
+        if (fd == -1)
+                return 0;
+        sa.sin6_addr = in6addr_loopback;
+        ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        return ok;
+}
+
+Test(admin, ipv6_loopback)
+{
+        wk_metrics_t *m;
+        char err[256] = "";
+        static resp_t r;
+        wk_admin_t *a;
+
+        if (!have_ipv6_loopback())
+                cr_skip_test("no IPv6 loopback here");
+        m = metrics();
+        a = wk_admin_start("[::1]:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        cr_assert_eq(
+                http("[::1]", wk_admin_port(a), "GET", "/metrics", NULL, &r),
+                200);
+        cr_assert(strstr(r.body, "hookbridge_up 1"), "%s", r.body);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}

@@ -1,0 +1,42 @@
+/* wk_time: the TIME arguments of the command line (replay --from/--to):
+ * ISO-8601, epoch milliseconds or relative to now. */
+#ifndef HB_WK_TIME_H
+#define HB_WK_TIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * @brief Parse a TIME into epoch milliseconds (UTC).
+ *
+ * Accepted forms:
+ *  - ISO-8601 / RFC 3339 with a zone: `2024-03-01T12:00:00Z`,
+ *    `2024-03-01T12:00:00.250+02:00`, `2024-03-01T12:00+0200`,
+ *    `2024-03-01 12:00:00Z` (a space for the `T`); fractional seconds
+ *    of any length are cut to milliseconds (floor). A date and time
+ *    without a zone is refused rather than guessed.
+ *  - a bare date `2024-03-01`: midnight UTC of that day;
+ *  - epoch milliseconds: all digits (`1709294400000`);
+ *  - relative to \p now_ms: `-45s`, `-30m`, `-2h`, `-7d`, or a sum of
+ *    them (`-1h30m`); and `now`.
+ *
+ * Times before 1970 are refused (Kafka's timestamp lookups give negative
+ * values a meaning of their own).
+ *
+ * @returns 0 with the time in \p out_ms, or -1 with the reason in
+ *          \p errstr.
+ */
+int wk_time_parse(const char *s, int64_t now_ms, int64_t *out_ms, char *errstr,
+                  size_t errstr_size);
+
+/**
+ * @brief Format epoch milliseconds as `2024-03-01T12:00:00.250Z` (the
+ *        fraction only when it is not zero).
+ * @returns \p out.
+ */
+char *wk_time_format(int64_t ms, char *out, size_t out_size);
+
+/** @returns the wall clock in epoch milliseconds. */
+int64_t wk_time_now_ms(void);
+
+#endif
