@@ -11,7 +11,8 @@ pkgs=(build-essential cmake pkg-config git
       libconfig-dev libcriterion-dev libmicrohttpd-dev
       kcat clang-format curl python3
       openjdk-17-jre-headless maven
-      nginx-light wrk docker-compose valgrind prometheus python3-yaml)
+      nginx-light wrk docker-compose valgrind prometheus python3-yaml
+      clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

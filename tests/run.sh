@@ -29,6 +29,9 @@ step "build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHB_ASAN=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 
+step "fuzzing: saved inputs, then 5 s per harness (libFuzzer, ASan + UBSan)"
+tests/fuzz/run.sh 5
+
 step "deployment files (no Docker engine here: validate only)"
 docker-compose -f docker-compose.yml config -q
 (cd deploy && promtool check config prometheus.yml >/dev/null &&

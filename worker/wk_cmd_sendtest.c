@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "cfg.h"
 #include "wh_pool.h"
 #include "wk_cmd.h"
@@ -44,6 +46,29 @@ static int sample_for(const wk_mapping_t *m, const cfg_t *cfg,
                 *ev = NULL;
         }
         return -1;
+}
+
+/* scheme://host[:port]/... of \p url: paths and queries carry tokens
+ * (Slack-style hooks), so they are never printed. */
+static const char *where(const char *url, char *out, size_t size)
+{
+        CURLU *u = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL;
+
+        if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+            !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+            !curl_url_get(u, CURLUPART_HOST, &host, 0)) {
+                curl_url_get(u, CURLUPART_PORT, &port, 0);
+                snprintf(out, size, "%s://%s%s%s/...", scheme, host,
+                         port ? ":" : "", port ? port : "");
+        } else {
+                snprintf(out, size, "(the configured url)");
+        }
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return out;
 }
 
 /* The report, from the pool's callback. */
@@ -88,7 +113,7 @@ int wk_cmd_send_test(int argc, char **argv)
         wh_pool_t *pool = NULL;
         wh_pool_conf_t pc = {.max_in_flight = 1, .max_response_bytes = 200};
         report_t rep = {0};
-        char *body = NULL;
+        char *body = NULL, at[300];
         size_t len;
         int o, rc = 1;
 
@@ -146,6 +171,7 @@ int wk_cmd_send_test(int argc, char **argv)
         pc.connect_timeout_ms = cfg_delivery(cfg)->connect_timeout_ms;
         /* the same SSRF guard as a real delivery */
         pc.ssrf_guard = 1;
+        pc.https_only = cfg_delivery(cfg)->https_only;
         pc.allow_networks = cfg_delivery(cfg)->allow_networks;
         pc.allow_network_count = cfg_delivery(cfg)->allow_network_count;
         pool = ep && body ? wh_pool_new(&pc, errstr, sizeof(errstr)) : NULL;
@@ -153,8 +179,9 @@ int wk_cmd_send_test(int argc, char **argv)
                 fprintf(stderr, "send-test: %s\n", errstr);
                 goto out;
         }
-        printf("POST %s\nwebhook-id: %s\ntype: %s\nbody: %s\n", wh->url,
-               wk_event_id(ev), wk_event_type(ev), body);
+        printf("POST %s (webhook %s)\nwebhook-id: %s\ntype: %s\nbody: %s\n",
+               where(wh->url, at, sizeof(at)), wh->name, wk_event_id(ev),
+               wk_event_type(ev), body);
         if (wh_pool_submit(pool, ep, wk_event_id(ev), body, len, 0, on_done,
                            &rep) == -1)
                 goto out;

@@ -132,3 +132,16 @@ void wk_log(int level, const char *msg, const char *fmt, ...)
         if (write(STDERR_FILENO, line, off) < 0)
                 return;
 }
+
+const char *wk_log_quote(char *buf, size_t size, const char *s)
+{
+        size_t o = 0;
+
+        for (; *s && o + 3 < size; s++) {
+                if (*s == '"' || *s == '\\')
+                        buf[o++] = '\\';
+                buf[o++] = *s;
+        }
+        buf[o] = '\0';
+        return buf;
+}

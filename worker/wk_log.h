@@ -2,6 +2,8 @@
 #ifndef HB_WK_LOG_H
 #define HB_WK_LOG_H
 
+#include <stddef.h>
+
 #define WK_LOG_ERR   3
 #define WK_LOG_WARN  4
 #define WK_LOG_INFO  6
@@ -20,6 +22,10 @@ int wk_log_enabled(int level);
  *        partition=%d"); a value with spaces is written k="v w" by the
  *        caller. Thread-safe (one write()).
  */
+/** @brief Escape \p s for a quoted logfmt value (k="%s"): backslash
+ *  before '"' and '\\', cut to fit. @returns \p buf. */
+const char *wk_log_quote(char *buf, size_t size, const char *s);
+
 void wk_log(int level, const char *msg, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 

@@ -320,6 +320,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         const cfg_delivery_t *del = cfg_delivery(w->hooks->cfg);
         const char *name = wh_endpoint_name(d->ep);
         wh_dlq_record_t rec = {0};
+        char q[1100]; /* a quoted event id */
         int64_t ts;
 
         if (res->outcome == WH_OUT_OK) {
@@ -342,17 +343,18 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         }
         w->stats.deliveries_failed++;
         wk_log(WK_LOG_WARN, "delivery failed",
-               "webhook=%s topic=%s partition=%d offset=%lld id=%s "
+               "webhook=%s topic=%s partition=%d offset=%lld id=\"%s\" "
                "outcome=%s status=%ld attempts=%d error=\"%s\"",
                name, rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
-               (long long)m->rkm->offset, m->id,
+               (long long)m->rkm->offset, wk_log_quote(q, sizeof(q), m->id),
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
         if (del->on_exhausted == CFG_EXHAUSTED_DROP || !w->dlq) {
                 w->stats.dropped++;
                 count_outcome(w, d->label, "dropped");
                 wk_log(WK_LOG_WARN, "delivery dropped (on_exhausted=drop)",
-                       "webhook=%s id=%s", name, m->id);
+                       "webhook=%s id=\"%s\"", name,
+                       wk_log_quote(q, sizeof(q), m->id));
                 msg_settle(m);
                 return;
         }
@@ -421,6 +423,7 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
         const char *type = wk_event_type(ev);
         size_t n = h->n;
         size_t *body_of = calloc(n ? n : 1, sizeof(*body_of));
+        char q[1100]; /* a quoted event id */
         int forever = del->on_exhausted == CFG_EXHAUSTED_RETRY ||
                       (!w->dlq && del->on_exhausted != CFG_EXHAUSTED_DROP);
 
@@ -484,8 +487,8 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
 err_submitted:
         /* Some deliveries are out: keep the message unfinished (held
          * back, redelivered after a restart) rather than lose any. */
-        wk_log(WK_LOG_ERR, "out of memory submitting deliveries", "id=%s",
-               m->id);
+        wk_log(WK_LOG_ERR, "out of memory submitting deliveries", "id=\"%s\"",
+               wk_log_quote(q, sizeof(q), m->id));
         free(body_of);
         return 0;
 err:
@@ -911,6 +914,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                 .allow_networks = del->allow_networks,
                 .allow_network_count = del->allow_network_count,
                 .ssrf_guard = 1,
+                .https_only = del->https_only,
         };
         wk_admin_probe_t probe;
 

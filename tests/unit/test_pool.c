@@ -58,6 +58,9 @@ typedef struct srv_s {
         int has_expect;
         char body[4096];
         size_t body_len;
+        /* the webhook-id of every request, in arrival order */
+        char seen[256][16];
+        int nseen;
 } srv_t;
 
 typedef struct req_s {
@@ -112,6 +115,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
         if (++s->cur > s->max_cur)
                 s->max_cur = s->cur;
         copy_hdr(c, "webhook-id", s->id, sizeof(s->id));
+        if (s->nseen < 256)
+                snprintf(s->seen[s->nseen++], sizeof(s->seen[0]), "%.15s",
+                         s->id);
         copy_hdr(c, "webhook-timestamp", s->ts, sizeof(s->ts));
         copy_hdr(c, "webhook-signature", s->sig, sizeof(s->sig));
         copy_hdr(c, "X-Signature", s->xsig, sizeof(s->xsig));
@@ -1016,6 +1022,7 @@ Test(pool, many_retries_through_the_timer_heap)
         wh_endpoint_t *ep;
         wh_pool_t *p = pool(4, 0);
         outcome_t o[30];
+        int total = 0;
 
         for (int i = 0; i < 30; i++)
                 steps[i].status = 500;
@@ -1033,11 +1040,17 @@ Test(pool, many_retries_through_the_timer_heap)
         wh_endpoint_unref(ep);
         drive(p, 10000);
         cr_assert_eq(wh_pool_pending(p), 0);
+        /* Every delivery ends with exactly one 200 and every 500 costs
+         * one retry: 60 attempts in all. (Which delivery gets which 500
+         * is a race: a retry started after the last first attempt can
+         * still reach the server before it.) */
         for (int i = 0; i < 30; i++) {
                 cr_expect_eq(o[i].called, 1, "delivery %d", i);
                 cr_expect_eq(o[i].outcome, WH_OUT_OK, "delivery %d", i);
-                cr_expect_eq(o[i].attempts, 2, "delivery %d", i);
+                cr_expect_geq(o[i].attempts, 1, "delivery %d", i);
+                total += o[i].attempts;
         }
+        cr_expect_eq(total, 60);
         cr_expect_eq(srv_requests(s), 60);
         wh_pool_destroy(p);
         srv_stop(s);
@@ -1150,11 +1163,14 @@ Test(policy, hanging_webhook_keeps_to_its_cap, .timeout = 30)
                         fast_done = of[i].done_s - t0;
         }
         cr_expect_lt(fast_done, 1.5, "the fast webhook took %.3fs", fast_done);
-        /* meanwhile the slow one held exactly its two slots */
+        /* meanwhile the slow one held exactly its two slots (the second
+         * request may still be on its way to the handler) */
+        while (srv_requests(slow) < 2 && now_s() - t0 < 1.5)
+                cr_assert_geq(wh_pool_run(p, 10, -1), 0);
         cr_expect_eq(count_called(os, 6), 0);
         cr_expect_eq(wh_pool_running(p), 2);
-        cr_expect_eq(srv_get(slow, &slow->max_cur), 2, "max_cur %d req %d conn %d t %.3f",
-                     srv_get(slow, &slow->max_cur), srv_requests(slow), srv_get(slow, &slow->connections), now_s() - t0);
+        cr_expect_eq(srv_requests(slow), 2);
+        cr_expect_eq(srv_get(slow, &slow->max_cur), 2);
         drive_until(p, os, 6, 15000);
         for (int i = 0; i < 6; i++)
                 cr_expect_eq(os[i].outcome, WH_OUT_OK, "slow %d", i);
@@ -1168,44 +1184,72 @@ Test(policy, hanging_webhook_keeps_to_its_cap, .timeout = 30)
         srv_stop(fast);
 }
 
-Test(policy, endpoints_take_turns_for_the_slots, .timeout = 30)
+Test(policy, endpoints_take_turns_for_the_slots, .timeout = 60)
 {
-        static const step_t steps[] = {{200, NULL, 5}};
-        srv_t *a = srv_start(steps, 1), *b = srv_start(steps, 1);
-        cfg_webhook_t wa = webhook(a->url), wb = webhook(b->url);
-        wh_pool_conf_t conf = {.max_in_flight = 2};
+        static const step_t steps[] = {{200}};
+        srv_t *s = srv_start(steps, 1);
+        char ua[96], ub[96];
+        cfg_webhook_t wa, wb;
+        wh_pool_conf_t conf = {.max_in_flight = 1};
         wh_pool_t *p = pool_with(&conf);
-        wh_endpoint_t *ea = endpoint(&wa), *eb = endpoint(&wb);
+        wh_endpoint_t *ea, *eb;
         static outcome_t oa[200];
         outcome_t ob[10];
+        int n = 0;
 
-        /* no own caps: only the turn-taking keeps b from waiting behind
-         * the 200 deliveries a had queued first */
+        /* one slot, no own caps: only the turn-taking keeps b from
+         * waiting behind the 200 deliveries a had queued first */
+        snprintf(ua, sizeof(ua), "http://127.0.0.1:%u/a", (unsigned)s->port);
+        snprintf(ub, sizeof(ub), "http://127.0.0.1:%u/b", (unsigned)s->port);
+        wa = webhook(ua);
+        wb = webhook(ub);
+        wa.name = "a";
+        wb.name = "b";
+        ea = endpoint(&wa);
+        eb = endpoint(&wb);
         memset(oa, 0, sizeof(oa));
         memset(ob, 0, sizeof(ob));
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < 200; i++) {
+                char id[16];
+
+                snprintf(id, sizeof(id), "a%d", i);
                 cr_assert_eq(
-                        wh_pool_submit(p, ea, "a", "{}", 2, 0, on_done, &oa[i]),
+                        wh_pool_submit(p, ea, id, "{}", 2, 0, on_done, &oa[i]),
                         0);
-        for (int i = 0; i < 10; i++)
+        }
+        for (int i = 0; i < 10; i++) {
+                char id[16];
+
+                snprintf(id, sizeof(id), "b%d", i);
                 cr_assert_eq(
-                        wh_pool_submit(p, eb, "b", "{}", 2, 0, on_done, &ob[i]),
+                        wh_pool_submit(p, eb, id, "{}", 2, 0, on_done, &ob[i]),
                         0);
-        drive_until(p, ob, 10, 10000);
-        for (int i = 0; i < 10; i++)
-                cr_expect_eq(ob[i].outcome, WH_OUT_OK);
-        cr_expect_leq(count_called(oa, 200), 40, "a got %d before b's 10",
-                      count_called(oa, 200));
-        /* and each webhook's deliveries went out in order */
-        drive(p, 20000);
-        cr_assert_eq(count_called(oa, 200), 200);
-        for (int i = 1; i < 200; i++)
-                cr_expect_leq(oa[i - 1].done_s, oa[i].done_s + 0.05);
+        }
+        drive(p, 30000);
+        cr_assert_eq(count_called(oa, 200) + count_called(ob, 10), 210);
+        cr_assert_eq(srv_requests(s), 210);
+        /* a, b, a, b, ... while both have deliveries, then the rest of a;
+         * each webhook's in the order they were submitted */
+        for (int i = 0; i < 10; i++) {
+                char want[16];
+
+                snprintf(want, sizeof(want), "a%d", i);
+                cr_expect_str_eq(s->seen[n], want, "request %d", n);
+                n++;
+                snprintf(want, sizeof(want), "b%d", i);
+                cr_expect_str_eq(s->seen[n], want, "request %d", n);
+                n++;
+        }
+        for (int i = 10; i < 200; i++, n++) {
+                char want[16];
+
+                snprintf(want, sizeof(want), "a%d", i);
+                cr_expect_str_eq(s->seen[n], want, "request %d", n);
+        }
         wh_pool_destroy(p);
         wh_endpoint_unref(ea);
         wh_endpoint_unref(eb);
-        srv_stop(a);
-        srv_stop(b);
+        srv_stop(s);
 }
 
 Test(policy, circuit_opens_waits_and_probes_once, .timeout = 30)
@@ -1750,12 +1794,13 @@ Test(policy, endpoint_outlives_a_pool_with_queued_deliveries, .timeout = 30)
         static const step_t steps[] = {{200, NULL, 300}};
         srv_t *s = srv_start(steps, 1);
         cfg_webhook_t wh = webhook(s->url);
-        wh_pool_conf_t conf = {.max_in_flight = 4};
+        wh_pool_conf_t conf = {.max_in_flight = 1};
         wh_pool_t *p = pool_with(&conf);
         wh_endpoint_t *ep;
         outcome_t o[4], after = {0};
 
-        wh.max_in_flight = 1;
+        /* below its own cap, the pool full: queued and in the turn */
+        wh.max_in_flight = 2;
         ep = endpoint(&wh);
         memset(o, 0, sizeof(o));
         for (int i = 0; i < 4; i++)
@@ -1764,6 +1809,7 @@ Test(policy, endpoint_outlives_a_pool_with_queued_deliveries, .timeout = 30)
                              0);
         drive_for(p, 50); /* one on the wire, three queued */
         cr_expect_eq(wh_pool_running(p), 1);
+        cr_expect_neq(wh_endpoint_state(ep)->listed, 0);
         wh_pool_destroy(p);
         cr_expect_eq(count_called(o, 4), 0);
         cr_expect_eq(wh_endpoint_state(ep)->in_flight, 0);
