@@ -257,6 +257,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         error = rd_kafka_incremental_assign(rk, parts);
                 else
                         aerr = rd_kafka_assign(rk, parts);
+                /* librdkafka keeps a partition's pause flag across revoke
+                 * and assign: one we paused before it was revoked would
+                 * come back paused, with a fresh (unpaused) tracker slot,
+                 * and never be resumed. */
+                if (!error && !aerr)
+                        rd_kafka_resume_partitions(rk, parts);
         } else {
                 on_revoke(c, parts, rd_kafka_assignment_lost(rk));
                 if (coop)
@@ -272,8 +278,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 wk_log(WK_LOG_ERR, "rebalance failed", "error=\"%s\"",
                        rd_kafka_err2str(aerr));
         }
-        /* A new assignment starts unpaused; re-apply the total limit. */
-        c->all_paused = 0;
+        /* Partitions kept across a cooperative rebalance stay paused in
+         * librdkafka: resume them (the next poll re-applies the total
+         * limit) rather than forget that they were paused. */
+        if (c->all_paused)
+                set_all_paused(c, 0);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)

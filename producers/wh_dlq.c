@@ -149,6 +149,22 @@ int wh_dlq_send(wh_dlq_t *d, const wh_dlq_record_t *rec, wh_dlq_cb_t *cb,
                 RD_KAFKA_V_TIMESTAMP(rec->timestamp_ms > 0 ? rec->timestamp_ms
                                                            : 0),
                 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && rec->value_len) {
+                /* Larger than a message may be: hand off where it came
+                 * from and why, without its bytes (the source topic keeps
+                 * them for its retention). The headers are still ours. */
+                snprintf(num, sizeof(num), "%zu", rec->value_len);
+                rd_kafka_header_add(h, "hookbridge-value-omitted", -1, num, -1);
+                err = rd_kafka_producev(
+                        d->rk, RD_KAFKA_V_TOPIC(d->topic),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_KEY(rec->key, rec->key_len),
+                        RD_KAFKA_V_VALUE(NULL, 0),
+                        RD_KAFKA_V_TIMESTAMP(
+                                rec->timestamp_ms > 0 ? rec->timestamp_ms : 0),
+                        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(p),
+                        RD_KAFKA_V_END);
+        }
         if (err) {
                 wk_log(WK_LOG_ERR, "dead-letter write not queued",
                        "topic=%s error=\"%s\"", d->topic,

@@ -349,7 +349,17 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                (long long)m->rkm->offset, wk_log_quote(q, sizeof(q), m->id),
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
-        if (del->on_exhausted == CFG_EXHAUSTED_DROP || !w->dlq) {
+        if (del->on_exhausted != CFG_EXHAUSTED_DROP && !w->dlq) {
+                /* Never dropped unless the configuration says so: held
+                 * (unfinished, uncommitted) until a restart. */
+                wk_log(WK_LOG_ERR,
+                       "delivery failed for good and there is no "
+                       "dead-letter topic; message held",
+                       "webhook=%s id=\"%s\"", name,
+                       wk_log_quote(q, sizeof(q), m->id));
+                return;
+        }
+        if (del->on_exhausted == CFG_EXHAUSTED_DROP) {
                 w->stats.dropped++;
                 count_outcome(w, d->label, "dropped");
                 wk_log(WK_LOG_WARN, "delivery dropped (on_exhausted=drop)",
@@ -609,6 +619,10 @@ static void on_revoke(const rd_kafka_topic_partition_list_t *parts,
         wk_worker_t *w = opaque;
         int64_t deadline =
                 now_ms() + cfg_delivery(w->hooks->cfg)->revoke_timeout_ms;
+
+        /* Stopping: the drain already had shutdown_timeout_ms. */
+        if (w->stop)
+                return;
 
         for (;;) {
                 size_t held = 0;
@@ -960,8 +974,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         if (!w->pool)
                 goto err;
         wh_pool_set_attempt_cb(w->pool, on_attempt, w);
-        if (del->dead_letter_topic &&
-            del->on_exhausted != CFG_EXHAUSTED_RETRY && !opts->dry_run) {
+        if (del->dead_letter_topic && !opts->dry_run) {
                 w->dlq = wh_dlq_new(cfg, w->wake[1], errstr, errstr_size);
                 if (!w->dlq)
                         goto err;
@@ -1135,6 +1148,10 @@ void wk_worker_destroy(wk_worker_t *w)
         if (!w)
                 return;
         wk_admin_stop(w->admin);
+        /* The revoke hook runs the pool and walks the live messages,
+         * which go first below. */
+        if (w->consumer)
+                kc_consumer_set_revoke_cb(w->consumer, NULL, NULL);
         wh_dlq_destroy(w->dlq, 0);
         /* Abandoned deliveries: their messages are never finished, so
          * freeing them here loses nothing (they were not committed). They
