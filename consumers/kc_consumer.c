@@ -684,6 +684,21 @@ void kc_consumer_destroy(kc_consumer_t *c)
         if (!c)
                 return;
         kc_consumer_commit_sync(c);
+        if (!c->ranges && c->stats.rebalances == 0) {
+                /* Stopped before the first join completed. librdkafka
+                 * 2.0.2 asserts in its sticky assignor when such a
+                 * consumer is closed or destroyed
+                 * (rd_kafka_sticky_assignor_state_destroy), so let the
+                 * join finish first (bounded). Messages polled here are
+                 * not tracked, so never committed: nothing is lost. */
+                int64_t deadline = now_ms() + 10000;
+                while (c->stats.rebalances == 0 && now_ms() < deadline) {
+                        rd_kafka_message_t *m =
+                                rd_kafka_consumer_poll(c->rk, 100);
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                }
+        }
         /* Leaves the group; the revoke callback commits nothing new. */
         err = rd_kafka_consumer_close(c->rk);
         if (err)

@@ -1,0 +1,684 @@
+#!/usr/bin/env bash
+# bench/run.sh: hookbridge's benchmark on this machine, on loopback only.
+#
+#   bench/run.sh [--smoke] [--events N] [--concurrency C] [--profile|--no-profile]
+#                [--keep]
+#
+# Measures, against its own Apache Kafka (tests/kafka/kafka.sh on
+# 127.0.0.1:$HB_BENCH_KAFKA_PORT, default 39092, state in
+# $HB_BENCH_KAFKA_STATE, default /tmp/hb-bench-kafka; stopped at the end)
+# and its own nginx sink:
+#   1. the Kafka read limit: a plain librdkafka consumer reading the topic
+#   2. the HTTP limit: wrk POSTing a ~600-byte payload to nginx (204) with
+#      delivery.concurrency connections
+#   3. hookbridge's throughput: N events (6 partitions) to one webhook, then
+#      to three (fan-out), from process start until every offset is
+#      committed; CPU seconds per 100k events and peak RSS
+#   4. latency at a steady 5,000 events/s (bench-latency-sink, not nginx)
+#   5. the ratio of (3) to min((1), (2))
+#   6. scale: 1, 2 and 3 workers in one group on a 12-partition topic
+#   and, unless --no-profile (default in --smoke), a callgrind profile of a
+#   20k-event run.
+# Prints a table and writes it as JSON to bench/results/latest.json and
+# bench/results/<UTC time>.json (--smoke: smoke-latest.json, smoke-<time>.json).
+#
+# --smoke        5,000 events, short runs, no profile: < 2 minutes (CI)
+# --events N     events for (1), (3) and (6) (default 1,000,000)
+# --concurrency  delivery.concurrency and wrk's connections (default 64)
+# --keep         keep the work directory (logs, configs) even on success
+#
+# Environment: HB_BENCH_KAFKA_PORT, HB_BENCH_KAFKA_STATE (above);
+# HB_BENCH_BROKERS=host:port uses a running broker instead (topics and
+# groups are unique per run; nothing is deleted there).
+set -euo pipefail
+
+me=bench/run.sh
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench=$root/bench
+build=$root/build-bench
+tools=$build/bench-tools
+hb=$build/hookbridge
+
+smoke=0
+events=1000000
+events_set=0
+concurrency=64
+profile=auto
+keep=0
+while [ $# -gt 0 ]; do
+        case $1 in
+        --smoke) smoke=1 ;;
+        --events)
+                events=${2:?--events N}
+                events_set=1
+                shift
+                ;;
+        --concurrency)
+                concurrency=${2:?--concurrency C}
+                shift
+                ;;
+        --profile) profile=1 ;;
+        --no-profile) profile=0 ;;
+        --keep) keep=1 ;;
+        -h | --help)
+                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+                exit 0
+                ;;
+        *)
+                echo "$me: unknown argument '$1' (see --help)" >&2
+                exit 2
+                ;;
+        esac
+        shift
+done
+[[ $events =~ ^[0-9]+$ ]] && [ "$events" -ge 1000 ] ||
+        { echo "$me: --events wants a number >= 1000" >&2; exit 2; }
+[[ $concurrency =~ ^[0-9]+$ ]] && [ "$concurrency" -ge 1 ] &&
+        [ "$concurrency" -le 4096 ] ||
+        { echo "$me: --concurrency wants 1..4096" >&2; exit 2; }
+
+if [ "$smoke" = 1 ]; then
+        [ "$events_set" = 1 ] || events=5000
+        wrk_seconds=3
+        lat_seconds=5
+        lat_warmup=1
+        [ "$profile" = auto ] && profile=0
+        run_timeout=60
+else
+        wrk_seconds=20
+        lat_seconds=60
+        lat_warmup=3
+        [ "$profile" = auto ] && profile=1
+        run_timeout=1200
+fi
+partitions=6
+scale_partitions=12
+lat_rate=5000
+profile_events=20000
+
+kport=${HB_BENCH_KAFKA_PORT:-39092}
+kstate=${HB_BENCH_KAFKA_STATE:-/tmp/hb-bench-kafka}
+runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
+work=$(mktemp -d "${TMPDIR:-/tmp}/hb-bench.XXXXXX")
+started_kafka=0
+ok=0
+pids=()
+t_start=$(date +%s)
+
+say() { printf '%s: %s\n' "$me" "$*" >&2; }
+
+# The 1-minute load average at the start of each phase: the benchmark
+# shares the machine, and a busy neighbour shows up here.
+loads=()
+note_load() { loads+=("$1=$(cut -d' ' -f1 /proc/loadavg)"); }
+die() {
+        say "error: $*"
+        exit 1
+}
+
+# --- cleanup: every process we started, by pid; our broker --------------
+
+stop_pid() { # pid [grace seconds]
+        local pid=$1 grace=${2:-10} i=0
+        kill -0 "$pid" 2>/dev/null || return 0
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do
+                if [ "$i" -ge $((grace * 10)) ]; then
+                        kill -KILL "$pid" 2>/dev/null || true
+                        break
+                fi
+                sleep 0.1
+                i=$((i + 1))
+        done
+        wait "$pid" 2>/dev/null || true
+}
+
+kafka_sh() {
+        env -u HOOKBRIDGE_TEST_BROKERS HB_KAFKA_PORT="$kport" \
+                HB_KAFKA_CONTROLLER_PORT=$((kport + 1)) \
+                HB_KAFKA_STATE="$kstate" "$root/tests/kafka/kafka.sh" "$@"
+}
+
+cleanup() {
+        local rc=$? pid
+        trap - EXIT INT TERM
+        for pid in "${pids[@]}"; do
+                stop_pid "$pid" 5
+        done
+        if [ "$started_kafka" = 1 ]; then
+                kafka_sh stop >"$work/kafka-stop.log" 2>&1 ||
+                        say "warning: stopping the benchmark broker failed (see $work/kafka-stop.log)"
+        fi
+        if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
+                rm -rf "$work"
+        else
+                say "logs and configs kept in $work"
+        fi
+        exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start CMD... in the background, logging to $log; sets $last_pid
+start_bg() {
+        local log=$1
+        shift
+        "$@" >"$log" 2>&1 &
+        last_pid=$!
+        pids+=("$last_pid")
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+        local p i
+        for i in $(seq 1 200); do
+                p=$((20000 + (RANDOM % 12000)))
+                if [ "$p" = "$kport" ] || [ "$p" = $((kport + 1)) ]; then
+                        continue
+                fi
+                if ! port_in_use "$p"; then
+                        echo "$p"
+                        return 0
+                fi
+        done
+        die "no free port found on 127.0.0.1"
+}
+
+# json_num KEY FILE: the first number after "KEY": in FILE
+json_num() {
+        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" |
+                awk 'NR == 1'
+}
+
+# fmt_int 1234567.8 -> 1,234,568
+fmt_int() {
+        LC_ALL=C printf '%.0f' "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'
+}
+
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+
+need() {
+        local t
+        for t in "$@"; do
+                command -v "$t" >/dev/null 2>&1 ||
+                        die "'$t' is not installed (tests/deps.sh installs what the benchmark needs)"
+        done
+}
+
+need cmake cc pkg-config nginx wrk curl awk sed timeout
+[ "$profile" = 0 ] || need valgrind callgrind_annotate
+
+# --- 0. broker and builds, side by side -----------------------------------
+
+brokers=${HB_BENCH_BROKERS:-127.0.0.1:$kport}
+if [ -z "${HB_BENCH_BROKERS:-}" ]; then
+        port_in_use "$kport" && [ ! -f "$kstate/kafka.pid" ] &&
+                die "port $kport is in use by someone else's process; set HB_BENCH_KAFKA_PORT"
+        say "starting the benchmark's Kafka on $brokers (state $kstate)"
+        started_kafka=1
+        kafka_sh stop >"$work/kafka-stop-before.log" 2>&1 || true
+        kafka_sh start >"$work/kafka-start.log" 2>&1 &
+        kafka_pid=$!
+else
+        kafka_pid=
+        say "using the broker at HB_BENCH_BROKERS=$brokers"
+fi
+
+say "building hookbridge (Release) in $build and the bench tools"
+if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHB_TESTS=OFF &&
+        cmake --build "$build" -j2 --target hookbridge &&
+        cmake -S "$bench" -B "$tools" -DCMAKE_BUILD_TYPE=Release &&
+        cmake --build "$tools" -j2; } >"$work/build.log" 2>&1; then
+        tail -n 30 "$work/build.log" >&2
+        die "build failed (log: $work/build.log)"
+fi
+if [ -n "$kafka_pid" ]; then
+        if ! wait "$kafka_pid"; then
+                cat "$work/kafka-start.log" >&2
+                die "the benchmark's Kafka did not start"
+        fi
+fi
+
+# --- the nginx sink --------------------------------------------------------
+
+ngx=$work/nginx
+mkdir -p "$ngx"
+ngx_port=$(free_port)
+sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" "$bench/nginx.conf" \
+        >"$ngx/nginx.conf"
+start_bg "$ngx/stdout.log" nginx -p "$ngx" -c "$ngx/nginx.conf" \
+        -e "$ngx/error.log"
+ngx_pid=$last_pid
+sink=http://127.0.0.1:$ngx_port
+for i in $(seq 1 50); do
+        port_in_use "$ngx_port" && break
+        kill -0 "$ngx_pid" 2>/dev/null || break
+        sleep 0.1
+done
+# two POSTs on one keep-alive connection: both must be 204
+codes=$(curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+        -d '{"type":"flows.seen"}' "$sink/a" -d '{"type":"flows.seen"}' "$sink/b" \
+        2>/dev/null | tr '\n' ' ' || true)
+[ "$codes" = "204 204 " ] || {
+        cat "$ngx/error.log" >&2 || true
+        die "the nginx sink on $sink does not answer POST with 204 (got '$codes')"
+}
+
+# --- helpers for a hookbridge run -----------------------------------------
+
+topic=bench-$runid
+scale_topic=bench-scale-$runid
+lat_topic=bench-latency-$runid
+prof_topic=bench-profile-$runid
+
+# make_cfg TEMPLATE OUT TOPIC GROUP URL [MAX_IN_FLIGHT_PER_PARTITION]
+make_cfg() {
+        sed -e "s|@BROKERS@|$brokers|g" -e "s|@TOPIC@|$3|g" \
+                -e "s|@GROUP@|$4|g" -e "s|@URL@|$5|g" \
+                -e "s|@PER_PARTITION@|${6:-2000}|g" \
+                -e "s|@CONCURRENCY@|$concurrency|g" "$1" >"$2"
+        "$hb" check-config -c "$2" >/dev/null ||
+                die "generated configuration $2 is invalid"
+}
+
+# produce TOPIC PARTITIONS COUNT OUT
+produce() {
+        timeout 900 "$tools/bench-produce" --brokers "$brokers" --topic "$1" \
+                --partitions "$2" --count "$3" >"$4" 2>"$4.err" ||
+                { cat "$4.err" >&2; die "producing to $1 failed"; }
+}
+
+# The "stopped ... consumed=N delivered=M" line of a worker's log.
+log_field() { # FIELD LOG
+        sed -n "s/.*msg=\"\{0,1\}stopped.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
+}
+
+# run_workers NAME CFG COUNT TOPIC GROUP [WRAPPER...]: start COUNT workers
+# and wait until GROUP committed the end of TOPIC; results in
+# $work/NAME.committed.json and the workers' logs $work/NAME.<i>.log.
+run_workers() {
+        local name=$1 cfg=$2 count=$3 t=$4 g=$5 i
+        shift 5
+        local wpids=() pidargs=()
+        for i in $(seq 1 "$count"); do
+                start_bg "$work/$name.$i.log" "$@" "$hb" run -c "$cfg"
+                wpids+=("$last_pid")
+                pidargs+=(--pid "$last_pid")
+        done
+        if ! "$tools/bench-committed" --brokers "$brokers" --group "$g" \
+                --topic "$t" "${pidargs[@]}" --interval-ms 200 \
+                --timeout "$run_timeout" >"$work/$name.committed.json" \
+                2>"$work/$name.committed.err"; then
+                cat "$work/$name.committed.err" >&2
+                for i in $(seq 1 "$count"); do
+                        say "--- last lines of $work/$name.$i.log"
+                        tail -n 15 "$work/$name.$i.log" >&2
+                done
+                die "$name: the group did not commit every offset"
+        fi
+        # when the group was done, in the workers' log time format
+        date -u +%Y-%m-%dT%H:%M:%S.%3NZ >"$work/$name.done-at"
+        # all at once: a worker leaving must not hand its partitions to
+        # the others while they are still running
+        for i in "${wpids[@]}"; do
+                kill -TERM "$i" 2>/dev/null || true
+        done
+        for i in "${wpids[@]}"; do
+                stop_pid "$i" "${stop_grace:-30}"
+        done
+}
+
+# --- 1. data and the Kafka read limit -------------------------------------
+
+say "producing $(fmt_int "$events") events into $topic ($partitions partitions)"
+produce "$topic" "$partitions" "$events" "$work/produce.json"
+produced=$(json_num produced "$work/produce.json")
+[ "$produced" = "$events" ] || die "produced $produced of $events events"
+produce_rate=$(calc "$produced / $(json_num seconds_acked "$work/produce.json")" 0)
+event_bytes=$(calc "$(json_num bytes "$work/produce.json") / $produced" 0)
+
+note_load read
+say "1. Kafka read limit"
+timeout 900 "$tools/bench-kafka-read" --brokers "$brokers" --topic "$topic" \
+        >"$work/read.json" 2>"$work/read.err" ||
+        { cat "$work/read.err" >&2; die "bench-kafka-read failed"; }
+read_n=$(json_num events "$work/read.json")
+[ "$read_n" = "$events" ] || die "bench-kafka-read read $read_n of $events events"
+read_rate=$(json_num events_per_s "$work/read.json")
+read_mbs=$(json_num mb_per_s "$work/read.json")
+
+# --- 2. HTTP limit ---------------------------------------------------------
+
+note_load http
+say "2. HTTP limit: wrk -c$concurrency for ${wrk_seconds}s"
+wrk_threads=2
+[ "$concurrency" -lt 2 ] && wrk_threads=1
+timeout $((wrk_seconds + 60)) wrk -t"$wrk_threads" -c"$concurrency" \
+        -d"${wrk_seconds}s" --timeout 10s -s "$bench/post.lua" "$sink/" \
+        >"$work/wrk.txt" 2>&1 || { cat "$work/wrk.txt" >&2; die "wrk failed"; }
+if grep -qE 'Non-2xx|Socket errors' "$work/wrk.txt"; then
+        cat "$work/wrk.txt" >&2
+        die "wrk saw errors from the nginx sink"
+fi
+http_rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/wrk.txt")
+http_body=$(sed -n 's/^body_bytes \([0-9]*\)/\1/p' "$work/wrk.txt")
+[ -n "$http_rate" ] || { cat "$work/wrk.txt" >&2; die "no Requests/sec from wrk"; }
+
+# --- 3. hookbridge throughput ---------------------------------------------
+
+# summarize NAME EVENTS DELIVERIES_PER_EVENT: sets r_seconds r_rate
+# r_drate r_cpu100k r_rss_mib r_first r_delivered
+summarize() {
+        local f=$work/$1.committed.json
+        r_seconds=$(json_num seconds "$f")
+        r_first=$(json_num first_commit_s "$f")
+        r_rate=$(calc "$2 / $r_seconds" 0)
+        r_drate=$(calc "$2 * $3 / $r_seconds" 0)
+        r_cpu100k=$(calc "$(json_num cpu_s "$f") / $2 * 100000" 2)
+        r_rss_mib=$(calc "$(json_num vmhwm_kb "$f") / 1024" 1)
+        r_delivered=$(log_field delivered "$work/$1.1.log")
+}
+
+note_load one
+say "3a. hookbridge, one webhook: $(fmt_int "$events") events"
+make_cfg "$bench/hookbridge.cfg.in" "$work/one.cfg" "$topic" \
+        "bench-one-$runid" "$sink"
+run_workers one "$work/one.cfg" 1 "$topic" "bench-one-$runid"
+summarize one "$events" 1
+one_seconds=$r_seconds one_rate=$r_rate one_cpu=$r_cpu100k
+one_rss=$r_rss_mib one_first=$r_first one_delivered=$r_delivered
+[ "${one_delivered:-0}" -ge "$events" ] ||
+        die "one webhook: delivered ${one_delivered:-?} of $events"
+
+note_load fanout
+say "3b. hookbridge, three webhooks (fan-out): $(fmt_int "$events") events"
+make_cfg "$bench/hookbridge-fanout.cfg.in" "$work/fanout.cfg" "$topic" \
+        "bench-fanout-$runid" "$sink"
+run_workers fanout "$work/fanout.cfg" 1 "$topic" "bench-fanout-$runid"
+summarize fanout "$events" 3
+fan_seconds=$r_seconds fan_rate=$r_rate fan_drate=$r_drate fan_cpu=$r_cpu100k
+fan_rss=$r_rss_mib fan_first=$r_first fan_delivered=$r_delivered
+[ "${fan_delivered:-0}" -ge $((events * 3)) ] ||
+        die "fan-out: delivered ${fan_delivered:-?} of $((events * 3))"
+
+note_load nopause
+say "3c. hookbridge, one webhook, max_in_flight_per_partition = max_in_flight"
+make_cfg "$bench/hookbridge.cfg.in" "$work/nopause.cfg" "$topic" \
+        "bench-nopause-$runid" "$sink" 10000
+run_workers nopause "$work/nopause.cfg" 1 "$topic" "bench-nopause-$runid"
+summarize nopause "$events" 1
+np_seconds=$r_seconds np_rate=$r_rate np_cpu=$r_cpu100k np_rss=$r_rss_mib
+np_first=$r_first np_delivered=$r_delivered
+[ "${np_delivered:-0}" -ge "$events" ] ||
+        die "one webhook, no partition pause: delivered ${np_delivered:-?} of $events"
+
+# --- 4. latency ------------------------------------------------------------
+
+note_load latency
+say "4. latency: $lat_rate events/s for ${lat_seconds}s"
+lat_port=$(free_port)
+start_bg "$work/latency-sink.json" "$tools/bench-latency-sink" --port "$lat_port"
+lat_sink_pid=$last_pid
+for i in $(seq 1 50); do
+        port_in_use "$lat_port" && break
+        sleep 0.1
+done
+port_in_use "$lat_port" || die "bench-latency-sink did not start"
+timeout 60 "$tools/bench-produce" --brokers "$brokers" --topic "$lat_topic" \
+        --partitions "$partitions" >/dev/null 2>"$work/latency-create.err" ||
+        { cat "$work/latency-create.err" >&2; die "creating $lat_topic failed"; }
+make_cfg "$bench/hookbridge.cfg.in" "$work/latency.cfg" "$lat_topic" \
+        "bench-latency-$runid" "http://127.0.0.1:$lat_port"
+start_bg "$work/latency.1.log" "$hb" run -c "$work/latency.cfg"
+lat_hb_pid=$last_pid
+# produce only once the worker owns every partition
+assigned() { awk '/msg="partition assigned"/ { n++ } END { print n + 0 }' "$1" 2>/dev/null || echo 0; }
+for i in $(seq 1 600); do
+        [ "$(assigned "$work/latency.1.log")" -ge "$partitions" ] && break
+        kill -0 "$lat_hb_pid" 2>/dev/null || break
+        sleep 0.1
+done
+[ "$(assigned "$work/latency.1.log")" -ge "$partitions" ] ||
+        { tail -n 20 "$work/latency.1.log" >&2; die "latency: the worker got no assignment"; }
+# Kafka's own share: a plain consumer reads the same events meanwhile
+start_bg "$work/latency-kafka.json" "$tools/bench-kafka-read" \
+        --brokers "$brokers" --topic "$lat_topic" --latency
+lat_probe_pid=$last_pid
+sleep 1
+# warm-up events (messageId warm-<n>) first: the producer's, the worker's
+# and the sink's connections are up before anything is measured
+timeout $((lat_warmup + lat_seconds + 120)) "$tools/bench-produce" \
+        --brokers "$brokers" --topic "$lat_topic" --rate "$lat_rate" \
+        --warmup "$lat_warmup" --seconds "$lat_seconds" \
+        >"$work/latency-produce.json" 2>"$work/latency-produce.err" ||
+        { cat "$work/latency-produce.err" >&2; die "latency: producing failed"; }
+lat_produced=$(json_num produced "$work/latency-produce.json")
+"$tools/bench-committed" --brokers "$brokers" --group "bench-latency-$runid" \
+        --topic "$lat_topic" --pid "$lat_hb_pid" --interval-ms 200 \
+        --timeout $((lat_warmup + lat_seconds + 180)) \
+        >"$work/latency.committed.json" 2>"$work/latency.committed.err" ||
+        { cat "$work/latency.committed.err" >&2; die "latency: not every offset was committed"; }
+lat_rss=$(calc "$(json_num vmhwm_kb "$work/latency.committed.json") / 1024" 1)
+stop_pid "$lat_hb_pid" 30
+stop_pid "$lat_sink_pid" 10
+stop_pid "$lat_probe_pid" 10
+klat_p50=$(json_num p50_ms "$work/latency-kafka.json")
+klat_p99=$(json_num p99_ms "$work/latency-kafka.json")
+klat_p999=$(json_num p999_ms "$work/latency-kafka.json")
+[ -n "$klat_p99" ] || { cat "$work/latency-kafka.json" >&2; die "latency: no result from the plain consumer"; }
+lat_samples=$(json_num samples "$work/latency-sink.json")
+[ "${lat_samples:-0}" -ge "$lat_produced" ] || {
+        cat "$work/latency-sink.json" >&2
+        die "latency: the sink saw ${lat_samples:-0} of $lat_produced events"
+}
+lat_p50=$(json_num p50_ms "$work/latency-sink.json")
+lat_p99=$(json_num p99_ms "$work/latency-sink.json")
+lat_p999=$(json_num p999_ms "$work/latency-sink.json")
+lat_max=$(json_num max_ms "$work/latency-sink.json")
+
+# --- 6. scale --------------------------------------------------------------
+
+note_load scale
+say "6. scale: 1, 2, 3 workers on $scale_partitions partitions, $(fmt_int "$events") events"
+produce "$scale_topic" "$scale_partitions" "$events" "$work/scale-produce.json"
+declare -A sc_rate sc_shares sc_parts
+for n in 1 2 3; do
+        make_cfg "$bench/hookbridge.cfg.in" "$work/scale$n.cfg" "$scale_topic" \
+                "bench-scale$n-$runid" "$sink"
+        run_workers "scale$n" "$work/scale$n.cfg" "$n" "$scale_topic" \
+                "bench-scale$n-$runid"
+        sc_rate[$n]=$(calc "$events / $(json_num seconds "$work/scale$n.committed.json")" 0)
+        total=0
+        for i in $(seq 1 "$n"); do
+                c=$(log_field consumed "$work/scale$n.$i.log")
+                total=$((total + ${c:-0}))
+        done
+        shares="" parts=""
+        for i in $(seq 1 "$n"); do
+                c=$(log_field consumed "$work/scale$n.$i.log")
+                # partitions held when the group was done
+                held=$(awk -v done="ts=$(cat "$work/scale$n.done-at")" '
+                        $1 >= done || /msg="stopped"/ { exit }
+                        /msg="partition assigned"/ { n++ }
+                        /msg="partition (revoked|lost)"/ { n-- }
+                        END { print n + 0 }' "$work/scale$n.$i.log")
+                shares+="${shares:+ / }$(calc "100 * ${c:-0} / ($total > 0 ? $total : 1)" 0)%"
+                parts+="${parts:+ / }$held"
+        done
+        sc_shares[$n]=$shares
+        sc_parts[$n]=$parts
+done
+
+# --- profile ---------------------------------------------------------------
+
+# top_functions ANNOTATE_OUTPUT TOTAL N: callgrind_annotate's lines
+# "1,234 (5.6%)  file:function [object]" summed per function (glibc splits
+# one function over several source files and inlined headers), the N
+# largest as
+# "  12.34%  function (object)".
+top_functions() {
+        awk -v total="$2" '
+                /file:function/ { body = 1; next }
+                body && /^ *[0-9,]+ +\(/ {
+                        ir = $1; gsub(/,/, "", ir)
+                        rest = $0; sub(/^ *[0-9,]+ +\([^)]*\) +/, "", rest)
+                        obj = ""
+                        if (match(rest, / \[[^]]*\]$/)) {
+                                obj = substr(rest, RSTART + 2, RLENGTH - 3)
+                                rest = substr(rest, 1, RSTART - 1)
+                                sub(/.*\//, "", obj)
+                        } else {
+                                obj = "?"
+                        }
+                        n = split(rest, parts, ":")
+                        fn = parts[n]
+                        sum[fn] += ir
+                        if (obj != "?" && !(fn in lib))
+                                lib[fn] = obj
+                }
+                END {
+                        for (k in sum)
+                                printf "%d\t%s (%s)\n", sum[k], k,
+                                        (k in lib) ? lib[k] : "?"
+                }' "$1" |
+                sort -t "$(printf '\t')" -k1,1nr | awk -v n="$3" 'NR <= n' |
+                awk -F '\t' -v total="$2" \
+                        '{ printf "%7.2f%%  %s\n", 100 * $1 / total, $2 }'
+}
+
+prof_top=""
+if [ "$profile" = 1 ]; then
+        note_load profile
+        say "profile: callgrind on a $(fmt_int $profile_events)-event run (slow)"
+        produce "$prof_topic" "$partitions" "$profile_events" "$work/profile-produce.json"
+        make_cfg "$bench/hookbridge.cfg.in" "$work/profile.cfg" "$prof_topic" \
+                "bench-profile-$runid" "$sink"
+        stop_grace=120
+        run_workers profile "$work/profile.cfg" 1 "$prof_topic" \
+                "bench-profile-$runid" valgrind --tool=callgrind \
+                --callgrind-out-file="$work/callgrind.out"
+        stop_grace=30
+        [ -s "$work/callgrind.out" ] || die "callgrind wrote no profile"
+        callgrind_annotate --inclusive=no --threshold=100 \
+                "$work/callgrind.out" >"$work/callgrind-self.txt" 2>&1 || true
+        callgrind_annotate --inclusive=yes --threshold=100 \
+                "$work/callgrind.out" >"$work/callgrind-inclusive.txt" 2>&1 || true
+        prof_total=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' \
+                "$work/callgrind-self.txt" | tr -d ,)
+        prof_top=$(top_functions "$work/callgrind-self.txt" "$prof_total" 15)
+        prof_incl=$(top_functions "$work/callgrind-inclusive.txt" "$prof_total" 40)
+fi
+
+# --- 5. ratios, table, JSON -----------------------------------------------
+
+limit=$(awk -v a="$read_rate" -v b="$http_rate" 'BEGIN { print (a < b ? a : b) }')
+limit_name=$(awk -v a="$read_rate" -v b="$http_rate" 'BEGIN { print (a < b ? "Kafka read" : "HTTP") }')
+ratio_one=$(calc "100 * $one_rate / $limit" 1)
+ratio_fan=$(calc "100 * $fan_drate / $limit" 1)
+lat_p99_ok=$(awk -v p="$lat_p99" 'BEGIN { print (p < 25 ? "yes" : "no") }')
+
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | awk 'NR == 1')
+ncpu=$(nproc)
+rdk_ver=$(pkg-config --modversion rdkafka)
+curl_ver=$(pkg-config --modversion libcurl)
+nginx_ver=$(nginx -v 2>&1 | sed 's/.*nginx\///')
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# GIT_OPTIONAL_LOCKS=0: a read-only look, the index is not refreshed
+dirty=$(GIT_OPTIONAL_LOCKS=0 git -C "$root" status --porcelain \
+        --untracked-files=no 2>/dev/null | awk 'NR == 1')
+[ -n "$dirty" ] && commit="$commit+dirty"
+when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+mode=$([ "$smoke" = 1 ] && echo smoke || echo full)
+
+table=$(
+        printf 'hookbridge benchmark (%s, %s): %s, %s CPU(s); Kafka 4.1.1 on loopback,\n' \
+                "$mode" "$when" "$cpu_model" "$ncpu"
+        printf 'librdkafka %s, libcurl %s, nginx %s; hookbridge %s (Release)\n' \
+                "$rdk_ver" "$curl_ver" "$nginx_ver" "$commit"
+        printf '%s events (~%s-byte raw events, 15 kinds), %d partitions, delivery.concurrency %d\n\n' \
+                "$(fmt_int "$events")" "$event_bytes" "$partitions" "$concurrency"
+        printf '| # | measurement | result | detail |\n'
+        printf '| --- | --- | --- | --- |\n'
+        printf '| 1 | Kafka read limit (plain librdkafka consumer) | %s events/s | %s MB/s |\n' \
+                "$(fmt_int "$read_rate")" "$read_mbs"
+        printf '| 2 | HTTP limit (wrk -c%d, %d-byte POST, nginx 204) | %s req/s | %d s |\n' \
+                "$concurrency" "$http_body" "$(fmt_int "$http_rate")" "$wrk_seconds"
+        printf '| 3a | hookbridge, 1 webhook | %s events/s | %.1f s wall (%.1f s to first commit), %s CPU-s/100k events, peak RSS %s MiB |\n' \
+                "$(fmt_int "$one_rate")" "$one_seconds" "$one_first" "$one_cpu" "$one_rss"
+        printf '| 3b | hookbridge, 3 webhooks (fan-out) | %s deliveries/s | %s events/s, %.1f s wall, %s CPU-s/100k events, peak RSS %s MiB |\n' \
+                "$(fmt_int "$fan_drate")" "$(fmt_int "$fan_rate")" "$fan_seconds" "$fan_cpu" "$fan_rss"
+        printf '| 3c | hookbridge, 1 webhook, max_in_flight_per_partition 10000 (no partition pauses) | %s events/s | %.1f s wall, %s CPU-s/100k events, peak RSS %s MiB |\n' \
+                "$(fmt_int "$np_rate")" "$np_seconds" "$np_cpu" "$np_rss"
+        printf '| 4 | latency, %s events/s for %d s (bench-latency-sink, not nginx) | p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms | produce() to request received; max %.1f ms, %s events after %d s warm-up; peak RSS %s MiB |\n' \
+                "$(fmt_int "$lat_rate")" "$lat_seconds" "$lat_p50" "$lat_p99" "$lat_p999" "$lat_max" "$(fmt_int "$lat_samples")" "$lat_warmup" "$lat_rss"
+        printf '| 4k | the same events, Kafka alone (plain consumer) | p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms | produce() to consumer poll() |\n' \
+                "$klat_p50" "$klat_p99" "$klat_p999"
+        printf '| 5 | 3a / min(1, 2) | %s%% | limit: %s; fan-out deliveries / limit: %s%% |\n' \
+                "$ratio_one" "$limit_name" "$ratio_fan"
+        for n in 1 2 3; do
+                printf '| 6 | scale, %d worker(s), %d partitions | %s events/s | share %s, partitions %s |\n' \
+                        "$n" "$scale_partitions" "$(fmt_int "${sc_rate[$n]}")" "${sc_shares[$n]}" "${sc_parts[$n]}"
+        done
+)
+
+note_load end
+table+=$(printf '\n\n1-min load average at the start of each phase (%s CPUs): %s' \
+        "$ncpu" "${loads[*]}")
+printf '\n%s\n' "$table"
+if [ -n "$prof_top" ]; then
+        printf '\ncallgrind, %s-event run, 1 webhook: top 15 functions by own instructions (all threads; total %s Ir)\n%s\n' \
+                "$(fmt_int $profile_events)" "$(fmt_int "${prof_total:-0}")" "$prof_top"
+fi
+
+json_str() { # escape for a JSON string
+        printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | awk 'BEGIN { ORS = "\\n" } { print }' | sed 's/\\n$//'
+}
+
+mkdir -p "$bench/results"
+prefix=$([ "$smoke" = 1 ] && echo "smoke-" || echo "")
+out=$bench/results/${prefix}latest.json
+stamp=$bench/results/${prefix}$(date -u +%Y%m%dT%H%M%SZ).json
+{
+        printf '{\n'
+        printf '  "mode": "%s", "when": "%s", "commit": "%s",\n' "$mode" "$when" "$commit"
+        printf '  "machine": {"cpu": "%s", "cpus": %d, "librdkafka": "%s", "libcurl": "%s", "nginx": "%s", "kafka": "4.1.1"},\n' \
+                "$(json_str "$cpu_model")" "$ncpu" "$rdk_ver" "$curl_ver" "$nginx_ver"
+        printf '  "params": {"events": %d, "partitions": %d, "scale_partitions": %d, "concurrency": %d, "event_bytes": %d, "wrk_seconds": %d, "latency_rate": %d, "latency_seconds": %d},\n' \
+                "$events" "$partitions" "$scale_partitions" "$concurrency" "$event_bytes" "$wrk_seconds" "$lat_rate" "$lat_seconds"
+        printf '  "produce_events_per_s": %s,\n' "$produce_rate"
+        printf '  "kafka_read": {"events_per_s": %s, "mb_per_s": %s},\n' "$read_rate" "$read_mbs"
+        printf '  "http_limit": {"requests_per_s": %s, "connections": %d, "body_bytes": %s},\n' \
+                "$http_rate" "$concurrency" "$http_body"
+        printf '  "hookbridge_one": {"events_per_s": %s, "seconds": %s, "first_commit_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "delivered": %s},\n' \
+                "$one_rate" "$one_seconds" "$one_first" "$one_cpu" "$one_rss" "$one_delivered"
+        printf '  "hookbridge_fanout": {"webhooks": 3, "deliveries_per_s": %s, "events_per_s": %s, "seconds": %s, "first_commit_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "delivered": %s},\n' \
+                "$fan_drate" "$fan_rate" "$fan_seconds" "$fan_first" "$fan_cpu" "$fan_rss" "$fan_delivered"
+        printf '  "hookbridge_one_no_partition_pause": {"max_in_flight_per_partition": 10000, "events_per_s": %s, "seconds": %s, "first_commit_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "delivered": %s},\n' \
+                "$np_rate" "$np_seconds" "$np_first" "$np_cpu" "$np_rss" "$np_delivered"
+        printf '  "latency": {"sink": "bench-latency-sink", "rate": %d, "seconds": %d, "warmup_seconds": %d, "produced": %s, "peak_rss_mib": %s, "stats": %s, "kafka_alone": %s},\n' \
+                "$lat_rate" "$lat_seconds" "$lat_warmup" "$lat_produced" "$lat_rss" "$(grep '^{' "$work/latency-sink.json" | awk 'NR == 1')" "$(grep '^{' "$work/latency-kafka.json" | awk 'NR == 1')"
+        printf '  "ratios": {"limit": "%s", "one_over_limit_pct": %s, "fanout_deliveries_over_limit_pct": %s, "latency_p99_under_25ms": "%s"},\n' \
+                "$limit_name" "$ratio_one" "$ratio_fan" "$lat_p99_ok"
+        printf '  "scale": ['
+        for n in 1 2 3; do
+                printf '%s{"workers": %d, "events_per_s": %s, "shares": "%s", "partitions": "%s"}' \
+                        "$([ "$n" = 1 ] || echo ', ')" "$n" "${sc_rate[$n]}" "${sc_shares[$n]}" "${sc_parts[$n]}"
+        done
+        printf '],\n'
+        printf '  "profile_top15_self": "%s",\n' "$(json_str "$prof_top")"
+        printf '  "profile_top40_inclusive": "%s",\n' "$(json_str "${prof_incl:-}")"
+        printf '  "load_1min": {'
+        i=0
+        for l in "${loads[@]}"; do
+                printf '%s"%s": %s' "$([ "$i" = 0 ] || echo ', ')" "${l%%=*}" "${l#*=}"
+                i=$((i + 1))
+        done
+        printf '},\n'
+        printf '  "table": "%s"\n' "$(json_str "$table")"
+        printf '}\n'
+} >"$out"
+cp "$out" "$stamp"
+say "results: $out (and $stamp); took $(($(date +%s) - t_start)) s"
+ok=1

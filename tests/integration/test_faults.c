@@ -1,0 +1,668 @@
+/* Integration: the fault suite ("Delivery that survives failure"). Each
+ * scenario produces a known set of events (a unique messageId each),
+ * injects one fault, lets the system settle, and proves that nothing was
+ * lost: every event was answered 2xx or is in the dead-letter topic, and
+ * the group's committed offsets reached the log end. Each prints one line
+ * of figures (also appended to $HB_FAULT_REPORT when set). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "it_faults.h"
+#include "it_util.h"
+#include "wk_receiver.h"
+#include "wk_sample.h"
+
+#define KAFKA_SH HB_SOURCE_DIR "/tests/kafka/kafka.sh"
+
+/* Scenarios that stop and restart a broker run their own, never the one
+ * other tests share. */
+#define OWN_BROKER_PORT  29092
+#define OWN_BROKER_STATE "/tmp/hb-faults-kafka-29092"
+
+/* Sample kinds (wk_sample.c) with a webhook type of their own. */
+#define KIND_NPS_SCORE 6
+#define KIND_FORM      13
+
+/* Kafka protocol API keys (librdkafka's rdkafka_protocol.h, not
+ * installed): what the mock cluster injects errors into. */
+#define API_FETCH         1
+#define API_OFFSET_COMMIT 8
+
+/* Settling: committed offsets at the log end, dead letters read, the
+ * figures printed; then nothing may be lost. */
+#define SETTLE_MS 60000
+
+static const fx_hook_t all_to_a[] = {
+        {"a", "/a", "[ \"*\" ]", NULL},
+};
+
+static fx_figures_t settle(fx_t *f, int partitions, const char *extra)
+{
+        int done = it_wait_committed_to_end(fx_group(f), fx_topic(f),
+                                            partitions, SETTLE_MS);
+        fx_figures_t g;
+
+        fx_scan_dlq(f);
+        g = fx_report(f, extra);
+        if (!done)
+                fx_wait_committed(f, partitions, 1); /* fails, with detail */
+        fx_assert_nothing_lost(f, &g);
+        return g;
+}
+
+static void produce_mix(fx_t *f, int n)
+{
+        for (int i = 0; i < n; i++)
+                fx_produce_good(f, i % (int)wk_sample_count());
+        fx_flush(f);
+}
+
+/* 1. The receiver answers 503 with Retry-After for a while, then
+ *    recovers. */
+Test(faults, s01_503_retry_after, .timeout = 120)
+{
+        enum { N = 2000, P = 4, K = 15 };
+        fx_t *f = fx_new("503_retry_after", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        size_t ok, fail;
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(wk_rx_set_script(rx, "/a", "503:ra=1*15,200"), 0);
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        settle(f, P, NULL);
+        fx_path_counts(f, "/a", &ok, &fail);
+        cr_assert_eq(fail, K, "the receiver answered %zu 503s, not %d", fail,
+                     K);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 2. The receiver is down (nothing listens on its port) for a while,
+ *    then comes back on the same port. */
+Test(faults, s02_receiver_down, .timeout = 120)
+{
+        enum { N = 2000, P = 4, DOWN_MS = 6000 };
+        fx_t *f = fx_new("receiver_down", N);
+        uint16_t port = it_free_port();
+        pid_t w;
+
+        fx_create_topics(f, P);
+        fx_write_config(f, port, NULL, NULL, all_to_a, 1);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        usleep(DOWN_MS * 1000);
+        cr_assert_eq(fx_delivered(f), 0);
+        cr_assert(fx_log_count(f, "circuit opened") >= 1,
+                  "no attempt failed while the receiver was down (logs in "
+                  "%s)",
+                  fx_dir(f));
+        fx_receiver(f, port);
+        settle(f, P, NULL);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 3. The receiver hangs past the request timeout. Each hung request is
+ *    scripted "500:delay=3000": the receiver records the status it will
+ *    give when the request arrives, and a hung request must not count as
+ *    a 2xx the worker never saw (the worker gives up after 1 s). */
+Test(faults, s03_receiver_hangs, .timeout = 120)
+{
+        enum { N = 2000, P = 4, K = 10 };
+        static char body[1 << 17];
+        static const fx_hook_t hook[] = {
+                {"a", "/a", "[ \"*\" ]", "timeout_ms = 1000;"},
+        };
+        fx_t *f = fx_new("receiver_hangs", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        uint16_t admin = it_free_port();
+        double timeouts, fives;
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(wk_rx_set_script(rx, "/a", "500:delay=3000*10,200"), 0);
+        fx_set_admin(f, admin);
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, hook, 1);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        settle(f, P, NULL);
+        cr_assert_eq(it_http_get(admin, "/metrics", body, sizeof(body)), 200);
+        timeouts = it_metric(body, "hookbridge_delivery_attempts_total{"
+                                   "webhook=\"a\",result=\"error\"}");
+        fives = it_metric(body, "hookbridge_delivery_attempts_total{"
+                                "webhook=\"a\",result=\"5xx\"}");
+        cr_assert_eq(timeouts, K, "%g attempts timed out, %d hung", timeouts,
+                     K);
+        cr_assert(fives <= 0, "%g hung answers were waited for", fives);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 4. The receiver answers 400 for a subset (the forms.submitted events,
+ *    routed to a webhook of their own): exactly those are dead-lettered,
+ *    as permanent failures, and everything else is delivered. */
+Test(faults, s04_permanent_400_subset, .timeout = 120)
+{
+        enum { N = 1500, P = 4 };
+        static const fx_hook_t hooks[] = {
+                {"main", "/main",
+                 "( \"*\", { type = \"forms.submitted\"; enabled = false; } )",
+                 NULL},
+                {"reject", "/reject", "[ \"forms.submitted\" ]", NULL},
+        };
+        fx_t *f = fx_new("permanent_400", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        fx_figures_t g;
+        size_t forms = 0;
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(wk_rx_set_script(rx, "/reject", "400"), 0);
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, hooks, 2);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        g = settle(f, P, NULL);
+        for (size_t i = 0; i < N; i++) {
+                fx_event_t e = fx_event(f, i);
+                if (e.kind == KIND_FORM) {
+                        forms++;
+                        cr_assert(e.ok == 0 && e.dlq >= 1 &&
+                                          !strcmp(e.reason, "permanent"),
+                                  "form event %zu: ok %d dlq %d reason %s", i,
+                                  e.ok, e.dlq, e.reason);
+                } else {
+                        cr_assert(e.ok >= 1 && e.dlq == 0,
+                                  "event %zu: ok %d dlq %d", i, e.ok, e.dlq);
+                }
+        }
+        cr_assert_eq(g.dead_lettered, forms);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 5. The worker is SIGKILLed mid-stream and started again: duplicates are
+ *    allowed, losses are not. */
+Test(faults, s05_worker_sigkill_restart, .timeout = 150)
+{
+        enum { N = 3000, P = 4, RATE = 300 };
+        fx_t *f = fx_new("worker_sigkill", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        pid_t w;
+
+        fx_create_topics(f, P);
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        fx_stream_start(f, N, RATE, NULL, 0);
+        w = fx_spawn(f);
+        fx_wait_delivered(f, N / 4, 30000);
+        fx_kill(f, w);
+        usleep(1000 * 1000);
+        w = fx_spawn(f);
+        fx_stream_join(f);
+        settle(f, P, NULL);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 6. Three workers in one group over six partitions; one is SIGKILLed
+ *    mid-stream and a fourth joins mid-stream. */
+Test(faults, s06_group_kill_and_join, .timeout = 180)
+{
+        enum { N = 4000, P = 6, RATE = 300 };
+        fx_t *f = fx_new("group_kill_join", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        pid_t w[4];
+
+        fx_create_topics(f, P);
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        fx_stream_start(f, N, RATE, NULL, 0);
+        for (int i = 0; i < 3; i++)
+                w[i] = fx_spawn(f);
+        fx_wait_delivered(f, N / 4, 40000);
+        fx_kill(f, w[1]);
+        fx_wait_delivered(f, N / 2, 40000);
+        w[3] = fx_spawn(f);
+        fx_stream_join(f);
+        settle(f, P, NULL);
+        fx_stop(f, w[0], 15000);
+        fx_stop(f, w[2], 15000);
+        fx_stop(f, w[3], 15000);
+        fx_destroy(f);
+}
+
+/* 7. The Kafka broker is stopped (SIGTERM) and started again on the same
+ *    data mid-stream: a broker of the test's own on OWN_BROKER_PORT. */
+static void remove_own_broker(void)
+{
+        fx_broker_remove(KAFKA_SH, OWN_BROKER_STATE, OWN_BROKER_PORT);
+}
+
+Test(faults, s07_broker_restart, .timeout = 240, .fini = remove_own_broker)
+{
+        enum { N = 2000, P = 4, RATE = 200, DOWN_MS = 3000 };
+        char brokers[64];
+        fx_t *f;
+        wk_rx_t *rx;
+        pid_t w;
+
+        snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", OWN_BROKER_PORT);
+        setenv("HOOKBRIDGE_TEST_BROKERS", brokers, 1);
+        fx_broker_start(KAFKA_SH, OWN_BROKER_STATE, OWN_BROKER_PORT);
+        f = fx_new("broker_restart", N);
+        rx = fx_receiver(f, 0);
+        fx_create_topics(f, P);
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        fx_stream_start(f, N, RATE, NULL, 0);
+        w = fx_spawn(f);
+        fx_wait_delivered(f, N / 5, 30000);
+        fx_broker_halt(OWN_BROKER_STATE);
+        usleep(DOWN_MS * 1000);
+        fx_broker_resume(OWN_BROKER_STATE, OWN_BROKER_PORT);
+        fx_stream_join(f);
+        settle(f, P, NULL);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 8. Poison messages mixed in: each is a bad input, dead-lettered with
+ *    reason "invalid"; the worker keeps going. */
+static size_t poison(fx_t *f, int which)
+{
+        static char big[1024 * 1024 + 1024];
+        char id[160], raw[2048];
+        size_t len;
+
+        fx_next_id(f, id, sizeof(id));
+        switch (which) {
+        case 0: /* not JSON */
+                return fx_produce_bad(f, id, "{\"type\":\"track\",", 16);
+        case 1: /* invalid UTF-8 in a trait */
+                wk_sample_render(1, id, 1, 1700000000000LL, raw, sizeof(raw));
+                memcpy(strstr(raw, "Lovelace"), "Lov\xff\xfe", 5);
+                return fx_produce_bad(f, id, raw, strlen(raw));
+        case 2: /* 1 MiB, and no userId */
+                len = (size_t)snprintf(
+                        big, sizeof(big),
+                        "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                        "\"messageId\":\"%s\",\"context\":{\"app_token\":"
+                        "\"NX-x\"},\"properties\":{\"flow_id\":1,\"pad\":\"",
+                        id);
+                memset(big + len, 'x', 1024 * 1024);
+                len += 1024 * 1024;
+                memcpy(big + len, "\"}}", 3);
+                return fx_produce_bad(f, id, big, len + 3);
+        case 3: /* 10,000-deep nesting */
+                memset(big, '[', 10000);
+                memset(big + 10000, ']', 10000);
+                return fx_produce_bad(f, id, big, 20000);
+        case 4: /* userId is an object */
+                len = (size_t)snprintf(
+                        raw, sizeof(raw),
+                        "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                        "\"messageId\":\"%s\",\"userId\":{\"id\":1},"
+                        "\"context\":{\"app_token\":\"NX-x\"},"
+                        "\"properties\":{\"flow_id\":1}}",
+                        id);
+                return fx_produce_bad(f, id, raw, len);
+        case 5: /* a control character in messageId */
+                len = (size_t)snprintf(
+                        raw, sizeof(raw),
+                        "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                        "\"messageId\":\"%s\\u0001\",\"userId\":\"1\","
+                        "\"context\":{\"app_token\":\"NX-x\"},"
+                        "\"properties\":{\"flow_id\":1}}",
+                        id);
+                return fx_produce_bad(f, id, raw, len);
+        case 6: /* empty value */
+                return fx_produce_bad(f, id, NULL, 0);
+        case 7: /* not an object */
+                return fx_produce_bad(f, id, "[1,2,3]", 7);
+        default: /* a bare number */
+                return fx_produce_bad(f, id, "42", 2);
+        }
+}
+
+#define POISON_KINDS 9
+
+Test(faults, s08_poison_messages, .timeout = 120)
+{
+        enum { GOOD = 1000, ROUNDS = 4, P = 4 };
+        fx_t *f = fx_new("poison", GOOD + ROUNDS * POISON_KINDS);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        int every = GOOD / (ROUNDS * POISON_KINDS);
+        int next = 0;
+        pid_t w;
+
+        fx_create_topics(f, P);
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        for (int i = 0; i < GOOD; i++) {
+                fx_produce_good(f, i % (int)wk_sample_count());
+                if (i % every == every - 1 && next < ROUNDS * POISON_KINDS)
+                        poison(f, next++ % POISON_KINDS);
+        }
+        while (next < ROUNDS * POISON_KINDS)
+                poison(f, next++ % POISON_KINDS);
+        fx_flush(f);
+        w = fx_spawn(f);
+        settle(f, P, NULL);
+        for (size_t i = 0; i < fx_produced(f); i++) {
+                fx_event_t e = fx_event(f, i);
+                if (e.kind >= 0)
+                        continue;
+                cr_assert(e.dlq >= 1 && !strcmp(e.reason, "invalid"),
+                          "bad input %zu (partition %d offset %lld): dlq %d "
+                          "reason '%s'",
+                          i, (int)e.partition, (long long)e.offset, e.dlq,
+                          e.reason);
+        }
+        cr_assert(fx_alive(w), "the worker died on a poison message");
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 9. librdkafka's mock cluster (three brokers, in this process): commit
+ *    failures, coordinator moves, fetch errors and a broker going down
+ *    while the worker (a subprocess) consumes. */
+Test(faults, s09_mock_cluster_faults, .timeout = 180)
+{
+        enum { N = 3000, P = 4, RATE = 300, BAD = 20 };
+        char errstr[512];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *mrk;
+        rd_kafka_mock_cluster_t *mc;
+        fx_t *f;
+        wk_rx_t *rx;
+        pid_t w;
+
+        mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        cr_assert_not_null(mrk, "%s", errstr);
+        mc = rd_kafka_mock_cluster_new(mrk, 3);
+        cr_assert_not_null(mc, "mock cluster");
+        setenv("HOOKBRIDGE_TEST_BROKERS", rd_kafka_mock_cluster_bootstraps(mc),
+               1);
+        f = fx_new("mock_cluster", N + BAD);
+        cr_assert_eq(rd_kafka_mock_topic_create(mc, fx_topic(f), P, 3), 0);
+        cr_assert_eq(rd_kafka_mock_topic_create(mc, fx_dlq(f), 1, 3), 0);
+        rx = fx_receiver(f, 0);
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        for (int i = 0; i < BAD; i++)
+                fx_produce_bad(f, NULL, "{\"type\":\"track\"", 15);
+        fx_flush(f);
+        fx_stream_start(f, N, RATE, NULL, 0);
+        w = fx_spawn(f);
+
+        fx_wait_delivered(f, N / 10, 30000);
+        rd_kafka_mock_push_request_errors(
+                mc, API_OFFSET_COMMIT, 6, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+        usleep(1000 * 1000);
+        rd_kafka_mock_coordinator_set(mc, "group", fx_group(f), 2);
+        usleep(1000 * 1000);
+        rd_kafka_mock_push_request_errors(
+                mc, API_FETCH, 6, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+        usleep(1000 * 1000);
+        /* Broker 3 goes down; its partitions move to 1 and 2. */
+        rd_kafka_mock_broker_set_down(mc, 3);
+        for (int p = 0; p < P; p++)
+                rd_kafka_mock_partition_set_leader(mc, fx_topic(f), p,
+                                                   1 + p % 2);
+        usleep(3000 * 1000);
+        rd_kafka_mock_broker_set_up(mc, 3);
+        rd_kafka_mock_coordinator_set(mc, "group", fx_group(f), 3);
+        fx_stream_join(f);
+        settle(f, P, NULL);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(mrk);
+}
+
+/* Peak RSS allowed to a worker holding a dead webhook's messages. Under
+ * AddressSanitizer the quarantine alone may keep 256 MiB of freed
+ * memory. */
+#ifdef __SANITIZE_ADDRESS__
+#define RSS_LIMIT_MIB 1024
+#else
+#define RSS_LIMIT_MIB 256
+#endif
+
+/* 10. One webhook dead for the whole run (500 always, on_exhausted =
+ *     "retry": it never gives up) and one healthy. The healthy one gets
+ *     every event of its own while the other keeps failing, given that
+ *     the dead one's unfinished messages per partition stay below
+ *     delivery.max_in_flight_per_partition (here 9000/15/4 = 150 < 1000;
+ *     past it a partition pauses, which is what offset order requires).
+ *     Memory stays bounded: the worker's peak RSS (VmHWM) is reported.
+ *     At the end the dead one recovers and everything settles. */
+Test(faults, s10_dead_webhook_isolation, .timeout = 180)
+{
+        enum { N = 9000, P = 4, RSS_LIMIT_KIB = RSS_LIMIT_MIB * 1024 };
+        static const fx_hook_t hooks[] = {
+                {"live", "/live",
+                 "( \"*\", { type = \"nps.score\"; enabled = false; } )", NULL},
+                {"dead", "/dead", "[ \"nps.score\" ]", NULL},
+        };
+        fx_t *f = fx_new("dead_webhook", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        size_t dead = 0, ok, fail, fail_before;
+        int64_t t0;
+        double live_s;
+        long rss1, rss2;
+        int64_t end[P], com[P];
+        int held = 0;
+        char extra[128];
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(wk_rx_set_script(rx, "/dead", "500"), 0);
+        fx_write_config(f, wk_rx_port(rx),
+                        "on_exhausted = \"retry\"; max_in_flight = 10000; "
+                        "max_in_flight_per_partition = 1000;",
+                        NULL, hooks, 2);
+        for (int i = 0; i < N; i++)
+                dead += i % (int)wk_sample_count() == KIND_NPS_SCORE;
+        produce_mix(f, N);
+        t0 = it_now_ms();
+        w = fx_spawn(f);
+
+        /* Every live event arrives while the dead webhook fails. */
+        fx_wait_delivered(f, N - dead, 60000);
+        live_s = (double)(it_now_ms() - t0) / 1000.0;
+        fx_path_counts(f, "/dead", &ok, &fail);
+        cr_assert(ok == 0 && fail > 0, "dead webhook: %zu ok, %zu failed", ok,
+                  fail);
+        rss1 = fx_peak_rss_kib(w);
+        /* ... and its unfinished messages hold their offsets back. */
+        it_log_end(fx_topic(f), P, end);
+        it_committed(fx_group(f), fx_topic(f), P, com);
+        for (int p = 0; p < P; p++)
+                held += com[p] < end[p];
+        cr_assert(held > 0, "offsets committed past unfinished messages");
+        /* It keeps failing (and retrying) for a while: memory holds. */
+        fail_before = fail;
+        usleep(4000 * 1000);
+        fx_path_counts(f, "/dead", &ok, &fail);
+        cr_assert(ok == 0 && fail > fail_before,
+                  "dead webhook no longer retried (%zu -> %zu)", fail_before,
+                  fail);
+        rss2 = fx_peak_rss_kib(w);
+        cr_assert(fx_alive(w));
+
+        /* Recovery: the held messages go out and the offsets move on. */
+        cr_assert_eq(wk_rx_set_script(rx, "/dead", "200"), 0);
+        snprintf(extra, sizeof(extra),
+                 "peak_rss_mib=%.1f live_done_s=%.1f dead_held=%zu",
+                 (double)rss2 / 1024.0, live_s, dead);
+        settle(f, P, extra);
+        cr_assert(rss1 > 0 && rss2 < RSS_LIMIT_KIB,
+                  "peak RSS %ld KiB (limit %d KiB)", rss2, RSS_LIMIT_KIB);
+        cr_log_info("dead_webhook: VmHWM %ld KiB when the live ones were "
+                    "done, %ld KiB 4 s later",
+                    rss1, rss2);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 11. Bad inputs with a dead-letter topic configured and on_exhausted =
+ *     "retry": SPEC section 1 sends a bad input to the dead-letter topic
+ *     "when one is configured", whatever happens to exhausted
+ *     deliveries. */
+Test(faults, s11_poison_with_retry_policy, .timeout = 120)
+{
+        enum { GOOD = 300, P = 2 };
+        fx_t *f = fx_new("poison_retry_policy", GOOD + POISON_KINDS);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        pid_t w;
+
+        fx_create_topics(f, P);
+        fx_write_config(f, wk_rx_port(rx), "on_exhausted = \"retry\";", NULL,
+                        all_to_a, 1);
+        for (int i = 0; i < GOOD; i++) {
+                fx_produce_good(f, i % (int)wk_sample_count());
+                if (i % 30 == 29 && i / 30 < POISON_KINDS)
+                        poison(f, i / 30);
+        }
+        fx_flush(f);
+        w = fx_spawn(f);
+        settle(f, P, NULL);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 12. A delivery the SSRF guard refuses (a webhook on ::1, outside
+ *     delivery.allow_networks) with on_exhausted = "retry": SPEC section 4
+ *     says nothing is ever dropped unless on_exhausted = "drop", so a
+ *     refused delivery is dead-lettered (a topic is configured) or held,
+ *     never dropped. The guard refuses before connecting: no traffic
+ *     leaves 127.0.0.1. Then the operator fixes the URL and restarts the
+ *     worker (deliveries already held keep the endpoint they had across a
+ *     SIGHUP): whatever was held is delivered from the committed
+ *     offsets. */
+Test(faults, s12_refused_with_retry_policy, .timeout = 120)
+{
+        enum { N = 300, P = 2 };
+        char url[64];
+        fx_t *f = fx_new("refused_retry_policy", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        fx_hook_t hooks[] = {
+                {"a", "/a",
+                 "( \"*\", { type = \"forms.submitted\"; enabled = false; } )",
+                 NULL},
+                {"guarded", url, "[ \"forms.submitted\" ]", NULL},
+        };
+        pid_t w;
+
+        snprintf(url, sizeof(url), "http://[::1]:%u/guarded",
+                 (unsigned)wk_rx_port(rx));
+        fx_create_topics(f, P);
+        fx_write_config(f, wk_rx_port(rx), "on_exhausted = \"retry\";", NULL,
+                        hooks, 2);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        fx_wait_delivered(f, N - N / (int)wk_sample_count(), 30000);
+        usleep(2000 * 1000);
+        /* The URL fixed, the worker restarted: held messages come back. */
+        hooks[1].path = "/guarded";
+        fx_write_config(f, wk_rx_port(rx), "on_exhausted = \"retry\";", NULL,
+                        hooks, 2);
+        fx_stop(f, w, 15000);
+        w = fx_spawn(f);
+        settle(f, P, NULL);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 13. Back-pressure across a rebalance: a slow receiver (6 s an answer,
+ *     far longer than delivery.revoke_timeout_ms) keeps the first worker's
+ *     partitions paused at max_in_flight_per_partition; a second worker
+ *     joins and takes some of them while they are paused, then leaves
+ *     (SIGTERM) once the receiver is fast again, so they come back to the
+ *     first worker. Every partition must be fetched again and reach its
+ *     log end. */
+Test(faults, s13_paused_partitions_rebalance, .timeout = 150)
+{
+        enum { N = 1200, P = 4 };
+        static const fx_hook_t slow[] = {
+                {"a", "/a", "[ \"*\" ]", "timeout_ms = 10000;"},
+        };
+        fx_t *f = fx_new("paused_rebalance", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        int64_t deadline;
+        pid_t w1, w2;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(wk_rx_set_script(rx, "/a", "200:delay=6000*16,200"), 0);
+        fx_write_config(f, wk_rx_port(rx), "max_in_flight_per_partition = 4;",
+                        NULL, slow, 1);
+        produce_mix(f, N);
+        w1 = fx_spawn(f);
+        deadline = it_now_ms() + 30000;
+        while (fx_requests(f) < 8 && it_now_ms() < deadline)
+                usleep(20 * 1000);
+        w2 = fx_spawn(f);
+        fx_wait_delivered(f, N / 3, 60000);
+        fx_stop(f, w2, 15000);
+        settle(f, P, NULL);
+        fx_stop(f, w1, 15000);
+        fx_destroy(f);
+}
+
+/* 14. SIGTERM while deliveries are held (a webhook answering 500 with
+ *     on_exhausted = "retry"): the worker drains for
+ *     shutdown_timeout_ms, commits what finished, leaves the group and
+ *     exits 0 (README, "Running it"); what it held is delivered after a
+ *     restart, once the webhook recovers. */
+Test(faults, s14_sigterm_with_held_deliveries, .timeout = 120)
+{
+        enum { N = 300, P = 2 };
+        fx_t *f = fx_new("sigterm_held", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        int64_t deadline;
+        char extra[64];
+        int status;
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(wk_rx_set_script(rx, "/a", "500"), 0);
+        fx_write_config(f, wk_rx_port(rx), "on_exhausted = \"retry\";", NULL,
+                        all_to_a, 1);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        deadline = it_now_ms() + 30000;
+        while (fx_requests(f) < 20 && it_now_ms() < deadline)
+                usleep(20 * 1000);
+        /* shutdown_timeout_ms (3 s) + revoke_timeout_ms (2 s) + margin */
+        status = fx_stop_status(f, w, 15000);
+        snprintf(extra, sizeof(extra), "sigterm_exit=%s",
+                 status == -1        ? "hung"
+                 : WIFEXITED(status) ? "ok"
+                                     : "signal");
+        cr_assert_eq(wk_rx_set_script(rx, "/a", "200"), 0);
+        w = fx_spawn(f);
+        settle(f, P, extra);
+        fx_stop(f, w, 15000);
+        cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the worker holding deliveries did not exit on SIGTERM "
+                  "within 15 s (status %d; logs in %s)",
+                  status, fx_dir(f));
+        fx_destroy(f);
+}
