@@ -247,9 +247,27 @@ static void remove_own_broker(void)
         fx_broker_remove(KAFKA_SH, OWN_BROKER_STATE, OWN_BROKER_PORT);
 }
 
+/* Poll /readyz until it answers \p want (or time runs out).
+ * @returns the last status seen. */
+static long wait_readyz(uint16_t port, long want, int timeout_ms)
+{
+        char body[256];
+        int64_t deadline = it_now_ms() + timeout_ms;
+        long st;
+
+        do {
+                st = it_http_get(port, "/readyz", body, sizeof(body));
+                if (st == want)
+                        break;
+                usleep(200 * 1000);
+        } while (it_now_ms() < deadline);
+        return st;
+}
+
 Test(faults, s07_broker_restart, .timeout = 240, .fini = remove_own_broker)
 {
         enum { N = 2000, P = 4, RATE = 200, DOWN_MS = 3000 };
+        uint16_t admin = it_free_port();
         char brokers[64];
         fx_t *f;
         wk_rx_t *rx;
@@ -261,13 +279,22 @@ Test(faults, s07_broker_restart, .timeout = 240, .fini = remove_own_broker)
         f = fx_new("broker_restart", N);
         rx = fx_receiver(f, 0);
         fx_create_topics(f, P);
+        fx_set_admin(f, admin);
         fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
         fx_stream_start(f, N, RATE, NULL, 0);
         w = fx_spawn(f);
         fx_wait_delivered(f, N / 5, 30000);
+        cr_assert_eq(wait_readyz(admin, 200, 10000), 200,
+                     "/readyz not 200 while the broker serves");
         fx_broker_halt(OWN_BROKER_STATE);
+        /* /readyz flips while the broker is away... */
+        cr_assert_eq(wait_readyz(admin, 503, 20000), 503,
+                     "/readyz did not flip to 503 with the broker down");
         usleep(DOWN_MS * 1000);
         fx_broker_resume(OWN_BROKER_STATE, OWN_BROKER_PORT);
+        /* ...and back once it serves again. */
+        cr_assert_eq(wait_readyz(admin, 200, 60000), 200,
+                     "/readyz did not recover after the broker came back");
         fx_stream_join(f);
         settle(f, P, NULL);
         fx_stop(f, w, 15000);
