@@ -50,7 +50,12 @@ if [ -z "${HOOKBRIDGE_TEST_BROKERS:-}" ]; then
         started=1
         eval "export $(tests/kafka/kafka.sh env)"
 fi
-cleanup() { [ "$started" = 1 ] && tests/kafka/kafka.sh stop || true; }
+# (kafka.sh leaves alone a broker named by HOOKBRIDGE_TEST_BROKERS, which
+# we exported above: unset it to stop our own.)
+cleanup() {
+        [ "$started" = 1 ] &&
+                env -u HOOKBRIDGE_TEST_BROKERS tests/kafka/kafka.sh stop || true
+}
 trap cleanup EXIT
 echo "brokers: $HOOKBRIDGE_TEST_BROKERS"
 
