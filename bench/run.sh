@@ -149,8 +149,13 @@ cleanup() {
                 kafka_sh stop >"$work/kafka-stop.log" 2>&1 ||
                         say "warning: stopping the benchmark broker failed (see $work/kafka-stop.log)"
         fi
+        if [ "${locked:-0}" = 1 ]; then
+                rm -rf "$lockdir"
+        fi
         if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
                 rm -rf "$work"
+        elif rmdir "$work" 2>/dev/null; then
+                : # stopped before it wrote anything
         else
                 say "logs and configs kept in $work"
         fi
@@ -167,6 +172,16 @@ start_bg() {
         "$@" >"$log" 2>&1 &
         last_pid=$!
         pids+=("$last_pid")
+}
+
+# run_fg CMD...: run CMD in the foreground, but so that a signal to this script
+# is handled at once (bash runs traps only between foreground commands;
+# `wait` is interrupted) and CMD is stopped by the cleanup.
+run_fg() {
+        "$@" &
+        local p=$!
+        pids+=("$p")
+        wait "$p"
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -209,6 +224,19 @@ need() {
 
 need cmake cc pkg-config nginx wrk curl awk sed timeout
 [ "$profile" = 0 ] || need valgrind callgrind_annotate
+
+# One benchmark at a time per broker state: a second one would stop the
+# first one's Kafka. A lock directory holds the owner's pid.
+lockdir=$kstate.run-lock
+if ! mkdir "$lockdir" 2>/dev/null; then
+        owner=$(cat "$lockdir/pid" 2>/dev/null || true)
+        if [[ $owner =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null; then
+                die "another bench/run.sh (pid $owner) is running on $kstate"
+        fi
+        say "taking over the stale lock $lockdir (pid ${owner:-?} is gone)"
+fi
+echo $$ >"$lockdir/pid"
+locked=1
 
 # --- 0. broker and builds, side by side -----------------------------------
 
@@ -285,7 +313,7 @@ make_cfg() {
 
 # produce TOPIC PARTITIONS COUNT OUT
 produce() {
-        timeout 900 "$tools/bench-produce" --brokers "$brokers" --topic "$1" \
+        run_fg timeout 900 "$tools/bench-produce" --brokers "$brokers" --topic "$1" \
                 --partitions "$2" --count "$3" >"$4" 2>"$4.err" ||
                 { cat "$4.err" >&2; die "producing to $1 failed"; }
 }
@@ -307,7 +335,7 @@ run_workers() {
                 wpids+=("$last_pid")
                 pidargs+=(--pid "$last_pid")
         done
-        if ! "$tools/bench-committed" --brokers "$brokers" --group "$g" \
+        if ! run_fg "$tools/bench-committed" --brokers "$brokers" --group "$g" \
                 --topic "$t" "${pidargs[@]}" --interval-ms 200 \
                 --timeout "$run_timeout" >"$work/$name.committed.json" \
                 2>"$work/$name.committed.err"; then
@@ -341,7 +369,7 @@ event_bytes=$(calc "$(json_num bytes "$work/produce.json") / $produced" 0)
 
 note_load read
 say "1. Kafka read limit"
-timeout 900 "$tools/bench-kafka-read" --brokers "$brokers" --topic "$topic" \
+run_fg timeout 900 "$tools/bench-kafka-read" --brokers "$brokers" --topic "$topic" \
         >"$work/read.json" 2>"$work/read.err" ||
         { cat "$work/read.err" >&2; die "bench-kafka-read failed"; }
 read_n=$(json_num events "$work/read.json")
@@ -355,7 +383,7 @@ note_load http
 say "2. HTTP limit: wrk -c$concurrency for ${wrk_seconds}s"
 wrk_threads=2
 [ "$concurrency" -lt 2 ] && wrk_threads=1
-timeout $((wrk_seconds + 60)) wrk -t"$wrk_threads" -c"$concurrency" \
+run_fg timeout $((wrk_seconds + 60)) wrk -t"$wrk_threads" -c"$concurrency" \
         -d"${wrk_seconds}s" --timeout 10s -s "$bench/post.lua" "$sink/" \
         >"$work/wrk.txt" 2>&1 || { cat "$work/wrk.txt" >&2; die "wrk failed"; }
 if grep -qE 'Non-2xx|Socket errors' "$work/wrk.txt"; then
@@ -426,7 +454,7 @@ for i in $(seq 1 50); do
         sleep 0.1
 done
 port_in_use "$lat_port" || die "bench-latency-sink did not start"
-timeout 60 "$tools/bench-produce" --brokers "$brokers" --topic "$lat_topic" \
+run_fg timeout 60 "$tools/bench-produce" --brokers "$brokers" --topic "$lat_topic" \
         --partitions "$partitions" >/dev/null 2>"$work/latency-create.err" ||
         { cat "$work/latency-create.err" >&2; die "creating $lat_topic failed"; }
 make_cfg "$bench/hookbridge.cfg.in" "$work/latency.cfg" "$lat_topic" \
@@ -449,13 +477,13 @@ lat_probe_pid=$last_pid
 sleep 1
 # warm-up events (messageId warm-<n>) first: the producer's, the worker's
 # and the sink's connections are up before anything is measured
-timeout $((lat_warmup + lat_seconds + 120)) "$tools/bench-produce" \
+run_fg timeout $((lat_warmup + lat_seconds + 120)) "$tools/bench-produce" \
         --brokers "$brokers" --topic "$lat_topic" --rate "$lat_rate" \
         --warmup "$lat_warmup" --seconds "$lat_seconds" \
         >"$work/latency-produce.json" 2>"$work/latency-produce.err" ||
         { cat "$work/latency-produce.err" >&2; die "latency: producing failed"; }
 lat_produced=$(json_num produced "$work/latency-produce.json")
-"$tools/bench-committed" --brokers "$brokers" --group "bench-latency-$runid" \
+run_fg "$tools/bench-committed" --brokers "$brokers" --group "bench-latency-$runid" \
         --topic "$lat_topic" --pid "$lat_hb_pid" --interval-ms 200 \
         --timeout $((lat_warmup + lat_seconds + 180)) \
         >"$work/latency.committed.json" 2>"$work/latency.committed.err" ||

@@ -1353,7 +1353,9 @@ Test(policy, half_open_lets_exactly_one_probe_out, .timeout = 30)
         cr_assert_eq(wh_endpoint_circuit(ep), 2);
         drive_for(p, 100);
         first = srv_requests(s);
-        cr_expect_eq(first, 6);
+        /* six, or a few more when a quick retry beat the second failure
+         * (a loaded machine, ASan): what matters is one probe below */
+        cr_expect_geq(first, 6);
         /* the open period ends without the pool running: half-open */
         usleep(300 * 1000);
         cr_expect_eq(wh_endpoint_circuit(ep), 1);
