@@ -1,11 +1,15 @@
 /* wh_pool: the HTTP producer pool (libcurl multi): POST, retry, report. */
 #include "wh_pool.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -17,6 +21,8 @@
 #define WH_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define WH_DEFAULT_RESPONSE_BYTES     256
 #define WH_DEFAULT_CIRCUIT_OPEN_MS    30000
+/* socket events taken from epoll per wh_pool_run() round */
+#define WH_EPOLL_BATCH 64
 
 /* Which list of the pool an endpoint is on (wh_ep_state_t.listed). */
 #define EP_UNLISTED 0
@@ -80,15 +86,28 @@ typedef struct ep_list_s {
  */
 struct wh_pool_s {
         CURLM *multi;
+        /* curl's sockets, registered by its socket callback: a round
+         * costs O(sockets with events), not O(transfers) as
+         * curl_multi_perform() would (it polls every transfer) */
+        int epfd;
+        int wakefd;       /* eventfd for wh_pool_wakeup() */
+        int64_t curl_due; /* curl's timer (monotonic ms), -1: none */
         int max_in_flight;
         int connect_timeout_ms;
         size_t max_response_bytes;
         int https_only;
 
-        CURL **idle; /* reusable easy handles, at most max_in_flight */
+        /* reusable easy handles, at most max_in_flight, each with the
+         * endpoint its options were set for (our reference; NULL: unknown,
+         * reset before use) */
+        struct idle_s {
+                CURL *e;
+                wh_endpoint_t *ep;
+        } * idle;
         int idle_count;
         int in_flight;
         size_t pending;
+        size_t queued; /* ready in endpoint queues, waiting for a slot */
 
         ep_list_t runnable; /* EP_RUNNABLE, in turn order */
         ep_list_t open;     /* EP_OPEN */
@@ -351,8 +370,10 @@ static void ep_wake(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
         if (st->listed != EP_UNLISTED || !st->queue_head)
                 return;
         if (st->disabled) {
-                while ((d = ep_queue_pop(st)))
+                while ((d = ep_queue_pop(st))) {
+                        p->queued--;
                         complete_disabled(d);
+                }
         } else if (circuit_at(p, st, now) == 2) {
                 ep_list_add(&p->open, ep, EP_OPEN);
         } else if (has_room(p, st, now)) {
@@ -364,6 +385,7 @@ static void ep_wake(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
 static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
 {
         ep_queue_push(wh_endpoint_state(d->ep), d);
+        p->queued++;
         ep_wake(p, d->ep, now);
 }
 
@@ -530,14 +552,42 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 
 /* --- attempts ---------------------------------------------------------- */
 
-static void release_easy(wh_pool_t *p, CURL *e)
+/* Keep \p e for the next attempt (its connection stays in the multi's
+ * cache either way): one to the same endpoint (\p ep, set up for it; NULL
+ * when its options are in an unknown state) reuses it without a reset. */
+static void release_easy(wh_pool_t *p, CURL *e, wh_endpoint_t *ep)
 {
-        /* kept for the next attempt: its connection stays in the multi's
-         * cache either way, the handle saves an allocation */
-        if (p->idle_count < p->max_in_flight)
-                p->idle[p->idle_count++] = e;
-        else
+        if (p->idle_count < p->max_in_flight) {
+                p->idle[p->idle_count].e = e;
+                p->idle[p->idle_count].ep = ep ? wh_endpoint_ref(ep) : NULL;
+                p->idle_count++;
+        } else {
                 curl_easy_cleanup(e);
+        }
+}
+
+/* An idle handle for \p ep: *\p fresh tells whether its endpoint options
+ * must be set (a new or reset handle). NULL: out of memory. */
+static CURL *take_easy(wh_pool_t *p, wh_endpoint_t *ep, int *fresh)
+{
+        struct idle_s it;
+        int i;
+
+        *fresh = 1;
+        if (p->idle_count == 0)
+                return curl_easy_init();
+        for (i = p->idle_count - 1; i > 0 && p->idle[i].ep != ep; i--)
+                ;
+        it = p->idle[i];
+        p->idle[i] = p->idle[--p->idle_count];
+        if (it.ep == ep) {
+                *fresh = 0;
+        } else {
+                curl_easy_reset(it.e);
+        }
+        if (it.ep)
+                wh_endpoint_unref(it.ep);
+        return it.e;
 }
 
 /* CURLOPT_OPENSOCKETFUNCTION: the SSRF guard sees the address curl is
@@ -555,9 +605,28 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose,
         return socket(a->family, a->socktype, a->protocol);
 }
 
-static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
+/* What changes from one delivery to the next on a handle. */
+static int set_delivery_options(wh_delivery_t *d, CURL *e)
 {
-        const wh_endpoint_t *ep = d->ep;
+        int bad = 0;
+
+        /* the body is borrowed, not copied: the caller keeps it alive */
+        bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (curl_off_t)d->body_len) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->body) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->hdrs) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, d) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, d) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, d) != 0;
+        if (d->pool->guard)
+                bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d) != 0;
+        return bad ? -1 : 0;
+}
+
+/* What every request to \p ep has, set once per handle. */
+static int set_endpoint_options(wh_pool_t *p, const wh_endpoint_t *ep, CURL *e)
+{
         const cfg_tls_t *tls = wh_endpoint_tls(ep);
         int bad = 0;
 
@@ -572,11 +641,6 @@ static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
                                                        CURLPROTO_HTTPS)) != 0;
 #endif
         bad |= curl_easy_setopt(e, CURLOPT_POST, 1L) != 0;
-        /* the body is borrowed, not copied: the caller keeps it alive */
-        bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                                (curl_off_t)d->body_len) != 0;
-        bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->body) != 0;
-        bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->hdrs) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                                 (long)wh_endpoint_timeout_ms(ep)) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
@@ -587,19 +651,13 @@ static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
         bad |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != 0;
-        bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, d) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != 0;
-        bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, d) != 0;
-        bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf) != 0;
-        bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, d) != 0;
         /* the guard must see the real peer: no proxy from the
          * environment */
         bad |= curl_easy_setopt(e, CURLOPT_PROXY, "") != 0;
-        if (p->guard) {
+        if (p->guard)
                 bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION,
                                         open_socket) != 0;
-                bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d) != 0;
-        }
         /* TLS: the peer is always verified, name included, TLS >= 1.2 */
         bad |= curl_easy_setopt(e, CURLOPT_SSLVERSION,
                                 (long)CURL_SSLVERSION_TLSv1_2) != 0;
@@ -624,23 +682,19 @@ static int set_options(wh_pool_t *p, wh_delivery_t *d, CURL *e)
 static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
 {
         CURL *e;
+        int fresh;
 
-        if (p->idle_count > 0) {
-                e = p->idle[--p->idle_count];
-                curl_easy_reset(e);
-        } else {
-                e = curl_easy_init();
-                if (!e) {
-                        fail_local(p, d, "curl_easy_init failed");
-                        return;
-                }
+        e = take_easy(p, d->ep, &fresh);
+        if (!e) {
+                fail_local(p, d, "curl_easy_init failed");
+                return;
         }
         /* re-signed for every attempt: the timestamp is this attempt's */
         curl_slist_free_all(d->hdrs);
         d->hdrs = wh_endpoint_headers(d->ep, d->id, (int64_t)time(NULL),
                                       d->body, d->body_len);
         if (!d->hdrs) {
-                release_easy(p, e);
+                release_easy(p, e, fresh ? NULL : d->ep);
                 fail_local(p, d, "out of memory building the request headers");
                 return;
         }
@@ -650,13 +704,14 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         d->resp_len = 0;
         d->retry_after_ms = -1;
         d->status = 0;
-        if (set_options(p, d, e) != 0) {
-                release_easy(p, e);
+        if ((fresh && set_endpoint_options(p, d->ep, e) != 0) ||
+            set_delivery_options(d, e) != 0) {
+                release_easy(p, e, NULL);
                 fail_local(p, d, "curl_easy_setopt failed");
                 return;
         }
         if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
-                release_easy(p, e);
+                release_easy(p, e, d->ep);
                 fail_local(p, d, "curl_multi_add_handle failed");
                 return;
         }
@@ -722,7 +777,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
                 d->last_attempt_s = (double)total_us / 1e6;
         curl_multi_remove_handle(p->multi, e);
-        release_easy(p, e);
+        release_easy(p, e, d->ep);
         d->easy = NULL;
         curl_slist_free_all(d->hdrs);
         d->hdrs = NULL;
@@ -799,6 +854,7 @@ static void schedule(wh_pool_t *p)
                         continue;
                 }
                 d = ep_queue_pop(st);
+                p->queued--;
                 if (circuit_at(p, st, now) == 1) {
                         /* half-open: this attempt is the one probe */
                         d->probe = 1;
@@ -875,6 +931,84 @@ static int run_callbacks(wh_pool_t *p)
         return n;
 }
 
+/* --- curl's sockets and timer ------------------------------------------ */
+
+/* CURLMOPT_SOCKETFUNCTION: curl says which events it wants on \p s. */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp,
+                     void *socketp)
+{
+        wh_pool_t *p = userp;
+        struct epoll_event ev;
+
+        (void)e;
+        if (what == CURL_POLL_REMOVE) {
+                /* may fail harmlessly when curl closed it already */
+                epoll_ctl(p->epfd, EPOLL_CTL_DEL, s, NULL);
+                curl_multi_assign(p->multi, s, NULL);
+                return 0;
+        }
+        memset(&ev, 0, sizeof(ev));
+        ev.data.fd = s;
+        if (what & CURL_POLL_IN)
+                ev.events |= EPOLLIN;
+        if (what & CURL_POLL_OUT)
+                ev.events |= EPOLLOUT;
+        if (epoll_ctl(p->epfd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s,
+                      &ev) == -1) {
+                /* a reused descriptor number, or one closed behind our
+                 * back: the other operation is right */
+                if (errno != EEXIST && errno != ENOENT)
+                        return -1;
+                if (epoll_ctl(p->epfd,
+                              errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                              s, &ev) == -1)
+                        return -1;
+        }
+        if (!socketp)
+                curl_multi_assign(p->multi, s, p); /* any non-NULL mark */
+        return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: curl wants CURL_SOCKET_TIMEOUT in \p ms. */
+static int on_timer(CURLM *m, long ms, void *userp)
+{
+        wh_pool_t *p = userp;
+
+        (void)m;
+        p->curl_due = ms < 0 ? -1 : now_ms() + ms;
+        return 0;
+}
+
+/* Let curl act on what is ready: the sockets epoll reports now, then its
+ * timer when due. @returns -1 on a fatal curl error. */
+static int drive(wh_pool_t *p)
+{
+        struct epoll_event evs[WH_EPOLL_BATCH];
+        int running, n;
+
+        n = epoll_wait(p->epfd, evs, WH_EPOLL_BATCH, 0);
+        for (int i = 0; i < n; i++) {
+                int mask = 0;
+
+                if (evs[i].events & EPOLLIN)
+                        mask |= CURL_CSELECT_IN;
+                if (evs[i].events & EPOLLOUT)
+                        mask |= CURL_CSELECT_OUT;
+                if (evs[i].events & (EPOLLERR | EPOLLHUP))
+                        mask |= CURL_CSELECT_ERR;
+                if (curl_multi_socket_action(p->multi, evs[i].data.fd, mask,
+                                             &running) != CURLM_OK)
+                        return -1;
+        }
+        if (p->curl_due >= 0 && p->curl_due <= now_ms()) {
+                p->curl_due = -1;
+                if (curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0,
+                                             &running) != CURLM_OK)
+                        return -1;
+        }
+        return 0;
+}
+
 /* --- public ------------------------------------------------------------ */
 
 wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
@@ -895,6 +1029,8 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
         p = calloc(1, sizeof(*p));
         if (!p)
                 goto oom;
+        p->epfd = p->wakefd = -1;
+        p->curl_due = -1;
         p->max_in_flight = conf->max_in_flight;
         p->connect_timeout_ms = conf->connect_timeout_ms > 0
                                         ? conf->connect_timeout_ms
@@ -921,6 +1057,13 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
         p->idle = calloc((size_t)p->max_in_flight, sizeof(*p->idle));
         if (!p->idle)
                 goto oom;
+        p->epfd = epoll_create1(EPOLL_CLOEXEC);
+        p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (p->epfd == -1 || p->wakefd == -1) {
+                snprintf(errstr, errstr_size, "epoll/eventfd: %s",
+                         strerror(errno));
+                goto err;
+        }
         p->multi = curl_multi_init();
         if (!p->multi) {
                 snprintf(errstr, errstr_size, "curl_multi_init failed");
@@ -930,7 +1073,13 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
         if (curl_multi_setopt(p->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                               (long)p->max_in_flight) != CURLM_OK ||
             curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS,
-                              (long)p->max_in_flight) != CURLM_OK) {
+                              (long)p->max_in_flight) != CURLM_OK ||
+            curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, on_socket) !=
+                    CURLM_OK ||
+            curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p) != CURLM_OK ||
+            curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_timer) !=
+                    CURLM_OK ||
+            curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p) != CURLM_OK) {
                 snprintf(errstr, errstr_size, "curl_multi_setopt failed");
                 goto err;
         }
@@ -941,6 +1090,10 @@ err:
         if (p) {
                 if (p->multi)
                         curl_multi_cleanup(p->multi);
+                if (p->epfd != -1)
+                        close(p->epfd);
+                if (p->wakefd != -1)
+                        close(p->wakefd);
                 wh_guard_destroy(p->guard);
                 free(p->idle);
                 free(p);
@@ -1019,14 +1172,14 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
 
 int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd)
 {
-        struct curl_waitfd wfd;
-        long curl_ms = -1;
         int64_t wait, now, timer;
-        int running = 0;
 
         if (!p)
                 return -1;
         schedule(p);
+        if (drive(p) == -1) /* sends what schedule() just started */
+                return -1;
+        collect_finished(p);
 
         wait = timeout_ms > 0 ? timeout_ms : 0;
         if (p->done_head)
@@ -1035,29 +1188,43 @@ int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd)
         timer = next_timer(p);
         if (timer >= 0 && timer - now < wait)
                 wait = timer - now;
-        if (curl_multi_timeout(p->multi, &curl_ms) == CURLM_OK &&
-            curl_ms >= 0 && curl_ms < wait)
-                wait = curl_ms;
-        if (wait < 0)
-                wait = 0;
+        if (p->curl_due >= 0 && p->curl_due - now < wait)
+                wait = p->curl_due - now;
+        if (wait > 0) {
+                struct pollfd pfd[3] = {
+                        {.fd = p->epfd, .events = POLLIN},
+                        {.fd = p->wakefd, .events = POLLIN},
+                        {.fd = extra_fd, .events = POLLIN},
+                };
+                uint64_t v;
 
-        memset(&wfd, 0, sizeof(wfd));
-        wfd.fd = extra_fd;
-        wfd.events = CURL_WAIT_POLLIN;
-        if (curl_multi_poll(p->multi, extra_fd >= 0 ? &wfd : NULL,
-                            extra_fd >= 0 ? 1 : 0, (int)wait, NULL) != CURLM_OK)
-                return -1;
-        if (curl_multi_perform(p->multi, &running) != CURLM_OK)
+                if (poll(pfd, extra_fd >= 0 ? 3 : 2, (int)wait) == -1 &&
+                    errno != EINTR)
+                        return -1;
+                if (pfd[1].revents & POLLIN)
+                        (void)!read(p->wakefd, &v, sizeof(v));
+        }
+        if (drive(p) == -1)
                 return -1;
         collect_finished(p);
         schedule(p);
+        if (drive(p) == -1) /* the requests started just now go out */
+                return -1;
         return run_callbacks(p);
 }
 
 void wh_pool_wakeup(wh_pool_t *p)
 {
+        uint64_t one = 1;
+
+        /* async-signal-safe: one write(2) */
         if (p)
-                curl_multi_wakeup(p->multi);
+                (void)!write(p->wakefd, &one, sizeof(one));
+}
+
+size_t wh_pool_queued(const wh_pool_t *p)
+{
+        return p ? p->queued : 0;
 }
 
 void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque)
@@ -1103,9 +1270,14 @@ void wh_pool_destroy(wh_pool_t *p)
                 }
                 delivery_free(d); /* the last one clears st->owner */
         }
-        for (int i = 0; i < p->idle_count; i++)
-                curl_easy_cleanup(p->idle[i]);
-        curl_multi_cleanup(p->multi);
+        for (int i = 0; i < p->idle_count; i++) {
+                curl_easy_cleanup(p->idle[i].e);
+                if (p->idle[i].ep)
+                        wh_endpoint_unref(p->idle[i].ep);
+        }
+        curl_multi_cleanup(p->multi); /* may still call on_socket() */
+        close(p->epfd);
+        close(p->wakefd);
         wh_guard_destroy(p->guard);
         free(p->idle);
         free(p->heap);

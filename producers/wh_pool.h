@@ -118,6 +118,11 @@ void wh_pool_wakeup(wh_pool_t *p);
 /** @brief Set the per-attempt hook (metrics); NULL: none. */
 void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque);
 
+/** @returns deliveries ready for an attempt and waiting for a free slot
+ *  (not those on the wire or waiting for a retry): how far submitting is
+ *  ahead of sending. */
+size_t wh_pool_queued(const wh_pool_t *p);
+
 /** @returns HTTP requests on the wire now. */
 size_t wh_pool_running(const wh_pool_t *p);
 

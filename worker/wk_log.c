@@ -101,9 +101,14 @@ void wk_log(int level, const char *msg, const char *fmt, ...)
 
         if (!wk_log_enabled(level))
                 return;
-        va_start(ap, fmt);
-        vsnprintf(kv, sizeof(kv), fmt ? fmt : "", ap);
-        va_end(ap);
+        /* no fields: skip vsnprintf, an empty format trips clang's
+         * -Wformat-zero-length */
+        kv[0] = '\0';
+        if (fmt) {
+                va_start(ap, fmt);
+                vsnprintf(kv, sizeof(kv), fmt, ap);
+                va_end(ap);
+        }
 
         gettimeofday(&tv, NULL);
         gmtime_r(&tv.tv_sec, &tm);

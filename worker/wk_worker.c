@@ -25,8 +25,15 @@
 #include "wk_metrics_names.h"
 #include "wk_transform.h"
 
-/* Messages taken from Kafka per loop turn before HTTP gets a turn. */
-#define INTAKE_BATCH 256
+/* Messages taken from Kafka per loop turn before HTTP gets a turn: small,
+ * so responses are collected and new requests sent while a backlog is
+ * being taken in. */
+#define INTAKE_BATCH 32
+/* Deliveries ready and waiting for a connection, per connection, above
+ * which intake waits while every connection is busy: work is taken from
+ * Kafka as fast as it can be sent, not faster (the in-flight limits are
+ * for what a failing webhook holds back, not for a healthy backlog). */
+#define INTAKE_AHEAD 4
 /* How often gauges, lag and /status are refreshed. */
 #define SLOW_TICK_MS 1000
 /* /healthz fails when the loop has not turned for this long. */
@@ -83,8 +90,10 @@ struct wk_worker_s {
         wk_admin_t *admin;
         wk_msg_t *live; /* consumed, not finished */
         int wake[2];    /* self-pipe: Kafka queues, signals */
-        volatile sig_atomic_t stop;
-        volatile sig_atomic_t reload;
+        /* set from signal handlers and other threads (lock-free atomics
+         * are async-signal-safe) */
+        atomic_int stop;
+        atomic_int reload;
         wk_stats_t stats;
         uint64_t commit_errors, rebalances; /* last seen, for metrics */
         /* rate limit (replay --rate): tokens in events */
@@ -1070,6 +1079,15 @@ static int rate_allowance(wk_worker_t *w, int *wait_ms)
         return 0;
 }
 
+/* Room for more intake: a connection is free, or few deliveries wait. */
+static int intake_open(wk_worker_t *w)
+{
+        size_t conns = (size_t)cfg_delivery(w->hooks->cfg)->concurrency;
+
+        return wh_pool_running(w->pool) < conns ||
+               wh_pool_queued(w->pool) < INTAKE_AHEAD * conns;
+}
+
 int wk_worker_run(wk_worker_t *w)
 {
         int64_t deadline;
@@ -1089,11 +1107,9 @@ int wk_worker_run(wk_worker_t *w)
 
                 atomic_store(&w->loop_ms, now_ms());
                 drain_wake(w);
-                if (w->reload) {
-                        w->reload = 0;
+                if (atomic_exchange(&w->reload, 0))
                         do_reload(w);
-                }
-                while (taken < allowed &&
+                while (taken < allowed && intake_open(w) &&
                        (rkm = kc_consumer_poll(w->consumer, &ticket))) {
                         handle(w, rkm, &ticket);
                         taken++;

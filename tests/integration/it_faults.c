@@ -376,10 +376,29 @@ static void close_inherited(void)
                 close(fd);
 }
 
+/* Has the worker logging to \p log said "worker started"? wk_cmd_run
+ * installs its SIGTERM/SIGHUP handlers just before: a signal sent earlier
+ * would kill it (the default action) instead of stopping it. */
+static int logged_started(const char *log)
+{
+        char line[4096];
+        int found = 0;
+        FILE *fp = fopen(log, "r");
+
+        if (!fp)
+                return 0;
+        while (!found && fgets(line, sizeof(line), fp))
+                found = strstr(line, "worker started") != NULL;
+        fclose(fp);
+        return found;
+}
+
 pid_t fx_spawn(fx_t *f)
 {
+        const char *bin = it_hookbridge();
         char log[160];
         pid_t parent = getpid(), pid;
+        int64_t deadline;
 
         cr_assert(f->nworkers < FX_MAX_WORKERS, "too many workers");
         snprintf(log, sizeof(log), "%s/worker-%zu.log", f->dir, f->nworkers);
@@ -398,13 +417,23 @@ pid_t fx_spawn(fx_t *f)
                         dup2(fd, STDERR_FILENO);
                         close(fd);
                 }
-                execl(HB_BINARY_DIR "/hookbridge", "hookbridge", "run", "-c",
-                      f->cfg, (char *)NULL);
+                execl(bin, "hookbridge", "run", "-c", f->cfg, (char *)NULL);
                 _exit(127);
         }
         f->workers[f->nworkers] = pid;
         f->running[f->nworkers] = 1;
         f->nworkers++;
+        deadline = it_now_ms() + 30000;
+        while (!logged_started(log)) {
+                cr_assert(fx_alive(pid),
+                          "worker %d exited at start-up (log %s)", (int)pid,
+                          log);
+                cr_assert(it_now_ms() < deadline,
+                          "worker %d did not log \"worker started\" within "
+                          "30 s (log %s)",
+                          (int)pid, log);
+                usleep(20 * 1000);
+        }
         return pid;
 }
 

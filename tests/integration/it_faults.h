@@ -98,7 +98,9 @@ size_t fx_log_count(fx_t *f, const char *text);
 void fx_next_id(fx_t *f, char *out, size_t size);
 
 /** @brief Start `hookbridge run` on the configuration (killed with the
- *  test process should that die first). */
+ *  test process should that die first); returns once it logged "worker
+ *  started", so its signal handlers are in place (asserts it does within
+ *  30 s: a sanitizer build on a busy machine starts slowly). */
 pid_t fx_spawn(fx_t *f);
 
 /** @brief SIGKILL a worker and reap it. */

@@ -207,8 +207,16 @@ void it_write_temp(const char *text, char *path, size_t path_size)
         close(fd);
 }
 
+const char *it_hookbridge(void)
+{
+        const char *bin = getenv("HB_TEST_HOOKBRIDGE");
+
+        return bin && *bin ? bin : HB_BINARY_DIR "/hookbridge";
+}
+
 pid_t it_spawn_worker(const char *cfg_path, const char *log_path)
 {
+        const char *bin = it_hookbridge();
         pid_t pid = fork();
 
         cr_assert(pid >= 0, "fork failed");
@@ -219,8 +227,7 @@ pid_t it_spawn_worker(const char *cfg_path, const char *log_path)
                         dup2(fd, STDOUT_FILENO);
                         close(fd);
                 }
-                execl(HB_BINARY_DIR "/hookbridge", "hookbridge", "run", "-c",
-                      cfg_path, (char *)NULL);
+                execl(bin, "hookbridge", "run", "-c", cfg_path, (char *)NULL);
                 _exit(127);
         }
         return pid;

@@ -44,7 +44,12 @@ int it_wait_committed_to_end(const char *group, const char *topic, int n,
 /** @brief Write \p text to a new temporary file; path into \p path. */
 void it_write_temp(const char *text, char *path, size_t path_size);
 
-/** @brief Start `hookbridge run -c CFG`, stderr to \p log_path. */
+/** @returns the hookbridge binary the tests run: $HB_TEST_HOOKBRIDGE
+ *  when set (e.g. a ThreadSanitizer build's, tests/run.sh), else this
+ *  build's. */
+const char *it_hookbridge(void);
+
+/** @brief Start it_hookbridge() `run -c CFG`, stderr to \p log_path. */
 pid_t it_spawn_worker(const char *cfg_path, const char *log_path);
 
 /** @brief Send \p sig and wait up to \p timeout_ms.

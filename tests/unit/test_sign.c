@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "wh_sign.h"
 
 #define SW_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -202,4 +205,38 @@ Test(sign, userpilot_verify)
         cr_assert_eq(wh_verify_userpilot(key, b, bl, ""), 0);
         wh_key_destroy(key);
         wh_key_destroy(prev);
+}
+
+/* The prepared ipad/opad states against OpenSSL's one-shot HMAC(), for
+ * keys around the 64-byte block (a longer key is hashed first). */
+Test(sign, prepared_hmac_matches_openssl_for_every_key_length)
+{
+        static const size_t lens[] = {1, 31, 32, 63, 64, 65, 131, 200};
+        const char *body = "{\"type\":\"flows.completed\"}";
+        char secret[256], out[WH_SIGN_MAX], expect[WH_SIGN_MAX];
+        char msg[128];
+
+        for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+                unsigned char md[32];
+                unsigned int md_len = 0;
+                wh_key_t *key;
+                int n;
+
+                for (size_t j = 0; j < lens[i]; j++)
+                        secret[j] = (char)('!' + (j * 7 + i) % 90);
+                secret[lens[i]] = '\0';
+                key = key_or_die(secret);
+                n = snprintf(msg, sizeof(msg), "id-%zu.1700000000.%s", i, body);
+                cr_assert_not_null(HMAC(EVP_sha256(), secret, (int)lens[i],
+                                        (const unsigned char *)msg, (size_t)n,
+                                        md, &md_len));
+                memcpy(expect, "v1,", 3);
+                EVP_EncodeBlock((unsigned char *)expect + 3, md, 32);
+                snprintf(msg, sizeof(msg), "id-%zu", i);
+                cr_assert_gt(wh_sign_standard(key, msg, 1700000000, body,
+                                              strlen(body), out, sizeof(out)),
+                             0);
+                cr_expect_str_eq(out, expect, "key of %zu bytes", lens[i]);
+                wh_key_destroy(key);
+        }
 }
