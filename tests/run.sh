@@ -123,3 +123,9 @@ tsan_check
 
 step "all tests (unit + real broker)"
 ctest --test-dir build --output-on-failure
+
+step "benchmark smoke run (keeps bench/run.sh working; the numbers mean nothing)"
+# its own broker on 127.0.0.1:39092 and nginx sink; 5,000 events, < 2 min
+cleanup
+started=0
+bench/run.sh --smoke

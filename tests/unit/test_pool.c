@@ -1153,9 +1153,15 @@ Test(policy, hanging_webhook_keeps_to_its_cap, .timeout = 30)
                 cr_assert_eq(wh_pool_submit(p, ef, "fast", BODY, strlen(BODY),
                                             0, on_done, &of[i]),
                              0);
+        /* all 26 wait for a slot until a run starts some */
+        cr_expect_eq(wh_pool_queued(p), 26);
         t0 = now_s();
         cr_assert_geq(wh_pool_run(p, 0, -1), 0);
         cr_expect_eq(wh_endpoint_state(es)->in_flight, 2);
+        cr_expect_eq(wh_pool_queued(p) + wh_pool_running(p) +
+                             (size_t)count_called(of, 20) +
+                             (size_t)count_called(os, 6),
+                     26);
         drive_until(p, of, 20, 5000);
         for (int i = 0; i < 20; i++) {
                 cr_expect_eq(of[i].outcome, WH_OUT_OK, "fast %d", i);
@@ -1177,6 +1183,7 @@ Test(policy, hanging_webhook_keeps_to_its_cap, .timeout = 30)
         cr_expect_eq(srv_get(slow, &slow->max_cur), 2);
         cr_expect_eq(wh_pool_running(p), 0);
         cr_expect_eq(wh_pool_pending(p), 0);
+        cr_expect_eq(wh_pool_queued(p), 0);
         wh_pool_destroy(p);
         wh_endpoint_unref(es);
         wh_endpoint_unref(ef);
