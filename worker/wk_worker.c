@@ -99,6 +99,7 @@ struct wk_worker_s {
         /* rate limit (replay --rate): tokens in events */
         double tokens;
         int64_t tokens_ms;
+        size_t conns; /* the pool's connections (fixed at start) */
         /* counts for wk_worker_report() */
         uint64_t *per_webhook; /* indexed like the first hooks_t */
         char **per_webhook_name;
@@ -982,6 +983,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         w->pool = wh_pool_new(&pconf, errstr, errstr_size);
         if (!w->pool)
                 goto err;
+        w->conns = (size_t)pconf.max_in_flight;
         wh_pool_set_attempt_cb(w->pool, on_attempt, w);
         if (del->dead_letter_topic && !opts->dry_run) {
                 w->dlq = wh_dlq_new(cfg, w->wake[1], errstr, errstr_size);
@@ -1082,10 +1084,8 @@ static int rate_allowance(wk_worker_t *w, int *wait_ms)
 /* Room for more intake: a connection is free, or few deliveries wait. */
 static int intake_open(wk_worker_t *w)
 {
-        size_t conns = (size_t)cfg_delivery(w->hooks->cfg)->concurrency;
-
-        return wh_pool_running(w->pool) < conns ||
-               wh_pool_queued(w->pool) < INTAKE_AHEAD * conns;
+        return wh_pool_running(w->pool) < w->conns ||
+               wh_pool_queued(w->pool) < INTAKE_AHEAD * w->conns;
 }
 
 int wk_worker_run(wk_worker_t *w)
