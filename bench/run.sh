@@ -33,11 +33,8 @@
 set -euo pipefail
 
 me=bench/run.sh
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bench=$root/bench
-build=$root/build-bench
-tools=$build/bench-tools
-hb=$build/hookbridge
+# root bench build tools hb; say die port_in_use kafka_sh build_all
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 smoke=0
 events=1000000
@@ -107,16 +104,10 @@ ok=0
 pids=()
 t_start=$(date +%s)
 
-say() { printf '%s: %s\n' "$me" "$*" >&2; }
-
 # The 1-minute load average at the start of each phase: the benchmark
 # shares the machine, and a busy neighbour shows up here.
 loads=()
 note_load() { loads+=("$1=$(cut -d' ' -f1 /proc/loadavg)"); }
-die() {
-        say "error: $*"
-        exit 1
-}
 
 # --- cleanup: every process we started, by pid; our broker --------------
 
@@ -133,12 +124,6 @@ stop_pid() { # pid [grace seconds]
                 i=$((i + 1))
         done
         wait "$pid" 2>/dev/null || true
-}
-
-kafka_sh() {
-        env -u HOOKBRIDGE_TEST_BROKERS HB_KAFKA_PORT="$kport" \
-                HB_KAFKA_CONTROLLER_PORT=$((kport + 1)) \
-                HB_KAFKA_STATE="$kstate" "$root/tests/kafka/kafka.sh" "$@"
 }
 
 cleanup() {
@@ -185,8 +170,6 @@ run_fg() {
         pids+=("$p")
         wait "$p"
 }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 free_port() {
         local p i
@@ -256,14 +239,7 @@ else
         say "using the broker at HB_BENCH_BROKERS=$brokers"
 fi
 
-say "building hookbridge (Release) in $build and the bench tools"
-if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHB_TESTS=OFF &&
-        cmake --build "$build" -j2 --target hookbridge &&
-        cmake -S "$bench" -B "$tools" -DCMAKE_BUILD_TYPE=Release &&
-        cmake --build "$tools" -j2; } >"$work/build.log" 2>&1; then
-        tail -n 30 "$work/build.log" >&2
-        die "build failed (log: $work/build.log)"
-fi
+build_all "$work/build.log"
 if [ -n "$kafka_pid" ]; then
         if ! wait "$kafka_pid"; then
                 cat "$work/kafka-start.log" >&2

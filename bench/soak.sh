@@ -13,11 +13,8 @@
 set -euo pipefail
 
 me=bench/soak.sh
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bench=$root/bench
-build=$root/build-bench
-tools=$build/bench-tools
-hb=$build/hookbridge
+# root bench build tools hb; say die port_in_use kafka_sh build_all
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seconds=600
 rate=5000
 while [ $# -gt 0 ]; do
@@ -43,13 +40,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/hb-soak.XXXXXX")
 runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
 pids=()
 started_kafka=0
-say() { printf '%s: %s\n' "$me" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-kafka_sh() {
-        env -u HOOKBRIDGE_TEST_BROKERS HB_KAFKA_PORT="$kport" \
-                HB_KAFKA_CONTROLLER_PORT=$((kport + 1)) \
-                HB_KAFKA_STATE="$kstate" "$root/tests/kafka/kafka.sh" "$@"
-}
 cleanup() {
         local rc=$? pid
         trap - EXIT INT TERM
@@ -64,7 +54,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 brokers=${HB_BENCH_BROKERS:-127.0.0.1:$kport}
 if [ -z "${HB_BENCH_BROKERS:-}" ]; then
@@ -72,12 +61,7 @@ if [ -z "${HB_BENCH_BROKERS:-}" ]; then
         started_kafka=1
         kafka_sh start >"$work/kafka.log" 2>&1 || { cat "$work/kafka.log" >&2; die "Kafka did not start"; }
 fi
-say "building hookbridge (Release) and the bench tools"
-{ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHB_TESTS=OFF &&
-        cmake --build "$build" -j2 --target hookbridge &&
-        cmake -S "$bench" -B "$tools" -DCMAKE_BUILD_TYPE=Release &&
-        cmake --build "$tools" -j2; } >"$work/build.log" 2>&1 ||
-        { tail -n 30 "$work/build.log" >&2; die "build failed"; }
+build_all "$work/build.log"
 
 ngx=$work/nginx
 mkdir -p "$ngx"
