@@ -302,10 +302,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf)
 {
         (void)rk;
-        wk_log(level <= 3   ? WK_LOG_ERR
-               : level <= 4 ? WK_LOG_WARN
-                            : WK_LOG_DEBUG,
-               "librdkafka", "facility=%s detail=\"%s\"", fac, buf);
+        wk_log_librdkafka(level, fac, buf);
 }
 
 /* The handle and its settings, shared by the group and ranges modes. */

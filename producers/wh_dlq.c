@@ -43,6 +43,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         free(p);
 }
 
+/* librdkafka's own lines (a broker down, a consumer-only property in
+ * kafka.properties) as structured log lines, like the consumer's. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+        (void)rk;
+        wk_log_librdkafka(level, fac, buf);
+}
+
 wh_dlq_t *wh_dlq_new(const cfg_t *cfg, int wake_fd, char *errstr,
                      size_t errstr_size)
 {
@@ -76,6 +85,7 @@ wh_dlq_t *wh_dlq_new(const cfg_t *cfg, int wake_fd, char *errstr,
                 goto err;
         rd_kafka_conf_set_opaque(conf, d);
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+        rd_kafka_conf_set_log_cb(conf, log_cb);
         d->topic = strdup(del->dead_letter_topic);
         d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
         if (!d->topic || !d->rk) {

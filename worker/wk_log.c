@@ -150,3 +150,16 @@ const char *wk_log_quote(char *buf, size_t size, const char *s)
         buf[o] = '\0';
         return buf;
 }
+
+void wk_log_librdkafka(int level, const char *fac, const char *buf)
+{
+        char q[1024];
+        int lvl = level <= 3   ? WK_LOG_ERR
+                  : level <= 4 ? WK_LOG_WARN
+                               : WK_LOG_DEBUG;
+
+        if (!wk_log_enabled(lvl))
+                return;
+        wk_log(lvl, "librdkafka", "facility=%s detail=\"%s\"", fac ? fac : "-",
+               wk_log_quote(q, sizeof(q), buf ? buf : ""));
+}

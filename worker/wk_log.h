@@ -29,4 +29,11 @@ const char *wk_log_quote(char *buf, size_t size, const char *s);
 void wk_log(int level, const char *msg, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/**
+ * @brief One librdkafka log line (its log_cb: syslog \p level, facility,
+ *        text) as a structured "librdkafka" line: levels 0-3 as errors, 4
+ *        as warnings, the rest as debug.
+ */
+void wk_log_librdkafka(int level, const char *fac, const char *buf);
+
 #endif
