@@ -263,6 +263,28 @@ const char *wh_endpoint_name(const wh_endpoint_t *ep)
         return ep->name;
 }
 
+const char *wh_endpoint_origin(const char *url, char *out, size_t size)
+{
+        CURLU *u = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL;
+        const char *ret = NULL;
+
+        if (u && url && !curl_url_set(u, CURLUPART_URL, url, 0) &&
+            !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+            !curl_url_get(u, CURLUPART_HOST, &host, 0)) {
+                /* no port part when the URL names none */
+                curl_url_get(u, CURLUPART_PORT, &port, 0);
+                snprintf(out, size, "%s://%s%s%s", scheme, host,
+                         port ? ":" : "", port ? port : "");
+                ret = out;
+        }
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return ret;
+}
+
 const char *wh_endpoint_url(const wh_endpoint_t *ep)
 {
         return ep->url;

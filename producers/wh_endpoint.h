@@ -84,6 +84,13 @@ const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep);
 
 const char *wh_endpoint_name(const wh_endpoint_t *ep);
 const char *wh_endpoint_url(const wh_endpoint_t *ep);
+
+/**
+ * @brief Where \p url points, for people: "scheme://host[:port]", without
+ *        the path, query or credentials (they may carry secrets).
+ * @returns \p out, or NULL when \p url does not parse (\p out untouched).
+ */
+const char *wh_endpoint_origin(const char *url, char *out, size_t size);
 int wh_endpoint_timeout_ms(const wh_endpoint_t *ep);
 const cfg_retry_t *wh_endpoint_retry(const wh_endpoint_t *ep);
 

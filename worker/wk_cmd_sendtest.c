@@ -6,8 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "cfg.h"
 #include "wh_pool.h"
 #include "wk_cmd.h"
@@ -52,22 +50,14 @@ static int sample_for(const wk_mapping_t *m, const cfg_t *cfg,
  * (Slack-style hooks), so they are never printed. */
 static const char *where(const char *url, char *out, size_t size)
 {
-        CURLU *u = curl_url();
-        char *scheme = NULL, *host = NULL, *port = NULL;
+        size_t n;
 
-        if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
-            !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
-            !curl_url_get(u, CURLUPART_HOST, &host, 0)) {
-                curl_url_get(u, CURLUPART_PORT, &port, 0);
-                snprintf(out, size, "%s://%s%s%s/...", scheme, host,
-                         port ? ":" : "", port ? port : "");
-        } else {
+        if (!wh_endpoint_origin(url, out, size)) {
                 snprintf(out, size, "(the configured url)");
+                return out;
         }
-        curl_free(scheme);
-        curl_free(host);
-        curl_free(port);
-        curl_url_cleanup(u);
+        n = strlen(out);
+        snprintf(out + n, size - n, "/...");
         return out;
 }
 

@@ -729,17 +729,10 @@ static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
         for (size_t i = 0; i < h->n; i++) {
                 const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
                 json_object *j = json_object_new_object();
-                CURLU *u = curl_url();
-                char *scheme = NULL, *host = NULL, where[300];
-                if (u && !curl_url_set(u, CURLUPART_URL, wh->url, 0) &&
-                    !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
-                    !curl_url_get(u, CURLUPART_HOST, &host, 0))
-                        snprintf(where, sizeof(where), "%s://%s", scheme, host);
-                else
+                char where[300];
+
+                if (!wh_endpoint_origin(wh->url, where, sizeof(where)))
                         snprintf(where, sizeof(where), "?");
-                curl_free(scheme);
-                curl_free(host);
-                curl_url_cleanup(u);
                 json_object_object_add(j, "name",
                                        json_object_new_string(wh->name));
                 json_object_object_add(j, "endpoint",
