@@ -1216,26 +1216,46 @@ static void cfg_parse_circuit(cfg_loader_t *ld, const config_setting_t *g)
  * address stands for /32 or /128. The prefix is 1 to 3 digits only (no
  * sign or blanks, which strtol would let through), 0..32 or 0..128.
  */
-static int cfg_cidr_ok(const char *s)
+int cfg_cidr_parse(const char *s, uint8_t addr[16], int *bits)
 {
         char buf[64];
-        unsigned char a[16];
-        const char *slash = strchr(s, '/'), *p;
-        size_t len = slash ? (size_t)(slash - s) : strlen(s);
-        int v4, bits = 0;
+        const char *slash;
+        size_t len;
+        struct in_addr v4;
+        int is4, b;
 
+        if (!s)
+                return -1;
+        slash = strchr(s, '/');
+        len = slash ? (size_t)(slash - s) : strlen(s);
         if (len == 0 || len >= sizeof(buf))
-                return 0;
+                return -1;
         memcpy(buf, s, len);
         buf[len] = '\0';
-        v4 = inet_pton(AF_INET, buf, a) == 1;
-        if (!v4 && inet_pton(AF_INET6, buf, a) != 1)
-                return 0;
-        if (!slash)
-                return 1;
-        for (p = slash + 1; *p >= '0' && *p <= '9' && p - slash <= 3; p++)
-                bits = bits * 10 + (*p - '0');
-        return p > slash + 1 && !*p && bits <= (v4 ? 32 : 128);
+        memset(addr, 0, 16);
+        if (inet_pton(AF_INET, buf, &v4) == 1) {
+                addr[10] = addr[11] = 0xff;
+                memcpy(addr + 12, &v4, 4);
+                is4 = 1;
+        } else if (inet_pton(AF_INET6, buf, addr) == 1) {
+                is4 = 0;
+        } else {
+                return -1;
+        }
+        b = is4 ? 32 : 128;
+        if (slash) {
+                /* digits only: no sign, no blanks, at most three */
+                const char *d = slash + 1;
+                size_t n = strlen(d);
+
+                if (n == 0 || n > 3 || strspn(d, "0123456789") != n)
+                        return -1;
+                b = atoi(d);
+                if (b > (is4 ? 32 : 128))
+                        return -1;
+        }
+        *bits = b + (is4 ? 96 : 0);
+        return 0;
 }
 
 static void cfg_parse_networks(cfg_loader_t *ld, const config_setting_t *s)
@@ -1257,9 +1277,12 @@ static void cfg_parse_networks(cfg_loader_t *ld, const config_setting_t *s)
                 const config_setting_t *e = config_setting_get_elem(s, i);
                 const char *c =
                         cfg_elem_str(ld, e, "delivery.allow_networks", i);
+                uint8_t a[16];
+                int bits;
+
                 if (!c)
                         continue;
-                if (!cfg_cidr_ok(c)) {
+                if (cfg_cidr_parse(c, a, &bits) != 0) {
                         cfg_report(ld, e,
                                    "delivery.allow_networks[%d]: '%.64s' is "
                                    "not a CIDR; write e.g. \"127.0.0.0/8\", "

@@ -180,4 +180,13 @@ const cfg_mapping_t *cfg_mapping(const cfg_t *cfg, size_t i);
 /** @returns the configured app_token of \p topic, or NULL. */
 const char *cfg_topic_app_token(const cfg_t *cfg, const char *topic);
 
+/**
+ * @brief Parse "addr" or "addr/bits" (IPv4 or IPv6; the bits digits only,
+ *        at most the family's width) as delivery.allow_networks takes it.
+ * @param addr  the address in IPv6 form (IPv4 as ::ffff:a.b.c.d)
+ * @param bits  the prefix length in that form (IPv4 /8 gives 104)
+ * @returns 0, or -1 when \p s is not such a CIDR.
+ */
+int cfg_cidr_parse(const char *s, uint8_t addr[16], int *bits);
+
 #endif

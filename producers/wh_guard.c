@@ -1,6 +1,8 @@
 /* wh_guard: the SSRF guard: which addresses a webhook may connect to. */
 #include "wh_guard.h"
 
+#include "cfg.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -73,47 +75,11 @@ static int match(const uint8_t *a, const uint8_t *net, int bits)
         return (a[full] ^ net[full]) >> (8 - rest) == 0;
 }
 
-/* Parse "addr" or "addr/bits" into an IPv6-form prefix. */
+/* Parse "addr" or "addr/bits" into an IPv6-form prefix (the syntax
+ * delivery.allow_networks validates with the same parser). */
 static int parse_cidr(const char *s, net_t *out)
 {
-        char buf[64];
-        const char *slash;
-        size_t len;
-        struct in_addr v4;
-        int is4, bits;
-
-        if (!s)
-                return -1;
-        slash = strchr(s, '/');
-        len = slash ? (size_t)(slash - s) : strlen(s);
-        if (len == 0 || len >= sizeof(buf))
-                return -1;
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        memset(out, 0, sizeof(*out));
-        if (inet_pton(AF_INET, buf, &v4) == 1) {
-                out->addr[10] = out->addr[11] = 0xff;
-                memcpy(out->addr + 12, &v4, 4);
-                is4 = 1;
-        } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-                is4 = 0;
-        } else {
-                return -1;
-        }
-        bits = is4 ? 32 : 128;
-        if (slash) {
-                /* digits only: no sign, no blanks, at most three */
-                const char *d = slash + 1;
-                size_t n = strlen(d);
-
-                if (n == 0 || n > 3 || strspn(d, "0123456789") != n)
-                        return -1;
-                bits = atoi(d);
-                if (bits > (is4 ? 32 : 128))
-                        return -1;
-        }
-        out->bits = bits + (is4 ? 96 : 0);
-        return 0;
+        return cfg_cidr_parse(s, out->addr, &out->bits);
 }
 
 wh_guard_t *wh_guard_new(const char *const *allow, size_t allow_count,
