@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "wk_log.h"
+#include "wk_time.h"
 
 /* A replay range: where to stop, and whether the log got there. */
 typedef struct range_s {
@@ -44,14 +45,6 @@ struct kc_consumer_s {
         /* broker reachability, from librdkafka's error callback */
         volatile int brokers_down;
 };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg, char *errstr,
                         size_t errstr_size)
@@ -538,8 +531,8 @@ rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
 
         if (kc_tracker_pending_total(c->tracker) >= c->max_in_flight) {
                 if (!c->capped_since)
-                        c->capped_since = now_ms();
-                if (now_ms() - c->capped_since < CAPPED_MS)
+                        c->capped_since = wk_time_mono_ms();
+                if (wk_time_mono_ms() - c->capped_since < CAPPED_MS)
                         return NULL;
                 if (!c->all_paused)
                         set_all_paused(c, 1);
@@ -615,7 +608,7 @@ void kc_consumer_done(kc_consumer_t *c, const kc_ticket_t *ticket)
 
 void kc_consumer_tick(kc_consumer_t *c)
 {
-        int64_t now = now_ms();
+        int64_t now = wk_time_mono_ms();
 
         if (now < c->next_commit_ms)
                 return;
@@ -694,8 +687,9 @@ void kc_consumer_destroy(kc_consumer_t *c)
                  * (rd_kafka_sticky_assignor_state_destroy), so let the
                  * join finish first (bounded). Messages polled here are
                  * not tracked, so never committed: nothing is lost. */
-                int64_t deadline = now_ms() + 10000;
-                while (c->stats.rebalances == 0 && now_ms() < deadline) {
+                int64_t deadline = wk_time_mono_ms() + 10000;
+                while (c->stats.rebalances == 0 &&
+                       wk_time_mono_ms() < deadline) {
                         rd_kafka_message_t *m =
                                 rd_kafka_consumer_poll(c->rk, 100);
                         if (m)

@@ -12,6 +12,7 @@
 
 #include "kc_consumer.h"
 #include "wk_log.h"
+#include "wk_time.h"
 
 /* The lag query never waits less than this for the timestamps. */
 #define MIN_FETCH_MS 1000
@@ -31,26 +32,10 @@ struct kc_lag_s {
 static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_error[512];
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left until \p deadline, at least 1. */
 static int left_ms(int64_t deadline)
 {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - wk_time_mono_ms();
 
         return left < 1 ? 1 : left > 3600000 ? 3600000 : (int)left;
 }
@@ -375,9 +360,9 @@ static void read_oldest(kc_lag_t *l, int64_t deadline)
                        "error=\"%s\"", rd_kafka_err2str(err));
                 goto out;
         }
-        if (deadline - mono_ms() < MIN_FETCH_MS)
-                deadline = mono_ms() + MIN_FETCH_MS;
-        while (want > 0 && mono_ms() < deadline) {
+        if (deadline - wk_time_mono_ms() < MIN_FETCH_MS)
+                deadline = wk_time_mono_ms() + MIN_FETCH_MS;
+        while (want > 0 && wk_time_mono_ms() < deadline) {
                 rd_kafka_message_t *m =
                         rd_kafka_consumer_poll(l->fetch_rk, 100);
                 kc_lag_partition_t *p;
@@ -399,7 +384,7 @@ static void read_oldest(kc_lag_t *l, int64_t deadline)
                 } else if (!m->err) {
                         ts = rd_kafka_message_timestamp(m, NULL);
                         if (ts >= 0) {
-                                int64_t now = wall_ms();
+                                int64_t now = wk_time_now_ms();
                                 p->oldest_ms = ts;
                                 p->lag_seconds =
                                         ts < now ? (double)(now - ts) / 1000.0
@@ -423,7 +408,7 @@ out:
 int kc_lag_query(kc_lag_t *l, int timeout_ms, const kc_lag_partition_t **out,
                  char *errstr, size_t errstr_size)
 {
-        int64_t deadline = mono_ms() + timeout_ms;
+        int64_t deadline = wk_time_mono_ms() + timeout_ms;
 
         l->n = 0;
         for (size_t t = 0; t < l->topic_count; t++) {

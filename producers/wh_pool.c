@@ -17,6 +17,7 @@
 #include "wh_guard.h"
 #include "wh_retry.h"
 #include "wk_log.h"
+#include "wk_time.h"
 
 #define WH_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define WH_DEFAULT_RESPONSE_BYTES     256
@@ -124,14 +125,6 @@ struct wh_pool_s {
         wh_attempt_cb_t *attempt_cb;
         void *attempt_opaque;
 };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint32_t next_rnd(wh_pool_t *p)
 {
@@ -474,7 +467,7 @@ static int apply_class(wh_delivery_t *d, wh_class_t cls)
                 complete_disabled(d);
                 return 0;
         }
-        d->due_ms = now_ms() + delay;
+        d->due_ms = wk_time_mono_ms() + delay;
         heap_push(p, d);
         return 1;
 }
@@ -770,7 +763,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         CURL *e = d->easy;
         curl_off_t total_us = 0;
         long code = 0;
-        int64_t now = now_ms();
+        int64_t now = wk_time_mono_ms();
         wh_class_t cls;
 
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
@@ -828,7 +821,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
  * then free slots go round the runnable endpoints. */
 static void schedule(wh_pool_t *p)
 {
-        int64_t now = now_ms();
+        int64_t now = wk_time_mono_ms();
         wh_endpoint_t *ep, *next;
 
         while (p->heap_len > 0 && p->heap[0]->due_ms <= now)
@@ -975,7 +968,7 @@ static int on_timer(CURLM *m, long ms, void *userp)
         wh_pool_t *p = userp;
 
         (void)m;
-        p->curl_due = ms < 0 ? -1 : now_ms() + ms;
+        p->curl_due = ms < 0 ? -1 : wk_time_mono_ms() + ms;
         return 0;
 }
 
@@ -1000,7 +993,7 @@ static int drive(wh_pool_t *p)
                                              &running) != CURLM_OK)
                         return -1;
         }
-        if (p->curl_due >= 0 && p->curl_due <= now_ms()) {
+        if (p->curl_due >= 0 && p->curl_due <= wk_time_mono_ms()) {
                 p->curl_due = -1;
                 if (curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0,
                                              &running) != CURLM_OK)
@@ -1166,7 +1159,7 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
         /* queued only: requests start, and a disabled endpoint's
          * deliveries end, from wh_pool_run() (the callback never runs
          * inside submit) */
-        enqueue(p, d, now_ms());
+        enqueue(p, d, wk_time_mono_ms());
         return 0;
 }
 
@@ -1184,7 +1177,7 @@ int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd)
         wait = timeout_ms > 0 ? timeout_ms : 0;
         if (p->done_head)
                 wait = 0;
-        now = now_ms();
+        now = wk_time_mono_ms();
         timer = next_timer(p);
         if (timer >= 0 && timer - now < wait)
                 wait = timer - now;

@@ -125,17 +125,9 @@ static void on_signal(int sig)
                 _exit(EXIT_INTERRUPTED);
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(int64_t deadline)
 {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - wk_time_mono_ms();
 
         return left < 1 ? 1 : (int)left;
 }
@@ -411,9 +403,9 @@ static void on_progress(const char *topic, int32_t partition, int64_t offset,
                 }
         }
         pthread_mutex_unlock(&rp->lock);
-        if (!rp->state_path || mono_ms() - rp->saved_ms < SAVE_EVERY_MS)
+        if (!rp->state_path || wk_time_mono_ms() - rp->saved_ms < SAVE_EVERY_MS)
                 return;
-        rp->saved_ms = mono_ms();
+        rp->saved_ms = wk_time_mono_ms();
         if (state_save(rp, errstr, sizeof(errstr)) == -1 && !rp->save_warned) {
                 rp->save_warned = 1;
                 wk_log(WK_LOG_ERR,
@@ -471,7 +463,7 @@ out:
 static int plan(replay_t *rp, const cfg_t *cfg, char *errstr,
                 size_t errstr_size)
 {
-        int64_t deadline = mono_ms() + LOOKUP_TIMEOUT_MS;
+        int64_t deadline = wk_time_mono_ms() + LOOKUP_TIMEOUT_MS;
         rd_kafka_t *rk = kc_lag_client_new(cfg, errstr, errstr_size);
         int64_t *from = NULL, *to = NULL;
         size_t cap = 0;
@@ -573,7 +565,7 @@ static void progress_line(replay_t *rp, char *out, size_t size, int tty)
 {
         wk_stats_t st;
         uint64_t window = 0, before = 0, todo = 0, done;
-        double secs = (double)(mono_ms() - rp->started_ms) / 1000.0;
+        double secs = (double)(wk_time_mono_ms() - rp->started_ms) / 1000.0;
         double rate, pct;
         char eta[32], topics[512];
         size_t used = 0;
@@ -916,7 +908,7 @@ static int run_worker(replay_t *rp, cfg_t **cfg)
         }
         /* @remark the worker owns cfg now. */
         *cfg = NULL;
-        rp->started_ms = mono_ms();
+        rp->started_ms = wk_time_mono_ms();
         replaying = rp->w;
         if (signals)
                 wk_worker_stop(rp->w);
@@ -967,7 +959,7 @@ static int run_worker(replay_t *rp, cfg_t **cfg)
                 outcome = 1;
         }
         summary(rp, &st, outcome,
-                (double)(mono_ms() - rp->started_ms) / 1000.0);
+                (double)(wk_time_mono_ms() - rp->started_ms) / 1000.0);
         if (report)
                 fputs(report, stdout);
         free(report);

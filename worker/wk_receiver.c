@@ -20,6 +20,7 @@
 
 #include "wh_sign.h"
 #include "wk_log.h"
+#include "wk_time.h"
 
 #define RX_BODY_MAX       (8u * 1024 * 1024) /* larger: 413 */
 #define RX_THREADS        2
@@ -107,14 +108,6 @@ struct wk_rx_s {
         atomic_int started;  /* MHD log lines go to start_err until then */
         char start_err[256]; /* libmicrohttpd's last word while starting */
 };
-
-static int64_t now_ms(clockid_t clock)
-{
-        struct timespec ts;
-
-        clock_gettime(clock, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -465,7 +458,7 @@ static void record(wk_rx_t *rx, struct MHD_Connection *conn, const char *path,
         json_object *hdrs = json_object_new_object(), *line = NULL;
         const char *body = rq->body ? rq->body : "";
         wk_rx_request_t req = {0};
-        int64_t received = now_ms(CLOCK_REALTIME);
+        int64_t received = wk_time_now_ms();
 
         if (!hdrs)
                 return;
@@ -587,7 +580,7 @@ static int schedule(wk_rx_t *rx, struct MHD_Connection *conn, int ms)
         if (!d)
                 return 0;
         d->conn = conn;
-        d->due_ms = now_ms(CLOCK_MONOTONIC) + ms;
+        d->due_ms = wk_time_mono_ms() + ms;
 
         pthread_mutex_lock(&rx->delay_lock);
         if (rx->stopping) {
@@ -615,8 +608,7 @@ static void *timer_main(void *arg)
         for (;;) {
                 rx_delay_t *d = rx->delays;
 
-                if (d &&
-                    (rx->stopping || d->due_ms <= now_ms(CLOCK_MONOTONIC))) {
+                if (d && (rx->stopping || d->due_ms <= wk_time_mono_ms())) {
                         rx->delays = d->next;
                         /* Not under delay_lock: schedule() takes MHD's
                          * lock inside ours. */

@@ -297,10 +297,20 @@ char *wk_time_format(int64_t ms, char *out, size_t out_size)
         return out;
 }
 
-int64_t wk_time_now_ms(void)
+static int64_t clock_ms(clockid_t clock)
 {
         struct timespec ts;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(clock, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t wk_time_now_ms(void)
+{
+        return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t wk_time_mono_ms(void)
+{
+        return clock_ms(CLOCK_MONOTONIC);
 }

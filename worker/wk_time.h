@@ -39,4 +39,7 @@ char *wk_time_format(int64_t ms, char *out, size_t out_size);
 /** @returns the wall clock in epoch milliseconds. */
 int64_t wk_time_now_ms(void);
 
+/** @returns a monotonic clock in milliseconds (for timeouts and rates). */
+int64_t wk_time_mono_ms(void);
+
 #endif

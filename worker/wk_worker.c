@@ -23,6 +23,7 @@
 #include "wk_log.h"
 #include "wk_metrics.h"
 #include "wk_metrics_names.h"
+#include "wk_time.h"
 #include "wk_transform.h"
 
 /* Messages taken from Kafka per loop turn before HTTP gets a turn: small,
@@ -114,22 +115,6 @@ struct wk_worker_s {
         int ready;
         char not_ready[128];
 };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Webhook sets.
@@ -339,7 +324,8 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 ts = rd_kafka_message_timestamp(m->rkm, NULL);
                 if (ts > 0)
                         wk_metrics_observe(w->metrics, WK_M_END_TO_END, "",
-                                           (double)(wall_ms() - ts) / 1000.0);
+                                           (double)(wk_time_now_ms() - ts) /
+                                                   1000.0);
                 msg_settle(m);
                 return;
         }
@@ -627,8 +613,8 @@ static void on_revoke(const rd_kafka_topic_partition_list_t *parts,
                       void *opaque)
 {
         wk_worker_t *w = opaque;
-        int64_t deadline =
-                now_ms() + cfg_delivery(w->hooks->cfg)->revoke_timeout_ms;
+        int64_t deadline = wk_time_mono_ms() +
+                           cfg_delivery(w->hooks->cfg)->revoke_timeout_ms;
 
         /* Stopping: the drain already had shutdown_timeout_ms. */
         if (w->stop)
@@ -640,7 +626,7 @@ static void on_revoke(const rd_kafka_topic_partition_list_t *parts,
                         held += rd_kafka_topic_partition_list_find(
                                         parts, rd_kafka_topic_name(m->rkm->rkt),
                                         m->rkm->partition) != NULL;
-                if (!held || now_ms() >= deadline || w->stop > 1)
+                if (!held || wk_time_mono_ms() >= deadline || w->stop > 1)
                         return;
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
@@ -677,7 +663,7 @@ static double oldest_age(wk_worker_t *w, const char *topic, int32_t part)
                 if (ts > 0 && (oldest < 0 || ts < oldest))
                         oldest = ts;
         }
-        return oldest > 0 ? (double)(wall_ms() - oldest) / 1000.0 : 0.0;
+        return oldest > 0 ? (double)(wk_time_now_ms() - oldest) / 1000.0 : 0.0;
 }
 
 /* Build the /status document (never a secret: URLs show scheme+host). */
@@ -861,8 +847,8 @@ static void publish(wk_worker_t *w)
         pthread_mutex_lock(&w->lock);
         w->published = w->stats;
         pthread_mutex_unlock(&w->lock);
-        if (now_ms() >= w->next_slow_ms) {
-                w->next_slow_ms = now_ms() + SLOW_TICK_MS;
+        if (wk_time_mono_ms() >= w->next_slow_ms) {
+                w->next_slow_ms = wk_time_mono_ms() + SLOW_TICK_MS;
                 slow_tick(w);
         }
 }
@@ -871,7 +857,7 @@ static int probe_alive(void *opaque)
 {
         wk_worker_t *w = opaque;
 
-        return now_ms() - atomic_load(&w->loop_ms) < ALIVE_MS;
+        return wk_time_mono_ms() - atomic_load(&w->loop_ms) < ALIVE_MS;
 }
 
 static int probe_ready(void *opaque, char *why, size_t why_size)
@@ -942,7 +928,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         w->opts = *opts;
         w->wake[0] = w->wake[1] = -1;
         pthread_mutex_init(&w->lock, NULL);
-        atomic_store(&w->loop_ms, now_ms());
+        atomic_store(&w->loop_ms, wk_time_mono_ms());
         if (pipe(w->wake) == -1) {
                 snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
                 goto err;
@@ -1058,7 +1044,7 @@ void wk_worker_report(wk_worker_t *w, FILE *out)
  * second of burst). */
 static int rate_allowance(wk_worker_t *w, int *wait_ms)
 {
-        int64_t now = now_ms();
+        int64_t now = wk_time_mono_ms();
 
         if (w->opts.rate <= 0)
                 return INTAKE_BATCH;
@@ -1098,7 +1084,7 @@ int wk_worker_run(wk_worker_t *w)
                 kc_ticket_t ticket;
                 rd_kafka_message_t *rkm;
 
-                atomic_store(&w->loop_ms, now_ms());
+                atomic_store(&w->loop_ms, wk_time_mono_ms());
                 drain_wake(w);
                 if (atomic_exchange(&w->reload, 0))
                         do_reload(w);
@@ -1124,15 +1110,16 @@ int wk_worker_run(wk_worker_t *w)
         }
 
         /* Drain: no more intake; let in-flight work finish in time. */
-        deadline = now_ms() + cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms;
+        deadline = wk_time_mono_ms() +
+                   cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms;
         if (wh_pool_pending(w->pool) > 0)
                 wk_log(WK_LOG_INFO, "stopping: draining in-flight deliveries",
                        "pending=%zu timeout_ms=%d", wh_pool_pending(w->pool),
                        cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms);
-        while (w->stop < 2 && now_ms() < deadline &&
+        while (w->stop < 2 && wk_time_mono_ms() < deadline &&
                (wh_pool_pending(w->pool) > 0 ||
                 (w->dlq && wh_dlq_pending(w->dlq) > 0))) {
-                atomic_store(&w->loop_ms, now_ms());
+                atomic_store(&w->loop_ms, wk_time_mono_ms());
                 drain_wake(w);
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
