@@ -160,62 +160,10 @@ const char *fx_dir(const fx_t *f)
 /* Create \p topic with max.message.bytes raised to FX_MAX_MSG. */
 static void create_topic(const char *topic, int partitions)
 {
-        char errstr[512], size[32];
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        rd_kafka_t *rk;
-        rd_kafka_NewTopic_t *nt;
-        rd_kafka_queue_t *q;
-        rd_kafka_event_t *ev;
-        const rd_kafka_CreateTopics_result_t *res;
-        const rd_kafka_topic_result_t **tr;
-        size_t n;
-        int64_t deadline = it_now_ms() + 30000;
+        char size[32];
 
-        rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), NULL, 0);
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-        cr_assert_not_null(rk, "admin client: %s", errstr);
-        nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr,
-                                   sizeof(errstr));
-        cr_assert_not_null(nt, "%s", errstr);
         snprintf(size, sizeof(size), "%d", FX_MAX_MSG);
-        rd_kafka_NewTopic_set_config(nt, "max.message.bytes", size);
-        q = rd_kafka_queue_new(rk);
-        rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-        ev = rd_kafka_queue_poll(q, 30000);
-        cr_assert_not_null(ev, "CreateTopics %s timed out", topic);
-        res = rd_kafka_event_CreateTopics_result(ev);
-        cr_assert_not_null(res, "CreateTopics: %s",
-                           rd_kafka_event_error_string(ev));
-        tr = rd_kafka_CreateTopics_result_topics(res, &n);
-        cr_assert(n == 1 && (rd_kafka_topic_result_error(tr[0]) == 0 ||
-                             rd_kafka_topic_result_error(tr[0]) ==
-                                     RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS),
-                  "CreateTopics %s: %s", topic,
-                  n ? rd_kafka_topic_result_error_string(tr[0]) : "?");
-        rd_kafka_event_destroy(ev);
-        rd_kafka_NewTopic_destroy(nt);
-        rd_kafka_queue_destroy(q);
-
-        /* Every partition has a leader before anyone produces. */
-        for (;;) {
-                const struct rd_kafka_metadata *md = NULL;
-                rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-                int ready = 0;
-
-                if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == 0) {
-                        ready = md->topic_cnt == 1 && !md->topics[0].err &&
-                                md->topics[0].partition_cnt == partitions;
-                        for (int i = 0; ready && i < partitions; i++)
-                                ready = md->topics[0].partitions[i].leader >= 0;
-                        rd_kafka_metadata_destroy(md);
-                }
-                rd_kafka_topic_destroy(rkt);
-                if (ready)
-                        break;
-                cr_assert(it_now_ms() < deadline, "topic %s not ready", topic);
-                usleep(100 * 1000);
-        }
-        rd_kafka_destroy(rk);
+        it_create_topic_with(topic, partitions, "max.message.bytes", size);
 }
 
 void fx_create_topics(fx_t *f, int partitions)

@@ -68,6 +68,12 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *group)
 
 void it_create_topic(const char *topic, int partitions)
 {
+        it_create_topic_with(topic, partitions, NULL, NULL);
+}
+
+void it_create_topic_with(const char *topic, int partitions, const char *name,
+                          const char *value)
+{
         rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL);
         rd_kafka_NewTopic_t *nt =
                 rd_kafka_NewTopic_new(topic, partitions, 1, NULL, 0);
@@ -78,6 +84,10 @@ void it_create_topic(const char *topic, int partitions)
         size_t n;
         int64_t deadline = it_now_ms() + 30000;
 
+        cr_assert_not_null(nt, "NewTopic %s", topic);
+        if (name)
+                cr_assert_eq(rd_kafka_NewTopic_set_config(nt, name, value), 0,
+                             "topic config %s=%s", name, value);
         rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
         ev = rd_kafka_queue_poll(q, 30000);
         cr_assert_not_null(ev, "CreateTopics timed out");

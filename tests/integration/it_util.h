@@ -19,6 +19,11 @@ void it_unique(const char *prefix, char *out, size_t out_size);
  *  until its metadata shows every partition. Fails the test on error. */
 void it_create_topic(const char *topic, int partitions);
 
+/** @brief it_create_topic() with one topic config (\p name = \p value)
+ *  set at creation; \p name NULL: none. */
+void it_create_topic_with(const char *topic, int partitions, const char *name,
+                          const char *value);
+
 /** @returns an idempotent producer on it_brokers(). */
 rd_kafka_t *it_producer(void);
 
