@@ -1220,6 +1220,17 @@ size_t wh_pool_queued(const wh_pool_t *p)
         return p ? p->queued : 0;
 }
 
+int wh_pool_saturated(const wh_pool_t *p, size_t per_slot)
+{
+        size_t slots;
+
+        if (!p)
+                return 0;
+        slots = (size_t)p->max_in_flight;
+        return p->in_flight >= p->max_in_flight &&
+               p->queued >= per_slot * slots;
+}
+
 void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque)
 {
         if (!p)

@@ -123,6 +123,11 @@ void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque);
  *  ahead of sending. */
 size_t wh_pool_queued(const wh_pool_t *p);
 
+/** @returns 1 when every connection is busy and at least \p per_slot
+ *  deliveries per connection already wait for one: what is submitted now
+ *  only queues. */
+int wh_pool_saturated(const wh_pool_t *p, size_t per_slot);
+
 /** @returns HTTP requests on the wire now. */
 size_t wh_pool_running(const wh_pool_t *p);
 

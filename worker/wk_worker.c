@@ -100,7 +100,6 @@ struct wk_worker_s {
         /* rate limit (replay --rate): tokens in events */
         double tokens;
         int64_t tokens_ms;
-        size_t conns; /* the pool's connections (fixed at start) */
         /* counts for wk_worker_report() */
         uint64_t *per_webhook; /* indexed like the first hooks_t */
         char **per_webhook_name;
@@ -666,7 +665,8 @@ static double oldest_age(wk_worker_t *w, const char *topic, int32_t part)
         return oldest > 0 ? (double)(wk_time_now_ms() - oldest) / 1000.0 : 0.0;
 }
 
-/* Build the /status document (never a secret: URLs show scheme+host). */
+/* Build the /status document (never a secret: URLs show scheme, host and
+ * port). */
 static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
                          size_t np, const kc_stats_t *ks)
 {
@@ -962,7 +962,6 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         w->pool = wh_pool_new(&pconf, errstr, errstr_size);
         if (!w->pool)
                 goto err;
-        w->conns = (size_t)pconf.max_in_flight;
         wh_pool_set_attempt_cb(w->pool, on_attempt, w);
         if (del->dead_letter_topic && !opts->dry_run) {
                 w->dlq = wh_dlq_new(cfg, w->wake[1], errstr, errstr_size);
@@ -1060,13 +1059,6 @@ static int rate_allowance(wk_worker_t *w, int *wait_ms)
         return 0;
 }
 
-/* Room for more intake: a connection is free, or few deliveries wait. */
-static int intake_open(wk_worker_t *w)
-{
-        return wh_pool_running(w->pool) < w->conns ||
-               wh_pool_queued(w->pool) < INTAKE_AHEAD * w->conns;
-}
-
 int wk_worker_run(wk_worker_t *w)
 {
         int64_t deadline;
@@ -1088,7 +1080,8 @@ int wk_worker_run(wk_worker_t *w)
                 drain_wake(w);
                 if (atomic_exchange(&w->reload, 0))
                         do_reload(w);
-                while (taken < allowed && intake_open(w) &&
+                while (taken < allowed &&
+                       !wh_pool_saturated(w->pool, INTAKE_AHEAD) &&
                        (rkm = kc_consumer_poll(w->consumer, &ticket))) {
                         handle(w, rkm, &ticket);
                         taken++;

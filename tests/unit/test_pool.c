@@ -1124,6 +1124,38 @@ static void on_attempt(const wh_endpoint_t *ep, long status, double seconds,
         a->n++;
 }
 
+Test(policy, saturated_when_every_slot_is_busy_and_enough_wait, .timeout = 30)
+{
+        static const step_t steps[] = {{200, NULL, 500}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 2};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep;
+        outcome_t o[10];
+
+        wh.max_in_flight = 0;
+        ep = endpoint(&wh);
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 10; i++)
+                cr_assert_eq(wh_pool_submit(p, ep, "x", BODY, strlen(BODY), 0,
+                                            on_done, &o[i]),
+                             0);
+        /* nothing on the wire yet: free slots */
+        cr_expect(!wh_pool_saturated(p, 1));
+        cr_assert_geq(wh_pool_run(p, 0, -1), 0);
+        /* 2 on the wire for 500 ms, 8 waiting: 4 per slot, not 5 */
+        cr_expect_eq(wh_pool_running(p), 2);
+        cr_expect_eq(wh_pool_queued(p), 8);
+        cr_expect(wh_pool_saturated(p, 4));
+        cr_expect(!wh_pool_saturated(p, 5));
+        drive_until(p, o, 10, 10000);
+        cr_expect(!wh_pool_saturated(p, 0));
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
 Test(policy, hanging_webhook_keeps_to_its_cap, .timeout = 30)
 {
         static const step_t slow_steps[] = {{200, NULL, 2000}};
@@ -1175,6 +1207,9 @@ Test(policy, hanging_webhook_keeps_to_its_cap, .timeout = 30)
                 cr_assert_geq(wh_pool_run(p, 10, -1), 0);
         cr_expect_eq(count_called(os, 6), 0);
         cr_expect_eq(wh_pool_running(p), 2);
+        /* a webhook held at its own cap leaves slots free: not saturated
+         * however many of its deliveries wait */
+        cr_expect(!wh_pool_saturated(p, 1));
         cr_expect_eq(srv_requests(slow), 2);
         cr_expect_eq(srv_get(slow, &slow->max_cur), 2);
         drive_until(p, os, 6, 15000);
