@@ -174,10 +174,18 @@ void it_committed(const char *group, const char *topic, int n, int64_t *out)
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(n);
         rd_kafka_resp_err_t err;
+        int64_t deadline = it_now_ms() + 10000;
 
         for (int i = 0; i < n; i++)
                 rd_kafka_topic_partition_list_add(l, topic, i);
-        err = rd_kafka_committed(rk, l, 10000);
+        /* a group coordinator that is moving or still loading (a fresh
+         * broker) answers with a retriable error: ask again */
+        while ((err = rd_kafka_committed(rk, l, 10000)) &&
+               (err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+                err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE) &&
+               it_now_ms() < deadline)
+                usleep(200 * 1000);
         cr_assert_eq(err, 0, "committed: %s", rd_kafka_err2str(err));
         for (int i = 0; i < n; i++)
                 out[i] = l->elems[i].offset;
