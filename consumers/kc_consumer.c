@@ -8,8 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wk_log.h"
-#include "wk_time.h"
+#include "hb_kconf.h"
+#include "hb_log.h"
+#include "hb_time.h"
 
 /* A replay range: where to stop, and whether the log got there. */
 typedef struct range_s {
@@ -45,24 +46,6 @@ struct kc_consumer_s {
         /* broker reachability, from librdkafka's error callback */
         volatile int brokers_down;
 };
-
-int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg, char *errstr,
-                        size_t errstr_size)
-{
-        const cfg_kafka_t *k = cfg_kafka(cfg);
-        char why[512];
-
-        for (size_t i = 0; i < k->prop_count; i++) {
-                if (rd_kafka_conf_set(conf, k->prop_names[i], k->prop_values[i],
-                                      why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-                        snprintf(errstr, errstr_size,
-                                 "kafka.properties: %s: %s", k->prop_names[i],
-                                 why);
-                        return -1;
-                }
-        }
-        return 0;
-}
 
 /* Pause or resume one partition; keeps the paused count. */
 static void set_paused(kc_consumer_t *c, const char *topic, int32_t part,
@@ -153,13 +136,13 @@ static int commit_moved(kc_consumer_t *c,
                  * callback when one is set; count it here only on
                  * failure paths that callback cannot see. */
                 if (err) {
-                        wk_log(WK_LOG_WARN, "commit failed",
+                        hb_log(HB_LOG_WARN, "commit failed",
                                "error=\"%s\" partitions=%d",
                                rd_kafka_err2str(err), l->cnt);
                         rc = -1;
                 }
         } else if (err) {
-                wk_log(WK_LOG_WARN, "commit not sent", "error=\"%s\"",
+                hb_log(HB_LOG_WARN, "commit not sent", "error=\"%s\"",
                        rd_kafka_err2str(err));
                 rc = -1;
         }
@@ -186,7 +169,7 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (!err) {
                 c->stats.commits++;
                 for (int i = 0; offsets && i < offsets->cnt; i++)
-                        wk_log(WK_LOG_DEBUG, "committed",
+                        hb_log(HB_LOG_DEBUG, "committed",
                                "topic=%s partition=%d offset=%lld",
                                offsets->elems[i].topic,
                                (int)offsets->elems[i].partition,
@@ -194,7 +177,7 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 return;
         }
         c->stats.commit_errors++;
-        wk_log(WK_LOG_WARN, "commit failed; will retry", "error=\"%s\"",
+        hb_log(HB_LOG_WARN, "commit failed; will retry", "error=\"%s\"",
                rd_kafka_err2str(err));
         /* Un-mark so the next tick commits these offsets again. */
         for (int i = 0; offsets && i < offsets->cnt; i++)
@@ -207,9 +190,9 @@ static void on_assign(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
         for (int i = 0; i < parts->cnt; i++) {
                 rd_kafka_topic_partition_t *p = &parts->elems[i];
                 if (kc_tracker_assign(c->tracker, p->topic, p->partition))
-                        wk_log(WK_LOG_ERR, "out of memory", "topic=%s",
+                        hb_log(HB_LOG_ERR, "out of memory", "topic=%s",
                                p->topic);
-                wk_log(WK_LOG_INFO, "partition assigned",
+                hb_log(HB_LOG_INFO, "partition assigned",
                        "topic=%s partition=%d", p->topic, (int)p->partition);
         }
 }
@@ -228,7 +211,7 @@ static void on_revoke(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
                 size_t pend =
                         kc_tracker_pending(c->tracker, p->topic, p->partition);
                 kc_tracker_revoke(c->tracker, p->topic, p->partition);
-                wk_log(WK_LOG_INFO,
+                hb_log(HB_LOG_INFO,
                        lost ? "partition lost" : "partition revoked",
                        "topic=%s partition=%d abandoned=%zu", p->topic,
                        (int)p->partition, pend);
@@ -264,11 +247,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         aerr = rd_kafka_assign(rk, NULL);
         }
         if (error) {
-                wk_log(WK_LOG_ERR, "rebalance failed", "error=\"%s\"",
+                hb_log(HB_LOG_ERR, "rebalance failed", "error=\"%s\"",
                        rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
         } else if (aerr) {
-                wk_log(WK_LOG_ERR, "rebalance failed", "error=\"%s\"",
+                hb_log(HB_LOG_ERR, "rebalance failed", "error=\"%s\"",
                        rd_kafka_err2str(aerr));
         }
         /* Partitions kept across a cooperative rebalance stay paused in
@@ -285,17 +268,10 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         (void)rk;
         if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
                 c->brokers_down = 1;
-        wk_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? WK_LOG_ERR
-                                                          : WK_LOG_WARN,
+        hb_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? HB_LOG_ERR
+                                                          : HB_LOG_WARN,
                "kafka error", "error=%s detail=\"%s\"", rd_kafka_err2name(err),
                reason);
-}
-
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf)
-{
-        (void)rk;
-        wk_log_librdkafka(level, fac, buf);
 }
 
 /* The handle and its settings, shared by the group and ranges modes. */
@@ -308,11 +284,8 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         kc_consumer_t *c = calloc(1, sizeof(*c));
         char why[512];
-        static const char *const fixed[][2] = {
-                {"enable.auto.commit", "false"},
-                {"enable.auto.offset.store", "false"},
-                {"enable.partition.eof", "false"},
-                {"partition.assignment.strategy", "cooperative-sticky"},
+        /* What kafka.properties may change ... */
+        static const hb_kconf_kv_t defaults[] = {
                 {"client.id", "hookbridge"},
                 {"fetch.wait.max.ms", "50"},
                 /* Prefetch. librdkafka before 2.2 stops fetching for a
@@ -323,6 +296,19 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
                  * RSS near 40 MiB. */
                 {"queued.max.messages.kbytes", "8192"},
         };
+        /* ... and what the commit protocol needs (set last, so it wins). */
+        const hb_kconf_kv_t fixed[] = {
+                {"enable.auto.commit", "false"},
+                {"enable.auto.offset.store", "false"},
+                {"enable.partition.eof", "false"},
+                {"partition.assignment.strategy", "cooperative-sticky"},
+                {"bootstrap.servers", k->brokers},
+                {"group.id", group_id},
+                {"auto.offset.reset", k->auto_offset_reset},
+        };
+        const hb_kconf_set_t set = {defaults,
+                                    sizeof(defaults) / sizeof(defaults[0]),
+                                    fixed, sizeof(fixed) / sizeof(fixed[0])};
 
         if (!c || !conf) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -337,23 +323,14 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
         c->max_in_flight = (size_t)d->max_in_flight;
         c->max_per_partition = (size_t)d->max_in_flight_per_partition;
 
-        for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-                rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], NULL, 0);
-        if (rd_kafka_conf_set(conf, "bootstrap.servers", k->brokers, why,
-                              sizeof(why)) ||
-            rd_kafka_conf_set(conf, "group.id", group_id, why, sizeof(why)) ||
-            rd_kafka_conf_set(conf, "auto.offset.reset", k->auto_offset_reset,
-                              why, sizeof(why))) {
-                snprintf(errstr, errstr_size, "kafka: %s", why);
-                goto err;
-        }
-        if (kc_conf_apply_props(conf, cfg, errstr, errstr_size) == -1)
+        if (hb_kconf_apply(conf, &set, k->prop_names, k->prop_values,
+                           k->prop_count, errstr, errstr_size) == -1)
                 goto err;
         rd_kafka_conf_set_opaque(conf, c);
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
         rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
         rd_kafka_conf_set_error_cb(conf, error_cb);
-        rd_kafka_conf_set_log_cb(conf, log_cb);
+        rd_kafka_conf_set_log_cb(conf, hb_kconf_log_cb);
 
         c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
         if (!c->rk) {
@@ -531,8 +508,8 @@ rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
 
         if (kc_tracker_pending_total(c->tracker) >= c->max_in_flight) {
                 if (!c->capped_since)
-                        c->capped_since = wk_time_mono_ms();
-                if (wk_time_mono_ms() - c->capped_since < CAPPED_MS)
+                        c->capped_since = hb_time_mono_ms();
+                if (hb_time_mono_ms() - c->capped_since < CAPPED_MS)
                         return NULL;
                 if (!c->all_paused)
                         set_all_paused(c, 1);
@@ -544,7 +521,7 @@ rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
                 if (!m->err)
                         break;
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        wk_log(WK_LOG_WARN, "kafka consumer error",
+                        hb_log(HB_LOG_WARN, "kafka consumer error",
                                "topic=%s partition=%d error=\"%s\"",
                                m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
                                (int)m->partition, rd_kafka_message_errstr(m));
@@ -608,7 +585,7 @@ void kc_consumer_done(kc_consumer_t *c, const kc_ticket_t *ticket)
 
 void kc_consumer_tick(kc_consumer_t *c)
 {
-        int64_t now = wk_time_mono_ms();
+        int64_t now = hb_time_mono_ms();
 
         if (now < c->next_commit_ms)
                 return;
@@ -687,9 +664,9 @@ void kc_consumer_destroy(kc_consumer_t *c)
                  * (rd_kafka_sticky_assignor_state_destroy), so let the
                  * join finish first (bounded). Messages polled here are
                  * not tracked, so never committed: nothing is lost. */
-                int64_t deadline = wk_time_mono_ms() + 10000;
+                int64_t deadline = hb_time_mono_ms() + 10000;
                 while (c->stats.rebalances == 0 &&
-                       wk_time_mono_ms() < deadline) {
+                       hb_time_mono_ms() < deadline) {
                         rd_kafka_message_t *m =
                                 rd_kafka_consumer_poll(c->rk, 100);
                         if (m)
@@ -699,7 +676,7 @@ void kc_consumer_destroy(kc_consumer_t *c)
         /* Leaves the group; the revoke callback commits nothing new. */
         err = rd_kafka_consumer_close(c->rk);
         if (err)
-                wk_log(WK_LOG_WARN, "consumer close", "error=\"%s\"",
+                hb_log(HB_LOG_WARN, "consumer close", "error=\"%s\"",
                        rd_kafka_err2str(err));
         consumer_free(c);
 }

@@ -140,11 +140,4 @@ rd_kafka_t *kc_consumer_handle(kc_consumer_t *c);
  */
 void kc_consumer_destroy(kc_consumer_t *c);
 
-/**
- * @brief Apply the configuration's kafka.properties to \p conf.
- * @returns 0, or -1 with "kafka.properties: KEY: reason" in \p errstr.
- */
-int kc_conf_apply_props(rd_kafka_conf_t *conf, const cfg_t *cfg, char *errstr,
-                        size_t errstr_size);
-
 #endif

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "kc_consumer.h"
-#include "wk_log.h"
-#include "wk_time.h"
+#include "hb_kconf.h"
+#include "hb_log.h"
+#include "hb_time.h"
 
 /* The lag query never waits less than this for the timestamps. */
 #define MIN_FETCH_MS 1000
@@ -35,7 +36,7 @@ static char last_error[512];
 /* Milliseconds left until \p deadline, at least 1. */
 static int left_ms(int64_t deadline)
 {
-        int64_t left = deadline - wk_time_mono_ms();
+        int64_t left = deadline - hb_time_mono_ms();
 
         return left < 1 ? 1 : left > 3600000 ? 3600000 : (int)left;
 }
@@ -49,7 +50,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                 snprintf(last_error, sizeof(last_error), "%s", buf);
                 pthread_mutex_unlock(&last_lock);
         }
-        wk_log(WK_LOG_DEBUG, "librdkafka", "facility=%s detail=\"%s\"", fac,
+        hb_log(HB_LOG_DEBUG, "librdkafka", "facility=%s detail=\"%s\"", fac,
                buf);
 }
 
@@ -61,47 +62,42 @@ void kc_lag_client_error(char *out, size_t out_size)
 }
 
 /* A consumer handle that never subscribes nor commits. \p group_id NULL:
- * none. \p extra: more settings, NULL-terminated pairs. */
+ * none. \p extra: more fixed settings (\p nextra of them). */
 static rd_kafka_t *client_new(const cfg_t *cfg, const char *group_id,
-                              const char *const *extra, char *errstr,
-                              size_t errstr_size)
+                              const hb_kconf_kv_t *extra, size_t nextra,
+                              char *errstr, size_t errstr_size)
 {
+        const cfg_kafka_t *k = cfg_kafka(cfg);
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_t *rk;
         char why[512];
-        static const char *const fixed[] = {"client.id",
-                                            "hookbridge-lookup",
-                                            "enable.auto.commit",
-                                            "false",
-                                            "enable.auto.offset.store",
-                                            "false",
-                                            "allow.auto.create.topics",
-                                            "false",
-                                            NULL};
+        static const hb_kconf_kv_t defaults[] = {
+                {"client.id", "hookbridge-lookup"},
+        };
+        /* What makes these handles harmless is set after kafka.properties
+         * (TLS, SASL, ...), so it cannot be overridden. */
+        hb_kconf_kv_t fixed[16] = {
+                {"enable.auto.commit", "false"},
+                {"enable.auto.offset.store", "false"},
+                {"allow.auto.create.topics", "false"},
+                {"bootstrap.servers", k->brokers},
+        };
+        size_t nfixed = 4;
+        hb_kconf_set_t set = {defaults, sizeof(defaults) / sizeof(defaults[0]),
+                              fixed, 0};
 
         if (!conf) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        if (rd_kafka_conf_set(conf, "bootstrap.servers",
-                              cfg_kafka(cfg)->brokers, why,
-                              sizeof(why)) != RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "kafka: %s", why);
+        for (size_t i = 0; i < nextra && nfixed < 15; i++)
+                fixed[nfixed++] = extra[i];
+        if (group_id)
+                fixed[nfixed++] = (hb_kconf_kv_t){"group.id", group_id};
+        set.nfixed = nfixed;
+        if (hb_kconf_apply(conf, &set, k->prop_names, k->prop_values,
+                           k->prop_count, errstr, errstr_size) == -1)
                 goto err;
-        }
-        /* kafka.properties first (TLS, SASL, ...); what makes these
-         * handles harmless is set after, so it cannot be overridden. */
-        if (kc_conf_apply_props(conf, cfg, errstr, errstr_size) == -1)
-                goto err;
-        for (size_t i = 0; fixed[i]; i += 2)
-                rd_kafka_conf_set(conf, fixed[i], fixed[i + 1], NULL, 0);
-        for (size_t i = 0; extra && extra[i]; i += 2)
-                rd_kafka_conf_set(conf, extra[i], extra[i + 1], NULL, 0);
-        if (group_id && rd_kafka_conf_set(conf, "group.id", group_id, why,
-                                          sizeof(why)) != RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "kafka: %s", why);
-                goto err;
-        }
         rd_kafka_conf_set_log_cb(conf, log_cb);
         rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
         if (!rk) {
@@ -118,7 +114,7 @@ err:
 rd_kafka_t *kc_lag_client_new(const cfg_t *cfg, char *errstr,
                               size_t errstr_size)
 {
-        return client_new(cfg, NULL, NULL, errstr, errstr_size);
+        return client_new(cfg, NULL, NULL, 0, errstr, errstr_size);
 }
 
 /* "cannot reach ..." with librdkafka's last complaint. */
@@ -187,17 +183,14 @@ kc_lag_t *kc_lag_new(const cfg_t *cfg, char *errstr, size_t errstr_size)
         kc_lag_t *l = calloc(1, sizeof(*l));
         char group[96];
         /* One message per partition is all a lag query reads. */
-        static const char *const fetch_extra[] = {"enable.partition.eof",
-                                                  "true",
-                                                  "auto.offset.reset",
-                                                  "earliest",
-                                                  "fetch.wait.max.ms",
-                                                  "100",
-                                                  "max.partition.fetch.bytes",
-                                                  "1024",
-                                                  "queued.min.messages",
-                                                  "1",
-                                                  NULL};
+        static const hb_kconf_kv_t fetch_extra[] = {
+                {"enable.partition.eof", "true"},
+                {"auto.offset.reset", "earliest"},
+                {"fetch.wait.max.ms", "100"},
+                {"max.partition.fetch.bytes", "1024"},
+                {"queued.min.messages", "1"},
+        };
+        const size_t nextra = sizeof(fetch_extra) / sizeof(fetch_extra[0]);
 
         if (!l)
                 goto oom;
@@ -216,13 +209,15 @@ kc_lag_t *kc_lag_new(const cfg_t *cfg, char *errstr, size_t errstr_size)
                           (!strcmp(k->auto_offset_reset, "latest") ||
                            !strcmp(k->auto_offset_reset, "largest") ||
                            !strcmp(k->auto_offset_reset, "end"));
-        l->group_rk = client_new(cfg, k->group_id, NULL, errstr, errstr_size);
+        l->group_rk =
+                client_new(cfg, k->group_id, NULL, 0, errstr, errstr_size);
         if (!l->group_rk)
                 goto err;
         /* assign() wants a group.id on the handle; this one is never
          * joined nor committed to (like kc_consumer_new_ranges()). */
         snprintf(group, sizeof(group), "hookbridge-lag-%ld", (long)getpid());
-        l->fetch_rk = client_new(cfg, group, fetch_extra, errstr, errstr_size);
+        l->fetch_rk = client_new(cfg, group, fetch_extra, nextra, errstr,
+                                 errstr_size);
         if (!l->fetch_rk)
                 goto err;
         return l;
@@ -356,13 +351,13 @@ static void read_oldest(kc_lag_t *l, int64_t deadline)
                 goto out;
         err = rd_kafka_assign(l->fetch_rk, tl);
         if (err) {
-                wk_log(WK_LOG_WARN, "lag: cannot read timestamps",
+                hb_log(HB_LOG_WARN, "lag: cannot read timestamps",
                        "error=\"%s\"", rd_kafka_err2str(err));
                 goto out;
         }
-        if (deadline - wk_time_mono_ms() < MIN_FETCH_MS)
-                deadline = wk_time_mono_ms() + MIN_FETCH_MS;
-        while (want > 0 && wk_time_mono_ms() < deadline) {
+        if (deadline - hb_time_mono_ms() < MIN_FETCH_MS)
+                deadline = hb_time_mono_ms() + MIN_FETCH_MS;
+        while (want > 0 && hb_time_mono_ms() < deadline) {
                 rd_kafka_message_t *m =
                         rd_kafka_consumer_poll(l->fetch_rk, 100);
                 kc_lag_partition_t *p;
@@ -384,7 +379,7 @@ static void read_oldest(kc_lag_t *l, int64_t deadline)
                 } else if (!m->err) {
                         ts = rd_kafka_message_timestamp(m, NULL);
                         if (ts >= 0) {
-                                int64_t now = wk_time_now_ms();
+                                int64_t now = hb_time_now_ms();
                                 p->oldest_ms = ts;
                                 p->lag_seconds =
                                         ts < now ? (double)(now - ts) / 1000.0
@@ -393,7 +388,7 @@ static void read_oldest(kc_lag_t *l, int64_t deadline)
                         waiting[i] = 0;
                         want--;
                 } else {
-                        wk_log(WK_LOG_DEBUG, "lag: fetch error",
+                        hb_log(HB_LOG_DEBUG, "lag: fetch error",
                                "topic=%s partition=%d error=\"%s\"", p->topic,
                                (int)p->partition, rd_kafka_message_errstr(m));
                 }
@@ -408,7 +403,7 @@ out:
 int kc_lag_query(kc_lag_t *l, int timeout_ms, const kc_lag_partition_t **out,
                  char *errstr, size_t errstr_size)
 {
-        int64_t deadline = wk_time_mono_ms() + timeout_ms;
+        int64_t deadline = hb_time_mono_ms() + timeout_ms;
 
         l->n = 0;
         for (size_t t = 0; t < l->topic_count; t++) {

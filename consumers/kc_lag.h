@@ -64,7 +64,7 @@ void kc_lag_destroy(kc_lag_t *l);
 /**
  * @brief A short-lived consumer handle for lookups (metadata,
  *        watermarks, offsets for times) with \p cfg's brokers and
- *        kafka.properties, in no group; librdkafka's log goes to wk_log
+ *        kafka.properties, in no group; librdkafka's log goes to hb_log
  *        at debug level, its last warning to kc_lag_client_error().
  * @returns NULL with the reason in \p errstr.
  */

@@ -9,8 +9,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kc_consumer.h"
-#include "wk_log.h"
+#include "hb_kconf.h"
+#include "hb_log.h"
 
 struct wh_dlq_s {
         rd_kafka_t *rk;
@@ -34,22 +34,13 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         (void)rk;
         d->pending--;
         if (m->err)
-                wk_log(WK_LOG_ERR, "dead-letter write failed",
+                hb_log(HB_LOG_ERR, "dead-letter write failed",
                        "topic=%s error=\"%s\"", d->topic,
                        rd_kafka_err2str(m->err));
         if (p && p->cb && !d->closing)
                 p->cb(!m->err, m->err ? rd_kafka_err2str(m->err) : NULL,
                       p->opaque);
         free(p);
-}
-
-/* librdkafka's own lines (a broker down, a consumer-only property in
- * kafka.properties) as structured log lines, like the consumer's. */
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf)
-{
-        (void)rk;
-        wk_log_librdkafka(level, fac, buf);
 }
 
 wh_dlq_t *wh_dlq_new(const cfg_t *cfg, int wake_fd, char *errstr,
@@ -59,14 +50,23 @@ wh_dlq_t *wh_dlq_new(const cfg_t *cfg, int wake_fd, char *errstr,
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         wh_dlq_t *d = calloc(1, sizeof(*d));
         char why[512];
-        static const char *const fixed[][2] = {
-                {"acks", "all"},
-                {"enable.idempotence", "true"},
-                {"message.timeout.ms", "0"}, /* retry until acknowledged */
+        static const hb_kconf_kv_t defaults[] = {
                 {"linger.ms", "5"},
                 {"compression.type", "lz4"},
                 {"client.id", "hookbridge-dlq"},
         };
+        /* The guarantee: set after kafka.properties, so nothing there
+         * can weaken it. */
+        const hb_kconf_kv_t fixed[] = {
+                {"acks", "all"},
+                {"enable.idempotence", "true"},
+                {"message.timeout.ms", "0"}, /* retry until acknowledged */
+                {"bootstrap.servers", cfg_kafka(cfg)->brokers},
+        };
+        const hb_kconf_set_t set = {defaults,
+                                    sizeof(defaults) / sizeof(defaults[0]),
+                                    fixed, sizeof(fixed) / sizeof(fixed[0])};
+        const cfg_kafka_t *k = cfg_kafka(cfg);
 
         if (!d || !conf || !del->dead_letter_topic) {
                 snprintf(errstr, errstr_size,
@@ -74,18 +74,12 @@ wh_dlq_t *wh_dlq_new(const cfg_t *cfg, int wake_fd, char *errstr,
                                    : "out of memory");
                 goto err;
         }
-        for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-                rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], NULL, 0);
-        if (rd_kafka_conf_set(conf, "bootstrap.servers",
-                              cfg_kafka(cfg)->brokers, why, sizeof(why))) {
-                snprintf(errstr, errstr_size, "kafka: %s", why);
-                goto err;
-        }
-        if (kc_conf_apply_props(conf, cfg, errstr, errstr_size) == -1)
+        if (hb_kconf_apply(conf, &set, k->prop_names, k->prop_values,
+                           k->prop_count, errstr, errstr_size) == -1)
                 goto err;
         rd_kafka_conf_set_opaque(conf, d);
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-        rd_kafka_conf_set_log_cb(conf, log_cb);
+        rd_kafka_conf_set_log_cb(conf, hb_kconf_log_cb);
         d->topic = strdup(del->dead_letter_topic);
         d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
         if (!d->topic || !d->rk) {
@@ -176,7 +170,7 @@ int wh_dlq_send(wh_dlq_t *d, const wh_dlq_record_t *rec, wh_dlq_cb_t *cb,
                         RD_KAFKA_V_END);
         }
         if (err) {
-                wk_log(WK_LOG_ERR, "dead-letter write not queued",
+                hb_log(HB_LOG_ERR, "dead-letter write not queued",
                        "topic=%s error=\"%s\"", d->topic,
                        rd_kafka_err2str(err));
                 rd_kafka_headers_destroy(h);

@@ -16,8 +16,8 @@
 
 #include "wh_guard.h"
 #include "wh_retry.h"
-#include "wk_log.h"
-#include "wk_time.h"
+#include "hb_log.h"
+#include "hb_time.h"
 
 #define WH_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define WH_DEFAULT_RESPONSE_BYTES     256
@@ -395,7 +395,7 @@ static void disable(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
         if (st->disabled)
                 return;
         st->disabled = 1;
-        wk_log(WK_LOG_ERR,
+        hb_log(HB_LOG_ERR,
                "webhook disabled after 410 Gone; reload the configuration "
                "to re-enable",
                "webhook=%s", wh_endpoint_name(ep));
@@ -467,7 +467,7 @@ static int apply_class(wh_delivery_t *d, wh_class_t cls)
                 complete_disabled(d);
                 return 0;
         }
-        d->due_ms = wk_time_mono_ms() + delay;
+        d->due_ms = hb_time_mono_ms() + delay;
         heap_push(p, d);
         return 1;
 }
@@ -720,7 +720,7 @@ static void circuit_open(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
 
         st->circuit = 2;
         st->open_until = now + p->circuit_open_ms;
-        wk_log(WK_LOG_WARN, "circuit opened",
+        hb_log(HB_LOG_WARN, "circuit opened",
                "webhook=%s failures=%d open_ms=%d", wh_endpoint_name(ep),
                st->failures, p->circuit_open_ms);
 }
@@ -743,7 +743,7 @@ static void circuit_note(wh_pool_t *p, wh_delivery_t *d, wh_class_t cls,
                 return;
         if (cls != WH_CLASS_RETRY) {
                 if (st->circuit != 0)
-                        wk_log(WK_LOG_INFO, "circuit closed",
+                        hb_log(HB_LOG_INFO, "circuit closed",
                                "webhook=%s probe=%d", wh_endpoint_name(d->ep),
                                was_probe);
                 st->circuit = 0;
@@ -763,7 +763,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         CURL *e = d->easy;
         curl_off_t total_us = 0;
         long code = 0;
-        int64_t now = wk_time_mono_ms();
+        int64_t now = hb_time_mono_ms();
         wh_class_t cls;
 
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
@@ -821,7 +821,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
  * then free slots go round the runnable endpoints. */
 static void schedule(wh_pool_t *p)
 {
-        int64_t now = wk_time_mono_ms();
+        int64_t now = hb_time_mono_ms();
         wh_endpoint_t *ep, *next;
 
         while (p->heap_len > 0 && p->heap[0]->due_ms <= now)
@@ -854,7 +854,7 @@ static void schedule(wh_pool_t *p)
                         st->probing = 1;
                         if (st->circuit == 2) {
                                 st->circuit = 1;
-                                wk_log(WK_LOG_INFO, "circuit half-open",
+                                hb_log(HB_LOG_INFO, "circuit half-open",
                                        "webhook=%s probing=1",
                                        wh_endpoint_name(ep));
                         }
@@ -968,7 +968,7 @@ static int on_timer(CURLM *m, long ms, void *userp)
         wh_pool_t *p = userp;
 
         (void)m;
-        p->curl_due = ms < 0 ? -1 : wk_time_mono_ms() + ms;
+        p->curl_due = ms < 0 ? -1 : hb_time_mono_ms() + ms;
         return 0;
 }
 
@@ -993,7 +993,7 @@ static int drive(wh_pool_t *p)
                                              &running) != CURLM_OK)
                         return -1;
         }
-        if (p->curl_due >= 0 && p->curl_due <= wk_time_mono_ms()) {
+        if (p->curl_due >= 0 && p->curl_due <= hb_time_mono_ms()) {
                 p->curl_due = -1;
                 if (curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0,
                                              &running) != CURLM_OK)
@@ -1159,7 +1159,7 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
         /* queued only: requests start, and a disabled endpoint's
          * deliveries end, from wh_pool_run() (the callback never runs
          * inside submit) */
-        enqueue(p, d, wk_time_mono_ms());
+        enqueue(p, d, hb_time_mono_ms());
         return 0;
 }
 
@@ -1177,7 +1177,7 @@ int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd)
         wait = timeout_ms > 0 ? timeout_ms : 0;
         if (p->done_head)
                 wait = 0;
-        now = wk_time_mono_ms();
+        now = hb_time_mono_ms();
         timer = next_timer(p);
         if (timer >= 0 && timer - now < wait)
                 wait = timer - now;

@@ -16,7 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "wk_log.h"
+#include "hb_log.h"
 
 #define ADMIN_CONN_LIMIT     64u /* scrapers and probes, not the public */
 #define ADMIN_CONN_TIMEOUT_S 30u /* idle keep-alive connections */
@@ -58,7 +58,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         for (char *c = line; *c; c++)
                 if (*c == '"')
                         *c = '\'';
-        wk_log(WK_LOG_DEBUG, "admin: libmicrohttpd", "detail=\"%s\"", line);
+        hb_log(HB_LOG_DEBUG, "admin: libmicrohttpd", "detail=\"%s\"", line);
 }
 
 /* Queue \p body (\p owned: malloc()ed, freed by libmicrohttpd). */

@@ -20,8 +20,8 @@
 #include "kc_consumer.h"
 #include "kc_lag.h"
 #include "wk_cmd.h"
-#include "wk_log.h"
-#include "wk_time.h"
+#include "hb_log.h"
+#include "hb_time.h"
 #include "wk_worker.h"
 
 /* How long the brokers get for the offset lookups. */
@@ -127,7 +127,7 @@ static void on_signal(int sig)
 
 static int left_ms(int64_t deadline)
 {
-        int64_t left = deadline - wk_time_mono_ms();
+        int64_t left = deadline - hb_time_mono_ms();
 
         return left < 1 ? 1 : (int)left;
 }
@@ -263,10 +263,10 @@ static int state_load(replay_t *rp, char *errstr, size_t errstr_size)
         if (json_object_object_get_ex(st, "to_ms", &v) && v)
                 rp->to_ms = json_object_get_int64(v);
         rp->state = st;
-        wk_log(WK_LOG_INFO, "replay: resuming from the state file",
+        hb_log(HB_LOG_INFO, "replay: resuming from the state file",
                "state=%s from=%s to=%s", rp->state_path,
-               wk_time_format(rp->from_ms, a, sizeof(a)),
-               rp->to_ms >= 0 ? wk_time_format(rp->to_ms, b, sizeof(b))
+               hb_time_format(rp->from_ms, a, sizeof(a)),
+               rp->to_ms >= 0 ? hb_time_format(rp->to_ms, b, sizeof(b))
                               : "log-end");
         return 0;
 }
@@ -403,12 +403,12 @@ static void on_progress(const char *topic, int32_t partition, int64_t offset,
                 }
         }
         pthread_mutex_unlock(&rp->lock);
-        if (!rp->state_path || wk_time_mono_ms() - rp->saved_ms < SAVE_EVERY_MS)
+        if (!rp->state_path || hb_time_mono_ms() - rp->saved_ms < SAVE_EVERY_MS)
                 return;
-        rp->saved_ms = wk_time_mono_ms();
+        rp->saved_ms = hb_time_mono_ms();
         if (state_save(rp, errstr, sizeof(errstr)) == -1 && !rp->save_warned) {
                 rp->save_warned = 1;
-                wk_log(WK_LOG_ERR,
+                hb_log(HB_LOG_ERR,
                        "replay: state not saved; a resume would redeliver",
                        "error=\"%s\"", errstr);
         }
@@ -463,7 +463,7 @@ out:
 static int plan(replay_t *rp, const cfg_t *cfg, char *errstr,
                 size_t errstr_size)
 {
-        int64_t deadline = wk_time_mono_ms() + LOOKUP_TIMEOUT_MS;
+        int64_t deadline = hb_time_mono_ms() + LOOKUP_TIMEOUT_MS;
         rd_kafka_t *rk = kc_lag_client_new(cfg, errstr, errstr_size);
         int64_t *from = NULL, *to = NULL;
         size_t cap = 0;
@@ -565,7 +565,7 @@ static void progress_line(replay_t *rp, char *out, size_t size, int tty)
 {
         wk_stats_t st;
         uint64_t window = 0, before = 0, todo = 0, done;
-        double secs = (double)(wk_time_mono_ms() - rp->started_ms) / 1000.0;
+        double secs = (double)(hb_time_mono_ms() - rp->started_ms) / 1000.0;
         double rate, pct;
         char eta[32], topics[512];
         size_t used = 0;
@@ -648,7 +648,7 @@ static void *display_main(void *opaque)
                 if (tty)
                         fprintf(stderr, "\r%s\033[K\r", line);
                 else
-                        wk_log(WK_LOG_INFO, "replay progress", "%s", line);
+                        hb_log(HB_LOG_INFO, "replay progress", "%s", line);
                 pthread_mutex_lock(&rp->lock);
         }
         pthread_mutex_unlock(&rp->lock);
@@ -673,8 +673,8 @@ static void summary(replay_t *rp, const wk_stats_t *st, int outcome,
                outcome == 0   ? "done"
                : outcome == 1 ? "failed"
                               : "interrupted",
-               wk_time_format(rp->from_ms, a, sizeof(a)),
-               rp->to_ms >= 0 ? wk_time_format(rp->to_ms, b, sizeof(b))
+               hb_time_format(rp->from_ms, a, sizeof(a)),
+               rp->to_ms >= 0 ? hb_time_format(rp->to_ms, b, sizeof(b))
                               : "log end at the first run");
         printf("  %-15s %llu in %zu partition(s), %llu left\n", "window",
                (unsigned long long)window, rp->n, (unsigned long long)left);
@@ -793,13 +793,13 @@ static int check_args(replay_t *rp, const cfg_t *cfg, char *errstr,
                       size_t errstr_size)
 {
         const cfg_kafka_t *k = cfg_kafka(cfg);
-        int64_t now = wk_time_now_ms();
+        int64_t now = hb_time_now_ms();
 
-        if (wk_time_parse(rp->from_arg, now, &rp->from_ms, errstr,
+        if (hb_time_parse(rp->from_arg, now, &rp->from_ms, errstr,
                           errstr_size) == -1)
                 return -1;
         rp->to_ms = -1;
-        if (rp->to_arg && wk_time_parse(rp->to_arg, now, &rp->to_ms, errstr,
+        if (rp->to_arg && hb_time_parse(rp->to_arg, now, &rp->to_ms, errstr,
                                         errstr_size) == -1)
                 return -1;
         if (rp->to_arg && rp->to_ms <= rp->from_ms) {
@@ -856,11 +856,11 @@ static void announce(const replay_t *rp)
         for (size_t i = 0; i < rp->webhook_count && used < sizeof(hooks); i++)
                 used += (size_t)snprintf(hooks + used, sizeof(hooks) - used,
                                          "%s%s", i ? "," : "", rp->webhooks[i]);
-        wk_log(WK_LOG_INFO, "replay planned",
+        hb_log(HB_LOG_INFO, "replay planned",
                "from=%s to=%s partitions=%zu window=%llu to_do=%llu "
                "webhooks=%s rate=%g dry_run=%d state=%s",
-               wk_time_format(rp->from_ms, a, sizeof(a)),
-               rp->to_ms >= 0 ? wk_time_format(rp->to_ms, b, sizeof(b))
+               hb_time_format(rp->from_ms, a, sizeof(a)),
+               rp->to_ms >= 0 ? hb_time_format(rp->to_ms, b, sizeof(b))
                               : "log-end",
                rp->n, (unsigned long long)window, (unsigned long long)todo,
                rp->webhook_count ? hooks : "all-enabled", rp->rate, rp->dry_run,
@@ -908,7 +908,7 @@ static int run_worker(replay_t *rp, cfg_t **cfg)
         }
         /* @remark the worker owns cfg now. */
         *cfg = NULL;
-        rp->started_ms = wk_time_mono_ms();
+        rp->started_ms = hb_time_mono_ms();
         replaying = rp->w;
         if (signals)
                 wk_worker_stop(rp->w);
@@ -939,7 +939,7 @@ static int run_worker(replay_t *rp, cfg_t **cfg)
         }
         replaying = NULL;
         if (st.in_flight > 0)
-                wk_log(WK_LOG_INFO, "replay: in-flight deliveries abandoned",
+                hb_log(HB_LOG_INFO, "replay: in-flight deliveries abandoned",
                        "in_flight=%zu note=\"delivered again on resume\"",
                        st.in_flight);
         /* Destroying reports the last finished prefixes, if any. */
@@ -959,7 +959,7 @@ static int run_worker(replay_t *rp, cfg_t **cfg)
                 outcome = 1;
         }
         summary(rp, &st, outcome,
-                (double)(wk_time_mono_ms() - rp->started_ms) / 1000.0);
+                (double)(hb_time_mono_ms() - rp->started_ms) / 1000.0);
         if (report)
                 fputs(report, stdout);
         free(report);

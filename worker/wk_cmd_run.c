@@ -7,7 +7,7 @@
 
 #include "cfg.h"
 #include "wk_cmd.h"
-#include "wk_log.h"
+#include "hb_log.h"
 #include "wk_worker.h"
 
 static wk_worker_t *running;
@@ -78,7 +78,7 @@ cfg_t *wk_cmd_load_config(const char *path)
                 if (errs[strlen(errs) - 1] != '\n')
                         fputc('\n', stderr);
         }
-        wk_log_setup(cfg_log(cfg)->level, cfg_log(cfg)->format == CFG_LOG_JSON);
+        hb_log_setup(cfg_log(cfg)->level, cfg_log(cfg)->format == CFG_LOG_JSON);
         return cfg;
 }
 

@@ -12,7 +12,7 @@
 
 #include "cfg.h"
 #include "wk_cmd.h"
-#include "wk_log.h"
+#include "hb_log.h"
 #include "wk_receiver.h"
 #include "wk_sample.h"
 #include "wk_worker.h"
@@ -171,7 +171,7 @@ int wk_cmd_demo(int argc, char **argv)
                       strcmp(argv[1], "--help") ? stderr : stdout);
                 return strcmp(argv[1], "--help") ? WK_EXIT_USAGE : 0;
         }
-        wk_log_setup(WK_LOG_WARN, 0);
+        hb_log_setup(HB_LOG_WARN, 0);
 
         rx = wk_rx_start(&rxc, errstr, sizeof(errstr));
         if (!rx) {

@@ -19,8 +19,8 @@
 #include <microhttpd.h>
 
 #include "wh_sign.h"
-#include "wk_log.h"
-#include "wk_time.h"
+#include "hb_log.h"
+#include "hb_time.h"
 
 #define RX_BODY_MAX       (8u * 1024 * 1024) /* larger: 413 */
 #define RX_THREADS        2
@@ -458,7 +458,7 @@ static void record(wk_rx_t *rx, struct MHD_Connection *conn, const char *path,
         json_object *hdrs = json_object_new_object(), *line = NULL;
         const char *body = rq->body ? rq->body : "";
         wk_rx_request_t req = {0};
-        int64_t received = wk_time_now_ms();
+        int64_t received = hb_time_now_ms();
 
         if (!hdrs)
                 return;
@@ -580,7 +580,7 @@ static int schedule(wk_rx_t *rx, struct MHD_Connection *conn, int ms)
         if (!d)
                 return 0;
         d->conn = conn;
-        d->due_ms = wk_time_mono_ms() + ms;
+        d->due_ms = hb_time_mono_ms() + ms;
 
         pthread_mutex_lock(&rx->delay_lock);
         if (rx->stopping) {
@@ -608,7 +608,7 @@ static void *timer_main(void *arg)
         for (;;) {
                 rx_delay_t *d = rx->delays;
 
-                if (d && (rx->stopping || d->due_ms <= wk_time_mono_ms())) {
+                if (d && (rx->stopping || d->due_ms <= hb_time_mono_ms())) {
                         rx->delays = d->next;
                         /* Not under delay_lock: schedule() takes MHD's
                          * lock inside ours. */
@@ -791,7 +791,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         for (char *c = line; *c; c++)
                 if (*c == '"')
                         *c = '\'';
-        wk_log(WK_LOG_DEBUG, "receiver: libmicrohttpd", "detail=\"%s\"", line);
+        hb_log(HB_LOG_DEBUG, "receiver: libmicrohttpd", "detail=\"%s\"", line);
 }
 
 /* Fill rx->addr from "ADDR" and \p port; *v6 set for an IPv6 address. */

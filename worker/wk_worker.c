@@ -20,10 +20,10 @@
 #include "wh_dlq.h"
 #include "wh_pool.h"
 #include "wk_admin.h"
-#include "wk_log.h"
+#include "hb_log.h"
 #include "wk_metrics.h"
 #include "wk_metrics_names.h"
-#include "wk_time.h"
+#include "hb_time.h"
 #include "wk_transform.h"
 
 /* Messages taken from Kafka per loop turn before HTTP gets a turn: small,
@@ -270,7 +270,7 @@ static void dead_letter(wk_msg_t *m, const wh_dlq_record_t *tmpl)
          * so its offset is never committed and it comes back after a
          * restart. */
         wk_metrics_add(w->metrics, WK_M_DLQ_WRITES, "result=\"error\"", 1);
-        wk_log(WK_LOG_ERR, "dead letter not written; message held",
+        hb_log(HB_LOG_ERR, "dead letter not written; message held",
                "topic=%s partition=%d offset=%lld", rec.topic,
                (int)rec.partition, (long long)rec.offset);
 }
@@ -285,7 +285,7 @@ static void dlq_done(int ok, const char *error, void *opaque)
                  * stays unfinished (held back) and is redelivered. */
                 wk_metrics_add(w->metrics, WK_M_DLQ_WRITES, "result=\"error\"",
                                1);
-                wk_log(WK_LOG_ERR, "dead letter rejected; message held",
+                hb_log(HB_LOG_ERR, "dead letter rejected; message held",
                        "topic=%s partition=%d offset=%lld error=\"%s\"",
                        rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
                        (long long)m->rkm->offset, error ? error : "");
@@ -323,7 +323,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 ts = rd_kafka_message_timestamp(m->rkm, NULL);
                 if (ts > 0)
                         wk_metrics_observe(w->metrics, WK_M_END_TO_END, "",
-                                           (double)(wk_time_now_ms() - ts) /
+                                           (double)(hb_time_now_ms() - ts) /
                                                    1000.0);
                 msg_settle(m);
                 return;
@@ -337,29 +337,29 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 return;
         }
         w->stats.deliveries_failed++;
-        wk_log(WK_LOG_WARN, "delivery failed",
+        hb_log(HB_LOG_WARN, "delivery failed",
                "webhook=%s topic=%s partition=%d offset=%lld id=\"%s\" "
                "outcome=%s status=%ld attempts=%d error=\"%s\"",
                name, rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
-               (long long)m->rkm->offset, wk_log_quote(q, sizeof(q), m->id),
+               (long long)m->rkm->offset, hb_log_quote(q, sizeof(q), m->id),
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
         if (del->on_exhausted != CFG_EXHAUSTED_DROP && !w->dlq) {
                 /* Never dropped unless the configuration says so: held
                  * (unfinished, uncommitted) until a restart. */
-                wk_log(WK_LOG_ERR,
+                hb_log(HB_LOG_ERR,
                        "delivery failed for good and there is no "
                        "dead-letter topic; message held",
                        "webhook=%s id=\"%s\"", name,
-                       wk_log_quote(q, sizeof(q), m->id));
+                       hb_log_quote(q, sizeof(q), m->id));
                 return;
         }
         if (del->on_exhausted == CFG_EXHAUSTED_DROP) {
                 w->stats.dropped++;
                 count_outcome(w, d->label, "dropped");
-                wk_log(WK_LOG_WARN, "delivery dropped (on_exhausted=drop)",
+                hb_log(HB_LOG_WARN, "delivery dropped (on_exhausted=drop)",
                        "webhook=%s id=\"%s\"", name,
-                       wk_log_quote(q, sizeof(q), m->id));
+                       hb_log_quote(q, sizeof(q), m->id));
                 msg_settle(m);
                 return;
         }
@@ -492,8 +492,8 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
 err_submitted:
         /* Some deliveries are out: keep the message unfinished (held
          * back, redelivered after a restart) rather than lose any. */
-        wk_log(WK_LOG_ERR, "out of memory submitting deliveries", "id=\"%s\"",
-               wk_log_quote(q, sizeof(q), m->id));
+        hb_log(HB_LOG_ERR, "out of memory submitting deliveries", "id=\"%s\"",
+               hb_log_quote(q, sizeof(q), m->id));
         free(body_of);
         return 0;
 err:
@@ -536,7 +536,7 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
         if (st == WK_XF_SKIPPED) {
                 w->stats.skipped++;
                 wk_metrics_add(w->metrics, WK_M_SKIPPED, "", 1);
-                wk_log(WK_LOG_DEBUG, "skipped",
+                hb_log(HB_LOG_DEBUG, "skipped",
                        "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
                        (int)rkm->partition, (long long)rkm->offset, reason);
                 m->owed = 1;
@@ -547,7 +547,7 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
                 wh_dlq_record_t rec = {.reason = "invalid", .detail = reason};
                 w->stats.invalid++;
                 wk_metrics_add(w->metrics, WK_M_INVALID, "", 1);
-                wk_log(WK_LOG_WARN, "invalid event",
+                hb_log(HB_LOG_WARN, "invalid event",
                        "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
                        (int)rkm->partition, (long long)rkm->offset, reason);
                 m->owed = 1;
@@ -558,7 +558,7 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
                 return;
         }
         if (fan_out(w, m, ev) == -1) {
-                wk_log(WK_LOG_ERR, "out of memory rendering payloads",
+                hb_log(HB_LOG_ERR, "out of memory rendering payloads",
                        "topic=%s partition=%d offset=%lld", topic,
                        (int)rkm->partition, (long long)rkm->offset);
                 msg_free(m);
@@ -580,26 +580,26 @@ static void do_reload(wk_worker_t *w)
         hooks_t *h;
 
         if (!cfg) {
-                wk_log(WK_LOG_ERR,
+                hb_log(HB_LOG_ERR,
                        "reload rejected; keeping the running configuration",
                        "file=%s problems=\"%s\"", path, errs);
                 return;
         }
         if (*errs)
-                wk_log(WK_LOG_WARN, "configuration warnings",
+                hb_log(HB_LOG_WARN, "configuration warnings",
                        "file=%s "
                        "warnings=\"%s\"",
                        path, errs);
         h = hooks_new(cfg, &w->opts, errs, sizeof(errs));
         if (!h) {
-                wk_log(WK_LOG_ERR,
+                hb_log(HB_LOG_ERR,
                        "reload rejected; keeping the running configuration",
                        "file=%s problems=\"%s\"", path, errs);
                 cfg_destroy(cfg);
                 return;
         }
         /* path belongs to the old configuration: log before freeing */
-        wk_log(WK_LOG_INFO, "configuration reloaded",
+        hb_log(HB_LOG_INFO, "configuration reloaded",
                "file=%s webhooks=%zu note=\"kafka and delivery settings "
                "apply on restart\"",
                path, h->n);
@@ -612,7 +612,7 @@ static void on_revoke(const rd_kafka_topic_partition_list_t *parts,
                       void *opaque)
 {
         wk_worker_t *w = opaque;
-        int64_t deadline = wk_time_mono_ms() +
+        int64_t deadline = hb_time_mono_ms() +
                            cfg_delivery(w->hooks->cfg)->revoke_timeout_ms;
 
         /* Stopping: the drain already had shutdown_timeout_ms. */
@@ -625,7 +625,7 @@ static void on_revoke(const rd_kafka_topic_partition_list_t *parts,
                         held += rd_kafka_topic_partition_list_find(
                                         parts, rd_kafka_topic_name(m->rkm->rkt),
                                         m->rkm->partition) != NULL;
-                if (!held || wk_time_mono_ms() >= deadline || w->stop > 1)
+                if (!held || hb_time_mono_ms() >= deadline || w->stop > 1)
                         return;
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
@@ -662,7 +662,7 @@ static double oldest_age(wk_worker_t *w, const char *topic, int32_t part)
                 if (ts > 0 && (oldest < 0 || ts < oldest))
                         oldest = ts;
         }
-        return oldest > 0 ? (double)(wk_time_now_ms() - oldest) / 1000.0 : 0.0;
+        return oldest > 0 ? (double)(hb_time_now_ms() - oldest) / 1000.0 : 0.0;
 }
 
 /* Build the /status document (never a secret: URLs show scheme, host and
@@ -847,8 +847,8 @@ static void publish(wk_worker_t *w)
         pthread_mutex_lock(&w->lock);
         w->published = w->stats;
         pthread_mutex_unlock(&w->lock);
-        if (wk_time_mono_ms() >= w->next_slow_ms) {
-                w->next_slow_ms = wk_time_mono_ms() + SLOW_TICK_MS;
+        if (hb_time_mono_ms() >= w->next_slow_ms) {
+                w->next_slow_ms = hb_time_mono_ms() + SLOW_TICK_MS;
                 slow_tick(w);
         }
 }
@@ -857,7 +857,7 @@ static int probe_alive(void *opaque)
 {
         wk_worker_t *w = opaque;
 
-        return wk_time_mono_ms() - atomic_load(&w->loop_ms) < ALIVE_MS;
+        return hb_time_mono_ms() - atomic_load(&w->loop_ms) < ALIVE_MS;
 }
 
 static int probe_ready(void *opaque, char *why, size_t why_size)
@@ -928,7 +928,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         w->opts = *opts;
         w->wake[0] = w->wake[1] = -1;
         pthread_mutex_init(&w->lock, NULL);
-        atomic_store(&w->loop_ms, wk_time_mono_ms());
+        atomic_store(&w->loop_ms, hb_time_mono_ms());
         if (pipe(w->wake) == -1) {
                 snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
                 goto err;
@@ -1043,7 +1043,7 @@ void wk_worker_report(wk_worker_t *w, FILE *out)
  * second of burst). */
 static int rate_allowance(wk_worker_t *w, int *wait_ms)
 {
-        int64_t now = wk_time_mono_ms();
+        int64_t now = hb_time_mono_ms();
 
         if (w->opts.rate <= 0)
                 return INTAKE_BATCH;
@@ -1064,7 +1064,7 @@ int wk_worker_run(wk_worker_t *w)
         int64_t deadline;
         int rc = 0;
 
-        wk_log(WK_LOG_INFO, "worker started",
+        hb_log(HB_LOG_INFO, "worker started",
                "group=%s topics=%zu webhooks=%zu dead_letter=%s mode=%s",
                cfg_kafka(w->hooks->cfg)->group_id,
                cfg_kafka(w->hooks->cfg)->topic_count, w->hooks->n,
@@ -1076,7 +1076,7 @@ int wk_worker_run(wk_worker_t *w)
                 kc_ticket_t ticket;
                 rd_kafka_message_t *rkm;
 
-                atomic_store(&w->loop_ms, wk_time_mono_ms());
+                atomic_store(&w->loop_ms, hb_time_mono_ms());
                 drain_wake(w);
                 if (atomic_exchange(&w->reload, 0))
                         do_reload(w);
@@ -1096,23 +1096,23 @@ int wk_worker_run(wk_worker_t *w)
                         break;
                 if (wh_pool_run(w->pool, taken ? 0 : wait_ms, w->wake[0]) ==
                     -1) {
-                        wk_log(WK_LOG_ERR, "HTTP pool failed", "%s", "");
+                        hb_log(HB_LOG_ERR, "HTTP pool failed", "%s", "");
                         rc = -1;
                         break;
                 }
         }
 
         /* Drain: no more intake; let in-flight work finish in time. */
-        deadline = wk_time_mono_ms() +
+        deadline = hb_time_mono_ms() +
                    cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms;
         if (wh_pool_pending(w->pool) > 0)
-                wk_log(WK_LOG_INFO, "stopping: draining in-flight deliveries",
+                hb_log(HB_LOG_INFO, "stopping: draining in-flight deliveries",
                        "pending=%zu timeout_ms=%d", wh_pool_pending(w->pool),
                        cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms);
-        while (w->stop < 2 && wk_time_mono_ms() < deadline &&
+        while (w->stop < 2 && hb_time_mono_ms() < deadline &&
                (wh_pool_pending(w->pool) > 0 ||
                 (w->dlq && wh_dlq_pending(w->dlq) > 0))) {
-                atomic_store(&w->loop_ms, wk_time_mono_ms());
+                atomic_store(&w->loop_ms, hb_time_mono_ms());
                 drain_wake(w);
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
@@ -1121,7 +1121,7 @@ int wk_worker_run(wk_worker_t *w)
         }
         kc_consumer_commit_sync(w->consumer);
         publish(w);
-        wk_log(WK_LOG_INFO, "stopped",
+        hb_log(HB_LOG_INFO, "stopped",
                "abandoned=%zu consumed=%llu delivered=%llu "
                "dead_lettered=%llu invalid=%llu skipped=%llu",
                wh_pool_pending(w->pool), (unsigned long long)w->stats.consumed,

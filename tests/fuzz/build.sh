@@ -32,7 +32,7 @@ cflags=(-std=c11 -g -O1 -fno-omit-frame-pointer
         -Wno-missing-field-initializers
         -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
         "-DHB_VERSION=\"$version\""
-        -Iconfig -Iconsumers -Iproducers -Iworker -Itests/fuzz)
+        -Icommon -Iconfig -Iconsumers -Iproducers -Iworker -Itests/fuzz)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 
 # harness -> the product sources it links

@@ -19,7 +19,7 @@
 #include "it_util.h"
 #include "wk_receiver.h"
 #include "wk_sample.h"
-#include "wk_time.h"
+#include "hb_time.h"
 #include "wk_transform.h"
 
 enum {
@@ -167,7 +167,7 @@ static void window_args(const fixture_t *f, char *from, size_t from_size,
         char iso[64];
 
         /* the same instant written in UTC+02:00 */
-        wk_time_format(from_ms + 2 * 3600 * 1000LL, iso, sizeof(iso));
+        hb_time_format(from_ms + 2 * 3600 * 1000LL, iso, sizeof(iso));
         cr_assert(strlen(iso) > 1 && iso[strlen(iso) - 1] == 'Z');
         iso[strlen(iso) - 1] = '\0';
         snprintf(from, from_size, "%s+02:00", iso);

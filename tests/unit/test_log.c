@@ -1,11 +1,11 @@
-/* Tests for wk_log: librdkafka's lines as structured log lines. */
+/* Tests for hb_log: librdkafka's lines as structured log lines. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
 #include <stdio.h>
 #include <string.h>
 
-#include "wk_log.h"
+#include "hb_log.h"
 
 static char *read_stderr(void)
 {
@@ -24,12 +24,12 @@ Test(log, librdkafka_lines_are_structured_and_quoted,
 {
         char *out;
 
-        wk_log_setup(WK_LOG_INFO, 0);
-        wk_log_librdkafka(4, "CONFWARN", "property \"x\" is ignored");
-        wk_log_librdkafka(3, "FAIL", "broker down");
+        hb_log_setup(HB_LOG_INFO, 0);
+        hb_log_librdkafka(4, "CONFWARN", "property \"x\" is ignored");
+        hb_log_librdkafka(3, "FAIL", "broker down");
         /* librdkafka's debug and info lines stay below the threshold */
-        wk_log_librdkafka(7, "FETCH", "noise");
-        wk_log_librdkafka(6, "INFO", "noise");
+        hb_log_librdkafka(7, "FETCH", "noise");
+        hb_log_librdkafka(6, "INFO", "noise");
         out = read_stderr();
         cr_expect_not_null(strstr(out, "level=warn msg=\"librdkafka\" "
                                        "facility=CONFWARN detail=\"property "

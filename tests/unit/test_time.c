@@ -1,11 +1,11 @@
-/* Tests for wk_time: the TIME arguments (ISO-8601, epoch ms, relative). */
+/* Tests for hb_time: the TIME arguments (ISO-8601, epoch ms, relative). */
 #include <criterion/criterion.h>
 
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
 
-#include "wk_time.h"
+#include "hb_time.h"
 
 /* 2024-03-01T12:00:00Z */
 #define T0 1709294400000LL
@@ -17,7 +17,7 @@ static int64_t parse_ok(const char *s)
         char errstr[256] = "";
         int64_t ms = -12345;
 
-        cr_assert_eq(wk_time_parse(s, NOW, &ms, errstr, sizeof(errstr)), 0,
+        cr_assert_eq(hb_time_parse(s, NOW, &ms, errstr, sizeof(errstr)), 0,
                      "'%s' refused: %s", s, errstr);
         return ms;
 }
@@ -27,7 +27,7 @@ static void parse_bad(const char *s, const char *why)
         char errstr[256] = "";
         int64_t ms = -12345;
 
-        cr_expect_eq(wk_time_parse(s, NOW, &ms, errstr, sizeof(errstr)), -1,
+        cr_expect_eq(hb_time_parse(s, NOW, &ms, errstr, sizeof(errstr)), -1,
                      "'%s' accepted as %lld", s, (long long)ms);
         cr_expect_eq(ms, -12345, "'%s': output written on failure", s);
         cr_expect(strstr(errstr, why) != NULL, "'%s': error '%s' lacks '%s'", s,
@@ -164,13 +164,13 @@ Test(time, errors_name_the_input)
         int64_t ms;
 
         cr_assert_eq(
-                wk_time_parse("2024-13-01", NOW, &ms, errstr, sizeof(errstr)),
+                hb_time_parse("2024-13-01", NOW, &ms, errstr, sizeof(errstr)),
                 -1);
         cr_expect_str_eq(errstr, "TIME '2024-13-01': month out of range");
         /* a small buffer is cut, never overrun */
-        cr_assert_eq(wk_time_parse("junk", NOW, &ms, errstr, 8), -1);
+        cr_assert_eq(hb_time_parse("junk", NOW, &ms, errstr, 8), -1);
         cr_expect_str_eq(errstr, "TIME 'j");
-        cr_assert_eq(wk_time_parse(NULL, NOW, &ms, errstr, sizeof(errstr)), -1);
+        cr_assert_eq(hb_time_parse(NULL, NOW, &ms, errstr, sizeof(errstr)), -1);
 }
 
 Test(time, format_round_trips)
@@ -180,21 +180,21 @@ Test(time, format_round_trips)
                 NOW};
         char s[64];
 
-        cr_expect_str_eq(wk_time_format(T0, s, sizeof(s)),
+        cr_expect_str_eq(hb_time_format(T0, s, sizeof(s)),
                          "2024-03-01T12:00:00Z");
-        cr_expect_str_eq(wk_time_format(T0 + 250, s, sizeof(s)),
+        cr_expect_str_eq(hb_time_format(T0 + 250, s, sizeof(s)),
                          "2024-03-01T12:00:00.250Z");
-        cr_expect_str_eq(wk_time_format(0, s, sizeof(s)),
+        cr_expect_str_eq(hb_time_format(0, s, sizeof(s)),
                          "1970-01-01T00:00:00Z");
         for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-                cr_expect_eq(parse_ok(wk_time_format(v[i], s, sizeof(s))), v[i],
+                cr_expect_eq(parse_ok(hb_time_format(v[i], s, sizeof(s))), v[i],
                              "%s", s);
 }
 
 Test(time, now_is_the_wall_clock)
 {
         int64_t a = (int64_t)time(NULL) * 1000;
-        int64_t n = wk_time_now_ms();
+        int64_t n = hb_time_now_ms();
 
         cr_expect(n >= a && n < a + 2000);
 }

@@ -1,5 +1,5 @@
-/* wk_log: one structured line per event worth a human's attention. */
-#include "wk_log.h"
+/* hb_log: one structured line per event worth a human's attention. */
+#include "hb_log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,16 +8,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static int log_level = WK_LOG_INFO;
+static int log_level = HB_LOG_INFO;
 static int log_json;
 
-void wk_log_setup(int level, int json)
+void hb_log_setup(int level, int json)
 {
         log_level = level;
         log_json = json;
 }
 
-int wk_log_enabled(int level)
+int hb_log_enabled(int level)
 {
         return level <= log_level;
 }
@@ -25,11 +25,11 @@ int wk_log_enabled(int level)
 static const char *level_name(int level)
 {
         switch (level) {
-        case WK_LOG_ERR:
+        case HB_LOG_ERR:
                 return "error";
-        case WK_LOG_WARN:
+        case HB_LOG_WARN:
                 return "warn";
-        case WK_LOG_INFO:
+        case HB_LOG_INFO:
                 return "info";
         default:
                 return "debug";
@@ -91,7 +91,7 @@ static size_t logfmt_to_json(char *buf, size_t size, size_t off, const char *kv)
         return off;
 }
 
-void wk_log(int level, const char *msg, const char *fmt, ...)
+void hb_log(int level, const char *msg, const char *fmt, ...)
 {
         char kv[2048], line[4096], ts[64];
         struct timeval tv;
@@ -99,7 +99,7 @@ void wk_log(int level, const char *msg, const char *fmt, ...)
         va_list ap;
         size_t off;
 
-        if (!wk_log_enabled(level))
+        if (!hb_log_enabled(level))
                 return;
         /* no fields: skip vsnprintf, an empty format trips clang's
          * -Wformat-zero-length */
@@ -138,7 +138,7 @@ void wk_log(int level, const char *msg, const char *fmt, ...)
                 return;
 }
 
-const char *wk_log_quote(char *buf, size_t size, const char *s)
+const char *hb_log_quote(char *buf, size_t size, const char *s)
 {
         size_t o = 0;
 
@@ -151,15 +151,15 @@ const char *wk_log_quote(char *buf, size_t size, const char *s)
         return buf;
 }
 
-void wk_log_librdkafka(int level, const char *fac, const char *buf)
+void hb_log_librdkafka(int level, const char *fac, const char *buf)
 {
         char q[1024];
-        int lvl = level <= 3   ? WK_LOG_ERR
-                  : level <= 4 ? WK_LOG_WARN
-                               : WK_LOG_DEBUG;
+        int lvl = level <= 3   ? HB_LOG_ERR
+                  : level <= 4 ? HB_LOG_WARN
+                               : HB_LOG_DEBUG;
 
-        if (!wk_log_enabled(lvl))
+        if (!hb_log_enabled(lvl))
                 return;
-        wk_log(lvl, "librdkafka", "facility=%s detail=\"%s\"", fac ? fac : "-",
-               wk_log_quote(q, sizeof(q), buf ? buf : ""));
+        hb_log(lvl, "librdkafka", "facility=%s detail=\"%s\"", fac ? fac : "-",
+               hb_log_quote(q, sizeof(q), buf ? buf : ""));
 }

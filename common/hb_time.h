@@ -1,7 +1,7 @@
-/* wk_time: the TIME arguments of the command line (replay --from/--to):
+/* hb_time: the TIME arguments of the command line (replay --from/--to):
  * ISO-8601, epoch milliseconds or relative to now. */
-#ifndef HB_WK_TIME_H
-#define HB_WK_TIME_H
+#ifndef HB_TIME_H
+#define HB_TIME_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +26,7 @@
  * @returns 0 with the time in \p out_ms, or -1 with the reason in
  *          \p errstr.
  */
-int wk_time_parse(const char *s, int64_t now_ms, int64_t *out_ms, char *errstr,
+int hb_time_parse(const char *s, int64_t now_ms, int64_t *out_ms, char *errstr,
                   size_t errstr_size);
 
 /**
@@ -34,12 +34,12 @@ int wk_time_parse(const char *s, int64_t now_ms, int64_t *out_ms, char *errstr,
  *        fraction only when it is not zero).
  * @returns \p out.
  */
-char *wk_time_format(int64_t ms, char *out, size_t out_size);
+char *hb_time_format(int64_t ms, char *out, size_t out_size);
 
 /** @returns the wall clock in epoch milliseconds. */
-int64_t wk_time_now_ms(void);
+int64_t hb_time_now_ms(void);
 
 /** @returns a monotonic clock in milliseconds (for timeouts and rates). */
-int64_t wk_time_mono_ms(void);
+int64_t hb_time_mono_ms(void);
 
 #endif

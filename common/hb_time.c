@@ -1,6 +1,6 @@
-/* wk_time: the TIME arguments of the command line (replay --from/--to):
+/* hb_time: the TIME arguments of the command line (replay --from/--to):
  * ISO-8601, epoch milliseconds or relative to now. */
-#include "wk_time.h"
+#include "hb_time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -246,7 +246,7 @@ static int parse_iso(const char *s, int64_t *out_ms, char *errstr,
         return 0;
 }
 
-int wk_time_parse(const char *s, int64_t now_ms, int64_t *out_ms, char *errstr,
+int hb_time_parse(const char *s, int64_t now_ms, int64_t *out_ms, char *errstr,
                   size_t errstr_size)
 {
         size_t len;
@@ -274,7 +274,7 @@ int wk_time_parse(const char *s, int64_t now_ms, int64_t *out_ms, char *errstr,
         return parse_iso(s, out_ms, errstr, errstr_size);
 }
 
-char *wk_time_format(int64_t ms, char *out, size_t out_size)
+char *hb_time_format(int64_t ms, char *out, size_t out_size)
 {
         int64_t days = ms / MS_PER_DAY, rem = ms % MS_PER_DAY, y;
         int m, d;
@@ -305,12 +305,12 @@ static int64_t clock_ms(clockid_t clock)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t wk_time_now_ms(void)
+int64_t hb_time_now_ms(void)
 {
         return clock_ms(CLOCK_REALTIME);
 }
 
-int64_t wk_time_mono_ms(void)
+int64_t hb_time_mono_ms(void)
 {
         return clock_ms(CLOCK_MONOTONIC);
 }

@@ -1,0 +1,49 @@
+/* hb_kconf: builds every librdkafka configuration of hookbridge (the
+ * consumer, the lag reader, the dead-letter producer) the same way: the
+ * operator's kafka.properties first, then the settings that carry
+ * hookbridge's guarantees, every result checked; and one log callback
+ * that turns librdkafka's lines into structured log lines. */
+#ifndef HB_KCONF_H
+#define HB_KCONF_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+/** One librdkafka setting. */
+typedef struct hb_kconf_kv_s {
+        const char *name;
+        const char *value;
+} hb_kconf_kv_t;
+
+/** A client's settings: \p defaults that kafka.properties may change
+ *  (prefetch, client.id), then \p fixed that carry a guarantee. */
+typedef struct hb_kconf_set_s {
+        const hb_kconf_kv_t *defaults;
+        size_t ndefaults;
+        const hb_kconf_kv_t *fixed;
+        size_t nfixed;
+} hb_kconf_set_t;
+
+/**
+ * @brief Apply \p set->defaults, then the operator's properties
+ *        (\p names / \p values, \p n of them), then \p set->fixed,
+ *        which therefore always win.
+ *
+ * The order is the same for every client, so a setting that carries a
+ * guarantee can never be weakened by kafka.properties.
+ *
+ * @returns 0, or -1 with "kafka.properties: KEY: reason" (or
+ *          "kafka: KEY: reason" for one of hookbridge's own settings) in
+ *          \p errstr.
+ */
+int hb_kconf_apply(rd_kafka_conf_t *conf, const hb_kconf_set_t *set,
+                   const char *const *names, const char *const *values,
+                   size_t n, char *errstr, size_t errstr_size);
+
+/** @brief The log callback of every client: librdkafka's lines as
+ *  structured `msg="librdkafka"` lines (hb_log_librdkafka). */
+void hb_kconf_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                     const char *buf);
+
+#endif
