@@ -14,26 +14,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-/* The webhook types of SPEC section 2; `mappings` may add more. */
-static const char *const cfg_builtin_types[] = {
-        "flows.seen",
-        "flows.completed",
-        "flows.dismissed",
-        "checklist.seen",
-        "checklist.completed",
-        "checklist.dismissed",
-        "nps.score",
-        "nps.feedback",
-        "nps.dismissed",
-        "nps.ask_later",
-        "feature_tag.clicked",
-        "feature_tag.hover",
-        "feature_tag.text_input",
-        "forms.submitted",
-        "button_tracked_event.occurred",
-};
-#define CFG_BUILTIN_TYPE_COUNT \
-        (sizeof(cfg_builtin_types) / sizeof(cfg_builtin_types[0]))
+#include "hb_types.h"
 
 #define CFG_MAX_PROPS       10    /* user + company properties (SPEC 3) */
 #define CFG_NAME_MAX        128   /* webhook names */
@@ -1373,15 +1354,16 @@ static void cfg_parse_mappings(cfg_loader_t *ld, const config_setting_t *s)
         int n;
 
         ld->types = ld_alloc(ld,
-                             CFG_BUILTIN_TYPE_COUNT +
+                             hb_type_count() +
                                      (s && cfg_is_seq(s)
                                               ? (size_t)config_setting_length(s)
                                               : 0),
                              sizeof(*ld->types));
         if (!ld->types)
                 return;
-        for (size_t i = 0; i < CFG_BUILTIN_TYPE_COUNT; i++)
-                ld->types[ld->type_count++] = cfg_builtin_types[i];
+        /* the built-in types of SPEC section 2 (common/hb_types.c) */
+        for (size_t i = 0; i < hb_type_count(); i++)
+                ld->types[ld->type_count++] = hb_type_at(i)->type;
 
         s = cfg_seq(ld, s, "mappings",
                     "( { event = \"Trial Started\"; type = "
