@@ -21,7 +21,13 @@ struct wh_guard_s {
         size_t allow_count;
 };
 
-/* Blocked IPv4 ranges (SPEC: everything that is not public unicast). */
+/*
+ * Blocked IPv4 ranges (SPEC: everything that is not public unicast): the
+ * entries of IANA's IPv4 Special-Purpose Address Registry that are not
+ * globally reachable (192.0.0.0/24 as a whole, its few anycast addresses
+ * included), plus multicast and the reserved 240/4. SECURITY.md names the
+ * registry version these match.
+ */
 static const struct {
         const char *net;
         int bits;
@@ -44,7 +50,13 @@ static const struct {
         {"240.0.0.0", 4, "a reserved address"},
 };
 
-/* Blocked IPv6 ranges; the ones that embed IPv4 are judged by it. */
+/*
+ * Blocked IPv6 ranges: the entries of IANA's IPv6 Special-Purpose Address
+ * Registry that are not globally reachable (2001::/23 as a whole), plus
+ * site-local and multicast. The forms that embed an IPv4 address
+ * (::ffff:0:0/96, ::ffff:0:0:0/96, 64:ff9b::/96, 2002::/16) never get
+ * here: wh_guard_check() judges them by that address.
+ */
 static const struct {
         const char *net;
         int bits;
@@ -55,9 +67,12 @@ static const struct {
         {"::", 96, "an IPv4-compatible (deprecated) address"},
         {"64:ff9b:1::", 48, "a local-use NAT64 (RFC 8215) address"},
         {"100::", 64, "a discard-only address"},
+        {"100:0:0:1::", 64, "a dummy-prefix (RFC 9780) address"},
         {"2001::", 32, "a Teredo tunnelling address"},
         {"2001::", 23, "an IETF protocol assignment address"},
         {"2001:db8::", 32, "a documentation address"},
+        {"3fff::", 20, "a documentation (RFC 9637) address"},
+        {"5f00::", 16, "an SRv6 segment identifier (RFC 9602) address"},
         {"fc00::", 7, "a unique local (private) address"},
         {"fe80::", 10, "a link-local address"},
         {"fec0::", 10, "a site-local (deprecated) address"},
@@ -148,6 +163,9 @@ int wh_guard_check(const wh_guard_t *g, const struct sockaddr *sa,
 {
         static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
                                            0, 0, 0, 0, 0xff, 0xff};
+        /* ::ffff:0:a.b.c.d, IPv4-translated (RFC 2765 SIIT) */
+        static const uint8_t translated[12] = {0, 0, 0,    0,    0, 0,
+                                               0, 0, 0xff, 0xff, 0, 0};
         static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
         uint8_t a[16] = {0}, v4[16] = {0};
         const uint8_t *embedded = NULL; /* the IPv4 address that decides */
@@ -170,9 +188,11 @@ int wh_guard_check(const wh_guard_t *g, const struct sockaddr *sa,
                 return -1;
         }
 
-        /* IPv4 (held as ::ffff:a.b.c.d), IPv4-mapped, NAT64 64:ff9b::/96
-         * and 6to4 2002:V4ADDR::/16 are judged by their IPv4 address */
-        if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12))
+        /* IPv4 (held as ::ffff:a.b.c.d), IPv4-mapped, IPv4-translated
+         * ::ffff:0:a.b.c.d, NAT64 64:ff9b::/96 and 6to4 2002:V4ADDR::/16
+         * are judged by their IPv4 address */
+        if (!memcmp(a, mapped, 12) || !memcmp(a, translated, 12) ||
+            !memcmp(a, nat64, 12))
                 embedded = a + 12;
         else if (a[0] == 0x20 && a[1] == 0x02)
                 embedded = a + 2;

@@ -82,12 +82,23 @@ static const struct {
         {"ff02::1", "multicast"},
         {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "multicast"},
         {"64:ff9b:1::1", "local-use NAT64"},
+        /* added to IANA's registry in 2024-2025 */
+        {"3fff::", "documentation"},
+        {"3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", "documentation"},
+        {"5f00::", "SRv6"},
+        {"5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "SRv6"},
+        {"100:0:0:1::", "dummy"},
+        {"100::1:ffff:ffff:ffff:ffff", "dummy"},
 
         /* judged by the IPv4 address inside */
         {"::ffff:127.0.0.1", "loopback"},
         {"::ffff:10.0.0.1", "private"},
         {"::ffff:169.254.169.254", "link-local"},
         {"::ffff:0.0.0.0", "unspecified"},
+        /* IPv4-translated (SIIT) */
+        {"::ffff:0:127.0.0.1", "loopback"},
+        {"::ffff:0:10.0.0.1", "private"},
+        {"::ffff:0:169.254.169.254", "link-local"},
         {"64:ff9b::7f00:1", "loopback"},
         {"64:ff9b::a00:1", "private"},
         {"64:ff9b::c0a8:101", "private"},
@@ -172,6 +183,10 @@ Test(guard, allows_public_addresses_next_to_the_ranges)
                 "fbff:ffff::1", /* below fc00::/7 */
                 "::1:0:0:0",    /* above ::/96 */
                 "::ffff:8.8.8.8",
+                "::ffff:0:8.8.8.8",
+                "3ffe:ffff:ffff::1", /* below 3fff::/20 */
+                "3fff:1000::1",      /* above */
+                "100::2:0:0:0:1",    /* above 100:0:0:1::/64 */
                 "64:ff9b::808:808",
                 "2002:808:808::",
                 "2002:5db8:d822::1",
