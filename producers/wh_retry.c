@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <curl/curl.h>
+
 /*
  * Longest Retry-After honoured, in seconds. The caller caps every delay
  * at its retry.max_ms anyway; this only keeps the arithmetic far from
@@ -45,174 +47,30 @@ int64_t wh_retry_backoff_ms(int attempt, int initial_ms, int max_ms,
 
 /* --- Retry-After ------------------------------------------------------ */
 
-static const char *const day_short[7] = {"Sun", "Mon", "Tue", "Wed",
-                                         "Thu", "Fri", "Sat"};
-static const char *const day_long[7] = {"Sunday",    "Monday",   "Tuesday",
-                                        "Wednesday", "Thursday", "Friday",
-                                        "Saturday"};
-static const char *const month_name[12] = {"Jan", "Feb", "Mar", "Apr",
-                                           "May", "Jun", "Jul", "Aug",
-                                           "Sep", "Oct", "Nov", "Dec"};
-
-/* A cursor over the value being parsed; every helper advances it only on
- * success. */
-struct cur {
-        const char *p;
-        const char *end;
-};
-
-static int lit(struct cur *c, const char *s)
-{
-        size_t n = strlen(s);
-
-        if ((size_t)(c->end - c->p) < n || memcmp(c->p, s, n) != 0)
-                return -1;
-        c->p += n;
-        return 0;
-}
-
-/* Exactly \p n digits. */
-static int digits(struct cur *c, int n, int *out)
-{
-        int v = 0;
-
-        if (c->end - c->p < n)
-                return -1;
-        for (int i = 0; i < n; i++) {
-                if (c->p[i] < '0' || c->p[i] > '9')
-                        return -1;
-                v = v * 10 + (c->p[i] - '0');
-        }
-        c->p += n;
-        *out = v;
-        return 0;
-}
-
-/* One of \p names (HTTP-date names are case-sensitive, RFC 9110 5.6.7). */
-static int name_of(struct cur *c, const char *const *names, int count, int *out)
-{
-        for (int i = 0; i < count; i++) {
-                if (lit(c, names[i]) == 0) {
-                        *out = i;
-                        return 0;
-                }
-        }
-        return -1;
-}
-
-/* "HH:MM:SS" */
-static int hms(struct cur *c, struct tm *tm)
-{
-        if (digits(c, 2, &tm->tm_hour) || lit(c, ":") ||
-            digits(c, 2, &tm->tm_min) || lit(c, ":") ||
-            digits(c, 2, &tm->tm_sec))
-                return -1;
-        return 0;
-}
-
-static int is_leap(int y)
-{
-        return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int tm_valid(const struct tm *tm)
-{
-        static const int mdays[12] = {31, 28, 31, 30, 31, 30,
-                                      31, 31, 30, 31, 30, 31};
-        int year = tm->tm_year + 1900, dim;
-
-        if (tm->tm_mon < 0 || tm->tm_mon > 11)
-                return 0;
-        dim = mdays[tm->tm_mon] + (tm->tm_mon == 1 && is_leap(year));
-        return tm->tm_mday >= 1 && tm->tm_mday <= dim && tm->tm_hour <= 23 &&
-               tm->tm_min <= 59 && tm->tm_sec <= 60;
-}
-
-/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-static int parse_imf(struct cur c, struct tm *tm)
-{
-        int wday, year;
-
-        if (name_of(&c, day_short, 7, &wday) || lit(&c, ", ") ||
-            digits(&c, 2, &tm->tm_mday) || lit(&c, " ") ||
-            name_of(&c, month_name, 12, &tm->tm_mon) || lit(&c, " ") ||
-            digits(&c, 4, &year) || lit(&c, " ") || hms(&c, tm) ||
-            lit(&c, " GMT") || c.p != c.end)
-                return -1;
-        tm->tm_year = year - 1900;
-        return 0;
-}
-
-/* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" */
-static int parse_rfc850(struct cur c, struct tm *tm, time_t now)
-{
-        struct tm now_tm;
-        int wday, yy, year, century;
-
-        if (name_of(&c, day_long, 7, &wday) || lit(&c, ", ") ||
-            digits(&c, 2, &tm->tm_mday) || lit(&c, "-") ||
-            name_of(&c, month_name, 12, &tm->tm_mon) || lit(&c, "-") ||
-            digits(&c, 2, &yy) || lit(&c, " ") || hms(&c, tm) ||
-            lit(&c, " GMT") || c.p != c.end)
-                return -1;
-        /* RFC 9110 5.6.7: a two-digit year more than 50 years in the
-         * future is the most recent past year with those digits */
-        if (!gmtime_r(&now, &now_tm))
-                return -1;
-        century = (now_tm.tm_year + 1900) / 100 * 100;
-        year = century + yy;
-        if (year > now_tm.tm_year + 1900 + 50)
-                year -= 100;
-        tm->tm_year = year - 1900;
-        return 0;
-}
-
-/* asctime: "Sun Nov  6 08:49:37 1994" */
-static int parse_asctime(struct cur c, struct tm *tm)
-{
-        int wday, year;
-
-        if (name_of(&c, day_short, 7, &wday) || lit(&c, " ") ||
-            name_of(&c, month_name, 12, &tm->tm_mon) || lit(&c, " "))
-                return -1;
-        if (c.p < c.end && *c.p == ' ') {
-                c.p++;
-                if (digits(&c, 1, &tm->tm_mday))
-                        return -1;
-        } else if (digits(&c, 2, &tm->tm_mday)) {
-                return -1;
-        }
-        if (lit(&c, " ") || hms(&c, tm) || lit(&c, " ") ||
-            digits(&c, 4, &year) || c.p != c.end)
-                return -1;
-        tm->tm_year = year - 1900;
-        return 0;
-}
-
 int wh_retry_after_parse(const char *value, time_t now, int64_t *ms_out)
 {
-        struct cur c;
-        struct tm tm;
+        const char *b, *e;
+        char date[128];
         time_t t;
 
         if (!value || !ms_out)
                 return -1;
         /* optional whitespace around the field value */
-        c.p = value;
-        c.end = value + strlen(value);
-        while (c.p < c.end && (*c.p == ' ' || *c.p == '\t'))
-                c.p++;
-        while (c.end > c.p && (c.end[-1] == ' ' || c.end[-1] == '\t' ||
-                               c.end[-1] == '\r' || c.end[-1] == '\n'))
-                c.end--;
-        if (c.p == c.end)
+        b = value;
+        e = value + strlen(value);
+        while (b < e && (*b == ' ' || *b == '\t'))
+                b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+                         e[-1] == '\n'))
+                e--;
+        if (b == e)
                 return -1;
 
-        if (*c.p >= '0' && *c.p <= '9') {
+        if (*b >= '0' && *b <= '9') {
                 /* delta-seconds = 1*DIGIT; saturate instead of overflow */
                 int64_t s = 0;
 
-                for (const char *q = c.p; q < c.end; q++) {
+                for (const char *q = b; q < e; q++) {
                         if (*q < '0' || *q > '9')
                                 return -1;
                         if (s < WH_RETRY_AFTER_MAX_S)
@@ -224,15 +82,22 @@ int wh_retry_after_parse(const char *value, time_t now, int64_t *ms_out)
                 return 0;
         }
 
-        memset(&tm, 0, sizeof(tm));
-        if (parse_imf(c, &tm) != 0 && parse_rfc850(c, &tm, now) != 0 &&
-            parse_asctime(c, &tm) != 0)
+        /*
+         * An HTTP-date, read by curl_getdate(): the three forms of RFC
+         * 9110 5.6.7 and the spellings curl tolerates besides (as RFC 9110
+         * asks of recipients). It skips bytes it does not know, so what
+         * is not printable ASCII is refused first; a date is short.
+         */
+        if ((size_t)(e - b) >= sizeof(date))
                 return -1;
-        if (!tm_valid(&tm))
-                return -1;
-        if (tm.tm_sec == 60)
-                tm.tm_sec = 59;
-        t = timegm(&tm);
+        for (const char *q = b; q < e; q++) {
+                unsigned char c = (unsigned char)*q;
+                if ((c < 0x20 && c != '\t') || c >= 0x7f)
+                        return -1;
+        }
+        memcpy(date, b, (size_t)(e - b));
+        date[e - b] = '\0';
+        t = curl_getdate(date, NULL);
         if (t == (time_t)-1)
                 return -1;
         if (t <= now) {

@@ -25,7 +25,8 @@ int64_t wh_retry_backoff_ms(int attempt, int initial_ms, int max_ms,
 
 /**
  * @brief Parse a Retry-After value: delta seconds or an HTTP-date
- *        (RFC 9110: IMF-fixdate, RFC 850, asctime), relative to \p now.
+ *        (RFC 9110: IMF-fixdate, RFC 850, asctime, read by curl_getdate()
+ *        and so as leniently as curl reads dates), relative to \p now.
  * @returns 0 with the delay (>= 0, a past date is 0) in \p ms_out, or -1
  *          when the value is not valid.
  */

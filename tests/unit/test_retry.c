@@ -133,38 +133,62 @@ Test(retry, retry_after_imf_fixdate)
         /* a date in the past means "now" */
         cr_expect_eq(ra("Sun, 06 Nov 1994 08:49:37 GMT", T1994 + 3600), 0);
         cr_expect_eq(ra(" Sun, 06 Nov 1994 08:49:38 GMT ", T1994), 1000);
+        cr_expect_eq(ra("Sun, 06 Nov 1994 08:49:38 GMT\r\n", T1994), 1000);
         /* leap day, and a far future date is capped */
         cr_expect_eq(ra("Thu, 29 Feb 2024 12:00:00 GMT", 1709208000 - 2), 2000);
         cr_expect_eq(ra("Fri, 01 Jan 2100 00:00:00 GMT", T1994),
                      7 * 86400 * 1000LL);
-        ra_bad("Sun, 06 Nov 1994 08:49:37");     /* no zone */
-        ra_bad("Sun, 06 Nov 1994 08:49:37 UTC"); /* only GMT */
-        ra_bad("Sun, 06 Nov 1994 08:49:37 GMT x");
-        ra_bad("Sun, 6 Nov 1994 08:49:37 GMT"); /* 2DIGIT day */
+        /* what is not a date at all */
         ra_bad("Sun, 06 Now 1994 08:49:37 GMT");
         ra_bad("Sun, 32 Nov 1994 08:49:37 GMT");
-        ra_bad("Sun, 31 Nov 1994 08:49:37 GMT");
-        ra_bad("Thu, 29 Feb 2023 12:00:00 GMT");
         ra_bad("Sun, 06 Nov 1994 24:49:37 GMT");
         ra_bad("Sun, 06 Nov 1994 08:60:37 GMT");
-        ra_bad("Sun, 06 Nov 94 08:49:37 GMT");
         ra_bad("Sux, 06 Nov 1994 08:49:37 GMT");
-        ra_bad("sun, 06 nov 1994 08:49:37 gmt"); /* case-sensitive */
+        ra_bad("Sun, 06 Nov 08:49:37 GMT"); /* no year */
+        ra_bad("Nov 1994");
+        ra_bad("GMT");
+}
+
+Test(retry, retry_after_dates_are_read_as_curl_reads_them)
+{
+        /* curl_getdate() is lenient where RFC 9110 5.6.7 lets a recipient
+         * be: these spellings mean the date they look like */
+        cr_expect_eq(ra("sun, 06 nov 1994 08:49:37 gmt", T1994 - 1), 1000);
+        cr_expect_eq(ra("Sun, 6 Nov 1994 08:49:37 GMT", T1994 - 1), 1000);
+        cr_expect_eq(ra("Sun, 06 Nov 1994 08:49:37", T1994 - 1), 1000);
+        cr_expect_eq(ra("Sun, 06 Nov 1994 08:49:37 UTC", T1994 - 1), 1000);
+        cr_expect_eq(ra("Sun, 06 Nov 94 08:49:37 GMT", T1994 - 1), 1000);
+        cr_expect_eq(ra("Sunday, 06-Nov-1994 08:49:37 GMT", T1994 - 1), 1000);
+        /* another zone is honoured */
+        cr_expect_eq(ra("Sun, 06 Nov 1994 08:49:37 PST", T1994), 8 * 3600000LL);
+}
+
+/* Bytes curl_getdate() would skip over: the value is refused instead. */
+Test(retry, retry_after_date_with_foreign_bytes_is_refused)
+{
+        ra_bad("\x80Sun, 06 Nov 1994 08:49:37 GMT");
+        ra_bad("Sun, 06 Nov 1994 08:49:37 GMT\x01");
+        ra_bad("Sun, 06\x7f Nov 1994 08:49:37 GMT");
+        ra_bad("Sun, 06 Nov 1994\r\n08:49:37 GMT");
+        ra_bad("Sun, 06 Nov 1994 \xc3\xa9 08:49:37 GMT");
+        /* a value longer than any date */
+        ra_bad("Sun, 06 Nov 1994 08:49:37 GMT                                "
+               "                                                            "
+               "                                                     GMT");
 }
 
 Test(retry, retry_after_rfc850)
 {
         cr_expect_eq(ra("Sunday, 06-Nov-94 08:49:37 GMT", T1994 - 5), 5000);
         cr_expect_eq(ra("Sunday, 06-Nov-94 08:49:37 GMT", T1994 + 5), 0);
-        /* two-digit years (RFC 9110 5.6.7), seen from 2025-01-01: up to 50
-         * years ahead is this century, further is the last one */
+        /* two-digit years as curl reads them: 71-99 are 19xx, 00-70 20xx
+         * (RFC 9110 would read 75 as 2075 from 2025; either way a date
+         * that far off is either past or capped) */
         cr_expect_eq(ra("Wednesday, 01-Jan-25 00:00:10 GMT", Y2025), 10000);
-        cr_expect_eq(ra("Monday, 01-Jan-75 00:00:00 GMT", Y2025),
+        cr_expect_eq(ra("Thursday, 01-Jan-69 00:00:00 GMT", Y2025),
                      7 * 86400 * 1000LL);
+        cr_expect_eq(ra("Monday, 01-Jan-75 00:00:00 GMT", Y2025), 0);
         cr_expect_eq(ra("Thursday, 01-Jan-76 00:00:00 GMT", Y2025), 0);
-        ra_bad("Sun, 06-Nov-94 08:49:37 GMT");
-        ra_bad("Sunday, 06-Nov-1994 08:49:37 GMT");
-        ra_bad("Sunday, 06 Nov 94 08:49:37 GMT");
         ra_bad("Funday, 06-Nov-94 08:49:37 GMT");
 }
 
@@ -173,8 +197,6 @@ Test(retry, retry_after_asctime)
         cr_expect_eq(ra("Sun Nov  6 08:49:37 1994", T1994 - 1), 1000);
         cr_expect_eq(ra("Sun Nov 06 08:49:37 1994", T1994 - 1), 1000);
         cr_expect_eq(ra("Tue Nov  8 08:49:37 1994", T1994), 2 * 86400000LL);
-        ra_bad("Sun Nov 6 08:49:37 1994");
-        ra_bad("Sun Nov  6 08:49:37 1994 GMT");
-        ra_bad("Sun Nov  6 08:49:37 94");
-        ra_bad("Sun Nov  6 8:49:37 1994");
+        cr_expect_eq(ra("Sun Nov 6 08:49:37 1994", T1994 - 1), 1000);
+        ra_bad("Sun Nox  6 08:49:37 1994");
 }
