@@ -21,7 +21,10 @@
 
 #define WH_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define WH_DEFAULT_RESPONSE_BYTES     256
-#define WH_DEFAULT_CIRCUIT_OPEN_MS    30000
+/* first allocation for a response body: most answers fit ("ok", a short
+ * JSON error); it doubles up to max_response_bytes when one does not */
+#define WH_RESPONSE_FIRST_BYTES    256
+#define WH_DEFAULT_CIRCUIT_OPEN_MS 30000
 /* socket events taken from epoll per wh_pool_run() round */
 #define WH_EPOLL_BATCH 64
 
@@ -57,8 +60,9 @@ struct wh_delivery_s {
         char error[CURL_ERROR_SIZE + 128];
         char errbuf[CURL_ERROR_SIZE]; /* CURLOPT_ERRORBUFFER */
         char refused[200];            /* why the SSRF guard said no */
-        char *resp;                   /* first max_response_bytes */
-        size_t resp_len;
+        char *resp; /* first max_response_bytes of the last response:
+                       allocated when a body arrives, kept across attempts */
+        size_t resp_len, resp_cap;
         double last_attempt_s;
 
         CURL *easy;
@@ -506,14 +510,42 @@ static void fail_local(wh_pool_t *p, wh_delivery_t *d, const char *why)
 
 /* --- curl callbacks ---------------------------------------------------- */
 
+/* Room for \p need bytes in the response buffer, grown by doubling up to
+ * max_response_bytes. @returns the room there is (less on out-of-memory:
+ * the body only serves reports). */
+static size_t resp_room(wh_delivery_t *d, size_t need)
+{
+        size_t max = d->pool->max_response_bytes, cap;
+        char *r;
+
+        if (need <= d->resp_cap)
+                return d->resp_cap;
+        cap = d->resp_cap ? d->resp_cap : WH_RESPONSE_FIRST_BYTES;
+        while (cap < need)
+                cap *= 2;
+        if (cap > max)
+                cap = max;
+        r = realloc(d->resp, cap);
+        if (r) {
+                d->resp = r;
+                d->resp_cap = cap;
+        }
+        return d->resp_cap;
+}
+
 /* Keep the first max_response_bytes, swallow the rest. */
 static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 {
         wh_delivery_t *d = ud;
-        size_t len = size * n, room = d->pool->max_response_bytes - d->resp_len;
+        size_t len = size * n, max = d->pool->max_response_bytes, take, room;
 
-        if (room > 0) {
-                size_t take = len < room ? len : room;
+        if (len == 0 || d->resp_len >= max)
+                return len;
+        take = len < max - d->resp_len ? len : max - d->resp_len;
+        room = resp_room(d, d->resp_len + take) - d->resp_len;
+        if (take > room)
+                take = room;
+        if (take > 0) {
                 memcpy(d->resp + d->resp_len, buf, take);
                 d->resp_len += take;
         }
@@ -911,7 +943,7 @@ static int run_callbacks(wh_pool_t *p)
                         .error = d->error,
                         .attempts = d->attempts,
                         .last_attempt_s = d->last_attempt_s,
-                        .body_start = d->resp,
+                        .body_start = d->resp ? d->resp : "",
                         .body_start_len = d->resp_len,
                 };
 
@@ -1117,11 +1149,10 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
         if (!d)
                 return -1;
         id_len = strlen(id);
+        /* no response buffer yet: a delivery that waits costs only this
+         * (on_body() allocates one when a body arrives) */
         d->id = malloc(id_len + 1);
-        d->resp = malloc(p->max_response_bytes);
-        if (!d->id || !d->resp) {
-                free(d->id);
-                free(d->resp);
+        if (!d->id) {
                 free(d);
                 return -1;
         }
