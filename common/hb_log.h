@@ -9,6 +9,10 @@
 #define HB_LOG_INFO  6
 #define HB_LOG_DEBUG 7
 
+/** Longest line written, newline included; a longer one is cut (see
+ *  hb_log). */
+#define HB_LOG_LINE_MAX 4096
+
 /** @brief Threshold and format (0 logfmt, 1 JSON lines); default info,
  *  logfmt. Call before other threads log. */
 void hb_log_setup(int level, int json);
@@ -17,15 +21,31 @@ void hb_log_setup(int level, int json);
 int hb_log_enabled(int level);
 
 /**
- * @brief Write one line to stderr: time, level, \p msg, then the fields
- *        printf-formatted from \p fmt as logfmt pairs ("topic=%s
- *        partition=%d"); a value with spaces is written k="v w" by the
- *        caller. Thread-safe (one write()).
+ * @brief Write one line to stderr: time, level, \p msg, then the fields of
+ *        \p fmt. Thread-safe (one write()).
+ *
+ * \p fmt is a list of space-separated fields "key=VALUE": the key is
+ * [A-Za-z0-9_.-] written in the format itself, VALUE is printf text (one
+ * or more conversions and/or literal text, no space) or "..." (quoted in
+ * the format: may hold spaces), e.g.
+ * "topic=%s partition=%d error=\"%s\"". The logger renders each VALUE and
+ * escapes it itself, in both formats: a caller never quotes or escapes
+ * (and must not: its escapes would be escaped again), so no value, whoever
+ * wrote it (a receiver's TLS certificate, a broker, an event), can end a
+ * line, start a field or add a key.
+ *
+ * logfmt: a value of printable ASCII without space, '"', '=' or '\\' is
+ * written bare (unless quoted in the format), anything else "quoted"
+ * with JSON's escapes: \" \\ \n \r \t, \u00XX for other C0 controls, DEL
+ * and C1 (U+0080-U+009F), \uXXXX for U+2028/U+2029 and the bidirectional
+ * controls, \ufffd for each byte that is not valid UTF-8. JSON: one object
+ * {"ts","level","msg",fields...} with every value a string escaped the
+ * same way. A key that repeats an earlier one (or ts, level, msg) becomes
+ * key_N (N its position), so a JSON line never has a duplicate key; a
+ * token that is not key=VALUE is kept as the value of "fmt_error". A line
+ * longer than HB_LOG_LINE_MAX is cut between two characters and still
+ * well formed, marked truncated=1 (logfmt) or "truncated":"1" (JSON).
  */
-/** @brief Escape \p s for a quoted logfmt value (k="%s"): backslash
- *  before '"' and '\\', cut to fit. @returns \p buf. */
-const char *hb_log_quote(char *buf, size_t size, const char *s);
-
 void hb_log(int level, const char *msg, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 

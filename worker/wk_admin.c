@@ -55,9 +55,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         n = strlen(line);
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
                 line[--n] = '\0';
-        for (char *c = line; *c; c++)
-                if (*c == '"')
-                        *c = '\'';
         hb_log(HB_LOG_DEBUG, "admin: libmicrohttpd", "detail=\"%s\"", line);
 }
 

@@ -560,7 +560,8 @@ static void fmt_duration(char *out, size_t size, double s)
 }
 
 /* Totals: the whole window, what this run started with, and the
- * finished prefix per topic written to \p topics. */
+ * finished prefix per topic: into \p out for a terminal, else logged
+ * as a "replay progress" line (the logger escapes the topic names). */
 static void progress_line(replay_t *rp, char *out, size_t size, int tty)
 {
         wk_stats_t st;
@@ -611,13 +612,13 @@ static void progress_line(replay_t *rp, char *out, size_t size, int tty)
                          pct, (unsigned long long)done,
                          (unsigned long long)window, rate, eta, topics);
         else
-                snprintf(out, size,
-                         "done=%llu window=%llu percent=%.1f rate=%.1f "
-                         "eta=%s delivered=%llu in_flight=%zu "
-                         "finished=\"%s\"",
-                         (unsigned long long)done, (unsigned long long)window,
-                         pct, rate, eta, (unsigned long long)st.deliveries_ok,
-                         st.in_flight, topics);
+                hb_log(HB_LOG_INFO, "replay progress",
+                       "done=%llu window=%llu percent=%.1f rate=%.1f "
+                       "eta=%s delivered=%llu in_flight=%zu "
+                       "finished=\"%s\"",
+                       (unsigned long long)done, (unsigned long long)window,
+                       pct, rate, eta, (unsigned long long)st.deliveries_ok,
+                       st.in_flight, topics);
 }
 
 static void *display_main(void *opaque)
@@ -647,8 +648,6 @@ static void *display_main(void *opaque)
                  * instead of being glued to its end. */
                 if (tty)
                         fprintf(stderr, "\r%s\033[K\r", line);
-                else
-                        hb_log(HB_LOG_INFO, "replay progress", "%s", line);
                 pthread_mutex_lock(&rp->lock);
         }
         pthread_mutex_unlock(&rp->lock);

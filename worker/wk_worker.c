@@ -314,7 +314,6 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         const cfg_delivery_t *del = cfg_delivery(w->hooks->cfg);
         const char *name = wh_endpoint_name(d->ep);
         wh_dlq_record_t rec = {0};
-        char q[1100]; /* a quoted event id */
         int64_t ts;
 
         if (res->outcome == WH_OUT_OK) {
@@ -341,7 +340,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                "webhook=%s topic=%s partition=%d offset=%lld id=\"%s\" "
                "outcome=%s status=%ld attempts=%d error=\"%s\"",
                name, rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
-               (long long)m->rkm->offset, hb_log_quote(q, sizeof(q), m->id),
+               (long long)m->rkm->offset, m->id,
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
         if (del->on_exhausted != CFG_EXHAUSTED_DROP && !w->dlq) {
@@ -350,16 +349,14 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 hb_log(HB_LOG_ERR,
                        "delivery failed for good and there is no "
                        "dead-letter topic; message held",
-                       "webhook=%s id=\"%s\"", name,
-                       hb_log_quote(q, sizeof(q), m->id));
+                       "webhook=%s id=\"%s\"", name, m->id);
                 return;
         }
         if (del->on_exhausted == CFG_EXHAUSTED_DROP) {
                 w->stats.dropped++;
                 count_outcome(w, d->label, "dropped");
                 hb_log(HB_LOG_WARN, "delivery dropped (on_exhausted=drop)",
-                       "webhook=%s id=\"%s\"", name,
-                       hb_log_quote(q, sizeof(q), m->id));
+                       "webhook=%s id=\"%s\"", name, m->id);
                 msg_settle(m);
                 return;
         }
@@ -428,7 +425,6 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
         const char *type = wk_event_type(ev);
         size_t n = h->n;
         size_t *body_of = calloc(n ? n : 1, sizeof(*body_of));
-        char q[1100]; /* a quoted event id */
         int forever = del->on_exhausted == CFG_EXHAUSTED_RETRY ||
                       (!w->dlq && del->on_exhausted != CFG_EXHAUSTED_DROP);
 
@@ -493,7 +489,7 @@ err_submitted:
         /* Some deliveries are out: keep the message unfinished (held
          * back, redelivered after a restart) rather than lose any. */
         hb_log(HB_LOG_ERR, "out of memory submitting deliveries", "id=\"%s\"",
-               hb_log_quote(q, sizeof(q), m->id));
+               m->id);
         free(body_of);
         return 0;
 err:
@@ -1096,7 +1092,7 @@ int wk_worker_run(wk_worker_t *w)
                         break;
                 if (wh_pool_run(w->pool, taken ? 0 : wait_ms, w->wake[0]) ==
                     -1) {
-                        hb_log(HB_LOG_ERR, "HTTP pool failed", "%s", "");
+                        hb_log(HB_LOG_ERR, "HTTP pool failed", NULL);
                         rc = -1;
                         break;
                 }
