@@ -73,19 +73,10 @@ static void set_all_paused(kc_consumer_t *c, int pause)
                 rd_kafka_pause_partitions(c->rk, l);
         } else {
                 /* Partitions paused for their own limit stay paused. */
-                size_t n = kc_tracker_count(c->tracker);
-                for (uint32_t slot = 0; n > 0; slot++) {
-                        int32_t part;
-                        size_t pend;
-                        int paused;
-                        const char *t = kc_tracker_slot(c->tracker, slot, &part,
-                                                        &pend, &paused);
-                        if (!t)
-                                continue;
-                        n--;
-                        if (!paused)
-                                set_paused(c, t, part, 0);
-                }
+                kc_tracker_info_t in;
+                for (size_t i = 0; kc_tracker_at(c->tracker, i, &in) == 0; i++)
+                        if (!in.paused)
+                                set_paused(c, in.topic, in.partition, 0);
         }
         rd_kafka_topic_partition_list_destroy(l);
         c->all_paused = pause;
@@ -99,20 +90,17 @@ static int commit_moved(kc_consumer_t *c,
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(8);
         rd_kafka_resp_err_t err;
-        size_t n = kc_tracker_count(c->tracker);
+        kc_tracker_info_t in;
         int rc = 0;
 
-        for (size_t i = 0; i < n; i++) {
-                int32_t part;
-                int64_t off, done;
-                size_t pend;
-                const char *t =
-                        kc_tracker_at(c->tracker, i, &part, &off, &done, &pend);
-                if (off < 0 || off == done)
+        for (size_t i = 0; kc_tracker_at(c->tracker, i, &in) == 0; i++) {
+                if (in.committable < 0 || in.committable == in.committed)
                         continue;
-                if (only && !rd_kafka_topic_partition_list_find(only, t, part))
+                if (only && !rd_kafka_topic_partition_list_find(only, in.topic,
+                                                                in.partition))
                         continue;
-                rd_kafka_topic_partition_list_add(l, t, part)->offset = off;
+                rd_kafka_topic_partition_list_add(l, in.topic, in.partition)
+                        ->offset = in.committable;
         }
         if (l->cnt == 0)
                 goto out;
@@ -505,6 +493,9 @@ rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
 {
         rd_kafka_message_t *m;
         const char *topic;
+        int32_t part;
+        size_t pend;
+        int paused;
 
         if (kc_tracker_pending_total(c->tracker) >= c->max_in_flight) {
                 if (!c->capped_since)
@@ -534,15 +525,15 @@ rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
         }
         topic = rd_kafka_topic_name(m->rkt);
         if (kc_tracker_add(c->tracker, topic, m->partition, m->offset,
-                           ticket) == -1) {
+                           rd_kafka_message_timestamp(m, NULL), ticket) == -1) {
                 /* Not ours any more (revoked between fetch and poll): let
                  * the new owner have it. */
                 rd_kafka_message_destroy(m);
                 return NULL;
         }
         c->stats.consumed++;
-        if (kc_tracker_pending(c->tracker, topic, m->partition) >=
-            c->max_per_partition) {
+        kc_tracker_slot(c->tracker, ticket->slot, &part, &pend, &paused);
+        if (pend >= c->max_per_partition) {
                 kc_tracker_set_paused(c->tracker, ticket->slot, 1);
                 set_paused(c, topic, m->partition, 1);
         }
@@ -616,16 +607,19 @@ size_t kc_consumer_partitions(kc_consumer_t *c, kc_partition_info_t *out,
                               size_t max)
 {
         size_t n = kc_tracker_count(c->tracker);
+        kc_tracker_info_t in;
 
-        for (size_t i = 0; i < n && i < max; i++) {
+        for (size_t i = 0; i < max && kc_tracker_at(c->tracker, i, &in) == 0;
+             i++) {
                 kc_partition_info_t *p = &out[i];
                 int64_t lo = -1, hi = -1, pos;
-                size_t pend;
-                p->topic = kc_tracker_at(c->tracker, i, &p->partition,
-                                         &p->committable, &p->committed, &pend);
-                p->pending = pend;
-                p->paused =
-                        kc_tracker_at_paused(c->tracker, i) || c->all_paused;
+                p->topic = in.topic;
+                p->partition = in.partition;
+                p->committable = in.committable;
+                p->committed = in.committed;
+                p->pending = in.pending;
+                p->oldest_ts_ms = in.oldest_ts_ms;
+                p->paused = in.paused || c->all_paused;
                 if (rd_kafka_get_watermark_offsets(c->rk, p->topic,
                                                    p->partition, &lo, &hi) != 0)
                         hi = -1;

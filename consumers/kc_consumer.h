@@ -112,11 +112,12 @@ int kc_consumer_commit_sync(kc_consumer_t *c);
 typedef struct kc_partition_info_s {
         const char *topic; /**< valid until the next poll */
         int32_t partition;
-        int64_t committable; /**< finished prefix, -1: nothing consumed */
-        int64_t committed;   /**< last committed by us, -1: none yet */
-        int64_t log_end;     /**< high watermark last seen, -1: unknown */
-        int64_t lag;         /**< log_end - committed position, >= 0 */
-        size_t pending;      /**< consumed, unfinished */
+        int64_t committable;  /**< finished prefix, -1: nothing consumed */
+        int64_t committed;    /**< last committed by us, -1: none yet */
+        int64_t log_end;      /**< high watermark last seen, -1: unknown */
+        int64_t lag;          /**< log_end - committed position, >= 0 */
+        size_t pending;       /**< consumed, unfinished */
+        int64_t oldest_ts_ms; /**< timestamp of the oldest unfinished, -1 */
         int paused;
 } kc_partition_info_t;
 

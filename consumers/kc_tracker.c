@@ -7,10 +7,12 @@
 /* One consumed message in a partition window. */
 typedef struct entry_s {
         int64_t offset;
+        int64_t ts; /* Kafka timestamp, -1: none */
         int done;
 } entry_t;
 
-/* A partition slot: a ring of entries [head_seq, tail_seq). */
+/* A partition slot: a ring of entries [head_seq, tail_seq). A slot keeps
+ * its index for life (tickets name it); freed slots are reused. */
 typedef struct slot_s {
         char *topic; /* NULL: free slot */
         int32_t partition;
@@ -23,13 +25,21 @@ typedef struct slot_s {
         int64_t next_offset; /* after the last consumed, -1: none */
         int64_t committed;
         int paused;
+        uint32_t hnext; /* next slot in its hash chain, + 1; 0: end */
+        uint32_t order; /* its index in tr->order while assigned */
 } slot_t;
 
 struct kc_tracker_s {
         slot_t *slots;
-        size_t slot_count;
+        size_t slot_count; /* slots in use or freed */
+        size_t slot_cap;
+        uint32_t *order; /* assigned slots, dense: kc_tracker_at() */
+        size_t order_n;
+        uint32_t *free; /* freed slots, a stack */
+        size_t free_n;
+        uint32_t *buckets; /* slot + 1 heading each chain; 0: empty */
+        size_t bucket_n;   /* power of two, or 0 */
         size_t pending_total;
-        size_t last_hit; /* lookup cache: partitions arrive in runs */
 };
 
 kc_tracker_t *kc_tracker_new(void)
@@ -46,35 +56,124 @@ void kc_tracker_destroy(kc_tracker_t *tr)
                 free(tr->slots[i].ring);
         }
         free(tr->slots);
+        free(tr->order);
+        free(tr->free);
+        free(tr->buckets);
         free(tr);
+}
+
+/* FNV-1a over the topic, then the partition mixed in. */
+static size_t hash_of(const char *topic, int32_t partition)
+{
+        uint64_t h = 1469598103934665603ULL;
+
+        for (const unsigned char *p = (const unsigned char *)topic; *p; p++)
+                h = (h ^ *p) * 1099511628211ULL;
+        h ^= (uint64_t)(uint32_t)partition * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+        return (size_t)h;
 }
 
 static slot_t *find(const kc_tracker_t *tr, const char *topic,
                     int32_t partition)
 {
-        kc_tracker_t *mtr = (kc_tracker_t *)tr;
+        uint32_t i;
 
-        if (tr->last_hit < tr->slot_count) {
-                slot_t *s = &tr->slots[tr->last_hit];
-                if (s->topic && s->partition == partition &&
-                    !strcmp(s->topic, topic))
+        if (!tr->bucket_n)
+                return NULL;
+        i = tr->buckets[hash_of(topic, partition) & (tr->bucket_n - 1)];
+        while (i) {
+                slot_t *s = &tr->slots[i - 1];
+                if (s->partition == partition && !strcmp(s->topic, topic))
                         return s;
-        }
-        for (size_t i = 0; i < tr->slot_count; i++) {
-                slot_t *s = &tr->slots[i];
-                if (s->topic && s->partition == partition &&
-                    !strcmp(s->topic, topic)) {
-                        mtr->last_hit = i;
-                        return s;
-                }
+                i = s->hnext;
         }
         return NULL;
 }
 
-/* Forget a slot's window; its generation moves on so tickets go stale. */
-static void slot_clear(kc_tracker_t *tr, slot_t *s)
+/* Link slot \p i into its chain. */
+static void hash_link(kc_tracker_t *tr, uint32_t i)
 {
+        slot_t *s = &tr->slots[i];
+        size_t b = hash_of(s->topic, s->partition) & (tr->bucket_n - 1);
+
+        s->hnext = tr->buckets[b];
+        tr->buckets[b] = i + 1;
+}
+
+static void hash_unlink(kc_tracker_t *tr, uint32_t i)
+{
+        slot_t *s = &tr->slots[i];
+        uint32_t *at = &tr->buckets[hash_of(s->topic, s->partition) &
+                                    (tr->bucket_n - 1)];
+
+        while (*at && *at != i + 1)
+                at = &tr->slots[*at - 1].hnext;
+        if (*at)
+                *at = s->hnext;
+        s->hnext = 0;
+}
+
+/* Keep at least one bucket per assigned partition. @returns -1 on OOM. */
+static int hash_fit(kc_tracker_t *tr, size_t want)
+{
+        size_t n = tr->bucket_n ? tr->bucket_n : 16;
+        uint32_t *b;
+
+        if (want <= tr->bucket_n)
+                return 0;
+        while (n < want)
+                n *= 2;
+        b = calloc(n, sizeof(*b));
+        if (!b)
+                return -1;
+        free(tr->buckets);
+        tr->buckets = b;
+        tr->bucket_n = n;
+        for (size_t k = 0; k < tr->order_n; k++)
+                hash_link(tr, tr->order[k]);
+        return 0;
+}
+
+/* Room for one more slot in every per-slot array. */
+static int slots_fit(kc_tracker_t *tr)
+{
+        size_t ncap;
+        slot_t *s;
+        uint32_t *o, *f;
+
+        if (tr->slot_count < tr->slot_cap)
+                return 0;
+        ncap = tr->slot_cap ? tr->slot_cap * 2 : 16;
+        s = realloc(tr->slots, ncap * sizeof(*s));
+        if (!s)
+                return -1;
+        tr->slots = s;
+        o = realloc(tr->order, ncap * sizeof(*o));
+        if (!o)
+                return -1;
+        tr->order = o;
+        f = realloc(tr->free, ncap * sizeof(*f));
+        if (!f)
+                return -1;
+        tr->free = f;
+        tr->slot_cap = ncap;
+        return 0;
+}
+
+/* Forget a slot's window and free it; its generation moves on so tickets
+ * go stale. */
+static void slot_release(kc_tracker_t *tr, slot_t *s)
+{
+        uint32_t i = (uint32_t)(s - tr->slots);
+        uint32_t last;
+
         tr->pending_total -= s->pending;
+        hash_unlink(tr, i);
+        /* swap the last assigned slot into this one's place */
+        last = tr->order[--tr->order_n];
+        tr->order[s->order] = last;
+        tr->slots[last].order = s->order;
         free(s->topic);
         free(s->ring);
         s->topic = NULL;
@@ -84,34 +183,37 @@ static void slot_clear(kc_tracker_t *tr, slot_t *s)
         s->pending = 0;
         s->paused = 0;
         s->gen++;
+        tr->free[tr->free_n++] = i;
 }
 
 int kc_tracker_assign(kc_tracker_t *tr, const char *topic, int32_t partition)
 {
         slot_t *s = find(tr, topic, partition);
+        char *name = strdup(topic);
+        uint32_t i;
 
-        if (s)
-                slot_clear(tr, s);
-        else {
-                for (size_t i = 0; i < tr->slot_count && !s; i++)
-                        if (!tr->slots[i].topic)
-                                s = &tr->slots[i];
-        }
-        if (!s) {
-                slot_t *n =
-                        realloc(tr->slots, (tr->slot_count + 1) * sizeof(*n));
-                if (!n)
-                        return -1;
-                tr->slots = n;
-                s = &tr->slots[tr->slot_count++];
-                memset(s, 0, sizeof(*s));
-        }
-        s->topic = strdup(topic);
-        if (!s->topic)
+        if (!name)
                 return -1;
+        if (s)
+                slot_release(tr, s);
+        if (hash_fit(tr, tr->order_n + 1) == -1 || slots_fit(tr) == -1) {
+                free(name);
+                return -1;
+        }
+        if (tr->free_n) {
+                i = tr->free[--tr->free_n];
+        } else {
+                i = (uint32_t)tr->slot_count++;
+                memset(&tr->slots[i], 0, sizeof(tr->slots[i]));
+        }
+        s = &tr->slots[i];
+        s->topic = name;
         s->partition = partition;
         s->next_offset = -1;
         s->committed = -1;
+        s->order = (uint32_t)tr->order_n;
+        tr->order[tr->order_n++] = i;
+        hash_link(tr, i);
         return 0;
 }
 
@@ -120,7 +222,7 @@ void kc_tracker_revoke(kc_tracker_t *tr, const char *topic, int32_t partition)
         slot_t *s = find(tr, topic, partition);
 
         if (s)
-                slot_clear(tr, s);
+                slot_release(tr, s);
 }
 
 /* Double the ring, keeping entries at seq % cap. */
@@ -140,7 +242,7 @@ static int grow(slot_t *s)
 }
 
 int kc_tracker_add(kc_tracker_t *tr, const char *topic, int32_t partition,
-                   int64_t offset, kc_ticket_t *out)
+                   int64_t offset, int64_t timestamp_ms, kc_ticket_t *out)
 {
         slot_t *s = find(tr, topic, partition);
         entry_t *e;
@@ -151,6 +253,7 @@ int kc_tracker_add(kc_tracker_t *tr, const char *topic, int32_t partition,
                 return -1;
         e = &s->ring[s->tail_seq & (s->cap - 1)];
         e->offset = offset;
+        e->ts = timestamp_ms;
         e->done = 0;
         out->slot = (uint32_t)(s - tr->slots);
         out->gen = s->gen;
@@ -215,40 +318,27 @@ size_t kc_tracker_pending_total(const kc_tracker_t *tr)
 
 size_t kc_tracker_count(const kc_tracker_t *tr)
 {
-        size_t n = 0;
-
-        for (size_t i = 0; i < tr->slot_count; i++)
-                n += tr->slots[i].topic != NULL;
-        return n;
+        return tr->order_n;
 }
 
-const char *kc_tracker_at(const kc_tracker_t *tr, size_t i, int32_t *partition,
-                          int64_t *committable, int64_t *committed,
-                          size_t *pending)
+int kc_tracker_at(const kc_tracker_t *tr, size_t i, kc_tracker_info_t *out)
 {
-        for (size_t k = 0; k < tr->slot_count; k++) {
-                const slot_t *s = &tr->slots[k];
-                if (!s->topic)
-                        continue;
-                if (i-- > 0)
-                        continue;
-                *partition = s->partition;
-                *committable = slot_committable(s);
-                *committed = s->committed;
-                *pending = s->pending;
-                return s->topic;
-        }
-        return NULL;
-}
+        const slot_t *s;
 
-int kc_tracker_at_paused(const kc_tracker_t *tr, size_t i)
-{
-        for (size_t k = 0; k < tr->slot_count; k++) {
-                if (!tr->slots[k].topic)
-                        continue;
-                if (i-- == 0)
-                        return tr->slots[k].paused;
-        }
+        if (i >= tr->order_n)
+                return -1;
+        s = &tr->slots[tr->order[i]];
+        out->topic = s->topic;
+        out->partition = s->partition;
+        out->slot = tr->order[i];
+        out->committable = slot_committable(s);
+        out->committed = s->committed;
+        out->pending = s->pending;
+        out->paused = s->paused;
+        /* the head entry is the oldest unfinished one when any is */
+        out->oldest_ts_ms = s->head_seq < s->tail_seq
+                                    ? s->ring[s->head_seq & (s->cap - 1)].ts
+                                    : -1;
         return 0;
 }
 

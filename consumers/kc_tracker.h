@@ -11,6 +11,10 @@
  * oldest unfinished message, or (all finished) the offset after the last
  * one consumed: the contiguous finished prefix, whatever order the
  * deliveries finish in and whatever gaps compaction leaves in offsets.
+ *
+ * Lookups by (topic, partition) are hashed, walks by index are O(1), and
+ * no accessor taking a const tracker writes to it: a reader on another
+ * thread needs only the caller's lock, not the tracker's cooperation.
  */
 typedef struct kc_tracker_s kc_tracker_t;
 
@@ -33,12 +37,13 @@ int kc_tracker_assign(kc_tracker_t *tr, const char *topic, int32_t partition);
 void kc_tracker_revoke(kc_tracker_t *tr, const char *topic, int32_t partition);
 
 /**
- * @brief Record a consumed message as unfinished.
+ * @brief Record a consumed message as unfinished (\p timestamp_ms: its
+ *        Kafka timestamp, -1 when none).
  * @returns 0 and the ticket in \p out, or -1 when the partition is not
  *          assigned or on out-of-memory.
  */
 int kc_tracker_add(kc_tracker_t *tr, const char *topic, int32_t partition,
-                   int64_t offset, kc_ticket_t *out);
+                   int64_t offset, int64_t timestamp_ms, kc_ticket_t *out);
 
 /** @brief Mark a message finished.
  *  @returns 1 when applied, 0 when the ticket was stale or already done. */
@@ -56,19 +61,30 @@ size_t kc_tracker_pending(const kc_tracker_t *tr, const char *topic,
 /** @returns unfinished messages over all partitions. */
 size_t kc_tracker_pending_total(const kc_tracker_t *tr);
 
-/** @returns the number of assigned partitions. */
+/** @returns the number of assigned partitions. O(1). */
 size_t kc_tracker_count(const kc_tracker_t *tr);
 
+/** One assigned partition, as kc_tracker_at() reports it. */
+typedef struct kc_tracker_info_s {
+        const char *topic; /**< valid until the partition is revoked */
+        int32_t partition;
+        uint32_t slot;       /**< its slot (kc_tracker_slot()) */
+        int64_t committable; /**< -1: nothing consumed */
+        int64_t committed;   /**< last marked committed, -1: none */
+        size_t pending;      /**< unfinished messages */
+        int paused;
+        /** timestamp (ms) of the oldest unfinished message, the first in
+         *  consumption order; -1: none unfinished or none carried one */
+        int64_t oldest_ts_ms;
+} kc_tracker_info_t;
+
 /**
- * @brief Walk assigned partitions: \p i in [0, kc_tracker_count()).
- * @returns topic name, partition in \p partition, committable offset in
- *          \p committable (-1 when nothing consumed), the offset last
- *          marked committed in \p committed (-1 when none), unfinished
- *          count in \p pending.
+ * @brief Walk assigned partitions: \p i in [0, kc_tracker_count()), in
+ *        no particular order (a revoke may reorder the rest). O(1).
+ * @returns 0 with the partition in \p out, or -1 when \p i is past the
+ *          end.
  */
-const char *kc_tracker_at(const kc_tracker_t *tr, size_t i, int32_t *partition,
-                          int64_t *committable, int64_t *committed,
-                          size_t *pending);
+int kc_tracker_at(const kc_tracker_t *tr, size_t i, kc_tracker_info_t *out);
 
 /**
  * @brief The partition behind a (fresh) ticket's slot, with its
@@ -80,10 +96,6 @@ const char *kc_tracker_slot(const kc_tracker_t *tr, uint32_t slot,
 
 /** @brief Remember whether a partition's fetching is paused. */
 void kc_tracker_set_paused(kc_tracker_t *tr, uint32_t slot, int paused);
-
-/** @returns the paused flag of the \p i-th assigned partition (the
- *  order of kc_tracker_at()). */
-int kc_tracker_at_paused(const kc_tracker_t *tr, size_t i);
 
 /** @brief Note that \p offset was committed for a partition (so the next
  *  collection skips it when nothing moved). */

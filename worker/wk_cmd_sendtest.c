@@ -141,11 +141,18 @@ int wk_cmd_send_test(int argc, char **argv)
                 goto out;
         }
         map = wk_mapping_new();
-        for (size_t i = 0; map && i < cfg_mapping_count(cfg); i++)
-                wk_mapping_add(map, cfg_mapping(cfg, i)->event,
-                               cfg_mapping(cfg, i)->type, errstr,
-                               sizeof(errstr));
-        if (!map || sample_for(map, cfg, wh, type, &ev) == -1) {
+        if (!map) {
+                fprintf(stderr, "send-test: out of memory\n");
+                goto out;
+        }
+        for (size_t i = 0; i < cfg_mapping_count(cfg); i++)
+                if (wk_mapping_add(map, cfg_mapping(cfg, i)->event,
+                                   cfg_mapping(cfg, i)->type, errstr,
+                                   sizeof(errstr)) == -1) {
+                        fprintf(stderr, "send-test: mappings: %s\n", errstr);
+                        goto out;
+                }
+        if (sample_for(map, cfg, wh, type, &ev) == -1) {
                 fprintf(stderr,
                         "send-test: no sample event of type '%s'; types: "
                         "flows.seen, flows.completed, nps.score, ...\n",
@@ -154,6 +161,11 @@ int wk_cmd_send_test(int argc, char **argv)
         }
         body = wk_event_render(ev, wh->user_props, wh->user_prop_count,
                                wh->company_props, wh->company_prop_count, &len);
+        if (!body) {
+                fprintf(stderr, "send-test: out of memory rendering the "
+                                "event\n");
+                goto out;
+        }
         /* One attempt: a test reports what happened, it does not retry. */
         once = *wh;
         once.retry.max_attempts = 1;
@@ -164,7 +176,7 @@ int wk_cmd_send_test(int argc, char **argv)
         pc.https_only = cfg_delivery(cfg)->https_only;
         pc.allow_networks = cfg_delivery(cfg)->allow_networks;
         pc.allow_network_count = cfg_delivery(cfg)->allow_network_count;
-        pool = ep && body ? wh_pool_new(&pc, errstr, sizeof(errstr)) : NULL;
+        pool = ep ? wh_pool_new(&pc, errstr, sizeof(errstr)) : NULL;
         if (!pool) {
                 fprintf(stderr, "send-test: %s\n", errstr);
                 goto out;
@@ -173,8 +185,13 @@ int wk_cmd_send_test(int argc, char **argv)
                where(wh->url, at, sizeof(at)), wh->name, wk_event_id(ev),
                wk_event_type(ev), body);
         if (wh_pool_submit(pool, ep, wk_event_id(ev), body, len, 0, on_done,
-                           &rep) == -1)
+                           &rep) == -1) {
+                fprintf(stderr,
+                        "send-test: the request could not be queued (out of "
+                        "memory or an id the pool refuses: '%s')\n",
+                        wk_event_id(ev));
                 goto out;
+        }
         while (!rep.done)
                 if (wh_pool_run(pool, 1000, -1) == -1)
                         break;

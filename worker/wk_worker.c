@@ -1,5 +1,6 @@
 /* wk_worker: the pipeline's wiring and lifecycle: consume -> transform ->
  * deliver to every subscribed webhook -> finish -> commit. */
+#define _GNU_SOURCE /* pipe2 */
 #include "wk_worker.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "hb_log.h"
 #include "wk_metrics.h"
 #include "wk_metrics_names.h"
+#include "wk_rate.h"
 #include "hb_time.h"
 #include "wk_transform.h"
 
@@ -73,6 +75,7 @@ typedef struct wk_msg_s {
         char **labels;             /* copies of the deliveries' labels */
         size_t delivery_count;
         int owed; /* deliveries (or dead-letter writes) not finished */
+        wk_delivery_t whole; /* the message itself, as a dead letter */
 } wk_msg_t;
 
 /* Dry-run / report counts per webhook type. */
@@ -97,9 +100,7 @@ struct wk_worker_s {
         atomic_int reload;
         wk_stats_t stats;
         uint64_t commit_errors, rebalances; /* last seen, for metrics */
-        /* rate limit (replay --rate): tokens in events */
-        double tokens;
-        int64_t tokens_ms;
+        wk_rate_t rate;                     /* replay --rate */
         /* counts for wk_worker_report() */
         uint64_t *per_webhook; /* indexed like the first hooks_t */
         char **per_webhook_name;
@@ -113,6 +114,7 @@ struct wk_worker_s {
         char *status;
         int ready;
         char not_ready[128];
+        kc_partition_info_t parts[MAX_PARTS]; /* slow_tick's scratch */
 };
 
 /*
@@ -249,10 +251,12 @@ static void msg_settle(wk_msg_t *m)
 
 static void dlq_done(int ok, const char *error, void *opaque);
 
-/* Hand \p m (or one of its deliveries) to the dead-letter topic; the
- * owed count is settled when the broker acknowledges the write. */
-static void dead_letter(wk_msg_t *m, const wh_dlq_record_t *tmpl)
+/* Hand \p d's message (d->label NULL: the whole message, an invalid
+ * event) or one delivery to the dead-letter topic; the owed count is
+ * settled when the broker acknowledges the write. */
+static void dead_letter(wk_delivery_t *d, const wh_dlq_record_t *tmpl)
 {
+        wk_msg_t *m = d->msg;
         wk_worker_t *w = m->w;
         wh_dlq_record_t rec = *tmpl;
 
@@ -264,7 +268,7 @@ static void dead_letter(wk_msg_t *m, const wh_dlq_record_t *tmpl)
         rec.key_len = m->rkm->key_len;
         rec.value = m->rkm->payload;
         rec.value_len = m->rkm->len;
-        if (wh_dlq_send(w->dlq, &rec, dlq_done, m) == 0)
+        if (wh_dlq_send(w->dlq, &rec, dlq_done, d) == 0)
                 return;
         /* Not even queued (out of memory): the message stays unfinished,
          * so its offset is never committed and it comes back after a
@@ -275,9 +279,13 @@ static void dead_letter(wk_msg_t *m, const wh_dlq_record_t *tmpl)
                (int)rec.partition, (long long)rec.offset);
 }
 
+static void count_outcome(wk_worker_t *w, const char *label,
+                          const char *outcome);
+
 static void dlq_done(int ok, const char *error, void *opaque)
 {
-        wk_msg_t *m = opaque;
+        wk_delivery_t *d = opaque;
+        wk_msg_t *m = d->msg;
         wk_worker_t *w = m->w;
 
         if (!ok) {
@@ -292,6 +300,8 @@ static void dlq_done(int ok, const char *error, void *opaque)
                 return;
         }
         wk_metrics_add(w->metrics, WK_M_DLQ_WRITES, "result=\"ok\"", 1);
+        if (d->label)
+                count_outcome(w, d->label, WK_M_OUTCOME_DEAD_LETTERED);
         w->stats.dead_lettered++;
         msg_settle(m);
 }
@@ -369,7 +379,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         rec.status = res->status;
         rec.error = res->error;
         rec.attempts = res->attempts;
-        dead_letter(m, &rec);
+        dead_letter(d, &rec);
 }
 
 /* Do webhooks \p a and \p b choose the same properties? */
@@ -547,8 +557,9 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
                        "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
                        (int)rkm->partition, (long long)rkm->offset, reason);
                 m->owed = 1;
+                m->whole.msg = m;
                 if (w->dlq && !w->opts.dry_run)
-                        dead_letter(m, &rec);
+                        dead_letter(&m->whole, &rec);
                 else
                         msg_settle(m);
                 return;
@@ -645,20 +656,11 @@ static void on_attempt(const wh_endpoint_t *ep, long status, double seconds,
 }
 
 /* Age in seconds of the oldest unfinished message of a partition. */
-static double oldest_age(wk_worker_t *w, const char *topic, int32_t part)
+static double oldest_age(const kc_partition_info_t *p)
 {
-        int64_t oldest = -1;
-
-        for (wk_msg_t *m = w->live; m; m = m->next) {
-                int64_t ts;
-                if (m->rkm->partition != part ||
-                    strcmp(rd_kafka_topic_name(m->rkm->rkt), topic))
-                        continue;
-                ts = rd_kafka_message_timestamp(m->rkm, NULL);
-                if (ts > 0 && (oldest < 0 || ts < oldest))
-                        oldest = ts;
-        }
-        return oldest > 0 ? (double)(hb_time_now_ms() - oldest) / 1000.0 : 0.0;
+        return p->oldest_ts_ms > 0
+                       ? (double)(hb_time_now_ms() - p->oldest_ts_ms) / 1000.0
+                       : 0.0;
 }
 
 /* Build the /status document (never a secret: URLs show scheme, host and
@@ -765,7 +767,7 @@ static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
 /* Once a second: gauges, lag, /status, readiness. */
 static void slow_tick(wk_worker_t *w)
 {
-        static kc_partition_info_t pi[MAX_PARTS];
+        kc_partition_info_t *pi = w->parts;
         kc_stats_t ks;
         size_t np, paused = 0;
         char l[400], esc[256];
@@ -787,9 +789,7 @@ static void slow_tick(wk_worker_t *w)
                          (int)pi[i].partition);
                 wk_metrics_set(w->metrics, WK_M_LAG, l, (double)pi[i].lag);
                 wk_metrics_set(w->metrics, WK_M_LAG_SECONDS, l,
-                               pi[i].lag > 0 ? oldest_age(w, pi[i].topic,
-                                                          pi[i].partition)
-                                             : 0.0);
+                               pi[i].lag > 0 ? oldest_age(&pi[i]) : 0.0);
                 paused += pi[i].paused != 0;
         }
         wk_metrics_sweep(w->metrics, WK_M_LAG);
@@ -922,16 +922,15 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                 return NULL;
         }
         w->opts = *opts;
+        wk_rate_init(&w->rate, opts->rate);
         w->wake[0] = w->wake[1] = -1;
         pthread_mutex_init(&w->lock, NULL);
         atomic_store(&w->loop_ms, hb_time_mono_ms());
-        if (pipe(w->wake) == -1) {
+        /* non-blocking: drain_wake() reads until empty, and a full pipe
+         * must not block a signal handler */
+        if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) == -1) {
                 snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
                 goto err;
-        }
-        for (int i = 0; i < 2; i++) {
-                fcntl(w->wake[i], F_SETFL, O_NONBLOCK);
-                fcntl(w->wake[i], F_SETFD, FD_CLOEXEC);
         }
         w->metrics = wk_metrics_new();
         if (!w->metrics || wk_metrics_declare_all(w->metrics) == -1) {
@@ -1035,26 +1034,6 @@ void wk_worker_report(wk_worker_t *w, FILE *out)
                         (unsigned long long)w->per_type[i].n);
 }
 
-/* Replay --rate: how many events may be taken now (token bucket with one
- * second of burst). */
-static int rate_allowance(wk_worker_t *w, int *wait_ms)
-{
-        int64_t now = hb_time_mono_ms();
-
-        if (w->opts.rate <= 0)
-                return INTAKE_BATCH;
-        if (!w->tokens_ms)
-                w->tokens_ms = now;
-        w->tokens += (double)(now - w->tokens_ms) * w->opts.rate / 1000.0;
-        w->tokens_ms = now;
-        if (w->tokens > w->opts.rate)
-                w->tokens = w->opts.rate;
-        if (w->tokens >= 1.0)
-                return w->tokens > INTAKE_BATCH ? INTAKE_BATCH : (int)w->tokens;
-        *wait_ms = (int)((1.0 - w->tokens) * 1000.0 / w->opts.rate) + 1;
-        return 0;
-}
-
 int wk_worker_run(wk_worker_t *w)
 {
         int64_t deadline;
@@ -1068,7 +1047,8 @@ int wk_worker_run(wk_worker_t *w)
                w->opts.ranges ? "replay" : "group");
         while (!w->stop) {
                 int taken = 0, wait_ms = 100;
-                int allowed = rate_allowance(w, &wait_ms);
+                int allowed = wk_rate_allowance(&w->rate, hb_time_mono_ms(),
+                                                INTAKE_BATCH, &wait_ms);
                 kc_ticket_t ticket;
                 rd_kafka_message_t *rkm;
 
@@ -1082,8 +1062,7 @@ int wk_worker_run(wk_worker_t *w)
                         handle(w, rkm, &ticket);
                         taken++;
                 }
-                if (w->opts.rate > 0)
-                        w->tokens -= taken;
+                wk_rate_take(&w->rate, taken);
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
                 kc_consumer_tick(w->consumer);

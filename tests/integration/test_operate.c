@@ -281,6 +281,12 @@ Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
                                   "\"a\",outcome=\"permanent\"}") >= 1);
         cr_assert(it_metric(body, "hookbridge_dead_letter_writes_total{"
                                   "result=\"ok\"}") >= 1);
+        /* ... and each acknowledged one is counted as dead-lettered */
+        cr_assert_eq(it_metric(body, "hookbridge_deliveries_total{webhook="
+                                     "\"a\",outcome=\"dead_lettered\"}"),
+                     it_metric(body, "hookbridge_dead_letter_writes_total{"
+                                     "result=\"ok\"}"),
+                     "%s", body);
         st = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
         {

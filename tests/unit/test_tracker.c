@@ -1,4 +1,9 @@
 /* Unit tests: kc_tracker, the commit rule (contiguous finished prefix). */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
 #include <criterion/criterion.h>
 
 #include "kc_tracker.h"
@@ -30,7 +35,7 @@ Test(tracker, out_of_order_finish_commits_only_the_prefix)
         kc_ticket_t k[5];
 
         for (int i = 0; i < 5; i++)
-                cr_assert_eq(kc_tracker_add(tr, "t", 0, 10 + i, &k[i]), 0);
+                cr_assert_eq(kc_tracker_add(tr, "t", 0, 10 + i, -1, &k[i]), 0);
         cr_assert_eq(kc_tracker_committable(tr, "t", 0), 10);
         cr_assert_eq(kc_tracker_done(tr, &k[1]), 1);
         cr_assert_eq(kc_tracker_done(tr, &k[3]), 1);
@@ -49,8 +54,8 @@ Test(tracker, offset_gaps_from_compaction)
 {
         kc_ticket_t a, b;
 
-        kc_tracker_add(tr, "t", 0, 5, &a);
-        kc_tracker_add(tr, "t", 0, 9, &b);
+        kc_tracker_add(tr, "t", 0, 5, -1, &a);
+        kc_tracker_add(tr, "t", 0, 9, -1, &b);
         kc_tracker_done(tr, &a);
         cr_assert_eq(kc_tracker_committable(tr, "t", 0), 9);
         kc_tracker_done(tr, &b);
@@ -61,10 +66,10 @@ Test(tracker, double_done_and_stale_tickets_are_ignored)
 {
         kc_ticket_t a, b;
 
-        kc_tracker_add(tr, "t", 0, 0, &a);
+        kc_tracker_add(tr, "t", 0, 0, -1, &a);
         cr_assert_eq(kc_tracker_done(tr, &a), 1);
         cr_assert_eq(kc_tracker_done(tr, &a), 0);
-        kc_tracker_add(tr, "t", 0, 1, &b);
+        kc_tracker_add(tr, "t", 0, 1, -1, &b);
         kc_tracker_revoke(tr, "t", 0);
         cr_assert_eq(kc_tracker_done(tr, &b), 0);
         cr_assert_eq(kc_tracker_committable(tr, "t", 0), -1);
@@ -79,8 +84,8 @@ Test(tracker, revoked_partition_rejects_adds)
         kc_ticket_t a;
 
         kc_tracker_revoke(tr, "t", 0);
-        cr_assert_eq(kc_tracker_add(tr, "t", 0, 1, &a), -1);
-        cr_assert_eq(kc_tracker_add(tr, "u", 3, 1, &a), -1);
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 1, -1, &a), -1);
+        cr_assert_eq(kc_tracker_add(tr, "u", 3, 1, -1, &a), -1);
 }
 
 Test(tracker, window_grows_past_initial_capacity)
@@ -89,7 +94,7 @@ Test(tracker, window_grows_past_initial_capacity)
         static kc_ticket_t k[N];
 
         for (int i = 0; i < N; i++)
-                cr_assert_eq(kc_tracker_add(tr, "t", 0, i, &k[i]), 0);
+                cr_assert_eq(kc_tracker_add(tr, "t", 0, i, -1, &k[i]), 0);
         /* Finish in reverse: nothing committable until the first. */
         for (int i = N - 1; i > 0; i--)
                 kc_tracker_done(tr, &k[i]);
@@ -101,23 +106,134 @@ Test(tracker, window_grows_past_initial_capacity)
 Test(tracker, partitions_are_independent)
 {
         kc_ticket_t a, b;
-        int32_t part;
-        int64_t off, committed;
-        size_t pend;
+        kc_tracker_info_t in;
 
         kc_tracker_assign(tr, "u", 1);
-        kc_tracker_add(tr, "t", 0, 100, &a);
-        kc_tracker_add(tr, "u", 1, 7, &b);
+        kc_tracker_add(tr, "t", 0, 100, -1, &a);
+        kc_tracker_add(tr, "u", 1, 7, -1, &b);
         kc_tracker_done(tr, &b);
         cr_assert_eq(kc_tracker_committable(tr, "t", 0), 100);
         cr_assert_eq(kc_tracker_committable(tr, "u", 1), 8);
         cr_assert_eq(kc_tracker_count(tr), 2);
-        cr_assert_str_eq(kc_tracker_at(tr, 1, &part, &off, &committed, &pend),
-                         "u");
-        cr_assert_eq(part, 1);
-        cr_assert_eq(off, 8);
-        cr_assert_eq(committed, -1);
+        cr_assert_eq(kc_tracker_at(tr, 1, &in), 0);
+        cr_assert_str_eq(in.topic, "u");
+        cr_assert_eq(in.partition, 1);
+        cr_assert_eq(in.committable, 8);
+        cr_assert_eq(in.committed, -1);
+        cr_assert_eq(kc_tracker_at(tr, 2, &in), -1);
         kc_tracker_set_committed(tr, "u", 1, 8);
-        kc_tracker_at(tr, 1, &part, &off, &committed, &pend);
-        cr_assert_eq(committed, 8);
+        kc_tracker_at(tr, 1, &in);
+        cr_assert_eq(in.committed, 8);
+}
+
+/* Many partitions: assigning, adding to and walking every one stays
+ * linear (a walk by index used to rescan the slots for each index, and a
+ * lookup to scan them all: seconds at this size). */
+Test(tracker, many_partitions_walk_in_linear_time)
+{
+        enum { N = 40000 };
+        struct timespec a, b;
+        double ms;
+        size_t total = 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (int i = 0; i < N; i++) {
+                kc_ticket_t k;
+                cr_assert_eq(kc_tracker_assign(tr, "many", i), 0);
+                cr_assert_eq(kc_tracker_add(tr, "many", i, 7, -1, &k), 0);
+        }
+        for (size_t i = 0; i < kc_tracker_count(tr); i++) {
+                kc_tracker_info_t in;
+                cr_assert_eq(kc_tracker_at(tr, i, &in), 0);
+                total += in.pending + (size_t)in.paused;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+             (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        cr_assert_eq(total, N);
+        cr_assert_lt(ms, 250.0, "%d partitions took %.0f ms", N, ms);
+}
+
+/* Readers on two threads (the delivery loop and a status reader): a
+ * const accessor must not write (its lookup cache raced; seen by TSan). */
+static void *read_partition(void *arg)
+{
+        int32_t part = (int32_t)(intptr_t)arg;
+        size_t n = 0;
+
+        for (int i = 0; i < 200000; i++)
+                n += kc_tracker_pending(tr, "t", part) +
+                     (kc_tracker_committable(tr, "t", part) == 3);
+        return (void *)(intptr_t)n;
+}
+
+Test(tracker, const_accessors_do_not_write)
+{
+        pthread_t a, b;
+        kc_ticket_t k;
+
+        cr_assert_eq(kc_tracker_assign(tr, "t", 1), 0);
+        cr_assert_eq(kc_tracker_add(tr, "t", 1, 2, -1, &k), 0);
+        pthread_create(&a, NULL, read_partition, (void *)(intptr_t)0);
+        pthread_create(&b, NULL, read_partition, (void *)(intptr_t)1);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+}
+
+/* The oldest unfinished message's timestamp, for lag seconds, in O(1). */
+Test(tracker, oldest_unfinished_timestamp)
+{
+        kc_ticket_t k[3];
+        kc_tracker_info_t in;
+
+        cr_assert_eq(kc_tracker_at(tr, 0, &in), 0);
+        cr_assert_eq(in.oldest_ts_ms, -1);
+        kc_tracker_add(tr, "t", 0, 1, 1000, &k[0]);
+        kc_tracker_add(tr, "t", 0, 2, 2000, &k[1]);
+        kc_tracker_add(tr, "t", 0, 3, 3000, &k[2]);
+        kc_tracker_done(tr, &k[1]);
+        kc_tracker_at(tr, 0, &in);
+        cr_assert_eq(in.oldest_ts_ms, 1000);
+        kc_tracker_done(tr, &k[0]);
+        kc_tracker_at(tr, 0, &in);
+        cr_assert_eq(in.oldest_ts_ms, 3000);
+        kc_tracker_done(tr, &k[2]);
+        kc_tracker_at(tr, 0, &in);
+        cr_assert_eq(in.oldest_ts_ms, -1);
+}
+
+/* Revokes free slots for reuse and keep the walk dense and lookups
+ * right (hash chains, swapped order). */
+Test(tracker, revoke_and_reassign_many)
+{
+        kc_ticket_t k;
+        kc_tracker_info_t in;
+        size_t seen = 0;
+
+        for (int i = 1; i < 100; i++)
+                cr_assert_eq(kc_tracker_assign(tr, "t", i), 0);
+        for (int i = 0; i < 100; i += 2)
+                kc_tracker_revoke(tr, "t", i);
+        cr_assert_eq(kc_tracker_count(tr), 50);
+        for (int i = 0; i < 100; i++)
+                cr_assert_eq(kc_tracker_add(tr, "t", i, i, -1, &k),
+                             i % 2 ? 0 : -1, "partition %d", i);
+        for (int i = 0; i < 100; i += 2)
+                cr_assert_eq(kc_tracker_assign(tr, "u", i), 0);
+        cr_assert_eq(kc_tracker_count(tr), 100);
+        for (size_t i = 0; kc_tracker_at(tr, i, &in) == 0; i++) {
+                int32_t part;
+                size_t pend;
+                int paused;
+                cr_assert_str_eq(
+                        kc_tracker_slot(tr, in.slot, &part, &pend, &paused),
+                        in.topic);
+                cr_assert_eq(part, in.partition);
+                cr_assert_eq(in.pending, !strcmp(in.topic, "t") ? 1u : 0u);
+                seen++;
+        }
+        cr_assert_eq(seen, 100);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 51), 51);
+        cr_assert_eq(kc_tracker_committable(tr, "u", 50), -1);
+        cr_assert_eq(kc_tracker_pending_total(tr), 50);
 }
