@@ -49,7 +49,8 @@ static const char *level_name(int level)
  * character, a key): the first one that does not fit before TAIL makes
  * the line full, and nothing more is added but its closing. */
 typedef struct out_s {
-        char buf[HB_LOG_LINE_MAX];
+        char *buf;
+        size_t cap; /* appends stop here; a log line keeps TAIL after it */
         size_t len;
         int full;
         int open; /* a quoted value is open: its '"' is owed */
@@ -57,7 +58,7 @@ typedef struct out_s {
 
 static void put(out_t *o, const char *s, size_t n)
 {
-        if (o->full || o->len + n > sizeof(o->buf) - TAIL) {
+        if (o->full || o->len + n > o->cap) {
                 o->full = 1;
                 return;
         }
@@ -72,7 +73,7 @@ static void put_run(out_t *o, const char *s, size_t n)
 
         if (o->full)
                 return;
-        room = sizeof(o->buf) - TAIL - o->len;
+        room = o->cap - o->len;
         if (n > room) {
                 n = room;
                 o->full = 1;
@@ -130,8 +131,10 @@ static int shown_escaped(uint32_t cp)
 }
 
 /* \p s as the body of a quoted value, escaped as JSON (and logfmt) reads
- * it; invalid UTF-8 becomes U+FFFD, one per byte. */
-static void put_escaped(out_t *o, const char *s, size_t n)
+ * it; invalid UTF-8 becomes U+FFFD, one per byte. \p text: for a
+ * terminal instead (hb_log_printable): quotes and backslashes as they
+ * are, a byte that is not UTF-8 as \xNN. */
+static void put_escaped(out_t *o, const char *s, size_t n, int text)
 {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *u = (const unsigned char *)s;
@@ -142,7 +145,7 @@ static void put_escaped(out_t *o, const char *s, size_t n)
         while (i < n && !o->full) {
                 /* the common case: a run of plain printable ASCII */
                 for (j = i; j < n && u[j] >= 0x20 && u[j] < 0x7f &&
-                            u[j] != '"' && u[j] != '\\';
+                            (text || (u[j] != '"' && u[j] != '\\'));
                      j++)
                         ;
                 if (j > i) {
@@ -151,6 +154,15 @@ static void put_escaped(out_t *o, const char *s, size_t n)
                         continue;
                 }
                 k = utf8_seq(u + i, n - i, &cp);
+                if (!k && text) {
+                        e[0] = '\\';
+                        e[1] = 'x';
+                        e[2] = hex[u[i] >> 4];
+                        e[3] = hex[u[i] & 0xf];
+                        put(o, e, 4);
+                        i++;
+                        continue;
+                }
                 if (!k) {
                         put(o, "\\ufffd", 6);
                         i++;
@@ -205,7 +217,7 @@ static void put_value(out_t *o, const char *v, size_t n, int quoted)
         if (o->full)
                 return;
         o->open = 1;
-        put_escaped(o, v, n);
+        put_escaped(o, v, n, 0);
         put(o, "\"", 1);
         if (!o->full)
                 o->open = 0;
@@ -471,8 +483,8 @@ static void put_fields(out_t *o, const char *fmt, va_list *ap)
 
 void hb_log(int level, const char *msg, const char *fmt, ...)
 {
-        out_t o;
-        char ts[64];
+        char line[HB_LOG_LINE_MAX], ts[64];
+        out_t o = {line, sizeof(line) - TAIL, 0, 0, 0};
         struct timeval tv;
         struct tm tm;
         va_list ap;
@@ -485,9 +497,6 @@ void hb_log(int level, const char *msg, const char *fmt, ...)
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                  tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
 
-        o.len = 0;
-        o.full = 0;
-        o.open = 0;
         if (log_json) {
                 put_str(&o, "{\"ts\":\"");
                 put_str(&o, ts);
@@ -520,4 +529,15 @@ void hb_log_librdkafka(int level, const char *fac, const char *buf)
 
         hb_log(lvl, "librdkafka", "facility=%s detail=\"%s\"", fac ? fac : "-",
                buf ? buf : "");
+}
+
+const char *hb_log_printable(char *buf, size_t size, const char *s, size_t n)
+{
+        out_t o = {buf, size ? size - 1 : 0, 0, 0, 0};
+
+        if (!size)
+                return buf;
+        put_escaped(&o, s, n, 1);
+        buf[o.len] = '\0';
+        return buf;
 }

@@ -50,6 +50,17 @@ void hb_log(int level, const char *msg, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 /**
+ * @brief \p s (\p n bytes, NULs included) made safe for a terminal, as
+ *        text: C0 controls, DEL, C1, U+2028/U+2029 and the bidirectional
+ *        controls written \n \r \t or \uXXXX, a byte that is not UTF-8
+ *        as \xNN; quotes and backslashes as they are. Cut between two
+ *        characters to fit \p size. For what a peer sent (a receiver's
+ *        response) before it is printed.
+ * @returns \p buf.
+ */
+const char *hb_log_printable(char *buf, size_t size, const char *s, size_t n);
+
+/**
  * @brief One librdkafka log line (its log_cb: syslog \p level, facility,
  *        text) as a structured "librdkafka" line: levels 0-3 as errors, 4
  *        as warnings, the rest as debug.

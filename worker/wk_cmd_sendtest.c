@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cfg.h"
+#include "hb_log.h"
 #include "wh_pool.h"
 #include "wk_cmd.h"
 #include "wk_sample.h"
@@ -67,19 +68,30 @@ typedef struct report_s {
         int ok;
 } report_t;
 
+/* What the receiver sent (its body, curl's error text with its
+ * certificate's names) is printed with control bytes escaped: it cannot
+ * set the terminal's title, clear the screen or print a line of its own.
+ * 200 bytes of body, each at most \xNN or \uXXXX. */
 static void on_done(const wh_result_t *res, void *opaque)
 {
         report_t *r = opaque;
+        char shown[200 * 6 + 1];
 
         r->done = 1;
         r->ok = res->outcome == WH_OUT_OK;
         if (res->status)
                 printf("status: %ld\n", res->status);
         else
-                printf("status: no response (%s)\n", res->error);
+                printf("status: no response (%s)\n",
+                       hb_log_printable(shown, sizeof(shown),
+                                        res->error ? res->error : "",
+                                        res->error ? strlen(res->error) : 0));
         printf("time: %.0f ms\n", res->last_attempt_s * 1000.0);
-        printf("response: %.*s%s\n", (int)res->body_start_len, res->body_start,
-               res->body_start_len ? "" : "(empty)");
+        printf("response: %s\n",
+               res->body_start_len
+                       ? hb_log_printable(shown, sizeof(shown), res->body_start,
+                                          res->body_start_len)
+                       : "(empty)");
         printf("result: %s\n", r->ok ? "OK" : "FAILED");
 }
 

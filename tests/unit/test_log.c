@@ -428,3 +428,23 @@ Test(log, librdkafka_lines_are_structured_and_quoted)
         cr_expect_not_null(strstr(out, "level=error msg=\"no fields\"\n"));
         cr_expect_null(strstr(out, "noise"), "%s", out);
 }
+
+Test(log, printable_escapes_controls_for_a_terminal)
+{
+        static const char in[] = "a\"b\\c\x1b[2J\n\r\t\x7f\xc2\x9b\xc3\xa9"
+                                 "\xff\x00\xe2\x80\xae\xf0\x9f\x98\x80";
+        char out[256], small[9];
+
+        cr_assert_str_eq(hb_log_printable(out, sizeof(out), in, sizeof(in) - 1),
+                         "a\"b\\c\\u001b[2J\\n\\r\\t\\u007f\\u009b\xc3\xa9\\xff"
+                         "\\u0000\\u202e\xf0\x9f\x98\x80");
+        /* cut between two characters, never inside an escape */
+        cr_assert_str_eq(hb_log_printable(small, sizeof(small), "abc\x1b[x", 6),
+                         "abc");
+        cr_assert_str_eq(
+                hb_log_printable(small, sizeof(small), "ab\xc3\xa9xyzw", 8),
+                "ab\xc3\xa9xyzw");
+        cr_assert_str_eq(hb_log_printable(small, 5, "ab\xc3\xa9xyzw", 8),
+                         "ab\xc3\xa9");
+        cr_assert_str_eq(hb_log_printable(small, 4, "ab\xc3\xa9xyzw", 8), "ab");
+}
