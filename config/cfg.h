@@ -181,6 +181,25 @@ const cfg_mapping_t *cfg_mapping(const cfg_t *cfg, size_t i);
 const char *cfg_topic_app_token(const cfg_t *cfg, const char *topic);
 
 /**
+ * @brief Name the settings whose value differs between the running
+ *        configuration \p old and a reloaded \p cur that a reload does not
+ *        apply (RESTART_ONLY in the option table: the Kafka clients, the
+ *        HTTP pool and its SSRF guard, the dead-letter producer, the admin
+ *        listener, the log). A reload applies everything else: the
+ *        webhooks, mappings, topic app_tokens, delivery.timeout_ms and
+ *        delivery.retry (as the webhooks' defaults), on_exhausted,
+ *        shutdown_timeout_ms and revoke_timeout_ms.
+ *
+ * \p buf gets their paths, e.g. "delivery.concurrency, kafka.brokers",
+ * ("" when none; cut with "..." when it is too small). Values are never
+ * written: some are secrets.
+ *
+ * @returns how many settings wait for a restart.
+ */
+size_t cfg_reload_diff(const cfg_t *old, const cfg_t *cur, char *buf,
+                       size_t size);
+
+/**
  * @brief Parse "addr" or "addr/bits" (IPv4 or IPv6; the bits digits only,
  *        at most the family's width) as delivery.allow_networks takes it.
  * @param addr  the address in IPv6 form (IPv4 as ::ffff:a.b.c.d)

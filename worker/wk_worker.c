@@ -581,7 +581,7 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
  * in-flight deliveries keep the endpoints they hold. */
 static void do_reload(wk_worker_t *w)
 {
-        char errs[16384];
+        char errs[16384], waits[512];
         const char *path = cfg_path(w->hooks->cfg);
         cfg_t *cfg = cfg_load(path, errs, sizeof(errs));
         hooks_t *h;
@@ -605,11 +605,16 @@ static void do_reload(wk_worker_t *w)
                 cfg_destroy(cfg);
                 return;
         }
-        /* path belongs to the old configuration: log before freeing */
-        hb_log(HB_LOG_INFO, "configuration reloaded",
-               "file=%s webhooks=%zu note=\"kafka and delivery settings "
-               "apply on restart\"",
-               path, h->n);
+        /* path belongs to the old configuration: log before freeing.
+         * The changed settings this reload does not apply are named. */
+        if (cfg_reload_diff(w->hooks->cfg, cfg, waits, sizeof(waits)) > 0)
+                hb_log(HB_LOG_INFO, "configuration reloaded",
+                       "file=%s webhooks=%zu restart_pending=\"%s\" "
+                       "note=\"these changed settings apply on restart\"",
+                       path, h->n, waits);
+        else
+                hb_log(HB_LOG_INFO, "configuration reloaded",
+                       "file=%s webhooks=%zu", path, h->n);
         hooks_free(w->hooks);
         w->hooks = h;
 }

@@ -38,11 +38,11 @@ san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 # harness -> the product sources it links
 declare -A needs=(
         [fuzz_transform]="worker/wk_transform.c"
-        [fuzz_url]="worker/wk_transform.c producers/wh_guard.c config/cfg.c
+        [fuzz_url]="worker/wk_transform.c producers/wh_guard.c config/*.c
                     common/hb_types.c"
         [fuzz_retry_after]="producers/wh_retry.c"
         [fuzz_sign]="producers/wh_sign.c"
-        [fuzz_config]="config/cfg.c common/hb_types.c producers/wh_endpoint.c
+        [fuzz_config]="config/*.c common/hb_types.c producers/wh_endpoint.c
                        producers/wh_sign.c producers/wh_guard.c
                        worker/wk_transform.c"
 )

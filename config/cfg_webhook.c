@@ -1,0 +1,752 @@
+/* cfg_webhook: the loader of the webhooks section (events, properties,
+ * secrets, headers, TLS files, url). */
+#include "cfg_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* --- webhooks --------------------------------------------------------- */
+
+static int cfg_type_known(const cfg_loader_t *ld, const char *type)
+{
+        for (size_t i = 0; i < ld->type_count; i++) {
+                if (!strcmp(ld->types[i], type))
+                        return 1;
+        }
+        return 0;
+}
+
+/* An unknown webhook type: the likely one, else every known one. */
+static void cfg_report_type(cfg_loader_t *ld, const config_setting_t *at,
+                            const char *path, int i, const char *type)
+{
+        const char *hint = cfg_suggest(type, ld->types, ld->type_count);
+        char known[1024];
+
+        if (hint) {
+                cfg_report(ld, at,
+                           "%s[%d]: unknown webhook type '%.64s'; did you "
+                           "mean '%s'?",
+                           path, i, type, hint);
+                return;
+        }
+        cfg_join(known, sizeof(known), ld->types, ld->type_count, "");
+        cfg_report(ld, at,
+                   "%s[%d]: unknown webhook type '%.64s'; known: *, %s "
+                   "(more can be added under mappings)",
+                   path, i, type, known);
+}
+
+/*
+ * events: strings switch a type on, { type; enabled = false; } switches it
+ * off, "*" is every type. The record keeps only what is switched on: when
+ * "*" is on and some types are off, "*" is written out as every known type
+ * (built-in + mappings) but those, which is exactly what
+ * cfg_webhook_wants() then answers for every type the transformer can
+ * produce.
+ */
+static void cfg_parse_events(cfg_loader_t *ld, cfg_wh_ctx_t *w,
+                             cfg_webhook_t *wh)
+{
+        const config_setting_t *s = cfg_member(w->g, "events");
+        struct {
+                const char *type;
+                int on;
+                const config_setting_t *at;
+        } * ent;
+        size_t count = 0, out_n = 0, off_n = 0;
+        char path[CFG_PATH_MAX];
+        const char **out;
+        int n, star = 0;
+
+        snprintf(path, sizeof(path), "%sevents", w->prefix);
+        s = cfg_seq(ld, s, path,
+                    "( \"flows.completed\", { type = \"nps.score\"; enabled "
+                    "= false; } )");
+        if (!s)
+                return;
+        n = config_setting_length(s);
+        if (n == 0) {
+                cfg_report(ld, s,
+                           "%s: is empty; list the webhook types to send, "
+                           "e.g. [ \"flows.completed\" ], or [ \"*\" ] for "
+                           "every type",
+                           path);
+                return;
+        }
+        ent = ld_alloc(ld, (size_t)n, sizeof(*ent));
+        if (!ent)
+                return;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const config_setting_t *at = e;
+                cfg_toggle_t t = {NULL, 1};
+                size_t j;
+
+                if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+                        t.type = config_setting_get_string(e);
+                        if (!*t.type) {
+                                cfg_report(ld, e, "%s[%d]: must not be empty",
+                                           path, i);
+                                continue;
+                        }
+                } else if (config_setting_is_group(e)) {
+                        char prefix[CFG_ELEM_MAX];
+                        char in[CFG_ELEM_MAX];
+                        cfg_scope_t sc = {prefix, in};
+
+                        snprintf(prefix, sizeof(prefix), "%s[%d].", path, i);
+                        snprintf(in, sizeof(in), "in %s[%d]", path, i);
+                        if (!(cfg_parse_opts(ld, e, &sc, cfg_toggle_opts, &t, 1,
+                                             NULL) &
+                              cfg_opt_bit(cfg_toggle_opts, "type")))
+                                continue;
+                        at = cfg_member(e, "type");
+                } else {
+                        cfg_report(ld, e,
+                                   "%s[%d]: expected a webhook type or { type "
+                                   "= \"...\"; enabled = false; }, got %s",
+                                   path, i, cfg_type_name(e));
+                        continue;
+                }
+                if (strcmp(t.type, "*") && !cfg_type_known(ld, t.type)) {
+                        cfg_report_type(ld, at, path, i, t.type);
+                        continue;
+                }
+                for (j = 0; j < count; j++) {
+                        if (!strcmp(ent[j].type, t.type))
+                                break;
+                }
+                if (j < count) {
+                        cfg_report(ld, at,
+                                   "%s[%d]: '%s' is listed twice (first at "
+                                   "line %u); keep one entry",
+                                   path, i, t.type, cfg_line(ent[j].at));
+                        continue;
+                }
+                ent[count].type = t.type;
+                ent[count].on = t.enabled;
+                ent[count].at = at;
+                count++;
+                if (!strcmp(t.type, "*"))
+                        star = t.enabled;
+                else if (!t.enabled)
+                        off_n++;
+        }
+
+        out = ld_alloc(ld, ld->type_count + count + 1, sizeof(*out));
+        if (!out)
+                return;
+        if (star && off_n == 0) {
+                out[out_n++] = "*";
+        } else if (star) {
+                for (size_t i = 0; i < ld->type_count; i++) {
+                        size_t j;
+
+                        for (j = 0; j < count; j++) {
+                                if (!ent[j].on &&
+                                    !strcmp(ent[j].type, ld->types[i]))
+                                        break;
+                        }
+                        if (j == count)
+                                out[out_n++] = ld->types[i];
+                }
+        } else {
+                for (size_t i = 0; i < count; i++) {
+                        if (ent[i].on)
+                                out[out_n++] = ent[i].type;
+                }
+        }
+        for (size_t i = 0; i < out_n; i++) {
+                out[i] = ld_strdup(ld, out[i]);
+                if (!out[i])
+                        return;
+        }
+        wh->events = out;
+        wh->event_count = out_n;
+}
+
+static size_t cfg_parse_props(cfg_loader_t *ld, cfg_wh_ctx_t *w,
+                              const char *name, const char *const **outp)
+{
+        const config_setting_t *s = cfg_member(w->g, name);
+        char path[CFG_PATH_MAX];
+        const char **out;
+        size_t count = 0;
+        int n;
+
+        snprintf(path, sizeof(path), "%s%s", w->prefix, name);
+        s = cfg_seq(ld, s, path, "[ \"plan\", \"role\" ]");
+        if (!s)
+                return 0;
+        n = config_setting_length(s);
+        out = ld_alloc(ld, (size_t)n + 1, sizeof(*out));
+        if (!out)
+                return 0;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *p = cfg_elem_str(ld, e, path, i);
+                size_t j;
+
+                if (!p)
+                        continue;
+                for (j = 0; j < count; j++) {
+                        if (!strcmp(out[j], p))
+                                break;
+                }
+                if (j < count) {
+                        cfg_report(ld, e,
+                                   "%s[%d]: '%.64s' is listed twice; keep one "
+                                   "entry",
+                                   path, i, p);
+                        continue;
+                }
+                out[count++] = ld_strdup(ld, p);
+        }
+        *outp = out;
+        return count;
+}
+
+/* Standard base64, '=' padding optional: what wh_key_new() accepts. */
+static int cfg_base64_ok(const char *s)
+{
+        size_t n = strlen(s), pad = 0;
+
+        while (n > 0 && s[n - 1] == '=') {
+                n--;
+                pad++;
+        }
+        if (n == 0 || pad > 2 || n % 4 == 1)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+
+                if (!cfg_word_char(c) && c != '+' && c != '/')
+                        return 0;
+                if (c == '_')
+                        return 0;
+        }
+        return 1;
+}
+
+/*
+ * Warn when a file holding a secret (\p what: the setting naming it) can
+ * be read or written by users other than its owner. \p mode: its
+ * st_mode. Only the path is shown, never the content.
+ */
+static void cfg_warn_mode(cfg_loader_t *ld, const config_setting_t *at,
+                          const char *prefix, const char *what,
+                          const char *path, mode_t mode)
+{
+        if (mode & 077)
+                cfg_warn(ld, at,
+                         "%s%s '%.256s' is readable by other users (mode "
+                         "%04o); chmod 600 it",
+                         prefix, what, path, (unsigned)(mode & 07777));
+}
+
+/*
+ * Read a secret file: the whole content, trailing CR/LF stripped. The
+ * buffer holding it is wiped before it is freed. \p *mode: the file's
+ * st_mode (0 when unknown).
+ * @returns the secret in the arena, or NULL with *why set (errno text or
+ *          a reason); never the content.
+ */
+static const char *cfg_read_secret_file(cfg_loader_t *ld, const char *path,
+                                        const char **why, mode_t *mode)
+{
+        char *buf = NULL;
+        const char *out = NULL;
+        struct stat st;
+        size_t len = 0;
+        FILE *fp;
+
+        *mode = 0;
+        fp = fopen(path, "re");
+        if (!fp) {
+                *why = strerror(errno);
+                return NULL;
+        }
+        if (fstat(fileno(fp), &st) == 0) {
+                if (S_ISDIR(st.st_mode)) {
+                        *why = "is a directory";
+                        goto err;
+                }
+                *mode = st.st_mode;
+        }
+        buf = malloc(CFG_SECRET_FILE_MAX + 1);
+        if (!buf) {
+                ld->oom = 1;
+                *why = "out of memory";
+                goto err;
+        }
+        len = fread(buf, 1, CFG_SECRET_FILE_MAX + 1, fp);
+        if (ferror(fp)) {
+                *why = "read error";
+                goto err;
+        }
+        if (len > CFG_SECRET_FILE_MAX) {
+                *why = "is larger than 64 KiB";
+                goto err;
+        }
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+                len--;
+        if (len == 0) {
+                *why = "is empty";
+                goto err;
+        }
+        if (memchr(buf, '\0', len)) {
+                *why = "holds a NUL byte";
+                goto err;
+        }
+        out = ld_strndup(ld, buf, len);
+        if (!out)
+                *why = "out of memory";
+err:
+        if (buf) {
+                explicit_bzero(buf, CFG_SECRET_FILE_MAX + 1);
+                free(buf);
+        }
+        fclose(fp);
+        return out;
+}
+
+int cfg_env_name_ok(const char *s)
+{
+        if (!*s || (*s >= '0' && *s <= '9'))
+                return 0;
+        for (; *s; s++) {
+                if (!cfg_word_char(*s))
+                        return 0;
+        }
+        return 1;
+}
+
+/*
+ * One secret given one of three ways: names[0] (in the file), names[1]
+ * (environment variable), names[2] (file). Never quotes the secret.
+ * @returns the secret (arena) or NULL; *atp: the setting it came from.
+ */
+static const char *cfg_parse_secret(cfg_loader_t *ld, cfg_wh_ctx_t *w,
+                                    const char *const names[3],
+                                    const config_setting_t **atp)
+{
+        const config_setting_t *m[3], *at = NULL;
+        const char *s, *secret = NULL, *why = NULL;
+        int count = 0, which = -1;
+        mode_t mode;
+
+        *atp = NULL;
+        for (int i = 0; i < 3; i++) {
+                m[i] = cfg_member(w->g, names[i]);
+                if (m[i]) {
+                        count++;
+                        if (!at || cfg_line(m[i]) >= cfg_line(at))
+                                at = m[i];
+                        which = i;
+                }
+        }
+        if (count == 0)
+                return NULL;
+        *atp = at;
+        if (count > 1) {
+                cfg_report(ld, at, "%s%s: set only one of %s, %s and %s",
+                           w->prefix, config_setting_name(at), names[0],
+                           names[1], names[2]);
+                return NULL;
+        }
+        s = config_setting_get_string(at);
+        if (!s) {
+                cfg_report(ld, at, "%s%s: expected a string, got %s", w->prefix,
+                           names[which], cfg_type_name(at));
+                return NULL;
+        }
+        if (!*s) {
+                cfg_report(ld, at,
+                           "%s%s: must not be empty; remove it to send "
+                           "unsigned requests",
+                           w->prefix, names[which]);
+                return NULL;
+        }
+        switch (which) {
+        case 0:
+                secret = s;
+                break;
+        case 1:
+                if (!cfg_env_name_ok(s)) {
+                        cfg_report(ld, at,
+                                   "%s%s: '%.64s' is not an environment "
+                                   "variable name; use A-Z a-z 0-9 _",
+                                   w->prefix, names[which], s);
+                        return NULL;
+                }
+                secret = getenv(s);
+                if (!secret) {
+                        cfg_report(ld, at,
+                                   "%s%s: environment variable %s is not "
+                                   "set; export it before starting "
+                                   "hookbridge",
+                                   w->prefix, names[which], s);
+                        return NULL;
+                }
+                if (!*secret) {
+                        cfg_report(ld, at,
+                                   "%s%s: environment variable %s is empty",
+                                   w->prefix, names[which], s);
+                        return NULL;
+                }
+                break;
+        case 2:
+                secret = cfg_read_secret_file(ld, s, &why, &mode);
+                if (!secret) {
+                        cfg_report(ld, at, "%s%s: cannot use '%.256s': %s",
+                                   w->prefix, names[which], s, why);
+                        return NULL;
+                }
+                cfg_warn_mode(ld, at, w->prefix, names[which], s, mode);
+                break;
+        }
+        if (!strncmp(secret, "whsec_", 6) && !cfg_base64_ok(secret + 6)) {
+                cfg_report(ld, at,
+                           "%s%s: the secret starts with \"whsec_\" but the "
+                           "rest is not valid base64",
+                           w->prefix, names[which]);
+                return NULL;
+        }
+        return which == 2 ? secret : ld_strdup(ld, secret);
+}
+
+static void cfg_parse_secrets(cfg_loader_t *ld, cfg_wh_marks_t *mk,
+                              cfg_webhook_t *wh)
+{
+        cfg_wh_ctx_t *w = &mk->w;
+        static const char *const cur[3] = {"secret", "secret_env",
+                                           "secret_file"};
+        static const char *const prev[3] = {"previous_secret",
+                                            "previous_secret_env",
+                                            "previous_secret_file"};
+
+        wh->secret = cfg_parse_secret(ld, w, cur, &mk->cur_at);
+        wh->secret_previous = cfg_parse_secret(ld, w, prev, &mk->prev_at);
+}
+
+/*
+ * A file the HTTP layer will read later: it must be readable now (it is
+ * opened, not read: O_NONBLOCK so that a FIFO does not hang the load).
+ * @returns its st_mode, or 0 when it is unset or not usable (reported).
+ */
+static mode_t cfg_check_file(cfg_loader_t *ld, const config_setting_t *at,
+                             const char *what, const char *path)
+{
+        struct stat st;
+        int fd, err;
+
+        if (!path)
+                return 0;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0 || fstat(fd, &st) != 0) {
+                err = errno;
+                if (fd >= 0)
+                        close(fd);
+                cfg_report(ld, at, "%s: cannot read '%.256s': %s", what, path,
+                           strerror(err));
+                return 0;
+        }
+        close(fd);
+        if (S_ISDIR(st.st_mode)) {
+                cfg_report(ld, at, "%s: cannot read '%.256s': is a directory",
+                           what, path);
+                return 0;
+        }
+        return st.st_mode;
+}
+
+static void cfg_parse_tls(cfg_loader_t *ld, cfg_wh_ctx_t *w, cfg_webhook_t *wh)
+{
+        const config_setting_t *g = cfg_member(w->g, "tls");
+        char path[CFG_PATH_MAX], prefix[CFG_PATH_MAX], where[CFG_PATH_MAX];
+        char what[CFG_PATH_MAX + 16];
+        mode_t mode;
+
+        snprintf(path, sizeof(path), "%stls", w->prefix);
+        g = cfg_group(ld, g, path,
+                      "{ ca_file = \"...\"; client_cert = \"...\"; "
+                      "client_key = \"...\"; }");
+        if (!g)
+                return;
+        snprintf(prefix, sizeof(prefix), "%stls.", w->prefix);
+        snprintf(where, sizeof(where), "in %s tls", w->who);
+        cfg_scope_t sc = {prefix, where};
+        cfg_parse_opts(ld, g, &sc, cfg_tls_opts, &wh->tls, 1, NULL);
+        snprintf(what, sizeof(what), "%sca_file", prefix);
+        cfg_check_file(ld, cfg_member(g, "ca_file"), what, wh->tls.ca_file);
+        snprintf(what, sizeof(what), "%sclient_cert", prefix);
+        cfg_check_file(ld, cfg_member(g, "client_cert"), what,
+                       wh->tls.client_cert);
+        snprintf(what, sizeof(what), "%sclient_key", prefix);
+        mode = cfg_check_file(ld, cfg_member(g, "client_key"), what,
+                              wh->tls.client_key);
+        /* A private key is a secret like secret_file: same warning. */
+        cfg_warn_mode(ld, cfg_member(g, "client_key"), prefix, "client_key",
+                      wh->tls.client_key, mode);
+}
+
+static void cfg_parse_headers(cfg_loader_t *ld, cfg_wh_ctx_t *w,
+                              cfg_webhook_t *wh)
+{
+        const config_setting_t *s = cfg_member(w->g, "headers");
+        char path[CFG_PATH_MAX];
+        const char **out;
+        int n;
+
+        snprintf(path, sizeof(path), "%sheaders", w->prefix);
+        s = cfg_seq(ld, s, path, "[ \"Authorization: Bearer ...\" ]");
+        if (!s)
+                return;
+        n = config_setting_length(s);
+        out = ld_alloc(ld, (size_t)n + 1, sizeof(*out));
+        if (!out)
+                return;
+        wh->headers = out;
+        /* Values are never quoted: they are often credentials. */
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *h = cfg_elem_str(ld, e, path, i), *colon, *v;
+                size_t nlen, j;
+
+                if (!h)
+                        continue;
+                if (strpbrk(h, "\r\n")) {
+                        cfg_report(ld, e,
+                                   "%s[%d]: contains CR or LF; write one "
+                                   "\"Name: value\" per string",
+                                   path, i);
+                        continue;
+                }
+                colon = strchr(h, ':');
+                if (!colon) {
+                        cfg_report(ld, e,
+                                   "%s[%d]: expected \"Name: value\" (no "
+                                   "':' found)",
+                                   path, i);
+                        continue;
+                }
+                nlen = (size_t)(colon - h);
+                if (nlen == 0) {
+                        cfg_report(ld, e,
+                                   "%s[%d]: the header name before ':' is "
+                                   "empty; expected \"Name: value\"",
+                                   path, i);
+                        continue;
+                }
+                for (j = 0; j < nlen && cfg_tchar(h[j]); j++)
+                        ;
+                if (j < nlen) {
+                        cfg_report(ld, e,
+                                   "%s[%d]: the header name has a character "
+                                   "HTTP does not allow in names (%s at "
+                                   "position %zu); use letters, digits and "
+                                   "!#$%%&'*+-.^_`|~",
+                                   path, i,
+                                   h[j] == ' ' || h[j] == '\t' ? "a blank"
+                                                               : "one",
+                                   j + 1);
+                        continue;
+                }
+                for (j = 0; j < cfg_owned_header_count; j++) {
+                        if (strlen(cfg_owned_headers[j]) == nlen &&
+                            !strncasecmp(h, cfg_owned_headers[j], nlen))
+                                break;
+                }
+                if (j < cfg_owned_header_count) {
+                        cfg_report(ld, e,
+                                   "%s[%d]: '%.*s' is set by hookbridge; "
+                                   "remove it",
+                                   path, i, (int)nlen, h);
+                        continue;
+                }
+                for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+                        ;
+                if (!*v) {
+                        cfg_report(ld, e, "%s[%d]: '%.*s' has an empty value",
+                                   path, i, (int)nlen, h);
+                        continue;
+                }
+                for (; *v; v++) {
+                        if (((unsigned char)*v < 0x20 && *v != '\t') ||
+                            *v == 0x7f)
+                                break;
+                }
+                if (*v) {
+                        cfg_report(ld, e,
+                                   "%s[%d]: the value of '%.*s' holds a "
+                                   "control character",
+                                   path, i, (int)nlen, h);
+                        continue;
+                }
+                out[wh->header_count++] = ld_strdup(ld, h);
+        }
+}
+
+/* @returns what is wrong with \p url, or NULL. Never quotes it: URLs
+ *          may carry tokens. */
+static const char *cfg_url_problem(const char *url)
+{
+        const char *host;
+
+        if (!strncasecmp(url, "http://", 7))
+                host = url + 7;
+        else if (!strncasecmp(url, "https://", 8))
+                host = url + 8;
+        else
+                return "must start with http:// or https://";
+        for (const char *p = url; *p; p++) {
+                if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+                        return "must not hold spaces, CR/LF or other control "
+                               "characters; percent-encode them";
+        }
+        if (!*host || strchr("/?#:", *host))
+                return "has no host after the scheme";
+        return NULL;
+}
+
+static void cfg_parse_webhook(cfg_loader_t *ld, const config_setting_t *g,
+                              int idx, cfg_webhook_t *wh, cfg_wh_marks_t *mk)
+{
+        const cfg_delivery_t *d = &ld->cfg->delivery;
+        const config_setting_t *m, *r;
+        cfg_wh_ctx_t w;
+        const char *name;
+        uint32_t set;
+
+        w.g = g;
+        m = cfg_member(g, "name");
+        name = m ? config_setting_get_string(m) : NULL;
+        if (name && *name)
+                snprintf(w.who, sizeof(w.who), "webhook '%.*s'", CFG_NAME_MAX,
+                         name);
+        else
+                snprintf(w.who, sizeof(w.who), "webhooks[%d]", idx);
+        snprintf(w.prefix, sizeof(w.prefix), "%s ", w.who);
+        wh->line = (int)cfg_line(g);
+
+        if (m && !name) {
+                cfg_report(ld, m, "%sname: expected a string, got %s", w.prefix,
+                           cfg_type_name(m));
+        } else if (m && !*name) {
+                cfg_report(ld, m, "%sname: must not be empty", w.prefix);
+        } else if (m) {
+                size_t len = strlen(name), j;
+
+                for (j = 0; j < len; j++) {
+                        if (!cfg_word_char(name[j]) && name[j] != '.' &&
+                            name[j] != '-')
+                                break;
+                }
+                if (j < len || len > CFG_NAME_MAX)
+                        cfg_report(ld, m,
+                                   "%sname: use 1 to %d of A-Z a-z 0-9 _ . -",
+                                   w.prefix, CFG_NAME_MAX);
+                wh->name = ld_strdup(ld, name);
+        }
+
+        char where[CFG_WHO_MAX + 4];
+        snprintf(where, sizeof(where), "in %s", w.who);
+        cfg_scope_t sc = {w.prefix, where};
+        set = cfg_parse_opts(ld, g, &sc, cfg_webhook_opts, wh, 1, NULL);
+        mk->w = w;
+        mk->set = set;
+
+        m = cfg_member(g, "url");
+        if (m) {
+                const char *url = config_setting_get_string(m), *why;
+
+                if (!url)
+                        cfg_report(ld, m, "%surl: expected a string, got %s",
+                                   w.prefix, cfg_type_name(m));
+                else if ((why = cfg_url_problem(url)) != NULL)
+                        cfg_report(ld, m, "%surl: %s", w.prefix, why);
+                else
+                        wh->url = ld_strdup(ld, url);
+        }
+
+        cfg_parse_events(ld, &w, wh);
+
+        wh->user_prop_count =
+                cfg_parse_props(ld, &w, "user_properties", &wh->user_props);
+        wh->company_prop_count = cfg_parse_props(ld, &w, "company_properties",
+                                                 &wh->company_props);
+
+        cfg_parse_secrets(ld, mk, wh);
+        cfg_parse_headers(ld, &w, wh);
+        cfg_parse_tls(ld, &w, wh);
+        /* not set: half of delivery.concurrency, at least 1 */
+        if (!(set & cfg_opt_bit(cfg_webhook_opts, "max_in_flight")))
+                wh->max_in_flight =
+                        d->concurrency / 2 > 0 ? d->concurrency / 2 : 1;
+
+        if (!(set & cfg_opt_bit(cfg_webhook_opts, "timeout_ms")))
+                wh->timeout_ms = d->timeout_ms;
+
+        wh->retry = d->retry;
+        char rpath[CFG_PATH_MAX], rprefix[CFG_PATH_MAX], rwhere[CFG_PATH_MAX];
+        snprintf(rpath, sizeof(rpath), "%sretry", w.prefix);
+        snprintf(rprefix, sizeof(rprefix), "%sretry.", w.prefix);
+        snprintf(rwhere, sizeof(rwhere), "in %s retry", w.who);
+        r = cfg_group(ld, cfg_member(g, "retry"), rpath,
+                      "{ initial_ms = ...; max_ms = ...; max_attempts = ...; "
+                      "}");
+        mk->retry = r;
+        if (r) {
+                cfg_scope_t rsc = {rprefix, rwhere};
+                mk->rset = cfg_parse_opts(ld, r, &rsc, cfg_retry_opts,
+                                          &wh->retry, 0, &mk->rbad);
+        }
+}
+
+void cfg_parse_webhooks(cfg_loader_t *ld, const config_setting_t *s)
+{
+        cfg_t *cfg = ld->cfg;
+        int n;
+
+        s = cfg_seq(ld, s, "webhooks",
+                    "( { name = \"crm\"; url = \"https://...\"; events = [ "
+                    "\"*\" ]; } )");
+        if (!s)
+                return;
+        n = config_setting_length(s);
+        if (n == 0) {
+                cfg_report(ld, s,
+                           "webhooks: is empty; add at least one webhook, "
+                           "e.g. ( { name = \"crm\"; url = "
+                           "\"https://example.com/hook\"; events = [ \"*\" ]; "
+                           "} )");
+                return;
+        }
+        cfg->webhooks = ld_alloc(ld, (size_t)n, sizeof(*cfg->webhooks));
+        ld->marks = ld_alloc(ld, (size_t)n, sizeof(*ld->marks));
+        if (!cfg->webhooks || !ld->marks) {
+                cfg->webhooks = NULL;
+                return;
+        }
+        for (int i = 0; i < n && !ld->oom; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+
+                if (!config_setting_is_group(e)) {
+                        cfg_report(ld, e,
+                                   "webhooks[%d]: expected a group { name = "
+                                   "\"...\"; url = \"...\"; ... }, got %s",
+                                   i, cfg_type_name(e));
+                        continue;
+                }
+                cfg_parse_webhook(ld, e, i, &cfg->webhooks[cfg->webhook_count],
+                                  &ld->marks[cfg->webhook_count]);
+                cfg->webhook_count++;
+        }
+}
