@@ -35,16 +35,19 @@ cflags=(-std=c11 -g -O1 -fno-omit-frame-pointer
         -Icommon -Iconfig -Iconsumers -Iproducers -Iworker -Itests/fuzz)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 
+# the transformer (wk_transform.h) and what it uses
+transform="worker/wk_json.c worker/wk_mapping.c worker/wk_event.c
+           worker/wk_render.c"
 # harness -> the product sources it links
 declare -A needs=(
-        [fuzz_transform]="worker/wk_transform.c"
-        [fuzz_url]="worker/wk_transform.c producers/wh_guard.c config/*.c
+        [fuzz_transform]="$transform"
+        [fuzz_url]="$transform producers/wh_guard.c config/*.c
                     common/hb_types.c"
         [fuzz_retry_after]="producers/wh_retry.c"
         [fuzz_sign]="producers/wh_sign.c"
         [fuzz_config]="config/*.c common/hb_types.c producers/wh_endpoint.c
                        producers/wh_sign.c producers/wh_guard.c
-                       worker/wk_transform.c"
+                       $transform"
 )
 harnesses=(fuzz_transform fuzz_url fuzz_retry_after fuzz_sign fuzz_config)
 
@@ -55,7 +58,7 @@ obj() {
         o="$out/obj/$(echo "${src%.c}" | tr / _).o"
         if [ ! -f "$o" ] || [ "$src" -nt "$o" ] ||
                 [ tests/fuzz/build.sh -nt "$o" ] ||
-                [ -n "$(find config consumers producers worker tests/fuzz \
+                [ -n "$(find common config consumers producers worker tests/fuzz \
                         -name '*.h' -newer "$o" -print -quit)" ]; then
                 # shellcheck disable=SC2086
                 "$cc" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer-no-link \

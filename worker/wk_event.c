@@ -1,0 +1,713 @@
+/* wk_event: one raw message -> a checked, mapped event (SPEC sections 1
+ * and 2): classifies it, reads and checks its fields, and keeps what the
+ * renderer needs. */
+#include "wk_transform_int.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* messageId becomes the webhook-id header: bounded, no control bytes. */
+#define XF_MAX_ID_LEN 512
+/* How much of a raw name a reason quotes. */
+#define XF_SNIP_LEN 64
+
+static int xf_is_digit(unsigned char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+/*
+ * Reasons
+ */
+
+static void xf_reason(char *r, size_t rsize, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void xf_reason(char *r, size_t rsize, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!r || !rsize)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(r, rsize, fmt, ap);
+        va_end(ap);
+}
+
+/* Copy up to XF_SNIP_LEN bytes of a raw name for a reason: quotes,
+ * backslashes and control bytes become '?' (reasons end up in logfmt
+ * values and JSON strings), UTF-8 sequences stay whole. */
+static const char *xf_snip(char *dst, size_t dsize, const char *s, size_t n)
+{
+        size_t o = 0;
+        size_t i = 0;
+
+        while (i < n && o + 4 < dsize && i < XF_SNIP_LEN) {
+                unsigned char c = (unsigned char)s[i];
+                size_t sl = 1;
+                if (c >= 0xf0)
+                        sl = 4;
+                else if (c >= 0xe0)
+                        sl = 3;
+                else if (c >= 0xc0)
+                        sl = 2;
+                if (sl > 1) {
+                        if (i + sl > n || o + sl + 4 >= dsize)
+                                break;
+                        memcpy(dst + o, s + i, sl);
+                        o += sl;
+                        i += sl;
+                        continue;
+                }
+                dst[o++] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+                                   ? '?'
+                                   : (char)c;
+                i++;
+        }
+        if (i < n && o + 3 < dsize) {
+                memcpy(dst + o, "...", 3);
+                o += 3;
+        }
+        dst[o] = '\0';
+        return dst;
+}
+
+/* floor(a / b) for b > 0. */
+static int64_t xf_floordiv(int64_t a, int64_t b)
+{
+        int64_t q = a / b;
+
+        if (a % b < 0)
+                q--;
+        return q;
+}
+
+/*
+ * Timestamps
+ */
+
+static int xf_digits(const char *s, size_t n, int *out)
+{
+        int v = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (!xf_is_digit((unsigned char)s[i]))
+                        return -1;
+                v = v * 10 + (s[i] - '0');
+        }
+        *out = v;
+        return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t xf_days_from_civil(int64_t y, int m, int d)
+{
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        int64_t yoe = y - era * 400;
+        int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+        return era * 146097 + doe - 719468;
+}
+
+static int xf_month_days(int y, int m)
+{
+        static const int days[12] = {31, 28, 31, 30, 31, 30,
+                                     31, 31, 30, 31, 30, 31};
+        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+        return days[m - 1] + (m == 2 && leap);
+}
+
+/*
+ * ISO-8601 / RFC 3339: YYYY-MM-DD[(T|t|
+ * )hh:mm[:ss[(.|,)f+]][Z|z|(+|-)hh[[:]mm]]] A time without an offset is taken
+ * as UTC. @returns 0 and the unix seconds (floored), or -1.
+ */
+static int xf_parse_iso(const char *s, size_t n, int64_t *secs)
+{
+        int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+        size_t i;
+
+        if (n < 10 || xf_digits(s, 4, &y) || s[4] != '-' ||
+            xf_digits(s + 5, 2, &mo) || s[7] != '-' || xf_digits(s + 8, 2, &d))
+                return -1;
+        i = 10;
+        if (i < n) {
+                if ((s[i] != 'T' && s[i] != 't' && s[i] != ' ') || n - i < 6 ||
+                    xf_digits(s + i + 1, 2, &h) || s[i + 3] != ':' ||
+                    xf_digits(s + i + 4, 2, &mi))
+                        return -1;
+                i += 6;
+                if (i < n && s[i] == ':') {
+                        if (n - i < 3 || xf_digits(s + i + 1, 2, &sec))
+                                return -1;
+                        i += 3;
+                        if (i < n && (s[i] == '.' || s[i] == ',')) {
+                                size_t f = ++i;
+                                while (i < n &&
+                                       xf_is_digit((unsigned char)s[i]))
+                                        i++;
+                                if (i == f)
+                                        return -1;
+                        }
+                }
+                if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+                        i++;
+                } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+                        sign = s[i] == '-' ? -1 : 1;
+                        if (n - i < 3 || xf_digits(s + i + 1, 2, &oh))
+                                return -1;
+                        i += 3;
+                        if (i < n) {
+                                i += s[i] == ':';
+                                if (n - i != 2 || xf_digits(s + i, 2, &om))
+                                        return -1;
+                                i += 2;
+                        }
+                }
+        }
+        if (i != n || mo < 1 || mo > 12 || d < 1 || d > xf_month_days(y, mo) ||
+            h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
+                return -1;
+        /* Offsets are whole minutes and the fraction is dropped from a
+         * non-negative second count, so this is already the floor. */
+        *secs = xf_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+                sec - sign * (oh * 3600 + om * 60);
+        return 0;
+}
+
+/* @returns 0 and the payload timestamp from the raw "timestamp", or -1
+ * when it is missing or unparseable. */
+static int xf_timestamp(json_object *v, int64_t *secs)
+{
+        if (!v)
+                return -1;
+        if (json_object_is_type(v, json_type_int)) {
+                int64_t ms = json_object_get_int64(v);
+                if (ms == INT64_MAX)
+                        return -1; /* possibly clamped uint64 */
+                *secs = xf_floordiv(ms, 1000);
+                return 0;
+        }
+        if (json_object_is_type(v, json_type_double)) {
+                double ms = json_object_get_double(v);
+                if (!isfinite(ms) || fabs(ms) > 9.0e18)
+                        return -1;
+                *secs = (int64_t)floor(ms / 1000.0);
+                return 0;
+        }
+        if (json_object_is_type(v, json_type_string)) {
+                wk_json_str_t s = wk_json_text(v);
+                size_t i = s.s[0] == '-';
+                /* Epoch milliseconds written as a string. */
+                if (s.n > i && s.n - i <= 18) {
+                        int64_t ms = 0;
+                        for (; i < s.n && xf_is_digit((unsigned char)s.s[i]);
+                             i++)
+                                ms = ms * 10 + (s.s[i] - '0');
+                        if (i == s.n) {
+                                *secs = xf_floordiv(s.s[0] == '-' ? -ms : ms,
+                                                    1000);
+                                return 0;
+                        }
+                }
+                return xf_parse_iso(s.s, s.n, secs);
+        }
+        return -1;
+}
+
+/*
+ * URLs: scheme://[userinfo@]host[:port][/path][?query][#fragment]
+ */
+
+/* @returns the index of the first of \p stops in s[i, n), or n. */
+static size_t xf_until(const char *s, size_t i, size_t n, const char *stops)
+{
+        while (i < n && !(s[i] && strchr(stops, s[i])))
+                i++;
+        return i;
+}
+
+/* @returns 0 with the host (as written) and path, or -1 when \p u is not
+ * an absolute URL, a scheme-relative one or an absolute path. */
+static int xf_parse_url(const char *u, size_t n, wk_json_str_t *host,
+                        wk_json_str_t *path)
+{
+        size_t i = 0;
+        size_t a = 0; /* authority start, 0: none */
+        size_t ae;
+        size_t p;
+
+        if (n &&
+            ((u[0] >= 'a' && u[0] <= 'z') || (u[0] >= 'A' && u[0] <= 'Z'))) {
+                while (i < n && ((u[i] >= 'a' && u[i] <= 'z') ||
+                                 (u[i] >= 'A' && u[i] <= 'Z') ||
+                                 xf_is_digit((unsigned char)u[i]) ||
+                                 u[i] == '+' || u[i] == '-' || u[i] == '.'))
+                        i++;
+                if (n - i < 3 || memcmp(u + i, "://", 3))
+                        return -1;
+                a = i + 3;
+        } else if (n >= 2 && u[0] == '/' && u[1] == '/') {
+                a = 2;
+        } else if (!n || u[0] != '/') {
+                return -1;
+        }
+        host->s = u;
+        host->n = 0;
+        p = 0;
+        if (a) {
+                size_t hs = a;
+                size_t he;
+                ae = xf_until(u, a, n, "/?#");
+                for (size_t k = a; k < ae; k++) {
+                        if (u[k] == '@')
+                                hs = k + 1;
+                }
+                if (hs < ae && u[hs] == '[') {
+                        const char *rb = memchr(u + hs, ']', ae - hs);
+                        he = rb ? (size_t)(rb - u) + 1 : ae;
+                } else {
+                        const char *colon = memchr(u + hs, ':', ae - hs);
+                        he = colon ? (size_t)(colon - u) : ae;
+                }
+                host->s = u + hs;
+                host->n = he - hs;
+                p = ae;
+        }
+        path->s = u + p;
+        path->n = xf_until(u, p, n, "?#") - p;
+        return 0;
+}
+
+/*
+ * Events
+ */
+
+/* A field whose text is copied into the arena once its size is known. */
+typedef struct xf_pending_s {
+        size_t field; /* offset of the wk_json_str_t in wk_xf_fields_t */
+        int lower;
+} xf_pending_t;
+
+/* The event under construction. */
+typedef struct xf_draft_s {
+        wk_xf_fields_t f;
+        xf_pending_t pend[8];
+        size_t npend;
+        int synth_id; /* the id is "<topic>-<partition>-<offset>" */
+        char user_tmp[32];
+        char company_tmp[32];
+        char id_tmp[32];
+        char snip[XF_SNIP_LEN * 2];
+} xf_draft_t;
+
+/* Copy \p field (one of d->f's) into the event. */
+static void xf_keep(xf_draft_t *d, wk_json_str_t *field, int lower)
+{
+        d->pend[d->npend].field = (size_t)((char *)field - (char *)&d->f);
+        d->pend[d->npend].lower = lower;
+        d->npend++;
+}
+
+static void xf_keep_literal(xf_draft_t *d, wk_json_str_t *field, const char *s)
+{
+        field->s = s;
+        field->n = strlen(s);
+        xf_keep(d, field, 0);
+}
+
+/* @returns the text of a string or number id (sets \p bad for other
+ * types; s NULL when absent). Numbers are written into \p tmp. */
+static wk_json_str_t xf_id_text(json_object *v, char *tmp, size_t tmpsize,
+                                int *bad)
+{
+        wk_json_str_t none = {NULL, 0};
+
+        *bad = 0;
+        if (!v)
+                return none;
+        if (json_object_is_type(v, json_type_string))
+                return wk_json_text(v);
+        if (wk_json_is_number(v))
+                return wk_json_num_text(v, tmp, tmpsize);
+        *bad = 1;
+        return none;
+}
+
+/* Fetch an optional object member; @returns -1 when present but not an
+ * object. */
+static int xf_get_object(json_object *parent, const char *key,
+                         json_object **out)
+{
+        json_object *v = wk_json_get(parent, key);
+
+        *out = NULL;
+        if (!v)
+                return 0;
+        if (!json_object_is_type(v, json_type_object))
+                return -1;
+        *out = v;
+        return 0;
+}
+
+/* A track call with a mapped event? @returns WK_XF_OK with what it maps
+ * to and its raw name, or the status and reason. */
+static wk_xf_status_t xf_classify(const wk_mapping_t *m, json_object *root,
+                                  xf_draft_t *d, const wk_xf_spec_t **specp,
+                                  wk_json_str_t *event, char *reason,
+                                  size_t rsize)
+{
+        json_object *v = wk_json_get(root, "type");
+        wk_json_str_t s;
+
+        if (!v) {
+                xf_reason(reason, rsize, "missing type");
+                return WK_XF_INVALID;
+        }
+        if (!json_object_is_type(v, json_type_string)) {
+                xf_reason(reason, rsize, "type must be a string");
+                return WK_XF_INVALID;
+        }
+        s = wk_json_text(v);
+        if (s.n != 5 || memcmp(s.s, "track", 5)) {
+                xf_reason(reason, rsize, "type '%s' is not a track call",
+                          xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
+                return WK_XF_SKIPPED;
+        }
+        v = wk_json_get(root, "event");
+        if (!v) {
+                xf_reason(reason, rsize, "missing event");
+                return WK_XF_INVALID;
+        }
+        if (!json_object_is_type(v, json_type_string) ||
+            !json_object_get_string_len(v)) {
+                xf_reason(reason, rsize, "event must be a non-empty string");
+                return WK_XF_INVALID;
+        }
+        s = wk_json_text(v);
+        *event = s;
+        *specp = strlen(s.s) == s.n ? wk_mapping_find(m, s.s, s.n) : NULL;
+        if (!*specp) {
+                xf_reason(reason, rsize, "unmapped event '%s'",
+                          xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
+                return WK_XF_SKIPPED;
+        }
+        return WK_XF_OK;
+}
+
+/* The type's names and data.id or the NPS fields. @returns 0 or -1. */
+static int xf_what(const wk_xf_spec_t *sp, wk_json_str_t event,
+                   json_object *props, xf_draft_t *d, char *reason,
+                   size_t rsize)
+{
+        d->f.kind = sp->kind;
+        xf_keep_literal(d, &d->f.type, sp->type);
+        xf_keep_literal(d, &d->f.action, sp->action);
+        if (sp->kind != WK_XF_ENTITY) {
+                size_t k = sp->kind == WK_XF_NPS_SCORE      ? 2
+                           : sp->kind == WK_XF_NPS_FEEDBACK ? 4
+                                                            : 0;
+                for (size_t i = 0; i < k; i++)
+                        d->f.nps[i] = wk_json_get(props, wk_xf_nps_keys[i]);
+                return 0;
+        }
+        xf_keep_literal(d, &d->f.data_type, sp->data_type);
+        d->f.entity_id = wk_json_get(props, sp->id_field);
+        if (!d->f.entity_id) {
+                xf_reason(reason, rsize, "missing properties.%s for %s",
+                          sp->id_field,
+                          xf_snip(d->snip, sizeof(d->snip), event.s, event.n));
+                return -1;
+        }
+        if (!json_object_is_type(d->f.entity_id, json_type_string) &&
+            !wk_json_is_number(d->f.entity_id)) {
+                xf_reason(reason, rsize,
+                          "properties.%s must be a string or number",
+                          sp->id_field);
+                return -1;
+        }
+        return 0;
+}
+
+/* The user and the company. @returns 0 or -1. */
+static int xf_who(json_object *root, json_object *context, xf_draft_t *d,
+                  char *reason, size_t rsize)
+{
+        int bad;
+
+        d->f.user_id = xf_id_text(wk_json_get(root, "userId"), d->user_tmp,
+                                  sizeof(d->user_tmp), &bad);
+        if (bad) {
+                xf_reason(reason, rsize, "userId must be a string or number");
+                return -1;
+        }
+        if (!d->f.user_id.s || !d->f.user_id.n) {
+                xf_reason(reason, rsize, "%s",
+                          d->f.user_id.s ? "empty userId" : "missing userId");
+                return -1;
+        }
+        if (d->f.user_id.s == d->user_tmp)
+                xf_keep(d, &d->f.user_id, 0);
+        d->f.name = wk_json_get(d->f.traits, "name");
+        d->f.email = wk_json_get(d->f.traits, "email");
+
+        d->f.company_id =
+                xf_id_text(wk_json_get(context, "groupId"), d->company_tmp,
+                           sizeof(d->company_tmp), &bad);
+        if (bad) {
+                xf_reason(reason, rsize,
+                          "context.groupId must be a string or number");
+                return -1;
+        }
+        if (d->f.company_id.s == d->company_tmp)
+                xf_keep(d, &d->f.company_id, 0);
+        d->f.company_name = wk_json_get(d->f.group, "name");
+        d->f.has_company = d->f.company_id.s != NULL;
+        if (d->f.group) {
+                /* A group with any non-null member is a company. */
+                for (struct lh_entry *e =
+                             lh_table_head(json_object_get_object(d->f.group));
+                     e && !d->f.has_company; e = lh_entry_next(e))
+                        d->f.has_company = lh_entry_v(e) != NULL;
+        }
+        return 0;
+}
+
+/* context.app_token, else the topic's. @returns 0 or -1. */
+static int xf_app_token(json_object *context, const wk_msgmeta_t *meta,
+                        xf_draft_t *d, char *reason, size_t rsize)
+{
+        json_object *v = wk_json_get(context, "app_token");
+
+        if (v && !json_object_is_type(v, json_type_string)) {
+                xf_reason(reason, rsize, "context.app_token must be a string");
+                return -1;
+        }
+        if (v && json_object_get_string_len(v)) {
+                d->f.app_token = wk_json_text(v);
+                return 0;
+        }
+        if (meta->topic_app_token && *meta->topic_app_token) {
+                xf_keep_literal(d, &d->f.app_token, meta->topic_app_token);
+                return 0;
+        }
+        xf_reason(reason, rsize,
+                  "no app_token: set context.app_token or the topic's "
+                  "app_token");
+        return -1;
+}
+
+/* messageId: it becomes the webhook-id header, so it must be printable
+ * and bounded. @returns 0 or -1. */
+static int xf_message_id(json_object *root, xf_draft_t *d, char *reason,
+                         size_t rsize)
+{
+        json_object *v = wk_json_get(root, "messageId");
+
+        if (!v || (json_object_is_type(v, json_type_string) &&
+                   !json_object_get_string_len(v))) {
+                d->synth_id = 1;
+                return 0;
+        }
+        if (json_object_is_type(v, json_type_string)) {
+                d->f.id = wk_json_text(v);
+        } else if (wk_json_is_number(v)) {
+                d->f.id = wk_json_num_text(v, d->id_tmp, sizeof(d->id_tmp));
+                xf_keep(d, &d->f.id, 0);
+        } else {
+                xf_reason(reason, rsize, "messageId must be a string");
+                return -1;
+        }
+        if (d->f.id.n > XF_MAX_ID_LEN) {
+                xf_reason(reason, rsize, "messageId longer than %d bytes",
+                          XF_MAX_ID_LEN);
+                return -1;
+        }
+        for (size_t i = 0; i < d->f.id.n; i++) {
+                unsigned char c = (unsigned char)d->f.id.s[i];
+                if (c < 0x20 || c == 0x7f) {
+                        xf_reason(reason, rsize,
+                                  "messageId contains control characters");
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* data.hostname and data.pathname from context.page. */
+static void xf_where(json_object *page, xf_draft_t *d)
+{
+        json_object *v = wk_json_get(page, "url");
+        wk_json_str_t *host = &d->f.hostname;
+        wk_json_str_t *path = &d->f.pathname;
+        wk_json_str_t s;
+
+        if (v && json_object_is_type(v, json_type_string)) {
+                s = wk_json_text(v);
+                if (xf_parse_url(s.s, s.n, host, path) == 0)
+                        goto done;
+        }
+        host->s = "";
+        host->n = 0;
+        path->s = "";
+        path->n = 0;
+        v = wk_json_get(page, "path");
+        if (v && json_object_is_type(v, json_type_string)) {
+                s = wk_json_text(v);
+                path->s = s.s;
+                path->n = xf_until(s.s, 0, s.n, "?#");
+        }
+done:
+        if (!path->n) {
+                path->s = "/";
+                path->n = 1;
+        }
+        if (host->n)
+                xf_keep(d, host, 1);
+}
+
+/* @returns the payload timestamp: the event's, else the message's. */
+static int64_t xf_when(json_object *root, const wk_msgmeta_t *meta)
+{
+        int64_t ts;
+
+        if (xf_timestamp(wk_json_get(root, "timestamp"), &ts) == 0)
+                return ts;
+        if (meta->timestamp_ms >= 0)
+                return xf_floordiv(meta->timestamp_ms, 1000);
+        return (int64_t)time(NULL);
+}
+
+/* Allocate the event with its arena and copy the pending strings. */
+static wk_event_t *xf_event_new(const xf_draft_t *d, const wk_msgmeta_t *meta)
+{
+        const char *topic = meta->topic ? meta->topic : "";
+        size_t synth = d->synth_id ? strlen(topic) + 48 : 0;
+        size_t size = synth;
+        wk_event_t *ev;
+        char *p;
+
+        for (size_t i = 0; i < d->npend; i++) {
+                const wk_json_str_t *src =
+                        (const wk_json_str_t *)((const char *)&d->f +
+                                                d->pend[i].field);
+                size += src->n + 1;
+        }
+        ev = malloc(sizeof(*ev) + size);
+        if (!ev)
+                return NULL;
+        ev->f = d->f;
+        p = ev->arena;
+        for (size_t i = 0; i < d->npend; i++) {
+                wk_json_str_t *dst =
+                        (wk_json_str_t *)((char *)&ev->f + d->pend[i].field);
+                for (size_t k = 0; k < dst->n; k++) {
+                        char c = dst->s[k];
+                        if (d->pend[i].lower && c >= 'A' && c <= 'Z')
+                                c = (char)(c - 'A' + 'a');
+                        p[k] = c;
+                }
+                p[dst->n] = '\0';
+                dst->s = p;
+                p += dst->n + 1;
+        }
+        if (synth) {
+                int r = snprintf(p, synth, "%s-%" PRId32 "-%" PRId64, topic,
+                                 meta->partition, meta->offset);
+                ev->f.id.s = p;
+                ev->f.id.n = r > 0 ? (size_t)r : 0;
+        }
+        return ev;
+}
+
+wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
+                              size_t len, const wk_msgmeta_t *meta,
+                              wk_event_t **evp, char *reason,
+                              size_t reason_size)
+{
+        xf_draft_t d;
+        json_object *root, *context, *props, *page;
+        const wk_xf_spec_t *spec = NULL;
+        wk_json_str_t event = {NULL, 0};
+        wk_xf_status_t st;
+        const char *bad = NULL;
+
+        if (evp)
+                *evp = NULL;
+        if (!m || !meta || !evp || (!buf && len)) {
+                xf_reason(reason, reason_size, "internal: bad arguments");
+                return WK_XF_INVALID;
+        }
+        root = wk_json_parse(buf ? buf : "", len, reason, reason_size);
+        if (!root)
+                return WK_XF_INVALID;
+        memset(&d, 0, sizeof(d));
+        st = xf_classify(m, root, &d, &spec, &event, reason, reason_size);
+        if (st != WK_XF_OK)
+                goto err;
+        st = WK_XF_INVALID;
+
+        if (xf_get_object(root, "context", &context) < 0)
+                bad = "context";
+        else if (xf_get_object(root, "properties", &props) < 0)
+                bad = "properties";
+        else if (xf_get_object(context, "traits", &d.f.traits) < 0)
+                bad = "context.traits";
+        else if (xf_get_object(context, "group", &d.f.group) < 0)
+                bad = "context.group";
+        else if (xf_get_object(context, "page", &page) < 0)
+                bad = "context.page";
+        if (bad) {
+                xf_reason(reason, reason_size, "%s must be an object", bad);
+                goto err;
+        }
+        if (xf_who(root, context, &d, reason, reason_size) < 0 ||
+            xf_what(spec, event, props, &d, reason, reason_size) < 0 ||
+            xf_app_token(context, meta, &d, reason, reason_size) < 0 ||
+            xf_message_id(root, &d, reason, reason_size) < 0)
+                goto err;
+        d.f.timestamp = xf_when(root, meta);
+        xf_where(page, &d);
+
+        d.f.root = root;
+        *evp = xf_event_new(&d, meta);
+        if (!*evp) {
+                xf_reason(reason, reason_size, "out of memory");
+                goto err;
+        }
+        return WK_XF_OK;
+err:
+        json_object_put(root);
+        return st;
+}
+
+const char *wk_event_type(const wk_event_t *ev)
+{
+        return ev->f.type.s;
+}
+
+const char *wk_event_id(const wk_event_t *ev)
+{
+        return ev->f.id.s;
+}
+
+int64_t wk_event_timestamp(const wk_event_t *ev)
+{
+        return ev->f.timestamp;
+}
+
+void wk_event_destroy(wk_event_t *ev)
+{
+        if (!ev)
+                return;
+        json_object_put(ev->f.root);
+        free(ev);
+}

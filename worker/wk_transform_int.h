@@ -1,0 +1,68 @@
+/* wk_transform_int: what the transformer's files share and nobody else
+ * sees: a mapped type's rendering, and the fields of a parsed event that
+ * wk_event.c fills and wk_render.c writes out. */
+#ifndef HB_WK_TRANSFORM_INT_H
+#define HB_WK_TRANSFORM_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wk_json.h"
+#include "wk_transform.h"
+
+/** How a webhook type renders its data object. */
+typedef enum {
+        WK_XF_ENTITY = 0,   /**< data.type, data.action, data.id */
+        WK_XF_NPS_SCORE,    /**< data.action + survey_question, score */
+        WK_XF_NPS_FEEDBACK, /**< ... + follow_up_question, feedback */
+        WK_XF_NPS_PLAIN,    /**< data.action only */
+} wk_xf_kind_t;
+
+/** What a mapped raw event becomes. */
+typedef struct wk_xf_spec_s {
+        const char *type;      /**< webhook type, "flows.seen" */
+        const char *data_type; /**< NULL for NPS */
+        const char *action;
+        const char *id_field; /**< property holding data.id; NULL for NPS */
+        wk_xf_kind_t kind;
+} wk_xf_spec_t;
+
+/** The NPS fields, in payload order; a score carries the first two. */
+extern const char *const wk_xf_nps_keys[4];
+
+/** @returns what raw event name \p event[0, len) maps to, or NULL. */
+const wk_xf_spec_t *wk_mapping_find(const wk_mapping_t *m, const char *event,
+                                    size_t len);
+
+/** An event's fields. Strings point into the raw tree (which the event
+ *  holds) or into the event's arena; nothing points at the mapping or the
+ *  message metadata, which may go away first (a reload). */
+typedef struct wk_xf_fields_s {
+        json_object *root;
+        wk_xf_kind_t kind;
+        int64_t timestamp;
+        int has_company;
+        wk_json_str_t type; /**< NUL-terminated, like id */
+        wk_json_str_t data_type;
+        wk_json_str_t action;
+        wk_json_str_t id;
+        wk_json_str_t app_token;
+        wk_json_str_t hostname;
+        wk_json_str_t pathname;
+        wk_json_str_t user_id;
+        wk_json_str_t company_id; /**< s NULL: no context.groupId */
+        json_object *entity_id;
+        json_object *nps[4]; /**< as wk_xf_nps_keys; NULL: absent */
+        json_object *traits; /**< NULL: none */
+        json_object *group;  /**< NULL: none */
+        json_object *name;
+        json_object *email;
+        json_object *company_name;
+} wk_xf_fields_t;
+
+struct wk_event_s {
+        wk_xf_fields_t f;
+        char arena[]; /**< the strings copied for this event */
+};
+
+#endif
