@@ -25,6 +25,13 @@ step "build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 
+step "build (Release, -O3) and its unit tests"
+# What a user who asks for -DCMAKE_BUILD_TYPE=Release gets: -O3 finds
+# warnings (-Wformat-truncation, ...) the other builds do not.
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j"$jobs"
+ctest --test-dir build-release -L unit --output-on-failure -j"$jobs"
+
 step "build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHB_ASAN=ON >/dev/null
 cmake --build build-asan -j"$jobs"

@@ -14,11 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <criterion/criterion.h>
 
@@ -970,6 +974,48 @@ void fx_assert_nothing_lost(fx_t *f, const fx_figures_t *g)
         cr_assert_eq(g->bad_delivered, 0);
 }
 
+/* Can \p port be bound on 127.0.0.1 now? */
+static int port_free(uint16_t port)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(port);
+        ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        if (fd >= 0)
+                close(fd);
+        return ok;
+}
+
+uint16_t fx_stable_port(void)
+{
+        static unsigned seed;
+        unsigned lo = 20000, hi = 32768; /* hi: the ephemeral range's start */
+        FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+        if (fp) {
+                if (fscanf(fp, "%u", &hi) != 1)
+                        hi = 32768;
+                fclose(fp);
+        }
+        if (hi > 65535)
+                hi = 65535;
+        if (hi < lo + 1000)
+                lo = 1024;
+        if (!seed)
+                seed = (unsigned)getpid() ^ (unsigned)it_now_ms();
+        for (int i = 0; i < 1000; i++) {
+                uint16_t port =
+                        (uint16_t)(lo + (unsigned)rand_r(&seed) % (hi - lo));
+
+                if (port_free(port))
+                        return port;
+        }
+        cr_assert_fail("no free port in [%u, %u) on 127.0.0.1", lo, hi);
+        return 0;
+}
+
 /*
  * A broker of one's own.
  */
@@ -978,30 +1024,35 @@ void fx_assert_nothing_lost(fx_t *f, const fx_figures_t *g)
 static struct {
         char buf[8192];
         char *argv[128];
-        pid_t child; /* when resumed by us: our child, reaped by us */
-        int lock_fd; /* held from start to remove, 0: none */
+        pid_t child;   /* when resumed by us: our child, reaped by us */
+        int lock_fd;   /* held from start to remove, 0: none */
+        uint16_t port; /* its ports, picked by fx_broker_start() */
+        uint16_t ctrl;
 } broker;
 
-/* Run `kafka.sh CMD` with our port and state, never an outside broker.
+/* Run `kafka.sh CMD` with our ports and state, never an outside broker.
  * @returns its exit status, -1 on time-out. */
 static int kafka_sh(const char *script, const char *cmd, const char *state,
-                    uint16_t port, int timeout_ms)
+                    int timeout_ms)
 {
         static char *envp[512];
-        static char port_env[64], state_env[300];
+        static char port_env[64], ctrl_env[64], state_env[300];
         size_t n = 0;
         int64_t deadline = it_now_ms() + timeout_ms;
         int status;
         pid_t pid;
 
         snprintf(port_env, sizeof(port_env), "HB_KAFKA_PORT=%u",
-                 (unsigned)port);
+                 (unsigned)broker.port);
+        snprintf(ctrl_env, sizeof(ctrl_env), "HB_KAFKA_CONTROLLER_PORT=%u",
+                 (unsigned)broker.ctrl);
         snprintf(state_env, sizeof(state_env), "HB_KAFKA_STATE=%s", state);
         for (char **e = environ; *e && n < 500; e++)
                 if (strncmp(*e, "HOOKBRIDGE_TEST_BROKERS=", 24) &&
                     strncmp(*e, "HB_KAFKA_", 9))
                         envp[n++] = *e;
         envp[n++] = port_env;
+        envp[n++] = ctrl_env;
         envp[n++] = state_env;
         envp[n] = NULL;
         pid = fork();
@@ -1061,8 +1112,8 @@ static int broker_answers(uint16_t port)
 
 static int terminate(pid_t pid, int timeout_ms);
 
-/* Another run of this suite (another build directory) may want the same
- * port: one at a time, the others wait. */
+/* Another run of this suite from the same build directory would use the
+ * same state: one at a time, the others wait. */
 static void broker_lock(const char *state)
 {
         char path[300];
@@ -1080,24 +1131,35 @@ static void broker_lock(const char *state)
         broker.lock_fd = fd + 1;
 }
 
-static void broker_stop(const char *script, const char *state, uint16_t port)
+static void broker_stop(const char *script, const char *state)
 {
         if (broker.child > 0)
                 terminate(broker.child, 30000);
-        kafka_sh(script, "stop", state, port, 60000);
+        kafka_sh(script, "stop", state, 60000);
 }
 
-void fx_broker_start(const char *script, const char *state, uint16_t port)
+uint16_t fx_broker_start(const char *script, const char *state)
 {
-        int rc;
+        int rc = -1;
 
         broker_lock(state);
-        /* A previous run that died leaves its broker: ours, by state. */
-        broker_stop(script, state, port);
-        rc = kafka_sh(script, "start", state, port, 180000);
-        cr_assert_eq(rc, 0, "kafka.sh start on port %u failed (%d); see %s",
-                     (unsigned)port, rc, state);
+        /* A previous run that died leaves its broker: ours, by state
+         * (kafka.sh stop finds it by its pid file, whatever its ports). */
+        broker_stop(script, state);
+        /* Free ports now may be taken before the broker binds them (by
+         * another test picking too): kafka.sh then refuses, try others. */
+        for (int attempt = 0; attempt < 3 && rc != 0; attempt++) {
+                broker.port = fx_stable_port();
+                do
+                        broker.ctrl = fx_stable_port();
+                while (broker.ctrl == broker.port);
+                rc = kafka_sh(script, "start", state, 180000);
+        }
+        cr_assert_eq(rc, 0,
+                     "kafka.sh start on ports %u and %u failed (%d); see %s",
+                     (unsigned)broker.port, (unsigned)broker.ctrl, rc, state);
         broker.child = 0;
+        return broker.port;
 }
 
 /* Keep the command line of the running broker, for fx_broker_resume(). */
@@ -1158,8 +1220,9 @@ void fx_broker_halt(const char *state)
                      "broker %d did not stop in 30 s on SIGTERM", (int)pid);
 }
 
-void fx_broker_resume(const char *state, uint16_t port)
+void fx_broker_resume(const char *state)
 {
+        uint16_t port = broker.port;
         char out[300], pidpath[300];
         pid_t parent = getpid(), pid;
         int64_t deadline;
@@ -1207,11 +1270,11 @@ void fx_broker_resume(const char *state, uint16_t port)
         }
 }
 
-void fx_broker_remove(const char *script, const char *state, uint16_t port)
+void fx_broker_remove(const char *script, const char *state)
 {
         if (!broker.lock_fd)
                 return; /* never started (or another run holds it) */
-        broker_stop(script, state, port);
+        broker_stop(script, state);
         close(broker.lock_fd - 1);
         broker.lock_fd = 0;
 }

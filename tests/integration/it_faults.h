@@ -180,24 +180,35 @@ fx_figures_t fx_report(fx_t *f, const char *extra);
  *  delivered), naming the first ids lost. */
 void fx_assert_nothing_lost(fx_t *f, const fx_figures_t *fig);
 
+/**
+ * @brief A free port on 127.0.0.1 below the kernel's ephemeral range
+ *        (net.ipv4.ip_local_port_range), picked at random: for a listener
+ *        that stops and starts again on the same port, which no outgoing
+ *        connection can then take while it is down. (Free when picked:
+ *        the caller binds it soon after.)
+ */
+uint16_t fx_stable_port(void);
+
 /*
- * A broker of one's own (tests/kafka/kafka.sh with another port and state
- * directory), for scenarios that stop and restart it.
+ * A broker of one's own (tests/kafka/kafka.sh with ports of its own and
+ * another state directory), for scenarios that stop and restart it.
  */
 
-/** @brief `kafka.sh start` with HB_KAFKA_PORT=\p port and
- *  HB_KAFKA_STATE=\p state (fresh data); asserts it serves. */
-void fx_broker_start(const char *kafka_sh, const char *state, uint16_t port);
+/** @brief `kafka.sh start` with HB_KAFKA_STATE=\p state (fresh data) on
+ *  two ports fx_stable_port() picks (broker, controller); asserts it
+ *  serves.
+ *  @returns the broker's port. */
+uint16_t fx_broker_start(const char *kafka_sh, const char *state);
 
 /** @brief SIGTERM the broker, wait for it to exit; its data stays. */
 void fx_broker_halt(const char *state);
 
 /** @brief Start the halted broker again on the same data (the same java
  *  command line, the pid file updated); asserts it serves. */
-void fx_broker_resume(const char *state, uint16_t port);
+void fx_broker_resume(const char *state);
 
 /** @brief Stop the broker fx_broker_start() started and remove its data
  *  (`kafka.sh stop`); no assertion: also for clean-up after a failure. */
-void fx_broker_remove(const char *kafka_sh, const char *state, uint16_t port);
+void fx_broker_remove(const char *kafka_sh, const char *state);
 
 #endif

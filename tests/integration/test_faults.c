@@ -4,10 +4,13 @@
  * lost: every event was answered 2xx or is in the dead-letter topic, and
  * the group's committed offsets reached the log end. Each prints one line
  * of figures (also appended to $HB_FAULT_REPORT when set). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,9 +26,13 @@
 #define KAFKA_SH HB_SOURCE_DIR "/tests/kafka/kafka.sh"
 
 /* Scenarios that stop and restart a broker run their own, never the one
- * other tests share. */
-#define OWN_BROKER_PORT  29092
-#define OWN_BROKER_STATE "/tmp/hb-faults-kafka-29092"
+ * other tests share, on ports picked free (fx_broker_start()); its data
+ * lives in the build directory, one run at a time per build. */
+#define OWN_BROKER_STATE HB_BINARY_DIR "/faults-kafka"
+
+/* The port the own broker had when it was fixed (bug 11): s07 holds it
+ * (and the controller's, one up) to show no scenario needs it. */
+#define OLD_BROKER_PORT 29092
 
 /* Sample kinds (wk_sample.c) with a webhook type of their own. */
 #define KIND_NPS_SCORE 6
@@ -94,7 +101,8 @@ Test(faults, s02_receiver_down, .timeout = 120)
 {
         enum { N = 2000, P = 4, DOWN_MS = 6000 };
         fx_t *f = fx_new("receiver_down", N);
-        uint16_t port = it_free_port();
+        /* below the ephemeral range: no connection takes it meanwhile */
+        uint16_t port = fx_stable_port();
         pid_t w;
 
         fx_create_topics(f, P);
@@ -241,10 +249,27 @@ Test(faults, s06_group_kill_and_join, .timeout = 180)
 }
 
 /* 7. The Kafka broker is stopped (SIGTERM) and started again on the same
- *    data mid-stream: a broker of the test's own on OWN_BROKER_PORT. */
+ *    data mid-stream: a broker of the test's own, on free ports. */
 static void remove_own_broker(void)
 {
-        fx_broker_remove(KAFKA_SH, OWN_BROKER_STATE, OWN_BROKER_PORT);
+        fx_broker_remove(KAFKA_SH, OWN_BROKER_STATE);
+}
+
+/* Listen on 127.0.0.1:\p port when it is free, as someone else would.
+ * @returns the socket, -1 when it is not free (taken already: as good). */
+static int hold_port(uint16_t port)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(port);
+        if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+                        listen(fd, 1) != 0)) {
+                close(fd);
+                fd = -1;
+        }
+        return fd;
 }
 
 /* Poll /readyz until it answers \p want (or time runs out).
@@ -268,14 +293,16 @@ Test(faults, s07_broker_restart, .timeout = 240, .fini = remove_own_broker)
 {
         enum { N = 2000, P = 4, RATE = 200, DOWN_MS = 3000 };
         uint16_t admin = it_free_port();
+        int held[2] = {hold_port(OLD_BROKER_PORT),
+                       hold_port(OLD_BROKER_PORT + 1)};
         char brokers[64];
         fx_t *f;
         wk_rx_t *rx;
         pid_t w;
 
-        snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", OWN_BROKER_PORT);
+        snprintf(brokers, sizeof(brokers), "127.0.0.1:%u",
+                 (unsigned)fx_broker_start(KAFKA_SH, OWN_BROKER_STATE));
         setenv("HOOKBRIDGE_TEST_BROKERS", brokers, 1);
-        fx_broker_start(KAFKA_SH, OWN_BROKER_STATE, OWN_BROKER_PORT);
         f = fx_new("broker_restart", N);
         rx = fx_receiver(f, 0);
         fx_create_topics(f, P);
@@ -291,7 +318,7 @@ Test(faults, s07_broker_restart, .timeout = 240, .fini = remove_own_broker)
         cr_assert_eq(wait_readyz(admin, 503, 20000), 503,
                      "/readyz did not flip to 503 with the broker down");
         usleep(DOWN_MS * 1000);
-        fx_broker_resume(OWN_BROKER_STATE, OWN_BROKER_PORT);
+        fx_broker_resume(OWN_BROKER_STATE);
         /* ...and back once it serves again. */
         cr_assert_eq(wait_readyz(admin, 200, 60000), 200,
                      "/readyz did not recover after the broker came back");
@@ -299,6 +326,9 @@ Test(faults, s07_broker_restart, .timeout = 240, .fini = remove_own_broker)
         settle(f, P, NULL);
         fx_stop(f, w, 15000);
         fx_destroy(f);
+        for (int i = 0; i < 2; i++)
+                if (held[i] >= 0)
+                        close(held[i]);
 }
 
 /* 8. Poison messages mixed in: each is a bad input, dead-lettered with

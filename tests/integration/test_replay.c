@@ -271,15 +271,13 @@ static int run_hb(const char *const *args, char *out, size_t size,
 static long count_after(const char *out, const char *section, const char *label)
 {
         const char *s = strstr(out, section);
-        char pattern[128];
+        size_t n = strlen(label);
 
-        if (!s)
-                return -1;
-        snprintf(pattern, sizeof(pattern), "\n  %s ", label);
-        s = strstr(s, pattern);
-        if (!s)
-                return -1;
-        return strtol(s + strlen(pattern), NULL, 10);
+        /* (no pattern buffer to format: any label length works) */
+        for (s = s ? strstr(s, "\n  ") : NULL; s; s = strstr(s + 1, "\n  "))
+                if (!strncmp(s + 3, label, n) && s[3 + n] == ' ')
+                        return strtol(s + 3 + n + 1, NULL, 10);
+        return -1;
 }
 
 static void live_commit(const fixture_t *f, const int64_t *offsets)
