@@ -644,6 +644,20 @@ rd_kafka_t *kc_consumer_handle(kc_consumer_t *c)
         return c->rk;
 }
 
+/* Can a first join be under way? librdkafka picks the assignor (whose
+ * state its 2.0.2 sticky assignor asserts on at close) only on a JoinGroup
+ * answer, which also names the member: with no member id and every broker
+ * down, no answer has come nor can come. */
+static int join_possible(const kc_consumer_t *c)
+{
+        char *id = rd_kafka_memberid(c->rk);
+        int named = id && *id;
+
+        if (id)
+                rd_kafka_mem_free(c->rk, id);
+        return named || !c->brokers_down;
+}
+
 void kc_consumer_destroy(kc_consumer_t *c)
 {
         rd_kafka_resp_err_t err;
@@ -651,13 +665,14 @@ void kc_consumer_destroy(kc_consumer_t *c)
         if (!c)
                 return;
         kc_consumer_commit_sync(c);
-        if (!c->ranges && c->stats.rebalances == 0) {
-                /* Stopped before the first join completed. librdkafka
+        if (!c->ranges && c->stats.rebalances == 0 && join_possible(c)) {
+                /* Stopped in the middle of the first join. librdkafka
                  * 2.0.2 asserts in its sticky assignor when such a
                  * consumer is closed or destroyed
                  * (rd_kafka_sticky_assignor_state_destroy), so let the
                  * join finish first (bounded). Messages polled here are
-                 * not tracked, so never committed: nothing is lost. */
+                 * not tracked, so never committed: nothing is lost. A
+                 * consumer that never reached a broker closes at once. */
                 int64_t deadline = hb_time_mono_ms() + 10000;
                 while (c->stats.rebalances == 0 &&
                        hb_time_mono_ms() < deadline) {
