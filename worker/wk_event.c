@@ -25,20 +25,6 @@ static int xf_is_digit(unsigned char c)
  * Reasons
  */
 
-static void xf_reason(char *r, size_t rsize, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void xf_reason(char *r, size_t rsize, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (!r || !rsize)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(r, rsize, fmt, ap);
-        va_end(ap);
-}
-
 /* Copy up to XF_SNIP_LEN bytes of a raw name for a reason: quotes,
  * backslashes and control bytes become '?' (reasons end up in logfmt
  * values and JSON strings), UTF-8 sequences stay whole. */
@@ -369,35 +355,36 @@ static wk_xf_status_t xf_classify(const wk_mapping_t *m, json_object *root,
         wk_json_str_t s;
 
         if (!v) {
-                xf_reason(reason, rsize, "missing type");
+                wk_json_reason(reason, rsize, "missing type");
                 return WK_XF_INVALID;
         }
         if (!json_object_is_type(v, json_type_string)) {
-                xf_reason(reason, rsize, "type must be a string");
+                wk_json_reason(reason, rsize, "type must be a string");
                 return WK_XF_INVALID;
         }
         s = wk_json_text(v);
         if (s.n != 5 || memcmp(s.s, "track", 5)) {
-                xf_reason(reason, rsize, "type '%s' is not a track call",
-                          xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
+                wk_json_reason(reason, rsize, "type '%s' is not a track call",
+                               xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
                 return WK_XF_SKIPPED;
         }
         v = wk_json_get(root, "event");
         if (!v) {
-                xf_reason(reason, rsize, "missing event");
+                wk_json_reason(reason, rsize, "missing event");
                 return WK_XF_INVALID;
         }
         if (!json_object_is_type(v, json_type_string) ||
             !json_object_get_string_len(v)) {
-                xf_reason(reason, rsize, "event must be a non-empty string");
+                wk_json_reason(reason, rsize,
+                               "event must be a non-empty string");
                 return WK_XF_INVALID;
         }
         s = wk_json_text(v);
         *event = s;
         *specp = strlen(s.s) == s.n ? wk_mapping_find(m, s.s, s.n) : NULL;
         if (!*specp) {
-                xf_reason(reason, rsize, "unmapped event '%s'",
-                          xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
+                wk_json_reason(reason, rsize, "unmapped event '%s'",
+                               xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
                 return WK_XF_SKIPPED;
         }
         return WK_XF_OK;
@@ -422,16 +409,17 @@ static int xf_what(const wk_xf_spec_t *sp, wk_json_str_t event,
         xf_keep_literal(d, &d->f.data_type, sp->data_type);
         d->f.entity_id = wk_json_get(props, sp->id_field);
         if (!d->f.entity_id) {
-                xf_reason(reason, rsize, "missing properties.%s for %s",
-                          sp->id_field,
-                          xf_snip(d->snip, sizeof(d->snip), event.s, event.n));
+                wk_json_reason(
+                        reason, rsize, "missing properties.%s for %s",
+                        sp->id_field,
+                        xf_snip(d->snip, sizeof(d->snip), event.s, event.n));
                 return -1;
         }
         if (!json_object_is_type(d->f.entity_id, json_type_string) &&
             !wk_json_is_number(d->f.entity_id)) {
-                xf_reason(reason, rsize,
-                          "properties.%s must be a string or number",
-                          sp->id_field);
+                wk_json_reason(reason, rsize,
+                               "properties.%s must be a string or number",
+                               sp->id_field);
                 return -1;
         }
         return 0;
@@ -446,12 +434,14 @@ static int xf_who(json_object *root, json_object *context, xf_draft_t *d,
         d->f.user_id = xf_id_text(wk_json_get(root, "userId"), d->user_tmp,
                                   sizeof(d->user_tmp), &bad);
         if (bad) {
-                xf_reason(reason, rsize, "userId must be a string or number");
+                wk_json_reason(reason, rsize,
+                               "userId must be a string or number");
                 return -1;
         }
         if (!d->f.user_id.s || !d->f.user_id.n) {
-                xf_reason(reason, rsize, "%s",
-                          d->f.user_id.s ? "empty userId" : "missing userId");
+                wk_json_reason(reason, rsize, "%s",
+                               d->f.user_id.s ? "empty userId"
+                                              : "missing userId");
                 return -1;
         }
         if (d->f.user_id.s == d->user_tmp)
@@ -463,8 +453,8 @@ static int xf_who(json_object *root, json_object *context, xf_draft_t *d,
                 xf_id_text(wk_json_get(context, "groupId"), d->company_tmp,
                            sizeof(d->company_tmp), &bad);
         if (bad) {
-                xf_reason(reason, rsize,
-                          "context.groupId must be a string or number");
+                wk_json_reason(reason, rsize,
+                               "context.groupId must be a string or number");
                 return -1;
         }
         if (d->f.company_id.s == d->company_tmp)
@@ -488,7 +478,8 @@ static int xf_app_token(json_object *context, const wk_msgmeta_t *meta,
         json_object *v = wk_json_get(context, "app_token");
 
         if (v && !json_object_is_type(v, json_type_string)) {
-                xf_reason(reason, rsize, "context.app_token must be a string");
+                wk_json_reason(reason, rsize,
+                               "context.app_token must be a string");
                 return -1;
         }
         if (v && json_object_get_string_len(v)) {
@@ -499,9 +490,9 @@ static int xf_app_token(json_object *context, const wk_msgmeta_t *meta,
                 xf_keep_literal(d, &d->f.app_token, meta->topic_app_token);
                 return 0;
         }
-        xf_reason(reason, rsize,
-                  "no app_token: set context.app_token or the topic's "
-                  "app_token");
+        wk_json_reason(reason, rsize,
+                       "no app_token: set context.app_token or the topic's "
+                       "app_token");
         return -1;
 }
 
@@ -523,19 +514,19 @@ static int xf_message_id(json_object *root, xf_draft_t *d, char *reason,
                 d->f.id = wk_json_num_text(v, d->id_tmp, sizeof(d->id_tmp));
                 xf_keep(d, &d->f.id, 0);
         } else {
-                xf_reason(reason, rsize, "messageId must be a string");
+                wk_json_reason(reason, rsize, "messageId must be a string");
                 return -1;
         }
         if (d->f.id.n > XF_MAX_ID_LEN) {
-                xf_reason(reason, rsize, "messageId longer than %d bytes",
-                          XF_MAX_ID_LEN);
+                wk_json_reason(reason, rsize, "messageId longer than %d bytes",
+                               XF_MAX_ID_LEN);
                 return -1;
         }
         for (size_t i = 0; i < d->f.id.n; i++) {
                 unsigned char c = (unsigned char)d->f.id.s[i];
                 if (c < 0x20 || c == 0x7f) {
-                        xf_reason(reason, rsize,
-                                  "messageId contains control characters");
+                        wk_json_reason(reason, rsize,
+                                       "messageId contains control characters");
                         return -1;
                 }
         }
@@ -643,7 +634,7 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
         if (evp)
                 *evp = NULL;
         if (!m || !meta || !evp || (!buf && len)) {
-                xf_reason(reason, reason_size, "internal: bad arguments");
+                wk_json_reason(reason, reason_size, "internal: bad arguments");
                 return WK_XF_INVALID;
         }
         root = wk_json_parse(buf ? buf : "", len, reason, reason_size);
@@ -666,7 +657,8 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
         else if (xf_get_object(context, "page", &page) < 0)
                 bad = "context.page";
         if (bad) {
-                xf_reason(reason, reason_size, "%s must be an object", bad);
+                wk_json_reason(reason, reason_size, "%s must be an object",
+                               bad);
                 goto err;
         }
         if (xf_who(root, context, &d, reason, reason_size) < 0 ||
@@ -680,7 +672,7 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
         d.f.root = root;
         *evp = xf_event_new(&d, meta);
         if (!*evp) {
-                xf_reason(reason, reason_size, "out of memory");
+                wk_json_reason(reason, reason_size, "out of memory");
                 goto err;
         }
         return WK_XF_OK;

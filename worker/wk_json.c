@@ -13,10 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void js_reason(char *r, size_t rsize, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void js_reason(char *r, size_t rsize, const char *fmt, ...)
+void wk_json_reason(char *r, size_t rsize, const char *fmt, ...)
 {
         va_list ap;
 
@@ -202,9 +199,9 @@ static size_t js_lex_string(const js_lex_t *lx, size_t i, char *reason,
                 while (j < n && wk_json_plain[b[j]])
                         j++;
                 if (j >= n) {
-                        js_reason(reason, rsize,
-                                  "not JSON: unterminated string at byte %zu",
-                                  i);
+                        wk_json_reason(
+                                reason, rsize,
+                                "not JSON: unterminated string at byte %zu", i);
                         return 0;
                 }
                 if (b[j] == '"')
@@ -221,23 +218,24 @@ static size_t js_lex_string(const js_lex_t *lx, size_t i, char *reason,
                                 j += 2;
                                 continue;
                         }
-                        js_reason(reason, rsize,
-                                  "not JSON: invalid escape in string at "
-                                  "byte %zu",
-                                  j);
+                        wk_json_reason(reason, rsize,
+                                       "not JSON: invalid escape in string at "
+                                       "byte %zu",
+                                       j);
                         return 0;
                 }
                 if (b[j] < 0x20) {
-                        js_reason(reason, rsize,
-                                  "not JSON: control character in string at "
-                                  "byte %zu",
-                                  j);
+                        wk_json_reason(
+                                reason, rsize,
+                                "not JSON: control character in string at "
+                                "byte %zu",
+                                j);
                         return 0;
                 }
                 sl = js_utf8_len(b + j, n - j);
                 if (!sl) {
-                        js_reason(reason, rsize, "invalid UTF-8 at byte %zu",
-                                  j);
+                        wk_json_reason(reason, rsize,
+                                       "invalid UTF-8 at byte %zu", j);
                         return 0;
                 }
                 j += sl;
@@ -283,10 +281,10 @@ static int js_lex(js_lex_t *lx, char *reason, size_t rsize)
                 case '{':
                 case '[':
                         if (++depth > WK_JSON_MAX_DEPTH) {
-                                js_reason(reason, rsize,
-                                          "nesting too deep (more than %d "
-                                          "levels) at byte %zu",
-                                          WK_JSON_MAX_DEPTH, i);
+                                wk_json_reason(reason, rsize,
+                                               "nesting too deep (more than %d "
+                                               "levels) at byte %zu",
+                                               WK_JSON_MAX_DEPTH, i);
                                 return -1;
                         }
                         i++;
@@ -318,10 +316,11 @@ static int js_lex(js_lex_t *lx, char *reason, size_t rsize)
                         if (c == '-' || js_is_digit(c)) {
                                 j = js_lex_number(lx, i);
                                 if (!j) {
-                                        js_reason(reason, rsize,
-                                                  "not JSON: invalid number "
-                                                  "at byte %zu",
-                                                  i);
+                                        wk_json_reason(
+                                                reason, rsize,
+                                                "not JSON: invalid number "
+                                                "at byte %zu",
+                                                i);
                                         return -1;
                                 }
                                 i = j;
@@ -338,13 +337,14 @@ static int js_lex(js_lex_t *lx, char *reason, size_t rsize)
         return 0;
 unexpected:
         if (b[i] > 0x20 && b[i] < 0x7f && b[i] != '\\')
-                js_reason(reason, rsize,
-                          "not JSON: unexpected character '%c' at byte %zu",
-                          b[i], i);
+                wk_json_reason(
+                        reason, rsize,
+                        "not JSON: unexpected character '%c' at byte %zu", b[i],
+                        i);
         else
-                js_reason(reason, rsize,
-                          "not JSON: unexpected byte 0x%02x at byte %zu", b[i],
-                          i);
+                wk_json_reason(reason, rsize,
+                               "not JSON: unexpected byte 0x%02x at byte %zu",
+                               b[i], i);
         return -1;
 }
 
@@ -399,17 +399,18 @@ json_object *wk_json_parse(const char *buf, size_t len, char *reason,
         size_t end;
 
         if (len >= INT_MAX / 2) {
-                js_reason(reason, rsize, "message too large (%zu bytes)", len);
+                wk_json_reason(reason, rsize, "message too large (%zu bytes)",
+                               len);
                 return NULL;
         }
         if (js_lex(&lx, reason, rsize) < 0)
                 return NULL;
         if (!lx.first) {
-                js_reason(reason, rsize, "not JSON: empty message");
+                wk_json_reason(reason, rsize, "not JSON: empty message");
                 return NULL;
         }
         if (lx.first != '{') {
-                js_reason(reason, rsize, "not a JSON object");
+                wk_json_reason(reason, rsize, "not a JSON object");
                 return NULL;
         }
         if (lx.marks) {
@@ -429,38 +430,40 @@ json_object *wk_json_parse(const char *buf, size_t len, char *reason,
         root = json_tokener_parse_ex(tok, buf, (int)len);
         jerr = json_tokener_get_error(tok);
         if (jerr == json_tokener_continue) {
-                js_reason(reason, rsize, "not JSON: unexpected end of input");
+                wk_json_reason(reason, rsize,
+                               "not JSON: unexpected end of input");
                 goto err;
         }
         if (jerr == json_tokener_error_depth) {
-                js_reason(reason, rsize,
-                          "nesting too deep (more than %d "
-                          "levels)",
-                          WK_JSON_MAX_DEPTH);
+                wk_json_reason(reason, rsize,
+                               "nesting too deep (more than %d "
+                               "levels)",
+                               WK_JSON_MAX_DEPTH);
                 goto err;
         }
         if (jerr != json_tokener_success || !root) {
                 /* Offsets count the '.' marks when there were any. */
-                js_reason(reason, rsize, "not JSON: %s at byte %zu",
-                          json_tokener_error_desc(jerr),
-                          json_tokener_get_parse_end(tok));
+                wk_json_reason(reason, rsize, "not JSON: %s at byte %zu",
+                               json_tokener_error_desc(jerr),
+                               json_tokener_get_parse_end(tok));
                 goto err;
         }
         for (end = json_tokener_get_parse_end(tok); end < len; end++) {
                 if (!js_is_ws((unsigned char)buf[end])) {
-                        js_reason(reason, rsize,
-                                  "not JSON: trailing data at byte %zu", end);
+                        wk_json_reason(reason, rsize,
+                                       "not JSON: trailing data at byte %zu",
+                                       end);
                         goto err;
                 }
         }
         if (!json_object_is_type(root, json_type_object)) {
-                js_reason(reason, rsize, "not a JSON object");
+                wk_json_reason(reason, rsize, "not a JSON object");
                 goto err;
         }
         free(copy);
         return root;
 oom:
-        js_reason(reason, rsize, "out of memory parsing %zu bytes", len);
+        wk_json_reason(reason, rsize, "out of memory parsing %zu bytes", len);
 err:
         json_object_put(root);
         free(copy);

@@ -66,4 +66,10 @@ static inline wk_json_str_t wk_json_text(json_object *v)
         return s;
 }
 
+/** @brief Write a bad input's reason, printf-style, into \p r (of
+ *  \p rsize bytes; NULL or 0: nothing is written). Shared by the lexer
+ *  and the mapping of one event. */
+void wk_json_reason(char *r, size_t rsize, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 #endif
