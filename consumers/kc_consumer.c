@@ -41,8 +41,9 @@ struct kc_consumer_s {
         size_t range_count;
         kc_progress_cb_t *progress_cb;
         void *progress_opaque;
-        kc_revoke_cb_t *revoke_cb;
-        void *revoke_opaque;
+        /* revokes the caller acts on (kc_consumer_defer_revokes) */
+        int defer_revokes;
+        rd_kafka_topic_partition_list_t *revoking; /* pending, or NULL */
         /* broker reachability, from librdkafka's error callback */
         volatile int brokers_down;
 };
@@ -185,13 +186,10 @@ static void on_assign(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
         }
 }
 
+/* Commit what finished of \p parts (unless lost), forget them. */
 static void on_revoke(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
                       int lost)
 {
-        /* Give in-flight work of these partitions its bounded chance to
-         * finish, then commit what finished before letting go. */
-        if (!lost && c->revoke_cb)
-                c->revoke_cb(parts, c->revoke_opaque);
         if (!lost)
                 commit_moved(c, parts, 0);
         for (int i = 0; i < parts->cnt; i++) {
@@ -206,6 +204,26 @@ static void on_revoke(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
         }
 }
 
+/* Hand revoked partitions back to the group. */
+static void unassign(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_error_t *error = NULL;
+        rd_kafka_resp_err_t aerr = 0;
+
+        if (!strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE"))
+                error = rd_kafka_incremental_unassign(c->rk, parts);
+        else
+                aerr = rd_kafka_assign(c->rk, NULL);
+        if (error) {
+                hb_log(HB_LOG_ERR, "rebalance failed", "error=\"%s\"",
+                       rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else if (aerr) {
+                hb_log(HB_LOG_ERR, "rebalance failed", "error=\"%s\"",
+                       rd_kafka_err2str(aerr));
+        }
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -213,6 +231,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = 0;
+        int lost;
 
         c->stats.rebalances++;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -227,24 +246,61 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                  * and never be resumed. */
                 if (!error && !aerr)
                         rd_kafka_resume_partitions(rk, parts);
+                if (error) {
+                        hb_log(HB_LOG_ERR, "rebalance failed", "error=\"%s\"",
+                               rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                } else if (aerr) {
+                        hb_log(HB_LOG_ERR, "rebalance failed", "error=\"%s\"",
+                               rd_kafka_err2str(aerr));
+                }
         } else {
-                on_revoke(c, parts, rd_kafka_assignment_lost(rk));
-                if (coop)
-                        error = rd_kafka_incremental_unassign(rk, parts);
-                else
-                        aerr = rd_kafka_assign(rk, NULL);
-        }
-        if (error) {
-                hb_log(HB_LOG_ERR, "rebalance failed", "error=\"%s\"",
-                       rd_kafka_error_string(error));
-                rd_kafka_error_destroy(error);
-        } else if (aerr) {
-                hb_log(HB_LOG_ERR, "rebalance failed", "error=\"%s\"",
-                       rd_kafka_err2str(aerr));
+                lost = rd_kafka_assignment_lost(rk);
+                if (!lost && c->defer_revokes && !c->revoking) {
+                        /* The caller lets these partitions' in-flight work
+                         * finish, then kc_consumer_revoke_finish() commits
+                         * and unassigns (librdkafka waits for that call). */
+                        c->revoking = rd_kafka_topic_partition_list_copy(parts);
+                        if (c->revoking)
+                                return;
+                }
+                on_revoke(c, parts, lost);
+                unassign(c, parts);
         }
         /* Partitions kept across a cooperative rebalance stay paused in
          * librdkafka: resume them (the next poll re-applies the total
          * limit) rather than forget that they were paused. */
+        if (c->all_paused)
+                set_all_paused(c, 0);
+}
+
+void kc_consumer_defer_revokes(kc_consumer_t *c, int on)
+{
+        c->defer_revokes = on;
+}
+
+size_t kc_consumer_revoke_pending(const kc_consumer_t *c)
+{
+        return c->revoking ? (size_t)c->revoking->cnt : 0;
+}
+
+int kc_consumer_revoking(const kc_consumer_t *c, const char *topic,
+                         int32_t partition)
+{
+        return c->revoking && rd_kafka_topic_partition_list_find(
+                                      c->revoking, topic, partition) != NULL;
+}
+
+void kc_consumer_revoke_finish(kc_consumer_t *c)
+{
+        rd_kafka_topic_partition_list_t *parts = c->revoking;
+
+        if (!parts)
+                return;
+        c->revoking = NULL;
+        on_revoke(c, parts, 0);
+        unassign(c, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
         if (c->all_paused)
                 set_all_paused(c, 0);
 }
@@ -345,6 +401,8 @@ err:
 /* Free what consumer_create() and the constructors made. */
 static void consumer_free(kc_consumer_t *c)
 {
+        if (c->revoking)
+                rd_kafka_topic_partition_list_destroy(c->revoking);
         if (c->queue)
                 rd_kafka_queue_destroy(c->queue);
         if (c->rk)
@@ -473,13 +531,6 @@ int kc_consumer_finished(const kc_consumer_t *c)
         return 1;
 }
 
-void kc_consumer_set_revoke_cb(kc_consumer_t *c, kc_revoke_cb_t *cb,
-                               void *opaque)
-{
-        c->revoke_cb = cb;
-        c->revoke_opaque = opaque;
-}
-
 int kc_consumer_broker_up(const kc_consumer_t *c)
 {
         return !c->brokers_down;
@@ -489,26 +540,59 @@ int kc_consumer_broker_up(const kc_consumer_t *c)
  * before pausing every partition (which keeps group events served). */
 #define CAPPED_MS 5000
 
-rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
+size_t kc_msg_header_count(const kc_msg_t *m)
+{
+        rd_kafka_headers_t *h = NULL;
+
+        if (!m->priv || rd_kafka_message_headers(m->priv, &h) || !h)
+                return 0;
+        return rd_kafka_header_cnt(h);
+}
+
+int kc_msg_header(const kc_msg_t *m, size_t i, const char **name,
+                  const void **value, size_t *size)
+{
+        rd_kafka_headers_t *h = NULL;
+
+        if (!m->priv || rd_kafka_message_headers(m->priv, &h) || !h)
+                return -1;
+        return rd_kafka_header_get_all(h, i, name, value, size) ? -1 : 0;
+}
+
+void kc_msg_release(kc_msg_t *m)
+{
+        if (!m->priv)
+                return;
+        rd_kafka_message_destroy(m->priv);
+        m->priv = NULL;
+        m->topic = NULL;
+        m->key = m->value = NULL;
+        m->key_len = m->value_len = 0;
+}
+
+int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out)
 {
         rd_kafka_message_t *m;
         const char *topic;
+        int64_t ts;
         int32_t part;
         size_t pend;
         int paused;
 
+        if (c->revoking)
+                return 0;
         if (kc_tracker_pending_total(c->tracker) >= c->max_in_flight) {
                 if (!c->capped_since)
                         c->capped_since = hb_time_mono_ms();
                 if (hb_time_mono_ms() - c->capped_since < CAPPED_MS)
-                        return NULL;
+                        return 0;
                 if (!c->all_paused)
                         set_all_paused(c, 1);
         }
         for (;;) {
                 m = rd_kafka_consumer_poll(c->rk, 0);
                 if (!m)
-                        return NULL;
+                        return 0;
                 if (!m->err)
                         break;
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -521,23 +605,35 @@ rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket)
         c->brokers_down = 0;
         if (c->ranges && range_past_end(c, m)) {
                 rd_kafka_message_destroy(m);
-                return NULL;
+                return 0;
         }
         topic = rd_kafka_topic_name(m->rkt);
-        if (kc_tracker_add(c->tracker, topic, m->partition, m->offset,
-                           rd_kafka_message_timestamp(m, NULL), ticket) == -1) {
-                /* Not ours any more (revoked between fetch and poll): let
-                 * the new owner have it. */
+        ts = rd_kafka_message_timestamp(m, NULL);
+        /* Not ours any more (revoked between fetch and poll, or being
+         * revoked: the poll that served the revoke may return one): let
+         * the new owner have it. */
+        if (kc_consumer_revoking(c, topic, m->partition) ||
+            kc_tracker_add(c->tracker, topic, m->partition, m->offset, ts,
+                           &out->ticket) == -1) {
                 rd_kafka_message_destroy(m);
-                return NULL;
+                return 0;
         }
         c->stats.consumed++;
-        kc_tracker_slot(c->tracker, ticket->slot, &part, &pend, &paused);
+        kc_tracker_slot(c->tracker, out->ticket.slot, &part, &pend, &paused);
         if (pend >= c->max_per_partition) {
-                kc_tracker_set_paused(c->tracker, ticket->slot, 1);
+                kc_tracker_set_paused(c->tracker, out->ticket.slot, 1);
                 set_paused(c, topic, m->partition, 1);
         }
-        return m;
+        out->topic = topic;
+        out->partition = m->partition;
+        out->offset = m->offset;
+        out->key = m->key;
+        out->key_len = m->key_len;
+        out->value = m->payload;
+        out->value_len = m->len;
+        out->timestamp_ms = ts;
+        out->priv = m;
+        return 1;
 }
 
 void kc_consumer_wait(kc_consumer_t *c, int timeout_ms)
@@ -664,6 +760,9 @@ void kc_consumer_destroy(kc_consumer_t *c)
 
         if (!c)
                 return;
+        /* From here on revokes (those of the close below) act at once. */
+        c->defer_revokes = 0;
+        kc_consumer_revoke_finish(c);
         kc_consumer_commit_sync(c);
         if (!c->ranges && c->stats.rebalances == 0 && join_possible(c)) {
                 /* Stopped in the middle of the first join. librdkafka

@@ -69,28 +69,78 @@ kc_consumer_t *kc_consumer_new_ranges(const cfg_t *cfg,
  *  and every message is finished; 0 otherwise (always 0 in a group). */
 int kc_consumer_finished(const kc_consumer_t *c);
 
-/** Called on a (non-lost) revoke before the revoked partitions' finished
- *  offsets are committed: the place to let their in-flight deliveries
- *  finish, within a bound. */
-typedef void(kc_revoke_cb_t)(const rd_kafka_topic_partition_list_t *parts,
-                             void *opaque);
+/**
+ * @brief Report revokes to the caller instead of acting on them at once
+ *        (the worker's loop; off by default and while the consumer is
+ *        being destroyed). A (non-lost) revoke then waits, reported by
+ *        kc_consumer_revoke_pending(), until kc_consumer_revoke_finish():
+ *        meanwhile kc_consumer_poll() hands out nothing, so the caller
+ *        can let the revoked partitions' in-flight work finish first.
+ *        A lost assignment is never reported: nothing of it may be
+ *        committed, so it is forgotten at once.
+ */
+void kc_consumer_defer_revokes(kc_consumer_t *c, int on);
 
-/** @brief Set the revoke hook (NULL: none). */
-void kc_consumer_set_revoke_cb(kc_consumer_t *c, kc_revoke_cb_t *cb,
-                               void *opaque);
+/** @returns how many partitions a reported revoke takes away (0: none
+ *  pending). */
+size_t kc_consumer_revoke_pending(const kc_consumer_t *c);
+
+/** @returns 1 when (\p topic, \p partition) is among the pending
+ *  revoke's partitions, 0 otherwise. */
+int kc_consumer_revoking(const kc_consumer_t *c, const char *topic,
+                         int32_t partition);
+
+/**
+ * @brief Complete the pending revoke (no-op when none): commit what
+ *        finished of its partitions (synchronously), forget them (their
+ *        outstanding tickets go stale) and hand them back to the group.
+ */
+void kc_consumer_revoke_finish(kc_consumer_t *c);
 
 /** @returns 0 while librdkafka reports every broker down (since the
  *  last message or successful request), 1 otherwise. */
 int kc_consumer_broker_up(const kc_consumer_t *c);
 
 /**
+ * One consumed message, as the consumer hands it out: plain fields that
+ * point into librdkafka's buffers (nothing is copied), valid until
+ * kc_msg_release(). A plain value otherwise: copy it into whatever holds
+ * the message while its work is owed.
+ */
+typedef struct kc_msg_s {
+        const char *topic;
+        int32_t partition;
+        int64_t offset;
+        const void *key; /**< NULL: no key */
+        size_t key_len;
+        const void *value; /**< NULL: a tombstone */
+        size_t value_len;
+        int64_t timestamp_ms; /**< the Kafka timestamp, -1: none */
+        kc_ticket_t ticket;   /**< for kc_consumer_done() */
+        void *priv;           /**< the consumer's: do not touch */
+} kc_msg_t;
+
+/** @returns the message's header count. */
+size_t kc_msg_header_count(const kc_msg_t *m);
+
+/** @brief Header \p i of \p m: name, value (NULL for a null value) and
+ *  size, valid until kc_msg_release(). @returns 0, or -1 past the end. */
+int kc_msg_header(const kc_msg_t *m, size_t i, const char **name,
+                  const void **value, size_t *size);
+
+/** @brief Give the message's buffers back (its ticket stays usable).
+ *  A released or zeroed record is a no-op. */
+void kc_msg_release(kc_msg_t *m);
+
+/**
  * @brief Take the next message without blocking; serves rebalances and
  *        commit results on the way. Fetching pauses on its own while the
- *        in-flight limits are reached.
- * @returns a message (caller owns it: rd_kafka_message_destroy()) whose
- *          ticket is in \p ticket, or NULL when none is ready.
+ *        in-flight limits are reached; nothing is handed out while a
+ *        revoke is pending (kc_consumer_defer_revokes()).
+ * @returns 1 with the message in \p out (release it with
+ *          kc_msg_release()), or 0 when none is ready.
  */
-rd_kafka_message_t *kc_consumer_poll(kc_consumer_t *c, kc_ticket_t *ticket);
+int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out);
 
 /** @brief Wait up to \p timeout_ms for something to do and serve group
  *  events (for callers with nothing else to wait on). */

@@ -66,8 +66,7 @@ typedef struct wk_delivery_s {
 typedef struct wk_msg_s {
         struct wk_worker_s *w;
         struct wk_msg_s *prev, *next;
-        rd_kafka_message_t *rkm; /* owned; the raw value for dead letters */
-        kc_ticket_t ticket;
+        kc_msg_t in;   /* owned; the raw value for dead letters */
         char *id;      /* webhook-id */
         char **bodies; /* one per distinct property set */
         size_t body_count;
@@ -232,7 +231,7 @@ static void msg_free(wk_msg_t *m)
                 free(m->bodies[i]);
         free(m->bodies);
         free(m->id);
-        rd_kafka_message_destroy(m->rkm);
+        kc_msg_release(&m->in);
         free(m);
 }
 
@@ -244,7 +243,7 @@ static void msg_settle(wk_msg_t *m)
 
         if (--m->owed > 0)
                 return;
-        kc_consumer_done(w->consumer, &m->ticket);
+        kc_consumer_done(w->consumer, &m->in.ticket);
         w->stats.finished++;
         msg_free(m);
 }
@@ -260,14 +259,14 @@ static void dead_letter(wk_delivery_t *d, const wh_dlq_record_t *tmpl)
         wk_worker_t *w = m->w;
         wh_dlq_record_t rec = *tmpl;
 
-        rec.topic = rd_kafka_topic_name(m->rkm->rkt);
-        rec.partition = m->rkm->partition;
-        rec.offset = m->rkm->offset;
-        rec.timestamp_ms = rd_kafka_message_timestamp(m->rkm, NULL);
-        rec.key = m->rkm->key;
-        rec.key_len = m->rkm->key_len;
-        rec.value = m->rkm->payload;
-        rec.value_len = m->rkm->len;
+        rec.topic = m->in.topic;
+        rec.partition = m->in.partition;
+        rec.offset = m->in.offset;
+        rec.timestamp_ms = m->in.timestamp_ms;
+        rec.key = m->in.key;
+        rec.key_len = m->in.key_len;
+        rec.value = m->in.value;
+        rec.value_len = m->in.value_len;
         if (wh_dlq_send(w->dlq, &rec, dlq_done, d) == 0)
                 return;
         /* Not even queued (out of memory): the message stays unfinished,
@@ -295,8 +294,8 @@ static void dlq_done(int ok, const char *error, void *opaque)
                                1);
                 hb_log(HB_LOG_ERR, "dead letter rejected; message held",
                        "topic=%s partition=%d offset=%lld error=\"%s\"",
-                       rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
-                       (long long)m->rkm->offset, error ? error : "");
+                       m->in.topic, (int)m->in.partition,
+                       (long long)m->in.offset, error ? error : "");
                 return;
         }
         wk_metrics_add(w->metrics, WK_M_DLQ_WRITES, "result=\"ok\"", 1);
@@ -329,7 +328,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         if (res->outcome == WH_OUT_OK) {
                 w->stats.deliveries_ok++;
                 count_outcome(w, d->label, "ok");
-                ts = rd_kafka_message_timestamp(m->rkm, NULL);
+                ts = m->in.timestamp_ms;
                 if (ts > 0)
                         wk_metrics_observe(w->metrics, WK_M_END_TO_END, "",
                                            (double)(hb_time_now_ms() - ts) /
@@ -349,8 +348,8 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         hb_log(HB_LOG_WARN, "delivery failed",
                "webhook=%s topic=%s partition=%d offset=%lld id=\"%s\" "
                "outcome=%s status=%ld attempts=%d error=\"%s\"",
-               name, rd_kafka_topic_name(m->rkm->rkt), (int)m->rkm->partition,
-               (long long)m->rkm->offset, m->id,
+               name, m->in.topic, (int)m->in.partition, (long long)m->in.offset,
+               m->id,
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
         if (del->on_exhausted != CFG_EXHAUSTED_DROP && !w->dlq) {
@@ -507,16 +506,15 @@ err:
         return -1;
 }
 
-static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
-                   const kc_ticket_t *ticket)
+static void handle(wk_worker_t *w, const kc_msg_t *in)
 {
-        const char *topic = rd_kafka_topic_name(rkm->rkt);
         wk_msgmeta_t meta = {
-                .topic = topic,
-                .partition = rkm->partition,
-                .offset = rkm->offset,
-                .timestamp_ms = rd_kafka_message_timestamp(rkm, NULL),
-                .topic_app_token = cfg_topic_app_token(w->hooks->cfg, topic),
+                .topic = in->topic,
+                .partition = in->partition,
+                .offset = in->offset,
+                .timestamp_ms = in->timestamp_ms,
+                .topic_app_token =
+                        cfg_topic_app_token(w->hooks->cfg, in->topic),
         };
         wk_event_t *ev = NULL;
         char reason[256];
@@ -527,24 +525,26 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
         wk_metrics_add(w->metrics, WK_M_CONSUMED, "", 1);
         if (!m) {
                 /* Left unfinished: redelivered after a restart. */
-                rd_kafka_message_destroy(rkm);
+                kc_msg_t gone = *in;
+                kc_msg_release(&gone);
                 return;
         }
         m->w = w;
-        m->rkm = rkm;
-        m->ticket = *ticket;
+        m->in = *in;
         m->next = w->live;
         if (w->live)
                 w->live->prev = m;
         w->live = m;
-        st = wk_event_parse(w->hooks->mapping, rkm->payload ? rkm->payload : "",
-                            rkm->len, &meta, &ev, reason, sizeof(reason));
+        st = wk_event_parse(w->hooks->mapping,
+                            in->value ? (const char *)in->value : "",
+                            in->value_len, &meta, &ev, reason, sizeof(reason));
         if (st == WK_XF_SKIPPED) {
                 w->stats.skipped++;
                 wk_metrics_add(w->metrics, WK_M_SKIPPED, "", 1);
                 hb_log(HB_LOG_DEBUG, "skipped",
-                       "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
-                       (int)rkm->partition, (long long)rkm->offset, reason);
+                       "topic=%s partition=%d offset=%lld reason=\"%s\"",
+                       in->topic, (int)in->partition, (long long)in->offset,
+                       reason);
                 m->owed = 1;
                 msg_settle(m);
                 return;
@@ -554,8 +554,9 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
                 w->stats.invalid++;
                 wk_metrics_add(w->metrics, WK_M_INVALID, "", 1);
                 hb_log(HB_LOG_WARN, "invalid event",
-                       "topic=%s partition=%d offset=%lld reason=\"%s\"", topic,
-                       (int)rkm->partition, (long long)rkm->offset, reason);
+                       "topic=%s partition=%d offset=%lld reason=\"%s\"",
+                       in->topic, (int)in->partition, (long long)in->offset,
+                       reason);
                 m->owed = 1;
                 m->whole.msg = m;
                 if (w->dlq && !w->opts.dry_run)
@@ -566,8 +567,8 @@ static void handle(wk_worker_t *w, rd_kafka_message_t *rkm,
         }
         if (fan_out(w, m, ev) == -1) {
                 hb_log(HB_LOG_ERR, "out of memory rendering payloads",
-                       "topic=%s partition=%d offset=%lld", topic,
-                       (int)rkm->partition, (long long)rkm->offset);
+                       "topic=%s partition=%d offset=%lld", in->topic,
+                       (int)in->partition, (long long)in->offset);
                 msg_free(m);
         }
         wk_event_destroy(ev);
@@ -619,24 +620,19 @@ static void do_reload(wk_worker_t *w)
         w->hooks = h;
 }
 
-/* Revoke hook: let in-flight work of \p parts finish, within a bound. */
-static void on_revoke(const rd_kafka_topic_partition_list_t *parts,
-                      void *opaque)
+/* A revoke is pending: let the in-flight work of its partitions finish,
+ * within delivery.revoke_timeout_ms (a second stop ends the wait). The
+ * caller then lets the consumer commit what finished and let go. */
+static void await_revoked(wk_worker_t *w)
 {
-        wk_worker_t *w = opaque;
         int64_t deadline = hb_time_mono_ms() +
                            cfg_delivery(w->hooks->cfg)->revoke_timeout_ms;
-
-        /* Stopping: the drain already had shutdown_timeout_ms. */
-        if (w->stop)
-                return;
 
         for (;;) {
                 size_t held = 0;
                 for (wk_msg_t *m = w->live; m; m = m->next)
-                        held += rd_kafka_topic_partition_list_find(
-                                        parts, rd_kafka_topic_name(m->rkm->rkt),
-                                        m->rkm->partition) != NULL;
+                        held += kc_consumer_revoking(w->consumer, m->in.topic,
+                                                     m->in.partition);
                 if (!held || hb_time_mono_ms() >= deadline || w->stop > 1)
                         return;
                 if (w->dlq)
@@ -977,7 +973,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                         kc_consumer_new(cfg, w->wake[1], errstr, errstr_size);
         if (!w->consumer)
                 goto err;
-        kc_consumer_set_revoke_cb(w->consumer, on_revoke, w);
+        kc_consumer_defer_revokes(w->consumer, 1);
         if (adm->listen && *adm->listen && !opts->no_admin) {
                 probe.alive = probe_alive;
                 probe.ready = probe_ready;
@@ -1054,20 +1050,28 @@ int wk_worker_run(wk_worker_t *w)
                 int taken = 0, wait_ms = 100;
                 int allowed = wk_rate_allowance(&w->rate, hb_time_mono_ms(),
                                                 INTAKE_BATCH, &wait_ms);
-                kc_ticket_t ticket;
-                rd_kafka_message_t *rkm;
+                kc_msg_t in;
 
                 atomic_store(&w->loop_ms, hb_time_mono_ms());
                 drain_wake(w);
                 if (atomic_exchange(&w->reload, 0))
                         do_reload(w);
+                /* What the consumer reported: a revoke waits for the
+                 * revoked partitions' in-flight work, within a bound,
+                 * then commits what finished and lets them go. */
+                if (kc_consumer_revoke_pending(w->consumer)) {
+                        await_revoked(w);
+                        kc_consumer_revoke_finish(w->consumer);
+                }
                 while (taken < allowed &&
                        !wh_pool_saturated(w->pool, INTAKE_AHEAD) &&
-                       (rkm = kc_consumer_poll(w->consumer, &ticket))) {
-                        handle(w, rkm, &ticket);
+                       kc_consumer_poll(w->consumer, &in)) {
+                        handle(w, &in);
                         taken++;
                 }
                 wk_rate_take(&w->rate, taken);
+                if (kc_consumer_revoke_pending(w->consumer))
+                        continue; /* act on it now, at the top */
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
                 kc_consumer_tick(w->consumer);
@@ -1082,6 +1086,9 @@ int wk_worker_run(wk_worker_t *w)
                 }
         }
 
+        /* Stopping: a revoke reported meanwhile gets no wait (the drain
+         * below has shutdown_timeout_ms for everything). */
+        kc_consumer_revoke_finish(w->consumer);
         /* Drain: no more intake; let in-flight work finish in time. */
         deadline = hb_time_mono_ms() +
                    cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms;
@@ -1117,10 +1124,6 @@ void wk_worker_destroy(wk_worker_t *w)
         if (!w)
                 return;
         wk_admin_stop(w->admin);
-        /* The revoke hook runs the pool and walks the live messages,
-         * which go first below. */
-        if (w->consumer)
-                kc_consumer_set_revoke_cb(w->consumer, NULL, NULL);
         wh_dlq_destroy(w->dlq, 0);
         /* Abandoned deliveries: their messages are never finished, so
          * freeing them here loses nothing (they were not committed). They

@@ -21,7 +21,7 @@ Test(consumer, destroy_without_broker_does_not_wait_for_a_join)
         cfg_t *cfg =
                 cfg_load_string(no_broker_cfg, "t.cfg", errs, sizeof(errs));
         kc_consumer_t *c;
-        kc_ticket_t ticket;
+        kc_msg_t in;
         int64_t start, took;
 
         cr_assert_not_null(cfg, "%s", errs);
@@ -30,10 +30,8 @@ Test(consumer, destroy_without_broker_does_not_wait_for_a_join)
         /* a worker that ran a moment and never reached a broker */
         start = hb_time_mono_ms();
         while (hb_time_mono_ms() - start < 500) {
-                rd_kafka_message_t *m = kc_consumer_poll(c, &ticket);
-
-                if (m)
-                        rd_kafka_message_destroy(m);
+                if (kc_consumer_poll(c, &in))
+                        kc_msg_release(&in);
                 kc_consumer_wait(c, 50);
         }
         start = hb_time_mono_ms();
