@@ -234,6 +234,9 @@ const config_setting_t *cfg_member(const config_setting_t *g, const char *name);
 int cfg_word_char(char c);
 int cfg_tchar(char c);
 int cfg_env_name_ok(const char *s);
+/** " (... looks like a secret itself ...)" for a value of a setting that
+ *  names where a secret is, when it does; else "". */
+const char *cfg_secret_hint(const char *value);
 uint32_t cfg_parse_opts(cfg_loader_t *ld, const config_setting_t *g,
                         const cfg_scope_t *sc, const cfg_opt_t *opts, void *rec,
                         int defaults, uint32_t *bad);

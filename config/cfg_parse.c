@@ -771,20 +771,21 @@ static void cfg_parse_admin_token(cfg_loader_t *ld, const config_setting_t *g,
                                    "an environment variable");
                         return;
                 }
+                /* never printed: it may be the token itself */
                 if (!cfg_env_name_ok(name)) {
                         cfg_report(ld, te,
-                                   "admin.token_env: '%.64s' is not an "
-                                   "environment variable name; use A-Z a-z "
-                                   "0-9 _",
-                                   name);
+                                   "admin.token_env: is not an environment "
+                                   "variable name; use A-Z a-z 0-9 _, not "
+                                   "starting with a digit%s",
+                                   cfg_secret_hint(name));
                         return;
                 }
                 v = getenv(name);
                 if (!v || !*v)
                         cfg_report(ld, te,
-                                   "admin.token_env: environment variable "
-                                   "%.64s is not set or empty",
-                                   name);
+                                   "admin.token_env: the environment "
+                                   "variable it names is not set or empty%s",
+                                   cfg_secret_hint(name));
                 else
                         a->token = ld_strdup(ld, v);
         }

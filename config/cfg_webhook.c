@@ -238,17 +238,27 @@ static int cfg_base64_ok(const char *s)
 /*
  * Warn when a file holding a secret (\p what: the setting naming it) can
  * be read or written by users other than its owner. \p mode: its
- * st_mode. Only the path is shown, never the content.
+ * st_mode. Neither the path nor the content is shown: the setting and
+ * its line say which file.
  */
 static void cfg_warn_mode(cfg_loader_t *ld, const config_setting_t *at,
-                          const char *prefix, const char *what,
-                          const char *path, mode_t mode)
+                          const char *prefix, const char *what, mode_t mode)
 {
         if (mode & 077)
                 cfg_warn(ld, at,
-                         "%s%s '%.256s' is readable by other users (mode "
-                         "%04o); chmod 600 it",
-                         prefix, what, path, (unsigned)(mode & 07777));
+                         "%s%s: the file it names is readable by other users "
+                         "(mode %04o); chmod 600 it",
+                         prefix, what, (unsigned)(mode & 07777));
+}
+
+/* A hint for a value of secret_env, secret_file or admin.token_env that
+ * looks like the secret itself (which is then never printed either). */
+const char *cfg_secret_hint(const char *value)
+{
+        if (!strncasecmp(value, "whsec_", 6) || strlen(value) > 128)
+                return " (the value looks like a secret itself: this "
+                       "setting names where the secret is, not the secret)";
+        return "";
 }
 
 /*
@@ -379,37 +389,44 @@ static const char *cfg_parse_secret(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                 secret = s;
                 break;
         case 1:
+                /* The value names where the secret is; never printed, as
+                 * it may be a secret typed into the wrong field. */
                 if (!cfg_env_name_ok(s)) {
                         cfg_report(ld, at,
-                                   "%s%s: '%.64s' is not an environment "
-                                   "variable name; use A-Z a-z 0-9 _",
-                                   w->prefix, names[which], s);
+                                   "%s%s: is not an environment variable "
+                                   "name; use A-Z a-z 0-9 _, not starting "
+                                   "with a digit%s",
+                                   w->prefix, names[which], cfg_secret_hint(s));
                         return NULL;
                 }
                 secret = getenv(s);
                 if (!secret) {
                         cfg_report(ld, at,
-                                   "%s%s: environment variable %s is not "
-                                   "set; export it before starting "
-                                   "hookbridge",
-                                   w->prefix, names[which], s);
+                                   "%s%s: the environment variable it names "
+                                   "is not set; export it before starting "
+                                   "hookbridge%s",
+                                   w->prefix, names[which], cfg_secret_hint(s));
                         return NULL;
                 }
                 if (!*secret) {
                         cfg_report(ld, at,
-                                   "%s%s: environment variable %s is empty",
-                                   w->prefix, names[which], s);
+                                   "%s%s: the environment variable it names "
+                                   "is empty",
+                                   w->prefix, names[which]);
                         return NULL;
                 }
                 break;
         case 2:
                 secret = cfg_read_secret_file(ld, s, &why, &mode);
                 if (!secret) {
-                        cfg_report(ld, at, "%s%s: cannot use '%.256s': %s",
-                                   w->prefix, names[which], s, why);
+                        cfg_report(ld, at,
+                                   "%s%s: cannot read the file it names: "
+                                   "%s%s",
+                                   w->prefix, names[which], why,
+                                   cfg_secret_hint(s));
                         return NULL;
                 }
-                cfg_warn_mode(ld, at, w->prefix, names[which], s, mode);
+                cfg_warn_mode(ld, at, w->prefix, names[which], mode);
                 break;
         }
         if (!strncmp(secret, "whsec_", 6) && !cfg_base64_ok(secret + 6)) {
@@ -439,10 +456,12 @@ static void cfg_parse_secrets(cfg_loader_t *ld, cfg_wh_marks_t *mk,
 /*
  * A file the HTTP layer will read later: it must be readable now (it is
  * opened, not read: O_NONBLOCK so that a FIFO does not hang the load).
+ * \p quote: whether the path may be shown (not for a private key's: it
+ * names where a secret is).
  * @returns its st_mode, or 0 when it is unset or not usable (reported).
  */
 static mode_t cfg_check_file(cfg_loader_t *ld, const config_setting_t *at,
-                             const char *what, const char *path)
+                             const char *what, const char *path, int quote)
 {
         struct stat st;
         int fd, err;
@@ -454,14 +473,26 @@ static mode_t cfg_check_file(cfg_loader_t *ld, const config_setting_t *at,
                 err = errno;
                 if (fd >= 0)
                         close(fd);
-                cfg_report(ld, at, "%s: cannot read '%.256s': %s", what, path,
-                           strerror(err));
+                if (quote)
+                        cfg_report(ld, at, "%s: cannot read '%.256s': %s", what,
+                                   path, strerror(err));
+                else
+                        cfg_report(ld, at,
+                                   "%s: cannot read the file it names: %s",
+                                   what, strerror(err));
                 return 0;
         }
         close(fd);
         if (S_ISDIR(st.st_mode)) {
-                cfg_report(ld, at, "%s: cannot read '%.256s': is a directory",
-                           what, path);
+                if (quote)
+                        cfg_report(ld, at,
+                                   "%s: cannot read '%.256s': is a directory",
+                                   what, path);
+                else
+                        cfg_report(ld, at,
+                                   "%s: cannot read the file it names: is a "
+                                   "directory",
+                                   what);
                 return 0;
         }
         return st.st_mode;
@@ -485,16 +516,16 @@ static void cfg_parse_tls(cfg_loader_t *ld, cfg_wh_ctx_t *w, cfg_webhook_t *wh)
         cfg_scope_t sc = {prefix, where};
         cfg_parse_opts(ld, g, &sc, cfg_tls_opts, &wh->tls, 1, NULL);
         snprintf(what, sizeof(what), "%sca_file", prefix);
-        cfg_check_file(ld, cfg_member(g, "ca_file"), what, wh->tls.ca_file);
+        cfg_check_file(ld, cfg_member(g, "ca_file"), what, wh->tls.ca_file, 1);
         snprintf(what, sizeof(what), "%sclient_cert", prefix);
         cfg_check_file(ld, cfg_member(g, "client_cert"), what,
-                       wh->tls.client_cert);
+                       wh->tls.client_cert, 1);
         snprintf(what, sizeof(what), "%sclient_key", prefix);
         mode = cfg_check_file(ld, cfg_member(g, "client_key"), what,
-                              wh->tls.client_key);
+                              wh->tls.client_key, 0);
         /* A private key is a secret like secret_file: same warning. */
         cfg_warn_mode(ld, cfg_member(g, "client_key"), prefix, "client_key",
-                      wh->tls.client_key, mode);
+                      mode);
 }
 
 static void cfg_parse_headers(cfg_loader_t *ld, cfg_wh_ctx_t *w,

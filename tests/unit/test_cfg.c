@@ -835,15 +835,15 @@ Test(cfg, secret_env)
 
         unsetenv("HB_TEST_MISSING");
         expect_err(SECRET_WH("    secret_env = \"HB_TEST_MISSING\"; }"),
-                   "t.cfg:7: webhook 'a' secret_env: environment variable "
-                   "HB_TEST_MISSING is not set");
+                   "t.cfg:7: webhook 'a' secret_env: the environment "
+                   "variable it names is not set");
         setenv("HB_TEST_EMPTY", "", 1);
         expect_err(SECRET_WH("    secret_env = \"HB_TEST_EMPTY\"; }"),
-                   "t.cfg:7: webhook 'a' secret_env: environment variable "
-                   "HB_TEST_EMPTY is empty");
+                   "t.cfg:7: webhook 'a' secret_env: the environment "
+                   "variable it names is empty");
         expect_err(SECRET_WH("    secret_env = \"NOT-A-NAME\"; }"),
-                   "t.cfg:7: webhook 'a' secret_env: 'NOT-A-NAME' is not an "
-                   "environment variable name");
+                   "t.cfg:7: webhook 'a' secret_env: is not an environment "
+                   "variable name");
 
         setenv("HB_TEST_BAD", "whsec_!!TOPSECRET!!", 1);
         expect_err(SECRET_WH("    secret_env = \"HB_TEST_BAD\"; }"),
@@ -879,12 +879,14 @@ Test(cfg, secret_file)
         cr_assert_null(strstr(errs, "FILESECRET"));
 
         write_file(path, "\n");
-        expect_err(text, "webhook 'a' secret_file: cannot use");
+        expect_err(text, "webhook 'a' secret_file: cannot read the file it "
+                         "names");
         cr_assert(strstr(errs, "is empty") != NULL, "%s", errs);
         unlink(path);
 
-        expect_err(text, "t.cfg:7: webhook 'a' secret_file: cannot use");
-        cr_assert(strstr(errs, path) != NULL, "%s", errs);
+        expect_err(text, "t.cfg:7: webhook 'a' secret_file: cannot read the "
+                         "file it names");
+        cr_assert_null(strstr(errs, path), "%s", errs);
         cr_assert(strstr(errs, "No such file or directory") != NULL, "%s",
                   errs);
 }
@@ -910,6 +912,60 @@ Test(cfg, secret_forms_are_exclusive_and_never_shown)
         expect_err(SECRET_WH("    signature = \"userpilot\"; }"),
                    "t.cfg:7: webhook 'a' signature: \"userpilot\" needs a "
                    "secret");
+}
+
+/* A secret typed into the field that names where it is (issue 14 item
+ * 8): the value of secret_env, secret_file and admin.token_env is never
+ * printed, whatever is wrong with it. */
+Test(cfg, secret_locations_are_never_printed)
+{
+        static const char *const fields[] = {
+                "secret_env", "previous_secret_env", "secret_file",
+                "previous_secret_file"};
+        char text[512], want[128];
+
+        unsetenv("whsec_c2VjcmV0LWZyb20tZW52");
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+                snprintf(
+                        text, sizeof(text),
+                        SECRET_WH("    secret = \"s\";\n"
+                                  "    %s = \"whsec_c2VjcmV0LWZyb20tZW52\"; }"),
+                        fields[i]);
+                if (strncmp(fields[i], "previous", 8))
+                        snprintf(text, sizeof(text),
+                                 SECRET_WH("\n    %s = "
+                                           "\"whsec_c2VjcmV0LWZyb20tZW52\"; }"),
+                                 fields[i]);
+                snprintf(want, sizeof(want),
+                         "t.cfg:8: webhook 'a' %s: ", fields[i]);
+                expect_err(text, want);
+                cr_assert_null(strstr(errs, "c2VjcmV0"), "%s", errs);
+                cr_assert(strstr(errs, "looks like a secret"), "%s", errs);
+        }
+        /* not a variable name, or a file that is not there: not shown */
+        expect_err(SECRET_WH("    secret_env = \"hunter2+/=\"; }"),
+                   "t.cfg:7: webhook 'a' secret_env: is not an environment "
+                   "variable name");
+        cr_assert_null(strstr(errs, "hunter2"), "%s", errs);
+        unsetenv("HB_TEST_MISSING_NAME");
+        expect_err(SECRET_WH("    secret_env = \"HB_TEST_MISSING_NAME\"; }"),
+                   "t.cfg:7: webhook 'a' secret_env: the environment "
+                   "variable it names is not set");
+        cr_assert_null(strstr(errs, "HB_TEST_MISSING_NAME"), "%s", errs);
+        expect_err(SECRET_WH("    secret_file = \"/nonexistent/hunter2\"; }"),
+                   "t.cfg:7: webhook 'a' secret_file: cannot read the file "
+                   "it names: No such file or directory");
+        cr_assert_null(strstr(errs, "hunter2"), "%s", errs);
+
+        expect_err(KAFKA WEBHOOKS "admin = { token_env = "
+                                  "\"whsec_c2VjcmV0LWZyb20tZW52\"; };\n",
+                   "t.cfg:9: admin.token_env: ");
+        cr_assert_null(strstr(errs, "c2VjcmV0"), "%s", errs);
+        cr_assert(strstr(errs, "looks like a secret"), "%s", errs);
+        expect_err(KAFKA WEBHOOKS "admin = { token_env = \"hunter2!\"; };\n",
+                   "t.cfg:9: admin.token_env: is not an environment variable "
+                   "name");
+        cr_assert_null(strstr(errs, "hunter2"), "%s", errs);
 }
 
 /* --- headers ---------------------------------------------------------- */
@@ -1230,8 +1286,9 @@ Test(cfg, webhook_tls)
                  "client_cert = \"%s\"; client_key = \"/nonexistent/k\";",
                  cert);
         expect_err(tls_cfg(text, sizeof(text), "https://a/", tls),
-                   "t.cfg:7: webhook 'a' tls.client_key: cannot read "
-                   "'/nonexistent/k': No such file or directory");
+                   "t.cfg:7: webhook 'a' tls.client_key: cannot read the "
+                   "file it names: No such file or directory");
+        cr_assert_null(strstr(errs, "/nonexistent/k"), "%s", errs);
         expect_err(tls_cfg(text, sizeof(text), "https://a/",
                            "ca_file = \"/tmp\";"),
                    "t.cfg:7: webhook 'a' tls.ca_file: cannot read '/tmp': is "
@@ -1293,9 +1350,10 @@ Test(cfg, tls_client_key_readable_by_others_is_a_warning)
         cfg = load(text);
         cr_assert_not_null(cfg, "%s", errs);
         snprintf(want, sizeof(want),
-                 "t.cfg:7: warning: webhook 'a' tls.client_key '%s' is "
-                 "readable by other users (mode 0640); chmod 600 it",
-                 key);
+                 "t.cfg:7: warning: webhook 'a' tls.client_key: the file it "
+                 "names is readable by other users (mode 0640); chmod 600 "
+                 "it%s",
+                 "");
         cr_assert_str_eq(errs, want);
         cr_assert_null(strstr(errs, "KEYBYTES"));
         cfg_destroy(cfg);
@@ -1328,16 +1386,17 @@ Test(cfg, admin_token)
         unsetenv("HB_TEST_ADMIN_MISSING");
         expect_err(KAFKA WEBHOOKS
                    "admin = { token_env = \"HB_TEST_ADMIN_MISSING\"; };\n",
-                   "t.cfg:9: admin.token_env: environment variable "
-                   "HB_TEST_ADMIN_MISSING is not set or empty");
+                   "t.cfg:9: admin.token_env: the environment variable it "
+                   "names is not set or empty");
+        cr_assert_null(strstr(errs, "HB_TEST_ADMIN_MISSING"), "%s", errs);
         setenv("HB_TEST_ADMIN_EMPTY", "", 1);
         expect_err(KAFKA WEBHOOKS
                    "admin = { token_env = \"HB_TEST_ADMIN_EMPTY\"; };\n",
-                   "t.cfg:9: admin.token_env: environment variable "
-                   "HB_TEST_ADMIN_EMPTY is not set or empty");
+                   "t.cfg:9: admin.token_env: the environment variable it "
+                   "names is not set or empty");
         expect_err(KAFKA WEBHOOKS "admin = { token_env = \"NOT-A-NAME\"; };\n",
-                   "t.cfg:9: admin.token_env: 'NOT-A-NAME' is not an "
-                   "environment variable name");
+                   "t.cfg:9: admin.token_env: is not an environment "
+                   "variable name");
         expect_err(KAFKA WEBHOOKS "admin = { token_env = 5; };\n",
                    "t.cfg:9: admin.token_env: expected the name of an "
                    "environment variable");
@@ -1373,9 +1432,10 @@ Test(cfg, secret_file_readable_by_others_is_a_warning)
         cr_assert_not_null(cfg, "%s", errs);
         cr_assert_str_eq(cfg_webhook(cfg, 0)->secret, "top-secret-value");
         snprintf(want, sizeof(want),
-                 "t.cfg:7: warning: webhook 'a' secret_file '%s' is readable "
-                 "by other users (mode 0644); chmod 600 it",
-                 path);
+                 "t.cfg:7: warning: webhook 'a' secret_file: the file it "
+                 "names is readable by other users (mode 0644); chmod 600 "
+                 "it%s",
+                 "");
         cr_assert_str_eq(errs, want);
         cr_assert_null(strstr(errs, "top-secret"));
         cfg_destroy(cfg);
@@ -1386,7 +1446,7 @@ Test(cfg, secret_file_readable_by_others_is_a_warning)
         unlink(cfgpath);
         cr_assert_not_null(cfg, "%s", errs);
         cr_assert(strncmp(errs, cfgpath, strlen(cfgpath)) == 0, "%s", errs);
-        cr_assert(strstr(errs, ":7: warning: webhook 'a' secret_file") != NULL,
+        cr_assert(strstr(errs, ":7: warning: webhook 'a' secret_file:") != NULL,
                   "%s", errs);
         cr_assert_eq(count_lines(errs), 1, "%s", errs);
         cfg_destroy(cfg);
@@ -1400,9 +1460,10 @@ Test(cfg, secret_file_readable_by_others_is_a_warning)
         cfg = load(text);
         cr_assert_not_null(cfg, "%s", errs);
         snprintf(want, sizeof(want),
-                 "t.cfg:8: warning: webhook 'a' previous_secret_file '%s' is "
-                 "readable by other users (mode 0640); chmod 600 it",
-                 path);
+                 "t.cfg:8: warning: webhook 'a' previous_secret_file: the "
+                 "file it names is readable by other users (mode 0640); "
+                 "chmod 600 it%s",
+                 "");
         cr_assert_str_eq(errs, want);
         cfg_destroy(cfg);
 
@@ -1419,7 +1480,7 @@ Test(cfg, secret_file_readable_by_others_is_a_warning)
                  path);
         expect_err(text, "\nt.cfg:8: webhook 'a' timeout_ms: 1 is out of "
                          "range");
-        cr_assert(strstr(errs, "t.cfg:7: warning: webhook 'a' secret_file") ==
+        cr_assert(strstr(errs, "t.cfg:7: warning: webhook 'a' secret_file:") ==
                           errs,
                   "%s", errs);
         cr_assert(strstr(errs, "(mode 0604)") != NULL, "%s", errs);
