@@ -1,5 +1,6 @@
-/* hb_time: the TIME arguments of the command line (replay --from/--to):
- * ISO-8601, epoch milliseconds or relative to now. */
+/* hb_time: the clocks, the one ISO-8601 parser (TIME arguments and event
+ * timestamps) and the TIME arguments of the command line (replay
+ * --from/--to): ISO-8601, epoch milliseconds or relative to now. */
 #include "hb_time.h"
 
 #include <stdio.h>
@@ -18,12 +19,14 @@ static int is_digit(char c)
         return c >= '0' && c <= '9';
 }
 
-/* Read exactly \p n digits at \p *p into \p out; advances \p *p.
- * @returns 0, or -1 when fewer digits are there. */
-static int digits(const char **p, int n, int *out)
+/* Read exactly \p n digits at \p *p (before \p e) into \p out; advances
+ * \p *p. @returns 0, or -1 when fewer digits are there. */
+static int digits(const char **p, const char *e, int n, int *out)
 {
         int v = 0;
 
+        if (e - *p < n)
+                return -1;
         for (int i = 0; i < n; i++) {
                 if (!is_digit((*p)[i]))
                         return -1;
@@ -151,28 +154,28 @@ static int parse_epoch_ms(const char *s, int64_t *out_ms, char *errstr,
         return 0;
 }
 
-/* Time zone designator: Z, +HH:MM, +HHMM, +HH (or -). Offset in ms east
- * of UTC into \p off_ms. */
-static int parse_zone(const char **pp, int64_t *off_ms)
+/* Time zone designator in [*pp, e): Z, +HH:MM, +HHMM, +HH (or -). Offset
+ * in ms east of UTC into \p off_ms. */
+static int parse_zone(const char **pp, const char *e, int64_t *off_ms)
 {
         const char *p = *pp;
         int sign, hh, mm = 0;
 
-        if (*p == 'Z' || *p == 'z') {
+        if (p < e && (*p == 'Z' || *p == 'z')) {
                 *off_ms = 0;
                 *pp = p + 1;
                 return 0;
         }
-        if (*p != '+' && *p != '-')
+        if (p == e || (*p != '+' && *p != '-'))
                 return -1;
         sign = *p++ == '-' ? -1 : 1;
-        if (digits(&p, 2, &hh) == -1)
+        if (digits(&p, e, 2, &hh) == -1)
                 return -1;
-        if (*p == ':') {
+        if (p < e && *p == ':') {
                 p++;
-                if (digits(&p, 2, &mm) == -1)
+                if (digits(&p, e, 2, &mm) == -1)
                         return -1;
-        } else if (is_digit(*p) && digits(&p, 2, &mm) == -1) {
+        } else if (p < e && is_digit(*p) && digits(&p, e, 2, &mm) == -1) {
                 return -1;
         }
         if (hh > 23 || mm > 59)
@@ -182,64 +185,93 @@ static int parse_zone(const char **pp, int64_t *off_ms)
         return 0;
 }
 
-static int parse_iso(const char *s, int64_t *out_ms, char *errstr,
-                     size_t errstr_size)
+static int iso_fail(char *errstr, size_t errstr_size, const char *why)
 {
-        const char *p = s;
-        int y, mo, d, hh = 0, mi = 0, ss = 0, ms = 0;
-        int64_t off = 0, t;
+        if (errstr && errstr_size > 0)
+                snprintf(errstr, errstr_size, "%s", why);
+        return -1;
+}
 
-        if (digits(&p, 4, &y) == -1 || *p++ != '-' ||
-            digits(&p, 2, &mo) == -1 || *p++ != '-' || digits(&p, 2, &d) == -1)
-                return fail(errstr, errstr_size, s,
-                            "not a time: use ISO-8601 (2024-03-01T12:00:00Z,"
-                            " 2024-03-01), epoch milliseconds or -2h/-30m/"
-                            "-7d");
+int hb_time_iso_parse(const char *s, size_t n, int64_t *out_ms, char *errstr,
+                      size_t errstr_size)
+{
+        const char *p = s, *e = s + n;
+        int y, mo, d, hh = 0, mi = 0, ss = 0, ms = 0;
+        int64_t off = 0;
+
+        if (digits(&p, e, 4, &y) == -1 || p == e || *p++ != '-' ||
+            digits(&p, e, 2, &mo) == -1 || p == e || *p++ != '-' ||
+            digits(&p, e, 2, &d) == -1)
+                return iso_fail(errstr, errstr_size,
+                                "not a time: use ISO-8601 "
+                                "(2024-03-01T12:00:00Z, 2024-03-01)");
         if (mo < 1 || mo > 12)
-                return fail(errstr, errstr_size, s, "month out of range");
+                return iso_fail(errstr, errstr_size, "month out of range");
         if (d < 1 || d > days_in_month(y, mo))
-                return fail(errstr, errstr_size, s, "day out of range");
-        if (*p) {
+                return iso_fail(errstr, errstr_size, "day out of range");
+        if (p < e) {
                 if (*p != 'T' && *p != 't' && *p != ' ')
-                        return fail(errstr, errstr_size, s,
-                                    "expected 'T' between date and time");
+                        return iso_fail(errstr, errstr_size,
+                                        "expected 'T' between date and time");
                 p++;
-                if (digits(&p, 2, &hh) == -1 || *p++ != ':' ||
-                    digits(&p, 2, &mi) == -1)
-                        return fail(errstr, errstr_size, s,
-                                    "expected a time as HH:MM[:SS]");
-                if (*p == ':') {
+                if (digits(&p, e, 2, &hh) == -1 || p == e || *p++ != ':' ||
+                    digits(&p, e, 2, &mi) == -1)
+                        return iso_fail(errstr, errstr_size,
+                                        "expected a time as HH:MM[:SS]");
+                if (p < e && *p == ':') {
                         p++;
-                        if (digits(&p, 2, &ss) == -1)
-                                return fail(errstr, errstr_size, s,
-                                            "expected seconds as SS");
-                        if (*p == '.' || *p == ',') {
+                        if (digits(&p, e, 2, &ss) == -1)
+                                return iso_fail(errstr, errstr_size,
+                                                "expected seconds as SS");
+                        if (p < e && (*p == '.' || *p == ',')) {
                                 int scale = 100;
                                 p++;
-                                if (!is_digit(*p))
-                                        return fail(errstr, errstr_size, s,
-                                                    "expected digits after "
-                                                    "the decimal point");
-                                for (; is_digit(*p); p++, scale /= 10)
+                                if (p == e || !is_digit(*p))
+                                        return iso_fail(errstr, errstr_size,
+                                                        "expected digits "
+                                                        "after the decimal "
+                                                        "point");
+                                for (; p < e && is_digit(*p); p++, scale /= 10)
                                         ms += (*p - '0') * scale;
                         }
                 }
-                if (hh > 23 || mi > 59 || ss > 59)
-                        return fail(errstr, errstr_size, s,
-                                    "time of day out of range");
-                if (!*p)
-                        return fail(errstr, errstr_size, s,
-                                    "no time zone: add Z for UTC or an "
-                                    "offset such as +02:00");
-                if (parse_zone(&p, &off) == -1)
-                        return fail(errstr, errstr_size, s,
-                                    "bad time zone: use Z, +HH:MM or -HH:MM");
-                if (*p)
-                        return fail(errstr, errstr_size, s,
-                                    "unexpected characters after the time");
+                /* :60 is a leap second (RFC 3339); POSIX time has none,
+                 * so it is the first second of the next minute. */
+                if (hh > 23 || mi > 59 || ss > 60)
+                        return iso_fail(errstr, errstr_size,
+                                        "time of day out of range");
+                if (p == e)
+                        return iso_fail(errstr, errstr_size,
+                                        "no time zone: add Z for UTC or an "
+                                        "offset such as +02:00");
+                if (parse_zone(&p, e, &off) == -1)
+                        return iso_fail(errstr, errstr_size,
+                                        "bad time zone: use Z, +HH:MM or "
+                                        "-HH:MM");
+                if (p < e)
+                        return iso_fail(errstr, errstr_size,
+                                        "unexpected characters after the "
+                                        "time");
         }
-        t = days_from_civil(y, mo, d) * MS_PER_DAY + hh * MS_PER_H +
-            mi * MS_PER_MIN + ss * MS_PER_S + ms - off;
+        *out_ms = days_from_civil(y, mo, d) * MS_PER_DAY + hh * MS_PER_H +
+                  mi * MS_PER_MIN + ss * MS_PER_S + ms - off;
+        return 0;
+}
+
+/* An ISO-8601 TIME: hb_time_iso_parse(), then 1970 or later. */
+static int parse_iso(const char *s, int64_t *out_ms, char *errstr,
+                     size_t errstr_size)
+{
+        char why[128];
+        int64_t t;
+
+        if (hb_time_iso_parse(s, strlen(s), &t, why, sizeof(why)) == -1)
+                return fail(errstr, errstr_size, s,
+                            strncmp(why, "not a time", 10)
+                                    ? why
+                                    : "not a time: use ISO-8601 "
+                                      "(2024-03-01T12:00:00Z, 2024-03-01), "
+                                      "epoch milliseconds or -2h/-30m/-7d");
         if (t < 0)
                 return fail(errstr, errstr_size, s, "before 1970");
         *out_ms = t;

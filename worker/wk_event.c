@@ -3,6 +3,8 @@
  * renderer needs. */
 #include "wk_transform_int.h"
 
+#include "hb_time.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -77,98 +79,6 @@ static int64_t xf_floordiv(int64_t a, int64_t b)
  * Timestamps
  */
 
-static int xf_digits(const char *s, size_t n, int *out)
-{
-        int v = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                if (!xf_is_digit((unsigned char)s[i]))
-                        return -1;
-                v = v * 10 + (s[i] - '0');
-        }
-        *out = v;
-        return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t xf_days_from_civil(int64_t y, int m, int d)
-{
-        y -= m <= 2;
-        int64_t era = (y >= 0 ? y : y - 399) / 400;
-        int64_t yoe = y - era * 400;
-        int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-        return era * 146097 + doe - 719468;
-}
-
-static int xf_month_days(int y, int m)
-{
-        static const int days[12] = {31, 28, 31, 30, 31, 30,
-                                     31, 31, 30, 31, 30, 31};
-        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-        return days[m - 1] + (m == 2 && leap);
-}
-
-/*
- * ISO-8601 / RFC 3339: YYYY-MM-DD[(T|t|
- * )hh:mm[:ss[(.|,)f+]][Z|z|(+|-)hh[[:]mm]]] A time without an offset is taken
- * as UTC. @returns 0 and the unix seconds (floored), or -1.
- */
-static int xf_parse_iso(const char *s, size_t n, int64_t *secs)
-{
-        int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
-        size_t i;
-
-        if (n < 10 || xf_digits(s, 4, &y) || s[4] != '-' ||
-            xf_digits(s + 5, 2, &mo) || s[7] != '-' || xf_digits(s + 8, 2, &d))
-                return -1;
-        i = 10;
-        if (i < n) {
-                if ((s[i] != 'T' && s[i] != 't' && s[i] != ' ') || n - i < 6 ||
-                    xf_digits(s + i + 1, 2, &h) || s[i + 3] != ':' ||
-                    xf_digits(s + i + 4, 2, &mi))
-                        return -1;
-                i += 6;
-                if (i < n && s[i] == ':') {
-                        if (n - i < 3 || xf_digits(s + i + 1, 2, &sec))
-                                return -1;
-                        i += 3;
-                        if (i < n && (s[i] == '.' || s[i] == ',')) {
-                                size_t f = ++i;
-                                while (i < n &&
-                                       xf_is_digit((unsigned char)s[i]))
-                                        i++;
-                                if (i == f)
-                                        return -1;
-                        }
-                }
-                if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
-                        i++;
-                } else if (i < n && (s[i] == '+' || s[i] == '-')) {
-                        sign = s[i] == '-' ? -1 : 1;
-                        if (n - i < 3 || xf_digits(s + i + 1, 2, &oh))
-                                return -1;
-                        i += 3;
-                        if (i < n) {
-                                i += s[i] == ':';
-                                if (n - i != 2 || xf_digits(s + i, 2, &om))
-                                        return -1;
-                                i += 2;
-                        }
-                }
-        }
-        if (i != n || mo < 1 || mo > 12 || d < 1 || d > xf_month_days(y, mo) ||
-            h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
-                return -1;
-        /* Offsets are whole minutes and the fraction is dropped from a
-         * non-negative second count, so this is already the floor. */
-        *secs = xf_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-                sec - sign * (oh * 3600 + om * 60);
-        return 0;
-}
-
 /* @returns 0 and the payload timestamp from the raw "timestamp", or -1
  * when it is missing or unparseable. */
 static int xf_timestamp(json_object *v, int64_t *secs)
@@ -192,9 +102,9 @@ static int xf_timestamp(json_object *v, int64_t *secs)
         if (json_object_is_type(v, json_type_string)) {
                 wk_json_str_t s = wk_json_text(v);
                 size_t i = s.s[0] == '-';
+                int64_t ms = 0;
                 /* Epoch milliseconds written as a string. */
                 if (s.n > i && s.n - i <= 18) {
-                        int64_t ms = 0;
                         for (; i < s.n && xf_is_digit((unsigned char)s.s[i]);
                              i++)
                                 ms = ms * 10 + (s.s[i] - '0');
@@ -204,7 +114,11 @@ static int xf_timestamp(json_object *v, int64_t *secs)
                                 return 0;
                         }
                 }
-                return xf_parse_iso(s.s, s.n, secs);
+                /* ISO-8601 by the one parser's rules (hb_time.h) */
+                if (hb_time_iso_parse(s.s, s.n, &ms, NULL, 0) == -1)
+                        return -1;
+                *secs = xf_floordiv(ms, 1000);
+                return 0;
         }
         return -1;
 }

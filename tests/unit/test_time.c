@@ -1,7 +1,9 @@
-/* Tests for hb_time: the TIME arguments (ISO-8601, epoch ms, relative). */
+/* Tests for hb_time: the one ISO-8601 parser and the TIME arguments
+ * (ISO-8601, epoch ms, relative). */
 #include <criterion/criterion.h>
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -143,7 +145,7 @@ Test(time, iso_refused)
         parse_bad("2024-03-01T12:00", "no time zone");
         parse_bad("2024-03-01T24:00:00Z", "out of range");
         parse_bad("2024-03-01T12:60:00Z", "out of range");
-        parse_bad("2024-03-01T12:00:60Z", "out of range");
+        parse_bad("2024-03-01T12:00:61Z", "out of range");
         parse_bad("2024-03-01T12Z", "HH:MM");
         parse_bad("2024-03-01T12:00:0Z", "seconds");
         parse_bad("2024-03-01T12:00:00.Z", "digits after");
@@ -156,6 +158,81 @@ Test(time, iso_refused)
         parse_bad("1969-12-31T23:59:59Z", "before 1970");
         parse_bad("1970-01-01T00:30:00+01:00", "before 1970");
         parse_bad("1969-12-31", "before 1970");
+}
+
+/* The one ISO-8601 parser, on its own (what the transformer calls). */
+static int64_t iso_ok(const char *s)
+{
+        char errstr[128] = "";
+        int64_t ms = -12345;
+
+        cr_assert_eq(
+                hb_time_iso_parse(s, strlen(s), &ms, errstr, sizeof(errstr)), 0,
+                "'%s' refused: %s", s, errstr);
+        return ms;
+}
+
+static void iso_bad(const char *s, size_t n, const char *why)
+{
+        char errstr[128] = "";
+        int64_t ms = -12345;
+
+        cr_expect_eq(hb_time_iso_parse(s, n, &ms, errstr, sizeof(errstr)), -1,
+                     "'%.*s' accepted as %lld", (int)n, s, (long long)ms);
+        cr_expect_eq(ms, -12345);
+        cr_expect(strstr(errstr, why) != NULL, "'%.*s': error '%s' lacks '%s'",
+                  (int)n, s, errstr, why);
+        /* no buffer: still refused */
+        cr_expect_eq(hb_time_iso_parse(s, n, &ms, NULL, 0), -1);
+}
+
+/* Where the transformer's parser and the TIME parser once disagreed:
+ * zone-less times, second :60, dates before 1970. */
+Test(time, iso_one_rule_for_zoneless_leap_second_and_pre_1970)
+{
+        /* a date and time without a zone: refused by both users */
+        iso_bad("2024-03-01T12:00:00", 19, "no time zone");
+        iso_bad("2024-03-01 12:00", 16, "no time zone");
+        iso_bad("2024-03-01T12:00:00.5", 21, "no time zone");
+        parse_bad("2024-03-01 12:00:00", "no time zone");
+        /* a leap second: the next minute's first second, for both */
+        cr_expect_eq(iso_ok("2016-12-31T23:59:60Z"), 1483228800000LL);
+        cr_expect_eq(iso_ok("2016-12-31T23:59:60.999Z"), 1483228800999LL);
+        cr_expect_eq(iso_ok("2017-01-01T05:29:60+05:30"), 1483228800000LL);
+        cr_expect_eq(parse_ok("2016-12-31T23:59:60Z"), 1483228800000LL);
+        iso_bad("2016-12-31T23:59:61Z", 20, "out of range");
+        /* before 1970: parsed (events keep them); TIME refuses them */
+        cr_expect_eq(iso_ok("1969-12-31T23:59:59Z"), -1000);
+        cr_expect_eq(iso_ok("1969-12-31T23:59:59.5Z"), -500);
+        cr_expect_eq(iso_ok("1969-12-31T23:59:59.0005Z"), -1000);
+        cr_expect_eq(iso_ok("1900-01-01T00:00:00Z"), -2208988800000LL);
+        cr_expect_eq(iso_ok("0000-01-01"), -62167219200000LL);
+        cr_expect_eq(iso_ok("1970-01-01T00:30:00+01:00"), -1800000);
+        parse_bad("1969-12-31T23:59:59Z", "before 1970");
+}
+
+Test(time, iso_reads_only_its_length)
+{
+        /* a JSON string's text is not NUL-terminated */
+        cr_expect_eq(hb_time_iso_parse("2024-03-01T12:00:00Zjunk", 20,
+                                       &(int64_t){0}, NULL, 0),
+                     0);
+        int64_t ms = 0;
+        cr_expect_eq(hb_time_iso_parse("2024-03-01junk", 10, &ms, NULL, 0), 0);
+        cr_expect_eq(ms, T0 - 12 * 3600 * 1000LL);
+        /* cut anywhere inside: refused, never read past n */
+        static const char full[] = "2024-03-01T12:00:00.250+02:00";
+        for (size_t n = 0; n < sizeof(full) - 1; n++) {
+                char *copy = malloc(n ? n : 1); /* exact size for ASan */
+                memcpy(copy, full, n);
+                int r = hb_time_iso_parse(copy, n, &ms, NULL, 0);
+                /* whole at 10 (a bare date) and 26 (a +HH zone) */
+                cr_expect_eq(r, n == 10 || n == 26 ? 0 : -1, "length %zu", n);
+                free(copy);
+        }
+        /* a NUL inside is a character like any other: refused */
+        iso_bad("2024-03-01T12:00:00Z\0", 21, "unexpected characters");
+        iso_bad("2024-03-01\0", 11, "expected 'T'");
 }
 
 Test(time, errors_name_the_input)

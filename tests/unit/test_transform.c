@@ -756,7 +756,7 @@ Test(transform_time, iso_offsets_and_fractions)
         cr_assert_eq(ts_of("\"2023-03-23T08:07:05-05:30\""), BASE_TS);
         cr_assert_eq(ts_of("\"2023-03-23T08:07:05.75-05:30\""), BASE_TS);
         cr_assert_eq(ts_of("\"2023-03-23t13:37:05z\""), BASE_TS);
-        cr_assert_eq(ts_of("\"2023-03-23 13:37:05\""), BASE_TS);
+        cr_assert_eq(ts_of("\"2023-03-23 13:37:05Z\""), BASE_TS);
         cr_assert_eq(ts_of("\"2023-03-23T13:37:05,5+00\""), BASE_TS);
         cr_assert_eq(ts_of("\"2023-03-24T00:07:05+10:30\""), BASE_TS);
         cr_assert_eq(ts_of("\"2023-03-23T18:37:05+05\""), BASE_TS);
@@ -769,6 +769,9 @@ Test(transform_time, iso_offsets_and_fractions)
         /* before the epoch: floor, not truncation toward zero */
         cr_assert_eq(ts_of("\"1969-12-31T23:59:59.5Z\""), -1);
         cr_assert_eq(ts_of("\"1900-01-01T00:00:00Z\""), -2208988800LL);
+        /* a leap second is the next minute's first second */
+        cr_assert_eq(ts_of("\"2016-12-31T23:59:60Z\""), 1483228800);
+        cr_assert_eq(ts_of("\"2017-01-01T05:29:60.5+05:30\""), 1483228800);
 }
 
 Test(transform_time, epoch_milliseconds)
@@ -796,6 +799,11 @@ Test(transform_time, missing_or_unparseable_falls_back_to_kafka_time)
                 "\"2023-03-23T13:37:05+05:\"",
                 "\"2023-03-23T13:37:05+5\"",
                 "\"2023-03-23T13:37:05+05:3\"",
+                /* no zone: the writer's local time, unknown here */
+                "\"2023-03-23T13:37:05\"",
+                "\"2023-03-23 13:37:05\"",
+                "\"2023-03-23T13:37\"",
+                "\"2023-03-23T13:37:61Z\"",
                 "\"23-03-23T13:37:05Z\"",
                 "\"2023-3-23T13:37:05Z\"",
                 "true",
