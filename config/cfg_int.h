@@ -198,6 +198,9 @@ typedef struct cfg_owned_prop_s {
 } cfg_owned_prop_t;
 extern const cfg_owned_prop_t cfg_owned_props[];
 extern const size_t cfg_owned_prop_count;
+/** @returns the entry of \p key (under any spelling librdkafka takes for
+ *  it: any case, "topic." prefix), or NULL. */
+const cfg_owned_prop_t *cfg_owned_prop_find(const char *key);
 
 /** Request headers hookbridge writes itself (SPEC section 4). */
 extern const char *const cfg_owned_headers[];

@@ -3,6 +3,7 @@
 #include "cfg_int.h"
 
 #include <string.h>
+#include <strings.h>
 
 static const char *const cfg_offset_resets[] = {"earliest", "latest", NULL};
 static const char *const cfg_exhausted_names[] = {"dead_letter", "retry",
@@ -192,9 +193,43 @@ const cfg_owned_prop_t cfg_owned_props[] = {
          "hookbridge stores offsets itself, once deliveries are done"},
         {"auto.commit.interval.ms", "set kafka.commit_interval_ms instead"},
         {"auto.offset.reset", "set kafka.auto_offset_reset instead"},
+        /* aliases and legacy forms of the above */
+        {"auto.commit.enable",
+         "hookbridge commits offsets itself, once deliveries are done"},
+        {"offset.store.method",
+         "hookbridge commits offsets to the broker itself"},
+        /* what the commit protocol needs (consumers/kc_consumer.c) */
+        {"enable.partition.eof", "the consumer needs it off"},
+        {"partition.assignment.strategy",
+         "hookbridge's revoke handling needs cooperative-sticky"},
+        /* the dead-letter producer's guarantee (producers/wh_dlq.c): a
+         * dead letter is acknowledged by every in-sync replica, once */
+        {"acks", "the dead-letter producer always uses acks=all"},
+        {"request.required.acks",
+         "the dead-letter producer always uses acks=all"},
+        {"enable.idempotence", "the dead-letter producer is always idempotent"},
+        {"message.timeout.ms",
+         "the dead-letter producer retries until acknowledged (0)"},
+        {"delivery.timeout.ms",
+         "the dead-letter producer retries until acknowledged (0)"},
+        {"transactional.id", "the dead-letter producer is not transactional"},
 };
 const size_t cfg_owned_prop_count =
         sizeof(cfg_owned_props) / sizeof(cfg_owned_props[0]);
+
+const cfg_owned_prop_t *cfg_owned_prop_find(const char *key)
+{
+        /* librdkafka reads "topic.X" as the topic setting X, and its
+         * names are matched here in any case, which can only refuse a
+         * spelling librdkafka would not know. */
+        if (!strncasecmp(key, "topic.", 6))
+                key += 6;
+        for (size_t i = 0; i < cfg_owned_prop_count; i++) {
+                if (!strcasecmp(key, cfg_owned_props[i].key))
+                        return &cfg_owned_props[i];
+        }
+        return NULL;
+}
 
 /* Request headers hookbridge writes itself (SPEC section 4). */
 const char *const cfg_owned_headers[] = {

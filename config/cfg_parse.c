@@ -421,6 +421,7 @@ static void cfg_parse_properties(cfg_loader_t *ld, const config_setting_t *s)
         for (int i = 0; i < n; i++) {
                 const config_setting_t *e = config_setting_get_elem(s, i);
                 const char *str = cfg_elem_str(ld, e, "kafka.properties", i);
+                const cfg_owned_prop_t *owned;
                 const char *eq;
                 char *key;
                 size_t j;
@@ -452,15 +453,11 @@ static void cfg_parse_properties(cfg_loader_t *ld, const config_setting_t *s)
                                    i);
                         continue;
                 }
-                for (j = 0; j < cfg_owned_prop_count; j++) {
-                        if (!strcmp(key, cfg_owned_props[j].key))
-                                break;
-                }
-                if (j < cfg_owned_prop_count) {
+                if ((owned = cfg_owned_prop_find(key)) != NULL) {
                         cfg_report(ld, e,
                                    "kafka.properties[%d]: '%s' is set by "
                                    "hookbridge; %s",
-                                   i, key, cfg_owned_props[j].fix);
+                                   i, key, owned->fix);
                         continue;
                 }
                 for (j = 0; j < k->prop_count; j++) {

@@ -519,6 +519,46 @@ Test(cfg, kafka_properties)
         cr_assert_null(strstr(errs, "abc"));
 }
 
+/* The settings that carry the dead-letter producer's and the consumer's
+ * guarantees are hookbridge's, under any of librdkafka's spellings
+ * (aliases, the "topic." prefix, any case): a config error naming them
+ * (issue 14 item 3). */
+Test(cfg, kafka_properties_reserved)
+{
+        static const char *const keys[] = {
+                "acks",
+                "request.required.acks",
+                "topic.acks",
+                "ACKS",
+                "enable.idempotence",
+                "message.timeout.ms",
+                "delivery.timeout.ms",
+                "topic.message.timeout.ms",
+                "transactional.id",
+                "enable.partition.eof",
+                "partition.assignment.strategy",
+                "auto.commit.enable",
+                "topic.auto.commit.enable",
+                "topic.auto.offset.reset",
+                "offset.store.method",
+        };
+        char text[512], want[256];
+
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                snprintf(text, sizeof(text),
+                         "kafka = { brokers = \"b:9092\"; topics = ( \"a\" "
+                         ");\n"
+                         "  properties = [ \"%s=1\" ];\n"
+                         "};\n" WEBHOOKS,
+                         keys[i]);
+                snprintf(want, sizeof(want),
+                         "t.cfg:2: kafka.properties[0]: '%s' is set by "
+                         "hookbridge; ",
+                         keys[i]);
+                expect_err(text, want);
+        }
+}
+
 /* --- delivery --------------------------------------------------------- */
 
 Test(cfg, retry_max_below_initial)
