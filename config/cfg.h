@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hb_sched.h"
+
 /**
  * The loaded configuration is an opaque handle; what it describes is
  * handed out as read-only plain-data records below. Those records are
@@ -37,6 +39,15 @@ typedef struct cfg_retry_s {
         int max_attempts; /**< attempts before "exhausted", >= 1 */
 } cfg_retry_t;
 
+/** The retry tiers (SPEC §4a), delivery.retry.schedule and friends. */
+typedef struct cfg_tiers_s {
+        hb_sched_t schedule; /**< n == 0: no tiers (in-worker retries only) */
+        /** tier i's topic is "<topic_prefix>-<i>-<label>" (hb_sched_topic);
+         *  default "<kafka.group_id>.retry" */
+        const char *topic_prefix;
+        int partitions; /**< of tier topics created when missing */
+} cfg_tiers_t;
+
 typedef struct cfg_topic_s {
         const char *name;
         const char *app_token; /**< NULL when not configured */
@@ -60,6 +71,7 @@ typedef struct cfg_delivery_s {
         int timeout_ms;         /**< whole request */
         int connect_timeout_ms; /**< TCP+TLS connect */
         cfg_retry_t retry;
+        cfg_tiers_t tiers;             /**< after retry's in-worker attempts */
         const char *dead_letter_topic; /**< NULL: none */
         cfg_exhausted_t on_exhausted;
         int max_in_flight;               /**< messages, all partitions */

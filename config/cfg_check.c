@@ -41,6 +41,31 @@ static void cfg_check_delivery(cfg_loader_t *ld)
 
         cfg_retry_check(ld, ld->dretry, "delivery.retry.", &d->retry,
                         ld->dretry_set, ld->dretry_bad, ", the default");
+        if (!d->tiers.topic_prefix && k->group_id) {
+                /* the group's own tiers: two deployments on one cluster
+                 * never share them */
+                size_t len = strlen(k->group_id) + sizeof(".retry");
+                char *p = ld_alloc(ld, len, 1);
+                if (p) {
+                        snprintf(p, len, "%s.retry", k->group_id);
+                        ld->cfg->delivery.tiers.topic_prefix = p;
+                }
+        }
+        for (size_t i = 0; d->tiers.schedule.n && i < k->topic_count; i++) {
+                char t0[256];
+                if (hb_sched_tier_of(&d->tiers.schedule, d->tiers.topic_prefix,
+                                     k->topics[i].name) >= 0 ||
+                    !hb_sched_topic(&d->tiers.schedule, d->tiers.topic_prefix,
+                                    0, t0, sizeof(t0)) ||
+                    strlen(t0) > 249) {
+                        cfg_report(ld, ld->dretry ? ld->dretry : g,
+                                   "delivery.retry.topic_prefix: the tier "
+                                   "topics ('%.64s-...') must be valid topic "
+                                   "names other than kafka.topics",
+                                   d->tiers.topic_prefix);
+                        break;
+                }
+        }
         m = cfg_member(g, "dead_letter_topic");
         for (size_t i = 0; d->dead_letter_topic && i < k->topic_count; i++) {
                 if (!strcmp(k->topics[i].name, d->dead_letter_topic))

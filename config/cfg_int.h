@@ -188,8 +188,9 @@ typedef struct cfg_toggle_s {
 
 extern const cfg_opt_t cfg_top_opts[], cfg_kafka_opts[], cfg_topic_opts[],
         cfg_delivery_opts[], cfg_circuit_opts[], cfg_tls_opts[],
-        cfg_retry_opts[], cfg_webhook_opts[], cfg_toggle_opts[],
-        cfg_mapping_opts[], cfg_admin_opts[], cfg_log_opts[];
+        cfg_retry_opts[], cfg_dretry_opts[], cfg_tiers_opts[],
+        cfg_webhook_opts[], cfg_toggle_opts[], cfg_mapping_opts[],
+        cfg_admin_opts[], cfg_log_opts[];
 
 /** librdkafka properties hookbridge sets itself, and what to do instead. */
 typedef struct cfg_owned_prop_s {

@@ -116,6 +116,31 @@ const cfg_opt_t cfg_retry_opts[] = {
         {NULL},
 };
 
+/* delivery.retry: the in-worker attempts (first, in cfg_retry_opts' order,
+ * so the bits of cfg_opt_bit(cfg_retry_opts, ...) hold) and the tiers
+ * after them (cfg_tiers_opts, parsed by cfg_parse_delivery). */
+const cfg_opt_t cfg_dretry_opts[] = {
+        CFG_INT("initial_ms", cfg_retry_t, initial_ms, CFG_RELOADABLE, 1,
+                3600000, 500),
+        CFG_INT("max_ms", cfg_retry_t, max_ms, CFG_RELOADABLE, 1, 86400000,
+                60000),
+        CFG_INT("max_attempts", cfg_retry_t, max_attempts, CFG_RELOADABLE, 1,
+                1000, 8),
+        CFG_CUSTOM("schedule", CFG_RESTART_ONLY, NULL),
+        CFG_CUSTOM("topic_prefix", CFG_RESTART_ONLY, NULL),
+        CFG_CUSTOM("tier_partitions", CFG_RESTART_ONLY, NULL),
+        {NULL},
+};
+
+const cfg_opt_t cfg_tiers_opts[] = {
+        CFG_CUSTOM("schedule", CFG_RESTART_ONLY, NULL),
+        CFG_STR("topic_prefix", cfg_tiers_t, topic_prefix,
+                CFG_NONEMPTY | CFG_NODEF | CFG_RESTART_ONLY, NULL, NULL),
+        CFG_INT("tier_partitions", cfg_tiers_t, partitions, CFG_RESTART_ONLY, 1,
+                10000, 6),
+        {NULL},
+};
+
 const cfg_opt_t cfg_webhook_opts[] = {
         CFG_CUSTOM("name", CFG_REQUIRED | CFG_RELOADABLE, "name = \"crm\";"),
         CFG_CUSTOM("url", CFG_REQUIRED | CFG_RELOADABLE,

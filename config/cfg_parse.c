@@ -584,6 +584,65 @@ static void cfg_parse_networks(cfg_loader_t *ld, const config_setting_t *s)
         }
 }
 
+/*
+ * delivery.retry's tier settings (cfg_tiers_opts): the schedule, a list
+ * of delays (hb_sched_parse_delay), [] for no tiers; the topic prefix and
+ * the partitions of created tier topics.
+ */
+static void cfg_parse_tiers(cfg_loader_t *ld, const config_setting_t *r)
+{
+        static const cfg_scope_t rsc = {"delivery.retry.", "in delivery.retry"};
+        cfg_tiers_t *t = &ld->cfg->delivery.tiers;
+        const config_setting_t *s = cfg_member(r, "schedule");
+        const char *items[HB_SCHED_MAX];
+        char why[256];
+        int n;
+
+        for (size_t k = 0; cfg_tiers_opts[k].name; k++) {
+                const cfg_opt_t *o = &cfg_tiers_opts[k];
+                const config_setting_t *m = cfg_member(r, o->name);
+
+                if (o->kind == CFG_OPT_CUSTOM)
+                        continue;
+                if (!m || cfg_opt_parse(ld, m, &rsc, o, t) != 0)
+                        if (!(o->flags & CFG_NODEF))
+                                cfg_opt_default(o, t);
+        }
+        if (t->topic_prefix && !cfg_topic_name_ok(t->topic_prefix))
+                cfg_report(ld, cfg_member(r, "topic_prefix"),
+                           "delivery.retry.topic_prefix: '%.64s' is not a "
+                           "valid start of a Kafka topic name; use A-Z a-z "
+                           "0-9 . _ -",
+                           t->topic_prefix);
+        hb_sched_default(&t->schedule);
+        s = cfg_seq(ld, s, "delivery.retry.schedule",
+                    "[ \"5s\", \"5m\", \"30m\", \"2h\" ]");
+        if (!s)
+                return;
+        n = config_setting_length(s);
+        if (n > HB_SCHED_MAX) {
+                cfg_report(ld, s,
+                           "delivery.retry.schedule: %d tiers; at most %d", n,
+                           HB_SCHED_MAX);
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+
+                items[i] = cfg_elem_str(ld, e, "delivery.retry.schedule", i);
+                if (!items[i])
+                        return;
+        }
+        if (hb_sched_parse(&t->schedule, items, (size_t)n, why, sizeof(why)) !=
+                    0 &&
+            n > 0) {
+                cfg_report(ld, s, "delivery.retry.%s", why);
+                hb_sched_default(&t->schedule);
+        }
+        if (n == 0)
+                t->schedule.n = 0;
+}
+
 static void cfg_parse_delivery(cfg_loader_t *ld, const config_setting_t *g)
 {
         static const cfg_scope_t sc = {"delivery.", "in delivery"};
@@ -600,8 +659,9 @@ static void cfg_parse_delivery(cfg_loader_t *ld, const config_setting_t *g)
                       "{ initial_ms = 500; max_ms = 60000; max_attempts = 8; "
                       "}");
         ld->dretry = r;
-        ld->dretry_set = cfg_parse_opts(ld, r, &rsc, cfg_retry_opts, &d->retry,
+        ld->dretry_set = cfg_parse_opts(ld, r, &rsc, cfg_dretry_opts, &d->retry,
                                         1, &ld->dretry_bad);
+        cfg_parse_tiers(ld, r);
         cfg_parse_circuit(ld, cfg_member(g, "circuit"));
         cfg_parse_networks(ld, cfg_member(g, "allow_networks"));
 

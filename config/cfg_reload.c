@@ -19,6 +19,8 @@ static const cfg_rl_group_t cfg_rl_groups[] = {
          offsetof(struct cfg_s, delivery)},
         {"delivery.retry.", cfg_retry_opts,
          offsetof(struct cfg_s, delivery.retry)},
+        {"delivery.retry.", cfg_tiers_opts,
+         offsetof(struct cfg_s, delivery.tiers)},
         {"admin.", cfg_admin_opts, offsetof(struct cfg_s, admin)},
         {"log.", cfg_log_opts, offsetof(struct cfg_s, log)},
 };
@@ -116,6 +118,16 @@ static int cfg_rl_custom_eq(const char *path, const cfg_t *a, const cfg_t *b)
                                        a->delivery.allow_network_count,
                                        b->delivery.allow_networks,
                                        b->delivery.allow_network_count);
+        if (!strcmp(path, "delivery.retry.schedule")) {
+                const hb_sched_t *sa = &a->delivery.tiers.schedule;
+                const hb_sched_t *sb = &b->delivery.tiers.schedule;
+                if (sa->n != sb->n)
+                        return 0;
+                for (size_t i = 0; i < sa->n; i++)
+                        if (sa->delay_ms[i] != sb->delay_ms[i])
+                                return 0;
+                return 1;
+        }
         /* token and token_env both end in admin.token: compared once,
          * under "token" */
         if (!strcmp(path, "admin.token"))

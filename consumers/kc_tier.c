@@ -146,17 +146,16 @@ static int commit_moved(kc_tier_t *t,
         int rc = 0;
 
         for (size_t i = 0; i < n; i++) {
-                int32_t part;
-                int64_t off, done;
-                size_t pend;
-                const char *topic =
-                        kc_tracker_at(t->tracker, i, &part, &off, &done, &pend);
-                if (off < 0 || off == done)
+                kc_tracker_info_t in;
+                if (kc_tracker_at(t->tracker, i, &in) == -1)
+                        break;
+                if (in.committable < 0 || in.committable == in.committed)
                         continue;
-                if (only &&
-                    !rd_kafka_topic_partition_list_find(only, topic, part))
+                if (only && !rd_kafka_topic_partition_list_find(only, in.topic,
+                                                                in.partition))
                         continue;
-                rd_kafka_topic_partition_list_add(l, topic, part)->offset = off;
+                rd_kafka_topic_partition_list_add(l, in.topic, in.partition)
+                        ->offset = in.committable;
         }
         if (l->cnt == 0)
                 goto out;
@@ -377,7 +376,7 @@ static rd_kafka_message_t *hand_out(kc_tier_t *t, part_t *p,
                                     rd_kafka_message_t *m, kc_ticket_t *ticket,
                                     int *tier)
 {
-        if (kc_tracker_add(t->tracker, p->topic, p->partition, m->offset,
+        if (kc_tracker_add(t->tracker, p->topic, p->partition, m->offset, -1,
                            ticket) == -1) {
                 rd_kafka_message_destroy(m);
                 return NULL;
@@ -502,18 +501,21 @@ size_t kc_tier_partitions(kc_tier_t *t, kc_tier_info_t *out, size_t max)
         for (size_t i = 0; i < t->nparts && i < max; i++) {
                 part_t *p = &t->parts[i];
                 kc_tier_info_t *o = &out[i];
-                int64_t lo = -1, hi = -1, committable, committed, pos;
+                int64_t lo = -1, hi = -1, committable = -1, committed = -1;
+                int64_t pos;
                 size_t pend = 0;
                 const rd_kafka_message_t *m = hand_peek(p);
                 for (size_t j = 0; j < kc_tracker_count(t->tracker); j++) {
-                        int32_t part;
-                        const char *topic =
-                                kc_tracker_at(t->tracker, j, &part,
-                                              &committable, &committed, &pend);
-                        if (part == p->partition && !strcmp(topic, p->topic))
+                        kc_tracker_info_t in;
+                        if (kc_tracker_at(t->tracker, j, &in) == -1)
                                 break;
-                        committable = committed = -1;
-                        pend = 0;
+                        if (in.partition == p->partition &&
+                            !strcmp(in.topic, p->topic)) {
+                                committable = in.committable;
+                                committed = in.committed;
+                                pend = in.pending;
+                                break;
+                        }
                 }
                 o->topic = p->topic;
                 o->tier = p->tier;

@@ -1527,3 +1527,66 @@ Test(cfg, secret_file_readable_by_others_is_a_warning)
         cr_assert_eq(count_lines(errs), 2, "%s", errs);
         unlink(path);
 }
+
+/* delivery.retry's tiers (SPEC §4a): Svix's schedule by default, topics
+ * named after the group, [] for none. */
+Test(cfg, retry_tiers_default_and_set)
+{
+        cfg_t *cfg = load_ok(KAFKA WEBHOOKS);
+        const cfg_tiers_t *t = &cfg_delivery(cfg)->tiers;
+        char name[128];
+
+        cr_assert_eq(t->schedule.n, 7);
+        cr_expect_eq(t->schedule.delay_ms[0], 5000);
+        cr_expect_eq(t->schedule.delay_ms[6], 36000000);
+        cr_expect_str_eq(t->topic_prefix, "hookbridge.retry");
+        cr_expect_eq(t->partitions, 6);
+        cr_expect_str_eq(hb_sched_topic(&t->schedule, t->topic_prefix, 2, name,
+                                        sizeof(name)),
+                         "hookbridge.retry-2-30m");
+        cfg_destroy(cfg);
+
+        cfg = load_ok("kafka = { brokers = \"b:1\"; group_id = \"g1\"; "
+                      "topics = ( \"events\" ); };\n"
+                      "delivery = { retry = { schedule = [ \"1s\", "
+                      "\"250ms\" ]; tier_partitions = 2; }; };\n" WEBHOOKS);
+        t = &cfg_delivery(cfg)->tiers;
+        cr_assert_eq(t->schedule.n, 2);
+        cr_expect_eq(t->schedule.delay_ms[1], 250);
+        cr_expect_str_eq(t->topic_prefix, "g1.retry");
+        cr_expect_eq(t->partitions, 2);
+        cfg_destroy(cfg);
+
+        cfg = load_ok(KAFKA "delivery = { retry = { schedule = [ ]; "
+                            "topic_prefix = \"x.t\"; }; };\n" WEBHOOKS);
+        t = &cfg_delivery(cfg)->tiers;
+        cr_expect_eq(t->schedule.n, 0);
+        cr_expect_str_eq(t->topic_prefix, "x.t");
+        cfg_destroy(cfg);
+}
+
+Test(cfg, retry_tiers_problems)
+{
+        expect_err(KAFKA "delivery = { retry = { schedule = [ \"1s\", "
+                         "\"2x\" ]; }; };\n" WEBHOOKS,
+                   "t.cfg:5: delivery.retry.schedule[1]: '2x'");
+        expect_err(KAFKA
+                   "delivery = { retry = { schedule = \"5s\"; }; };\n" WEBHOOKS,
+                   "t.cfg:5: delivery.retry.schedule: expected a list");
+        expect_err(KAFKA "delivery = { retry = { topic_prefix = \"a b\"; }; "
+                         "};\n" WEBHOOKS,
+                   "delivery.retry.topic_prefix: 'a b' is not a valid");
+        expect_err(
+                KAFKA
+                "delivery = { retry = { tier_partitions = 0; }; };\n" WEBHOOKS,
+                "delivery.retry.tier_partitions: 0 is out of range");
+        expect_err(
+                "kafka = { brokers = \"b:1\"; topics = ( \"p-0-5s\" ); };\n"
+                "delivery = { retry = { topic_prefix = \"p\"; }; };\n" WEBHOOKS,
+                "delivery.retry.topic_prefix: the tier topics");
+        /* the tiers are the deployment's: not per webhook */
+        expect_err(KAFKA "webhooks = ( { name = \"crm\"; url = "
+                         "\"https://example.com/hook\"; events = [ \"*\" ]; "
+                         "retry = { schedule = [ \"1s\" ]; }; } );\n",
+                   "unknown setting 'schedule'");
+}

@@ -45,6 +45,7 @@ Test(cfg_reload, every_option_says_what_a_reload_does)
                 {"topic", cfg_topic_opts},     {"delivery", cfg_delivery_opts},
                 {"circuit", cfg_circuit_opts}, {"tls", cfg_tls_opts},
                 {"retry", cfg_retry_opts},     {"webhook", cfg_webhook_opts},
+                {"dretry", cfg_dretry_opts},   {"tiers", cfg_tiers_opts},
                 {"toggle", cfg_toggle_opts},   {"mapping", cfg_mapping_opts},
                 {"admin", cfg_admin_opts},     {"log", cfg_log_opts},
         };
@@ -86,10 +87,11 @@ Test(cfg_reload, names_exactly_the_restart_only_changes)
                 "commit_interval_ms = 2000; properties = [ "
                 "\"client.rack=r1\" ];",
                 "on_exhausted = \"drop\"; revoke_timeout_ms = 1; "
-                "shutdown_timeout_ms = 2; timeout_ms = 2000; retry = { "
-                "max_attempts = 2; }; concurrency = 8; dead_letter_topic = "
+                "shutdown_timeout_ms = 2; timeout_ms = 2000; "
+                "concurrency = 8; dead_letter_topic = "
                 "\"dlq\"; allow_networks = [ \"10.0.0.0/8\" ]; circuit = { "
-                "failures = 1; }; max_response_bytes = 1;",
+                "failures = 1; }; max_response_bytes = 1; retry = { "
+                "schedule = [ \"1s\" ]; tier_partitions = 1; };",
                 "timeout_ms = 500; enabled = false;",
                 "admin = { listen = \"127.0.0.1:9999\"; token = "
                 "\"sekrit-token\"; }; log = { level = \"debug\"; };");
@@ -101,9 +103,11 @@ Test(cfg_reload, names_exactly_the_restart_only_changes)
                          "delivery.concurrency, delivery.dead_letter_topic, "
                          "delivery.max_response_bytes, "
                          "delivery.allow_networks, "
-                         "delivery.circuit.failures, admin.listen, "
+                         "delivery.circuit.failures, "
+                         "delivery.retry.schedule, "
+                         "delivery.retry.tier_partitions, admin.listen, "
                          "admin.token, log.level");
-        cr_expect_eq(n, 10);
+        cr_expect_eq(n, 12);
         cr_expect_null(strstr(buf, "sekrit"));
         cfg_destroy(a);
         cfg_destroy(b);
@@ -140,9 +144,11 @@ Test(cfg_reload, a_small_buffer_is_cut_with_dots)
                           "concurrency = 8; connect_timeout_ms = 200;", "", "");
         char buf[40], tiny[4];
 
-        cr_expect_eq(cfg_reload_diff(a, b, buf, sizeof(buf)), 3);
+        /* the group's tier topics (delivery.retry.topic_prefix, from
+         * group_id) change with it */
+        cr_expect_eq(cfg_reload_diff(a, b, buf, sizeof(buf)), 4);
         cr_expect_str_eq(buf, "kafka.group_id, ...");
-        cr_expect_eq(cfg_reload_diff(a, b, tiny, sizeof(tiny)), 3);
+        cr_expect_eq(cfg_reload_diff(a, b, tiny, sizeof(tiny)), 4);
         cr_expect_str_eq(tiny, "...");
         cr_expect_lt(strlen(buf), sizeof(buf));
         cfg_destroy(a);
