@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
@@ -24,7 +23,7 @@ struct wh_endpoint_s {
         int timeout_ms;
         cfg_retry_t retry;
         cfg_tls_t tls; /* strings owned */
-        wh_ep_state_t state;
+        int max_in_flight;
 };
 
 /* Headers hookbridge writes itself; a static header may not repeat them
@@ -140,7 +139,7 @@ wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
         ep->url = dup_str(wh->url);
         if (!ep->name || !ep->url)
                 goto oom;
-        ep->state.max_in_flight = wh->max_in_flight;
+        ep->max_in_flight = wh->max_in_flight;
         if ((wh->tls.ca_file &&
              !(ep->tls.ca_file = dup_str(wh->tls.ca_file))) ||
             (wh->tls.client_cert &&
@@ -223,34 +222,14 @@ void wh_endpoint_unref(wh_endpoint_t *ep)
         free(ep);
 }
 
-wh_ep_state_t *wh_endpoint_state(wh_endpoint_t *ep)
+int wh_endpoint_shared(const wh_endpoint_t *ep)
 {
-        return &ep->state;
+        return ep->refcnt > 1;
 }
 
-int wh_endpoint_circuit(const wh_endpoint_t *ep)
+int wh_endpoint_max_in_flight(const wh_endpoint_t *ep)
 {
-        struct timespec ts;
-        int64_t now;
-
-        if (ep->state.circuit != 2)
-                return ep->state.circuit;
-        /* open until open_until, half-open from then on even before the
-         * pool starts the probe: what a status page should say */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        return now < ep->state.open_until ? 2 : 1;
-}
-
-int wh_endpoint_disabled(const wh_endpoint_t *ep)
-{
-        return ep->state.disabled != 0;
-}
-
-void wh_endpoint_set_disabled(wh_endpoint_t *ep, int disabled)
-{
-        if (ep)
-                ep->state.disabled = disabled != 0;
+        return ep->max_in_flight;
 }
 
 const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep)

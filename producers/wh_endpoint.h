@@ -10,8 +10,11 @@
 /**
  * A webhook ready to send to: URL, decoded signing keys, static header
  * list, timeouts and retry bounds, copied out of its cfg_webhook_t so it
- * outlives a configuration reload. Reference counted: every delivery in
- * flight holds a reference.
+ * outlives a configuration reload. Reference counted: a pool that has
+ * delivered to it holds one reference (see wh_pool_sched.h).
+ *
+ * @remark describes a subscriber only: how its deliveries are scheduled,
+ *         and what is learnt sending them, is the pool's.
  */
 typedef struct wh_endpoint_s wh_endpoint_t;
 
@@ -26,58 +29,14 @@ wh_endpoint_t *wh_endpoint_ref(wh_endpoint_t *ep);
 /** @brief Drop a reference; frees on the last. NULL is a no-op. */
 void wh_endpoint_unref(wh_endpoint_t *ep);
 
-/**
- * Delivery state of an endpoint, kept on the endpoint so that it lasts
- * across deliveries (and across pools: the circuit and the 410 mark stay
- * with the endpoint until a reload makes a new one).
- *
- * @remark read and written by wh_pool only, from its thread; everyone
- *         else asks wh_endpoint_circuit() and wh_endpoint_disabled(). The
- *         queue and list fields belong to the one pool that has
- *         deliveries of this endpoint (wh_pool_submit() refuses a second
- *         pool meanwhile); they are empty whenever it has none.
- */
-typedef struct wh_ep_state_s {
-        int max_in_flight; /**< own cap (cfg), <= 0: none */
-        int in_flight;     /**< requests on the wire now */
+/** @returns 1 when a reference besides the caller's exists (a pool
+ *  forgets an endpoint nobody else holds), else 0. */
+int wh_endpoint_shared(const wh_endpoint_t *ep);
 
-        /* wh_pool's scheduling, see wh_pool.c */
-        void *owner;       /**< the pool holding deliveries, or NULL */
-        size_t deliveries; /**< in that pool, not yet reported */
-        void *queue_head;  /**< FIFO of deliveries ready to start */
-        void *queue_tail;
-        int listed;          /**< 0, or which list of the pool holds it */
-        wh_endpoint_t *prev; /**< links in that list */
-        wh_endpoint_t *next;
-
-        /* circuit breaker */
-        int failures;       /**< consecutive failed attempts */
-        int circuit;        /**< 0 closed, 1 half-open, 2 open */
-        int64_t open_until; /**< monotonic ms, while open */
-        int probing;        /**< half-open: the probe is on the wire */
-
-        int disabled; /**< 410 Gone seen: until a reload */
-} wh_ep_state_t;
-
-/** @returns the endpoint's delivery state (for wh_pool). */
-wh_ep_state_t *wh_endpoint_state(wh_endpoint_t *ep);
-
-/**
- * @returns the circuit breaker's state: 0 closed, 1 half-open (the open
- *          period is over: the next attempt is the one probe), 2 open (no
- *          attempt starts).
- */
-int wh_endpoint_circuit(const wh_endpoint_t *ep);
-
-/** @returns 1 when the endpoint is disabled (a 410 Gone), else 0. */
-int wh_endpoint_disabled(const wh_endpoint_t *ep);
-
-/**
- * @brief Disable (\p disabled 1) or re-enable (0) the endpoint. wh_pool
- *        disables an endpoint by itself on a 410 Gone; its deliveries
- *        then end with WH_OUT_DISABLED, without a request.
- */
-void wh_endpoint_set_disabled(wh_endpoint_t *ep, int disabled);
+/** @returns the webhook's own cap on requests in flight, <= 0: none. How
+ *  deliveries are scheduled, and what is learnt sending them (circuit,
+ *  410), is the pool's: wh_pool_circuit(), wh_pool_disabled(). */
+int wh_endpoint_max_in_flight(const wh_endpoint_t *ep);
 
 /** @returns the TLS settings (fields NULL when not configured). */
 const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep);

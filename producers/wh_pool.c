@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "wh_guard.h"
+#include "wh_pool_sched.h"
 #include "wh_retry.h"
 #include "hb_log.h"
 #include "hb_time.h"
@@ -27,8 +28,10 @@
 #define WH_DEFAULT_CIRCUIT_OPEN_MS 30000
 /* socket events taken from epoll per wh_pool_run() round */
 #define WH_EPOLL_BATCH 64
+/* how often the endpoints nobody else holds are forgotten */
+#define WH_SWEEP_MS 1000
 
-/* Which list of the pool an endpoint is on (wh_ep_state_t.listed). */
+/* Which list of the pool an endpoint is on (wh_sched_t.listed). */
 #define EP_UNLISTED 0
 #define EP_RUNNABLE 1 /* may start a request now: the round-robin */
 #define EP_OPEN     2 /* circuit open: waits for open_until */
@@ -44,7 +47,7 @@ typedef struct wh_delivery_s wh_delivery_t;
  */
 struct wh_delivery_s {
         wh_pool_t *pool;
-        wh_endpoint_t *ep; /* our own reference */
+        wh_sched_t *es; /* its endpoint (es->ep), outlives the delivery */
         char *id;
         const char *body; /* borrowed until the callback */
         size_t body_len;
@@ -73,9 +76,9 @@ struct wh_delivery_s {
         wh_delivery_t *all_prev, *all_next;
 };
 
-/* A doubly linked list of endpoints through their wh_ep_state_t. */
+/* A doubly linked list of endpoints through their wh_sched_t. */
 typedef struct ep_list_s {
-        wh_endpoint_t *head, *tail;
+        wh_sched_t *head, *tail;
 } ep_list_t;
 
 /*
@@ -103,16 +106,23 @@ struct wh_pool_s {
         int https_only;
 
         /* reusable easy handles, at most max_in_flight, each with the
-         * endpoint its options were set for (our reference; NULL: unknown,
-         * reset before use) */
+         * endpoint its options were set for (NULL: unknown, reset before
+         * use; cleared when that endpoint is swept) */
         struct idle_s {
                 CURL *e;
-                wh_endpoint_t *ep;
+                wh_sched_t *es;
         } * idle;
         int idle_count;
         int in_flight;
         size_t pending;
         size_t queued; /* ready in endpoint queues, waiting for a slot */
+
+        /* every endpoint this pool keeps (wh_pool_sched.h), an open
+         * addressing hash table on the endpoint's address: a submit finds
+         * its endpoint in O(1) */
+        wh_sched_t **eps;
+        size_t eps_cap, eps_count; /* cap: 0 or a power of two */
+        int64_t next_sweep_ms;
 
         ep_list_t runnable; /* EP_RUNNABLE, in turn order */
         ep_list_t open;     /* EP_OPEN */
@@ -167,64 +177,172 @@ static wh_delivery_t *list_pop(wh_delivery_t **head, wh_delivery_t **tail)
         return d;
 }
 
-/* The endpoint's own FIFO of ready deliveries (void * in its state). */
-static void ep_queue_push(wh_ep_state_t *st, wh_delivery_t *d)
+/* The endpoint's own FIFO of ready deliveries. */
+static void ep_queue_push(wh_sched_t *es, wh_delivery_t *d)
 {
-        wh_delivery_t *head = st->queue_head, *tail = st->queue_tail;
-
-        list_push(&head, &tail, d);
-        st->queue_head = head;
-        st->queue_tail = tail;
+        list_push(&es->queue_head, &es->queue_tail, d);
 }
 
-static wh_delivery_t *ep_queue_pop(wh_ep_state_t *st)
+static wh_delivery_t *ep_queue_pop(wh_sched_t *es)
 {
-        wh_delivery_t *head = st->queue_head, *tail = st->queue_tail;
-        wh_delivery_t *d = list_pop(&head, &tail);
-
-        st->queue_head = head;
-        st->queue_tail = tail;
-        return d;
+        return list_pop(&es->queue_head, &es->queue_tail);
 }
 
-static void ep_list_add(ep_list_t *l, wh_endpoint_t *ep, int which)
+static void ep_list_add(ep_list_t *l, wh_sched_t *es, int which)
 {
-        wh_ep_state_t *st = wh_endpoint_state(ep);
-
-        st->listed = which;
-        st->next = NULL;
-        st->prev = l->tail;
+        es->listed = which;
+        es->next = NULL;
+        es->prev = l->tail;
         if (l->tail)
-                wh_endpoint_state(l->tail)->next = ep;
+                l->tail->next = es;
         else
-                l->head = ep;
-        l->tail = ep;
+                l->head = es;
+        l->tail = es;
 }
 
-static void ep_list_remove(ep_list_t *l, wh_endpoint_t *ep)
+static void ep_list_remove(ep_list_t *l, wh_sched_t *es)
 {
-        wh_ep_state_t *st = wh_endpoint_state(ep);
-
-        if (st->prev)
-                wh_endpoint_state(st->prev)->next = st->next;
+        if (es->prev)
+                es->prev->next = es->next;
         else
-                l->head = st->next;
-        if (st->next)
-                wh_endpoint_state(st->next)->prev = st->prev;
+                l->head = es->next;
+        if (es->next)
+                es->next->prev = es->prev;
         else
-                l->tail = st->prev;
-        st->prev = st->next = NULL;
-        st->listed = EP_UNLISTED;
+                l->tail = es->prev;
+        es->prev = es->next = NULL;
+        es->listed = EP_UNLISTED;
 }
 
-static void ep_unlist(wh_pool_t *p, wh_endpoint_t *ep)
+static void ep_unlist(wh_pool_t *p, wh_sched_t *es)
 {
-        wh_ep_state_t *st = wh_endpoint_state(ep);
+        if (es->listed == EP_RUNNABLE)
+                ep_list_remove(&p->runnable, es);
+        else if (es->listed == EP_OPEN)
+                ep_list_remove(&p->open, es);
+}
 
-        if (st->listed == EP_RUNNABLE)
-                ep_list_remove(&p->runnable, ep);
-        else if (st->listed == EP_OPEN)
-                ep_list_remove(&p->open, ep);
+/* --- the endpoints a pool keeps ---------------------------------------- */
+
+static size_t eps_slot(const wh_pool_t *p, const wh_endpoint_t *ep)
+{
+        /* Fibonacci hashing of the address: its low bits are alignment */
+        uint64_t h = (uint64_t)(uintptr_t)ep * 0x9e3779b97f4a7c15ull;
+
+        return (size_t)(h >> 32) & (p->eps_cap - 1);
+}
+
+wh_sched_t *wh_pool_sched(const wh_pool_t *p, const wh_endpoint_t *ep)
+{
+        size_t i;
+
+        if (!p || !ep || p->eps_cap == 0)
+                return NULL;
+        for (i = eps_slot(p, ep); p->eps[i]; i = (i + 1) & (p->eps_cap - 1))
+                if (p->eps[i]->ep == ep)
+                        return p->eps[i];
+        return NULL;
+}
+
+static void eps_put(wh_pool_t *p, wh_sched_t *es)
+{
+        size_t i = eps_slot(p, es->ep);
+
+        while (p->eps[i])
+                i = (i + 1) & (p->eps_cap - 1);
+        p->eps[i] = es;
+}
+
+/* Room for one more at a load of at most 1/2. @returns -1 on OOM. */
+static int eps_reserve(wh_pool_t *p)
+{
+        wh_sched_t **old = p->eps;
+        size_t old_cap = p->eps_cap, cap;
+
+        if ((p->eps_count + 1) * 2 <= p->eps_cap)
+                return 0;
+        cap = old_cap ? old_cap * 2 : 16;
+        p->eps = calloc(cap, sizeof(*p->eps));
+        if (!p->eps) {
+                p->eps = old;
+                return -1;
+        }
+        p->eps_cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+                if (old[i])
+                        eps_put(p, old[i]);
+        free(old);
+        return 0;
+}
+
+/* What \p p keeps for \p ep, made on first use. NULL: out of memory. */
+static wh_sched_t *sched_get(wh_pool_t *p, wh_endpoint_t *ep)
+{
+        wh_sched_t *es = wh_pool_sched(p, ep);
+
+        if (es)
+                return es;
+        if (eps_reserve(p) != 0 || !(es = calloc(1, sizeof(*es))))
+                return NULL;
+        es->ep = wh_endpoint_ref(ep);
+        es->max_in_flight = wh_endpoint_max_in_flight(ep);
+        eps_put(p, es);
+        p->eps_count++;
+        return es;
+}
+
+static void sched_free(wh_pool_t *p, wh_sched_t *es)
+{
+        /* an idle handle set up for it is reset before its next use */
+        for (int i = 0; i < p->idle_count; i++)
+                if (p->idle[i].es == es)
+                        p->idle[i].es = NULL;
+        wh_endpoint_unref(es->ep);
+        free(es);
+}
+
+/* Remove slot \p i, moving later entries of its probe run back. */
+static void eps_remove_at(wh_pool_t *p, size_t i)
+{
+        size_t mask = p->eps_cap - 1, j = i;
+
+        p->eps[i] = NULL;
+        for (;;) {
+                size_t home;
+
+                j = (j + 1) & mask;
+                if (!p->eps[j])
+                        break;
+                home = eps_slot(p, p->eps[j]->ep);
+                /* the entry at j may fill the hole at i unless its home
+                 * lies cyclically in (i, j] */
+                if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+                        continue;
+                p->eps[i] = p->eps[j];
+                p->eps[j] = NULL;
+                i = j;
+        }
+        p->eps_count--;
+}
+
+/* Forget the endpoints with no delivery here that nobody else holds:
+ * nobody can submit them again (a reload made new ones). */
+static void sweep(wh_pool_t *p, int64_t now)
+{
+        size_t i = 0;
+
+        p->next_sweep_ms = now + WH_SWEEP_MS;
+        while (i < p->eps_cap) {
+                wh_sched_t *es = p->eps[i];
+
+                if (es && es->deliveries == 0 && es->listed == EP_UNLISTED &&
+                    !wh_endpoint_shared(es->ep)) {
+                        eps_remove_at(p, i);
+                        sched_free(p, es);
+                        continue; /* slot i may hold a moved entry now */
+                }
+                i++;
+        }
 }
 
 /* Room for \p n deliveries: grown at submit, so a retry can always be
@@ -301,7 +419,6 @@ static wh_delivery_t *heap_pop(wh_pool_t *p)
 static void delivery_free(wh_delivery_t *d)
 {
         wh_pool_t *p = d->pool;
-        wh_ep_state_t *st = wh_endpoint_state(d->ep);
 
         if (d->all_prev)
                 d->all_prev->all_next = d->all_next;
@@ -309,10 +426,8 @@ static void delivery_free(wh_delivery_t *d)
                 p->all = d->all_next;
         if (d->all_next)
                 d->all_next->all_prev = d->all_prev;
-        if (--st->deliveries == 0)
-                st->owner = NULL;
+        d->es->deliveries--;
         curl_slist_free_all(d->hdrs);
-        wh_endpoint_unref(d->ep);
         free(d->resp);
         free(d->id);
         free(d);
@@ -333,23 +448,23 @@ static void complete_disabled(wh_delivery_t *d)
         complete(d, WH_OUT_DISABLED);
 }
 
-/* The circuit of \p st as the scheduler sees it at \p now: an open
+/* The circuit of \p es as the scheduler sees it at \p now: an open
  * circuit whose time is up is half-open (its next attempt probes). */
-static int circuit_at(const wh_pool_t *p, const wh_ep_state_t *st, int64_t now)
+static int circuit_at(const wh_pool_t *p, const wh_sched_t *es, int64_t now)
 {
         if (p->circuit_failures <= 0)
                 return 0;
-        if (st->circuit == 2 && now >= st->open_until)
+        if (es->circuit == 2 && now >= es->open_until)
                 return 1;
-        return st->circuit;
+        return es->circuit;
 }
 
-/* 1 when \p st is below its own cap and, half-open, has no probe out. */
-static int has_room(const wh_pool_t *p, const wh_ep_state_t *st, int64_t now)
+/* 1 when \p es is below its own cap and, half-open, has no probe out. */
+static int has_room(const wh_pool_t *p, const wh_sched_t *es, int64_t now)
 {
-        if (st->max_in_flight > 0 && st->in_flight >= st->max_in_flight)
+        if (es->max_in_flight > 0 && es->in_flight >= es->max_in_flight)
                 return 0;
-        return !(circuit_at(p, st, now) == 1 && st->probing);
+        return !(circuit_at(p, es, now) == 1 && es->probing);
 }
 
 /*
@@ -359,31 +474,30 @@ static int has_room(const wh_pool_t *p, const wh_ep_state_t *st, int64_t now)
  * the round-robin. Otherwise (cap reached, probe out) the end of one of
  * its attempts calls this again.
  */
-static void ep_wake(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
+static void ep_wake(wh_pool_t *p, wh_sched_t *es, int64_t now)
 {
-        wh_ep_state_t *st = wh_endpoint_state(ep);
         wh_delivery_t *d;
 
-        if (st->listed != EP_UNLISTED || !st->queue_head)
+        if (es->listed != EP_UNLISTED || !es->queue_head)
                 return;
-        if (st->disabled) {
-                while ((d = ep_queue_pop(st))) {
+        if (es->disabled) {
+                while ((d = ep_queue_pop(es))) {
                         p->queued--;
                         complete_disabled(d);
                 }
-        } else if (circuit_at(p, st, now) == 2) {
-                ep_list_add(&p->open, ep, EP_OPEN);
-        } else if (has_room(p, st, now)) {
-                ep_list_add(&p->runnable, ep, EP_RUNNABLE);
+        } else if (circuit_at(p, es, now) == 2) {
+                ep_list_add(&p->open, es, EP_OPEN);
+        } else if (has_room(p, es, now)) {
+                ep_list_add(&p->runnable, es, EP_RUNNABLE);
         }
 }
 
 /* \p d is ready for its next attempt: it joins its endpoint's queue. */
 static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
 {
-        ep_queue_push(wh_endpoint_state(d->ep), d);
+        ep_queue_push(d->es, d);
         p->queued++;
-        ep_wake(p, d->ep, now);
+        ep_wake(p, d->es, now);
 }
 
 /*
@@ -391,24 +505,23 @@ static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
  * that is waiting, queued or for a retry, without another request.
  * O(waiting deliveries), once per endpoint.
  */
-static void disable(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
+static void disable(wh_pool_t *p, wh_sched_t *es, int64_t now)
 {
-        wh_ep_state_t *st = wh_endpoint_state(ep);
         size_t j = 0;
 
-        if (st->disabled)
+        if (es->disabled)
                 return;
-        st->disabled = 1;
+        es->disabled = 1;
         hb_log(HB_LOG_ERR,
                "webhook disabled after 410 Gone; reload the configuration "
                "to re-enable",
-               "webhook=%s", wh_endpoint_name(ep));
-        ep_unlist(p, ep);
-        ep_wake(p, ep, now); /* ends the queue */
+               "webhook=%s", wh_endpoint_name(es->ep));
+        ep_unlist(p, es);
+        ep_wake(p, es, now); /* ends the queue */
         for (size_t i = 0; i < p->heap_len; i++) {
                 wh_delivery_t *d = p->heap[i];
 
-                if (d->ep == ep)
+                if (d->es == es)
                         complete_disabled(d);
                 else
                         p->heap[j++] = d;
@@ -427,7 +540,7 @@ static void disable(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
 static int apply_class(wh_delivery_t *d, wh_class_t cls)
 {
         wh_pool_t *p = d->pool;
-        const cfg_retry_t *r = wh_endpoint_retry(d->ep);
+        const cfg_retry_t *r = wh_endpoint_retry(d->es->ep);
         int64_t delay;
 
         switch (cls) {
@@ -466,7 +579,7 @@ static int apply_class(wh_delivery_t *d, wh_class_t cls)
                 }
                 break;
         }
-        if (wh_endpoint_state(d->ep)->disabled) {
+        if (d->es->disabled) {
                 /* a retry would never be sent */
                 complete_disabled(d);
                 return 0;
@@ -480,7 +593,7 @@ static int apply_class(wh_delivery_t *d, wh_class_t cls)
 static void probe_over(wh_delivery_t *d)
 {
         if (d->probe) {
-                wh_endpoint_state(d->ep)->probing = 0;
+                d->es->probing = 0;
                 d->probe = 0;
         }
 }
@@ -489,7 +602,7 @@ static void note_attempt(wh_pool_t *p, wh_delivery_t *d, long status,
                          int will_retry)
 {
         if (p->attempt_cb)
-                p->attempt_cb(d->ep, status, d->last_attempt_s, will_retry,
+                p->attempt_cb(d->es->ep, status, d->last_attempt_s, will_retry,
                               p->attempt_opaque);
 }
 
@@ -578,13 +691,13 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 /* --- attempts ---------------------------------------------------------- */
 
 /* Keep \p e for the next attempt (its connection stays in the multi's
- * cache either way): one to the same endpoint (\p ep, set up for it; NULL
+ * cache either way): one to the same endpoint (\p es, set up for it; NULL
  * when its options are in an unknown state) reuses it without a reset. */
-static void release_easy(wh_pool_t *p, CURL *e, wh_endpoint_t *ep)
+static void release_easy(wh_pool_t *p, CURL *e, wh_sched_t *es)
 {
         if (p->idle_count < p->max_in_flight) {
                 p->idle[p->idle_count].e = e;
-                p->idle[p->idle_count].ep = ep ? wh_endpoint_ref(ep) : NULL;
+                p->idle[p->idle_count].es = es;
                 p->idle_count++;
         } else {
                 curl_easy_cleanup(e);
@@ -593,7 +706,7 @@ static void release_easy(wh_pool_t *p, CURL *e, wh_endpoint_t *ep)
 
 /* An idle handle for \p ep: *\p fresh tells whether its endpoint options
  * must be set (a new or reset handle). NULL: out of memory. */
-static CURL *take_easy(wh_pool_t *p, wh_endpoint_t *ep, int *fresh)
+static CURL *take_easy(wh_pool_t *p, wh_sched_t *es, int *fresh)
 {
         struct idle_s it;
         int i;
@@ -601,17 +714,14 @@ static CURL *take_easy(wh_pool_t *p, wh_endpoint_t *ep, int *fresh)
         *fresh = 1;
         if (p->idle_count == 0)
                 return curl_easy_init();
-        for (i = p->idle_count - 1; i > 0 && p->idle[i].ep != ep; i--)
+        for (i = p->idle_count - 1; i > 0 && p->idle[i].es != es; i--)
                 ;
         it = p->idle[i];
         p->idle[i] = p->idle[--p->idle_count];
-        if (it.ep == ep) {
+        if (it.es == es)
                 *fresh = 0;
-        } else {
+        else
                 curl_easy_reset(it.e);
-        }
-        if (it.ep)
-                wh_endpoint_unref(it.ep);
         return it.e;
 }
 
@@ -709,17 +819,17 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         CURL *e;
         int fresh;
 
-        e = take_easy(p, d->ep, &fresh);
+        e = take_easy(p, d->es, &fresh);
         if (!e) {
                 fail_local(p, d, "curl_easy_init failed");
                 return;
         }
         /* re-signed for every attempt: the timestamp is this attempt's */
         curl_slist_free_all(d->hdrs);
-        d->hdrs = wh_endpoint_headers(d->ep, d->id, (int64_t)time(NULL),
+        d->hdrs = wh_endpoint_headers(d->es->ep, d->id, (int64_t)time(NULL),
                                       d->body, d->body_len);
         if (!d->hdrs) {
-                release_easy(p, e, fresh ? NULL : d->ep);
+                release_easy(p, e, fresh ? NULL : d->es);
                 fail_local(p, d, "out of memory building the request headers");
                 return;
         }
@@ -729,32 +839,30 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         d->resp_len = 0;
         d->retry_after_ms = -1;
         d->status = 0;
-        if ((fresh && set_endpoint_options(p, d->ep, e) != 0) ||
+        if ((fresh && set_endpoint_options(p, d->es->ep, e) != 0) ||
             set_delivery_options(d, e) != 0) {
                 release_easy(p, e, NULL);
                 fail_local(p, d, "curl_easy_setopt failed");
                 return;
         }
         if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
-                release_easy(p, e, d->ep);
+                release_easy(p, e, d->es);
                 fail_local(p, d, "curl_multi_add_handle failed");
                 return;
         }
         d->attempts++;
         d->easy = e;
         p->in_flight++;
-        wh_endpoint_state(d->ep)->in_flight++;
+        d->es->in_flight++;
 }
 
-static void circuit_open(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
+static void circuit_open(wh_pool_t *p, wh_sched_t *es, int64_t now)
 {
-        wh_ep_state_t *st = wh_endpoint_state(ep);
-
-        st->circuit = 2;
-        st->open_until = now + p->circuit_open_ms;
+        es->circuit = 2;
+        es->open_until = now + p->circuit_open_ms;
         hb_log(HB_LOG_WARN, "circuit opened",
-               "webhook=%s failures=%d open_ms=%d", wh_endpoint_name(ep),
-               st->failures, p->circuit_open_ms);
+               "webhook=%s failures=%d open_ms=%d", wh_endpoint_name(es->ep),
+               es->failures, p->circuit_open_ms);
 }
 
 /*
@@ -767,26 +875,26 @@ static void circuit_open(wh_pool_t *p, wh_endpoint_t *ep, int64_t now)
 static void circuit_note(wh_pool_t *p, wh_delivery_t *d, wh_class_t cls,
                          int64_t now)
 {
-        wh_ep_state_t *st = wh_endpoint_state(d->ep);
+        wh_sched_t *es = d->es;
         int was_probe = d->probe, state;
 
         probe_over(d);
         if (p->circuit_failures <= 0)
                 return;
         if (cls != WH_CLASS_RETRY) {
-                if (st->circuit != 0)
+                if (es->circuit != 0)
                         hb_log(HB_LOG_INFO, "circuit closed",
-                               "webhook=%s probe=%d", wh_endpoint_name(d->ep),
+                               "webhook=%s probe=%d", wh_endpoint_name(es->ep),
                                was_probe);
-                st->circuit = 0;
-                st->failures = 0;
+                es->circuit = 0;
+                es->failures = 0;
                 return;
         }
-        st->failures++;
-        state = circuit_at(p, st, now);
-        if ((state == 0 && st->failures >= p->circuit_failures) ||
+        es->failures++;
+        state = circuit_at(p, es, now);
+        if ((state == 0 && es->failures >= p->circuit_failures) ||
             (state == 1 && was_probe))
-                circuit_open(p, d->ep, now);
+                circuit_open(p, es, now);
 }
 
 /* A transfer ended with \p rc. */
@@ -802,12 +910,12 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
                 d->last_attempt_s = (double)total_us / 1e6;
         curl_multi_remove_handle(p->multi, e);
-        release_easy(p, e, d->ep);
+        release_easy(p, e, d->es);
         d->easy = NULL;
         curl_slist_free_all(d->hdrs);
         d->hdrs = NULL;
         p->in_flight--;
-        wh_endpoint_state(d->ep)->in_flight--;
+        d->es->in_flight--;
         d->status = code;
 
         if (rc == CURLE_COULDNT_CONNECT && d->refused[0]) {
@@ -819,7 +927,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
                 probe_over(d);
                 complete(d, WH_OUT_PERMANENT);
                 note_attempt(p, d, 0, 0);
-                ep_wake(p, d->ep, now);
+                ep_wake(p, d->es, now);
                 return;
         }
         if (rc != CURLE_OK) {
@@ -842,11 +950,11 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         } else {
                 cls = wh_retry_classify(code);
                 if (code == 410)
-                        disable(p, d->ep, now);
+                        disable(p, d->es, now);
         }
         circuit_note(p, d, cls, now);
         note_attempt(p, d, rc == CURLE_OK ? code : 0, apply_class(d, cls));
-        ep_wake(p, d->ep, now);
+        ep_wake(p, d->es, now);
 }
 
 /* Due retries and endpoints whose open period is over join their queues;
@@ -854,45 +962,44 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
 static void schedule(wh_pool_t *p)
 {
         int64_t now = hb_time_mono_ms();
-        wh_endpoint_t *ep, *next;
+        wh_sched_t *es, *next;
 
         while (p->heap_len > 0 && p->heap[0]->due_ms <= now)
                 enqueue(p, heap_pop(p), now);
-        for (ep = p->open.head; ep; ep = next) {
-                next = wh_endpoint_state(ep)->next;
-                if (circuit_at(p, wh_endpoint_state(ep), now) != 2) {
-                        ep_list_remove(&p->open, ep);
-                        ep_wake(p, ep, now);
+        for (es = p->open.head; es; es = next) {
+                next = es->next;
+                if (circuit_at(p, es, now) != 2) {
+                        ep_list_remove(&p->open, es);
+                        ep_wake(p, es, now);
                 }
         }
-        while (p->in_flight < p->max_in_flight && (ep = p->runnable.head)) {
-                wh_ep_state_t *st = wh_endpoint_state(ep);
+        while (p->in_flight < p->max_in_flight && (es = p->runnable.head)) {
                 wh_delivery_t *d;
 
-                ep_list_remove(&p->runnable, ep);
-                if (st->disabled || circuit_at(p, st, now) == 2 ||
-                    !has_room(p, st, now)) {
+                ep_list_remove(&p->runnable, es);
+                if (es->disabled || circuit_at(p, es, now) == 2 ||
+                    !has_room(p, es, now)) {
                         /* changed since it was listed (a circuit opened
-                         * by a late answer, wh_endpoint_set_disabled()):
-                         * to where it belongs now, not back here */
-                        ep_wake(p, ep, now);
+                         * by a late answer, wh_pool_set_disabled()): to
+                         * where it belongs now, not back here */
+                        ep_wake(p, es, now);
                         continue;
                 }
-                d = ep_queue_pop(st);
+                d = ep_queue_pop(es);
                 p->queued--;
-                if (circuit_at(p, st, now) == 1) {
+                if (circuit_at(p, es, now) == 1) {
                         /* half-open: this attempt is the one probe */
                         d->probe = 1;
-                        st->probing = 1;
-                        if (st->circuit == 2) {
-                                st->circuit = 1;
+                        es->probing = 1;
+                        if (es->circuit == 2) {
+                                es->circuit = 1;
                                 hb_log(HB_LOG_INFO, "circuit half-open",
                                        "webhook=%s probing=1",
-                                       wh_endpoint_name(ep));
+                                       wh_endpoint_name(es->ep));
                         }
                 }
                 start_attempt(p, d);
-                ep_wake(p, ep, now); /* back to the tail if it may */
+                ep_wake(p, es, now); /* back to the tail if it may */
         }
 }
 
@@ -901,12 +1008,9 @@ static int64_t next_timer(const wh_pool_t *p)
 {
         int64_t t = p->heap_len > 0 ? p->heap[0]->due_ms : -1;
 
-        for (wh_endpoint_t *ep = p->open.head; ep;
-             ep = wh_endpoint_state(ep)->next) {
-                int64_t u = wh_endpoint_state(ep)->open_until;
-                if (t < 0 || u < t)
-                        t = u;
-        }
+        for (const wh_sched_t *es = p->open.head; es; es = es->next)
+                if (t < 0 || es->open_until < t)
+                        t = es->open_until;
         return t;
 }
 
@@ -1132,18 +1236,14 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
                    const char *body, size_t body_len, int forever,
                    wh_done_cb_t *cb, void *opaque)
 {
-        wh_ep_state_t *st;
+        wh_sched_t *es;
         wh_delivery_t *d;
         size_t id_len;
         int bad_id = 0;
 
         if (!p || !ep || !id || !cb || (!body && body_len > 0))
                 return -1;
-        st = wh_endpoint_state(ep);
-        /* the endpoint's queue and counters serve one pool at a time */
-        if (st->owner && st->owner != p)
-                return -1;
-        if (heap_reserve(p, p->pending + 1) != 0)
+        if (!(es = sched_get(p, ep)) || heap_reserve(p, p->pending + 1) != 0)
                 return -1;
         d = calloc(1, sizeof(*d));
         if (!d)
@@ -1158,7 +1258,7 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
         }
         memcpy(d->id, id, id_len + 1);
         d->pool = p;
-        d->ep = wh_endpoint_ref(ep);
+        d->es = es;
         d->body = body ? body : "";
         d->body_len = body_len;
         d->forever = forever;
@@ -1171,8 +1271,7 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
                 p->all->all_prev = d;
         p->all = d;
         p->pending++;
-        st->owner = p;
-        st->deliveries++;
+        es->deliveries++;
 
         for (size_t i = 0; i < id_len; i++) {
                 unsigned char c = (unsigned char)id[i];
@@ -1200,6 +1299,9 @@ int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd)
 
         if (!p)
                 return -1;
+        now = hb_time_mono_ms();
+        if (now >= p->next_sweep_ms)
+                sweep(p, now);
         schedule(p);
         if (drive(p) == -1) /* sends what schedule() just started */
                 return -1;
@@ -1280,21 +1382,43 @@ size_t wh_pool_pending(const wh_pool_t *p)
         return p ? p->pending : 0;
 }
 
+int wh_pool_circuit(const wh_pool_t *p, const wh_endpoint_t *ep)
+{
+        const wh_sched_t *es = wh_pool_sched(p, ep);
+
+        /* open until open_until, half-open from then on even before the
+         * probe starts: what a status page should say */
+        return es ? circuit_at(p, es, hb_time_mono_ms()) : 0;
+}
+
+int wh_pool_disabled(const wh_pool_t *p, const wh_endpoint_t *ep)
+{
+        const wh_sched_t *es = wh_pool_sched(p, ep);
+
+        return es ? es->disabled : 0;
+}
+
+size_t wh_pool_running_to(const wh_pool_t *p, const wh_endpoint_t *ep)
+{
+        const wh_sched_t *es = wh_pool_sched(p, ep);
+
+        return es ? (size_t)es->in_flight : 0;
+}
+
+int wh_pool_set_disabled(wh_pool_t *p, wh_endpoint_t *ep, int disabled)
+{
+        wh_sched_t *es = p && ep ? sched_get(p, ep) : NULL;
+
+        if (!es)
+                return -1;
+        es->disabled = disabled != 0;
+        return 0;
+}
+
 void wh_pool_destroy(wh_pool_t *p)
 {
         if (!p)
                 return;
-        /* endpoints may outlive the pool: forget what it kept on them
-         * (every endpoint listed or with a queue has a delivery here) */
-        for (wh_delivery_t *d = p->all; d; d = d->all_next) {
-                wh_ep_state_t *st = wh_endpoint_state(d->ep);
-
-                st->queue_head = st->queue_tail = NULL;
-                st->listed = EP_UNLISTED;
-                st->prev = st->next = NULL;
-                st->in_flight = 0;
-                st->probing = 0;
-        }
         while (p->all) {
                 wh_delivery_t *d = p->all;
 
@@ -1303,13 +1427,15 @@ void wh_pool_destroy(wh_pool_t *p)
                         curl_easy_cleanup(d->easy);
                         d->easy = NULL;
                 }
-                delivery_free(d); /* the last one clears st->owner */
+                delivery_free(d);
         }
-        for (int i = 0; i < p->idle_count; i++) {
+        for (int i = 0; i < p->idle_count; i++)
                 curl_easy_cleanup(p->idle[i].e);
-                if (p->idle[i].ep)
-                        wh_endpoint_unref(p->idle[i].ep);
-        }
+        p->idle_count = 0;
+        for (size_t i = 0; i < p->eps_cap; i++)
+                if (p->eps[i])
+                        sched_free(p, p->eps[i]);
+        free(p->eps);
         curl_multi_cleanup(p->multi); /* may still call on_socket() */
         close(p->epfd);
         close(p->wakefd);

@@ -41,7 +41,7 @@ typedef enum {
                                refused, an unusable URL or id */
         WH_OUT_EXHAUSTED, /**< retryable failures, max_attempts reached */
         WH_OUT_DISABLED,  /**< the endpoint is disabled (after a 410 Gone,
-                               see wh_endpoint_disabled()): this delivery
+                               see wh_pool_disabled()): this delivery
                                was not sent (or not again), and waits for
                                nothing; a reload re-enables the webhook */
 } wh_outcome_t;
@@ -94,9 +94,11 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
  *                 disabled endpoint still end it.
  *
  * @remark \p body is borrowed: it must stay valid until \p cb has run.
- *         The pool takes its own reference on \p ep.
- * @returns 0, or -1 on out-of-memory, bad arguments, or when \p ep has
- *          unreported deliveries in another pool.
+ *         The pool takes its own reference on \p ep, and keeps what it
+ *         learns about it (circuit, 410) while anyone else holds \p ep:
+ *         until a reload makes a new endpoint. Pools are independent:
+ *         each keeps its own turn, cap count and circuit for \p ep.
+ * @returns 0, or -1 on out-of-memory or bad arguments.
  */
 int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
                    const char *body, size_t body_len, int forever,
@@ -134,6 +136,22 @@ size_t wh_pool_running(const wh_pool_t *p);
 /** @returns deliveries submitted and not yet reported (including those
  *  waiting for a retry). */
 size_t wh_pool_pending(const wh_pool_t *p);
+
+/**
+ * @returns the circuit breaker's state for \p ep in \p p: 0 closed (also
+ *          when \p p never had a delivery of it), 1 half-open (the open
+ *          period is over: the next attempt is the one probe), 2 open (no
+ *          attempt starts).
+ */
+int wh_pool_circuit(const wh_pool_t *p, const wh_endpoint_t *ep);
+
+/** @returns 1 when \p p disabled \p ep (a 410 Gone: its deliveries end
+ *  with WH_OUT_DISABLED, without a request, until a reload makes a new
+ *  endpoint), else 0. */
+int wh_pool_disabled(const wh_pool_t *p, const wh_endpoint_t *ep);
+
+/** @returns requests to \p ep on the wire now. */
+size_t wh_pool_running_to(const wh_pool_t *p, const wh_endpoint_t *ep);
 
 /**
  * @brief Abandon every pending delivery without calling callbacks (the

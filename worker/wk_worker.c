@@ -724,15 +724,14 @@ static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
                                        json_object_new_string(where));
                 json_object_object_add(j, "enabled",
                                        json_object_new_boolean(h->active[i]));
-                json_object_object_add(
-                        j, "disabled_by_410",
-                        json_object_new_boolean(
-                                wh_endpoint_disabled(h->eps[i])));
+                json_object_object_add(j, "disabled_by_410",
+                                       json_object_new_boolean(wh_pool_disabled(
+                                               w->pool, h->eps[i])));
                 json_object_object_add(
                         j, "circuit",
                         json_object_new_string((const char *[]){
                                 "closed", "half-open",
-                                "open"}[wh_endpoint_circuit(h->eps[i])]));
+                                "open"}[wh_pool_circuit(w->pool, h->eps[i])]));
                 json_object_array_add(hooks, j);
         }
         json_object_object_add(o, "webhooks", hooks);
@@ -804,9 +803,9 @@ static void slow_tick(wk_worker_t *w)
         wk_metrics_mark(w->metrics, WK_M_DISABLED);
         for (size_t i = 0; i < h->n; i++) {
                 wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i],
-                               wh_endpoint_circuit(h->eps[i]));
+                               wh_pool_circuit(w->pool, h->eps[i]));
                 wk_metrics_set(w->metrics, WK_M_DISABLED, h->labels[i],
-                               wh_endpoint_disabled(h->eps[i]));
+                               wh_pool_disabled(w->pool, h->eps[i]));
         }
         wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
         wk_metrics_sweep(w->metrics, WK_M_DISABLED);

@@ -22,6 +22,7 @@
 
 #include "wh_endpoint.h"
 #include "wh_pool.h"
+#include "wh_pool_sched.h"
 #include "wh_sign.h"
 
 #define SECRET      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -1277,7 +1278,7 @@ Test(policy, hanging_webhook_keeps_to_its_cap, .timeout = 30)
         cr_expect_eq(wh_pool_queued(p), 26);
         t0 = now_s();
         cr_assert_geq(wh_pool_run(p, 0, -1), 0);
-        cr_expect_eq(wh_endpoint_state(es)->in_flight, 2);
+        cr_expect_eq(wh_pool_running_to(p, es), 2);
         cr_expect_eq(wh_pool_queued(p) + wh_pool_running(p) +
                              (size_t)count_called(of, 20) +
                              (size_t)count_called(os, 6),
@@ -1410,9 +1411,9 @@ Test(policy, circuit_opens_waits_and_probes_once, .timeout = 30)
                              0);
         /* three failed attempts in a row open it */
         t = now_s() + 3;
-        while (wh_endpoint_circuit(ep) != 2 && now_s() < t)
+        while (wh_pool_circuit(p, ep) != 2 && now_s() < t)
                 cr_assert_geq(wh_pool_run(p, 10, -1), 0);
-        cr_assert_eq(wh_endpoint_circuit(ep), 2);
+        cr_assert_eq(wh_pool_circuit(p, ep), 2);
         cr_expect_eq(srv_requests(s), 3);
         cr_expect_eq(at.n, 3);
         /* open: nothing reaches the receiver, nothing fails */
@@ -1426,12 +1427,12 @@ Test(policy, circuit_opens_waits_and_probes_once, .timeout = 30)
                 cr_assert_geq(wh_pool_run(p, 10, -1), 0);
         cr_expect_eq(srv_requests(s), 4);
         drive_for(p, 100);
-        cr_expect_eq(wh_endpoint_circuit(ep), 2);
+        cr_expect_eq(wh_pool_circuit(p, ep), 2);
         drive_for(p, 250);
         cr_expect_eq(srv_requests(s), 4);
         /* the next probe succeeds: closed, everything goes out */
         drive_until(p, o, 5, 5000);
-        cr_expect_eq(wh_endpoint_circuit(ep), 0);
+        cr_expect_eq(wh_pool_circuit(p, ep), 0);
         for (int i = 0; i < 5; i++) {
                 cr_expect_eq(o[i].outcome, WH_OUT_OK, "delivery %d", i);
                 total += o[i].attempts;
@@ -1478,9 +1479,9 @@ Test(policy, half_open_lets_exactly_one_probe_out, .timeout = 30)
                              0);
         /* all six go out at once (no own cap) and fail: open */
         t = now_s() + 3;
-        while (wh_endpoint_circuit(ep) != 2 && now_s() < t)
+        while (wh_pool_circuit(p, ep) != 2 && now_s() < t)
                 cr_assert_geq(wh_pool_run(p, 10, -1), 0);
-        cr_assert_eq(wh_endpoint_circuit(ep), 2);
+        cr_assert_eq(wh_pool_circuit(p, ep), 2);
         drive_for(p, 100);
         first = srv_requests(s);
         /* six, or a few more when a quick retry beat the second failure
@@ -1488,11 +1489,11 @@ Test(policy, half_open_lets_exactly_one_probe_out, .timeout = 30)
         cr_expect_geq(first, 6);
         /* the open period ends without the pool running: half-open */
         usleep(300 * 1000);
-        cr_expect_eq(wh_endpoint_circuit(ep), 1);
+        cr_expect_eq(wh_pool_circuit(p, ep), 1);
         /* six deliveries wait, one probe goes, fails, opens it again */
         drive_for(p, 150);
         cr_expect_eq(srv_requests(s), first + 1);
-        cr_expect_eq(wh_endpoint_circuit(ep), 2);
+        cr_expect_eq(wh_pool_circuit(p, ep), 2);
         cr_expect_eq(count_called(o, 6), 0);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
@@ -1523,7 +1524,7 @@ Test(policy, circuit_counts_consecutive_failures_only)
         drive_until(p, o, 3, 5000);
         cr_expect_eq(count_called(o, 3), 3);
         cr_expect_eq(srv_requests(s), 7);
-        cr_expect_eq(wh_endpoint_circuit(ep), 0);
+        cr_expect_eq(wh_pool_circuit(p, ep), 0);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
         srv_stop(s);
@@ -1548,7 +1549,7 @@ Test(policy, breaker_off_never_opens)
         drive_until(p, &o, 1, 5000);
         cr_expect_eq(o.outcome, WH_OUT_EXHAUSTED);
         cr_expect_eq(o.attempts, 8);
-        cr_expect_eq(wh_endpoint_circuit(ep), 0);
+        cr_expect_eq(wh_pool_circuit(p, ep), 0);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
         srv_stop(s);
@@ -1579,7 +1580,7 @@ Test(policy, gone_disables_the_endpoint, .timeout = 30)
         t0 = now_s();
         drive_until(p, o, 5, 3000);
         cr_expect_lt(now_s() - t0, 2.0, "the waiting retry was not ended");
-        cr_expect_eq(wh_endpoint_disabled(ep), 1);
+        cr_expect_eq(wh_pool_disabled(p, ep), 1);
         /* the 410 itself: permanent with its status */
         cr_expect_eq(o[1].outcome, WH_OUT_PERMANENT);
         cr_expect_eq(o[1].status, 410);
@@ -1604,8 +1605,8 @@ Test(policy, gone_disables_the_endpoint, .timeout = 30)
         cr_expect_eq(srv_requests(s), 2);
 
         /* re-enabled (what a reload amounts to): sent again */
-        wh_endpoint_set_disabled(ep, 0);
-        cr_expect_eq(wh_endpoint_disabled(ep), 0);
+        cr_assert_eq(wh_pool_set_disabled(p, ep, 0), 0);
+        cr_expect_eq(wh_pool_disabled(p, ep), 0);
         cr_assert_eq(wh_pool_submit(p, ep, "again", BODY, strlen(BODY), 0,
                                     on_done, &again),
                      0);
@@ -1656,7 +1657,7 @@ Test(policy, disabled_by_hand_sends_nothing)
                 cr_assert_eq(wh_pool_submit(p, ep, "d", BODY, strlen(BODY), 0,
                                             on_done, &o[i]),
                              0);
-        wh_endpoint_set_disabled(ep, 1);
+        cr_assert_eq(wh_pool_set_disabled(p, ep, 1), 0);
         drive_until(p, o, 3, 3000);
         for (int i = 0; i < 3; i++)
                 cr_expect_eq(o[i].outcome, WH_OUT_DISABLED);
@@ -1829,18 +1830,20 @@ Test(policy, refused_probe_does_not_wedge_the_circuit, .timeout = 30)
                                .circuit_open_ms = 50};
         wh_pool_t *p = pool_with(&conf);
         wh_endpoint_t *ep = endpoint(&wh);
-        wh_ep_state_t *st = wh_endpoint_state(ep);
+        wh_sched_t *st;
         outcome_t o[2];
 
         memset(o, 0, sizeof(o));
-        /* as if it had failed and the open period were over */
-        st->circuit = 2;
-        st->failures = 1;
-        st->open_until = 0;
         for (int i = 0; i < 2; i++)
                 cr_assert_eq(wh_pool_submit(p, ep, "p", BODY, strlen(BODY), 0,
                                             on_done, &o[i]),
                              0);
+        /* as if it had failed and the open period were over */
+        st = wh_pool_sched(p, ep);
+        cr_assert_not_null(st);
+        st->circuit = 2;
+        st->failures = 1;
+        st->open_until = 0;
         drive_until(p, o, 2, 3000);
         cr_expect_eq(o[0].outcome, WH_OUT_PERMANENT);
         cr_expect_eq(o[1].outcome, WH_OUT_PERMANENT);
@@ -1891,8 +1894,10 @@ Test(policy, proxy_from_the_environment_is_ignored)
         srv_stop(s);
 }
 
-Test(policy, one_endpoint_one_pool_at_a_time)
+Test(policy, pools_schedule_an_endpoint_independently)
 {
+        /* the scheduling state is each pool's own: a second pool may take
+         * deliveries of an endpoint the first still has */
         static const step_t steps[] = {{200}};
         srv_t *s = srv_start(steps, 1);
         cfg_webhook_t wh = webhook(s->url);
@@ -1904,16 +1909,18 @@ Test(policy, one_endpoint_one_pool_at_a_time)
         cr_assert_eq(wh_pool_submit(p1, ep, "1", BODY, strlen(BODY), 0, on_done,
                                     &o1),
                      0);
-        cr_expect_eq(wh_pool_submit(p2, ep, "2", BODY, strlen(BODY), 0, on_done,
-                                    &o2),
-                     -1);
-        drive_until(p1, &o1, 1, 3000);
-        cr_expect_eq(o1.outcome, WH_OUT_OK);
-        /* free again once p1 has reported everything */
-        cr_expect_eq(wh_pool_submit(p2, ep, "2", BODY, strlen(BODY), 0, on_done,
+        cr_assert_eq(wh_pool_submit(p2, ep, "2", BODY, strlen(BODY), 0, on_done,
                                     &o2),
                      0);
+        cr_expect_eq(wh_pool_queued(p1), 1);
+        cr_expect_eq(wh_pool_queued(p2), 1);
+        /* a mark in one pool is not the other's */
+        cr_assert_eq(wh_pool_set_disabled(p1, ep, 1), 0);
+        cr_expect_eq(wh_pool_disabled(p2, ep), 0);
+        cr_assert_eq(wh_pool_set_disabled(p1, ep, 0), 0);
+        drive_until(p1, &o1, 1, 3000);
         drive_until(p2, &o2, 1, 3000);
+        cr_expect_eq(o1.outcome, WH_OUT_OK);
         cr_expect_eq(o2.outcome, WH_OUT_OK);
         wh_pool_destroy(p1);
         wh_pool_destroy(p2);
@@ -1941,15 +1948,13 @@ Test(policy, endpoint_outlives_a_pool_with_queued_deliveries, .timeout = 30)
                              0);
         drive_for(p, 50); /* one on the wire, three queued */
         cr_expect_eq(wh_pool_running(p), 1);
-        cr_expect_neq(wh_endpoint_state(ep)->listed, 0);
+        cr_expect_neq(wh_pool_sched(p, ep)->listed, 0);
         wh_pool_destroy(p);
         cr_expect_eq(count_called(o, 4), 0);
-        cr_expect_eq(wh_endpoint_state(ep)->in_flight, 0);
-        cr_expect_null(wh_endpoint_state(ep)->queue_head);
-        cr_expect_eq(wh_endpoint_state(ep)->listed, 0);
-        cr_expect_null(wh_endpoint_state(ep)->owner);
 
+        /* nothing of that pool is left on the endpoint */
         p = pool_with(&conf);
+        cr_expect_null(wh_pool_sched(p, ep));
         cr_assert_eq(wh_pool_submit(p, ep, "q", BODY, strlen(BODY), 0, on_done,
                                     &after),
                      0);
@@ -1957,5 +1962,41 @@ Test(policy, endpoint_outlives_a_pool_with_queued_deliveries, .timeout = 30)
         cr_expect_eq(after.outcome, WH_OUT_OK);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
+        srv_stop(s);
+}
+
+Test(policy, what_the_pool_learnt_lasts_while_the_endpoint_is_held,
+     .timeout = 30)
+{
+        /* the 410 mark outlives the deliveries while the worker holds the
+         * endpoint; once nobody does, the pool forgets it (and drops its
+         * reference: ASan/valgrind see no leak) */
+        static const step_t steps[] = {{410}};
+        srv_t *s = srv_start(steps, 1);
+        cfg_webhook_t wh = webhook(s->url);
+        wh_pool_conf_t conf = {.max_in_flight = 1};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *ep = endpoint(&wh), *gone;
+        outcome_t o = {0}, late = {0};
+
+        cr_assert_eq(
+                wh_pool_submit(p, ep, "g", BODY, strlen(BODY), 0, on_done, &o),
+                0);
+        drive_until(p, &o, 1, 3000);
+        cr_expect_eq(o.status, 410);
+        drive_for(p, 1200); /* a sweep or more */
+        cr_expect_eq(wh_pool_disabled(p, ep), 1);
+        cr_assert_eq(wh_pool_submit(p, ep, "late", BODY, strlen(BODY), 0,
+                                    on_done, &late),
+                     0);
+        drive_until(p, &late, 1, 3000);
+        cr_expect_eq(late.outcome, WH_OUT_DISABLED);
+        cr_expect_eq(srv_requests(s), 1);
+
+        gone = ep;
+        wh_endpoint_unref(ep); /* a reload: the pool holds the last one */
+        drive_for(p, 1200);
+        cr_expect_null(wh_pool_sched(p, gone)); /* compares the address */
+        wh_pool_destroy(p);
         srv_stop(s);
 }

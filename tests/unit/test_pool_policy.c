@@ -161,9 +161,9 @@ Test(policy, circuit_opens_then_one_probe_closes_it)
         wh_pool_submit(p, ep, "x", "{}", 2, 0, on_done, &d);
         /* Three failures open the circuit. */
         for (int64_t end = ms() + 2000;
-             wh_endpoint_circuit(ep) != 2 && ms() < end;)
+             wh_pool_circuit(p, ep) != 2 && ms() < end;)
                 wh_pool_run(p, 10, -1);
-        cr_assert_eq(wh_endpoint_circuit(ep), 2);
+        cr_assert_eq(wh_pool_circuit(p, ep), 2);
         cr_assert_eq(attempts_seen, 3);
         /* While open, nothing reaches the server. */
         before = wk_rx_count(rx);
@@ -174,7 +174,7 @@ Test(policy, circuit_opens_then_one_probe_closes_it)
         cr_assert_eq(wk_rx_set_script(rx, "/cb", "200"), 0);
         run_until(p, &d, 1, 5000);
         cr_assert_eq(d.outcome, WH_OUT_OK);
-        cr_assert_eq(wh_endpoint_circuit(ep), 0);
+        cr_assert_eq(wh_pool_circuit(p, ep), 0);
         cr_assert_eq(wk_rx_count(rx), before + 1);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
@@ -192,7 +192,7 @@ Test(policy, gone_disables_the_endpoint)
         run_until(p, d, 5, 5000);
         cr_assert_eq(d[0].outcome, WH_OUT_PERMANENT);
         cr_assert_eq(d[0].status, 410);
-        cr_assert_eq(wh_endpoint_disabled(ep), 1);
+        cr_assert_eq(wh_pool_disabled(p, ep), 1);
         /* cap 1: the others never went out */
         for (int i = 1; i < 5; i++)
                 cr_assert_eq(d[i].outcome, WH_OUT_DISABLED);
