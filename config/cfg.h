@@ -64,6 +64,9 @@ typedef struct cfg_kafka_s {
         size_t prop_count;
         int commit_interval_ms;
         const char *auto_offset_reset; /**< "earliest" (default)/"latest" */
+        /** kafka.properties may load code or run commands (plugins,
+         *  OpenSSL engines and providers, Kerberos' kinit) */
+        int allow_code_loading;
 } cfg_kafka_t;
 
 typedef struct cfg_delivery_s {

@@ -202,6 +202,9 @@ extern const size_t cfg_owned_prop_count;
 /** @returns the entry of \p key (under any spelling librdkafka takes for
  *  it: any case, "topic." prefix), or NULL. */
 const cfg_owned_prop_t *cfg_owned_prop_find(const char *key);
+/** librdkafka properties that load code or run a command, with what
+ *  they do; @returns \p key's entry (any case), or NULL. */
+const cfg_owned_prop_t *cfg_code_prop_find(const char *key);
 
 /** Request headers hookbridge writes itself (SPEC section 4). */
 extern const char *const cfg_owned_headers[];

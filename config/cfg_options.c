@@ -46,6 +46,8 @@ const cfg_opt_t cfg_kafka_opts[] = {
                 CFG_RESTART_ONLY, 10, 600000, 1000),
         CFG_CHOICE_STR("auto_offset_reset", cfg_kafka_t, auto_offset_reset,
                        CFG_RESTART_ONLY, cfg_offset_resets, 0),
+        CFG_BOOL("allow_code_loading", cfg_kafka_t, allow_code_loading,
+                 CFG_RESTART_ONLY, 0),
         {NULL},
 };
 
@@ -241,6 +243,28 @@ const cfg_owned_prop_t cfg_owned_props[] = {
 };
 const size_t cfg_owned_prop_count =
         sizeof(cfg_owned_props) / sizeof(cfg_owned_props[0]);
+
+/* librdkafka properties that load code or run a command: refused unless
+ * kafka.allow_code_loading, and never set when the file is loaded. */
+const cfg_owned_prop_t cfg_code_props[] = {
+        {"plugin.library.paths", "loads the shared libraries it names"},
+        {"ssl.engine.location", "loads the OpenSSL engine library it names"},
+        {"ssl.engine.id", "loads an OpenSSL engine"},
+        {"ssl.providers",
+         "loads OpenSSL providers, which are shared libraries"},
+        {"sasl.kerberos.kinit.cmd", "runs a shell command"},
+};
+const size_t cfg_code_prop_count =
+        sizeof(cfg_code_props) / sizeof(cfg_code_props[0]);
+
+const cfg_owned_prop_t *cfg_code_prop_find(const char *key)
+{
+        for (size_t i = 0; i < cfg_code_prop_count; i++) {
+                if (!strcasecmp(key, cfg_code_props[i].key))
+                        return &cfg_code_props[i];
+        }
+        return NULL;
+}
 
 const cfg_owned_prop_t *cfg_owned_prop_find(const char *key)
 {

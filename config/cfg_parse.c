@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "hb_types.h"
@@ -372,9 +373,12 @@ static void cfg_parse_topics(cfg_loader_t *ld, const config_setting_t *s)
         }
 }
 
-/* Check one librdkafka property with librdkafka itself. */
+/* Check one librdkafka property with librdkafka itself. \p plugins: an
+ * allowed plugin.library.paths is in the list, whose plugins may know
+ * settings librdkafka does not (they are not loaded to ask them). */
 static void cfg_check_rdkafka_prop(cfg_loader_t *ld, const config_setting_t *e,
-                                   int i, const char *key, const char *value)
+                                   int i, const char *key, const char *value,
+                                   int plugins)
 {
         char errstr[512];
         rd_kafka_conf_res_t res;
@@ -388,7 +392,14 @@ static void cfg_check_rdkafka_prop(cfg_loader_t *ld, const config_setting_t *e,
         res = rd_kafka_conf_set(ld->rdconf, key, value, errstr, sizeof(errstr));
         /* librdkafka's text may quote the value, which may be a password:
          * it is not passed on. */
-        if (res == RD_KAFKA_CONF_UNKNOWN)
+        if (res == RD_KAFKA_CONF_UNKNOWN && plugins)
+                cfg_warn(ld, e,
+                         "kafka.properties[%d]: '%s' is not a librdkafka "
+                         "configuration property; left for the plugins of "
+                         "plugin.library.paths, which loading the "
+                         "configuration does not load, to check",
+                         i, key);
+        else if (res == RD_KAFKA_CONF_UNKNOWN)
                 cfg_report(ld, e,
                            "kafka.properties[%d]: '%s' is not a librdkafka "
                            "configuration property (see librdkafka's "
@@ -402,11 +413,84 @@ static void cfg_check_rdkafka_prop(cfg_loader_t *ld, const config_setting_t *e,
                            i, key);
 }
 
+static const char cfg_allow_code[] =
+        "hookbridge refuses it unless kafka.allow_code_loading = true (set "
+        "that only if whoever can write this file may run code as "
+        "hookbridge)";
+
+/* 1 when \p key is sasl.mechanism or its alias. */
+static int cfg_is_sasl_mechanism(const char *key)
+{
+        return !strcasecmp(key, "sasl.mechanism") ||
+               !strcasecmp(key, "sasl.mechanisms");
+}
+
+/*
+ * Settings that load code or run a command (cfg_code_props, GSSAPI's
+ * kinit) are refused unless kafka.allow_code_loading; allowed, they are
+ * still never set here: plugin.library.paths would load its libraries
+ * when set. @returns 1 when \p key = \p value is such a setting (then
+ * reported when refused), else 0.
+ */
+static int cfg_code_prop(cfg_loader_t *ld, const config_setting_t *e, int i,
+                         const char *key, const char *value)
+{
+        const cfg_owned_prop_t *code = cfg_code_prop_find(key);
+        int allow = ld->cfg->kafka.allow_code_loading;
+
+        if (code) {
+                if (!allow)
+                        cfg_report(ld, e, "kafka.properties[%d]: '%s' %s; %s",
+                                   i, key, code->fix, cfg_allow_code);
+                return 1;
+        }
+        if (cfg_is_sasl_mechanism(key) && !strcasecmp(value, "GSSAPI")) {
+                if (!allow)
+                        cfg_report(ld, e,
+                                   "kafka.properties[%d]: '%s=GSSAPI' runs "
+                                   "sasl.kerberos.kinit.cmd, a shell command, "
+                                   "to get Kerberos tickets; %s",
+                                   i, key, cfg_allow_code);
+                return 1;
+        }
+        return 0;
+}
+
+/* security.protocol=SASL_* with no sasl.mechanism is librdkafka's default
+ * mechanism, GSSAPI, which runs kinit: refused like GSSAPI. */
+static void cfg_check_sasl_default(cfg_loader_t *ld,
+                                   const config_setting_t *proto_at,
+                                   int proto_i, int has_mechanism)
+{
+        const cfg_kafka_t *k = &ld->cfg->kafka;
+        const char *proto = NULL;
+
+        if (!proto_at || has_mechanism || k->allow_code_loading)
+                return;
+        for (size_t j = 0; j < k->prop_count; j++) {
+                if (!strcasecmp(k->prop_names[j], "security.protocol"))
+                        proto = k->prop_values[j];
+        }
+        if (!proto || strncasecmp(proto, "SASL_", 5))
+                return;
+        cfg_report(ld, proto_at,
+                   "kafka.properties[%d]: 'security.protocol=%.16s' with no "
+                   "sasl.mechanism means GSSAPI (librdkafka's default), which "
+                   "runs sasl.kerberos.kinit.cmd, a shell command; set "
+                   "sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or "
+                   "OAUTHBEARER), or, for Kerberos, %s",
+                   proto_i, proto,
+                   "kafka.allow_code_loading = true (set that only if "
+                   "whoever can write this file may run code as "
+                   "hookbridge)");
+}
+
 static void cfg_parse_properties(cfg_loader_t *ld, const config_setting_t *s)
 {
         cfg_kafka_t *k = &ld->cfg->kafka;
+        const config_setting_t *proto_at = NULL;
         const char **names, **values;
-        int n;
+        int n, proto_i = 0, has_mechanism = 0, plugins = 0;
 
         s = cfg_seq(ld, s, "kafka.properties", "[ \"security.protocol=SSL\" ]");
         if (!s)
@@ -418,6 +502,13 @@ static void cfg_parse_properties(cfg_loader_t *ld, const config_setting_t *s)
                 return;
         k->prop_names = names;
         k->prop_values = values;
+        for (int i = 0; i < n && k->allow_code_loading; i++) {
+                const char *str = config_setting_get_string(
+                        config_setting_get_elem(s, i));
+
+                if (str && !strncasecmp(str, "plugin.library.paths=", 21))
+                        plugins = 1;
+        }
         for (int i = 0; i < n; i++) {
                 const config_setting_t *e = config_setting_get_elem(s, i);
                 const char *str = cfg_elem_str(ld, e, "kafka.properties", i);
@@ -471,11 +562,23 @@ static void cfg_parse_properties(cfg_loader_t *ld, const config_setting_t *s)
                                    i, key);
                         continue;
                 }
-                cfg_check_rdkafka_prop(ld, e, i, key, eq + 1);
+                if (cfg_is_sasl_mechanism(key))
+                        has_mechanism = 1;
+                if (!strcasecmp(key, "security.protocol")) {
+                        proto_at = e;
+                        proto_i = i;
+                }
+                if (cfg_code_prop(ld, e, i, key, eq + 1)) {
+                        if (!k->allow_code_loading)
+                                continue;
+                } else {
+                        cfg_check_rdkafka_prop(ld, e, i, key, eq + 1, plugins);
+                }
                 names[k->prop_count] = key;
                 values[k->prop_count] = ld_strdup(ld, eq + 1);
                 k->prop_count++;
         }
+        cfg_check_sasl_default(ld, proto_at, proto_i, has_mechanism);
 }
 
 static void cfg_parse_kafka(cfg_loader_t *ld, const config_setting_t *g)

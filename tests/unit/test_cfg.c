@@ -1,6 +1,7 @@
 /* Tests for cfg: loading, defaults and every validation rule's message. */
 #include <criterion/criterion.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -557,6 +558,107 @@ Test(cfg, kafka_properties_reserved)
                          keys[i]);
                 expect_err(text, want);
         }
+}
+
+/* Settings that make librdkafka load code or run a command (issue 14
+ * item 1): refused unless kafka.allow_code_loading says so. */
+Test(cfg, kafka_code_loading_refused)
+{
+        static const char *const props[][2] = {
+                {"\"plugin.library.paths=/tmp/evil.so\"",
+                 "'plugin.library.paths' loads"},
+                {"\"ssl.engine.location=/tmp/engine.so\"",
+                 "'ssl.engine.location' loads"},
+                {"\"ssl.engine.id=dynamic\"", "'ssl.engine.id' loads"},
+                {"\"ssl.providers=default,legacy\"", "'ssl.providers' loads"},
+                {"\"sasl.kerberos.kinit.cmd=touch /tmp/x\"",
+                 "'sasl.kerberos.kinit.cmd' runs"},
+                {"\"security.protocol=SASL_SSL\", \"sasl.mechanism=GSSAPI\"",
+                 "'sasl.mechanism=GSSAPI' runs"},
+                {"\"security.protocol=sasl_plaintext\", "
+                 "\"sasl.mechanisms=gssapi\"",
+                 "'sasl.mechanisms=GSSAPI' runs"},
+                {"\"security.protocol=SASL_SSL\"",
+                 "'security.protocol=SASL_SSL' with no sasl.mechanism"},
+        };
+        char text[512];
+
+        for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+                snprintf(text, sizeof(text),
+                         "kafka = { brokers = \"b:9092\"; topics = ( \"a\" "
+                         ");\n"
+                         "  properties = [ %s ];\n"
+                         "};\n" WEBHOOKS,
+                         props[i][0]);
+                expect_err(text, props[i][1]);
+                cr_assert(strstr(errs, "t.cfg:2: kafka.properties["), "%s",
+                          errs);
+                cr_assert(strstr(errs, "kafka.allow_code_loading = true"), "%s",
+                          errs);
+                cr_assert_eq(count_lines(errs), 1, "%s", errs);
+                /* allowed: loads */
+                snprintf(text, sizeof(text),
+                         "kafka = { brokers = \"b:9092\"; topics = ( \"a\" "
+                         ");\n"
+                         "  allow_code_loading = true;\n"
+                         "  properties = [ %s ];\n"
+                         "};\n" WEBHOOKS,
+                         props[i][0]);
+                cfg_destroy(load_ok(text));
+        }
+        /* SASL with another mechanism runs nothing */
+        cfg_destroy(load_ok("kafka = { brokers = \"b:9092\"; topics = ( "
+                            "\"a\" );\n"
+                            "  properties = [ \"security.protocol=SASL_SSL\", "
+                            "\"sasl.mechanism=SCRAM-SHA-512\" ];\n"
+                            "};\n" WEBHOOKS));
+}
+
+/* Loading a configuration (check-config, run, every reload) never loads
+ * the plugin it names, even when allowed. */
+Test(cfg, kafka_plugin_never_loaded_at_load)
+{
+        char canary[] = "/tmp/hb-canary-XXXXXX";
+        char text[1024];
+        cfg_t *cfg;
+        int fd = mkstemp(canary);
+
+        cr_assert(fd >= 0);
+        close(fd);
+        unlink(canary);
+        setenv("HB_TEST_CANARY", canary, 1);
+
+        snprintf(text, sizeof(text),
+                 "kafka = { brokers = \"b:9092\"; topics = ( \"a\" );\n"
+                 "  properties = [ \"plugin.library.paths=%s\" ];\n"
+                 "};\n" WEBHOOKS,
+                 HB_CANARY_PLUGIN);
+        expect_err(text, "t.cfg:2: kafka.properties[0]: "
+                         "'plugin.library.paths' loads");
+        cr_assert_neq(access(canary, F_OK), 0, "the plugin was loaded");
+
+        snprintf(text, sizeof(text),
+                 "kafka = { brokers = \"b:9092\"; topics = ( \"a\" );\n"
+                 "  allow_code_loading = true;\n"
+                 "  properties = [ \"plugin.library.paths=%s\",\n"
+                 "                 \"plugin.only.setting=1\" ];\n"
+                 "};\n" WEBHOOKS,
+                 HB_CANARY_PLUGIN);
+        cfg = load(text);
+        cr_assert_not_null(cfg, "%s", errs);
+        cr_assert_neq(access(canary, F_OK), 0, "the plugin was loaded");
+        /* a setting only the plugin knows: left unchecked, said so */
+        cr_assert(strstr(errs, "t.cfg:4: warning: kafka.properties[1]: "
+                               "'plugin.only.setting'"),
+                  "%s", errs);
+        cr_assert_eq(cfg_kafka(cfg)->prop_count, 2);
+        cfg_destroy(cfg);
+
+        /* the canary does say when it is loaded */
+        setenv("HB_TEST_CANARY", canary, 1);
+        cr_assert_not_null(dlopen(HB_CANARY_PLUGIN, RTLD_NOW));
+        cr_assert_eq(access(canary, F_OK), 0);
+        unlink(canary);
 }
 
 /* --- delivery --------------------------------------------------------- */
