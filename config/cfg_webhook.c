@@ -2,6 +2,8 @@
  * secrets, headers, TLS files, url). */
 #include "cfg_int.h"
 
+#include "hb_base64.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -213,28 +215,6 @@ static size_t cfg_parse_props(cfg_loader_t *ld, cfg_wh_ctx_t *w,
         return count;
 }
 
-/* Standard base64, '=' padding optional: what wh_key_new() accepts. */
-static int cfg_base64_ok(const char *s)
-{
-        size_t n = strlen(s), pad = 0;
-
-        while (n > 0 && s[n - 1] == '=') {
-                n--;
-                pad++;
-        }
-        if (n == 0 || pad > 2 || n % 4 == 1)
-                return 0;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-
-                if (!cfg_word_char(c) && c != '+' && c != '/')
-                        return 0;
-                if (c == '_')
-                        return 0;
-        }
-        return 1;
-}
-
 /*
  * Warn when a file holding a secret (\p what: the setting naming it) can
  * be read or written by users other than its owner. \p mode: its
@@ -429,7 +409,10 @@ static const char *cfg_parse_secret(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                 cfg_warn_mode(ld, at, w->prefix, names[which], mode);
                 break;
         }
-        if (!strncmp(secret, "whsec_", 6) && !cfg_base64_ok(secret + 6)) {
+        /* the codec wh_key_new() decodes it with */
+        if (!strncmp(secret, "whsec_", 6) &&
+            hb_base64_decode(secret + 6, strlen(secret + 6), NULL, 0,
+                             &(size_t){0}) == -1) {
                 cfg_report(ld, at,
                            "%s%s: the secret starts with \"whsec_\" but the "
                            "rest is not valid base64",

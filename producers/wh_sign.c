@@ -10,16 +10,17 @@
 
 #include "wh_sign.h"
 
+#include "hb_base64.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #define WH_SHA256_LEN 32
-/* base64 of 32 bytes: 44 characters, plus the NUL EVP_EncodeBlock writes */
+/* base64 of 32 bytes: 44 characters (plus the NUL hb_base64_encode writes) */
 #define WH_SHA256_B64_LEN 44
 
 struct wh_key_s {
@@ -60,51 +61,20 @@ static void set_err(char *errstr, size_t errstr_size, const char *msg)
                 snprintf(errstr, errstr_size, "%s", msg);
 }
 
-/*
- * Decode standard base64 (with or without '=' padding) into a fresh
- * buffer. EVP_DecodeBlock() wants whole 4-character groups and counts the
- * padding as zero bytes of output, so both are handled here.
- */
+/* Decode the base64 after "whsec_" into a fresh buffer of exactly the
+ * key's size. @returns it, or NULL. */
 static unsigned char *b64_decode(const char *in, size_t in_len, size_t *out_len)
 {
-        unsigned char *padded = NULL, *out = NULL;
-        size_t pad = 0, full;
-        int n;
+        unsigned char *out;
 
-        while (in_len > 0 && in[in_len - 1] == '=') {
-                in_len--;
-                pad++;
-        }
-        if (in_len == 0 || pad > 2 || in_len % 4 == 1)
+        if (hb_base64_decode(in, in_len, NULL, 0, out_len) == -1)
                 return NULL;
-        for (size_t i = 0; i < in_len; i++) {
-                /* '=' only at the end; EVP_DecodeBlock skips blanks, we
-                 * do not accept them inside a secret */
-                if (in[i] == '=' || in[i] == ' ' || in[i] == '\t' ||
-                    in[i] == '\r' || in[i] == '\n')
-                        return NULL;
+        out = OPENSSL_malloc(*out_len);
+        if (out && hb_base64_decode(in, in_len, out, *out_len, out_len) == -1) {
+                OPENSSL_clear_free(out, *out_len);
+                out = NULL;
         }
-        pad = (4 - in_len % 4) % 4;
-        full = in_len + pad;
-        if (full > (size_t)INT32_MAX)
-                return NULL;
-        padded = OPENSSL_malloc(full + 1);
-        out = OPENSSL_malloc(full / 4 * 3 + 1);
-        if (!padded || !out)
-                goto err;
-        memcpy(padded, in, in_len);
-        memset(padded + in_len, '=', pad);
-        padded[full] = '\0';
-        n = EVP_DecodeBlock(out, padded, (int)full);
-        if (n < 0 || (size_t)n < pad)
-                goto err;
-        *out_len = (size_t)n - pad;
-        OPENSSL_clear_free(padded, full + 1);
         return out;
-err:
-        OPENSSL_clear_free(padded, full + 1);
-        OPENSSL_clear_free(out, full / 4 * 3 + 1);
-        return NULL;
 }
 
 wh_key_t *wh_key_new(const char *secret, char *errstr, size_t errstr_size)
@@ -203,7 +173,8 @@ static int standard_b64(const wh_key_t *key, const char *id, size_t id_len,
 
         if (hmac_pieces(key, pieces, 5, md) != 0)
                 return -1;
-        n = EVP_EncodeBlock((unsigned char *)b64, md, WH_SHA256_LEN);
+        n = (int)hb_base64_encode(md, WH_SHA256_LEN, b64,
+                                  WH_SHA256_B64_LEN + 1);
         OPENSSL_cleanse(md, sizeof(md));
         return n == WH_SHA256_B64_LEN ? 0 : -1;
 }

@@ -42,10 +42,11 @@ transform="common/hb_time.c worker/wk_json.c worker/wk_mapping.c
 declare -A needs=(
         [fuzz_transform]="$transform"
         [fuzz_url]="$transform producers/wh_guard.c config/*.c
-                    common/hb_types.c common/hb_sched.c"
+                    common/hb_types.c common/hb_sched.c common/hb_base64.c"
         [fuzz_retry_after]="producers/wh_retry.c"
-        [fuzz_sign]="producers/wh_sign.c"
+        [fuzz_sign]="producers/wh_sign.c common/hb_base64.c"
         [fuzz_config]="config/*.c common/hb_types.c common/hb_sched.c
+                       common/hb_base64.c
                        producers/wh_endpoint.c
                        producers/wh_sign.c producers/wh_guard.c
                        $transform"
