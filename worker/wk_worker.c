@@ -25,6 +25,7 @@
 #include "wk_metrics.h"
 #include "wk_metrics_names.h"
 #include "wk_rate.h"
+#include "wk_routes.h"
 #include "hb_time.h"
 #include "wk_transform.h"
 
@@ -44,14 +45,17 @@
 /* Partitions reported in lag metrics and /status. */
 #define MAX_PARTS 1024
 
-/* The webhooks in force: replaced whole on a reload (SIGHUP). */
+/* The webhooks in force, compiled once per configuration: replaced whole
+ * on a reload (SIGHUP). The per-message path asks these, never cfg. */
 typedef struct hooks_s {
         cfg_t *cfg;            /* owned */
         wk_mapping_t *mapping; /* owned */
+        wk_routes_t *routes;   /* owned; type -> subscribed webhooks */
         wh_endpoint_t **eps;   /* one per configured webhook, owned refs */
         int *active;           /* selected (--webhook) and enabled */
         char **labels;         /* metric labels: webhook="name" */
         size_t n;
+        cfg_exhausted_t on_exhausted; /* delivery.on_exhausted */
 } hooks_t;
 
 /* One delivery of a message to one webhook. */
@@ -132,6 +136,7 @@ static void hooks_free(hooks_t *h)
         free(h->active);
         free(h->labels);
         wk_mapping_destroy(h->mapping);
+        wk_routes_destroy(h->routes); /* points into cfg: first */
         cfg_destroy(h->cfg);
         free(h);
 }
@@ -198,6 +203,10 @@ static hooks_t *hooks_new(cfg_t *cfg, const wk_worker_opts_t *o, char *errstr,
                                  o->webhooks[i]);
                         goto err;
                 }
+        h->routes = wk_routes_new(cfg, h->active, errstr, errstr_size);
+        if (!h->routes)
+                goto err;
+        h->on_exhausted = cfg_delivery(cfg)->on_exhausted;
         h->cfg = cfg;
         return h;
 oom:
@@ -320,7 +329,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         wk_delivery_t *d = opaque;
         wk_msg_t *m = d->msg;
         wk_worker_t *w = m->w;
-        const cfg_delivery_t *del = cfg_delivery(w->hooks->cfg);
+        cfg_exhausted_t on_exhausted = w->hooks->on_exhausted;
         const char *name = wh_endpoint_name(d->ep);
         wh_dlq_record_t rec = {0};
         int64_t ts;
@@ -352,7 +361,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                m->id,
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
-        if (del->on_exhausted != CFG_EXHAUSTED_DROP && !w->dlq) {
+        if (on_exhausted != CFG_EXHAUSTED_DROP && !w->dlq) {
                 /* Never dropped unless the configuration says so: held
                  * (unfinished, uncommitted) until a restart. */
                 hb_log(HB_LOG_ERR,
@@ -361,7 +370,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                        "webhook=%s id=\"%s\"", name, m->id);
                 return;
         }
-        if (del->on_exhausted == CFG_EXHAUSTED_DROP) {
+        if (on_exhausted == CFG_EXHAUSTED_DROP) {
                 w->stats.dropped++;
                 count_outcome(w, d->label, "dropped");
                 hb_log(HB_LOG_WARN, "delivery dropped (on_exhausted=drop)",
@@ -379,21 +388,6 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         rec.error = res->error;
         rec.attempts = res->attempts;
         dead_letter(d, &rec);
-}
-
-/* Do webhooks \p a and \p b choose the same properties? */
-static int same_props(const cfg_webhook_t *a, const cfg_webhook_t *b)
-{
-        if (a->user_prop_count != b->user_prop_count ||
-            a->company_prop_count != b->company_prop_count)
-                return 0;
-        for (size_t i = 0; i < a->user_prop_count; i++)
-                if (strcmp(a->user_props[i], b->user_props[i]))
-                        return 0;
-        for (size_t i = 0; i < a->company_prop_count; i++)
-                if (strcmp(a->company_props[i], b->company_props[i]))
-                        return 0;
-        return 1;
 }
 
 /* Count a would-be delivery (dry runs and reports). */
@@ -425,85 +419,84 @@ static void count_webhook(wk_worker_t *w, const char *name)
                 }
 }
 
-/* Render the bodies \p m needs and submit one delivery per subscribed
- * webhook. @returns 0, or -1 on out-of-memory (m untouched then). */
+/* Hand one delivery of \p m (body \p body) to webhook \p hook of the
+ * webhooks in force. @returns 0, or -1 on out-of-memory. */
+static int submit(wk_worker_t *w, wk_msg_t *m, size_t hook, const char *body,
+                  int forever)
+{
+        hooks_t *h = w->hooks;
+        wk_delivery_t *d = &m->deliveries[m->delivery_count];
+
+        m->labels[m->delivery_count] = strdup(h->labels[hook]);
+        if (!m->labels[m->delivery_count])
+                return -1;
+        d->msg = m;
+        d->ep = wh_endpoint_ref(h->eps[hook]);
+        d->label = m->labels[m->delivery_count];
+        m->delivery_count++;
+        m->owed++;
+        if (wh_pool_submit(w->pool, d->ep, m->id, body, strlen(body), forever,
+                           delivery_done, d) == -1) {
+                m->owed--;
+                return -1;
+        }
+        return 0;
+}
+
+/* Fan-out: the routing table names the webhooks subscribed to the
+ * event's type and the distinct property sets they choose; render one
+ * body per set, then submit one delivery per webhook. @returns 0, or -1
+ * on out-of-memory before anything was submitted (the caller frees m). */
 static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
 {
         hooks_t *h = w->hooks;
-        const cfg_delivery_t *del = cfg_delivery(h->cfg);
         const char *type = wk_event_type(ev);
-        size_t n = h->n;
-        size_t *body_of = calloc(n ? n : 1, sizeof(*body_of));
-        int forever = del->on_exhausted == CFG_EXHAUSTED_RETRY ||
-                      (!w->dlq && del->on_exhausted != CFG_EXHAUSTED_DROP);
+        const wk_routeset_t *rs = wk_routes_find(h->routes, type);
+        size_t n = rs->route_count;
+        int forever = h->on_exhausted == CFG_EXHAUSTED_RETRY ||
+                      (!w->dlq && h->on_exhausted != CFG_EXHAUSTED_DROP);
 
-        m->bodies = calloc(n ? n : 1, sizeof(*m->bodies));
+        m->id = strdup(wk_event_id(ev));
+        if (!m->id)
+                return -1;
+        count_type(w, type);
+        for (size_t i = 0; i < n; i++)
+                count_webhook(w, wh_endpoint_name(h->eps[rs->routes[i].hook]));
+        if (w->opts.dry_run)
+                n = 0;
+        m->bodies = calloc(n ? rs->prop_count : 1, sizeof(*m->bodies));
         m->deliveries = calloc(n ? n : 1, sizeof(*m->deliveries));
         m->labels = calloc(n ? n : 1, sizeof(*m->labels));
-        m->id = strdup(wk_event_id(ev));
-        if (!body_of || !m->bodies || !m->deliveries || !m->labels || !m->id)
-                goto err;
-        count_type(w, type);
-        for (size_t i = 0; i < n; i++) {
-                const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
-                size_t b, len;
-                if (!h->active[i] || !cfg_webhook_wants(wh, type))
-                        continue;
-                count_webhook(w, wh->name);
-                if (w->opts.dry_run)
-                        continue;
-                for (b = 0; b < i; b++)
-                        if (body_of[b] &&
-                            same_props(cfg_webhook(h->cfg, b), wh))
-                                break;
-                if (b < i) {
-                        body_of[i] = body_of[b];
-                        continue;
-                }
-                m->bodies[m->body_count] = wk_event_render(
-                        ev, wh->user_props, wh->user_prop_count,
-                        wh->company_props, wh->company_prop_count, &len);
-                if (!m->bodies[m->body_count])
-                        goto err;
-                body_of[i] = ++m->body_count; /* 1-based; 0 = none */
+        if (!m->bodies || !m->deliveries || !m->labels)
+                return -1;
+        for (size_t b = 0; n && b < rs->prop_count; b++) {
+                const wk_props_t *p = &rs->props[b];
+                size_t len;
+                m->bodies[b] =
+                        wk_event_render(ev, p->user, p->user_count, p->company,
+                                        p->company_count, &len);
+                if (!m->bodies[b])
+                        return -1;
+                m->body_count++;
         }
         /* Hold one "owed" while submitting so that no callback can finish
          * the message under our feet. */
         m->owed = 1;
         for (size_t i = 0; i < n; i++) {
-                wk_delivery_t *d;
-                const char *body;
-                if (!body_of[i])
-                        continue;
-                d = &m->deliveries[m->delivery_count];
-                m->labels[m->delivery_count] = strdup(h->labels[i]);
-                if (!m->labels[m->delivery_count])
-                        goto err_submitted;
-                d->msg = m;
-                d->ep = wh_endpoint_ref(h->eps[i]);
-                d->label = m->labels[m->delivery_count];
-                m->delivery_count++;
-                body = m->bodies[body_of[i] - 1];
-                m->owed++;
-                if (wh_pool_submit(w->pool, d->ep, m->id, body, strlen(body),
-                                   forever, delivery_done, d) == -1) {
-                        m->owed--;
-                        goto err_submitted;
+                const wk_route_t *rt = &rs->routes[i];
+                if (submit(w, m, rt->hook, m->bodies[rt->body], forever) ==
+                    -1) {
+                        /* Some deliveries are out: keep the message
+                         * unfinished (held back, redelivered after a
+                         * restart) rather than lose any. */
+                        hb_log(HB_LOG_ERR,
+                               "out of memory submitting deliveries",
+                               "id=\"%s\"", m->id);
+                        return 0;
                 }
         }
-        free(body_of);
         msg_settle(m);
         return 0;
-err_submitted:
-        /* Some deliveries are out: keep the message unfinished (held
-         * back, redelivered after a restart) rather than lose any. */
-        hb_log(HB_LOG_ERR, "out of memory submitting deliveries", "id=\"%s\"",
-               m->id);
-        free(body_of);
-        return 0;
-err:
-        free(body_of);
-        return -1;
 }
 
 static void handle(wk_worker_t *w, const kc_msg_t *in)
@@ -514,7 +507,7 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
                 .offset = in->offset,
                 .timestamp_ms = in->timestamp_ms,
                 .topic_app_token =
-                        cfg_topic_app_token(w->hooks->cfg, in->topic),
+                        wk_routes_app_token(w->hooks->routes, in->topic),
         };
         wk_event_t *ev = NULL;
         char reason[256];

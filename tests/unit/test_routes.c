@@ -1,0 +1,203 @@
+/* Unit tests: wk_routes, the routing table the delivery loop asks instead
+ * of the configuration (types, "*", switched-off types, disabled and
+ * unselected webhooks, shared property sets, topic tokens). */
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "cfg.h"
+#include "hb_types.h"
+#include "wk_routes.h"
+
+static const char *routes_cfg =
+        "kafka = { brokers = \"127.0.0.1:1\"; group_id = \"g\";\n"
+        "  topics = ( { name = \"events\"; app_token = \"NX-t\"; },\n"
+        "             { name = \"plain\"; } ); };\n"
+        "mappings = ( { event = \"Trial Ended\"; type = \"trial.ended\"; } );\n"
+        "webhooks = (\n"
+        /* 0: every type, user property plan */
+        "  { name = \"crm\"; url = \"https://example.com/crm\";\n"
+        "    events = [ \"*\" ]; user_properties = [ \"plan\" ]; },\n"
+        /* 1: two types, the same properties as crm: one body for both */
+        "  { name = \"flows\"; url = \"https://example.com/flows\";\n"
+        "    events = [ \"flows.completed\", \"nps.score\" ];\n"
+        "    user_properties = [ \"plan\" ]; },\n"
+        /* 2: disabled: never routed */
+        "  { name = \"off\"; url = \"https://example.com/off\";\n"
+        "    enabled = false; events = [ \"flows.completed\" ]; },\n"
+        /* 3: every type but nps.score, other properties */
+        "  { name = \"most\"; url = \"https://example.com/most\";\n"
+        "    events = ( \"*\", { type = \"nps.score\"; enabled = false; } );\n"
+        "    company_properties = [ \"tier\" ]; },\n"
+        /* 4: a mapped type only, no properties */
+        "  { name = \"trial\"; url = \"https://example.com/trial\";\n"
+        "    events = [ \"trial.ended\" ]; }\n"
+        ");\n";
+
+static cfg_t *load(void)
+{
+        char errs[4096];
+        cfg_t *cfg = cfg_load_string(routes_cfg, "t.cfg", errs, sizeof(errs));
+
+        cr_assert_not_null(cfg, "%s", errs);
+        return cfg;
+}
+
+/* The set's webhooks, by index, as "0,1,3". */
+static void hooks_of(const wk_routeset_t *rs, char *out, size_t size)
+{
+        size_t len = 0;
+
+        out[0] = '\0';
+        for (size_t i = 0; i < rs->route_count && len + 8 < size; i++)
+                len += (size_t)snprintf(out + len, size - len, "%s%zu",
+                                        i ? "," : "", rs->routes[i].hook);
+}
+
+Test(routes, named_type_gets_its_webhooks_and_star_in_config_order)
+{
+        cfg_t *cfg = load();
+        char err[128], got[64];
+        wk_routes_t *r = wk_routes_new(cfg, NULL, err, sizeof(err));
+        const wk_routeset_t *rs;
+
+        cr_assert_not_null(r, "%s", err);
+        rs = wk_routes_find(r, "flows.completed");
+        hooks_of(rs, got, sizeof(got));
+        cr_expect_str_eq(got, "0,1,3");
+        /* crm and flows share one body (same properties), most its own */
+        cr_assert_eq(rs->prop_count, 2);
+        cr_expect_eq(rs->routes[0].body, 0);
+        cr_expect_eq(rs->routes[1].body, 0);
+        cr_expect_eq(rs->routes[2].body, 1);
+        cr_assert_eq(rs->props[0].user_count, 1);
+        cr_expect_str_eq(rs->props[0].user[0], "plan");
+        cr_expect_eq(rs->props[0].company_count, 0);
+        cr_expect_eq(rs->props[1].user_count, 0);
+        cr_assert_eq(rs->props[1].company_count, 1);
+        cr_expect_str_eq(rs->props[1].company[0], "tier");
+        wk_routes_destroy(r);
+        cfg_destroy(cfg);
+}
+
+Test(routes, switched_off_type_and_mapped_type)
+{
+        cfg_t *cfg = load();
+        char err[128], got[64];
+        wk_routes_t *r = wk_routes_new(cfg, NULL, err, sizeof(err));
+
+        cr_assert_not_null(r, "%s", err);
+        /* most switched nps.score off */
+        hooks_of(wk_routes_find(r, "nps.score"), got, sizeof(got));
+        cr_expect_str_eq(got, "0,1");
+        /* a type from mappings: its subscriber, "*" and most's "*" */
+        hooks_of(wk_routes_find(r, "trial.ended"), got, sizeof(got));
+        cr_expect_str_eq(got, "0,3,4");
+        cr_expect_eq(wk_routes_find(r, "trial.ended")->prop_count, 3);
+        /* a type no webhook names: the "*" webhooks alone. most's "*"
+         * was written out as the known types, so it is not among them */
+        hooks_of(wk_routes_find(r, "no.such.type"), got, sizeof(got));
+        cr_expect_str_eq(got, "0");
+        wk_routes_destroy(r);
+        cfg_destroy(cfg);
+}
+
+/* For every type the transformer can produce, the table answers what
+ * the per-message configuration questions answered. */
+Test(routes, same_answers_as_cfg_webhook_wants)
+{
+        cfg_t *cfg = load();
+        char err[128];
+        int active[5] = {1, 1, 0, 1, 1};
+        wk_routes_t *r = wk_routes_new(cfg, active, err, sizeof(err));
+        size_t n = cfg_webhook_count(cfg);
+
+        cr_assert_not_null(r, "%s", err);
+        cr_assert_eq(n, 5);
+        for (size_t t = 0; t <= hb_type_count(); t++) {
+                const char *type = t < hb_type_count() ? hb_type_at(t)->type
+                                                       : "trial.ended";
+                const wk_routeset_t *rs = wk_routes_find(r, type);
+                size_t k = 0;
+
+                for (size_t i = 0; i < n; i++) {
+                        if (!cfg_webhook_wants(cfg_webhook(cfg, i), type))
+                                continue;
+                        cr_assert_lt(k, rs->route_count, "%s", type);
+                        cr_expect_eq(rs->routes[k].hook, i, "%s", type);
+                        k++;
+                }
+                cr_expect_eq(k, rs->route_count, "%s", type);
+        }
+        wk_routes_destroy(r);
+        cfg_destroy(cfg);
+}
+
+Test(routes, disabled_and_unselected_webhooks_are_never_routed)
+{
+        cfg_t *cfg = load();
+        char err[128], got[64];
+        /* --webhook flows: only it (off stays off even when "selected") */
+        int active[5] = {0, 1, 0, 0, 0};
+        wk_routes_t *r = wk_routes_new(cfg, active, err, sizeof(err));
+
+        cr_assert_not_null(r, "%s", err);
+        hooks_of(wk_routes_find(r, "flows.completed"), got, sizeof(got));
+        cr_expect_str_eq(got, "1");
+        cr_expect_eq(wk_routes_find(r, "flows.completed")->prop_count, 1);
+        hooks_of(wk_routes_find(r, "trial.ended"), got, sizeof(got));
+        cr_expect_str_eq(got, "");
+        cr_expect_eq(wk_routes_find(r, "trial.ended")->prop_count, 0);
+        hooks_of(wk_routes_find(r, "no.such.type"), got, sizeof(got));
+        cr_expect_str_eq(got, "");
+        /* the named types of the active webhooks, plus "every other" */
+        cr_expect_eq(wk_routes_set_count(r), 3);
+        wk_routes_destroy(r);
+
+        /* NULL: every enabled webhook; "off" never appears */
+        r = wk_routes_new(cfg, NULL, err, sizeof(err));
+        cr_assert_not_null(r, "%s", err);
+        for (size_t t = 0; t < hb_type_count(); t++) {
+                const wk_routeset_t *rs =
+                        wk_routes_find(r, hb_type_at(t)->type);
+                for (size_t i = 0; i < rs->route_count; i++)
+                        cr_expect_neq(rs->routes[i].hook, 2, "%s",
+                                      hb_type_at(t)->type);
+        }
+        wk_routes_destroy(r);
+        cfg_destroy(cfg);
+}
+
+Test(routes, no_webhooks_and_topic_tokens)
+{
+        char errs[4096], err[128];
+        cfg_t *cfg = load();
+        wk_routes_t *r = wk_routes_new(cfg, NULL, err, sizeof(err));
+
+        cr_assert_not_null(r, "%s", err);
+        cr_expect_str_eq(wk_routes_app_token(r, "events"), "NX-t");
+        cr_expect_null(wk_routes_app_token(r, "plain"));
+        cr_expect_null(wk_routes_app_token(r, "elsewhere"));
+        cr_expect_null(wk_routes_app_token(r, NULL));
+        wk_routes_destroy(r);
+        cfg_destroy(cfg);
+
+        /* every webhook disabled: every type finds an empty set */
+        cfg = cfg_load_string(
+                "kafka = { brokers = \"127.0.0.1:1\"; group_id = \"g\";\n"
+                "  topics = ( { name = \"events\"; } ); };\n"
+                "webhooks = ( { name = \"crm\"; url = "
+                "\"https://example.com/crm\";\n"
+                "    enabled = false; events = [ \"*\" ]; } );\n",
+                "t.cfg", errs, sizeof(errs));
+        cr_assert_not_null(cfg, "%s", errs);
+        r = wk_routes_new(cfg, NULL, err, sizeof(err));
+        cr_assert_not_null(r, "%s", err);
+        cr_expect_eq(wk_routes_find(r, "flows.seen")->route_count, 0);
+        cr_expect_eq(wk_routes_find(r, "flows.seen")->prop_count, 0);
+        cr_expect_eq(wk_routes_set_count(r), 1);
+        wk_routes_destroy(r);
+        wk_routes_destroy(NULL);
+        cfg_destroy(cfg);
+}

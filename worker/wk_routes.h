@@ -1,0 +1,78 @@
+/* wk_routes: one configuration's webhooks compiled for the hot path:
+ * webhook type -> the webhooks subscribed to it, with the distinct
+ * property sets (one rendered body each) worked out in advance. */
+#ifndef HB_WK_ROUTES_H
+#define HB_WK_ROUTES_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+
+typedef struct wk_routes_s wk_routes_t;
+
+/** One property set: the body rendered once per message for every
+ *  subscribed webhook that chooses exactly these properties. Points into
+ *  the configuration the table was built from. */
+typedef struct wk_props_s {
+        const char *const *user;
+        size_t user_count;
+        const char *const *company;
+        size_t company_count;
+} wk_props_t;
+
+/** One subscribed webhook. */
+typedef struct wk_route_s {
+        size_t hook; /**< the webhook's index in the configuration */
+        size_t body; /**< its property set: an index into props */
+} wk_route_t;
+
+/** Where the events of one webhook type go. */
+typedef struct wk_routeset_s {
+        const wk_route_t *routes; /**< configuration order */
+        size_t route_count;
+        const wk_props_t *props; /**< in order of first use by routes */
+        size_t prop_count;
+} wk_routeset_t;
+
+/**
+ * @brief Compile \p cfg's webhooks: every type some webhook lists by
+ *        name gets its own set, every other type the set of the webhooks
+ *        on "*".
+ * @param active  per webhook (configuration order): non-zero when it
+ *                takes part (enabled and selected); NULL: the enabled
+ *                ones.
+ * @remark the table points into \p cfg: free it first.
+ * @returns the table, or NULL (out of memory) with the reason in
+ *          \p errstr.
+ */
+wk_routes_t *wk_routes_new(const cfg_t *cfg, const int *active, char *errstr,
+                           size_t errstr_size);
+
+/**
+ * @brief Where events of webhook type \p type go. One hash lookup.
+ * @remark the tenants issue keys this by (app, type): the key is built
+ *         and hashed in one place (wk_routes.c), so that is a new
+ *         parameter here and in the table's key, nothing else.
+ * @returns the set (never NULL; an empty one when no webhook wants it),
+ *          valid until wk_routes_destroy().
+ */
+const wk_routeset_t *wk_routes_find(const wk_routes_t *r, const char *type);
+
+/**
+ * @brief The app_token of the messages of \p topic (kafka.topics), which
+ *        the event's payload carries.
+ * @remark the tenants issue routes by this: wk_routes_find() then takes
+ *         it next to the type.
+ * @returns the token (the configuration's string), or NULL when \p topic
+ *          has none.
+ */
+const char *wk_routes_app_token(const wk_routes_t *r, const char *topic);
+
+/** @returns how many distinct sets the table holds (named types, plus
+ *  the one for every other type). */
+size_t wk_routes_set_count(const wk_routes_t *r);
+
+/** @brief Free. NULL is a no-op. */
+void wk_routes_destroy(wk_routes_t *r);
+
+#endif
