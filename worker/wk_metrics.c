@@ -1,8 +1,10 @@
 /* wk_metrics: counters, gauges and histograms with labels, rendered in
  * the Prometheus text exposition format. Thread-safe: the worker thread
- * updates, the admin thread renders. */
+ * updates, the admin thread renders (holding the mutex only to copy the
+ * values, never while formatting or writing). */
 #include "wk_metrics.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -571,7 +573,88 @@ static void num(char *out, size_t size, double v)
                 }
 }
 
-static void render_family(buf_t *b, const family_t *f)
+/* --- the snapshot a scrape formats ------------------------------------ */
+
+/* One series as it was when the snapshot was taken. */
+typedef struct snap_series_s {
+        const char *labels;      /* into snap_t.labels */
+        const uint64_t *buckets; /* into snap_t.buckets, bound_count */
+        double value;
+        uint64_t count;
+} snap_series_t;
+
+/* Every family's series, copied under the lock so that formatting and
+ * writing happen without it. A family itself (name, help, type, bounds)
+ * never changes after wk_metrics_declare() and lives until
+ * wk_metrics_destroy(): the snapshot points to it. */
+typedef struct snap_s {
+        size_t nf, ns;
+        const family_t **fams; /* nf */
+        size_t *fam_ns;        /* nf: how many of ser are the family's */
+        snap_series_t *ser;    /* ns, family after family */
+        uint64_t *buckets;
+        char *labels;
+} snap_t;
+
+static void snap_free(snap_t *sn)
+{
+        free(sn->fams);
+        free(sn->fam_ns);
+        free(sn->ser);
+        free(sn->buckets);
+        free(sn->labels);
+}
+
+/* Lock held. @returns 0, or -1 when out of memory. O(series); copies,
+ * never formats. */
+static int snap_take(const wk_metrics_t *m, snap_t *sn)
+{
+        size_t nf = 0, ns = 0, nb = 0, nl = 0, f_i = 0, s_i = 0, b_o = 0,
+               l_o = 0;
+
+        for (const family_t *f = m->families; f; f = f->next, nf++)
+                for (const series_t *s = f->series; s; s = s->f_next) {
+                        ns++;
+                        nb += f->bound_count;
+                        nl += strlen(s->labels) + 1;
+                }
+        memset(sn, 0, sizeof(*sn));
+        sn->fams = malloc((nf ? nf : 1) * sizeof(*sn->fams));
+        sn->fam_ns = malloc((nf ? nf : 1) * sizeof(*sn->fam_ns));
+        sn->ser = malloc((ns ? ns : 1) * sizeof(*sn->ser));
+        sn->buckets = malloc((nb ? nb : 1) * sizeof(*sn->buckets));
+        sn->labels = malloc(nl ? nl : 1);
+        if (!sn->fams || !sn->fam_ns || !sn->ser || !sn->buckets ||
+            !sn->labels) {
+                snap_free(sn);
+                return -1;
+        }
+        for (const family_t *f = m->families; f; f = f->next, f_i++) {
+                sn->fams[f_i] = f;
+                sn->fam_ns[f_i] = 0;
+                for (const series_t *s = f->series; s; s = s->f_next) {
+                        snap_series_t *o = &sn->ser[s_i++];
+                        size_t ll = strlen(s->labels) + 1;
+
+                        memcpy(sn->labels + l_o, s->labels, ll);
+                        o->labels = sn->labels + l_o;
+                        l_o += ll;
+                        memcpy(sn->buckets + b_o, s->buckets,
+                               f->bound_count * sizeof(*sn->buckets));
+                        o->buckets = sn->buckets + b_o;
+                        b_o += f->bound_count;
+                        o->value = s->value;
+                        o->count = s->count;
+                        sn->fam_ns[f_i]++;
+                }
+        }
+        sn->nf = nf;
+        sn->ns = ns;
+        return 0;
+}
+
+static void render_family(buf_t *b, const family_t *f, const snap_series_t *ser,
+                          size_t n)
 {
         static const char *const types[] = {"counter", "gauge", "histogram"};
         char v[64], le[64];
@@ -579,7 +662,7 @@ static void render_family(buf_t *b, const family_t *f)
         put(b, "# HELP %s ", f->name);
         put_help(b, f->help);
         put(b, "\n# TYPE %s %s\n", f->name, types[f->type]);
-        for (const series_t *s = f->series; s; s = s->f_next) {
+        for (const snap_series_t *s = ser; s < ser + n; s++) {
                 const char *l = s->labels;
                 const char *lb = *l ? "{" : "", *rb = *l ? "}" : "";
                 const char *sep = *l ? "," : "";
@@ -605,6 +688,47 @@ static void render_family(buf_t *b, const family_t *f)
         }
 }
 
+int wk_metrics_write(wk_metrics_t *m, wk_metrics_write_cb_t *cb, void *opaque)
+{
+        buf_t b = {.cap = 4096};
+        snap_t sn;
+        size_t s_i = 0;
+        int rc;
+
+        if (!m || !cb)
+                return -1;
+        pthread_mutex_lock(&m->lock);
+        rc = snap_take(m, &sn);
+        pthread_mutex_unlock(&m->lock);
+        if (rc != 0)
+                return -1;
+        /* from here on without the lock: the delivery thread's updates go
+         * on while this formats and \p cb writes */
+        b.p = malloc(b.cap);
+        if (!b.p)
+                rc = -1;
+        for (size_t f_i = 0; f_i < sn.nf && rc == 0; f_i++) {
+                b.len = 0;
+                render_family(&b, sn.fams[f_i], sn.ser + s_i, sn.fam_ns[f_i]);
+                s_i += sn.fam_ns[f_i];
+                rc = b.oom ? -1 : cb(b.p, b.len, opaque);
+        }
+        free(b.p);
+        snap_free(&sn);
+        return rc == 0 ? 0 : -1;
+}
+
+/* wk_metrics_render()'s writer: appends to a buf_t. */
+static int append(const char *text, size_t len, void *opaque)
+{
+        buf_t *b = opaque;
+
+        if (len > INT_MAX)
+                return -1;
+        put(b, "%.*s", (int)len, text);
+        return b->oom ? -1 : 0;
+}
+
 char *wk_metrics_render(wk_metrics_t *m, size_t *lenp)
 {
         buf_t b = {.cap = 4096};
@@ -615,11 +739,7 @@ char *wk_metrics_render(wk_metrics_t *m, size_t *lenp)
         if (!b.p)
                 return NULL;
         b.p[0] = '\0';
-        pthread_mutex_lock(&m->lock);
-        for (const family_t *f = m->families; f && !b.oom; f = f->next)
-                render_family(&b, f);
-        pthread_mutex_unlock(&m->lock);
-        if (b.oom) {
+        if (wk_metrics_write(m, append, &b) != 0) {
                 free(b.p);
                 return NULL;
         }

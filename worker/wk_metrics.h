@@ -45,7 +45,8 @@ int wk_metrics_declare(wk_metrics_t *m, const char *name, wk_metric_type_t type,
  *        "" for none; each distinct string is its own series, created on
  *        first use. Undeclared names, a call that does not fit the
  *        family's type, a negative or NaN add to a counter and a NaN
- *        observation are ignored. O(1) (hash lookup under one mutex).
+ *        observation are ignored. O(1) (hash lookup under one mutex,
+ *        which a scrape holds only while it copies the values).
  */
 void wk_metrics_add(wk_metrics_t *m, const char *name, const char *labels,
                     double v);
@@ -93,9 +94,25 @@ int wk_metrics_labels(char *out, size_t out_size, ...)
 int wk_metrics_value(wk_metrics_t *m, const char *name, const char *labels,
                      double *vp);
 
-/** @returns the exposition text (format 0.0.4; families in declaration
- *  order, series in creation order), malloc()ed (caller frees), its
- *  length in \p lenp; NULL when out of memory. */
+/** @brief Takes the next piece of the exposition text (one family's
+ *  lines, \p len bytes, not NUL-terminated).
+ *  @returns 0 to go on, -1 to stop. */
+typedef int wk_metrics_write_cb_t(const char *text, size_t len, void *opaque);
+
+/**
+ * @brief Write the exposition text (format 0.0.4; families in declaration
+ *        order, series in creation order) to \p cb, one family per call.
+ *        The values are those of one instant: a copy taken under the
+ *        registry's mutex, which is released before any text is formatted
+ *        or written, so a slow (or blocked) writer never holds up
+ *        wk_metrics_add() and the others on the delivery thread.
+ * @returns 0, or -1 when out of memory or when \p cb returned -1.
+ */
+int wk_metrics_write(wk_metrics_t *m, wk_metrics_write_cb_t *cb, void *opaque);
+
+/** @returns the exposition text (as wk_metrics_write() writes it),
+ *  malloc()ed (caller frees), its length in \p lenp; NULL when out of
+ *  memory. */
 char *wk_metrics_render(wk_metrics_t *m, size_t *lenp);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 
@@ -599,6 +600,130 @@ Test(metrics, exposition_passes_promtool_when_installed)
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "promtool check metrics exited %d on:\n%s",
                   WIFEXITED(st) ? WEXITSTATUS(st) : -1, t);
+        free(t);
+        wk_metrics_destroy(m);
+}
+
+/* --- a scrape does not hold up the delivery thread (bug 7) ------------ */
+
+typedef struct scrape_ctx_s {
+        wk_metrics_t *m;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int started; /* the writer has its first piece */
+        int added;   /* the adder's wk_metrics_add() returned */
+        int added_while_writing;
+        int calls;
+} scrape_ctx_t;
+
+static void *add_during_scrape(void *p)
+{
+        scrape_ctx_t *c = p;
+
+        pthread_mutex_lock(&c->mu);
+        while (!c->started)
+                pthread_cond_wait(&c->cv, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+        /* the scrape is in its writer now: this must not wait for it */
+        wk_metrics_add(c->m, WK_M_CONSUMED, "", 1);
+        wk_metrics_set(c->m, WK_M_LAG, "topic=\"t\",partition=\"0\"", 7);
+        wk_metrics_observe(c->m, WK_M_END_TO_END, "", 0.2);
+        pthread_mutex_lock(&c->mu);
+        c->added = 1;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        return NULL;
+}
+
+/* A writer that blocks until the adder is done: with the registry's
+ * mutex held across it the adder cannot be, and the bounded wait (far
+ * longer than an add takes) ends with added_while_writing 0. */
+static int blocking_writer(const char *text, size_t len, void *opaque)
+{
+        scrape_ctx_t *c = opaque;
+        struct timespec until;
+
+        (void)text;
+        (void)len;
+        pthread_mutex_lock(&c->mu);
+        if (c->calls++ == 0) {
+                c->started = 1;
+                pthread_cond_broadcast(&c->cv);
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += 5;
+                while (!c->added &&
+                       pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+                        ;
+                c->added_while_writing = c->added;
+        }
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+}
+
+Test(metrics, a_blocked_scrape_writer_does_not_stall_updates, .timeout = 30)
+{
+        scrape_ctx_t c = {.m = wk_metrics_new()};
+        pthread_t t;
+        double v;
+
+        cr_assert_not_null(c.m);
+        cr_assert_eq(wk_metrics_declare_all(c.m), 0);
+        wk_metrics_add(c.m, WK_M_CONSUMED, "", 41);
+        pthread_mutex_init(&c.mu, NULL);
+        pthread_cond_init(&c.cv, NULL);
+        cr_assert_eq(pthread_create(&t, NULL, add_during_scrape, &c), 0);
+        cr_assert_eq(wk_metrics_write(c.m, blocking_writer, &c), 0);
+        pthread_join(t, NULL);
+        cr_expect_eq(c.added_while_writing, 1,
+                     "wk_metrics_add() waited for the scrape's writer");
+        cr_expect_gt(c.calls, 1); /* one call per family */
+        cr_assert_eq(wk_metrics_value(c.m, WK_M_CONSUMED, "", &v), 0);
+        cr_expect_eq(v, 42);
+        pthread_cond_destroy(&c.cv);
+        pthread_mutex_destroy(&c.mu);
+        wk_metrics_destroy(c.m);
+}
+
+static int collect(const char *text, size_t len, void *opaque)
+{
+        FILE *f = opaque;
+
+        return fwrite(text, 1, len, f) == len ? 0 : -1;
+}
+
+static int stop_at_once(const char *text, size_t len, void *opaque)
+{
+        (void)text;
+        (void)len;
+        ++*(int *)opaque;
+        return -1;
+}
+
+Test(metrics, write_gives_what_render_gives)
+{
+        wk_metrics_t *m = wk_metrics_new();
+        char *t, *w = NULL;
+        size_t wlen = 0;
+        FILE *f;
+        int calls = 0;
+
+        cr_assert_eq(wk_metrics_declare_all(m), 0);
+        wk_metrics_add(m, WK_M_CONSUMED, "", 3);
+        wk_metrics_observe(m, WK_M_END_TO_END, "", 0.2);
+        wk_metrics_set(m, WK_M_LAG, "topic=\"t\",partition=\"1\"", 5);
+        t = render(m);
+        f = open_memstream(&w, &wlen);
+        cr_assert_not_null(f);
+        cr_assert_eq(wk_metrics_write(m, collect, f), 0);
+        fclose(f);
+        cr_expect_eq(wlen, strlen(t));
+        cr_expect_str_eq(w, t);
+        /* a writer's -1 ends the scrape */
+        cr_expect_eq(wk_metrics_write(m, stop_at_once, &calls), -1);
+        cr_expect_eq(calls, 1);
+        cr_expect_eq(wk_metrics_write(NULL, collect, NULL), -1);
+        cr_expect_eq(wk_metrics_write(m, NULL, NULL), -1);
+        free(w);
         free(t);
         wk_metrics_destroy(m);
 }
