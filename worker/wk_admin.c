@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,15 +12,45 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include "hb_log.h"
+#include "hb_time.h"
 
-#define ADMIN_CONN_LIMIT     64u /* scrapers and probes, not the public */
-#define ADMIN_CONN_TIMEOUT_S 30u /* idle keep-alive connections */
+/* Scrapers and probes, not the public. A client that opens connections
+ * and dribbles bytes must not take /healthz down (a liveness probe that
+ * fails gets the pod restarted), so:
+ * - one client address (IPv6: one /64) holds at most ADMIN_PER_ADDR_LIMIT
+ *   connections; more are refused at once;
+ * - at ADMIN_CONN_LIMIT connections, a new one closes the connection that
+ *   has waited longest without a response being sent (so a probe from
+ *   another address always gets in);
+ * - a connection gets ADMIN_REQUEST_MAX_MS for one request, from its
+ *   opening or the end of its previous request to the end of the
+ *   response, whatever it sends meanwhile (the idle timeout alone
+ *   restarts with every byte). */
+#define ADMIN_CONN_LIMIT     64u
+#define ADMIN_PER_ADDR_LIMIT 8u
+#define ADMIN_REQUEST_MAX_MS 10000
+#define ADMIN_IDLE_TIMEOUT_S 10u
+/* closings libmicrohttpd has not yet seen, on top of the limit */
+#define ADMIN_SLOTS      (ADMIN_CONN_LIMIT + 32u)
+#define ADMIN_REAP_EVERY 250 /* ms */
+#define WHO_LEN          9   /* family byte + IPv4 address or IPv6 /64 */
+
+/* One open connection, as the guard sees it. */
+typedef struct conn_slot_s {
+        int used;
+        int closing; /* shut down by the guard, not yet closed */
+        int busy;    /* a response is queued and being sent */
+        int fd;
+        int64_t since_ms; /* opened, or its last request completed */
+        unsigned char who[WHO_LEN];
+} conn_slot_t;
 
 struct wk_admin_s {
         struct MHD_Daemon *mhd;
@@ -32,7 +63,176 @@ struct wk_admin_s {
         uint16_t port;
         atomic_int started;
         char start_err[160]; /* libmicrohttpd's reason, while starting */
+        /* the connection guard (libmicrohttpd's thread and the reaper) */
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        pthread_t reaper;
+        int reaper_started;
+        int stopping;
+        conn_slot_t slots[ADMIN_SLOTS];
 };
+
+/* The client's address as the limit counts it: IPv4 (also mapped into
+ * IPv6) whole, IPv6 by its /64 (one host gets a /64 as easily as one
+ * address). */
+static void client_key(const struct sockaddr *sa, unsigned char *who)
+{
+        memset(who, 0, WHO_LEN);
+        if (sa && sa->sa_family == AF_INET) {
+                who[0] = 4;
+                memcpy(who + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        } else if (sa && sa->sa_family == AF_INET6) {
+                const struct in6_addr *a6 =
+                        &((const struct sockaddr_in6 *)sa)->sin6_addr;
+                if (IN6_IS_ADDR_V4MAPPED(a6)) {
+                        who[0] = 4;
+                        memcpy(who + 1, a6->s6_addr + 12, 4);
+                } else {
+                        who[0] = 6;
+                        memcpy(who + 1, a6->s6_addr, 8);
+                }
+        }
+}
+
+/* Close \p c's connection: libmicrohttpd sees it end and cleans up (its
+ * CLOSED notification, taken under the same lock, comes before the fd is
+ * closed, so the fd is still this connection's). Under a->lock. */
+static void slot_close(conn_slot_t *c)
+{
+        shutdown(c->fd, SHUT_RDWR);
+        c->closing = 1;
+}
+
+/* libmicrohttpd's accept policy: refuse a client address over its limit;
+ * at the total limit, close the connection waiting longest. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
+                                 socklen_t addrlen)
+{
+        wk_admin_t *a = cls;
+        unsigned char who[WHO_LEN];
+        conn_slot_t *oldest = NULL;
+        unsigned same = 0, live = 0, used = 0;
+
+        (void)addrlen;
+        client_key(addr, who);
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < ADMIN_SLOTS; i++) {
+                conn_slot_t *c = &a->slots[i];
+                if (!c->used)
+                        continue;
+                used++;
+                same += !memcmp(c->who, who, WHO_LEN);
+                if (c->closing)
+                        continue;
+                live++;
+                if (!c->busy && (!oldest || c->since_ms < oldest->since_ms))
+                        oldest = c;
+        }
+        if (same >= ADMIN_PER_ADDR_LIMIT || used >= ADMIN_SLOTS) {
+                pthread_mutex_unlock(&a->lock);
+                return MHD_NO;
+        }
+        if (live >= ADMIN_CONN_LIMIT) {
+                if (!oldest) {
+                        pthread_mutex_unlock(&a->lock);
+                        return MHD_NO; /* all are answering: not for long */
+                }
+                slot_close(oldest);
+        }
+        pthread_mutex_unlock(&a->lock);
+        return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+        wk_admin_t *a = cls;
+        const union MHD_ConnectionInfo *fd, *addr;
+        conn_slot_t *c = *socket_context;
+
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                if (c) {
+                        pthread_mutex_lock(&a->lock);
+                        c->used = 0;
+                        pthread_mutex_unlock(&a->lock);
+                }
+                return;
+        }
+        fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        addr = MHD_get_connection_info(conn,
+                                       MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!fd)
+                return;
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < ADMIN_SLOTS && !c; i++)
+                if (!a->slots[i].used)
+                        c = &a->slots[i];
+        if (c) {
+                memset(c, 0, sizeof(*c));
+                c->used = 1;
+                c->fd = fd->connect_fd;
+                c->since_ms = hb_time_mono_ms();
+                client_key(addr ? addr->client_addr : NULL, c->who);
+                *socket_context = c;
+        } else {
+                shutdown(fd->connect_fd, SHUT_RDWR); /* never: see on_accept */
+        }
+        pthread_mutex_unlock(&a->lock);
+}
+
+static conn_slot_t *slot_of(struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *i = MHD_get_connection_info(
+                conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return i ? i->socket_context : NULL;
+}
+
+/* A request ended (answered or not): the connection's next one starts
+ * its own time. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+        wk_admin_t *a = cls;
+        conn_slot_t *c = slot_of(conn);
+
+        (void)con_cls;
+        (void)toe;
+        if (!c)
+                return;
+        pthread_mutex_lock(&a->lock);
+        c->busy = 0;
+        c->since_ms = hb_time_mono_ms();
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* Closes every connection past its ADMIN_REQUEST_MAX_MS. */
+static void *reaper_main(void *opaque)
+{
+        wk_admin_t *a = opaque;
+        struct timespec until;
+
+        pthread_mutex_lock(&a->lock);
+        while (!a->stopping) {
+                int64_t now = hb_time_mono_ms();
+                for (size_t i = 0; i < ADMIN_SLOTS; i++) {
+                        conn_slot_t *c = &a->slots[i];
+                        if (c->used && !c->closing &&
+                            now - c->since_ms >= ADMIN_REQUEST_MAX_MS)
+                                slot_close(c);
+                }
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_nsec += ADMIN_REAP_EVERY * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&a->wake, &a->lock, &until);
+        }
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+}
 
 /* libmicrohttpd's own messages: the reason a start failed, later debug
  * lines (a client that misbehaves is not worth more). */
@@ -111,6 +311,19 @@ static int authorized(const wk_admin_t *a, struct MHD_Connection *conn)
         return CRYPTO_memcmp(md, a->token_md, sizeof(md)) == 0;
 }
 
+/* A response is about to be queued: the connection is not closed to make
+ * room while it is sent (its time still runs). */
+static void mark_busy(wk_admin_t *a, struct MHD_Connection *conn)
+{
+        conn_slot_t *c = slot_of(conn);
+
+        if (!c)
+                return;
+        pthread_mutex_lock(&a->lock);
+        c->busy = 1;
+        pthread_mutex_unlock(&a->lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -126,6 +339,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 *upload_data_size = 0; /* bodies are ignored */
                 return MHD_YES;
         }
+        mark_busy(a, conn);
         /* HEAD too: what serves GET serves HEAD (RFC 9110 9.3.2);
          * libmicrohttpd leaves the body out. */
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
@@ -272,6 +486,14 @@ wk_admin_t *wk_admin_start(const char *listen, const char *token,
                 a->has_token = 1;
         }
         atomic_init(&a->started, 0);
+        pthread_mutex_init(&a->lock, NULL);
+        {
+                pthread_condattr_t ca;
+                pthread_condattr_init(&ca);
+                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+                pthread_cond_init(&a->wake, &ca);
+                pthread_condattr_destroy(&ca);
+        }
         if (v6)
                 flags |= MHD_USE_IPv6;
         /* the port argument only names the port in libmicrohttpd's
@@ -280,11 +502,13 @@ wk_admin_t *wk_admin_start(const char *listen, const char *token,
                 flags,
                 v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                    : ntohs(((struct sockaddr_in *)&ss)->sin_port),
-                NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
+                on_accept, a, on_request, a, MHD_OPTION_SOCK_ADDR,
                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                ADMIN_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                ADMIN_CONN_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
-                MHD_OPTION_END);
+                ADMIN_SLOTS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                ADMIN_PER_ADDR_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                ADMIN_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
+                on_connection, a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a, MHD_OPTION_END);
         if (!a->mhd) {
                 snprintf(errstr, errstr_size,
                          "admin.listen: cannot listen on %.64s: %s", listen,
@@ -293,6 +517,12 @@ wk_admin_t *wk_admin_start(const char *listen, const char *token,
                 goto err;
         }
         atomic_store(&a->started, 1);
+        if (pthread_create(&a->reaper, NULL, reaper_main, a) != 0) {
+                snprintf(errstr, errstr_size,
+                         "admin.listen: cannot start a thread");
+                goto err;
+        }
+        a->reaper_started = 1;
         info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
         a->port = info ? info->port : 0;
         if (!a->port) {
@@ -316,8 +546,17 @@ void wk_admin_stop(wk_admin_t *a)
 {
         if (!a)
                 return;
+        if (a->reaper_started) {
+                pthread_mutex_lock(&a->lock);
+                a->stopping = 1;
+                pthread_cond_signal(&a->wake);
+                pthread_mutex_unlock(&a->lock);
+                pthread_join(a->reaper, NULL);
+        }
         if (a->mhd)
                 MHD_stop_daemon(a->mhd);
+        pthread_cond_destroy(&a->wake);
+        pthread_mutex_destroy(&a->lock);
         OPENSSL_cleanse(a->token_md, sizeof(a->token_md));
         free(a);
 }

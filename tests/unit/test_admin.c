@@ -1,11 +1,16 @@
 /* Unit tests: wk_admin, the admin listener, driven with libcurl on loopback. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -411,6 +416,205 @@ Test(admin, ipv6_loopback)
                 http("[::1]", wk_admin_port(a), "GET", "/metrics", NULL, &r),
                 200);
         cr_assert(strstr(r.body, "hookbridge_up 1"), "%s", r.body);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+/* --- slow clients --------------------------------------------------------- */
+
+#define SLOW_MAX 256
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connection to 127.0.0.1:\p port from 127.0.0.\p src, the start of a
+ * request sent; -1 on failure. */
+static int slow_connect(uint16_t port, int src)
+{
+        static const char start[] = "GET /status HTTP/1.1\r\n"
+                                    "Host: 127.0.0.1\r\nX-Slow: ";
+        struct sockaddr_in from = {.sin_family = AF_INET};
+        struct sockaddr_in to = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+        if (fd == -1)
+                return -1;
+        from.sin_addr.s_addr = htonl(0x7f000000u | (unsigned)src);
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        to.sin_port = htons(port);
+        if (bind(fd, (struct sockaddr *)&from, sizeof(from)) == -1 ||
+            connect(fd, (struct sockaddr *)&to, sizeof(to)) == -1 ||
+            send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* 1 while \p fd is open (no EOF, no reset), without blocking. */
+static int still_open(int fd)
+{
+        char c;
+        ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* n connections spread over source addresses 127.0.0.first..first+nsrc-1,
+ * each dribbling one header byte every every_ms (never finishing the
+ * request), reopened as soon as the listener closes one. */
+typedef struct {
+        uint16_t port;
+        int n, first, nsrc, every_ms;
+        atomic_int stop;
+        int fd[SLOW_MAX];
+        int64_t opened[SLOW_MAX];
+        atomic_int max_kept;  /* most open for over a second at once */
+        atomic_long reopened; /* connections the listener closed */
+} slow_t;
+
+static void *slow_main(void *opaque)
+{
+        slow_t *s = opaque;
+
+        for (int i = 0; i < s->n; i++)
+                s->fd[i] = -1;
+        while (!atomic_load(&s->stop)) {
+                int64_t now = now_ms();
+                int kept = 0;
+                for (int i = 0; i < s->n; i++) {
+                        if (s->fd[i] != -1 &&
+                            (!still_open(s->fd[i]) ||
+                             send(s->fd[i], "a", 1,
+                                  MSG_NOSIGNAL | MSG_DONTWAIT) < 0)) {
+                                close(s->fd[i]);
+                                s->fd[i] = -1;
+                                atomic_fetch_add(&s->reopened, 1);
+                        }
+                        if (s->fd[i] == -1) {
+                                s->fd[i] = slow_connect(s->port,
+                                                        s->first + i % s->nsrc);
+                                s->opened[i] = now;
+                        } else if (now - s->opened[i] > 1000) {
+                                kept++;
+                        }
+                }
+                if (kept > atomic_load(&s->max_kept))
+                        atomic_store(&s->max_kept, kept);
+                usleep((useconds_t)s->every_ms * 1000);
+        }
+        for (int i = 0; i < s->n; i++)
+                if (s->fd[i] != -1)
+                        close(s->fd[i]);
+        return NULL;
+}
+
+/* GET /healthz from 127.0.0.\p src: the status, the time taken. */
+static long probe_from(uint16_t port, const char *src, long *ms)
+{
+        CURL *c = curl_easy_init();
+        static resp_t r;
+        char url[64];
+        int64_t t0 = now_ms();
+
+        memset(&r, 0, sizeof(r));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/healthz",
+                 (unsigned)port);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(c, CURLOPT_INTERFACE, src);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
+        curl_easy_cleanup(c);
+        *ms = (long)(now_ms() - t0);
+        return r.code;
+}
+
+/* 200 slow connections from \p nsrc addresses; /healthz from another
+ * address answers every time within 1 s. */
+static void healthz_under_slow_clients(int nsrc, int max_kept)
+{
+        wk_metrics_t *m = metrics();
+        static slow_t s;
+        char err[256] = "";
+        pthread_t th;
+        wk_admin_t *a;
+        long worst = 0, ms;
+
+        alive_v = 1;
+        a = wk_admin_start("127.0.0.1:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        memset(&s, 0, sizeof(s));
+        s.port = wk_admin_port(a);
+        s.n = 200;
+        s.first = 10;
+        s.nsrc = nsrc;
+        s.every_ms = 200;
+        cr_assert_eq(pthread_create(&th, NULL, slow_main, &s), 0);
+        usleep(1500 * 1000); /* all 200 tried, the kept ones settled */
+        for (int i = 0; i < 12; i++) {
+                long code = probe_from(s.port, "127.0.0.2", &ms);
+                cr_expect_eq(code, 200, "probe %d: %ld after %ld ms", i, code,
+                             ms);
+                if (ms > worst)
+                        worst = ms;
+                usleep(250 * 1000);
+        }
+        atomic_store(&s.stop, 1);
+        pthread_join(th, NULL);
+        cr_log_info("%d addresses: slowest /healthz %ld ms, %d slow "
+                    "connections kept at most, %ld closed by the listener",
+                    nsrc, worst, atomic_load(&s.max_kept),
+                    atomic_load(&s.reopened));
+        cr_expect_lt(worst, 1000, "slowest /healthz: %ld ms", worst);
+        cr_expect_leq(atomic_load(&s.max_kept), max_kept);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+Test(admin, healthz_answers_under_200_slow_connections_from_one_address)
+{
+        healthz_under_slow_clients(1, 8);
+}
+
+Test(admin, healthz_answers_under_200_slow_connections_from_25_addresses)
+{
+        healthz_under_slow_clients(25, 64);
+}
+
+/* One byte every 500 ms keeps the idle timeout from ever firing: the whole
+ * request is still bounded. */
+Test(admin, a_dribbled_request_is_closed_after_its_time, .timeout = 60)
+{
+        wk_metrics_t *m = metrics();
+        char err[256] = "";
+        wk_admin_t *a;
+        int64_t t0;
+        int fd;
+
+        a = wk_admin_start("127.0.0.1:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        fd = slow_connect(wk_admin_port(a), 1);
+        cr_assert_neq(fd, -1);
+        t0 = now_ms();
+        while (still_open(fd) && now_ms() - t0 < 14000) {
+                send(fd, "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                usleep(500 * 1000);
+        }
+        cr_log_info("dribbled request closed after %lld ms",
+                    (long long)(now_ms() - t0));
+        cr_expect_lt(now_ms() - t0, 12000, "still open after %lld ms",
+                     (long long)(now_ms() - t0));
+        cr_expect_geq(now_ms() - t0, 9000);
+        close(fd);
         wk_admin_stop(a);
         wk_metrics_destroy(m);
 }
