@@ -26,9 +26,10 @@
  * fails gets the pod restarted), so:
  * - one client address (IPv6: one /64) holds at most ADMIN_PER_ADDR_LIMIT
  *   connections; more are refused at once;
- * - at ADMIN_CONN_LIMIT connections, a new one closes the connection that
- *   has waited longest without a response being sent (so a probe from
- *   another address always gets in);
+ * - at ADMIN_CONN_LIMIT connections, a new one closes, of the address
+ *   holding the most connections, the one that has waited longest without
+ *   a response being sent (so a probe from another address gets in, and
+ *   is not the one closed by the next comers, however fast they come);
  * - a connection gets ADMIN_REQUEST_MAX_MS for one request, from its
  *   opening or the end of its previous request to the end of the
  *   response, whatever it sends meanwhile (the idle timeout alone
@@ -38,7 +39,7 @@
 #define ADMIN_REQUEST_MAX_MS 10000
 #define ADMIN_IDLE_TIMEOUT_S 10u
 /* closings libmicrohttpd has not yet seen, on top of the limit */
-#define ADMIN_SLOTS      (ADMIN_CONN_LIMIT + 32u)
+#define ADMIN_SLOTS      (ADMIN_CONN_LIMIT + 64u)
 #define ADMIN_REAP_EVERY 250 /* ms */
 #define WHO_LEN          9   /* family byte + IPv4 address or IPv6 /64 */
 
@@ -103,14 +104,40 @@ static void slot_close(conn_slot_t *c)
         c->closing = 1;
 }
 
+/* The connection to close for a newcomer from \p who: of the address
+ * with the most live connections (the newcomer counted), the one waiting
+ * longest without a response; NULL when every one is answering. Under
+ * a->lock. */
+static conn_slot_t *pick_victim(wk_admin_t *a, const unsigned char *who)
+{
+        conn_slot_t *victim = NULL;
+        unsigned most = 0;
+
+        for (size_t i = 0; i < ADMIN_SLOTS; i++) {
+                conn_slot_t *c = &a->slots[i];
+                unsigned n = !memcmp(c->who, who, WHO_LEN);
+                if (!c->used || c->closing || c->busy)
+                        continue;
+                for (size_t j = 0; j < ADMIN_SLOTS; j++) {
+                        const conn_slot_t *d = &a->slots[j];
+                        n += d->used && !d->closing &&
+                             !memcmp(d->who, c->who, WHO_LEN);
+                }
+                if (n > most || (n == most && c->since_ms < victim->since_ms)) {
+                        victim = c;
+                        most = n;
+                }
+        }
+        return victim;
+}
+
 /* libmicrohttpd's accept policy: refuse a client address over its limit;
- * at the total limit, close the connection waiting longest. */
+ * at the total limit, close a connection of the address holding most. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
                                  socklen_t addrlen)
 {
         wk_admin_t *a = cls;
         unsigned char who[WHO_LEN];
-        conn_slot_t *oldest = NULL;
         unsigned same = 0, live = 0, used = 0;
 
         (void)addrlen;
@@ -122,22 +149,19 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
                         continue;
                 used++;
                 same += !memcmp(c->who, who, WHO_LEN);
-                if (c->closing)
-                        continue;
-                live++;
-                if (!c->busy && (!oldest || c->since_ms < oldest->since_ms))
-                        oldest = c;
+                live += !c->closing;
         }
         if (same >= ADMIN_PER_ADDR_LIMIT || used >= ADMIN_SLOTS) {
                 pthread_mutex_unlock(&a->lock);
                 return MHD_NO;
         }
         if (live >= ADMIN_CONN_LIMIT) {
-                if (!oldest) {
+                conn_slot_t *victim = pick_victim(a, who);
+                if (!victim) {
                         pthread_mutex_unlock(&a->lock);
                         return MHD_NO; /* all are answering: not for long */
                 }
-                slot_close(oldest);
+                slot_close(victim);
         }
         pthread_mutex_unlock(&a->lock);
         return MHD_YES;
