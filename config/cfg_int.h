@@ -206,10 +206,6 @@ const cfg_owned_prop_t *cfg_owned_prop_find(const char *key);
  *  they do; @returns \p key's entry (any case), or NULL. */
 const cfg_owned_prop_t *cfg_code_prop_find(const char *key);
 
-/** Request headers hookbridge writes itself (SPEC section 4). */
-extern const char *const cfg_owned_headers[];
-extern const size_t cfg_owned_header_count;
-
 /** @returns the bit of option \p name in \p opts (0: not there). */
 uint32_t cfg_opt_bit(const cfg_opt_t *opts, const char *name);
 

@@ -280,15 +280,6 @@ const cfg_owned_prop_t *cfg_owned_prop_find(const char *key)
         return NULL;
 }
 
-/* Request headers hookbridge writes itself (SPEC section 4). */
-const char *const cfg_owned_headers[] = {
-        "Host",        "Content-Type", "Content-Length",    "Transfer-Encoding",
-        "User-Agent",  "webhook-id",   "webhook-timestamp", "webhook-signature",
-        "X-Signature", "Expect",
-};
-const size_t cfg_owned_header_count =
-        sizeof(cfg_owned_headers) / sizeof(cfg_owned_headers[0]);
-
 uint32_t cfg_opt_bit(const cfg_opt_t *opts, const char *name)
 {
         for (size_t i = 0; opts[i].name; i++) {

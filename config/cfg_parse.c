@@ -84,12 +84,6 @@ static int cfg_type_name_ok(const char *s)
         return 1;
 }
 
-/* RFC 9110 token characters (header names). */
-int cfg_tchar(char c)
-{
-        return cfg_word_char(c) || (c && strchr("!#$%&'*+-.^`|~", c));
-}
-
 /* --- the option table at work ----------------------------------------- */
 
 /* Parse one present setting \p m of option \p o into \p rec.

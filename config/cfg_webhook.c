@@ -3,6 +3,7 @@
 #include "cfg_int.h"
 
 #include "hb_base64.h"
+#include "hb_http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -531,37 +532,33 @@ static void cfg_parse_headers(cfg_loader_t *ld, cfg_wh_ctx_t *w,
         /* Values are never quoted: they are often credentials. */
         for (int i = 0; i < n; i++) {
                 const config_setting_t *e = config_setting_get_elem(s, i);
-                const char *h = cfg_elem_str(ld, e, path, i), *colon, *v;
-                size_t nlen, j;
+                const char *h = cfg_elem_str(ld, e, path, i);
+                size_t nlen = 0, j = 0;
 
                 if (!h)
                         continue;
-                if (strpbrk(h, "\r\n")) {
+                switch (hb_http_header_check(h, &nlen, &j)) {
+                case HB_HDR_OK:
+                        break;
+                case HB_HDR_LINE_BREAK:
                         cfg_report(ld, e,
                                    "%s[%d]: contains CR or LF; write one "
                                    "\"Name: value\" per string",
                                    path, i);
                         continue;
-                }
-                colon = strchr(h, ':');
-                if (!colon) {
+                case HB_HDR_NO_COLON:
                         cfg_report(ld, e,
                                    "%s[%d]: expected \"Name: value\" (no "
                                    "':' found)",
                                    path, i);
                         continue;
-                }
-                nlen = (size_t)(colon - h);
-                if (nlen == 0) {
+                case HB_HDR_EMPTY_NAME:
                         cfg_report(ld, e,
                                    "%s[%d]: the header name before ':' is "
                                    "empty; expected \"Name: value\"",
                                    path, i);
                         continue;
-                }
-                for (j = 0; j < nlen && cfg_tchar(h[j]); j++)
-                        ;
-                if (j < nlen) {
+                case HB_HDR_BAD_NAME:
                         cfg_report(ld, e,
                                    "%s[%d]: the header name has a character "
                                    "HTTP does not allow in names (%s at "
@@ -572,32 +569,17 @@ static void cfg_parse_headers(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                                                                : "one",
                                    j + 1);
                         continue;
-                }
-                for (j = 0; j < cfg_owned_header_count; j++) {
-                        if (strlen(cfg_owned_headers[j]) == nlen &&
-                            !strncasecmp(h, cfg_owned_headers[j], nlen))
-                                break;
-                }
-                if (j < cfg_owned_header_count) {
+                case HB_HDR_OWNED:
                         cfg_report(ld, e,
                                    "%s[%d]: '%.*s' is set by hookbridge; "
                                    "remove it",
                                    path, i, (int)nlen, h);
                         continue;
-                }
-                for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
-                        ;
-                if (!*v) {
+                case HB_HDR_EMPTY_VALUE:
                         cfg_report(ld, e, "%s[%d]: '%.*s' has an empty value",
                                    path, i, (int)nlen, h);
                         continue;
-                }
-                for (; *v; v++) {
-                        if (((unsigned char)*v < 0x20 && *v != '\t') ||
-                            *v == 0x7f)
-                                break;
-                }
-                if (*v) {
+                case HB_HDR_BAD_VALUE:
                         cfg_report(ld, e,
                                    "%s[%d]: the value of '%.*s' holds a "
                                    "control character",

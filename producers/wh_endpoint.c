@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
 
+#include "hb_http.h"
 #include "wh_sign.h"
 
 struct wh_endpoint_s {
@@ -26,21 +26,6 @@ struct wh_endpoint_s {
         int max_in_flight;
 };
 
-/* Headers hookbridge writes itself; a static header may not repeat them
- * (curl would send both, and the receiver would see two values). */
-static const char *const reserved_headers[] = {
-        "Content-Type",
-        "Content-Length",
-        "Transfer-Encoding",
-        "Host",
-        "Expect",
-        "User-Agent",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-        "X-Signature",
-};
-
 static char *dup_str(const char *s)
 {
         size_t n = strlen(s) + 1;
@@ -51,40 +36,27 @@ static char *dup_str(const char *s)
         return d;
 }
 
-/* 1 when \p s holds no control character (no header injection). */
-static int header_safe(const char *s)
-{
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                if ((c < 0x20 && c != '\t') || c == 0x7f)
-                        return 0;
-        }
-        return 1;
-}
-
-/* "Name: value" with a token name; NULL when fine, else the reason. */
+/* A static header line: NULL when fine, else the reason (never the
+ * text: the value may be a credential). */
 static const char *check_static_header(const char *h)
 {
-        const char *colon = strchr(h, ':');
-        size_t name_len;
-
-        if (!colon || colon == h)
-                return "is not \"Name: value\"";
-        if (!header_safe(h))
+        switch (hb_http_header_check(h, NULL, NULL)) {
+        case HB_HDR_OK:
+                return NULL;
+        case HB_HDR_LINE_BREAK:
+        case HB_HDR_BAD_VALUE:
                 return "contains a control character";
-        name_len = (size_t)(colon - h);
-        for (size_t i = 0; i < name_len; i++) {
-                unsigned char c = (unsigned char)h[i];
-                if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
-                        return "has an invalid header name";
+        case HB_HDR_NO_COLON:
+        case HB_HDR_EMPTY_NAME:
+                return "is not \"Name: value\"";
+        case HB_HDR_BAD_NAME:
+                return "has an invalid header name";
+        case HB_HDR_OWNED:
+                return "names a header hookbridge sets itself";
+        case HB_HDR_EMPTY_VALUE:
+                return "has an empty value";
         }
-        for (size_t i = 0;
-             i < sizeof(reserved_headers) / sizeof(reserved_headers[0]); i++) {
-                if (strlen(reserved_headers[i]) == name_len &&
-                    strncasecmp(h, reserved_headers[i], name_len) == 0)
-                        return "names a header hookbridge sets itself";
-        }
-        return NULL;
+        return "is not a header";
 }
 
 wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
@@ -357,7 +329,7 @@ void *wh_endpoint_headers(const wh_endpoint_t *ep, const char *id, int64_t ts,
         char tsbuf[24], sig[2 * WH_SIGN_MAX];
 
         /* the id comes from the event: it must not smuggle in a header */
-        if (!ep || !id || !*id || !header_safe(id))
+        if (!ep || !id || !*id || !hb_http_value_ok(id, strlen(id)))
                 return NULL;
 
         add(&h, "Content-Type: application/json");

@@ -17,6 +17,7 @@
 #include "wh_guard.h"
 #include "wh_pool_sched.h"
 #include "wh_retry.h"
+#include "hb_http.h"
 #include "hb_log.h"
 #include "hb_time.h"
 
@@ -1239,7 +1240,6 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
         wh_sched_t *es;
         wh_delivery_t *d;
         size_t id_len;
-        int bad_id = 0;
 
         if (!p || !ep || !id || !cb || (!body && body_len > 0))
                 return -1;
@@ -1273,16 +1273,13 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
         p->pending++;
         es->deliveries++;
 
-        for (size_t i = 0; i < id_len; i++) {
-                unsigned char c = (unsigned char)id[i];
-                if (c < 0x20 || c == 0x7f)
-                        bad_id = 1;
-        }
-        if (id_len == 0 || bad_id) {
-                /* can never be sent (header injection): permanent even
-                 * with forever, reported from the next wh_pool_run() */
+        if (id_len == 0 || !hb_http_value_ok(id, id_len)) {
+                /* can never be sent (header injection, or blanks a
+                 * receiver would strip from what was signed): permanent
+                 * even with forever, reported from the next wh_pool_run() */
                 snprintf(d->error, sizeof(d->error),
-                         "webhook-id is empty or has control characters");
+                         "webhook-id is empty or not a header value "
+                         "(control characters, blanks at an end)");
                 complete(d, WH_OUT_PERMANENT);
                 return 0;
         }

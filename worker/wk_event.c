@@ -3,6 +3,7 @@
  * renderer needs. */
 #include "wk_transform_int.h"
 
+#include "hb_http.h"
 #include "hb_time.h"
 
 #include <inttypes.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-/* messageId becomes the webhook-id header: bounded, no control bytes. */
+/* messageId becomes the webhook-id header: bounded, a header value. */
 #define XF_MAX_ID_LEN 512
 /* How much of a raw name a reason quotes. */
 #define XF_SNIP_LEN 64
@@ -410,8 +411,8 @@ static int xf_app_token(json_object *context, const wk_msgmeta_t *meta,
         return -1;
 }
 
-/* messageId: it becomes the webhook-id header, so it must be printable
- * and bounded. @returns 0 or -1. */
+/* messageId: it becomes the webhook-id header, so it must be a header
+ * value (hb_http_value_ok) and bounded. @returns 0 or -1. */
 static int xf_message_id(json_object *root, xf_draft_t *d, char *reason,
                          size_t rsize)
 {
@@ -436,13 +437,11 @@ static int xf_message_id(json_object *root, xf_draft_t *d, char *reason,
                                XF_MAX_ID_LEN);
                 return -1;
         }
-        for (size_t i = 0; i < d->f.id.n; i++) {
-                unsigned char c = (unsigned char)d->f.id.s[i];
-                if (c < 0x20 || c == 0x7f) {
-                        wk_json_reason(reason, rsize,
-                                       "messageId contains control characters");
-                        return -1;
-                }
+        if (!hb_http_value_ok(d->f.id.s, d->f.id.n)) {
+                wk_json_reason(reason, rsize,
+                               "messageId is not a header value: control "
+                               "characters, or blanks at an end");
+                return -1;
         }
         return 0;
 }

@@ -36,8 +36,8 @@ cflags=(-std=c11 -g -O1 -fno-omit-frame-pointer
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 
 # the transformer (wk_transform.h) and what it uses
-transform="common/hb_time.c worker/wk_json.c worker/wk_mapping.c
-           worker/wk_event.c worker/wk_render.c"
+transform="common/hb_time.c common/hb_http.c worker/wk_json.c
+           worker/wk_mapping.c worker/wk_event.c worker/wk_render.c"
 # harness -> the product sources it links
 declare -A needs=(
         [fuzz_transform]="$transform"

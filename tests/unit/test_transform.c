@@ -860,6 +860,18 @@ Test(transform_fields, message_id_fallback_and_checks)
         assert_invalid(&r, "messageId");
         run_patch(&r, "{\"messageId\":{\"a\":1}}");
         assert_invalid(&r, "messageId");
+        /* blanks at an end: a receiver strips them from the header, so
+         * the id it checks the signature with would not be the signed
+         * one; a tab inside is a header value's */
+        run_patch(&r, "{\"messageId\":\" m-1\"}");
+        assert_invalid(&r, "messageId is not a header value");
+        run_patch(&r, "{\"messageId\":\"m-1\\t\"}");
+        assert_invalid(&r, "messageId is not a header value");
+        run_patch(&r, "{\"messageId\":\"m\\u007f1\"}");
+        assert_invalid(&r, "messageId is not a header value");
+        run_patch(&r, "{\"messageId\":\"m\\t1 2\"}");
+        cr_assert_str_eq(r.id, "m\t1 2");
+        result_free(&r);
         snprintf(patch, sizeof(patch), "{\"messageId\":\"%0600d\"}", 7);
         run_patch(&r, patch);
         assert_invalid(&r, "messageId");
