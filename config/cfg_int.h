@@ -18,6 +18,14 @@
 #define CFG_MSG_MAX         1024  /* one message, before "FILE:LINE: " */
 #define CFG_CHUNK           4096  /* arena chunk */
 #define CFG_MAX_OPTS        32    /* options per group (bit masks) */
+/* What the loader reads: each file at most CFG_FILE_MAX (libconfig's
+ * scanner takes quadratic time over a long string: 8 MB took 23 s), all
+ * of them together CFG_TOTAL_MAX, at most CFG_INCLUDE_MAX @includes in
+ * all, nested at most CFG_INCLUDE_DEPTH deep (libconfig 1.5's limit). */
+#define CFG_FILE_MAX      (1024 * 1024)
+#define CFG_TOTAL_MAX     (4 * 1024 * 1024)
+#define CFG_INCLUDE_MAX   64
+#define CFG_INCLUDE_DEPTH 10
 /* Buffers for the names in messages, each roomy enough for the one
  * before it plus what is appended ("webhook 'crm'" -> "... events[3]."). */
 #define CFG_WHO_MAX  (CFG_NAME_MAX + 24)
@@ -82,6 +90,11 @@ typedef struct cfg_loader_s {
         const char **types; /* known webhook types: built-in + mappings */
         size_t type_count;
         rd_kafka_conf_t *rdconf; /* checks kafka.properties */
+        /* the pre-scan (cfg_prescan.c) */
+        char **names; /* file names problems point to, freed at the end */
+        size_t name_count;
+        size_t include_count;
+        size_t text_total; /* bytes of every file read */
         /* for the cross-field checks (cfg_check.c) */
         const config_setting_t *delivery, *dretry; /* the groups, or NULL */
         uint32_t del_set, del_bad;                 /* cfg_delivery_opts */
@@ -222,6 +235,13 @@ __attribute__((format(printf, 3, 4))) void
 cfg_report(cfg_loader_t *ld, const config_setting_t *s, const char *fmt, ...);
 __attribute__((format(printf, 3, 4))) void
 cfg_warn(cfg_loader_t *ld, const config_setting_t *s, const char *fmt, ...);
+/** A problem at \p file (cfg_keep_name()'s or ld->name) line \p line. */
+__attribute__((format(printf, 4, 5))) void cfg_report_at(cfg_loader_t *ld,
+                                                         const char *file,
+                                                         unsigned line,
+                                                         const char *fmt, ...);
+/** A copy of \p name that lives as long as the loader's problems. */
+const char *cfg_keep_name(cfg_loader_t *ld, const char *name);
 void cfg_errs_write(cfg_loader_t *ld, char *out, size_t size);
 void cfg_join(char *buf, size_t size, const char *const *names, size_t n,
               const char *quote);
@@ -252,6 +272,26 @@ const char *cfg_elem_str(cfg_loader_t *ld, const config_setting_t *e,
 void cfg_parse_webhooks(cfg_loader_t *ld, const config_setting_t *s);
 
 int cfg_topic_name_ok(const char *s);
+
+/* --- before libconfig (cfg_prescan.c) --------------------------------- */
+
+/**
+ * @brief The content of the file \p path, if it is a regular file of at
+ *        most CFG_FILE_MAX bytes that reads as its size says and holds no
+ *        NUL byte.
+ * @returns a NUL-terminated copy (free() it) and its length in \p *len,
+ *          or NULL with \p *why saying why (never the content).
+ */
+char *cfg_read_text(const char *path, size_t *len, const char **why);
+
+/**
+ * @brief Check the text of the main file (\p len bytes, named ld->name)
+ *        and of every file it @includes, the way libconfig will read
+ *        them, before libconfig does: sizes, include targets (see
+ *        cfg_read_text()), integers libconfig would wrap, \x00 escapes.
+ * @returns 0, or -1 when a problem was reported (or out of memory).
+ */
+int cfg_prescan(cfg_loader_t *ld, const char *text, size_t len);
 
 /* --- cross-field validation (cfg_check.c) ----------------------------- */
 

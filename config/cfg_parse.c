@@ -1030,6 +1030,8 @@ static cfg_t *cfg_load_common(const char *path, const char *text,
         cfg_loader_t ld;
         config_t lc;
         cfg_t *cfg = NULL;
+        char *buf = NULL;
+        size_t len = 0;
         int ok;
 
         memset(&ld, 0, sizeof(ld));
@@ -1048,7 +1050,24 @@ static cfg_t *cfg_load_common(const char *path, const char *text,
         if (!cfg->path)
                 goto err;
 
-        ok = path ? config_read_file(&lc, path) : config_read_string(&lc, text);
+        /* The main file is read here, not by libconfig: it is checked
+         * (cfg_read_text) and pre-scanned as it is, then parsed from
+         * that copy. */
+        if (path) {
+                const char *why;
+
+                buf = cfg_read_text(path, &len, &why);
+                if (!buf) {
+                        cfg_report(&ld, NULL, "cannot read the file: %s", why);
+                        goto err;
+                }
+                text = buf;
+        } else {
+                len = strlen(text);
+        }
+        if (cfg_prescan(&ld, text, len) != 0)
+                goto err;
+        ok = config_read_string(&lc, text);
         if (!ok) {
                 cfg_report_read(&ld, &lc, path);
                 goto err;
@@ -1067,6 +1086,13 @@ out:
         for (size_t i = 0; i < ld.err_count; i++)
                 free(ld.errs[i].msg);
         free(ld.errs);
+        for (size_t i = 0; i < ld.name_count; i++)
+                free(ld.names[i]);
+        free(ld.names);
+        if (buf) {
+                explicit_bzero(buf, len); /* it may hold secrets */
+                free(buf);
+        }
         return cfg;
 }
 

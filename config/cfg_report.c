@@ -21,15 +21,19 @@ unsigned cfg_line(const config_setting_t *s)
  * message goes through here; control characters from the file are
  * replaced so that each problem stays on one line.
  */
-__attribute__((format(printf, 4, 0))) static void
-cfg_vreport(cfg_loader_t *ld, const config_setting_t *s, int warning,
-            const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0))) static void
+cfg_vreport(cfg_loader_t *ld, const config_setting_t *s, const char *file,
+            unsigned line, int warning, const char *fmt, va_list ap)
 {
         static const char wtag[] = "warning: ";
         char msg[sizeof(wtag) - 1 + CFG_MSG_MAX];
-        const char *file = s ? config_setting_source_file(s) : NULL;
         size_t skip = warning ? sizeof(wtag) - 1 : 0;
         cfg_err_t *e;
+
+        if (s) {
+                file = config_setting_source_file(s);
+                line = cfg_line(s);
+        }
 
         memcpy(msg, wtag, skip);
         vsnprintf(msg + skip, sizeof(msg) - skip, fmt, ap);
@@ -51,7 +55,7 @@ cfg_vreport(cfg_loader_t *ld, const config_setting_t *s, int warning,
         e = &ld->errs[ld->err_count];
         e->file = file ? file : ld->name;
         e->rank = strcmp(e->file, ld->name) != 0;
-        e->line = cfg_line(s);
+        e->line = line ? line : 1;
         e->seq = ld->err_count;
         e->msg = strdup(msg);
         if (!e->msg) {
@@ -69,7 +73,7 @@ cfg_report(cfg_loader_t *ld, const config_setting_t *s, const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
-        cfg_vreport(ld, s, 0, fmt, ap);
+        cfg_vreport(ld, s, NULL, 1, 0, fmt, ap);
         va_end(ap);
 }
 
@@ -80,8 +84,40 @@ cfg_warn(cfg_loader_t *ld, const config_setting_t *s, const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
-        cfg_vreport(ld, s, 1, fmt, ap);
+        cfg_vreport(ld, s, NULL, 1, 1, fmt, ap);
         va_end(ap);
+}
+
+__attribute__((format(printf, 4, 5))) void cfg_report_at(cfg_loader_t *ld,
+                                                         const char *file,
+                                                         unsigned line,
+                                                         const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        cfg_vreport(ld, NULL, file, line, 0, fmt, ap);
+        va_end(ap);
+}
+
+const char *cfg_keep_name(cfg_loader_t *ld, const char *name)
+{
+        char **names;
+        char *copy;
+
+        names = realloc(ld->names, (ld->name_count + 1) * sizeof(*names));
+        if (!names) {
+                ld->oom = 1;
+                return NULL;
+        }
+        ld->names = names;
+        copy = strdup(name);
+        if (!copy) {
+                ld->oom = 1;
+                return NULL;
+        }
+        ld->names[ld->name_count++] = copy;
+        return copy;
 }
 
 static int cfg_err_cmp(const void *a, const void *b)

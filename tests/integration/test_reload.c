@@ -87,6 +87,22 @@ Test(reload, names_what_waits_for_a_restart, .timeout = 120)
                  10000);
         cr_assert_eq(waitpid(pid, &st, WNOHANG), 0);
 
+        /* an @include libconfig's scanner could not read (a directory,
+         * /proc/self/mem) used to end the worker with exit 2 ("input in
+         * flex scanner failed"): now the reload is rejected, with the
+         * FILE:LINE, and the worker runs on (issue 14 item 2) */
+        write_config(cfg, topic, group, LOOPBACK, "@include \"/tmp\"");
+        kill(pid, SIGHUP);
+        wait_log(logp, "is a directory", 10000);
+        wait_log(logp, "reload rejected", 10000);
+        cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "the worker stopped");
+        write_config(cfg, topic, group, LOOPBACK,
+                     "@include \"/proc/self/mem\"");
+        kill(pid, SIGHUP);
+        wait_log(logp, "Input/output error", 10000);
+        usleep(200 * 1000);
+        cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "the worker stopped");
+
         st = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "log %s",
                   logp);

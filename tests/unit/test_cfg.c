@@ -303,6 +303,159 @@ Test(cfg, problems_in_an_included_file_name_it)
         cr_assert(strncmp(errs, inc, strlen(inc)) == 0, "%s", errs);
 }
 
+/* An @include of something that is not a small regular file used to make
+ * libconfig's scanner exit the process ("input in flex scanner failed",
+ * exit 2): now a FILE:LINE error (issue 14 item 2). */
+Test(cfg, include_of_a_non_file_is_an_error)
+{
+        static const char *const bad[][2] = {
+                {"/tmp", "is a directory"},
+                {"/proc/self/mem", "Input/output error"},
+                {"/proc/self/environ", "not an ordinary file"},
+                {"/dev/zero", "is not a regular file"},
+                {"/nonexistent/x.cfg", "No such file or directory"},
+        };
+        char text[512], want[256], fifo[] = "/tmp/hb-cfg-fifo-XXXXXX";
+        char inc[] = "/tmp/hb-cfg-inc-XXXXXX";
+        int fd;
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(text, sizeof(text),
+                         KAFKA WEBHOOKS "\n@include \"%s\"\n", bad[i][0]);
+                snprintf(want, sizeof(want),
+                         "t.cfg:10: @include \"%s\": cannot use it: ",
+                         bad[i][0]);
+                expect_err(text, want);
+                cr_assert(strstr(errs, bad[i][1]), "%s", errs);
+                cr_assert_eq(count_lines(errs), 1, "%s", errs);
+        }
+        /* a FIFO does not hang the load */
+        fd = mkstemp(fifo);
+        cr_assert(fd >= 0);
+        close(fd);
+        unlink(fifo);
+        cr_assert_eq(mkfifo(fifo, 0600), 0);
+        snprintf(text, sizeof(text), KAFKA WEBHOOKS "@include \"%s\"\n", fifo);
+        expect_err(text, "t.cfg:9: @include");
+        cr_assert(strstr(errs, "is not a regular file"), "%s", errs);
+        unlink(fifo);
+
+        /* nested: reported in the file that includes it; one that is
+         * commented out or in a string is not an include */
+        write_file(inc, "# a fragment\n\n  @include \"/tmp\"\n");
+        snprintf(text, sizeof(text),
+                 KAFKA WEBHOOKS
+                 "/* @include \"/tmp\" */\n"
+                 "log = { level = \"@include \\\"/tmp\\\"\"; };\n"
+                 "@include \"%s\"\n",
+                 inc);
+        expect_err(text,
+                   ":3: @include \"/tmp\": cannot use it: is a directory");
+        cr_assert(strncmp(errs, inc, strlen(inc)) == 0, "%s", errs);
+        cr_assert_eq(count_lines(errs), 1, "%s", errs);
+
+        /* an include that includes itself stops at libconfig's depth */
+        snprintf(text, sizeof(text), "@include \"%s\"\n", inc);
+        write_file(inc, text);
+        snprintf(text, sizeof(text), KAFKA WEBHOOKS "@include \"%s\"\n", inc);
+        expect_err(text, "@include: nested more than 10 deep");
+        unlink(inc);
+}
+
+/* The main file: a regular file of at most 1 MiB (libconfig's scanner
+ * took 32 s over one string of 8 MB read from a file). */
+Test(cfg, main_file_is_a_small_regular_file)
+{
+        char path[] = "/tmp/hb-cfg-big-XXXXXX";
+        size_t n = 1024 * 1024 + 1;
+        char *big = malloc(n + 1);
+        cfg_t *cfg;
+
+        cr_assert_not_null(big);
+        memset(big, ' ', n);
+        memcpy(big, KAFKA WEBHOOKS, strlen(KAFKA WEBHOOKS));
+        big[n] = '\0';
+        write_file(path, big);
+        cfg = cfg_load(path, errs, sizeof(errs));
+        cr_assert_null(cfg);
+        cr_assert(strstr(errs, ":1: cannot read the file: is larger than 1 "
+                               "MiB"),
+                  "%s", errs);
+        expect_err(big, "t.cfg:1: the file is larger than 1 MiB");
+        big[n - 1] = '\0';
+        cfg_destroy(load_ok(big));
+        unlink(path);
+        free(big);
+
+        cfg = cfg_load("/tmp", errs, sizeof(errs));
+        cr_assert_null(cfg);
+        cr_assert_str_eq(errs, "/tmp:1: cannot read the file: is a directory");
+        cfg = cfg_load("/dev/null", errs, sizeof(errs));
+        cr_assert_null(cfg);
+        cr_assert_str_eq(errs, "/dev/null:1: cannot read the file: is not a "
+                               "regular file");
+}
+
+/* libconfig 1.5 keeps 32 bits of an integer without an L suffix
+ * (4294968296 read as 1000): refused where it is written, whatever the
+ * setting (issue 14 item 4). */
+Test(cfg, integers_libconfig_would_wrap)
+{
+        static const char *const wrap[] = {"4294968296", "0x1000003E8",
+                                           "0x80000000", "2147483648",
+                                           "-2147483649"};
+        char text[512];
+
+        for (size_t i = 0; i < sizeof(wrap) / sizeof(wrap[0]); i++) {
+                snprintf(text, sizeof(text),
+                         KAFKA WEBHOOKS "delivery = { timeout_ms = %s; };\n",
+                         wrap[i]);
+                expect_err(text, "t.cfg:9: the integer ");
+                cr_assert(strstr(errs, "libconfig would cut it to 32 bits"),
+                          "%s", errs);
+        }
+        expect_err(KAFKA WEBHOOKS
+                   "delivery = { timeout_ms = 99999999999999999999L; };\n",
+                   "t.cfg:9: the integer 99999999999999999999L is out of "
+                   "range: libconfig would cut it to 64 bits");
+        /* a 64-bit integer is read whole and range-checked */
+        expect_err(KAFKA WEBHOOKS "delivery = { timeout_ms = 4294968296L; };\n",
+                   "t.cfg:9: delivery.timeout_ms: 4294968296 is out of range");
+        /* in names, strings and comments digits are not integers */
+        cfg_destroy(load_ok(KAFKA WEBHOOKS
+                            "# 99999999999\n"
+                            "mappings = ( { event = \"4294968296\"; type = "
+                            "\"a99999999999.b\"; } );\n"
+                            "delivery = { timeout_ms = 0x7D0; /* 4294968296 "
+                            "*/ };\n"));
+}
+
+/* A \x00 escape used to cut a header value or URL short silently: refused
+ * in any string (issue 14 item 4). */
+Test(cfg, nul_escape_refused)
+{
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"https://a/\"; events = [ "
+                         "\"*\" ];\n"
+                         "    headers = [ \"X-Key: abc\\x00def\" ]; }\n"
+                         ");\n",
+                   "t.cfg:7: a string holds \\x00 (NUL), which would cut it "
+                   "short");
+        cr_assert_null(strstr(errs, "abc"), "%s", errs);
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; url = \"https://a/\\x00.evil\";\n"
+                         "    events = [ \"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:6: a string holds \\x00 (NUL)");
+        /* other escapes are fine */
+        cfg_destroy(load_ok(KAFKA "webhooks = (\n"
+                                  "  { name = \"a\"; url = \"https://a/\";\n"
+                                  "    events = [ \"*\" ];\n"
+                                  "    headers = [ \"X-Key: a\\x41\\\\x00\" "
+                                  "]; }\n"
+                                  ");\n"));
+}
+
 /* --- generic rules ---------------------------------------------------- */
 
 Test(cfg, unknown_setting_lists_known_and_suggests)
