@@ -5,6 +5,7 @@
 #include "hb_base64.h"
 #include "hb_http.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -590,6 +591,28 @@ static void cfg_parse_headers(cfg_loader_t *ld, cfg_wh_ctx_t *w,
         }
 }
 
+/* What curl, which sends to \p url, makes of it: @returns a reason
+ * (curl's, which does not quote the URL) or NULL. */
+static const char *cfg_url_parse_problem(const char *url)
+{
+        CURLU *u = curl_url();
+        const char *why = NULL;
+        char *port = NULL;
+        CURLUcode rc;
+
+        if (!u)
+                return "cannot be checked: out of memory";
+        rc = curl_url_set(u, CURLUPART_URL, url, 0);
+        if (rc != CURLUE_OK)
+                why = curl_url_strerror(rc);
+        else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+                 !strcmp(port, "0"))
+                why = "port 0 cannot be connected to";
+        curl_free(port);
+        curl_url_cleanup(u);
+        return why;
+}
+
 /* @returns what is wrong with \p url, or NULL. Never quotes it: URLs
  *          may carry tokens. */
 static const char *cfg_url_problem(const char *url)
@@ -609,7 +632,7 @@ static const char *cfg_url_problem(const char *url)
         }
         if (!*host || strchr("/?#:", *host))
                 return "has no host after the scheme";
-        return NULL;
+        return cfg_url_parse_problem(url);
 }
 
 static void cfg_parse_webhook(cfg_loader_t *ld, const config_setting_t *g,

@@ -908,6 +908,39 @@ Test(cfg, webhook_urls)
                    "t.cfg:6: webhook 'a' url: required setting is missing");
 }
 
+/* A URL curl cannot parse used to pass check-config and fail at every
+ * send: parsed with curl_url at load, never quoted (issue 14 item 4). */
+Test(cfg, webhook_urls_curl_cannot_parse)
+{
+        static const char *const bad[] = {
+                "http://[::1/",
+                "http://x:99999/hunter2",
+                "http://x:0/",
+                "https://[fe80::1%/",
+                "http://x:-1/",
+                "http://a b.example/", /* already refused: blank */
+        };
+        char text[512];
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(text, sizeof(text),
+                         KAFKA "webhooks = (\n"
+                               "  { name = \"a\"; url = \"%s\";\n"
+                               "    events = [ \"*\" ]; }\n"
+                               ");\n",
+                         bad[i]);
+                expect_err(text, "t.cfg:6: webhook 'a' url: ");
+                cr_assert_eq(count_lines(errs), 1, "%s", errs);
+                cr_assert_null(strstr(errs, "hunter2"), "%s", errs);
+                cr_assert_null(strstr(errs, "99999"), "%s", errs);
+        }
+        cfg_destroy(load_ok(KAFKA "webhooks = (\n"
+                                  "  { name = \"a\"; url = "
+                                  "\"http://[::1]:8080/p?q=1#f\";\n"
+                                  "    events = [ \"*\" ]; }\n"
+                                  ");\n"));
+}
+
 Test(cfg, webhook_events)
 {
         expect_err(KAFKA "webhooks = (\n"
