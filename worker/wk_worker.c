@@ -1,10 +1,7 @@
 /* wk_worker: the pipeline's wiring and lifecycle: consume -> transform ->
  * deliver to every subscribed webhook -> finish -> commit. */
-#define _GNU_SOURCE /* pipe2 */
 #include "wk_worker.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -28,6 +25,7 @@
 #include "wk_routes.h"
 #include "hb_time.h"
 #include "wk_transform.h"
+#include "wk_wake.h"
 
 /* Messages taken from Kafka per loop turn before HTTP gets a turn: small,
  * so responses are collected and new requests sent while a backlog is
@@ -874,10 +872,7 @@ static char *probe_status(void *opaque)
 
 static void drain_wake(wk_worker_t *w)
 {
-        char buf[256];
-
-        while (read(w->wake[0], buf, sizeof(buf)) > 0)
-                ;
+        wk_wake_drain(w->wake[0]);
 }
 
 /*
@@ -919,12 +914,8 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         w->wake[0] = w->wake[1] = -1;
         pthread_mutex_init(&w->lock, NULL);
         atomic_store(&w->loop_ms, hb_time_mono_ms());
-        /* non-blocking: drain_wake() reads until empty, and a full pipe
-         * must not block a signal handler */
-        if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) == -1) {
-                snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
+        if (wk_wake_open(w->wake, errstr, errstr_size) == -1)
                 goto err;
-        }
         w->metrics = wk_metrics_new();
         if (!w->metrics || wk_metrics_declare_all(w->metrics) == -1) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -990,22 +981,14 @@ err:
 
 void wk_worker_stop(wk_worker_t *w)
 {
-        char c = 's';
-
         w->stop++;
-        if (write(w->wake[1], &c, 1) < 0) {
-                /* Full pipe: a wake-up is pending anyway. */
-        }
+        wk_wake_signal(w->wake[1], 's');
 }
 
 void wk_worker_reload(wk_worker_t *w)
 {
-        char c = 'r';
-
         w->reload = 1;
-        if (write(w->wake[1], &c, 1) < 0) {
-                /* Full pipe: a wake-up is pending anyway. */
-        }
+        wk_wake_signal(w->wake[1], 'r');
 }
 
 void wk_worker_stats(wk_worker_t *w, wk_stats_t *out)
@@ -1136,9 +1119,7 @@ void wk_worker_destroy(wk_worker_t *w)
                 free(w->per_webhook_name[i]);
         free(w->per_webhook_name);
         wk_metrics_destroy(w->metrics);
-        for (int i = 0; i < 2; i++)
-                if (w->wake[i] >= 0)
-                        close(w->wake[i]);
+        wk_wake_close(w->wake);
         free(w->status);
         pthread_mutex_destroy(&w->lock);
         free(w);
