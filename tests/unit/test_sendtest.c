@@ -1,5 +1,7 @@
 /* Unit tests: `hookbridge send-test`'s report, against a loopback receiver
- * that answers what a hostile one would. */
+ * that answers what a hostile one would, and its failure paths (through
+ * link-time wrappers of wh_pool_submit and wk_mapping_add, see
+ * CMakeLists.txt). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -11,7 +13,45 @@
 
 #include <criterion/criterion.h>
 
+#include "wh_pool.h"
 #include "wk_cmd.h"
+#include "wk_transform.h"
+
+/* --- fault injection: -Wl,--wrap makes send-test call these ------------ */
+
+static int fail_submit, fail_mapping;
+
+int __real_wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
+                          const char *body, size_t body_len, int forever,
+                          wh_done_cb_t *cb, void *opaque);
+int __wrap_wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
+                          const char *body, size_t body_len, int forever,
+                          wh_done_cb_t *cb, void *opaque);
+int __real_wk_mapping_add(wk_mapping_t *m, const char *event, const char *type,
+                          char *errstr, size_t errstr_size);
+int __wrap_wk_mapping_add(wk_mapping_t *m, const char *event, const char *type,
+                          char *errstr, size_t errstr_size);
+
+int __wrap_wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
+                          const char *body, size_t body_len, int forever,
+                          wh_done_cb_t *cb, void *opaque)
+{
+        if (fail_submit)
+                return -1; /* what an out-of-memory submit returns */
+        return __real_wh_pool_submit(p, ep, id, body, body_len, forever, cb,
+                                     opaque);
+}
+
+int __wrap_wk_mapping_add(wk_mapping_t *m, const char *event, const char *type,
+                          char *errstr, size_t errstr_size)
+{
+        if (fail_mapping) {
+                snprintf(errstr, errstr_size, "mapping '%s': injected failure",
+                         event);
+                return -1;
+        }
+        return __real_wk_mapping_add(m, event, type, errstr, errstr_size);
+}
 
 /* One HTTP exchange on a raw socket: read the request, send \p answer. */
 typedef struct {
@@ -65,17 +105,32 @@ static uint16_t listen_loopback(int *lfd)
         return ntohs(sa.sin_port);
 }
 
-/* Run send-test against a receiver answering \p answer; its stdout. */
-static char *send_test(const char *answer, size_t answer_len, int *rc)
+/* Read what \p f holds into \p out (\p size bytes), closing \p f. */
+static char *slurp(FILE *f, char *out, size_t size)
 {
-        static char out[65536];
+        size_t n;
+
+        rewind(f);
+        n = fread(out, 1, size - 1, f);
+        out[n] = '\0';
+        fclose(f);
+        return out;
+}
+
+/* Run send-test against a receiver answering \p answer (NULL: one that
+ * listens but never answers; send-test must not have sent anything), with
+ * \p extra appended to the configuration; its stdout, its stderr in
+ * *\p errp. */
+static char *send_test_ex(const char *answer, size_t answer_len,
+                          const char *extra, int *rc, const char **errp)
+{
+        static char out[65536], err[65536];
         char cfg[] = "/tmp/hb_sendtest_XXXXXX";
         server_t s = {.answer = answer, .answer_len = answer_len};
         uint16_t port = listen_loopback(&s.lfd);
         pthread_t th;
-        FILE *f, *cap;
-        int cfd, saved;
-        size_t n;
+        FILE *f, *cap, *ecap;
+        int cfd, saved, esaved;
 
         cfd = mkstemp(cfg);
         cr_assert_neq(cfd, -1);
@@ -87,28 +142,42 @@ static char *send_test(const char *answer, size_t answer_len, int *rc)
                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ]; "
                 "timeout_ms = 5000; };\n"
                 "webhooks = ( { name = \"crm\"; url = "
-                "\"http://127.0.0.1:%u/hook\"; events = [ \"*\" ]; } );\n",
-                (unsigned)port);
+                "\"http://127.0.0.1:%u/hook\"; events = [ \"*\" ]; } );\n%s",
+                (unsigned)port, extra ? extra : "");
         fclose(f);
-        cr_assert_eq(pthread_create(&th, NULL, serve_one, &s), 0);
+        if (answer)
+                cr_assert_eq(pthread_create(&th, NULL, serve_one, &s), 0);
 
         char *argv[] = {"send-test", "-c", cfg, "--webhook", "crm", NULL};
         fflush(stdout);
+        fflush(stderr);
         cap = tmpfile();
+        ecap = tmpfile();
         saved = dup(STDOUT_FILENO);
+        esaved = dup(STDERR_FILENO);
         dup2(fileno(cap), STDOUT_FILENO);
+        dup2(fileno(ecap), STDERR_FILENO);
         *rc = wk_cmd_send_test(5, argv);
         fflush(stdout);
+        fflush(stderr);
         dup2(saved, STDOUT_FILENO);
+        dup2(esaved, STDERR_FILENO);
         close(saved);
-        pthread_join(th, NULL);
+        close(esaved);
+        if (answer)
+                pthread_join(th, NULL);
         close(s.lfd);
         unlink(cfg);
-        rewind(cap);
-        n = fread(out, 1, sizeof(out) - 1, cap);
-        out[n] = '\0';
-        fclose(cap);
-        return out;
+        if (errp)
+                *errp = slurp(ecap, err, sizeof(err));
+        else
+                fclose(ecap);
+        return slurp(cap, out, sizeof(out));
+}
+
+static char *send_test(const char *answer, size_t answer_len, int *rc)
+{
+        return send_test_ex(answer, answer_len, NULL, rc, NULL);
 }
 
 /* A receiver that sets the terminal's title, clears the screen and prints
@@ -176,4 +245,39 @@ Test(sendtest, a_plain_body_is_printed_as_it_is)
                          "response: {\"ok\":true,\"n\":\"caf\xc3\xa9\\\"\"}\n"),
                   "%s", out);
         cr_assert(strstr(out, "result: OK\n"), "%s", out);
+}
+
+/* Bug 9: a delivery that cannot be queued ended send-test with status 1
+ * and nothing said. */
+Test(sendtest, a_failing_submit_says_why_and_exits_non_zero)
+{
+        const char *out, *err;
+        int rc;
+
+        fail_submit = 1;
+        out = send_test_ex(NULL, 0, NULL, &rc, &err);
+        cr_expect_neq(rc, 0);
+        cr_expect(strstr(err, "send-test: the request could not be queued"),
+                  "stderr:\n%s", err);
+        cr_expect(strstr(err, "out of memory"), "stderr:\n%s", err);
+        cr_expect_null(strstr(out, "result:"), "%s", out);
+}
+
+/* Bug 9: a mapping the transformer refused was skipped, and the event
+ * sent as if it had been configured. */
+Test(sendtest, a_refused_mapping_says_why_and_sends_nothing)
+{
+        const char *out, *err;
+        int rc;
+
+        fail_mapping = 1;
+        out = send_test_ex(NULL, 0,
+                           "mappings = ( { event = \"Trial Started\"; "
+                           "type = \"trial.started\"; } );\n",
+                           &rc, &err);
+        cr_expect_neq(rc, 0);
+        cr_expect(strstr(err, "send-test: mappings: mapping 'Trial Started': "
+                              "injected failure\n"),
+                  "stderr:\n%s", err);
+        cr_expect_null(strstr(out, "POST "), "sent anyway:\n%s", out);
 }
