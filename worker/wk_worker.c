@@ -1,8 +1,8 @@
-/* wk_worker: the pipeline's wiring and lifecycle: consume -> transform ->
- * deliver to every subscribed webhook -> finish -> commit. */
+/* wk_worker: the delivery loop and the pipeline's lifecycle: consume ->
+ * transform -> deliver to every subscribed webhook -> finish -> commit.
+ * What the loop publishes (metrics, /status, probes) is wk_status.c. */
 #include "wk_worker.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,21 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <json-c/json.h>
-
-#include "kc_consumer.h"
-#include "wh_dlq.h"
-#include "wh_pool.h"
-#include "wk_admin.h"
 #include "hb_log.h"
-#include "wk_metrics.h"
-#include "wk_metrics_names.h"
-#include "wk_rate.h"
-#include "wk_routes.h"
 #include "hb_time.h"
-#include "wk_transform.h"
+#include "wk_metrics_names.h"
 #include "wk_wake.h"
+#include "wk_worker_int.h"
 
 /* Messages taken from Kafka per loop turn before HTTP gets a turn: small,
  * so responses are collected and new requests sent while a backlog is
@@ -36,87 +26,6 @@
  * Kafka as fast as it can be sent, not faster (the in-flight limits are
  * for what a failing webhook holds back, not for a healthy backlog). */
 #define INTAKE_AHEAD 4
-/* How often gauges, lag and /status are refreshed. */
-#define SLOW_TICK_MS 1000
-/* /healthz fails when the loop has not turned for this long. */
-#define ALIVE_MS 30000
-/* Partitions reported in lag metrics and /status. */
-#define MAX_PARTS 1024
-
-/* The webhooks in force, compiled once per configuration: replaced whole
- * on a reload (SIGHUP). The per-message path asks these, never cfg. */
-typedef struct hooks_s {
-        cfg_t *cfg;            /* owned */
-        wk_mapping_t *mapping; /* owned */
-        wk_routes_t *routes;   /* owned; type -> subscribed webhooks */
-        wh_endpoint_t **eps;   /* one per configured webhook, owned refs */
-        int *active;           /* selected (--webhook) and enabled */
-        char **labels;         /* metric labels: webhook="name" */
-        size_t n;
-        cfg_exhausted_t on_exhausted; /* delivery.on_exhausted */
-} hooks_t;
-
-/* One delivery of a message to one webhook. */
-typedef struct wk_delivery_s {
-        struct wk_msg_s *msg;
-        wh_endpoint_t *ep; /* own reference: survives a reload */
-        const char *label; /* metric label of ep (owned by msg) */
-} wk_delivery_t;
-
-/* One consumed message and what it still owes. Live messages are linked
- * so that abandoned ones can be freed at the end. */
-typedef struct wk_msg_s {
-        struct wk_worker_s *w;
-        struct wk_msg_s *prev, *next;
-        kc_msg_t in;   /* owned; the raw value for dead letters */
-        char *id;      /* webhook-id */
-        char **bodies; /* one per distinct property set */
-        size_t body_count;
-        wk_delivery_t *deliveries; /* one per subscribed webhook */
-        char **labels;             /* copies of the deliveries' labels */
-        size_t delivery_count;
-        int owed; /* deliveries (or dead-letter writes) not finished */
-        wk_delivery_t whole; /* the message itself, as a dead letter */
-} wk_msg_t;
-
-/* Dry-run / report counts per webhook type. */
-typedef struct type_count_s {
-        char *type;
-        uint64_t n;
-} type_count_t;
-
-struct wk_worker_s {
-        hooks_t *hooks;
-        wk_worker_opts_t opts;
-        kc_consumer_t *consumer;
-        wh_pool_t *pool;
-        wh_dlq_t *dlq;
-        wk_metrics_t *metrics;
-        wk_admin_t *admin;
-        wk_msg_t *live; /* consumed, not finished */
-        int wake[2];    /* self-pipe: Kafka queues, signals */
-        /* set from signal handlers and other threads (lock-free atomics
-         * are async-signal-safe) */
-        atomic_int stop;
-        atomic_int reload;
-        wk_stats_t stats;
-        uint64_t commit_errors, rebalances; /* last seen, for metrics */
-        wk_rate_t rate;                     /* replay --rate */
-        /* counts for wk_worker_report() */
-        uint64_t *per_webhook; /* indexed like the first hooks_t */
-        char **per_webhook_name;
-        size_t per_webhook_n;
-        type_count_t *per_type;
-        size_t per_type_n;
-        int64_t next_slow_ms;
-        _Atomic int64_t loop_ms; /* last loop turn, for /healthz */
-        pthread_mutex_t lock;    /* guards published, status, ready */
-        wk_stats_t published;
-        char *status;
-        int ready;
-        char not_ready[128];
-        kc_partition_info_t parts[MAX_PARTS]; /* slow_tick's scratch */
-};
 
 /*
  * Webhook sets.
@@ -566,7 +475,7 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
 }
 
 /*
- * Reload, revoke, metrics, status.
+ * Reload, revoke.
  */
 
 /* SIGHUP: the webhooks (and mappings, topic tokens) from the file again;
@@ -632,244 +541,6 @@ static void await_revoked(wk_worker_t *w)
         }
 }
 
-static void on_attempt(const wh_endpoint_t *ep, long status, double seconds,
-                       int will_retry, void *opaque)
-{
-        wk_worker_t *w = opaque;
-        char esc[256], l[320];
-
-        (void)will_retry;
-        wk_metrics_escape(wh_endpoint_name(ep), esc, sizeof(esc));
-        snprintf(l, sizeof(l), "webhook=\"%s\",result=\"%s\"", esc,
-                 wk_metrics_status_class(status));
-        wk_metrics_add(w->metrics, WK_M_ATTEMPTS, l, 1);
-        snprintf(l, sizeof(l), "webhook=\"%s\"", esc);
-        wk_metrics_observe(w->metrics, WK_M_ATTEMPT_SECONDS, l, seconds);
-}
-
-/* Age in seconds of the oldest unfinished message of a partition. */
-static double oldest_age(const kc_partition_info_t *p)
-{
-        return p->oldest_ts_ms > 0
-                       ? (double)(hb_time_now_ms() - p->oldest_ts_ms) / 1000.0
-                       : 0.0;
-}
-
-/* Build the /status document (never a secret: URLs show scheme, host and
- * port). */
-static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
-                         size_t np, const kc_stats_t *ks)
-{
-        json_object *o = json_object_new_object();
-        json_object *parts = json_object_new_array();
-        json_object *hooks = json_object_new_array();
-        json_object *st = json_object_new_object();
-        hooks_t *h = w->hooks;
-        char *out;
-
-        json_object_object_add(o, "version",
-                               json_object_new_string(HB_VERSION));
-        json_object_object_add(o, "librdkafka",
-                               json_object_new_string(rd_kafka_version_str()));
-        json_object_object_add(o, "libcurl",
-                               json_object_new_string(curl_version()));
-        json_object_object_add(
-                o, "group",
-                json_object_new_string(cfg_kafka(h->cfg)->group_id));
-        json_object_object_add(
-                o, "mode",
-                json_object_new_string(w->opts.ranges ? "replay" : "group"));
-        for (size_t i = 0; i < np; i++) {
-                json_object *p = json_object_new_object();
-                json_object_object_add(p, "topic",
-                                       json_object_new_string(pi[i].topic));
-                json_object_object_add(p, "partition",
-                                       json_object_new_int(pi[i].partition));
-                json_object_object_add(p, "committed",
-                                       json_object_new_int64(pi[i].committed));
-                json_object_object_add(
-                        p, "finished",
-                        json_object_new_int64(pi[i].committable));
-                json_object_object_add(p, "log_end",
-                                       json_object_new_int64(pi[i].log_end));
-                json_object_object_add(p, "lag",
-                                       json_object_new_int64(pi[i].lag));
-                json_object_object_add(
-                        p, "in_flight",
-                        json_object_new_int64((int64_t)pi[i].pending));
-                json_object_object_add(p, "paused",
-                                       json_object_new_boolean(pi[i].paused));
-                json_object_array_add(parts, p);
-        }
-        json_object_object_add(o, "assignment", parts);
-        for (size_t i = 0; i < h->n; i++) {
-                const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
-                json_object *j = json_object_new_object();
-                char where[300];
-
-                if (!wh_endpoint_origin(wh->url, where, sizeof(where)))
-                        snprintf(where, sizeof(where), "?");
-                json_object_object_add(j, "name",
-                                       json_object_new_string(wh->name));
-                json_object_object_add(j, "endpoint",
-                                       json_object_new_string(where));
-                json_object_object_add(j, "enabled",
-                                       json_object_new_boolean(h->active[i]));
-                json_object_object_add(j, "disabled_by_410",
-                                       json_object_new_boolean(wh_pool_disabled(
-                                               w->pool, h->eps[i])));
-                json_object_object_add(
-                        j, "circuit",
-                        json_object_new_string((const char *[]){
-                                "closed", "half-open",
-                                "open"}[wh_pool_circuit(w->pool, h->eps[i])]));
-                json_object_array_add(hooks, j);
-        }
-        json_object_object_add(o, "webhooks", hooks);
-        json_object_object_add(
-                st, "consumed",
-                json_object_new_int64((int64_t)w->stats.consumed));
-        json_object_object_add(
-                st, "skipped",
-                json_object_new_int64((int64_t)w->stats.skipped));
-        json_object_object_add(
-                st, "invalid",
-                json_object_new_int64((int64_t)w->stats.invalid));
-        json_object_object_add(
-                st, "delivered",
-                json_object_new_int64((int64_t)w->stats.deliveries_ok));
-        json_object_object_add(
-                st, "dead_lettered",
-                json_object_new_int64((int64_t)w->stats.dead_lettered));
-        json_object_object_add(
-                st, "dropped",
-                json_object_new_int64((int64_t)w->stats.dropped));
-        json_object_object_add(st, "commits",
-                               json_object_new_int64((int64_t)ks->commits));
-        json_object_object_add(st, "rebalances",
-                               json_object_new_int64((int64_t)ks->rebalances));
-        json_object_object_add(o, "stats", st);
-        out = strdup(json_object_to_json_string_ext(
-                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
-        return out;
-}
-
-/* Once a second: gauges, lag, /status, readiness. */
-static void slow_tick(wk_worker_t *w)
-{
-        kc_partition_info_t *pi = w->parts;
-        kc_stats_t ks;
-        size_t np, paused = 0;
-        char l[400], esc[256];
-        char *status;
-        hooks_t *h = w->hooks;
-        int ready;
-
-        kc_consumer_stats(w->consumer, &ks);
-        np = kc_consumer_partitions(w->consumer, pi, MAX_PARTS);
-        if (np > MAX_PARTS)
-                np = MAX_PARTS;
-        /* mark/sweep: a scrape never sees the family empty, and series of
-         * partitions no longer assigned go away */
-        wk_metrics_mark(w->metrics, WK_M_LAG);
-        wk_metrics_mark(w->metrics, WK_M_LAG_SECONDS);
-        for (size_t i = 0; i < np; i++) {
-                wk_metrics_escape(pi[i].topic, esc, sizeof(esc));
-                snprintf(l, sizeof(l), "topic=\"%s\",partition=\"%d\"", esc,
-                         (int)pi[i].partition);
-                wk_metrics_set(w->metrics, WK_M_LAG, l, (double)pi[i].lag);
-                wk_metrics_set(w->metrics, WK_M_LAG_SECONDS, l,
-                               pi[i].lag > 0 ? oldest_age(&pi[i]) : 0.0);
-                paused += pi[i].paused != 0;
-        }
-        wk_metrics_sweep(w->metrics, WK_M_LAG);
-        wk_metrics_sweep(w->metrics, WK_M_LAG_SECONDS);
-        wk_metrics_set(w->metrics, WK_M_ASSIGNED, "", (double)np);
-        wk_metrics_set(w->metrics, WK_M_PAUSED, "", (double)paused);
-        wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_MSGS, "", (double)ks.pending);
-        wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_REQS, "",
-                       (double)wh_pool_running(w->pool));
-        wk_metrics_mark(w->metrics, WK_M_CIRCUIT);
-        wk_metrics_mark(w->metrics, WK_M_DISABLED);
-        for (size_t i = 0; i < h->n; i++) {
-                wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i],
-                               wh_pool_circuit(w->pool, h->eps[i]));
-                wk_metrics_set(w->metrics, WK_M_DISABLED, h->labels[i],
-                               wh_pool_disabled(w->pool, h->eps[i]));
-        }
-        wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
-        wk_metrics_sweep(w->metrics, WK_M_DISABLED);
-        ready = np > 0 && kc_consumer_broker_up(w->consumer);
-        status = status_json(w, pi, np, &ks);
-        pthread_mutex_lock(&w->lock);
-        free(w->status);
-        w->status = status;
-        w->ready = ready;
-        snprintf(w->not_ready, sizeof(w->not_ready), "%s",
-                 !kc_consumer_broker_up(w->consumer)
-                         ? "no Kafka broker reachable"
-                         : "no partitions assigned");
-        pthread_mutex_unlock(&w->lock);
-}
-
-static void publish(wk_worker_t *w)
-{
-        kc_stats_t ks;
-
-        kc_consumer_stats(w->consumer, &ks);
-        if (ks.commits != w->stats.commits)
-                wk_metrics_add(w->metrics, WK_M_COMMITS, "result=\"ok\"",
-                               (double)(ks.commits - w->stats.commits));
-        if (ks.commit_errors != w->commit_errors)
-                wk_metrics_add(w->metrics, WK_M_COMMITS, "result=\"error\"",
-                               (double)(ks.commit_errors - w->commit_errors));
-        if (ks.rebalances != w->rebalances)
-                wk_metrics_add(w->metrics, WK_M_REBALANCES, "",
-                               (double)(ks.rebalances - w->rebalances));
-        w->commit_errors = ks.commit_errors;
-        w->rebalances = ks.rebalances;
-        w->stats.commits = ks.commits;
-        w->stats.in_flight = ks.pending;
-        pthread_mutex_lock(&w->lock);
-        w->published = w->stats;
-        pthread_mutex_unlock(&w->lock);
-        if (hb_time_mono_ms() >= w->next_slow_ms) {
-                w->next_slow_ms = hb_time_mono_ms() + SLOW_TICK_MS;
-                slow_tick(w);
-        }
-}
-
-static int probe_alive(void *opaque)
-{
-        wk_worker_t *w = opaque;
-
-        return hb_time_mono_ms() - atomic_load(&w->loop_ms) < ALIVE_MS;
-}
-
-static int probe_ready(void *opaque, char *why, size_t why_size)
-{
-        wk_worker_t *w = opaque;
-        int ready;
-
-        pthread_mutex_lock(&w->lock);
-        ready = w->ready;
-        snprintf(why, why_size, "%s", w->not_ready);
-        pthread_mutex_unlock(&w->lock);
-        return ready;
-}
-
-static char *probe_status(void *opaque)
-{
-        wk_worker_t *w = opaque;
-        char *s;
-
-        pthread_mutex_lock(&w->lock);
-        s = strdup(w->status ? w->status : "{}");
-        pthread_mutex_unlock(&w->lock);
-        return s;
-}
-
 static void drain_wake(wk_worker_t *w)
 {
         wk_wake_drain(w->wake[0]);
@@ -912,7 +583,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         w->opts = *opts;
         wk_rate_init(&w->rate, opts->rate);
         w->wake[0] = w->wake[1] = -1;
-        pthread_mutex_init(&w->lock, NULL);
+        wk_status_init(&w->status);
         atomic_store(&w->loop_ms, hb_time_mono_ms());
         if (wk_wake_open(w->wake, errstr, errstr_size) == -1)
                 goto err;
@@ -941,7 +612,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         w->pool = wh_pool_new(&pconf, errstr, errstr_size);
         if (!w->pool)
                 goto err;
-        wh_pool_set_attempt_cb(w->pool, on_attempt, w);
+        wh_pool_set_attempt_cb(w->pool, wk_status_on_attempt, w);
         if (del->dead_letter_topic && !opts->dry_run) {
                 w->dlq = wh_dlq_new(cfg, w->wake[1], errstr, errstr_size);
                 if (!w->dlq)
@@ -958,10 +629,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                 goto err;
         kc_consumer_defer_revokes(w->consumer, 1);
         if (adm->listen && *adm->listen && !opts->no_admin) {
-                probe.alive = probe_alive;
-                probe.ready = probe_ready;
-                probe.status = probe_status;
-                probe.opaque = w;
+                wk_status_probe(w, &probe);
                 w->admin = wk_admin_start(adm->listen, adm->token, w->metrics,
                                           &probe, errstr, errstr_size);
                 if (!w->admin)
@@ -993,9 +661,7 @@ void wk_worker_reload(wk_worker_t *w)
 
 void wk_worker_stats(wk_worker_t *w, wk_stats_t *out)
 {
-        pthread_mutex_lock(&w->lock);
-        *out = w->published;
-        pthread_mutex_unlock(&w->lock);
+        wk_status_stats(w, out);
 }
 
 void wk_worker_report(wk_worker_t *w, FILE *out)
@@ -1050,7 +716,7 @@ int wk_worker_run(wk_worker_t *w)
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
                 kc_consumer_tick(w->consumer);
-                publish(w);
+                wk_status_publish(w);
                 if (w->opts.ranges && kc_consumer_finished(w->consumer))
                         break;
                 if (wh_pool_run(w->pool, taken ? 0 : wait_ms, w->wake[0]) ==
@@ -1082,7 +748,7 @@ int wk_worker_run(wk_worker_t *w)
                         break;
         }
         kc_consumer_commit_sync(w->consumer);
-        publish(w);
+        wk_status_publish(w);
         hb_log(HB_LOG_INFO, "stopped",
                "abandoned=%zu consumed=%llu delivered=%llu "
                "dead_lettered=%llu invalid=%llu skipped=%llu",
@@ -1120,7 +786,6 @@ void wk_worker_destroy(wk_worker_t *w)
         free(w->per_webhook_name);
         wk_metrics_destroy(w->metrics);
         wk_wake_close(w->wake);
-        free(w->status);
-        pthread_mutex_destroy(&w->lock);
+        wk_status_fini(&w->status);
         free(w);
 }

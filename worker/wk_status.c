@@ -1,0 +1,294 @@
+/* wk_status: what a worker's delivery loop publishes for the outside:
+ * counters and gauges into its metrics registry, the /status document,
+ * readiness and liveness for the admin listener, and the stats snapshot
+ * other threads read. */
+#include "wk_status.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <librdkafka/rdkafka.h>
+
+#include "hb_time.h"
+#include "wk_metrics_names.h"
+#include "wk_worker_int.h"
+
+/* How often gauges, lag and /status are refreshed. */
+#define REFRESH_MS 1000
+/* /healthz fails when the loop has not turned for this long. */
+#define ALIVE_MS 30000
+
+void wk_status_init(wk_status_t *st)
+{
+        pthread_mutex_init(&st->lock, NULL);
+}
+
+void wk_status_fini(wk_status_t *st)
+{
+        free(st->document);
+        st->document = NULL;
+        pthread_mutex_destroy(&st->lock);
+}
+
+void wk_status_on_attempt(const wh_endpoint_t *ep, long status, double seconds,
+                          int will_retry, void *opaque)
+{
+        wk_worker_t *w = opaque;
+        char esc[256], l[320];
+
+        (void)will_retry;
+        wk_metrics_escape(wh_endpoint_name(ep), esc, sizeof(esc));
+        snprintf(l, sizeof(l), "webhook=\"%s\",result=\"%s\"", esc,
+                 wk_metrics_status_class(status));
+        wk_metrics_add(w->metrics, WK_M_ATTEMPTS, l, 1);
+        snprintf(l, sizeof(l), "webhook=\"%s\"", esc);
+        wk_metrics_observe(w->metrics, WK_M_ATTEMPT_SECONDS, l, seconds);
+}
+
+/* Age in seconds of the oldest unfinished message of a partition. */
+static double oldest_age(const kc_partition_info_t *p)
+{
+        return p->oldest_ts_ms > 0
+                       ? (double)(hb_time_now_ms() - p->oldest_ts_ms) / 1000.0
+                       : 0.0;
+}
+
+/* Build the /status document (never a secret: URLs show scheme, host and
+ * port). */
+static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
+                         size_t np, const kc_stats_t *ks)
+{
+        json_object *o = json_object_new_object();
+        json_object *parts = json_object_new_array();
+        json_object *hooks = json_object_new_array();
+        json_object *st = json_object_new_object();
+        hooks_t *h = w->hooks;
+        char *out;
+
+        json_object_object_add(o, "version",
+                               json_object_new_string(HB_VERSION));
+        json_object_object_add(o, "librdkafka",
+                               json_object_new_string(rd_kafka_version_str()));
+        json_object_object_add(o, "libcurl",
+                               json_object_new_string(curl_version()));
+        json_object_object_add(
+                o, "group",
+                json_object_new_string(cfg_kafka(h->cfg)->group_id));
+        json_object_object_add(
+                o, "mode",
+                json_object_new_string(w->opts.ranges ? "replay" : "group"));
+        for (size_t i = 0; i < np; i++) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "topic",
+                                       json_object_new_string(pi[i].topic));
+                json_object_object_add(p, "partition",
+                                       json_object_new_int(pi[i].partition));
+                json_object_object_add(p, "committed",
+                                       json_object_new_int64(pi[i].committed));
+                json_object_object_add(
+                        p, "finished",
+                        json_object_new_int64(pi[i].committable));
+                json_object_object_add(p, "log_end",
+                                       json_object_new_int64(pi[i].log_end));
+                json_object_object_add(p, "lag",
+                                       json_object_new_int64(pi[i].lag));
+                json_object_object_add(
+                        p, "in_flight",
+                        json_object_new_int64((int64_t)pi[i].pending));
+                json_object_object_add(p, "paused",
+                                       json_object_new_boolean(pi[i].paused));
+                json_object_array_add(parts, p);
+        }
+        json_object_object_add(o, "assignment", parts);
+        for (size_t i = 0; i < h->n; i++) {
+                const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
+                json_object *j = json_object_new_object();
+                char where[300];
+
+                if (!wh_endpoint_origin(wh->url, where, sizeof(where)))
+                        snprintf(where, sizeof(where), "?");
+                json_object_object_add(j, "name",
+                                       json_object_new_string(wh->name));
+                json_object_object_add(j, "endpoint",
+                                       json_object_new_string(where));
+                json_object_object_add(j, "enabled",
+                                       json_object_new_boolean(h->active[i]));
+                json_object_object_add(j, "disabled_by_410",
+                                       json_object_new_boolean(wh_pool_disabled(
+                                               w->pool, h->eps[i])));
+                json_object_object_add(
+                        j, "circuit",
+                        json_object_new_string((const char *[]){
+                                "closed", "half-open",
+                                "open"}[wh_pool_circuit(w->pool, h->eps[i])]));
+                json_object_array_add(hooks, j);
+        }
+        json_object_object_add(o, "webhooks", hooks);
+        json_object_object_add(
+                st, "consumed",
+                json_object_new_int64((int64_t)w->stats.consumed));
+        json_object_object_add(
+                st, "skipped",
+                json_object_new_int64((int64_t)w->stats.skipped));
+        json_object_object_add(
+                st, "invalid",
+                json_object_new_int64((int64_t)w->stats.invalid));
+        json_object_object_add(
+                st, "delivered",
+                json_object_new_int64((int64_t)w->stats.deliveries_ok));
+        json_object_object_add(
+                st, "dead_lettered",
+                json_object_new_int64((int64_t)w->stats.dead_lettered));
+        json_object_object_add(
+                st, "dropped",
+                json_object_new_int64((int64_t)w->stats.dropped));
+        json_object_object_add(st, "commits",
+                               json_object_new_int64((int64_t)ks->commits));
+        json_object_object_add(st, "rebalances",
+                               json_object_new_int64((int64_t)ks->rebalances));
+        json_object_object_add(o, "stats", st);
+        out = strdup(json_object_to_json_string_ext(
+                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return out;
+}
+
+void wk_status_refresh(wk_worker_t *w)
+{
+        wk_status_t *st = &w->status;
+        kc_partition_info_t *pi = st->parts;
+        kc_stats_t ks;
+        size_t np, paused = 0;
+        char l[400], esc[256];
+        char *status;
+        hooks_t *h = w->hooks;
+        int ready;
+
+        kc_consumer_stats(w->consumer, &ks);
+        np = kc_consumer_partitions(w->consumer, pi, WK_STATUS_MAX_PARTS);
+        if (np > WK_STATUS_MAX_PARTS)
+                np = WK_STATUS_MAX_PARTS;
+        /* mark/sweep: a scrape never sees the family empty, and series of
+         * partitions no longer assigned go away */
+        wk_metrics_mark(w->metrics, WK_M_LAG);
+        wk_metrics_mark(w->metrics, WK_M_LAG_SECONDS);
+        for (size_t i = 0; i < np; i++) {
+                wk_metrics_escape(pi[i].topic, esc, sizeof(esc));
+                snprintf(l, sizeof(l), "topic=\"%s\",partition=\"%d\"", esc,
+                         (int)pi[i].partition);
+                wk_metrics_set(w->metrics, WK_M_LAG, l, (double)pi[i].lag);
+                wk_metrics_set(w->metrics, WK_M_LAG_SECONDS, l,
+                               pi[i].lag > 0 ? oldest_age(&pi[i]) : 0.0);
+                paused += pi[i].paused != 0;
+        }
+        wk_metrics_sweep(w->metrics, WK_M_LAG);
+        wk_metrics_sweep(w->metrics, WK_M_LAG_SECONDS);
+        wk_metrics_set(w->metrics, WK_M_ASSIGNED, "", (double)np);
+        wk_metrics_set(w->metrics, WK_M_PAUSED, "", (double)paused);
+        wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_MSGS, "", (double)ks.pending);
+        wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_REQS, "",
+                       (double)wh_pool_running(w->pool));
+        wk_metrics_mark(w->metrics, WK_M_CIRCUIT);
+        wk_metrics_mark(w->metrics, WK_M_DISABLED);
+        for (size_t i = 0; i < h->n; i++) {
+                wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i],
+                               wh_pool_circuit(w->pool, h->eps[i]));
+                wk_metrics_set(w->metrics, WK_M_DISABLED, h->labels[i],
+                               wh_pool_disabled(w->pool, h->eps[i]));
+        }
+        wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
+        wk_metrics_sweep(w->metrics, WK_M_DISABLED);
+        ready = np > 0 && kc_consumer_broker_up(w->consumer);
+        status = status_json(w, pi, np, &ks);
+        pthread_mutex_lock(&st->lock);
+        free(st->document);
+        st->document = status;
+        st->ready = ready;
+        snprintf(st->not_ready, sizeof(st->not_ready), "%s",
+                 !kc_consumer_broker_up(w->consumer)
+                         ? "no Kafka broker reachable"
+                         : "no partitions assigned");
+        pthread_mutex_unlock(&st->lock);
+}
+
+void wk_status_publish(wk_worker_t *w)
+{
+        wk_status_t *st = &w->status;
+        kc_stats_t ks;
+
+        kc_consumer_stats(w->consumer, &ks);
+        if (ks.commits != st->commits)
+                wk_metrics_add(w->metrics, WK_M_COMMITS, "result=\"ok\"",
+                               (double)(ks.commits - st->commits));
+        if (ks.commit_errors != st->commit_errors)
+                wk_metrics_add(w->metrics, WK_M_COMMITS, "result=\"error\"",
+                               (double)(ks.commit_errors - st->commit_errors));
+        if (ks.rebalances != st->rebalances)
+                wk_metrics_add(w->metrics, WK_M_REBALANCES, "",
+                               (double)(ks.rebalances - st->rebalances));
+        st->commits = ks.commits;
+        st->commit_errors = ks.commit_errors;
+        st->rebalances = ks.rebalances;
+        pthread_mutex_lock(&st->lock);
+        st->published = w->stats;
+        st->published.commits = ks.commits;
+        st->published.in_flight = ks.pending;
+        pthread_mutex_unlock(&st->lock);
+        if (hb_time_mono_ms() >= st->next_refresh_ms) {
+                st->next_refresh_ms = hb_time_mono_ms() + REFRESH_MS;
+                wk_status_refresh(w);
+        }
+}
+
+void wk_status_stats(wk_worker_t *w, wk_stats_t *out)
+{
+        pthread_mutex_lock(&w->status.lock);
+        *out = w->status.published;
+        pthread_mutex_unlock(&w->status.lock);
+}
+
+char *wk_status_document(wk_worker_t *w)
+{
+        char *s;
+
+        pthread_mutex_lock(&w->status.lock);
+        s = strdup(w->status.document ? w->status.document : "{}");
+        pthread_mutex_unlock(&w->status.lock);
+        return s;
+}
+
+static int probe_alive(void *opaque)
+{
+        wk_worker_t *w = opaque;
+
+        return hb_time_mono_ms() - atomic_load(&w->loop_ms) < ALIVE_MS;
+}
+
+static int probe_ready(void *opaque, char *why, size_t why_size)
+{
+        wk_worker_t *w = opaque;
+        int ready;
+
+        pthread_mutex_lock(&w->status.lock);
+        ready = w->status.ready;
+        snprintf(why, why_size, "%s", w->status.not_ready);
+        pthread_mutex_unlock(&w->status.lock);
+        return ready;
+}
+
+static char *probe_status(void *opaque)
+{
+        return wk_status_document(opaque);
+}
+
+void wk_status_probe(wk_worker_t *w, wk_admin_probe_t *out)
+{
+        out->alive = probe_alive;
+        out->ready = probe_ready;
+        out->status = probe_status;
+        out->opaque = w;
+}

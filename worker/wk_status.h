@@ -1,0 +1,73 @@
+/* wk_status: what a worker's delivery loop publishes for the outside:
+ * counters and gauges into its metrics registry, the /status document,
+ * readiness and liveness for the admin listener, and the stats snapshot
+ * other threads read. The loop calls it; nothing here changes delivery. */
+#ifndef HB_WK_STATUS_H
+#define HB_WK_STATUS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kc_consumer.h"
+#include "wh_endpoint.h"
+#include "wk_admin.h"
+#include "wk_worker.h"
+
+/* Partitions reported in lag metrics and /status. */
+#define WK_STATUS_MAX_PARTS 1024
+
+/**
+ * A worker's published state, one per worker (inside it). Only
+ * wk_status.c touches the fields: the loop's thread writes them, \p lock
+ * guards what other threads read (stats, document, readiness).
+ */
+typedef struct wk_status_s {
+        /* consumer counters last seen, for the metrics' increments */
+        uint64_t commits, commit_errors, rebalances;
+        int64_t next_refresh_ms; /* the once-a-second part's next turn */
+        pthread_mutex_t lock;    /* guards published, document, ready */
+        wk_stats_t published;
+        char *document; /* /status; NULL before the first refresh */
+        int ready;
+        char not_ready[128];
+        /* the refresh's scratch: per worker, never shared (bug 10) */
+        kc_partition_info_t parts[WK_STATUS_MAX_PARTS];
+} wk_status_t;
+
+/** @brief Set up \p st (zeroed by the caller). */
+void wk_status_init(wk_status_t *st);
+
+/** @brief Free what \p st holds (not \p st itself). */
+void wk_status_fini(wk_status_t *st);
+
+/**
+ * @brief Every loop turn, on the loop's thread: commit and rebalance
+ *        counters and the stats snapshot; once a second also
+ *        wk_status_refresh().
+ */
+void wk_status_publish(wk_worker_t *w);
+
+/**
+ * @brief The once-a-second part now, on the loop's thread: gauges, lag
+ *        per partition, circuits, the /status document and readiness.
+ */
+void wk_status_refresh(wk_worker_t *w);
+
+/** @brief The stats as last published. Any thread. */
+void wk_status_stats(wk_worker_t *w, wk_stats_t *out);
+
+/** @returns a malloc()ed copy of the last /status document ("{}" before
+ *  the first refresh), or NULL on out-of-memory. Any thread. */
+char *wk_status_document(wk_worker_t *w);
+
+/** @brief The admin listener's probes (/healthz, /readyz, /status) of
+ *  \p w. */
+void wk_status_probe(wk_worker_t *w, wk_admin_probe_t *out);
+
+/** @brief The pool's attempt callback (\p opaque: the worker): attempts
+ *  by result class and their durations, per webhook. */
+void wk_status_on_attempt(const wh_endpoint_t *ep, long status, double seconds,
+                          int will_retry, void *opaque);
+
+#endif

@@ -1,0 +1,92 @@
+/* wk_worker_int: a worker's state, shared by its delivery loop
+ * (wk_worker.c) and its publisher (wk_status.c) and seen by nobody else:
+ * the webhooks in force, the messages owed work, the worker itself. */
+#ifndef HB_WK_WORKER_INT_H
+#define HB_WK_WORKER_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "kc_consumer.h"
+#include "wh_dlq.h"
+#include "wh_endpoint.h"
+#include "wh_pool.h"
+#include "wk_admin.h"
+#include "wk_metrics.h"
+#include "wk_rate.h"
+#include "wk_routes.h"
+#include "wk_status.h"
+#include "wk_transform.h"
+#include "wk_worker.h"
+
+/* The webhooks in force, compiled once per configuration: replaced whole
+ * on a reload (SIGHUP). The per-message path asks these, never cfg. */
+typedef struct hooks_s {
+        cfg_t *cfg;            /* owned */
+        wk_mapping_t *mapping; /* owned */
+        wk_routes_t *routes;   /* owned; type -> subscribed webhooks */
+        wh_endpoint_t **eps;   /* one per configured webhook, owned refs */
+        int *active;           /* selected (--webhook) and enabled */
+        char **labels;         /* metric labels: webhook="name" */
+        size_t n;
+        cfg_exhausted_t on_exhausted; /* delivery.on_exhausted */
+} hooks_t;
+
+/* One delivery of a message to one webhook. */
+typedef struct wk_delivery_s {
+        struct wk_msg_s *msg;
+        wh_endpoint_t *ep; /* own reference: survives a reload */
+        const char *label; /* metric label of ep (owned by msg) */
+} wk_delivery_t;
+
+/* One consumed message and what it still owes. Live messages are linked
+ * so that abandoned ones can be freed at the end. */
+typedef struct wk_msg_s {
+        struct wk_worker_s *w;
+        struct wk_msg_s *prev, *next;
+        kc_msg_t in;   /* owned; the raw value for dead letters */
+        char *id;      /* webhook-id */
+        char **bodies; /* one per distinct property set */
+        size_t body_count;
+        wk_delivery_t *deliveries; /* one per subscribed webhook */
+        char **labels;             /* copies of the deliveries' labels */
+        size_t delivery_count;
+        int owed; /* deliveries (or dead-letter writes) not finished */
+        wk_delivery_t whole; /* the message itself, as a dead letter */
+} wk_msg_t;
+
+/* Dry-run / report counts per webhook type. */
+typedef struct type_count_s {
+        char *type;
+        uint64_t n;
+} type_count_t;
+
+struct wk_worker_s {
+        hooks_t *hooks;
+        wk_worker_opts_t opts;
+        kc_consumer_t *consumer;
+        wh_pool_t *pool;
+        wh_dlq_t *dlq;
+        wk_metrics_t *metrics;
+        wk_admin_t *admin;
+        wk_msg_t *live; /* consumed, not finished */
+        int wake[2];    /* self-pipe: Kafka queues, signals */
+        /* set from signal handlers and other threads (lock-free atomics
+         * are async-signal-safe) */
+        atomic_int stop;
+        atomic_int reload;
+        wk_stats_t stats;
+        wk_rate_t rate; /* replay --rate */
+        /* counts for wk_worker_report() */
+        uint64_t *per_webhook; /* indexed like the first hooks_t */
+        char **per_webhook_name;
+        size_t per_webhook_n;
+        type_count_t *per_type;
+        size_t per_type_n;
+        _Atomic int64_t loop_ms; /* last loop turn, for /healthz */
+        wk_status_t status;      /* what the loop publishes (wk_status.c) */
+};
+
+#endif
