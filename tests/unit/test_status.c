@@ -1,0 +1,125 @@
+/* Unit tests: wk_status, what a worker publishes, with no broker: two
+ * workers in one process (replay consumers, assigned without a group)
+ * publish their own partitions, never each other's (bug 10: the refresh's
+ * partition buffer was one static array shared by every worker). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "cfg.h"
+#include "kc_consumer.h"
+#include "wk_status.h"
+#include "wk_worker.h"
+
+#define PARTS 16
+#define TURNS 5000
+
+/* Port 1 on loopback: nothing listens; replay consumers need no broker
+ * to be assigned their partitions. */
+static const char *status_cfg =
+        "kafka = { brokers = \"127.0.0.1:1\"; group_id = \"g\";\n"
+        "  topics = ( { name = \"alpha\"; }, { name = \"beta\"; } ); };\n"
+        "webhooks = (\n"
+        "  { name = \"crm\"; url = \"https://example.com/hook\";\n"
+        "    events = [ \"*\" ]; }\n"
+        ");\n";
+
+static wk_worker_t *replay_worker(const char *topic)
+{
+        char errs[4096];
+        cfg_t *cfg = cfg_load_string(status_cfg, "t.cfg", errs, sizeof(errs));
+        kc_range_t ranges[PARTS];
+        wk_worker_opts_t o = {
+                .ranges = ranges, .range_count = PARTS, .no_admin = 1};
+        wk_worker_t *w;
+
+        cr_assert_not_null(cfg, "%s", errs);
+        for (int i = 0; i < PARTS; i++)
+                ranges[i] = (kc_range_t){topic, i, 0, 1000};
+        w = wk_worker_new_ex(cfg, &o, errs, sizeof(errs));
+        cr_assert_not_null(w, "%s", errs);
+        return w;
+}
+
+/* How many assignment entries of \p doc name \p topic. */
+static int count_topic(const char *doc, const char *topic)
+{
+        char needle[64];
+        int n = 0;
+
+        snprintf(needle, sizeof(needle), "\"topic\":\"%s\"", topic);
+        for (const char *p = doc; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+typedef struct {
+        wk_worker_t *w;
+        const char *own, *other;
+        int wrong;  /* documents that named the other worker's topic */
+        int short_; /* documents without all of its own partitions */
+} turn_t;
+
+static void *refresh_often(void *arg)
+{
+        turn_t *t = arg;
+
+        for (int i = 0; i < TURNS; i++) {
+                char *doc;
+                wk_status_refresh(t->w);
+                doc = wk_status_document(t->w);
+                if (!doc)
+                        continue;
+                t->wrong += count_topic(doc, t->other) > 0;
+                t->short_ += count_topic(doc, t->own) != PARTS;
+                free(doc);
+        }
+        return NULL;
+}
+
+Test(status, document_before_the_first_refresh)
+{
+        wk_worker_t *w = replay_worker("alpha");
+        char *doc = wk_status_document(w);
+        wk_stats_t st;
+
+        cr_assert_not_null(doc);
+        cr_expect_str_eq(doc, "{}");
+        free(doc);
+        wk_status_publish(w); /* the first turn refreshes too */
+        doc = wk_status_document(w);
+        cr_expect_eq(count_topic(doc, "alpha"), PARTS, "%s", doc);
+        free(doc);
+        wk_worker_stats(w, &st);
+        cr_expect_eq(st.consumed, 0);
+        wk_worker_destroy(w);
+}
+
+/* Bug 10: with one static buffer, the refreshes of two workers on two
+ * threads wrote each other's partitions into their /status documents. */
+Test(status, two_workers_publish_only_their_own_partitions)
+{
+        turn_t a = {.own = "alpha", .other = "beta"};
+        turn_t b = {.own = "beta", .other = "alpha"};
+        pthread_t ta, tb;
+
+        a.w = replay_worker("alpha");
+        b.w = replay_worker("beta");
+        pthread_create(&ta, NULL, refresh_often, &a);
+        pthread_create(&tb, NULL, refresh_often, &b);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        cr_expect_eq(a.wrong + a.short_, 0,
+                     "alpha's /status named beta %d times, lacked its own "
+                     "partitions %d times in %d refreshes",
+                     a.wrong, a.short_, TURNS);
+        cr_expect_eq(b.wrong + b.short_, 0,
+                     "beta's /status named alpha %d times, lacked its own "
+                     "partitions %d times in %d refreshes",
+                     b.wrong, b.short_, TURNS);
+        wk_worker_destroy(a.w);
+        wk_worker_destroy(b.w);
+}
