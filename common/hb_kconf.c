@@ -39,7 +39,10 @@ int hb_kconf_apply(rd_kafka_conf_t *conf, const hb_kconf_set_t *set,
                         return -1;
                 }
         }
-        return set_all(conf, set->fixed, set->nfixed, "kafka", errstr,
+        if (set_all(conf, set->fixed, set->nfixed, "kafka", errstr,
+                    errstr_size) == -1)
+                return -1;
+        return set_all(conf, set->more, set->nmore, "kafka", errstr,
                        errstr_size);
 }
 

@@ -17,18 +17,23 @@ typedef struct hb_kconf_kv_s {
 } hb_kconf_kv_t;
 
 /** A client's settings: \p defaults that kafka.properties may change
- *  (prefetch, client.id), then \p fixed that carry a guarantee. */
+ *  (prefetch, client.id), then \p fixed that carry a guarantee, then
+ *  \p more, also fixed: a caller's own additions to a base list that
+ *  several of its clients share (NULL / 0: none). Lists are passed as
+ *  they are, never copied into a buffer, so none can be cut short. */
 typedef struct hb_kconf_set_s {
         const hb_kconf_kv_t *defaults;
         size_t ndefaults;
         const hb_kconf_kv_t *fixed;
         size_t nfixed;
+        const hb_kconf_kv_t *more;
+        size_t nmore;
 } hb_kconf_set_t;
 
 /**
  * @brief Apply \p set->defaults, then the operator's properties
- *        (\p names / \p values, \p n of them), then \p set->fixed,
- *        which therefore always win.
+ *        (\p names / \p values, \p n of them), then \p set->fixed and
+ *        \p set->more, which therefore always win.
  *
  * The order is the same for every client, so a setting that carries a
  * guarantee can never be weakened by kafka.properties.

@@ -75,26 +75,29 @@ static rd_kafka_t *client_new(const cfg_t *cfg, const char *group_id,
                 {"client.id", "hookbridge-lookup"},
         };
         /* What makes these handles harmless is set after kafka.properties
-         * (TLS, SASL, ...), so it cannot be overridden. */
-        hb_kconf_kv_t fixed[16] = {
+         * (TLS, SASL, ...), so it cannot be overridden; group.id last,
+         * when there is one. \p extra follows as a list of its own. */
+        const hb_kconf_kv_t fixed[] = {
                 {"enable.auto.commit", "false"},
                 {"enable.auto.offset.store", "false"},
                 {"allow.auto.create.topics", "false"},
                 {"bootstrap.servers", k->brokers},
+                {"group.id", group_id},
         };
-        size_t nfixed = 4;
-        hb_kconf_set_t set = {defaults, sizeof(defaults) / sizeof(defaults[0]),
-                              fixed, 0};
+        const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+        const hb_kconf_set_t set = {
+                .defaults = defaults,
+                .ndefaults = sizeof(defaults) / sizeof(defaults[0]),
+                .fixed = fixed,
+                .nfixed = group_id ? nfixed : nfixed - 1,
+                .more = extra,
+                .nmore = nextra,
+        };
 
         if (!conf) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
-        for (size_t i = 0; i < nextra && nfixed < 15; i++)
-                fixed[nfixed++] = extra[i];
-        if (group_id)
-                fixed[nfixed++] = (hb_kconf_kv_t){"group.id", group_id};
-        set.nfixed = nfixed;
         if (hb_kconf_apply(conf, &set, k->prop_names, k->prop_values,
                            k->prop_count, errstr, errstr_size) == -1)
                 goto err;
