@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "hb_sched.h"
 
@@ -180,6 +181,18 @@ const cfg_kafka_t *cfg_kafka(const cfg_t *cfg);
 const cfg_delivery_t *cfg_delivery(const cfg_t *cfg);
 const cfg_admin_t *cfg_admin(const cfg_t *cfg);
 const cfg_log_t *cfg_log(const cfg_t *cfg);
+
+/**
+ * @brief Parse a listen address (admin.listen): "a.b.c.d:port",
+ *        "localhost:port" (127.0.0.1) or "[IPv6]:port". Addresses are
+ *        numeric, so a name never resolves to an unexpected interface;
+ *        the port is 1 to 5 digits, 0 to 65535, and 0 asks the kernel
+ *        for a free port (the listener then says which).
+ * @returns 0 with the address (family, address, port) in \p ss, or -1
+ *          with the reason in \p errstr (which may be NULL).
+ */
+int cfg_listen_parse(const char *s, struct sockaddr_storage *ss, char *errstr,
+                     size_t errstr_size);
 
 size_t cfg_webhook_count(const cfg_t *cfg);
 /** @returns webhook \p i (0-based, file order). */

@@ -860,41 +860,6 @@ static void cfg_parse_mappings(cfg_loader_t *ld, const config_setting_t *s)
 
 /* --- admin, log ------------------------------------------------------- */
 
-/* "IPv4:port", "localhost:port" or "[IPv6]:port", port 1..65535: what
- * the admin listener can bind (names other than localhost are not). */
-static int cfg_listen_ok(const char *s)
-{
-        const char *colon = strrchr(s, ':');
-        unsigned char addr[16];
-        char host[64];
-        size_t hl;
-        long port = 0;
-
-        if (!colon || colon == s || !colon[1])
-                return 0;
-        for (const char *p = colon + 1; *p; p++) {
-                if (*p < '0' || *p > '9' || port > 65535)
-                        return 0;
-                port = port * 10 + (*p - '0');
-        }
-        if (port < 1 || port > 65535)
-                return 0;
-        hl = (size_t)(colon - s);
-        if (s[0] == '[') {
-                if (hl < 3 || s[hl - 1] != ']' || hl - 2 >= sizeof(host))
-                        return 0;
-                memcpy(host, s + 1, hl - 2);
-                host[hl - 2] = '\0';
-                return inet_pton(AF_INET6, host, addr) == 1;
-        }
-        if (hl >= sizeof(host))
-                return 0;
-        memcpy(host, s, hl);
-        host[hl] = '\0';
-        return !strcmp(host, "localhost") ||
-               inet_pton(AF_INET, host, addr) == 1;
-}
-
 /* admin.token or admin.token_env; never printed. */
 static void cfg_parse_admin_token(cfg_loader_t *ld, const config_setting_t *g,
                                   cfg_admin_t *a)
@@ -949,16 +914,19 @@ static void cfg_parse_admin(cfg_loader_t *ld, const config_setting_t *g)
 {
         static const cfg_scope_t sc = {"admin.", "in admin"};
         cfg_admin_t *a = &ld->cfg->admin;
+        struct sockaddr_storage ss;
+        char why[128];
 
         g = cfg_group(ld, g, "admin", "{ listen = \"127.0.0.1:9464\"; }");
         cfg_parse_opts(ld, g, &sc, cfg_admin_opts, a, 1, NULL);
         cfg_parse_admin_token(ld, g, a);
-        if (a->listen && *a->listen && !cfg_listen_ok(a->listen))
+        if (a->listen && *a->listen &&
+            cfg_listen_parse(a->listen, &ss, why, sizeof(why)) == -1)
                 cfg_report(ld, cfg_member(g, "listen"),
-                           "admin.listen: '%.64s' is not \"host:port\"; "
-                           "write e.g. \"127.0.0.1:9464\", or \"\" to turn "
-                           "the listener off",
-                           a->listen);
+                           "admin.listen: '%.64s' is not \"host:port\" "
+                           "(%s); write e.g. \"127.0.0.1:9464\", or \"\" "
+                           "to turn the listener off",
+                           a->listen, why);
 }
 
 static void cfg_parse_log(cfg_loader_t *ld, const config_setting_t *g)

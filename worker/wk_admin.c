@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "cfg.h"
 #include "hb_log.h"
 #include "hb_time.h"
 
@@ -410,74 +411,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                     "not found: try /metrics /healthz /readyz /status\n");
 }
 
-/* A port: 1 to 5 digits, 0..65535 (0 picks a free one). */
-static int parse_port(const char *s, uint16_t *port)
-{
-        unsigned long v = 0;
-        size_t n = 0;
-
-        for (; s[n]; n++) {
-                if (s[n] < '0' || s[n] > '9' || n >= 5)
-                        return -1;
-                v = v * 10 + (unsigned long)(s[n] - '0');
-        }
-        if (!n || v > 65535)
-                return -1;
-        *port = (uint16_t)v;
-        return 0;
-}
-
-/* "a.b.c.d:port", "localhost:port" or "[v6]:port" into \p ss: numeric
- * addresses only, so a name never resolves to an unexpected interface.
- * @returns 0 or -1. */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss,
-                        int *v6)
-{
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        char host[INET6_ADDRSTRLEN + 1];
-        const char *colon;
-        uint16_t port;
-        size_t hl;
-
-        memset(ss, 0, sizeof(*ss));
-        if (listen[0] == '[') {
-                const char *rb = strchr(listen, ']');
-                if (!rb || rb[1] != ':')
-                        return -1;
-                hl = (size_t)(rb - listen - 1);
-                if (hl == 0 || hl >= sizeof(host))
-                        return -1;
-                memcpy(host, listen + 1, hl);
-                host[hl] = '\0';
-                if (parse_port(rb + 2, &port) == -1 ||
-                    inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-                        return -1;
-                s6->sin6_family = AF_INET6;
-                s6->sin6_port = htons(port);
-                *v6 = 1;
-                return 0;
-        }
-        colon = strchr(listen, ':');
-        if (!colon || strchr(colon + 1, ':')) /* IPv6 needs brackets */
-                return -1;
-        hl = (size_t)(colon - listen);
-        if (hl == 0 || hl >= sizeof(host))
-                return -1;
-        memcpy(host, listen, hl);
-        host[hl] = '\0';
-        if (parse_port(colon + 1, &port) == -1)
-                return -1;
-        if (!strcmp(host, "localhost"))
-                snprintf(host, sizeof(host), "127.0.0.1");
-        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-                return -1;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(port);
-        *v6 = 0;
-        return 0;
-}
-
 wk_admin_t *wk_admin_start(const char *listen, const char *token,
                            wk_metrics_t *metrics, const wk_admin_probe_t *probe,
                            char *errstr, size_t errstr_size)
@@ -487,15 +420,18 @@ wk_admin_t *wk_admin_start(const char *listen, const char *token,
         const union MHD_DaemonInfo *info;
         unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
                          MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-        int v6 = 0;
+        char why[128];
+        int v6;
 
-        if (!listen || parse_listen(listen, &ss, &v6) == -1) {
+        if (cfg_listen_parse(listen, &ss, why, sizeof(why)) == -1) {
                 snprintf(errstr, errstr_size,
                          "admin.listen: '%.64s' is not an address:port "
-                         "(e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464)",
-                         listen ? listen : "(null)");
+                         "(%s; e.g. 127.0.0.1:9464, 0.0.0.0:9464 or "
+                         "[::1]:9464)",
+                         listen ? listen : "(null)", why);
                 return NULL;
         }
+        v6 = ss.ss_family == AF_INET6;
         a = calloc(1, sizeof(*a));
         if (!a) {
                 snprintf(errstr, errstr_size, "admin: out of memory");

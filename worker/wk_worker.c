@@ -681,12 +681,16 @@ int wk_worker_run(wk_worker_t *w)
         int64_t deadline;
         int rc = 0;
 
+        /* admin_port: the one listened on (admin.listen's port 0 asks
+         * for a free one); 0 when the listener is off */
         hb_log(HB_LOG_INFO, "worker started",
-               "group=%s topics=%zu webhooks=%zu dead_letter=%s mode=%s",
+               "group=%s topics=%zu webhooks=%zu dead_letter=%s mode=%s "
+               "admin_port=%u",
                cfg_kafka(w->hooks->cfg)->group_id,
                cfg_kafka(w->hooks->cfg)->topic_count, w->hooks->n,
                w->dlq ? wh_dlq_topic(w->dlq) : "-",
-               w->opts.ranges ? "replay" : "group");
+               w->opts.ranges ? "replay" : "group",
+               (unsigned)wk_admin_port(w->admin));
         while (!w->stop) {
                 int taken = 0, wait_ms = 100;
                 int allowed = wk_rate_allowance(&w->rate, hb_time_mono_ms(),

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 
 #include <dlfcn.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -1345,8 +1346,83 @@ Test(cfg, admin_listen)
 {
         expect_err(KAFKA WEBHOOKS "admin = { listen = \"localhost\"; };\n",
                    "t.cfg:9: admin.listen: 'localhost' is not \"host:port\"");
-        expect_err(KAFKA WEBHOOKS "admin = { listen = \"0.0.0.0:99999\"; };\n",
-                   "t.cfg:9: admin.listen: '0.0.0.0:99999' is not");
+        expect_err(
+                KAFKA WEBHOOKS "admin = { listen = \"0.0.0.0:99999\"; };\n",
+                "t.cfg:9: admin.listen: '0.0.0.0:99999' is not \"host:port\" "
+                "(the port is 0 to 65535)");
+        /* the admin listener's own rules, from the one parser: at most 5
+         * digits, and port 0 (a free port, logged as admin_port) */
+        expect_err(KAFKA WEBHOOKS
+                   "admin = { listen = \"127.0.0.1:000009464\"; };\n",
+                   "t.cfg:9: admin.listen: '127.0.0.1:000009464' is not");
+        cfg_destroy(load_ok(KAFKA WEBHOOKS
+                            "admin = { listen = \"127.0.0.1:0\"; };\n"));
+        cfg_destroy(load_ok(KAFKA WEBHOOKS
+                            "admin = { listen = \"[::1]:09464\"; };\n"));
+}
+
+/* The one listen-address parser: what it takes and what it gives. */
+Test(cfg, listen_parse)
+{
+        static const struct {
+                const char *s;
+                int family;
+                const char *addr;
+                unsigned port;
+        } good[] = {
+                {"127.0.0.1:9464", AF_INET, "127.0.0.1", 9464},
+                {"0.0.0.0:0", AF_INET, "0.0.0.0", 0},
+                {"localhost:80", AF_INET, "127.0.0.1", 80},
+                {"[::1]:65535", AF_INET6, "::1", 65535},
+                {"[::]:00001", AF_INET6, "::", 1},
+        };
+        static const char *const bad[] = {
+                "",
+                "127.0.0.1",
+                "127.0.0.1:",
+                ":9464",
+                "127.0.0.1:65536",
+                "127.0.0.1:000009464",
+                "1.2.3.4:-1",
+                "1.2.3.4:+80",
+                "1.2.3.4: 80",
+                "1.2.3.4:8 ",
+                "256.0.0.1:1",
+                "example.com:80",
+                "::1:9464",
+                "[::1:9464",
+                "[::1]9464",
+                "[]:9464",
+                "[::1]:",
+                "[127.0.0.1]:9464",
+                "[fe80::1%lo]:9464",
+                "1.2.3.4:80:80",
+        };
+        struct sockaddr_storage ss;
+        char why[128], text[64];
+
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                cr_assert_eq(cfg_listen_parse(good[i].s, &ss, why, sizeof(why)),
+                             0, "%s: %s", good[i].s, why);
+                cr_expect_eq(ss.ss_family, good[i].family, "%s", good[i].s);
+                if (ss.ss_family == AF_INET) {
+                        const struct sockaddr_in *a = (const void *)&ss;
+                        inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+                        cr_expect_eq(ntohs(a->sin_port), good[i].port);
+                } else {
+                        const struct sockaddr_in6 *a = (const void *)&ss;
+                        inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+                        cr_expect_eq(ntohs(a->sin6_port), good[i].port);
+                }
+                cr_expect_str_eq(text, good[i].addr, "%s", good[i].s);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                why[0] = '\0';
+                cr_expect_eq(cfg_listen_parse(bad[i], &ss, why, sizeof(why)),
+                             -1, "'%s' accepted", bad[i]);
+                cr_expect_neq(why[0], '\0', "'%s': no reason", bad[i]);
+        }
+        cr_expect_eq(cfg_listen_parse(NULL, &ss, NULL, 0), -1);
 }
 
 /* --- delivery: revoke, responses, circuit breaker, https_only --------- */
