@@ -69,6 +69,14 @@ obj() {
         echo "$o"
 }
 
+# A plugin that says when it is loaded (fuzz_config checks that loading a
+# configuration never loads it).
+if [ ! -f "$out/canary_plugin.so" ] ||
+        [ tests/unit/canary_plugin.c -nt "$out/canary_plugin.so" ]; then
+        "$cc" -shared -fPIC -O1 -Wall -Wextra -Werror \
+                tests/unit/canary_plugin.c -o "$out/canary_plugin.so"
+fi
+
 for h in "${harnesses[@]}"; do
         objs=("$(obj tests/fuzz/fz_util.c)" "$(obj "tests/fuzz/$h.c")")
         for src in ${needs[$h]}; do

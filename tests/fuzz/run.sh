@@ -34,6 +34,8 @@ tests/fuzz/build.sh "$out"
 
 # fuzz_config works in a directory of its own (secret_file targets)
 export HB_FUZZ_WORKDIR="$out/work-config"
+# and the plugin its inputs may name (./canary.so there)
+export HB_FUZZ_CANARY="$out/canary_plugin.so"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 # leaks of the libraries, not of hookbridge (see the file)

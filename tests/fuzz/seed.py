@@ -255,6 +255,43 @@ cfgs = {
     "big-numbers": MIN % ('timeout_ms = 99999999999999999999; max_in_flight '
                           '= -1;', 'delivery = { concurrency = 0x7fffffff; };\n'),
     "binary": b"kafka = { brokers = \"\xff\xfe\"; };\x00\x01",
+    # @include: the work directory's fixtures (fuzz_config.c) and the
+    # system's pseudo files; none may hang or end the loader
+    "include-ok": MIN % ("", '@include "inc-ok.cfg"\n'),
+    "include-dir": MIN % ("", '  @include "inc-dir"\n'),
+    "include-fifo": MIN % ("", '@include "inc-fifo"\n'),
+    "include-big": MIN % ("", '@include "inc-big.cfg"\n'),
+    "include-self": MIN % ("", '@include "inc-self.cfg"\n'),
+    "include-nul": MIN % ("", '@include "inc-nul.cfg"\n'),
+    "include-proc": MIN % ("", '@include "/proc/self/mem"\n'
+                               '@include "/proc/self/environ"\n'),
+    "include-dev-sys": MIN % ("", '@include "/dev/zero"\n'
+                                  '@include "/sys/kernel/mm/'
+                                  'transparent_hugepage/enabled"\n'),
+    "include-commented": MIN % ("", '/* @include "/dev/zero" */\n'
+                                    '# @include "inc-fifo"\n'),
+    # settings that load code or run a command: refused, or allowed and
+    # still never loaded by loading the file
+    "plugin-refused": MIN.replace('topics = ( "events" );',
+                                  'topics = ( "events" ); properties = [ '
+                                  '"plugin.library.paths=./canary.so" ];')
+    % ("", ""),
+    "plugin-allowed": MIN.replace('topics = ( "events" );',
+                                  'topics = ( "events" ); '
+                                  'allow_code_loading = true; properties = [ '
+                                  '"plugin.library.paths=./canary.so", '
+                                  '"canary.setting=1" ];') % ("", ""),
+    "code-settings": MIN.replace('topics = ( "events" );',
+                                 'topics = ( "events" ); properties = [ '
+                                 '"ssl.engine.location=./canary.so", '
+                                 '"ssl.providers=legacy", '
+                                 '"sasl.kerberos.kinit.cmd=touch x", '
+                                 '"security.protocol=SASL_SSL" ];') % ("", ""),
+    "wrapped-ints": MIN % ('timeout_ms = 4294968296; max_in_flight = '
+                           '0x1000003E8;', 'delivery = { concurrency = 8L; '
+                           'timeout_ms = "a\\x00b"; };\n'),
+    "bad-urls": MIN.replace('"https://example.com/h"', '"http://[::1/"')
+    % ("", 'webhooks2 = "http://x:99999/";\n'),
 }
 for k, v in cfgs.items():
     put("fuzz_config", "seed-" + k, v)
