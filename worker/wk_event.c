@@ -313,10 +313,10 @@ static int xf_what(const wk_xf_spec_t *sp, wk_json_str_t event,
         d->f.kind = sp->kind;
         xf_keep_literal(d, &d->f.type, sp->type);
         xf_keep_literal(d, &d->f.action, sp->action);
-        if (sp->kind != WK_XF_ENTITY) {
-                size_t k = sp->kind == WK_XF_NPS_SCORE      ? 2
-                           : sp->kind == WK_XF_NPS_FEEDBACK ? 4
-                                                            : 0;
+        if (sp->kind != HB_TYPE_ENTITY) {
+                size_t k = sp->kind == HB_TYPE_NPS_SCORE      ? 2
+                           : sp->kind == HB_TYPE_NPS_FEEDBACK ? 4
+                                                              : 0;
                 for (size_t i = 0; i < k; i++)
                         d->f.nps[i] = wk_json_get(props, wk_xf_nps_keys[i]);
                 return 0;

@@ -1,5 +1,6 @@
 /* wk_mapping: the raw event name -> webhook type table (SPEC section 2's
- * rows, then the configured extra mappings) and its lookups. */
+ * rows from hb_types, then the configured extra mappings) and its
+ * lookups. */
 #include "wk_transform_int.h"
 
 #include <stdio.h>
@@ -9,44 +10,15 @@
 /* How much of a raw name an error quotes. */
 #define XF_SNIP_LEN 64
 
-typedef struct xf_builtin_s {
-        const char *event;
-        wk_xf_spec_t spec;
-} xf_builtin_t;
+/* A built-in row of hb_types (SPEC section 2) as the mapping renders
+ * it. */
+static wk_xf_spec_t xf_spec_of(const hb_type_t *t)
+{
+        wk_xf_spec_t spec = {t->type, t->data_type, t->action, t->id_field,
+                             t->kind};
 
-/* SPEC section 2, in its order. */
-static const xf_builtin_t xf_builtin[] = {
-        {"Flow Started", {"flows.seen", "flow", "seen", "flow_id"}},
-        {"Flow Completed", {"flows.completed", "flow", "completed", "flow_id"}},
-        {"Flow Dismissed", {"flows.dismissed", "flow", "dismissed", "flow_id"}},
-        {"Checklist Started",
-         {"checklist.seen", "checklist", "seen", "checklist_id"}},
-        {"Checklist Completed",
-         {"checklist.completed", "checklist", "completed", "checklist_id"}},
-        {"Checklist Dismissed",
-         {"checklist.dismissed", "checklist", "dismissed", "checklist_id"}},
-        {"NPS Score Submitted",
-         {"nps.score", NULL, "score", NULL, WK_XF_NPS_SCORE}},
-        {"NPS Feedback Submitted",
-         {"nps.feedback", NULL, "feedback", NULL, WK_XF_NPS_FEEDBACK}},
-        {"NPS Dismissed",
-         {"nps.dismissed", NULL, "dismissed", NULL, WK_XF_NPS_PLAIN}},
-        {"NPS Ask Later",
-         {"nps.ask_later", NULL, "ask_later", NULL, WK_XF_NPS_PLAIN}},
-        {"Feature Tag Clicked",
-         {"feature_tag.clicked", "feature_tag", "clicked", "feature_tag_id"}},
-        {"Feature Tag Hovered",
-         {"feature_tag.hover", "feature_tag", "hover", "feature_tag_id"}},
-        {"Feature Tag Text Input",
-         {"feature_tag.text_input", "feature_tag", "text_input",
-          "feature_tag_id"}},
-        {"Form Submitted",
-         {"forms.submitted", "forms", "submitted", "form_id"}},
-        {"Button Tracked Event",
-         {"button_tracked_event.occurred", "button_tracked_event", "occurred",
-          "tracked_event_id"}},
-};
-#define XF_BUILTIN_COUNT (sizeof(xf_builtin) / sizeof(xf_builtin[0]))
+        return spec;
+}
 
 const char *const wk_xf_nps_keys[4] = {"survey_question", "score",
                                        "follow_up_question", "feedback"};
@@ -70,15 +42,15 @@ wk_mapping_t *wk_mapping_new(void)
 
         if (!m)
                 goto err;
-        m->cap = XF_BUILTIN_COUNT + 16;
+        m->cap = hb_type_count() + 16;
         m->rows = calloc(m->cap, sizeof(*m->rows));
         if (!m->rows)
                 goto err;
-        for (size_t i = 0; i < XF_BUILTIN_COUNT; i++) {
-                m->rows[i].event = xf_builtin[i].event;
-                m->rows[i].spec = xf_builtin[i].spec;
+        for (size_t i = 0; i < hb_type_count(); i++) {
+                m->rows[i].event = hb_type_at(i)->event;
+                m->rows[i].spec = xf_spec_of(hb_type_at(i));
         }
-        m->count = XF_BUILTIN_COUNT;
+        m->count = hb_type_count();
         return m;
 err:
         free(m);
@@ -120,7 +92,7 @@ static int xf_type_char(char c)
 int wk_mapping_add(wk_mapping_t *m, const char *event, const char *type,
                    char *errstr, size_t errstr_size)
 {
-        const wk_xf_spec_t *builtin = NULL;
+        const hb_type_t *builtin;
         wk_xf_spec_t spec = {0};
         char *spec_owned = NULL;
         char *event_owned = NULL;
@@ -150,14 +122,9 @@ int wk_mapping_add(wk_mapping_t *m, const char *event, const char *type,
                          XF_SNIP_LEN, event, XF_SNIP_LEN, type);
                 return -1;
         }
-        for (size_t i = 0; i < XF_BUILTIN_COUNT; i++) {
-                if (!strcmp(xf_builtin[i].spec.type, type)) {
-                        builtin = &xf_builtin[i].spec;
-                        break;
-                }
-        }
+        builtin = hb_type_find(type);
         if (builtin) {
-                spec = *builtin;
+                spec = xf_spec_of(builtin);
         } else {
                 /* "type\0data_type\0action\0" in one block. */
                 size_t plen = (size_t)(dot - type);
@@ -171,7 +138,7 @@ int wk_mapping_add(wk_mapping_t *m, const char *event, const char *type,
                 spec.data_type = spec_owned + tlen + 1;
                 spec.action = spec_owned + plen + 1; /* after the dot */
                 spec.id_field = "id";
-                spec.kind = WK_XF_ENTITY;
+                spec.kind = HB_TYPE_ENTITY;
         }
 
         for (size_t i = 0; i < m->count; i++) {

@@ -216,14 +216,14 @@ char *wk_event_render(const wk_event_t *ev, const char *const *user_props,
         XF_PUTS(&b, ",\"app_token\":");
         xf_put_xstr(&b, ev->f.app_token);
         XF_PUTS(&b, ",\"data\":{");
-        if (ev->f.kind == WK_XF_ENTITY) {
+        if (ev->f.kind == HB_TYPE_ENTITY) {
                 XF_PUTS(&b, "\"type\":");
                 xf_put_xstr(&b, ev->f.data_type);
                 XF_PUTS(&b, ",");
         }
         XF_PUTS(&b, "\"action\":");
         xf_put_xstr(&b, ev->f.action);
-        if (ev->f.kind == WK_XF_ENTITY) {
+        if (ev->f.kind == HB_TYPE_ENTITY) {
                 XF_PUTS(&b, ",\"id\":");
                 xf_put_value(&b, ev->f.entity_id);
         }

@@ -1,50 +1,65 @@
-/* wk_sample: realistic raw events of every SPEC section 2 kind, for
- * `demo`, `send-test` and benchmarks. */
+/* wk_sample: realistic raw events of every built-in webhook type (the rows
+ * of hb_types, SPEC section 2), for `demo`, `send-test` and benchmarks. */
 #include "wk_sample.h"
 
 #include <stdio.h>
 
-/* Raw event name and its "properties" object. */
-static const char *const samples[][2] = {
-        {"Flow Started", "{\"flow_id\":1}"},
-        {"Flow Completed", "{\"flow_id\":1}"},
-        {"Flow Dismissed", "{\"flow_id\":2}"},
-        {"Checklist Started", "{\"checklist_id\":\"onboarding\"}"},
-        {"Checklist Completed", "{\"checklist_id\":\"onboarding\"}"},
-        {"Checklist Dismissed", "{\"checklist_id\":7}"},
-        {"NPS Score Submitted",
-         "{\"survey_question\":\"How likely is it that you would recommend "
-         "us to a friend?\",\"score\":9}"},
-        {"NPS Feedback Submitted",
-         "{\"survey_question\":\"How likely is it that you would recommend "
-         "us to a friend?\",\"score\":10,\"follow_up_question\":\"Why did "
-         "you choose this score?\",\"feedback\":\"Great product\"}"},
-        {"NPS Dismissed", "{}"},
-        {"NPS Ask Later", "{}"},
-        {"Feature Tag Clicked", "{\"feature_tag_id\":11}"},
-        {"Feature Tag Hovered", "{\"feature_tag_id\":12}"},
-        {"Feature Tag Text Input", "{\"feature_tag_id\":13}"},
-        {"Form Submitted", "{\"form_id\":21}"},
-        {"Button Tracked Event", "{\"tracked_event_id\":31}"},
-};
+#include "hb_types.h"
 
-#define SAMPLE_COUNT (sizeof(samples) / sizeof(samples[0]))
+#define NPS_QUESTION                                                       \
+        "\"survey_question\":\"How likely is it that you would recommend " \
+        "us to a friend?\""
+
+/* The "properties" of sample \p i (built-in row \p t) into \p out: what
+ * its kind reads (SPEC section 2). Entity ids alternate between numbers
+ * and strings, the two JSON types data.id keeps. */
+static void sample_properties(size_t i, const hb_type_t *t, char *out,
+                              size_t size)
+{
+        switch (t->kind) {
+        case HB_TYPE_ENTITY:
+                if (i % 2)
+                        snprintf(out, size, "{\"%s\":\"%s-%zu\"}", t->id_field,
+                                 t->data_type, i + 1);
+                else
+                        snprintf(out, size, "{\"%s\":%zu}", t->id_field, i + 1);
+                return;
+        case HB_TYPE_NPS_SCORE:
+                snprintf(out, size, "{" NPS_QUESTION ",\"score\":9}");
+                return;
+        case HB_TYPE_NPS_FEEDBACK:
+                snprintf(out, size,
+                         "{" NPS_QUESTION ",\"score\":10,\"follow_up_question\""
+                         ":\"Why did you choose this score?\",\"feedback\":"
+                         "\"Great product\"}");
+                return;
+        case HB_TYPE_NPS_PLAIN:
+                break;
+        }
+        snprintf(out, size, "{}");
+}
 
 size_t wk_sample_count(void)
 {
-        return SAMPLE_COUNT;
+        return hb_type_count();
 }
 
 const char *wk_sample_event_name(size_t i)
 {
-        return i < SAMPLE_COUNT ? samples[i][0] : NULL;
+        const hb_type_t *t = hb_type_at(i);
+
+        return t ? t->event : NULL;
 }
 
 int wk_sample_render(size_t i, const char *message_id, long user,
                      long long timestamp_ms, char *out, size_t out_size)
 {
-        if (i >= SAMPLE_COUNT)
+        const hb_type_t *t = hb_type_at(i);
+        char props[512];
+
+        if (!t)
                 return -1;
+        sample_properties(i, t, props, sizeof(props));
         return snprintf(
                 out, out_size,
                 "{\"type\":\"track\",\"event\":\"%s\",\"messageId\":\"%s\","
@@ -55,5 +70,5 @@ int wk_sample_render(size_t i, const char *message_id, long user,
                 "\"plan\":\"pro\",\"seats\":12,\"beta\":true},\"groupId\":"
                 "\"42\",\"group\":{\"name\":\"Analytical Engines\","
                 "\"industry\":\"SaaS\",\"employees\":45}},\"properties\":%s}",
-                samples[i][0], message_id, timestamp_ms, user, samples[i][1]);
+                t->event, message_id, timestamp_ms, user, props);
 }

@@ -7,24 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hb_types.h"
 #include "wk_json.h"
 #include "wk_transform.h"
 
-/** How a webhook type renders its data object. */
-typedef enum {
-        WK_XF_ENTITY = 0,   /**< data.type, data.action, data.id */
-        WK_XF_NPS_SCORE,    /**< data.action + survey_question, score */
-        WK_XF_NPS_FEEDBACK, /**< ... + follow_up_question, feedback */
-        WK_XF_NPS_PLAIN,    /**< data.action only */
-} wk_xf_kind_t;
-
-/** What a mapped raw event becomes. */
+/** What a mapped raw event becomes: a built-in row of hb_types (SPEC
+ *  section 2) or a configured type. */
 typedef struct wk_xf_spec_s {
         const char *type;      /**< webhook type, "flows.seen" */
         const char *data_type; /**< NULL for NPS */
         const char *action;
         const char *id_field; /**< property holding data.id; NULL for NPS */
-        wk_xf_kind_t kind;
+        hb_type_kind_t kind;  /**< how its data object renders */
 } wk_xf_spec_t;
 
 /** The NPS fields, in payload order; a score carries the first two. */
@@ -39,7 +33,7 @@ const wk_xf_spec_t *wk_mapping_find(const wk_mapping_t *m, const char *event,
  *  message metadata, which may go away first (a reload). */
 typedef struct wk_xf_fields_s {
         json_object *root;
-        wk_xf_kind_t kind;
+        hb_type_kind_t kind;
         int64_t timestamp;
         int has_company;
         wk_json_str_t type; /**< NUL-terminated, like id */

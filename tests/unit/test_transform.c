@@ -12,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hb_types.h"
 #include "wk_cmd.h"
 #include "wk_cmd_transform.h"
+#include "wk_sample.h"
 #include "wk_transform.h"
 
 /*
@@ -1477,4 +1479,52 @@ Test(transform_cmd, usage_and_errors)
                              sizeof(cmd_err)),
                      1);
         cr_assert_neq(cmd_err[0], '\0');
+}
+
+/*
+ * One list of the built-in webhook types (hb_types)
+ */
+
+/* The mapping's built-ins and the samples are hb_types' rows: every row
+ * maps, renders as its row says, and has a sample that reaches it. */
+Test(transform_types, mapping_and_samples_are_the_hb_types_rows)
+{
+        wk_mapping_t *m = wk_mapping_new();
+        wk_msgmeta_t meta = default_meta();
+
+        cr_assert_eq(wk_sample_count(), hb_type_count());
+        for (size_t i = 0; i < hb_type_count(); i++) {
+                const hb_type_t *t = hb_type_at(i);
+                char raw[2048];
+                json_object *id;
+                result_t r;
+                int n;
+
+                cr_expect(wk_mapping_has_type(m, t->type), "%s", t->type);
+                cr_expect_str_eq(wk_sample_event_name(i), t->event);
+                n = wk_sample_render(i, "s-1", 7, 1700000000000LL, raw,
+                                     sizeof(raw));
+                cr_assert(n > 0 && (size_t)n < sizeof(raw));
+                run_full(&r, m, raw, (size_t)n, &meta, NULL, 0, NULL, 0);
+                assert_ok(&r);
+                cr_expect_str_eq(r.type, t->type);
+                cr_expect_str_eq(jstr(&r, "data.action"), t->action);
+                id = jget(r.json, "data.id");
+                if (t->kind == HB_TYPE_ENTITY) {
+                        cr_expect_str_eq(jstr(&r, "data.type"), t->data_type);
+                        cr_expect_not_null(id, "%s has data.id", t->type);
+                } else {
+                        cr_expect_null(jget(r.json, "data.type"));
+                        cr_expect_null(id, "%s has no data.id", t->type);
+                }
+                if (t->kind == HB_TYPE_NPS_SCORE ||
+                    t->kind == HB_TYPE_NPS_FEEDBACK)
+                        cr_expect_not_null(jget(r.json, "data.score"));
+                if (t->kind == HB_TYPE_NPS_FEEDBACK)
+                        cr_expect_not_null(jget(r.json, "data.feedback"));
+                result_free(&r);
+        }
+        cr_expect_null(wk_sample_event_name(hb_type_count()));
+        cr_expect_eq(wk_sample_render(hb_type_count(), "s", 1, 1, NULL, 0), -1);
+        wk_mapping_destroy(m);
 }
