@@ -140,6 +140,9 @@ typedef struct cfg_mapping_s {
 typedef struct cfg_admin_s {
         const char *listen; /**< "host:port", "" or NULL: disabled */
         const char *token;  /**< bearer token required, or NULL */
+        int allow_open;     /**< admin.allow_open: beyond loopback, no token */
+        int open; /**< listening beyond loopback without a token (allowed by
+                       allow_open): the worker warns when it starts */
 } cfg_admin_t;
 
 typedef struct cfg_log_s {

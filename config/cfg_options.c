@@ -194,6 +194,7 @@ const cfg_opt_t cfg_admin_opts[] = {
                 "127.0.0.1:9464", NULL),
         CFG_CUSTOM("token", CFG_RESTART_ONLY, NULL),
         CFG_CUSTOM("token_env", CFG_RESTART_ONLY, NULL),
+        CFG_BOOL("allow_open", cfg_admin_t, allow_open, CFG_RESTART_ONLY, 0),
         {NULL},
 };
 

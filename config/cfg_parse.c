@@ -860,6 +860,22 @@ static void cfg_parse_mappings(cfg_loader_t *ld, const config_setting_t *s)
 
 /* --- admin, log ------------------------------------------------------- */
 
+/* 1 when \p ss names a loopback address: 127.0.0.0/8 (localhost
+ * included), ::1 or ::ffff:127.x.y.z. */
+static int cfg_listen_loopback(const struct sockaddr_storage *ss)
+{
+        const struct in6_addr *a6 =
+                &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+        if (ss->ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *)ss)
+                                      ->sin_addr.s_addr) >>
+                        24) == 127;
+        if (IN6_IS_ADDR_LOOPBACK(a6))
+                return 1;
+        return IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127;
+}
+
 /* admin.token or admin.token_env; never printed. */
 static void cfg_parse_admin_token(cfg_loader_t *ld, const config_setting_t *g,
                                   cfg_admin_t *a)
@@ -921,12 +937,28 @@ static void cfg_parse_admin(cfg_loader_t *ld, const config_setting_t *g)
         cfg_parse_opts(ld, g, &sc, cfg_admin_opts, a, 1, NULL);
         cfg_parse_admin_token(ld, g, a);
         if (a->listen && *a->listen &&
-            cfg_listen_parse(a->listen, &ss, why, sizeof(why)) == -1)
+            cfg_listen_parse(a->listen, &ss, why, sizeof(why)) == -1) {
                 cfg_report(ld, cfg_member(g, "listen"),
                            "admin.listen: '%.64s' is not \"host:port\" "
                            "(%s); write e.g. \"127.0.0.1:9464\", or \"\" "
                            "to turn the listener off",
                            a->listen, why);
+                return;
+        }
+        if (!a->listen || !*a->listen || cfg_listen_loopback(&ss) || a->token ||
+            cfg_member(g, "token") || cfg_member(g, "token_env"))
+                return;
+        /* reachable from the network with /status and /metrics open */
+        if (!a->allow_open)
+                cfg_report(ld, cfg_member(g, "listen"),
+                           "admin.listen: '%.64s' is not a loopback address "
+                           "and the admin listener has no token, so /status "
+                           "and /metrics would be open to the network; set "
+                           "admin.token_env (or admin.token), or write "
+                           "admin.allow_open = true; to open it without one",
+                           a->listen);
+        else
+                a->open = 1;
 }
 
 static void cfg_parse_log(cfg_loader_t *ld, const config_setting_t *g)

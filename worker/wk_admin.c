@@ -63,6 +63,10 @@ struct wk_admin_s {
          * whatever the length of what a client sends */
         unsigned char token_md[SHA256_DIGEST_LENGTH];
         uint16_t port;
+        /* the address listened on (16 bytes, IPv4 mapped), unless a
+         * wildcard: what a Host may name besides loopback */
+        int has_listen_addr;
+        unsigned char listen_addr[16];
         atomic_int started;
         char start_err[160]; /* libmicrohttpd's reason, while starting */
         /* the connection guard (libmicrohttpd's thread and the reaper) */
@@ -336,6 +340,106 @@ static int authorized(const wk_admin_t *a, struct MHD_Connection *conn)
         return CRYPTO_memcmp(md, a->token_md, sizeof(md)) == 0;
 }
 
+/* \p addr (16 bytes, IPv4 as ::ffff:a.b.c.d) is loopback. */
+static int addr_loopback(const unsigned char *addr)
+{
+        static const unsigned char one[16] = {[15] = 1};
+        static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+
+        return !memcmp(addr, one, 16) ||
+               (!memcmp(addr, mapped, 12) && addr[12] == 127);
+}
+
+/* \p sa as 16 bytes, IPv4 mapped. @returns 0 or -1. */
+static int addr_of(const struct sockaddr *sa, unsigned char *addr)
+{
+        memset(addr, 0, 16);
+        if (sa->sa_family == AF_INET) {
+                addr[10] = addr[11] = 0xff;
+                memcpy(addr + 12, &((const struct sockaddr_in *)sa)->sin_addr,
+                       4);
+                return 0;
+        }
+        if (sa->sa_family == AF_INET6) {
+                memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+                return 0;
+        }
+        return -1;
+}
+
+/* A Host header: "name", "a.b.c.d" or "[v6]", then ":port" or nothing.
+ * @returns 1 for "localhost" (\p addr untouched), 2 for an address (into
+ *          \p addr, IPv4 mapped), 0 for anything else (another name). */
+static int host_parse(const char *h, unsigned char *addr)
+{
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *end, *port;
+        int v6 = h[0] == '[';
+        size_t hl;
+
+        if (v6) {
+                end = strchr(h, ']');
+                if (!end)
+                        return 0;
+                h++;
+                port = end + 1;
+        } else {
+                end = strchr(h, ':');
+                if (!end)
+                        end = h + strlen(h);
+                port = end;
+        }
+        if (*port == ':')
+                port += 1 + strspn(port + 1, "0123456789");
+        if (*port)
+                return 0;
+        hl = (size_t)(end - h);
+        if (hl == 0 || hl >= sizeof(host))
+                return 0;
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+        if (v6)
+                return inet_pton(AF_INET6, host, addr) == 1 ? 2 : 0;
+        if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+                return 1;
+        memset(addr, 0, 16);
+        addr[10] = addr[11] = 0xff;
+        return inet_pton(AF_INET, host, addr + 12) == 1 ? 2 : 0;
+}
+
+/* Without a token, a request must say it is meant for this listener: its
+ * Host names loopback (localhost, 127.0.0.0/8, [::1]), the address
+ * listened on, or the address the connection came in on (a wildcard
+ * listener). A page that a browser on this host loaded from elsewhere and
+ * whose name was rebound to 127.0.0.1 sends its own name, and is refused.
+ * A request without Host (HTTP/1.0; libmicrohttpd refuses an HTTP/1.1
+ * one) does not come from a browser. */
+static int host_allowed(const wk_admin_t *a, struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *fd;
+        struct sockaddr_storage local;
+        socklen_t len = sizeof(local);
+        unsigned char addr[16], here[16];
+        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_HOST);
+        int kind;
+
+        if (!h)
+                return 1;
+        kind = host_parse(h, addr);
+        if (kind != 2)
+                return kind == 1;
+        if (addr_loopback(addr))
+                return 1;
+        if (a->has_listen_addr && !memcmp(addr, a->listen_addr, 16))
+                return 1;
+        fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        return fd &&
+               !getsockname(fd->connect_fd, (struct sockaddr *)&local, &len) &&
+               !addr_of((struct sockaddr *)&local, here) &&
+               !memcmp(addr, here, 16);
+}
+
 /* A response is about to be queued: the connection is not closed to make
  * room while it is sent (its time still runs). */
 static void mark_busy(wk_admin_t *a, struct MHD_Connection *conn)
@@ -377,6 +481,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                ? text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                                       "stalled\n")
                                : text(conn, MHD_HTTP_OK, "ok\n");
+        if (!a->has_token && !host_allowed(a, conn))
+                return text(conn, MHD_HTTP_MISDIRECTED_REQUEST,
+                            "misdirected request: the Host header does not "
+                            "name this listener; without admin.token only "
+                            "localhost, 127.0.0.1, [::1] or the listener's "
+                            "own address are answered\n");
         if (!authorized(a, conn))
                 return text(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized\n");
         if (!strcmp(url, "/metrics")) {
@@ -444,6 +554,13 @@ wk_admin_t *wk_admin_start(const char *listen, const char *token,
                 SHA256((const unsigned char *)token, strlen(token),
                        a->token_md);
                 a->has_token = 1;
+        }
+        if (!addr_of((struct sockaddr *)&ss, a->listen_addr)) {
+                static const unsigned char any4[16] = {
+                        [10] = 0xff, [11] = 0xff};
+                static const unsigned char any6[16] = {0};
+                a->has_listen_addr = memcmp(a->listen_addr, any4, 16) &&
+                                     memcmp(a->listen_addr, any6, 16);
         }
         atomic_init(&a->started, 0);
         pthread_mutex_init(&a->lock, NULL);

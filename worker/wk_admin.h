@@ -34,8 +34,12 @@ typedef struct wk_admin_probe_s {
  *        503 with probe->ready's reason), /status (probe->status JSON),
  *        404 elsewhere. With \p token, every path but /healthz requires
  *        "Authorization: Bearer TOKEN" (compared in constant time; 401
- *        with WWW-Authenticate otherwise). A NULL \p probe or callback
- *        counts as alive, ready and "{}".
+ *        with WWW-Authenticate otherwise). Without \p token, every path
+ *        but /healthz answers only a Host naming loopback (localhost,
+ *        127.0.0.0/8, [::1]), the address listened on or the one the
+ *        connection came in on (or no Host at all): 421 otherwise (DNS
+ *        rebinding). A NULL \p probe or callback counts as alive, ready
+ *        and "{}".
  * @remark \p metrics and \p probe->opaque are borrowed for the
  *         listener's life; \p probe and \p token are copied.
  * @returns NULL with the reason in \p errstr (bad address, bind failed).

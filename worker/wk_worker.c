@@ -634,6 +634,13 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                                           &probe, errstr, errstr_size);
                 if (!w->admin)
                         goto err;
+                if (adm->open)
+                        hb_log(HB_LOG_WARN,
+                               "admin listener open to the network without "
+                               "a token (admin.allow_open)",
+                               "listen=%s hint=\"/status and /metrics answer "
+                               "anyone who reaches it; set admin.token_env\"",
+                               adm->listen);
         }
         wk_metrics_set(w->metrics, WK_M_UP, "", 1);
         wk_metrics_set(w->metrics, WK_M_BUILD_INFO,

@@ -1,11 +1,14 @@
 /* Integration: operating the worker against a real broker: /metrics
  * matches what the receiver saw, /readyz and /status, SIGHUP reloads,
- * 410 Gone disables a webhook. */
+ * 410 Gone disables a webhook, the admin listener without a token. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -296,4 +299,129 @@ Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
                 cr_assert_eq(system(cmd), 0, "no loud log line in %s", logp);
         }
         wk_rx_stop(rx);
+}
+
+/* --- the admin listener without a token -------------------------------- */
+
+/* A config with one webhook and admin = { ADMIN }. */
+static void admin_config(char *path, size_t size, const char *topic,
+                         const char *group, const char *admin)
+{
+        char text[2048];
+
+        snprintf(text, sizeof(text),
+                 "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
+                 "  topics = ( \"%s\" ); };\n"
+                 "webhooks = (\n"
+                 "  { name = \"a\"; url = \"http://127.0.0.1:9/a\";\n"
+                 "    events = [ \"*\" ]; }\n"
+                 ");\nadmin = { %s };\n",
+                 it_brokers(), group, topic, admin);
+        it_write_temp(text, path, size);
+}
+
+/* GET \p path from 127.0.0.1:\p port with "Host: \p host": the status. */
+static int get_with_host(uint16_t port, const char *path, const char *host)
+{
+        struct sockaddr_in to = {.sin_family = AF_INET};
+        char req[256], buf[512];
+        ssize_t n;
+        int fd, code = 0;
+
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        to.sin_port = htons(port);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd == -1)
+                return 0;
+        snprintf(req, sizeof(req),
+                 "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                 path, host);
+        if (connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&
+            send(fd, req, strlen(req), MSG_NOSIGNAL) > 0 &&
+            (n = recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL)) > 12) {
+                buf[n] = '\0';
+                sscanf(buf, "HTTP/1.%*c %d", &code);
+        }
+        close(fd);
+        return code;
+}
+
+static int healthz_answers(void *arg)
+{
+        char body[64];
+
+        return it_http_get(*(uint16_t *)arg, "/healthz", body, sizeof(body)) ==
+               200;
+}
+
+/* Without a token: a listener beyond loopback is refused (FILE:LINE)
+ * unless admin.allow_open, which warns; and only a Host naming loopback
+ * or the listener is answered (DNS rebinding). */
+Test(operate, admin_without_token_open_listener_and_host_check, .timeout = 120)
+{
+        char topic[96], group[96], cfg[256], logp[300], admin[128];
+        char text[8192];
+        uint16_t port = it_free_port();
+        FILE *f;
+        size_t n;
+        pid_t pid;
+        int st = -1;
+
+        it_unique("hb-it-adm", topic, sizeof(topic));
+        it_unique("hb-it-adm-g", group, sizeof(group));
+        it_create_topic(topic, 1);
+
+        /* 0.0.0.0 without a token: the worker does not start */
+        snprintf(admin, sizeof(admin), "listen = \"0.0.0.0:%u\";",
+                 (unsigned)port);
+        admin_config(cfg, sizeof(cfg), topic, group, admin);
+        snprintf(logp, sizeof(logp), "%s.log", cfg);
+        pid = it_spawn_worker(cfg, logp);
+        for (int64_t end = it_now_ms() + 20000; it_now_ms() < end;) {
+                if (waitpid(pid, &st, WNOHANG) == pid)
+                        break;
+                st = -1;
+                usleep(50 * 1000);
+        }
+        if (st == -1)
+                it_stop_worker(pid, SIGKILL, 5000);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
+                  "the worker started with an open admin listener");
+        f = fopen(logp, "r");
+        cr_assert_not_null(f);
+        n = fread(text, 1, sizeof(text) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        cr_assert(strstr(text, ":7: admin.listen: '0.0.0.0:") &&
+                          strstr(text, "is not a loopback address") &&
+                          strstr(text, "admin.allow_open = true"),
+                  "%s", text);
+
+        /* allowed: it starts, warns, and checks the Host */
+        snprintf(admin, sizeof(admin),
+                 "listen = \"0.0.0.0:%u\"; allow_open = true;", (unsigned)port);
+        admin_config(cfg, sizeof(cfg), topic, group, admin);
+        snprintf(logp, sizeof(logp), "%s.log", cfg);
+        pid = it_spawn_worker(cfg, logp);
+        wait_for(healthz_answers, &port, 30000, "admin listener answers");
+        f = fopen(logp, "r");
+        cr_assert_not_null(f);
+        n = fread(text, 1, sizeof(text) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        cr_assert(strstr(text, "level=warn") &&
+                          strstr(text, "admin listener open to the network "
+                                       "without a token"),
+                  "%s", text);
+        snprintf(admin, sizeof(admin), "127.0.0.1:%u", (unsigned)port);
+        cr_expect_eq(get_with_host(port, "/status", admin), 200);
+        snprintf(admin, sizeof(admin), "localhost:%u", (unsigned)port);
+        cr_expect_eq(get_with_host(port, "/metrics", admin), 200);
+        snprintf(admin, sizeof(admin), "rebind.example:%u", (unsigned)port);
+        cr_expect_eq(get_with_host(port, "/status", admin), 421);
+        cr_expect_eq(get_with_host(port, "/metrics", admin), 421);
+        cr_expect_eq(get_with_host(port, "/readyz", admin), 421);
+        cr_expect_eq(get_with_host(port, "/healthz", admin), 200);
+        st = it_stop_worker(pid, SIGTERM, 30000);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }

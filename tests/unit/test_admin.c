@@ -1,6 +1,7 @@
 /* Unit tests: wk_admin, the admin listener, driven with libcurl on loopback. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -73,7 +74,8 @@ static size_t on_header(char *p, size_t s, size_t n, void *ud)
         return s * n;
 }
 
-/* \p method on http://HOST:PORT/PATH with an optional header line. */
+/* \p method on http://HOST:PORT/PATH with optional header lines
+ * (separated by '\n'). */
 static long http(const char *host, uint16_t port, const char *method,
                  const char *path, const char *header, resp_t *r)
 {
@@ -98,10 +100,15 @@ static long http(const char *host, uint16_t port, const char *method,
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"a\":1}");
         else if (strcmp(method, "GET") != 0)
                 curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        if (header) {
-                h = curl_slist_append(h, header);
-                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        for (const char *p = header; p && *p;) {
+                char line[256];
+                size_t n = strcspn(p, "\n");
+                snprintf(line, sizeof(line), "%.*s", (int)n, p);
+                h = curl_slist_append(h, line);
+                p += n + (p[n] == '\n');
         }
+        if (h)
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         if (curl_easy_perform(c) == CURLE_OK)
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
         curl_slist_free_all(h);
@@ -417,6 +424,157 @@ Test(admin, ipv6_loopback)
                 http("[::1]", wk_admin_port(a), "GET", "/metrics", NULL, &r),
                 200);
         cr_assert(strstr(r.body, "hookbridge_up 1"), "%s", r.body);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+/* --- Host: DNS rebinding ------------------------------------------------ */
+
+/* Without a token, only a Host naming loopback or the listener is
+ * answered: a page whose name was rebound to 127.0.0.1 sends its own. */
+Test(admin, without_a_token_only_a_host_naming_loopback_is_answered)
+{
+        static const char *const good[] = {
+                "localhost:%u",  "LocalHost",
+                "localhost.:%u", "127.0.0.1",
+                "127.9.8.7:%u",  "[::1]:%u",
+                "[::1]",         "[::ffff:127.0.0.1]:%u"};
+        static const char *const bad[] = {"evil.example:%u",
+                                          "attacker.test",
+                                          "127.0.0.1.nip.io:%u",
+                                          "localhost.evil.example:%u",
+                                          "10.0.0.1:%u",
+                                          "[::2]:%u",
+                                          "[fe80::1]",
+                                          "127.0.0.1:%u:1",
+                                          "127.0.0.1:x",
+                                          "[::1]x",
+                                          "127.1:%u",
+                                          "0x7f.0.0.1:%u",
+                                          "2130706433:%u",
+                                          "0.0.0.0:%u"};
+        static const char *const paths[] = {"/metrics", "/readyz", "/status",
+                                            "/nope"};
+        wk_metrics_t *m = metrics();
+        char err[256] = "", hdr[128], host[64];
+        static resp_t r;
+        wk_admin_t *a;
+        uint16_t port;
+
+        a = wk_admin_start("127.0.0.1:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        port = wk_admin_port(a);
+        for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+                snprintf(host, sizeof(host), good[i], (unsigned)port);
+                snprintf(hdr, sizeof(hdr), "Host: %s", host);
+                cr_expect_eq(get(port, "/status", hdr, &r), 200, "%s", host);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+                snprintf(host, sizeof(host), bad[i], (unsigned)port);
+                snprintf(hdr, sizeof(hdr), "Host: %s", host);
+                for (size_t j = 0; j < sizeof(paths) / sizeof(*paths); j++) {
+                        cr_expect_eq(get(port, paths[j], hdr, &r), 421, "%s %s",
+                                     host, paths[j]);
+                        cr_expect(strstr(r.body, "misdirected request: the "
+                                                 "Host header does not name "
+                                                 "this listener"),
+                                  "%s", r.body);
+                        cr_expect(!strstr(r.body, host), "%s", r.body);
+                }
+                /* liveness stays open to anyone */
+                cr_expect_eq(get(port, "/healthz", hdr, &r), 200, "%s", host);
+        }
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+/* With a token, the token decides, whatever the Host. */
+Test(admin, with_a_token_any_host_is_answered)
+{
+        wk_metrics_t *m = metrics();
+        char err[256] = "";
+        static resp_t r;
+        wk_admin_t *a;
+        uint16_t port;
+
+        a = wk_admin_start("127.0.0.1:0", "s3cret", m, &probe, err,
+                           sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        port = wk_admin_port(a);
+        cr_expect_eq(get(port, "/status",
+                         "Host: evil.example\nAuthorization: Bearer s3cret",
+                         &r),
+                     200);
+        cr_expect_eq(get(port, "/status", "Host: evil.example", &r), 401);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+/* An HTTP/1.0 request without Host: not a browser's. */
+Test(admin, an_http10_request_without_host_is_answered)
+{
+        static const char req[] = "GET /status HTTP/1.0\r\n\r\n";
+        wk_metrics_t *m = metrics();
+        struct sockaddr_in to = {.sin_family = AF_INET};
+        char err[256] = "", buf[256];
+        wk_admin_t *a;
+        ssize_t n;
+        int fd;
+
+        a = wk_admin_start("127.0.0.1:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        to.sin_port = htons(wk_admin_port(a));
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_neq(fd, -1);
+        cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+        cr_assert_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL),
+                     (ssize_t)sizeof(req) - 1);
+        n = recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL);
+        buf[n > 0 ? n : 0] = '\0';
+        cr_expect(!strncmp(buf, "HTTP/1.0 200", 12) ||
+                          !strncmp(buf, "HTTP/1.1 200", 12),
+                  "%s", buf);
+        close(fd);
+        wk_admin_stop(a);
+        wk_metrics_destroy(m);
+}
+
+/* A wildcard listener also answers a Host naming the address the
+ * connection came in on (a scraper or probe using the pod's address). */
+Test(admin, a_wildcard_listener_answers_its_own_address)
+{
+        struct ifaddrs *ifs = NULL;
+        char ip[INET_ADDRSTRLEN] = "", err[256] = "", hdr[128];
+        wk_metrics_t *m;
+        static resp_t r;
+        wk_admin_t *a;
+        uint16_t port;
+
+        if (getifaddrs(&ifs) == 0) {
+                for (struct ifaddrs *i = ifs; i && !ip[0]; i = i->ifa_next) {
+                        const struct sockaddr_in *sa =
+                                (const struct sockaddr_in *)i->ifa_addr;
+                        if (sa && sa->sin_family == AF_INET &&
+                            (ntohl(sa->sin_addr.s_addr) >> 24) != 127)
+                                inet_ntop(AF_INET, &sa->sin_addr, ip,
+                                          sizeof(ip));
+                }
+                freeifaddrs(ifs);
+        }
+        if (!ip[0])
+                cr_skip_test("no IPv4 address beyond loopback here");
+        m = metrics();
+        a = wk_admin_start("0.0.0.0:0", NULL, m, &probe, err, sizeof(err));
+        cr_assert_not_null(a, "%s", err);
+        port = wk_admin_port(a);
+        cr_expect_eq(http(ip, port, "GET", "/status", NULL, &r), 200, "%s", ip);
+        cr_expect_eq(get(port, "/status", NULL, &r), 200);
+        snprintf(hdr, sizeof(hdr), "Host: %s:%u", ip, (unsigned)port);
+        cr_expect_eq(get(port, "/status", hdr, &r), 421,
+                     "%s named over loopback", ip);
+        cr_expect_eq(http(ip, port, "GET", "/status", "Host: evil.example", &r),
+                     421);
         wk_admin_stop(a);
         wk_metrics_destroy(m);
 }

@@ -1425,6 +1425,62 @@ Test(cfg, listen_parse)
         cr_expect_eq(cfg_listen_parse(NULL, &ss, NULL, 0), -1);
 }
 
+/* A listener beyond loopback without a token would open /status and
+ * /metrics to the network: refused unless admin.allow_open says so. */
+Test(cfg, admin_open_listener_needs_a_token_or_allow_open)
+{
+        static const char *const open_ones[] = {"0.0.0.0:9464", "10.1.2.3:9464",
+                                                "[::]:9464", "[fd00::1]:9464",
+                                                "128.0.0.1:9464"};
+        static const char *const loopback[] = {"127.0.0.1:9464", "127.3.4.5:1",
+                                               "localhost:9464", "[::1]:9464",
+                                               "[::ffff:127.0.0.1]:9464"};
+        char text[512];
+        cfg_t *cfg;
+
+        for (size_t i = 0; i < sizeof(open_ones) / sizeof(*open_ones); i++) {
+                snprintf(text, sizeof(text),
+                         KAFKA WEBHOOKS "admin = { listen = \"%s\"; };\n",
+                         open_ones[i]);
+                expect_err(text, "t.cfg:9: admin.listen: '");
+                cr_expect(strstr(errs, "is not a loopback address") &&
+                                  strstr(errs, "admin.allow_open = true") &&
+                                  strstr(errs, "admin.token_env"),
+                          "%s: %s", open_ones[i], errs);
+                /* allowed: loads, and the worker is told to warn */
+                snprintf(text, sizeof(text),
+                         KAFKA WEBHOOKS "admin = { listen = \"%s\";\n"
+                                        "  allow_open = true; };\n",
+                         open_ones[i]);
+                cfg = load_ok(text);
+                cr_expect(cfg_admin(cfg)->open, "%s", open_ones[i]);
+                cfg_destroy(cfg);
+                /* a token: no switch needed, nothing to warn about */
+                snprintf(text, sizeof(text),
+                         KAFKA WEBHOOKS "admin = { listen = \"%s\";\n"
+                                        "  token = \"t0ken\"; };\n",
+                         open_ones[i]);
+                cfg = load_ok(text);
+                cr_expect(!cfg_admin(cfg)->open, "%s", open_ones[i]);
+                cfg_destroy(cfg);
+        }
+        for (size_t i = 0; i < sizeof(loopback) / sizeof(*loopback); i++) {
+                snprintf(text, sizeof(text),
+                         KAFKA WEBHOOKS "admin = { listen = \"%s\"; };\n",
+                         loopback[i]);
+                cfg = load_ok(text);
+                cr_expect(!cfg_admin(cfg)->open, "%s", loopback[i]);
+                cfg_destroy(cfg);
+        }
+        /* off, and the default: loopback */
+        cfg = load_ok(KAFKA WEBHOOKS "admin = { listen = \"\"; };\n");
+        cr_expect(!cfg_admin(cfg)->open);
+        cfg_destroy(cfg);
+        cfg = load_ok(KAFKA WEBHOOKS);
+        cr_expect(!cfg_admin(cfg)->open);
+        cfg_destroy(cfg);
+}
+
 /* --- delivery: revoke, responses, circuit breaker, https_only --------- */
 
 Test(cfg, delivery_revoke_response_circuit)
