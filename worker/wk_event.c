@@ -192,17 +192,10 @@ static int xf_parse_url(const char *u, size_t n, wk_json_str_t *host,
  * Events
  */
 
-/* A field whose text is copied into the arena once its size is known. */
-typedef struct xf_pending_s {
-        size_t field; /* offset of the wk_json_str_t in wk_xf_fields_t */
-        int lower;
-} xf_pending_t;
-
 /* The event under construction. */
 typedef struct xf_draft_s {
         wk_xf_fields_t f;
-        xf_pending_t pend[8];
-        size_t npend;
+        wk_xf_keep_t keep;
         int synth_id; /* the id is "<topic>-<partition>-<offset>" */
         char user_tmp[32];
         char company_tmp[32];
@@ -210,12 +203,24 @@ typedef struct xf_draft_s {
         char snip[XF_SNIP_LEN * 2];
 } xf_draft_t;
 
-/* Copy \p field (one of d->f's) into the event. */
+int wk_xf_keep_add(wk_xf_keep_t *k, size_t field, int lower)
+{
+        if (k->n >= WK_XF_KEEP_MAX) {
+                k->full = 1;
+                return -1;
+        }
+        k->v[k->n].field = field;
+        k->v[k->n].lower = lower;
+        k->n++;
+        return 0;
+}
+
+/* Copy \p field (one of d->f's) into the event; a refusal fails the
+ * parse (wk_event_parse checks d->keep.full). */
 static void xf_keep(xf_draft_t *d, wk_json_str_t *field, int lower)
 {
-        d->pend[d->npend].field = (size_t)((char *)field - (char *)&d->f);
-        d->pend[d->npend].lower = lower;
-        d->npend++;
+        (void)wk_xf_keep_add(&d->keep, (size_t)((char *)field - (char *)&d->f),
+                             lower);
 }
 
 static void xf_keep_literal(xf_draft_t *d, wk_json_str_t *field, const char *s)
@@ -499,10 +504,10 @@ static wk_event_t *xf_event_new(const xf_draft_t *d, const wk_msgmeta_t *meta)
         wk_event_t *ev;
         char *p;
 
-        for (size_t i = 0; i < d->npend; i++) {
+        for (size_t i = 0; i < d->keep.n; i++) {
                 const wk_json_str_t *src =
                         (const wk_json_str_t *)((const char *)&d->f +
-                                                d->pend[i].field);
+                                                d->keep.v[i].field);
                 size += src->n + 1;
         }
         ev = malloc(sizeof(*ev) + size);
@@ -510,12 +515,12 @@ static wk_event_t *xf_event_new(const xf_draft_t *d, const wk_msgmeta_t *meta)
                 return NULL;
         ev->f = d->f;
         p = ev->arena;
-        for (size_t i = 0; i < d->npend; i++) {
+        for (size_t i = 0; i < d->keep.n; i++) {
                 wk_json_str_t *dst =
-                        (wk_json_str_t *)((char *)&ev->f + d->pend[i].field);
+                        (wk_json_str_t *)((char *)&ev->f + d->keep.v[i].field);
                 for (size_t k = 0; k < dst->n; k++) {
                         char c = dst->s[k];
-                        if (d->pend[i].lower && c >= 'A' && c <= 'Z')
+                        if (d->keep.v[i].lower && c >= 'A' && c <= 'Z')
                                 c = (char)(c - 'A' + 'a');
                         p[k] = c;
                 }
@@ -582,6 +587,13 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
         d.f.timestamp = xf_when(root, meta);
         xf_where(page, &d);
 
+        if (d.keep.full) {
+                /* a new field was kept without raising WK_XF_KEEP_MAX */
+                wk_json_reason(reason, reason_size,
+                               "internal: more than %d fields to copy",
+                               WK_XF_KEEP_MAX);
+                goto err;
+        }
         d.f.root = root;
         *evp = xf_event_new(&d, meta);
         if (!*evp) {

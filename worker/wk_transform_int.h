@@ -54,6 +54,30 @@ typedef struct wk_xf_fields_s {
         json_object *company_name;
 } wk_xf_fields_t;
 
+/** The most strings one event copies into its arena: type, action,
+ *  data.type, user id, company id, app token, id and hostname, one each.
+ *  One more is refused (wk_xf_keep_add), never written past the end. */
+#define WK_XF_KEEP_MAX 8
+
+/** The fields of an event being parsed whose text is copied into the
+ *  event once the total size is known. */
+typedef struct wk_xf_keep_s {
+        struct {
+                size_t field; /**< offset of the wk_json_str_t in
+                                   wk_xf_fields_t */
+                int lower;    /**< lower-cased on the copy */
+        } v[WK_XF_KEEP_MAX];
+        size_t n;
+        int full; /**< an add was refused: the event must not be built */
+} wk_xf_keep_t;
+
+/**
+ * @brief Note the field at offset \p field of wk_xf_fields_t for copying.
+ * @returns 0, or -1 when WK_XF_KEEP_MAX fields are noted already: nothing
+ *          is written and \p k->full is set, so the parse fails.
+ */
+int wk_xf_keep_add(wk_xf_keep_t *k, size_t field, int lower);
+
 struct wk_event_s {
         wk_xf_fields_t f;
         char arena[]; /**< the strings copied for this event */

@@ -17,6 +17,7 @@
 #include "wk_cmd_transform.h"
 #include "wk_sample.h"
 #include "wk_transform.h"
+#include "wk_transform_int.h"
 
 /*
  * JSON helpers
@@ -1527,4 +1528,59 @@ Test(transform_types, mapping_and_samples_are_the_hb_types_rows)
         cr_expect_null(wk_sample_event_name(hb_type_count()));
         cr_expect_eq(wk_sample_render(hb_type_count(), "s", 1, 1, NULL, 0), -1);
         wk_mapping_destroy(m);
+}
+
+/*
+ * The fields an event copies (bug 4: xf_keep filled an 8-slot array with
+ * no bound)
+ */
+
+Test(transform_keep, a_field_past_the_bound_is_refused_not_written)
+{
+        struct {
+                wk_xf_keep_t k;
+                unsigned char after[64];
+        } t;
+
+        memset(&t, 0, sizeof(t));
+        memset(t.after, 0xa5, sizeof(t.after));
+        for (size_t i = 0; i < WK_XF_KEEP_MAX; i++)
+                cr_assert_eq(wk_xf_keep_add(&t.k, i * 16, (int)(i & 1)), 0);
+        cr_assert_eq(t.k.full, 0);
+        cr_assert_eq(wk_xf_keep_add(&t.k, 999, 1), -1);
+        cr_assert_eq(wk_xf_keep_add(&t.k, 998, 0), -1);
+        cr_assert_eq(t.k.full, 1);
+        cr_assert_eq(t.k.n, WK_XF_KEEP_MAX);
+        for (size_t i = 0; i < WK_XF_KEEP_MAX; i++) {
+                cr_expect_eq(t.k.v[i].field, i * 16);
+                cr_expect_eq(t.k.v[i].lower, (int)(i & 1));
+        }
+        for (size_t i = 0; i < sizeof(t.after); i++)
+                cr_assert_eq(t.after[i], 0xa5, "byte %zu after the list", i);
+}
+
+/* The event that keeps the most: every copied field at once, within the
+ * bound. */
+Test(transform_keep, an_event_keeping_every_field_fits)
+{
+        char *raw = event_with("{\"messageId\":77,\"userId\":12,"
+                               "\"context\":{\"app_token\":null,"
+                               "\"groupId\":34,\"page\":{\"url\":"
+                               "\"https://Demo.Example.COM/x\"}}}");
+        wk_mapping_t *m = wk_mapping_new();
+        wk_msgmeta_t meta = default_meta();
+        result_t r;
+
+        meta.topic_app_token = "NX-topic";
+        run_full(&r, m, raw, strlen(raw), &meta, NULL, 0, NULL, 0);
+        assert_ok(&r);
+        cr_expect_str_eq(r.id, "77");
+        cr_expect_str_eq(jstr(&r, "data.user.user_id"), "12");
+        cr_expect_str_eq(jstr(&r, "data.company.id"), "34");
+        cr_expect_str_eq(jstr(&r, "app_token"), "NX-topic");
+        cr_expect_str_eq(jstr(&r, "data.hostname"), "demo.example.com");
+        cr_expect_str_eq(jstr(&r, "data.type"), "flow");
+        result_free(&r);
+        wk_mapping_destroy(m);
+        free(raw);
 }
