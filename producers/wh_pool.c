@@ -53,6 +53,9 @@ struct wh_delivery_s {
         const char *body; /* borrowed until the callback */
         size_t body_len;
         int forever;
+        int defer;        /* WH_SUBMIT_DEFER */
+        int once;         /* WH_SUBMIT_ONCE */
+        int circuit_open; /* deferred for an open circuit */
         wh_done_cb_t *cb;
         void *opaque;
 
@@ -493,10 +496,25 @@ static void ep_wake(wh_pool_t *p, wh_sched_t *es, int64_t now)
         }
 }
 
+/* \p d (WH_SUBMIT_DEFER) does not wait for an open circuit. */
+static void complete_circuit_open(wh_delivery_t *d)
+{
+        snprintf(d->error, sizeof(d->error),
+                 "circuit open; handed back without an attempt");
+        d->circuit_open = 1;
+        complete(d, WH_OUT_DEFERRED);
+}
+
 /* \p d is ready for its next attempt: it joins its endpoint's queue. */
 static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
 {
-        ep_queue_push(d->es, d);
+        wh_sched_t *es = d->es;
+
+        if (d->defer && !es->disabled && circuit_at(p, es, now) == 2) {
+                complete_circuit_open(d);
+                return;
+        }
+        ep_queue_push(es, d);
         p->queued++;
         ep_wake(p, d->es, now);
 }
@@ -557,7 +575,13 @@ static int apply_class(wh_delivery_t *d, wh_class_t cls)
                 break;
         case WH_CLASS_RETRY:
         default:
-                if (d->attempts >= r->max_attempts) {
+                /* asked to wait longer than this pool waits: elsewhere */
+                if (d->defer && !d->once && d->retry_after_ms > r->max_ms &&
+                    (d->status == 429 || d->status == 503)) {
+                        complete(d, WH_OUT_DEFERRED);
+                        return 0;
+                }
+                if (d->attempts >= r->max_attempts || d->once) {
                         if (!d->forever) {
                                 complete(d, WH_OUT_EXHAUSTED);
                                 return 0;
@@ -859,11 +883,24 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
 
 static void circuit_open(wh_pool_t *p, wh_sched_t *es, int64_t now)
 {
+        wh_delivery_t *d, *keep_head = NULL, *keep_tail = NULL;
+
         es->circuit = 2;
         es->open_until = now + p->circuit_open_ms;
         hb_log(HB_LOG_WARN, "circuit opened",
                "webhook=%s failures=%d open_ms=%d", wh_endpoint_name(es->ep),
                es->failures, p->circuit_open_ms);
+        /* the queue's WH_SUBMIT_DEFER deliveries do not wait for it */
+        while ((d = ep_queue_pop(es))) {
+                if (d->defer) {
+                        p->queued--;
+                        complete_circuit_open(d);
+                } else {
+                        list_push(&keep_head, &keep_tail, d);
+                }
+        }
+        es->queue_head = keep_head;
+        es->queue_tail = keep_tail;
 }
 
 /*
@@ -1047,6 +1084,10 @@ static int run_callbacks(wh_pool_t *p)
                         .status = d->status,
                         .error = d->error,
                         .attempts = d->attempts,
+                        .retry_after_ms = d->status == 429 || d->status == 503
+                                                  ? d->retry_after_ms
+                                                  : -1,
+                        .circuit_open = d->circuit_open,
                         .last_attempt_s = d->last_attempt_s,
                         .body_start = d->resp ? d->resp : "",
                         .body_start_len = d->resp_len,
@@ -1234,7 +1275,7 @@ err:
 }
 
 int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
-                   const char *body, size_t body_len, int forever,
+                   const char *body, size_t body_len, int flags,
                    wh_done_cb_t *cb, void *opaque)
 {
         wh_sched_t *es;
@@ -1261,7 +1302,9 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
         d->es = es;
         d->body = body ? body : "";
         d->body_len = body_len;
-        d->forever = forever;
+        d->forever = (flags & WH_SUBMIT_FOREVER) != 0;
+        d->defer = (flags & WH_SUBMIT_DEFER) != 0;
+        d->once = (flags & WH_SUBMIT_ONCE) != 0;
         d->cb = cb;
         d->opaque = opaque;
         d->retry_after_ms = -1;

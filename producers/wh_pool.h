@@ -44,7 +44,24 @@ typedef enum {
                                see wh_pool_disabled()): this delivery
                                was not sent (or not again), and waits for
                                nothing; a reload re-enables the webhook */
+        WH_OUT_DEFERRED,  /**< WH_SUBMIT_DEFER only: handed back to wait
+                               elsewhere (a retry tier) because the
+                               endpoint's circuit is open (circuit_open 1,
+                               no attempt made for it) or a Retry-After
+                               asked for longer than max_ms
+                               (retry_after_ms) */
 } wh_outcome_t;
+
+/** wh_pool_submit() flags. */
+#define WH_SUBMIT_FOREVER 0x1 /**< never exhausted (see wh_pool_submit) */
+#define WH_SUBMIT_DEFER                                  \
+        0x2 /**< end as WH_OUT_DEFERRED rather than wait \
+                 for an open circuit or a Retry-After    \
+                 beyond max_ms */
+#define WH_SUBMIT_ONCE                                    \
+        0x4 /**< one attempt: a retryable failure ends it \
+                 as WH_OUT_EXHAUSTED (a retry tier's      \
+                 attempt) */
 
 /** What became of a delivery; valid only during the callback. */
 typedef struct wh_result_s {
@@ -54,6 +71,9 @@ typedef struct wh_result_s {
                                 error, SSRF guard refusal) or why none
                                 was made, or "" */
         int attempts;
+        int64_t retry_after_ms; /**< the last response's Retry-After (429,
+                                     503), -1: none */
+        int circuit_open;       /**< WH_OUT_DEFERRED for an open circuit */
         double last_attempt_s;  /**< duration of the final attempt */
         const char *body_start; /**< first bytes of the last response */
         size_t body_start_len;
@@ -86,12 +106,14 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
  * deliveries in the order they became ready. A delivery for a disabled
  * endpoint ends as WH_OUT_DISABLED from the next wh_pool_run().
  *
- * @param forever  when non-zero, a delivery that reached max_attempts
- *                 keeps retrying at the maximum backoff and never reports
- *                 WH_OUT_EXHAUSTED (the no-dead-letter policy), and a
- *                 permanent HTTP failure is retried the same way; an
- *                 address the SSRF guard refuses, an invalid id and a
- *                 disabled endpoint still end it.
+ * @param flags  WH_SUBMIT_*, 0 for none. WH_SUBMIT_FOREVER (1, so a
+ *                 boolean "forever" still reads right): a delivery that
+ *                 reached max_attempts keeps retrying at the maximum
+ *                 backoff and never reports WH_OUT_EXHAUSTED (the
+ *                 no-dead-letter policy), and a permanent HTTP failure is
+ *                 retried the same way; an address the SSRF guard
+ *                 refuses, an invalid id and a disabled endpoint still
+ *                 end it. WH_SUBMIT_DEFER, WH_SUBMIT_ONCE: see them.
  *
  * @remark \p body is borrowed: it must stay valid until \p cb has run.
  *         The pool takes its own reference on \p ep, and keeps what it
@@ -101,7 +123,7 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
  * @returns 0, or -1 on out-of-memory or bad arguments.
  */
 int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
-                   const char *body, size_t body_len, int forever,
+                   const char *body, size_t body_len, int flags,
                    wh_done_cb_t *cb, void *opaque);
 
 /**

@@ -234,3 +234,77 @@ Test(policy, ssrf_guard_refuses_loopback_unless_allowed)
         wh_endpoint_unref(ep);
         wh_endpoint_unref(byname);
 }
+
+/* WH_SUBMIT_DEFER (retry tiers, SPEC §4a): a delivery never waits for an
+ * open circuit, neither queued when it opens nor submitted while it is
+ * open, and is handed back without an attempt; one without the flag
+ * still waits. */
+Test(policy, deferred_deliveries_do_not_wait_for_an_open_circuit)
+{
+        wh_pool_t *p = pool(2, 5000, 0);
+        wh_endpoint_t *ep = endpoint("df", "/df", 1, 2);
+        done_t d[4] = {0}, late = {0}, waits = {0};
+
+        cr_assert_eq(wk_rx_set_script(rx, "/df", "503"), 0);
+        /* cap 1: two failed attempts open it; the rest are queued or
+         * wait for a retry */
+        for (int i = 0; i < 4; i++)
+                wh_pool_submit(p, ep, "d", "{}", 2, WH_SUBMIT_DEFER, on_done,
+                               &d[i]);
+        run_until(p, d, 4, 3000);
+        cr_assert_eq(wh_pool_circuit(p, ep), 2);
+        cr_assert_eq(wk_rx_count(rx), 2);
+        for (int i = 0; i < 4; i++) {
+                cr_assert_eq(d[i].n, 1, "d[%d] waited for the circuit", i);
+                cr_assert(d[i].outcome == WH_OUT_DEFERRED ||
+                          (i == 0 && d[i].outcome == WH_OUT_EXHAUSTED));
+        }
+        /* submitted while open: handed back at once, no request */
+        wh_pool_submit(p, ep, "l", "{}", 2, WH_SUBMIT_DEFER, on_done, &late);
+        wh_pool_submit(p, ep, "w", "{}", 2, 0, on_done, &waits);
+        run_until(p, &late, 1, 1000);
+        cr_assert_eq(late.outcome, WH_OUT_DEFERRED);
+        cr_assert(strstr(late.error, "circuit open") != NULL, "%s", late.error);
+        wh_pool_run(p, 100, -1);
+        cr_assert_eq(waits.n, 0, "the one without the flag waits");
+        cr_assert_eq(wk_rx_count(rx), 2);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+}
+
+static int64_t last_retry_after;
+static int last_attempts;
+
+static void on_done_ra(const wh_result_t *r, void *opaque)
+{
+        last_retry_after = r->retry_after_ms;
+        last_attempts = r->attempts;
+        on_done(r, opaque);
+}
+
+/* A Retry-After beyond max_ms hands a WH_SUBMIT_DEFER delivery back
+ * (with the wait asked) after one attempt; WH_SUBMIT_ONCE makes one
+ * attempt only. */
+Test(policy, long_retry_after_and_once)
+{
+        wh_pool_t *p = pool(0, 0, 0);
+        wh_endpoint_t *ep = endpoint("ra", "/ra", 1, 5);
+        done_t a = {0}, b = {0};
+
+        cr_assert_eq(wk_rx_set_script(rx, "/ra", "503:ra=30"), 0);
+        wh_pool_submit(p, ep, "a", "{}", 2, WH_SUBMIT_DEFER, on_done_ra, &a);
+        run_until(p, &a, 1, 3000);
+        cr_assert_eq(a.outcome, WH_OUT_DEFERRED);
+        cr_assert_eq(last_retry_after, 30000);
+        cr_assert_eq(last_attempts, 1);
+        cr_assert_eq(wk_rx_set_script(rx, "/ra", "500"), 0);
+        wh_pool_submit(p, ep, "b", "{}", 2, WH_SUBMIT_DEFER | WH_SUBMIT_ONCE,
+                       on_done_ra, &b);
+        run_until(p, &b, 1, 3000);
+        cr_assert_eq(b.outcome, WH_OUT_EXHAUSTED);
+        cr_assert_eq(last_attempts, 1);
+        cr_assert_eq(last_retry_after, -1);
+        cr_assert_eq(wk_rx_count(rx), 2);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+}
