@@ -471,7 +471,7 @@ static void take(wk_tier_t *t, item_t *it)
                 discard(it, "webhook disabled");
                 return;
         }
-        if (wh_endpoint_disabled(hk.ep)) {
+        if (wh_pool_disabled(t->env.pool, hk.ep)) {
                 move_dead(it, "gone", "webhook disabled after 410 Gone", NULL);
                 return;
         }

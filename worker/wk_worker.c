@@ -166,6 +166,35 @@ static void msg_settle(wk_msg_t *m)
 
 static void dlq_done(int ok, const char *error, void *opaque);
 
+/* Is there a dead-letter topic to write to? */
+static int has_dlt(const wk_worker_t *w)
+{
+        return w->dlq && wh_dlq_topic(w->dlq);
+}
+
+/* Does a failed delivery keep trying (no dead-letter topic, or
+ * on_exhausted = "retry") rather than end? */
+static int forever_policy(const wk_worker_t *w)
+{
+        cfg_exhausted_t oe = w->hooks->on_exhausted;
+
+        return oe == CFG_EXHAUSTED_RETRY ||
+               (!has_dlt(w) && oe != CFG_EXHAUSTED_DROP);
+}
+
+/* The source fields of \p rec: \p m as consumed. */
+static void rec_source(const wk_msg_t *m, wh_dlq_record_t *rec)
+{
+        rec->topic = m->in.topic;
+        rec->partition = m->in.partition;
+        rec->offset = m->in.offset;
+        rec->timestamp_ms = m->in.timestamp_ms;
+        rec->key = m->in.key;
+        rec->key_len = m->in.key_len;
+        rec->value = m->in.value;
+        rec->value_len = m->in.value_len;
+}
+
 /* Hand \p d's message (d->label NULL: the whole message, an invalid
  * event) or one delivery to the dead-letter topic; the owed count is
  * settled when the broker acknowledges the write. */
@@ -175,15 +204,8 @@ static void dead_letter(wk_delivery_t *d, const wh_dlq_record_t *tmpl)
         wk_worker_t *w = m->w;
         wh_dlq_record_t rec = *tmpl;
 
-        rec.topic = m->in.topic;
-        rec.partition = m->in.partition;
-        rec.offset = m->in.offset;
-        rec.timestamp_ms = m->in.timestamp_ms;
-        rec.key = m->in.key;
-        rec.key_len = m->in.key_len;
-        rec.value = m->in.value;
-        rec.value_len = m->in.value_len;
-        if (wh_dlq_send(w->dlq, &rec, dlq_done, d) == 0)
+        rec_source(m, &rec);
+        if (w->dlq && wh_dlq_send(w->dlq, &rec, dlq_done, d) == 0)
                 return;
         /* Not even queued (out of memory): the message stays unfinished,
          * so its offset is never committed and it comes back after a
@@ -231,6 +253,47 @@ static void count_outcome(wk_worker_t *w, const char *label,
         wk_metrics_add(w->metrics, WK_M_DELIVERIES, l, 1);
 }
 
+/* The hand-off to a retry tier was acknowledged: the message no longer
+ * waits for this delivery (SPEC §4a). */
+static void tier_done(int ok, const char *error, void *opaque)
+{
+        wk_delivery_t *d = opaque;
+        wk_msg_t *m = d->msg;
+
+        if (!ok) {
+                hb_log(HB_LOG_ERR, "retry tier write rejected; message held",
+                       "topic=%s partition=%d offset=%lld error=\"%s\"",
+                       m->in.topic, (int)m->in.partition,
+                       (long long)m->in.offset, error ? error : "");
+                return;
+        }
+        count_outcome(m->w, d->label, "tiered");
+        msg_settle(m);
+}
+
+/* Hand \p d to retry tier \p tier. @returns 0, or -1 when it could not
+ * be queued (too large for the tier topic, out of memory). */
+static int hand_off(wk_delivery_t *d, const wh_result_t *res, int tier)
+{
+        wk_msg_t *m = d->msg;
+        wh_dlq_record_t rec;
+
+        hb_rec_init(&rec);
+        rec_source(m, &rec);
+        rec.reason = res->circuit_open                 ? "circuit_open"
+                     : res->outcome == WH_OUT_DEFERRED ? "retry_after"
+                                                       : "retry";
+        rec.webhook = wh_endpoint_name(d->ep);
+        rec.id = m->id;
+        rec.status = res->status;
+        rec.error = res->error && *res->error ? res->error : NULL;
+        rec.attempts = res->attempts;
+        return wk_tier_handoff(m->w->tier, &rec, tier,
+                               res->retry_after_ms > 0 ? res->retry_after_ms
+                                                       : 0,
+                               tier_done, d);
+}
+
 static void delivery_done(const wh_result_t *res, void *opaque)
 {
         wk_delivery_t *d = opaque;
@@ -252,10 +315,35 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 msg_settle(m);
                 return;
         }
-        if (res->outcome != WH_OUT_PERMANENT &&
-            res->outcome != WH_OUT_EXHAUSTED) {
+        if (w->tier) {
+                int tier = wk_tier_first(w->tier, res, forever_policy(w));
+                if (tier >= 0 && hand_off(d, res, tier) == 0)
+                        return;
+        }
+        if (res->outcome == WH_OUT_DISABLED ||
+            (res->outcome == WH_OUT_PERMANENT && res->status == 410)) {
                 /* The webhook was disabled (410 Gone): it receives
-                 * nothing and holds nothing back until a reload. */
+                 * nothing and holds nothing back until a reload; with a
+                 * dead-letter topic its deliveries wait there (reason
+                 * "gone") for a redrive (D3) instead of being lost. */
+                count_outcome(w, d->label,
+                              res->outcome == WH_OUT_PERMANENT ? "permanent"
+                                                               : "disabled");
+                if (has_dlt(w) && on_exhausted != CFG_EXHAUSTED_DROP) {
+                        rec.reason = "gone";
+                        rec.webhook = name;
+                        rec.status = res->status;
+                        rec.error = res->error;
+                        rec.attempts = res->attempts;
+                        dead_letter(d, &rec);
+                        return;
+                }
+                msg_settle(m);
+                return;
+        }
+        if (res->outcome != WH_OUT_PERMANENT &&
+            res->outcome != WH_OUT_EXHAUSTED &&
+            res->outcome != WH_OUT_DEFERRED) {
                 count_outcome(w, d->label, "disabled");
                 msg_settle(m);
                 return;
@@ -268,7 +356,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                m->id,
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
-        if (on_exhausted != CFG_EXHAUSTED_DROP && !w->dlq) {
+        if (on_exhausted != CFG_EXHAUSTED_DROP && !has_dlt(w)) {
                 /* Never dropped unless the configuration says so: held
                  * (unfinished, uncommitted) until a restart. */
                 hb_log(HB_LOG_ERR,
@@ -360,8 +448,11 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
         const char *type = wk_event_type(ev);
         const wk_routeset_t *rs = wk_routes_find(h->routes, type);
         size_t n = rs->route_count;
-        int forever = h->on_exhausted == CFG_EXHAUSTED_RETRY ||
-                      (!w->dlq && h->on_exhausted != CFG_EXHAUSTED_DROP);
+        /* with retry tiers nothing waits here for long: an open circuit
+         * or a long Retry-After hands the delivery to a tier (SPEC §4a) */
+        int forever = w->tier             ? WH_SUBMIT_DEFER
+                      : forever_policy(w) ? WH_SUBMIT_FOREVER
+                                          : 0;
 
         m->id = strdup(wk_event_id(ev));
         if (!m->id)
@@ -459,7 +550,7 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
                        reason);
                 m->owed = 1;
                 m->whole.msg = m;
-                if (w->dlq && !w->opts.dry_run)
+                if (has_dlt(w) && !w->opts.dry_run)
                         dead_letter(&m->whole, &rec);
                 else
                         msg_settle(m);
@@ -550,6 +641,28 @@ static void drain_wake(wk_worker_t *w)
  * Life cycle.
  */
 
+/* wk_tier's view of the webhooks in force (see wk_tier_lookup_cb_t). */
+static int tier_lookup(void *opaque, const char *name, const cfg_t **cfg,
+                       const wk_mapping_t **mapping, wk_tier_hook_t *out)
+{
+        wk_worker_t *w = opaque;
+        hooks_t *h = w->hooks;
+
+        *cfg = h->cfg;
+        *mapping = h->mapping;
+        for (size_t i = 0; i < h->n; i++) {
+                const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
+                if (strcmp(wh->name, name))
+                        continue;
+                out->ep = h->eps[i];
+                out->wh = wh;
+                out->label = h->labels[i];
+                out->active = h->active[i];
+                return 0;
+        }
+        return -1;
+}
+
 wk_worker_t *wk_worker_new(cfg_t *cfg, char *errstr, size_t errstr_size)
 {
         wk_worker_opts_t none = {0};
@@ -613,7 +726,24 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         if (!w->pool)
                 goto err;
         wh_pool_set_attempt_cb(w->pool, wk_status_on_attempt, w);
-        if (del->dead_letter_topic && !opts->dry_run) {
+        if (!opts->dry_run && !opts->ranges && del->tiers.schedule.n) {
+                /* retry tiers (SPEC §4a); replay keeps in-worker retries */
+                wk_tier_env_t env = {
+                        .pool = w->pool,
+                        .metrics = w->metrics,
+                        .lookup = tier_lookup,
+                        .opaque = w,
+                        .wake_fd = w->wake[1],
+                };
+                w->dlq = wk_tier_producer_new(cfg, w->wake[1], errstr,
+                                              errstr_size);
+                if (!w->dlq)
+                        goto err;
+                env.dlq = w->dlq;
+                w->tier = wk_tier_new(cfg, &env, errstr, errstr_size);
+                if (!w->tier)
+                        goto err;
+        } else if (del->dead_letter_topic && !opts->dry_run) {
                 w->dlq = wh_dlq_new(cfg, w->wake[1], errstr, errstr_size);
                 if (!w->dlq)
                         goto err;
@@ -695,7 +825,7 @@ int wk_worker_run(wk_worker_t *w)
                "admin_port=%u",
                cfg_kafka(w->hooks->cfg)->group_id,
                cfg_kafka(w->hooks->cfg)->topic_count, w->hooks->n,
-               w->dlq ? wh_dlq_topic(w->dlq) : "-",
+               has_dlt(w) ? wh_dlq_topic(w->dlq) : "-",
                w->opts.ranges ? "replay" : "group",
                (unsigned)wk_admin_port(w->admin));
         while (!w->stop) {
@@ -724,6 +854,8 @@ int wk_worker_run(wk_worker_t *w)
                 wk_rate_take(&w->rate, taken);
                 if (kc_consumer_revoke_pending(w->consumer))
                         continue; /* act on it now, at the top */
+                if (w->tier)
+                        wk_tier_run(w->tier, INTAKE_AHEAD);
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
                 kc_consumer_tick(w->consumer);
@@ -784,6 +916,8 @@ void wk_worker_destroy(wk_worker_t *w)
         wh_pool_destroy(w->pool);
         while (w->live)
                 msg_free(w->live);
+        /* its records' HTTP and writes went with the pool and producer */
+        wk_tier_destroy(w->tier);
         /* Commits what finished (the freed messages stay unfinished in
          * its tracker) and leaves the group. */
         kc_consumer_destroy(w->consumer);

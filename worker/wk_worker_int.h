@@ -18,6 +18,7 @@
 #include "wk_rate.h"
 #include "wk_routes.h"
 #include "wk_status.h"
+#include "wk_tier.h"
 #include "wk_transform.h"
 #include "wk_worker.h"
 
@@ -68,7 +69,8 @@ struct wk_worker_s {
         wk_worker_opts_t opts;
         kc_consumer_t *consumer;
         wh_pool_t *pool;
-        wh_dlq_t *dlq;
+        wh_dlq_t *dlq;   /* dead letters and tier records, or NULL */
+        wk_tier_t *tier; /* retry tiers (wk_tier.c), or NULL */
         wk_metrics_t *metrics;
         wk_admin_t *admin;
         wk_msg_t *live; /* consumed, not finished */

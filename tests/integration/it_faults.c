@@ -51,6 +51,7 @@ struct fx_s {
         char dir[64];
         char cfg[128];
         uint16_t admin_port;
+        char retry[256]; /* delivery.retry's settings, "": the default */
 
         pthread_mutex_t lock; /* ledger, paths, counters */
         fx_event_t *ev;
@@ -278,8 +279,7 @@ void fx_write_config(fx_t *f, uint16_t rx_port, const char *delivery,
                 "  dead_letter_topic = \"%s\";\n"
                 "  concurrency = 16; connect_timeout_ms = 1000; "
                 "timeout_ms = 5000;\n"
-                "  retry = { initial_ms = 50; max_ms = 500; max_attempts = "
-                "50; };\n"
+                "  retry = { %s };\n"
                 "  circuit = { failures = 5; open_ms = 1000; };\n"
                 "  shutdown_timeout_ms = 3000; revoke_timeout_ms = 2000;\n"
                 "  %s\n};\nwebhooks = (\n",
@@ -287,7 +287,11 @@ void fx_write_config(fx_t *f, uint16_t rx_port, const char *delivery,
                 kafka ? kafka
                       : "properties = [ \"session.timeout.ms=6000\", "
                         "\"heartbeat.interval.ms=500\" ];",
-                f->dlq, delivery ? delivery : "");
+                f->dlq,
+                *f->retry ? f->retry
+                          : "initial_ms = 50; max_ms = 500; max_attempts = 50; "
+                            "schedule = [ ];",
+                delivery ? delivery : "");
         for (size_t i = 0; i < n && len < sizeof(text); i++) {
                 char url[256];
                 /* a path on the receiver, or a whole URL */
@@ -318,6 +322,11 @@ void fx_write_config(fx_t *f, uint16_t rx_port, const char *delivery,
 void fx_set_admin(fx_t *f, uint16_t port)
 {
         f->admin_port = port;
+}
+
+void fx_set_retry(fx_t *f, const char *retry)
+{
+        snprintf(f->retry, sizeof(f->retry), "%s", retry ? retry : "");
 }
 
 /* In a child between fork() and exec(): no descriptor of the test process

@@ -91,6 +91,12 @@ void fx_write_config(fx_t *f, uint16_t rx_port, const char *delivery,
  *  the next fx_write_config() (default: off). */
 void fx_set_admin(fx_t *f, uint16_t port);
 
+/** @brief delivery.retry's settings in the next fx_write_config(), e.g.
+ *  "max_attempts = 2; schedule = [ \"1s\" ];" (default: in-worker
+ *  retries only, "initial_ms = 50; max_ms = 500; max_attempts = 50;
+ *  schedule = [ ];", as the scenarios before the retry tiers had). */
+void fx_set_retry(fx_t *f, const char *retry);
+
 /** @returns lines holding \p text in the logs of every worker so far. */
 size_t fx_log_count(fx_t *f, const char *text);
 

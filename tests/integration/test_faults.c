@@ -723,3 +723,133 @@ Test(faults, s14_sigterm_with_held_deliveries, .timeout = 120)
                   status, fx_dir(f));
         fx_destroy(f);
 }
+
+/* 15. D1 of issue 11: two webhooks on "*", one answering 200, one 503 for
+ *     good, more events than the partitions' windows hold. With in-worker
+ *     retries only (the schedule [ ], as main had) the sick webhook's
+ *     held messages fill every window, the partitions pause and the
+ *     healthy webhook stalls with nothing committed. With the retry tiers
+ *     (SPEC §4a; shortened here) its deliveries leave the source for the
+ *     tier topics: the healthy webhook receives everything, the offsets
+ *     commit, and every sick delivery ends in the dead-letter topic after
+ *     the last tier. HB_S15_SCHEDULE overrides the schedule (e.g. "" to
+ *     see it fail without tiers). */
+Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
+{
+        enum { N = 3000, P = 3 };
+        static const fx_hook_t hooks[] = {
+                {"ok", "/ok", "[ \"*\" ]", NULL},
+                {"sick", "/sick", "[ \"*\" ]", NULL},
+        };
+        const char *sched = getenv("HB_S15_SCHEDULE");
+        fx_t *f = fx_new("sick_webhook", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        size_t ok, fail, sick_ok, sick_fail, dead = 0, dups = 0;
+        int64_t t0, deadline, dlq_end[1], healthy_ms;
+        char retry[256], extra[192];
+        fx_figures_t g;
+        int done;
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(wk_rx_set_script(rx, "/sick", "503"), 0);
+        snprintf(retry, sizeof(retry),
+                 "initial_ms = 50; max_ms = 200; max_attempts = 3; "
+                 "schedule = [ %s ]; tier_partitions = 2;",
+                 sched ? sched : "\"1s\", \"2s\"");
+        fx_set_retry(f, retry);
+        /* windows of 200 messages: 600 of the 3,000 fill them all */
+        fx_write_config(f, wk_rx_port(rx), "max_in_flight_per_partition = 200;",
+                        NULL, hooks, 2);
+        produce_mix(f, N);
+        t0 = it_now_ms();
+        w = fx_spawn(f);
+
+        /* the healthy webhook gets every event while the sick one fails */
+        fx_wait_delivered(f, N, 90000);
+        healthy_ms = it_now_ms() - t0;
+        fx_path_counts(f, "/ok", &ok, &fail);
+        fx_path_counts(f, "/sick", &sick_ok, &sick_fail);
+        cr_assert(sick_ok == 0 && sick_fail > 0, "sick: %zu ok, %zu failed",
+                  sick_ok, sick_fail);
+        /* the source commits to its end although no sick delivery ever
+         * succeeded */
+        done = it_wait_committed_to_end(fx_group(f), fx_topic(f), P, 60000);
+        if (!done)
+                fx_wait_committed(f, P, 1); /* fails, with detail */
+        /* every sick delivery reaches the dead-letter topic after the
+         * last tier */
+        deadline = it_now_ms() + 90000;
+        do {
+                it_log_end(fx_dlq(f), 1, dlq_end);
+                if (dlq_end[0] >= N)
+                        break;
+                usleep(200 * 1000);
+        } while (it_now_ms() < deadline);
+        fx_scan_dlq(f);
+        for (size_t i = 0; i < N; i++) {
+                fx_event_t e = fx_event(f, i);
+                dead += e.dlq > 0;
+                dups += e.dlq > 1 ? (size_t)e.dlq - 1 : 0;
+        }
+        snprintf(extra, sizeof(extra),
+                 "healthy_done_s=%.1f sick_attempts=%zu in_tiers=%zu "
+                 "dead_letter_dups=%zu",
+                 (double)healthy_ms / 1000.0, sick_fail, (size_t)N - dead,
+                 dups);
+        g = fx_report(f, extra);
+        fx_assert_nothing_lost(f, &g);
+        cr_assert_eq(g.delivered, N);
+        cr_assert_eq(dead, N,
+                     "%zu of %d sick deliveries dead-lettered "
+                     "(logs in %s)",
+                     dead, N, fx_dir(f));
+        cr_assert_eq(fx_log_count(f, "message held"), 0);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* 16. D3 of issue 11: a webhook answering 410 Gone is disabled; its
+ *     deliveries (the one answered 410 and every later one, never sent)
+ *     go to the dead-letter topic with reason "gone", where a redrive
+ *     can send them once it is back, instead of being counted
+ *     "disabled" and lost. */
+Test(faults, s16_gone_webhook_dead_letters, .timeout = 120)
+{
+        enum { N = 1500, P = 2 };
+        static const fx_hook_t hooks[] = {
+                {"main", "/main",
+                 "( \"*\", { type = \"forms.submitted\"; enabled = false; } )",
+                 NULL},
+                {"gone", "/gone", "[ \"forms.submitted\" ]", NULL},
+        };
+        fx_t *f = fx_new("gone_410", N);
+        wk_rx_t *rx = fx_receiver(f, 0);
+        size_t forms = 0, ok, fail;
+        fx_figures_t g;
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(wk_rx_set_script(rx, "/gone", "410"), 0);
+        fx_set_retry(f, "initial_ms = 50; max_ms = 200; max_attempts = 3; "
+                        "schedule = [ \"1s\" ]; tier_partitions = 1;");
+        fx_write_config(f, wk_rx_port(rx), NULL, NULL, hooks, 2);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        g = settle(f, P, NULL);
+        for (size_t i = 0; i < N; i++) {
+                fx_event_t e = fx_event(f, i);
+                if (e.kind != KIND_FORM)
+                        continue;
+                forms++;
+                cr_assert(e.ok == 0 && e.dlq >= 1 && !strcmp(e.reason, "gone"),
+                          "form event %zu: ok %d dlq %d reason %s", i, e.ok,
+                          e.dlq, e.reason);
+        }
+        fx_path_counts(f, "/gone", &ok, &fail);
+        cr_assert(ok == 0 && fail >= 1 && fail < forms,
+                  "410 webhook: %zu ok, %zu failed of %zu", ok, fail, forms);
+        cr_assert_eq(g.dead_lettered, forms);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}

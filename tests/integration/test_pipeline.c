@@ -256,10 +256,14 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
         it_unique("hb-it-hold", topic, sizeof(topic));
         it_unique("hb-it-hold-group", group, sizeof(group));
         it_create_topic(topic, 1);
-        /* No dead-letter topic: failures keep retrying, never dropped. */
+        /* No dead-letter topic: failures keep retrying, never dropped;
+         * no retry tiers: they retry in the worker, holding the offset
+         * (with tiers they would leave the partition, scenario 15 of
+         * test_faults) */
         write_config(cfgpath, sizeof(cfgpath), topic, group, wk_rx_port(rx),
                      "concurrency = 4; retry = { initial_ms = 20; max_ms = "
-                     "100; max_attempts = 3; }; on_exhausted = \"retry\";"
+                     "100; max_attempts = 3; schedule = [ ]; }; "
+                     "on_exhausted = \"retry\";"
                      " circuit = { failures = 5; open_ms = 100; };");
         cr_assert_eq(wk_rx_set_script(rx, "/a", "200*5,500"), 0);
 
