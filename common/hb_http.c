@@ -28,6 +28,12 @@ int hb_http_value_ok(const char *v, size_t n)
                 unsigned char c = (unsigned char)v[i];
                 if ((c < 0x20 && c != '\t') || c == 0x7f)
                         return 0;
+                /* C1 (U+0080..U+009F) in UTF-8: CSI, NEL, ... are controls
+                 * to a terminal or a log reader like C0 (0xc2 is never a
+                 * continuation byte; in Latin-1 it is "\xc2" then C1) */
+                if (c == 0xc2 && i + 1 < n && (unsigned char)v[i + 1] >= 0x80 &&
+                    (unsigned char)v[i + 1] <= 0x9f)
+                        return 0;
         }
         return 1;
 }

@@ -16,8 +16,10 @@ int hb_http_tchar(char c);
  *        9110's field-value: visible ASCII and bytes >= 0x80, with
  *        spaces and tabs between them but not at either end (a receiver
  *        strips those, so the value it saw would not be the one signed).
- *        No other control byte (CR, LF, NUL, ...) and no DEL, so a value
- *        can never end the header or start another.
+ *        No other control byte (CR, LF, NUL, ...), no DEL and no C1
+ *        control in UTF-8 (U+0080..U+009F: bytes 0xc2 0x80..0x9f, e.g.
+ *        CSI, NEL), so a value can never end the header or start
+ *        another, nor drive a terminal that shows it.
  * @returns 1 when it is one (the empty value too), else 0.
  */
 int hb_http_value_ok(const char *v, size_t n);

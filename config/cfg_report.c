@@ -37,9 +37,18 @@ cfg_vreport(cfg_loader_t *ld, const config_setting_t *s, const char *file,
 
         memcpy(msg, wtag, skip);
         vsnprintf(msg + skip, sizeof(msg) - skip, fmt, ap);
-        for (char *p = msg; *p; p++) {
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                        *p = '?';
+        /* C1 (U+0080..U+009F, 0xc2 0x80..0x9f in UTF-8) too: one '?' */
+        for (char *p = msg, *q = msg;; p++) {
+                unsigned char c = (unsigned char)*p;
+                if (c == 0xc2 && (unsigned char)p[1] >= 0x80 &&
+                    (unsigned char)p[1] <= 0x9f) {
+                        *q++ = '?';
+                        p++;
+                } else if ((c < 0x20 && c) || c == 0x7f) {
+                        *q++ = '?';
+                } else if (!(*q++ = *p)) {
+                        break;
+                }
         }
         if (ld->err_count == ld->err_cap) {
                 size_t cap = ld->err_cap ? ld->err_cap * 2 : 16;

@@ -29,8 +29,9 @@ static int xf_is_digit(unsigned char c)
  */
 
 /* Copy up to XF_SNIP_LEN bytes of a raw name for a reason: quotes,
- * backslashes and control bytes become '?' (reasons end up in logfmt
- * values and JSON strings), UTF-8 sequences stay whole. */
+ * backslashes and control characters (C0, DEL and C1: U+0080..U+009F)
+ * become '?' (reasons end up in logfmt values, JSON strings and
+ * terminals), other UTF-8 sequences stay whole. */
 static const char *xf_snip(char *dst, size_t dsize, const char *s, size_t n)
 {
         size_t o = 0;
@@ -45,6 +46,13 @@ static const char *xf_snip(char *dst, size_t dsize, const char *s, size_t n)
                         sl = 3;
                 else if (c >= 0xc0)
                         sl = 2;
+                if (sl == 2 && c == 0xc2 && i + 1 < n &&
+                    (unsigned char)s[i + 1] >= 0x80 &&
+                    (unsigned char)s[i + 1] <= 0x9f) {
+                        dst[o++] = '?';
+                        i += 2;
+                        continue;
+                }
                 if (sl > 1) {
                         if (i + sl > n || o + sl + 4 >= dsize)
                                 break;

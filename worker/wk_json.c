@@ -183,6 +183,25 @@ const unsigned char wk_json_plain[256] = {
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x70 */
 };
 
+/* 1 when \p s[0, n) starts with a backslash-u and four hex digits. */
+static int js_is_u_escape(const unsigned char *s, size_t n)
+{
+        return n >= 6 && s[0] == '\\' && s[1] == 'u' && js_is_hex(s[2]) &&
+               js_is_hex(s[3]) && js_is_hex(s[4]) && js_is_hex(s[5]);
+}
+
+/* The code unit of the escape js_is_u_escape() accepted at \p s. */
+static unsigned js_u_value(const unsigned char *s)
+{
+        unsigned v = 0;
+
+        for (int i = 2; i < 6; i++)
+                v = v * 16 + (unsigned)(s[i] <= '9'   ? s[i] - '0'
+                                        : s[i] <= 'F' ? s[i] - 'A' + 10
+                                                      : s[i] - 'a' + 10);
+        return v;
+}
+
 /* Scan the string opening at \p i. @returns the index after its closing
  * quote, or 0 with the reason. */
 static size_t js_lex_string(const js_lex_t *lx, size_t i, char *reason,
@@ -208,9 +227,23 @@ static size_t js_lex_string(const js_lex_t *lx, size_t i, char *reason,
                         return j + 1;
                 if (b[j] == '\\') {
                         e = j + 1 < n ? b[j + 1] : 0;
-                        if (e == 'u' && n - j > 5 && js_is_hex(b[j + 2]) &&
-                            js_is_hex(b[j + 3]) && js_is_hex(b[j + 4]) &&
-                            js_is_hex(b[j + 5])) {
+                        if (e == 'u' && js_is_u_escape(b + j, n - j)) {
+                                unsigned cu = js_u_value(b + j);
+                                /* UTF-16 surrogates come in pairs: json-c
+                                 * makes a lone one U+FFFD, so different
+                                 * ids would become one */
+                                if (cu >= 0xdc00 && cu <= 0xdfff)
+                                        goto lone;
+                                if (cu >= 0xd800 && cu <= 0xdbff) {
+                                        unsigned lo;
+                                        if (!js_is_u_escape(b + j + 6,
+                                                            n - j - 6))
+                                                goto lone;
+                                        lo = js_u_value(b + j + 6);
+                                        if (lo < 0xdc00 || lo > 0xdfff)
+                                                goto lone;
+                                        j += 6;
+                                }
                                 j += 6;
                                 continue;
                         }
@@ -221,6 +254,12 @@ static size_t js_lex_string(const js_lex_t *lx, size_t i, char *reason,
                         wk_json_reason(reason, rsize,
                                        "not JSON: invalid escape in string at "
                                        "byte %zu",
+                                       j);
+                        return 0;
+                lone:
+                        wk_json_reason(reason, rsize,
+                                       "not JSON: lone UTF-16 surrogate "
+                                       "escape in string at byte %zu",
                                        j);
                         return 0;
                 }

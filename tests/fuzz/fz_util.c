@@ -83,6 +83,10 @@ int fz_has_ctl(const char *s, size_t n)
                 unsigned char c = (unsigned char)s[i];
                 if (c < 0x20 || c == 0x7f)
                         return 1;
+                /* C1 (U+0080..U+009F) in UTF-8 */
+                if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+                    (unsigned char)s[i + 1] <= 0x9f)
+                        return 1;
         }
         return 0;
 }

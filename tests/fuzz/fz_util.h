@@ -26,7 +26,8 @@ char *fz_cstr(const uint8_t *data, size_t size);
 /** @returns 1 when \p s[0, n) is valid UTF-8 (RFC 3629), else 0. */
 int fz_utf8_valid(const char *s, size_t n);
 
-/** @returns 1 when \p s[0, n) holds an ASCII control byte (or DEL). */
+/** @returns 1 when \p s[0, n) holds a control character: C0, DEL, or C1
+ *           (U+0080..U+009F) in UTF-8. */
 int fz_has_ctl(const char *s, size_t n);
 
 /**

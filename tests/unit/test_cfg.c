@@ -1342,6 +1342,24 @@ Test(cfg, headers)
 
 /* --- admin ------------------------------------------------------------ */
 
+/* A problem quotes what the file says: control characters in it (C0,
+ * DEL, and C1 such as CSI and NEL) become '?', so a message stays one line
+ * and cannot drive the terminal check-config prints to. */
+Test(cfg, problems_never_carry_control_characters)
+{
+        cfg_load_string(KAFKA WEBHOOKS
+                        "admin = { listen = \"a\\x1b[2J\\xc2\\x9b"
+                        "2Jb\\xc2\\x85\\x7f:1\"; };\n",
+                        "t.cfg", errs, sizeof(errs));
+        cr_assert(strstr(errs, "t.cfg:9: admin.listen: 'a?[2J?2Jb??:1'"), "%s",
+                  errs);
+        for (const unsigned char *p = (const unsigned char *)errs; *p; p++)
+                cr_expect(
+                        (*p >= 0x20 || *p == '\n') && *p != 0x7f &&
+                                !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f),
+                        "control byte 0x%02x in %s", *p, errs);
+}
+
 Test(cfg, admin_listen)
 {
         expect_err(KAFKA WEBHOOKS "admin = { listen = \"localhost\"; };\n",

@@ -33,6 +33,16 @@ Test(http, field_values)
         BAD("a\x01");
         BAD("a\x7f");
         BAD("\x1f");
+        /* C1 controls in UTF-8 are controls too: CSI, NEL, U+0080 */
+        BAD("a\xc2\x9b[2J");
+        BAD("a\xc2\x85"
+            "b");
+        BAD("\xc2\x80");
+        BAD("a\xc2\x9f");
+        OK("a\xc2\xa0"
+           "b");            /* U+00A0, the first after C1 */
+        OK("\xe2\x82\xac"); /* a 0x82 continuation byte */
+        OK("\xc2");         /* a lone lead byte: obs-text */
         /* the length is the value's: a NUL inside is a control byte */
         cr_expect(!hb_http_value_ok("a\0b", 3));
         cr_expect(hb_http_value_ok("ab \r\n", 2));
@@ -76,6 +86,10 @@ Test(http, header_lines)
                 {"X-A: \t ", HB_HDR_EMPTY_VALUE},
                 {"X-A: b\x01", HB_HDR_BAD_VALUE},
                 {"X-A: b\x7f c", HB_HDR_BAD_VALUE},
+                {"X-A: b\xc2\x9b"
+                 "2J",
+                 HB_HDR_BAD_VALUE},
+                {"X-A: b\xc2\x85", HB_HDR_BAD_VALUE},
         };
         size_t nlen = 99, at = 99;
 
@@ -125,6 +139,9 @@ Test(http, config_and_endpoint_agree_on_static_headers)
                 "X-A: b\x01",
                 "X-A: b\x7f",
                 "X-A: b\x1b[2J",
+                "X-A: b\xc2\x9b[2J",
+                "X-A: b\xc2\x85"
+                "c",
         };
         char text[1024], errs[4096], err[256];
         size_t loads = 0;
@@ -168,8 +185,16 @@ Test(http, config_and_endpoint_agree_on_static_headers)
 /* The endpoint asks the same check of the webhook-id it is handed. */
 Test(http, endpoint_refuses_an_id_that_is_no_header_value)
 {
-        static const char *const bad[] = {" m-1",   "m-1 ",  "m\t",
-                                          "m\r\n1", "m\x7f", ""};
+        static const char *const bad[] = {" m-1",
+                                          "m-1 ",
+                                          "m\t",
+                                          "m\r\n1",
+                                          "m\x7f",
+                                          "",
+                                          "m\xc2\x9b"
+                                          "1",
+                                          "m\xc2\x85"
+                                          "1"};
         cfg_webhook_t w;
         wh_endpoint_t *ep;
         char err[256];

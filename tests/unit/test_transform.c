@@ -585,6 +585,118 @@ Test(transform_strings, control_characters_and_bad_escapes_are_invalid)
         assert_invalid(&r, "not JSON");
 }
 
+/* A lone UTF-16 surrogate escape has no character: json-c would make it
+ * U+FFFD, so "a\ud800" and "a\udbff" would be the same webhook-id.
+ * Refused wherever it stands; a pair is one character. */
+Test(transform_strings, lone_surrogate_escapes_are_invalid)
+{
+        static const char *const lone[] = {
+                "a\\ud800",        /* high, at the end */
+                "\\ud800b",        /* high, then a character */
+                "a\\udbff\\u0041", /* high, then an escape not low */
+                "a\\ud800\\ud800", /* two highs */
+                "a\\udc00",        /* low alone */
+                "\\uDFFFa",        /* low alone, upper case */
+                "a\\ude00\\ud83d", /* a pair the wrong way round */
+                "a\\ud800\\n",     /* high, then another escape */
+        };
+        static const struct {
+                const char *esc, *utf8;
+        } pairs[] = {
+                {"\\ud83d\\ude00", "\xf0\x9f\x98\x80"},
+                {"\\uD800\\uDC00", "\xf0\x90\x80\x80"},
+                {"\\udbff\\udfff", "\xf4\x8f\xbf\xbf"},
+                {"\\ud7ff", "\xed\x9f\xbf"},
+                {"\\ue000", "\xee\x80\x80"},
+        };
+        char raw[512];
+        result_t r;
+
+        for (size_t i = 0; i < sizeof(lone) / sizeof(*lone); i++) {
+                /* in the messageId, in another value, in a key */
+                snprintf(raw, sizeof(raw),
+                         "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                         "\"messageId\":\"%s\",\"userId\":\"1\","
+                         "\"context\":{\"app_token\":\"t\"},"
+                         "\"properties\":{\"flow_id\":1}}",
+                         lone[i]);
+                run_str(&r, raw);
+                assert_invalid(&r, "lone UTF-16 surrogate");
+                snprintf(raw, sizeof(raw),
+                         "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                         "\"userId\":\"1\",\"context\":{\"app_token\":\"t\","
+                         "\"traits\":{\"name\":\"%s\"}},"
+                         "\"properties\":{\"flow_id\":1}}",
+                         lone[i]);
+                run_str(&r, raw);
+                assert_invalid(&r, "lone UTF-16 surrogate");
+                snprintf(raw, sizeof(raw),
+                         "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                         "\"userId\":\"1\",\"context\":{\"app_token\":\"t\"},"
+                         "\"properties\":{\"flow_id\":1,\"%s\":2}}",
+                         lone[i]);
+                run_str(&r, raw);
+                assert_invalid(&r, "lone UTF-16 surrogate");
+        }
+        for (size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+                char want[64];
+                snprintf(raw, sizeof(raw),
+                         "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                         "\"messageId\":\"m%s\",\"userId\":\"1\","
+                         "\"context\":{\"app_token\":\"t\"},"
+                         "\"properties\":{\"flow_id\":1}}",
+                         pairs[i].esc);
+                run_str(&r, raw);
+                assert_ok(&r);
+                snprintf(want, sizeof(want), "m%s", pairs[i].utf8);
+                cr_expect_str_eq(r.id, want, "%s", pairs[i].esc);
+                result_free(&r);
+        }
+}
+
+/* A reason quotes a raw name: a C1 control in it (CSI, NEL) is replaced
+ * like a C0 one, so a log line or terminal never receives it. */
+Test(transform_strings, reasons_never_carry_c1_controls)
+{
+        static const char *const names[] = {"Flow\\u009b2JCompleted",
+                                            "Flow\xc2\x9b"
+                                            "2J",
+                                            "Flow\\u0085Completed", "\\u0080",
+                                            "a\\u001b[2Jb"};
+        char raw[512];
+        result_t r;
+
+        for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+                snprintf(raw, sizeof(raw),
+                         "{\"type\":\"track\",\"event\":\"%s\","
+                         "\"userId\":\"1\",\"context\":{\"app_token\":\"t\"}}",
+                         names[i]);
+                run_str(&r, raw);
+                cr_expect_eq(r.st, WK_XF_SKIPPED, "%s: %d %s", names[i], r.st,
+                             r.reason);
+                cr_expect(strstr(r.reason, "unmapped event '"), "%s", r.reason);
+                cr_expect(strchr(r.reason, '?'), "%s", r.reason);
+                for (const unsigned char *p = (const unsigned char *)r.reason;
+                     *p; p++)
+                        cr_expect(*p >= 0x20 && *p != 0x7f &&
+                                          !(p[0] == 0xc2 && p[1] >= 0x80 &&
+                                            p[1] <= 0x9f),
+                                  "%s: control byte 0x%02x in '%s'", names[i],
+                                  *p, r.reason);
+                result_free(&r);
+                snprintf(raw, sizeof(raw), "{\"type\":\"%s\",\"event\":\"x\"}",
+                         names[i]);
+                run_str(&r, raw);
+                cr_expect_eq(r.st, WK_XF_SKIPPED);
+                cr_expect(strstr(r.reason, "' is not a track call") &&
+                                  !strstr(r.reason, "\xc2\x9b") &&
+                                  !strstr(r.reason, "\xc2\x85") &&
+                                  !strstr(r.reason, "\xc2\x80"),
+                          "%s", r.reason);
+                result_free(&r);
+        }
+}
+
 /*
  * Not JSON, not an object, too deep, trailing data
  */
@@ -872,6 +984,23 @@ Test(transform_fields, message_id_fallback_and_checks)
         assert_invalid(&r, "messageId is not a header value");
         run_patch(&r, "{\"messageId\":\"m\\u007f1\"}");
         assert_invalid(&r, "messageId is not a header value");
+        /* C1 controls like C0: CSI (escaped or raw UTF-8), NEL, U+0080 */
+        run_patch(&r, "{\"messageId\":\"m\\u009b2J\"}");
+        assert_invalid(&r, "messageId is not a header value");
+        run_patch(&r, "{\"messageId\":\"m\xc2\x9b"
+                      "2J\"}");
+        assert_invalid(&r, "messageId is not a header value");
+        run_patch(&r, "{\"messageId\":\"m\\u00851\"}");
+        assert_invalid(&r, "messageId is not a header value");
+        run_patch(&r, "{\"messageId\":\"\\u0080\"}");
+        assert_invalid(&r, "messageId is not a header value");
+        run_patch(&r, "{\"messageId\":\"m\\u009f\"}");
+        assert_invalid(&r, "messageId is not a header value");
+        /* U+00A0 and beyond are text */
+        run_patch(&r, "{\"messageId\":\"m\\u00a0\\u00e91\"}");
+        cr_assert_str_eq(r.id, "m\xc2\xa0\xc3\xa9"
+                               "1");
+        result_free(&r);
         run_patch(&r, "{\"messageId\":\"m\\t1 2\"}");
         cr_assert_str_eq(r.id, "m\t1 2");
         result_free(&r);
