@@ -653,9 +653,8 @@ Test(secrets, world_readable_secret_file)
 }
 
 /* A token in a webhook URL (a query parameter, or the path of a
- * Slack-style hook) is a secret too. Disabled: `send-test` prints the URL
- * whole ("POST <url>"); enable once it shows scheme and host only, like
- * /status. */
+ * Slack-style hook) is a secret too: `send-test` shows scheme, host and
+ * port only, like /status. */
 Test(secrets, url_token)
 {
         char cfg[300], text[1024];
