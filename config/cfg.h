@@ -103,7 +103,11 @@ typedef struct cfg_tls_s {
 } cfg_tls_t;
 
 typedef struct cfg_webhook_s {
-        const char *name;
+        const char *name; /**< unique in the file, whatever the app */
+        /** the app it belongs to (SPEC §5): it receives only the events
+         *  whose payload app_token is this one. NULL: an operator webhook,
+         *  which receives every app's events. */
+        const char *app_token;
         const char *url;
         int enabled;
         /** webhook types switched on ("*" = every type) */
@@ -207,6 +211,16 @@ int cfg_webhook_wants(const cfg_webhook_t *wh, const char *type);
 
 size_t cfg_mapping_count(const cfg_t *cfg);
 const cfg_mapping_t *cfg_mapping(const cfg_t *cfg, size_t i);
+
+/**
+ * @brief The syntax of an app_token (a webhook's or a topic's): 1 to
+ *        CFG_APP_TOKEN_MAX of A-Z a-z 0-9 and "-._~" (URL-unreserved, so
+ *        that it can be a path segment, a metric label and a log value as
+ *        it is).
+ * @returns 1 when \p s is one.
+ */
+int cfg_app_token_ok(const char *s);
+#define CFG_APP_TOKEN_MAX 128
 
 /** @returns the configured app_token of \p topic, or NULL. */
 const char *cfg_topic_app_token(const cfg_t *cfg, const char *topic);

@@ -110,7 +110,8 @@ static void cfg_check_webhook(cfg_loader_t *ld, size_t idx)
                     !strcmp(ld->cfg->webhooks[j].name, wh->name)) {
                         cfg_report(ld, cfg_member(g, "name"),
                                    "%sname: already used by the webhook at "
-                                   "line %d; webhook names must be unique",
+                                   "line %d; webhook names must be unique "
+                                   "in the file, across apps too",
                                    w->prefix, ld->cfg->webhooks[j].line);
                         break;
                 }

@@ -145,6 +145,8 @@ const cfg_opt_t cfg_tiers_opts[] = {
 
 const cfg_opt_t cfg_webhook_opts[] = {
         CFG_CUSTOM("name", CFG_REQUIRED | CFG_RELOADABLE, "name = \"crm\";"),
+        CFG_STR("app_token", cfg_webhook_t, app_token,
+                CFG_NONEMPTY | CFG_RELOADABLE, NULL, NULL),
         CFG_CUSTOM("url", CFG_REQUIRED | CFG_RELOADABLE,
                    "url = \"https://example.com/hook\";"),
         CFG_BOOL("enabled", cfg_webhook_t, enabled, CFG_RELOADABLE, 1),

@@ -70,6 +70,19 @@ int cfg_topic_name_ok(const char *s)
         return 1;
 }
 
+int cfg_app_token_ok(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > CFG_APP_TOKEN_MAX)
+                return 0;
+        for (; *s; s++) {
+                if (!cfg_word_char(*s) && !strchr("-.~", *s))
+                        return 0;
+        }
+        return 1;
+}
+
 /* "word.word": what a webhook type looks like. */
 static int cfg_type_name_ok(const char *s)
 {
@@ -344,6 +357,13 @@ static void cfg_parse_topics(cfg_loader_t *ld, const config_setting_t *s)
                 }
                 if (!t.name)
                         continue;
+                if (t.app_token && !cfg_app_token_ok(t.app_token)) {
+                        cfg_report(ld, cfg_member(e, "app_token"),
+                                   "kafka.topics[%d].app_token: use 1 to %d "
+                                   "of A-Z a-z 0-9 - . _ ~",
+                                   i, CFG_APP_TOKEN_MAX);
+                        continue;
+                }
                 if (!cfg_topic_name_ok(t.name)) {
                         cfg_report(ld, at,
                                    "kafka.topics[%d]: '%.64s' is not a valid "

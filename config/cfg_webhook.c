@@ -681,6 +681,10 @@ static void cfg_parse_webhook(cfg_loader_t *ld, const config_setting_t *g,
         set = cfg_parse_opts(ld, g, &sc, cfg_webhook_opts, wh, 1, NULL);
         mk->w = w;
         mk->set = set;
+        if (wh->app_token && !cfg_app_token_ok(wh->app_token))
+                cfg_report(ld, cfg_member(g, "app_token"),
+                           "%sapp_token: use 1 to %d of A-Z a-z 0-9 - . _ ~",
+                           w.prefix, CFG_APP_TOKEN_MAX);
 
         m = cfg_member(g, "url");
         if (m) {

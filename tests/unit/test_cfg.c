@@ -482,7 +482,7 @@ Test(cfg, unknown_top_level_and_webhook_settings)
                          "  secrett = \"s\";\n"
                          "} );\n",
                    "t.cfg:8: unknown setting 'secrett' in webhook 'crm'; "
-                   "known: name, url");
+                   "known: name, app_token, url");
 }
 
 Test(cfg, wrong_types)
@@ -857,6 +857,69 @@ Test(cfg, in_flight_per_partition_above_total)
 }
 
 /* --- webhooks --------------------------------------------------------- */
+
+/* Tenants (SPEC §5): a webhook's app_token, or none (an operator
+ * webhook); names stay unique across apps. */
+Test(cfg, webhook_app_token)
+{
+        cfg_t *cfg = load_ok(KAFKA "webhooks = (\n"
+                                   "  { name = \"a-crm\"; app_token = "
+                                   "\"NX-a.1_~\"; url = \"http://a/\";\n"
+                                   "    events = [ \"*\" ]; },\n"
+                                   "  { name = \"sink\"; url = \"http://b/\";\n"
+                                   "    events = [ \"*\" ]; }\n"
+                                   ");\n");
+
+        cr_assert_str_eq(cfg_webhook(cfg, 0)->app_token, "NX-a.1_~");
+        cr_assert_null(cfg_webhook(cfg, 1)->app_token);
+        cfg_destroy(cfg);
+
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; app_token = \"NX 1\"; url = "
+                         "\"http://a/\"; events = [ \"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:6: webhook 'a' app_token: use 1 to 128 of A-Z a-z "
+                   "0-9 - . _ ~");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; app_token = \"\"; url = "
+                         "\"http://a/\"; events = [ \"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:6: webhook 'a' app_token: must not be empty");
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"a\"; app_token = 7; url = "
+                         "\"http://a/\"; events = [ \"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:6: webhook 'a' app_token: expected a string");
+        /* one name per file: --webhook NAME, dead letters and metrics
+         * name a file webhook by its name alone */
+        expect_err(KAFKA "webhooks = (\n"
+                         "  { name = \"crm\"; app_token = \"A\"; url = "
+                         "\"http://a/\"; events = [ \"*\" ]; },\n"
+                         "  { name = \"crm\"; app_token = \"B\"; url = "
+                         "\"http://b/\"; events = [ \"*\" ]; }\n"
+                         ");\n",
+                   "t.cfg:7: webhook 'crm' name: already used by the webhook "
+                   "at line 6; webhook names must be unique in the file, "
+                   "across apps too");
+        expect_err("kafka = {\n"
+                   "  brokers = \"127.0.0.1:9092\";\n"
+                   "  topics = ( { name = \"e\"; app_token = \"a/b\"; } );\n"
+                   "};\n" WEBHOOKS,
+                   "t.cfg:3: kafka.topics[0].app_token: use 1 to 128 of A-Z "
+                   "a-z 0-9 - . _ ~");
+        cr_assert(cfg_app_token_ok("NX-bd46697c"));
+        cr_assert(!cfg_app_token_ok(""));
+        cr_assert(!cfg_app_token_ok("a\x01"));
+        cr_assert(!cfg_app_token_ok("caf\xc3\xa9"));
+        {
+                char tok[CFG_APP_TOKEN_MAX + 2];
+                memset(tok, 'x', sizeof(tok) - 1);
+                tok[sizeof(tok) - 1] = '\0';
+                cr_assert(!cfg_app_token_ok(tok));
+                tok[CFG_APP_TOKEN_MAX] = '\0';
+                cr_assert(cfg_app_token_ok(tok));
+        }
+}
 
 Test(cfg, webhook_names)
 {
