@@ -624,6 +624,12 @@ const char *wk_event_id(const wk_event_t *ev)
         return ev->f.id.s;
 }
 
+const char *wk_event_app(const wk_event_t *ev, size_t *lenp)
+{
+        *lenp = ev->f.app_token.n;
+        return ev->f.app_token.s;
+}
+
 int64_t wk_event_timestamp(const wk_event_t *ev)
 {
         return ev->f.timestamp;

@@ -1,6 +1,7 @@
 /* wk_routes: one configuration's webhooks compiled for the hot path:
- * webhook type -> the webhooks subscribed to it, with the distinct
- * property sets (one rendered body each) worked out in advance. */
+ * (app, webhook type) -> the webhooks subscribed to it (that app's and the
+ * operator webhooks), with the distinct property sets (one rendered body
+ * each) worked out in advance. */
 #ifndef HB_WK_ROUTES_H
 #define HB_WK_ROUTES_H
 
@@ -35,9 +36,13 @@ typedef struct wk_routeset_s {
 } wk_routeset_t;
 
 /**
- * @brief Compile \p cfg's webhooks: every type some webhook lists by
- *        name gets its own set, every other type the set of the webhooks
- *        on "*".
+ * @brief Compile \p cfg's webhooks, per app (SPEC §5, "Tenants"): an app
+ *        some webhook names (app_token) gets a table of its own webhooks
+ *        and the operator webhooks (no app_token); every other app the
+ *        operator webhooks' table. In each, every type some member lists
+ *        by name gets its own set, every other type the set of the
+ *        members on "*". Building is linear in the webhooks (times the
+ *        operator webhooks, which join every app's table).
  * @param active  per webhook (configuration order): non-zero when it
  *                takes part (enabled and selected); NULL: the enabled
  *                ones.
@@ -49,27 +54,35 @@ wk_routes_t *wk_routes_new(const cfg_t *cfg, const int *active, char *errstr,
                            size_t errstr_size);
 
 /**
- * @brief Where events of webhook type \p type go. One hash lookup.
- * @remark the tenants issue keys this by (app, type): the key is built
- *         and hashed in one place (wk_routes.c), so that is a new
- *         parameter here and in the table's key, nothing else.
+ * @brief Where events of app \p app and webhook type \p type go: that
+ *        app's webhooks subscribed to \p type and the operator webhooks
+ *        subscribed to it, in configuration order; never another app's.
+ *        Two hash lookups (the app, then the type).
+ * @param app      the event's payload app_token (\p app_len bytes, which
+ *                 are compared as they are: a NUL inside never matches a
+ *                 configured token); NULL: the operator webhooks only.
  * @returns the set (never NULL; an empty one when no webhook wants it),
  *          valid until wk_routes_destroy().
  */
-const wk_routeset_t *wk_routes_find(const wk_routes_t *r, const char *type);
+const wk_routeset_t *wk_routes_find(const wk_routes_t *r, const char *app,
+                                    size_t app_len, const char *type);
 
 /**
  * @brief The app_token of the messages of \p topic (kafka.topics), which
- *        the event's payload carries.
- * @remark the tenants issue routes by this: wk_routes_find() then takes
- *         it next to the type.
+ *        the payload of an event without context.app_token carries (and
+ *        which wk_routes_find() is then asked with).
  * @returns the token (the configuration's string), or NULL when \p topic
  *          has none.
  */
 const char *wk_routes_app_token(const wk_routes_t *r, const char *topic);
 
-/** @returns how many distinct sets the table holds (named types, plus
- *  the one for every other type). */
+/** @returns how many apps have a table of their own (those some active
+ *  webhook names). */
+size_t wk_routes_app_count(const wk_routes_t *r);
+
+/** @returns how many distinct sets the tables hold together (per table:
+ *  its named types, plus the one for every other type; the operators'
+ *  table counts too). */
 size_t wk_routes_set_count(const wk_routes_t *r);
 
 /** @brief Free. NULL is a no-op. */

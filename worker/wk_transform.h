@@ -65,6 +65,13 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
 const char *wk_event_type(const wk_event_t *ev);
 /** @returns the event id: messageId, or "<topic>-<partition>-<offset>". */
 const char *wk_event_id(const wk_event_t *ev);
+/**
+ * @brief The payload's app_token (SPEC §1: context.app_token, else the
+ *        topic's), which decides the webhooks it may reach (SPEC §5).
+ * @param lenp  its length in bytes: the text is not necessarily
+ *              NUL-terminated and may hold a NUL (a JSON "\u0000").
+ */
+const char *wk_event_app(const wk_event_t *ev, size_t *lenp);
 /** @returns the payload timestamp, unix seconds. */
 int64_t wk_event_timestamp(const wk_event_t *ev);
 

@@ -446,7 +446,11 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
 {
         hooks_t *h = w->hooks;
         const char *type = wk_event_type(ev);
-        const wk_routeset_t *rs = wk_routes_find(h->routes, type);
+        size_t app_len;
+        const char *app = wk_event_app(ev, &app_len);
+        /* the event's own app's webhooks and the operator webhooks: never
+         * another app's (SPEC §5) */
+        const wk_routeset_t *rs = wk_routes_find(h->routes, app, app_len, type);
         size_t n = rs->route_count;
         /* with retry tiers nothing waits here for long: an open circuit
          * or a long Retry-After hands the delivery to a tier (SPEC §4a) */

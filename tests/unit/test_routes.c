@@ -63,7 +63,7 @@ Test(routes, named_type_gets_its_webhooks_and_star_in_config_order)
         const wk_routeset_t *rs;
 
         cr_assert_not_null(r, "%s", err);
-        rs = wk_routes_find(r, "flows.completed");
+        rs = wk_routes_find(r, "NX-t", 4, "flows.completed");
         hooks_of(rs, got, sizeof(got));
         cr_expect_str_eq(got, "0,1,3");
         /* crm and flows share one body (same properties), most its own */
@@ -89,15 +89,17 @@ Test(routes, switched_off_type_and_mapped_type)
 
         cr_assert_not_null(r, "%s", err);
         /* most switched nps.score off */
-        hooks_of(wk_routes_find(r, "nps.score"), got, sizeof(got));
+        hooks_of(wk_routes_find(r, "NX-t", 4, "nps.score"), got, sizeof(got));
         cr_expect_str_eq(got, "0,1");
         /* a type from mappings: its subscriber, "*" and most's "*" */
-        hooks_of(wk_routes_find(r, "trial.ended"), got, sizeof(got));
+        hooks_of(wk_routes_find(r, "NX-t", 4, "trial.ended"), got, sizeof(got));
         cr_expect_str_eq(got, "0,3,4");
-        cr_expect_eq(wk_routes_find(r, "trial.ended")->prop_count, 3);
+        cr_expect_eq(wk_routes_find(r, "NX-t", 4, "trial.ended")->prop_count,
+                     3);
         /* a type no webhook names: the "*" webhooks alone. most's "*"
          * was written out as the known types, so it is not among them */
-        hooks_of(wk_routes_find(r, "no.such.type"), got, sizeof(got));
+        hooks_of(wk_routes_find(r, "NX-t", 4, "no.such.type"), got,
+                 sizeof(got));
         cr_expect_str_eq(got, "0");
         wk_routes_destroy(r);
         cfg_destroy(cfg);
@@ -118,7 +120,7 @@ Test(routes, same_answers_as_cfg_webhook_wants)
         for (size_t t = 0; t <= hb_type_count(); t++) {
                 const char *type = t < hb_type_count() ? hb_type_at(t)->type
                                                        : "trial.ended";
-                const wk_routeset_t *rs = wk_routes_find(r, type);
+                const wk_routeset_t *rs = wk_routes_find(r, "NX-t", 4, type);
                 size_t k = 0;
 
                 for (size_t i = 0; i < n; i++) {
@@ -143,13 +145,17 @@ Test(routes, disabled_and_unselected_webhooks_are_never_routed)
         wk_routes_t *r = wk_routes_new(cfg, active, err, sizeof(err));
 
         cr_assert_not_null(r, "%s", err);
-        hooks_of(wk_routes_find(r, "flows.completed"), got, sizeof(got));
+        hooks_of(wk_routes_find(r, "NX-t", 4, "flows.completed"), got,
+                 sizeof(got));
         cr_expect_str_eq(got, "1");
-        cr_expect_eq(wk_routes_find(r, "flows.completed")->prop_count, 1);
-        hooks_of(wk_routes_find(r, "trial.ended"), got, sizeof(got));
+        cr_expect_eq(
+                wk_routes_find(r, "NX-t", 4, "flows.completed")->prop_count, 1);
+        hooks_of(wk_routes_find(r, "NX-t", 4, "trial.ended"), got, sizeof(got));
         cr_expect_str_eq(got, "");
-        cr_expect_eq(wk_routes_find(r, "trial.ended")->prop_count, 0);
-        hooks_of(wk_routes_find(r, "no.such.type"), got, sizeof(got));
+        cr_expect_eq(wk_routes_find(r, "NX-t", 4, "trial.ended")->prop_count,
+                     0);
+        hooks_of(wk_routes_find(r, "NX-t", 4, "no.such.type"), got,
+                 sizeof(got));
         cr_expect_str_eq(got, "");
         /* the named types of the active webhooks, plus "every other" */
         cr_expect_eq(wk_routes_set_count(r), 3);
@@ -160,7 +166,7 @@ Test(routes, disabled_and_unselected_webhooks_are_never_routed)
         cr_assert_not_null(r, "%s", err);
         for (size_t t = 0; t < hb_type_count(); t++) {
                 const wk_routeset_t *rs =
-                        wk_routes_find(r, hb_type_at(t)->type);
+                        wk_routes_find(r, "NX-t", 4, hb_type_at(t)->type);
                 for (size_t i = 0; i < rs->route_count; i++)
                         cr_expect_neq(rs->routes[i].hook, 2, "%s",
                                       hb_type_at(t)->type);
@@ -194,10 +200,150 @@ Test(routes, no_webhooks_and_topic_tokens)
         cr_assert_not_null(cfg, "%s", errs);
         r = wk_routes_new(cfg, NULL, err, sizeof(err));
         cr_assert_not_null(r, "%s", err);
-        cr_expect_eq(wk_routes_find(r, "flows.seen")->route_count, 0);
-        cr_expect_eq(wk_routes_find(r, "flows.seen")->prop_count, 0);
+        cr_expect_eq(wk_routes_find(r, "NX-t", 4, "flows.seen")->route_count,
+                     0);
+        cr_expect_eq(wk_routes_find(r, "NX-t", 4, "flows.seen")->prop_count, 0);
         cr_expect_eq(wk_routes_set_count(r), 1);
         wk_routes_destroy(r);
         wk_routes_destroy(NULL);
+        cfg_destroy(cfg);
+}
+
+/* --- tenants (SPEC §5) ------------------------------------------------ */
+
+static const char *tenants_cfg =
+        "kafka = { brokers = \"127.0.0.1:1\"; group_id = \"g\";\n"
+        "  topics = ( \"events\" ); };\n"
+        "webhooks = (\n"
+        /* 0: app A, every type, user property plan */
+        "  { name = \"a-all\"; app_token = \"A\"; url = \"https://a/all\";\n"
+        "    events = [ \"*\" ]; user_properties = [ \"plan\" ]; },\n"
+        /* 1: app B, one type */
+        "  { name = \"b-flows\"; app_token = \"B\"; url = \"https://b/f\";\n"
+        "    events = [ \"flows.completed\" ]; },\n"
+        /* 2: operator: every app, every type but nps.score */
+        "  { name = \"ops\"; url = \"https://ops/\";\n"
+        "    events = ( \"*\", { type = \"nps.score\"; enabled = false; } ); "
+        "},\n"
+        /* 3: app A, disabled */
+        "  { name = \"a-off\"; app_token = \"A\"; url = \"https://a/off\";\n"
+        "    enabled = false; events = [ \"flows.completed\" ]; },\n"
+        /* 4: app B, every type but flows.completed */
+        "  { name = \"b-most\"; app_token = \"B\"; url = \"https://b/m\";\n"
+        "    events = ( \"*\", { type = \"flows.completed\"; enabled = "
+        "false; } ); },\n"
+        /* 5: app A, nps.score with a-all's properties: one body */
+        "  { name = \"a-nps\"; app_token = \"A\"; url = \"https://a/nps\";\n"
+        "    events = [ \"nps.score\" ]; user_properties = [ \"plan\" ]; }\n"
+        ");\n";
+
+static cfg_t *load_tenants(void)
+{
+        char errs[4096];
+        cfg_t *cfg = cfg_load_string(tenants_cfg, "t.cfg", errs, sizeof(errs));
+
+        cr_assert_not_null(cfg, "%s", errs);
+        return cfg;
+}
+
+static void expect_hooks(const wk_routes_t *r, const char *app,
+                         const char *type, const char *want)
+{
+        char got[64];
+
+        hooks_of(wk_routes_find(r, app, app ? strlen(app) : 0, type), got,
+                 sizeof(got));
+        cr_expect_str_eq(got, want, "app %s type %s", app ? app : "(none)",
+                         type);
+}
+
+Test(routes, an_event_reaches_its_apps_webhooks_and_the_operators_only)
+{
+        cfg_t *cfg = load_tenants();
+        char err[128];
+        wk_routes_t *r = wk_routes_new(cfg, NULL, err, sizeof(err));
+        const wk_routeset_t *rs;
+
+        cr_assert_not_null(r, "%s", err);
+        cr_expect_eq(wk_routes_app_count(r), 2);
+        expect_hooks(r, "A", "flows.completed", "0,2");
+        expect_hooks(r, "A", "nps.score", "0,5");
+        expect_hooks(r, "A", "no.such.type", "0"); /* "*" itself */
+        expect_hooks(r, "B", "flows.completed", "1,2");
+        expect_hooks(r, "B", "flows.seen", "2,4");
+        expect_hooks(r, "B", "nps.score", "4");
+        /* an app no webhook names: the operator webhook only */
+        expect_hooks(r, "C", "flows.completed", "2");
+        expect_hooks(r, "C", "nps.score", "");
+        expect_hooks(r, NULL, "flows.seen", "2");
+        /* exact tokens: a prefix, a longer one, a case change */
+        expect_hooks(r, "AB", "flows.completed", "2");
+        expect_hooks(r, "a", "flows.completed", "2");
+        expect_hooks(r, "", "flows.completed", "2");
+        /* a NUL inside the payload's token never matches "A" */
+        hooks_of(wk_routes_find(r, "A\0B", 3, "flows.completed"), err,
+                 sizeof(err));
+        cr_expect_str_eq(err, "2");
+        /* a-all and a-nps choose the same properties: one body */
+        rs = wk_routes_find(r, "A", 1, "nps.score");
+        cr_expect_eq(rs->prop_count, 1);
+        /* a-all, ops and every other type, per table: A's table names
+         * flows.completed, nps.score and every type ops lists */
+        cr_expect_gt(wk_routes_set_count(r), 3);
+        wk_routes_destroy(r);
+        cfg_destroy(cfg);
+}
+
+/* Whatever the app and type, the table answers exactly what the
+ * configuration says: active, of that app or an operator webhook, and
+ * wanting the type; never a webhook of another app. */
+Test(routes, tenants_same_answers_as_the_configuration)
+{
+        cfg_t *cfg = load_tenants();
+        const char *apps[] = {"A", "B", "C", NULL};
+        int actives[3][6] = {
+                {1, 1, 1, 0, 1, 1},
+                {1, 0, 1, 0, 0, 1}, /* no webhook of B: B is unknown */
+                {1, 1, 0, 0, 1, 0}, /* no operator webhook */
+        };
+        size_t n = cfg_webhook_count(cfg);
+        char err[128];
+
+        cr_assert_eq(n, 6);
+        for (size_t a = 0; a < 3; a++) {
+                wk_routes_t *r =
+                        wk_routes_new(cfg, actives[a], err, sizeof(err));
+                cr_assert_not_null(r, "%s", err);
+                cr_expect_eq(wk_routes_app_count(r), a == 1 ? 1 : 2);
+                for (size_t p = 0; p < sizeof(apps) / sizeof(apps[0]); p++)
+                        for (size_t t = 0; t <= hb_type_count(); t++) {
+                                const char *type = t < hb_type_count()
+                                                           ? hb_type_at(t)->type
+                                                           : "no.such.type";
+                                const char *app = apps[p];
+                                const wk_routeset_t *rs = wk_routes_find(
+                                        r, app, app ? strlen(app) : 0, type);
+                                size_t k = 0;
+
+                                for (size_t i = 0; i < n; i++) {
+                                        const cfg_webhook_t *wh =
+                                                cfg_webhook(cfg, i);
+                                        if (!actives[a][i] ||
+                                            !cfg_webhook_wants(wh, type) ||
+                                            (wh->app_token &&
+                                             (!app ||
+                                              strcmp(wh->app_token, app))))
+                                                continue;
+                                        cr_assert_lt(k, rs->route_count,
+                                                     "%s %s", type, app);
+                                        cr_expect_eq(rs->routes[k].hook, i,
+                                                     "%s %s", type, app);
+                                        k++;
+                                }
+                                cr_expect_eq(k, rs->route_count, "%s %s", type,
+                                             app);
+                        }
+                wk_routes_destroy(r);
+        }
         cfg_destroy(cfg);
 }
