@@ -102,8 +102,6 @@ static void label_of(int64_t ms, char *out, size_t size)
 int hb_sched_parse(hb_sched_t *out, const char *const *items, size_t n,
                    char *errstr, size_t errstr_size)
 {
-        char why[200];
-
         if (n < 1 || n > HB_SCHED_MAX) {
                 snprintf(errstr, errstr_size,
                          "a schedule has 1 to %d delays, not %zu", HB_SCHED_MAX,
@@ -112,12 +110,14 @@ int hb_sched_parse(hb_sched_t *out, const char *const *items, size_t n,
         }
         memset(out, 0, sizeof(*out));
         for (size_t i = 0; i < n; i++) {
-                if (hb_sched_parse_delay(items[i], &out->delay_ms[i], why,
-                                         sizeof(why)) == -1) {
-                        snprintf(errstr, errstr_size, "schedule[%zu]: %s", i,
-                                 why);
+                /* "schedule[i]: " then the delay's own reason after it */
+                int at = snprintf(errstr, errstr_size, "schedule[%zu]: ", i);
+
+                if (at < 0 || (size_t)at >= errstr_size)
+                        at = 0;
+                if (hb_sched_parse_delay(items[i], &out->delay_ms[i],
+                                         errstr + at, errstr_size - at) == -1)
                         return -1;
-                }
                 label_of(out->delay_ms[i], out->label[i],
                          sizeof(out->label[i]));
         }

@@ -126,32 +126,55 @@ Test(tracker, partitions_are_independent)
         cr_assert_eq(in.committed, 8);
 }
 
+/* CPU seconds to assign, add to and walk n partitions of a fresh
+ * tracker (the least of three runs). */
+static double walk_cpu_ms(int n)
+{
+        double best = -1;
+
+        for (int run = 0; run < 3; run++) {
+                kc_tracker_t *t = kc_tracker_new();
+                struct timespec a, b;
+                size_t total = 0;
+                double ms;
+
+                cr_assert_not_null(t);
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+                for (int i = 0; i < n; i++) {
+                        kc_ticket_t k;
+                        cr_assert_eq(kc_tracker_assign(t, "many", i), 0);
+                        cr_assert_eq(kc_tracker_add(t, "many", i, 7, -1, &k),
+                                     0);
+                }
+                for (size_t i = 0; i < kc_tracker_count(t); i++) {
+                        kc_tracker_info_t in;
+                        cr_assert_eq(kc_tracker_at(t, i, &in), 0);
+                        total += in.pending + (size_t)in.paused;
+                }
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+                kc_tracker_destroy(t);
+                cr_assert_eq(total, (size_t)n);
+                ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+                     (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+                if (best < 0 || ms < best)
+                        best = ms;
+        }
+        return best;
+}
+
 /* Many partitions: assigning, adding to and walking every one stays
  * linear (a walk by index used to rescan the slots for each index, and a
- * lookup to scan them all: seconds at this size). */
+ * lookup to scan them all: seconds at this size). Measured as the growth
+ * of CPU time from 10,000 to 40,000 partitions, so a loaded machine does
+ * not fail it: linear is about 4x, the quadratic walk was 16x. */
 Test(tracker, many_partitions_walk_in_linear_time)
 {
-        enum { N = 40000 };
-        struct timespec a, b;
-        double ms;
-        size_t total = 0;
+        double small = walk_cpu_ms(10000);
+        double large = walk_cpu_ms(40000);
 
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        for (int i = 0; i < N; i++) {
-                kc_ticket_t k;
-                cr_assert_eq(kc_tracker_assign(tr, "many", i), 0);
-                cr_assert_eq(kc_tracker_add(tr, "many", i, 7, -1, &k), 0);
-        }
-        for (size_t i = 0; i < kc_tracker_count(tr); i++) {
-                kc_tracker_info_t in;
-                cr_assert_eq(kc_tracker_at(tr, i, &in), 0);
-                total += in.pending + (size_t)in.paused;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
-             (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-        cr_assert_eq(total, N);
-        cr_assert_lt(ms, 250.0, "%d partitions took %.0f ms", N, ms);
+        cr_assert_lt(large, 10.0 * (small > 1.0 ? small : 1.0),
+                     "10,000 partitions took %.1f CPU-ms, 40,000 took %.1f",
+                     small, large);
 }
 
 /* Readers on two threads (the delivery loop and a status reader): a
