@@ -1,0 +1,170 @@
+/* Integration: tenant isolation (SPEC §5) against a real Kafka broker, the
+ * real `hookbridge` binary and a receiver on loopback: three apps' events
+ * interleaved in one topic, a webhook per app and an operator webhook;
+ * each app's webhook gets exactly its app's payloads, the operator's all. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+
+#include "it_util.h"
+#include "wk_receiver.h"
+#include "wk_sample.h"
+
+enum { N = 2400, PARTS = 4, HOOKS = 4 };
+
+/* The receivers: one path per webhook; the app whose payloads it may
+ * get (NULL: the operator's, every app's). */
+static const char *const paths[HOOKS] = {"/a", "/b", "/c", "/ops"};
+static const char *const apps[HOOKS] = {"NX-a", "NX-b", "NX-c", NULL};
+
+/* What each receiver got: per event index, how many times; and the
+ * payloads of another app (must stay 0). */
+static struct {
+        pthread_mutex_t lock;
+        unsigned got[HOOKS][N];
+        unsigned foreign[HOOKS];
+        unsigned unknown;
+} rx_seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_request(const wk_rx_request_t *req, void *opaque)
+{
+        json_object *o = json_tokener_parse(req->body), *v;
+        const char *app = NULL;
+        int h, i = -1;
+
+        (void)opaque;
+        for (h = 0; h < HOOKS; h++)
+                if (!strcmp(req->path, paths[h]))
+                        break;
+        if (o && json_object_object_get_ex(o, "app_token", &v))
+                app = json_object_get_string(v);
+        if (sscanf(req->webhook_id, "ten-%d", &i) != 1 || i < 0 || i >= N)
+                i = -1;
+        pthread_mutex_lock(&rx_seen.lock);
+        if (h == HOOKS || i < 0 || !app)
+                rx_seen.unknown++;
+        else if (apps[h] && strcmp(apps[h], app))
+                rx_seen.foreign[h]++;
+        else
+                rx_seen.got[h][i]++;
+        pthread_mutex_unlock(&rx_seen.lock);
+        json_object_put(o);
+}
+
+/* Event i's app: A, B, C (from the topic's app_token: no
+ * context.app_token), D (no webhook of its own), interleaved. */
+static const char *app_of(int i)
+{
+        static const char *const a[] = {"NX-a", "NX-b", "NX-c", "NX-d"};
+        return a[i % 4];
+}
+
+/* Raw event i: a sample of every kind, of app_of(i). */
+static void raw_event(int i, char *out, size_t size)
+{
+        static const char tok[] = "\"app_token\":\"NX-demo0001\",";
+        char id[32], s[2048], *p;
+
+        snprintf(id, sizeof(id), "ten-%d", i);
+        cr_assert_gt(wk_sample_render((size_t)i % wk_sample_count(), id, i,
+                                      1700000000000LL + i, s, sizeof(s)),
+                     0);
+        p = strstr(s, tok);
+        cr_assert_not_null(p);
+        *p = '\0';
+        if (i % 4 == 2) /* app C: the topic's app_token */
+                snprintf(out, size, "%s%s", s, p + strlen(tok));
+        else
+                snprintf(out, size, "%s\"app_token\":\"%s\",%s", s, app_of(i),
+                         p + strlen(tok));
+}
+
+Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
+{
+        char topic[96], group[96], cfgpath[256], text[4096], raw[2048];
+        char key[32], logpath[300], errstr[256];
+        wk_rx_conf_t c = {.cb = on_request};
+        wk_rx_t *rx = wk_rx_start(&c, errstr, sizeof(errstr));
+        unsigned want[HOOKS] = {0}, have[HOOKS] = {0}, dup[HOOKS] = {0};
+        rd_kafka_t *rk;
+        pid_t pid;
+        int status;
+
+        cr_assert_not_null(rx, "receiver: %s", errstr);
+        it_unique("hb-it-ten", topic, sizeof(topic));
+        it_unique("hb-it-ten-group", group, sizeof(group));
+        it_create_topic(topic, PARTS);
+        snprintf(text, sizeof(text),
+                 "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
+                 "  topics = ( { name = \"%s\"; app_token = \"NX-c\"; } );\n"
+                 "  commit_interval_ms = 100; };\n"
+                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
+                 "  concurrency = 32; retry = { initial_ms = 50; max_ms = "
+                 "500; max_attempts = 5; schedule = [ ]; }; };\n"
+                 "webhooks = (\n"
+                 "  { name = \"a\"; app_token = \"NX-a\"; url = "
+                 "\"http://127.0.0.1:%u/a\"; events = [ \"*\" ]; },\n"
+                 "  { name = \"b\"; app_token = \"NX-b\"; url = "
+                 "\"http://127.0.0.1:%u/b\"; events = [ \"*\" ]; },\n"
+                 "  { name = \"c\"; app_token = \"NX-c\"; url = "
+                 "\"http://127.0.0.1:%u/c\"; events = [ \"*\" ]; },\n"
+                 "  { name = \"ops\"; url = \"http://127.0.0.1:%u/ops\"; "
+                 "events = [ \"*\" ]; }\n"
+                 ");\nadmin = { listen = \"\"; };\n",
+                 it_brokers(), group, topic, wk_rx_port(rx), wk_rx_port(rx),
+                 wk_rx_port(rx), wk_rx_port(rx));
+        it_write_temp(text, cfgpath, sizeof(cfgpath));
+
+        rk = it_producer();
+        for (int i = 0; i < N; i++) {
+                raw_event(i, raw, sizeof(raw));
+                snprintf(key, sizeof(key), "user-%d", i % 50);
+                it_produce(rk, topic, -1, key, raw, strlen(raw));
+        }
+        cr_assert_eq(rd_kafka_flush(rk, 30000), 0);
+        rd_kafka_destroy(rk);
+
+        snprintf(logpath, sizeof(logpath), "%s.log", cfgpath);
+        pid = it_spawn_worker(cfgpath, logpath);
+        cr_assert(it_wait_committed_to_end(group, topic, PARTS, 120000),
+                  "offsets did not reach the log end (worker log: %s)",
+                  logpath);
+        status = it_stop_worker(pid, SIGTERM, 30000);
+        cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "worker did not stop cleanly (log: %s)", logpath);
+
+        /* Every commit came after its 2xx: all are here now. */
+        pthread_mutex_lock(&rx_seen.lock);
+        for (int h = 0; h < HOOKS; h++) {
+                for (int i = 0; i < N; i++) {
+                        int owed = !apps[h] || !strcmp(apps[h], app_of(i));
+                        want[h] += (unsigned)owed;
+                        have[h] += rx_seen.got[h][i] ? 1 : 0;
+                        dup[h] += rx_seen.got[h][i] > 1 ? rx_seen.got[h][i] - 1
+                                                        : 0;
+                        cr_expect_eq(rx_seen.got[h][i] > 0, owed,
+                                     "%s: event %d (app %s) %s", paths[h], i,
+                                     app_of(i),
+                                     owed ? "never received" : "received");
+                }
+                cr_log_info("%s (app %s): %u of %u events, %u duplicates, "
+                            "%u of another app",
+                            paths[h], apps[h] ? apps[h] : "*operator*", have[h],
+                            want[h], dup[h], rx_seen.foreign[h]);
+                cr_expect_eq(rx_seen.foreign[h], 0,
+                             "%s got %u payloads of another app", paths[h],
+                             rx_seen.foreign[h]);
+                cr_expect_eq(have[h], want[h], "%s", paths[h]);
+        }
+        cr_expect_eq(rx_seen.unknown, 0, "%u requests not ours",
+                     rx_seen.unknown);
+        cr_expect_eq(want[3], N);
+        pthread_mutex_unlock(&rx_seen.lock);
+        wk_rx_stop(rx);
+}
