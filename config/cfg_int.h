@@ -255,7 +255,6 @@ const char *cfg_type_name(const config_setting_t *s);
 int cfg_is_seq(const config_setting_t *s);
 const config_setting_t *cfg_member(const config_setting_t *g, const char *name);
 int cfg_word_char(char c);
-int cfg_tchar(char c);
 int cfg_env_name_ok(const char *s);
 /** " (... looks like a secret itself ...)" for a value of a setting that
  *  names where a secret is, when it does; else "". */
@@ -269,6 +268,26 @@ const config_setting_t *cfg_seq(cfg_loader_t *ld, const config_setting_t *s,
                                 const char *path, const char *eg);
 const char *cfg_elem_str(cfg_loader_t *ld, const config_setting_t *e,
                          const char *path, int i);
+
+/** Checks element \p i (text \p v, setting \p e) of the list \p path
+ *  that cfg_str_list() reads, given the \p nkept elements \p kept so
+ *  far. @returns 1 to keep it, 0 to drop it (having
+ *  reported why). */
+typedef int cfg_str_check_t(cfg_loader_t *ld, const config_setting_t *e,
+                            const char *path, int i, const char *v,
+                            const char *const *kept, size_t nkept);
+
+/**
+ * @brief Read the list of strings at \p s (the setting \p path; \p eg
+ *        shows one in the "expected a list" message) into a
+ *        NULL-terminated array of copies the configuration owns, keeping
+ *        each non-empty string that \p check accepts (all when NULL).
+ * @returns how many were kept; the array goes into \p *outp, which is
+ *          left alone when there is no list.
+ */
+size_t cfg_str_list(cfg_loader_t *ld, const config_setting_t *s,
+                    const char *path, const char *eg, cfg_str_check_t *check,
+                    const char *const **outp);
 void cfg_parse_webhooks(cfg_loader_t *ld, const config_setting_t *s);
 
 int cfg_topic_name_ok(const char *s);

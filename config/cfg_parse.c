@@ -307,6 +307,32 @@ const char *cfg_elem_str(cfg_loader_t *ld, const config_setting_t *e,
         return s;
 }
 
+size_t cfg_str_list(cfg_loader_t *ld, const config_setting_t *s,
+                    const char *path, const char *eg, cfg_str_check_t *check,
+                    const char *const **outp)
+{
+        const char **out;
+        size_t count = 0;
+        int n;
+
+        s = cfg_seq(ld, s, path, eg);
+        if (!s)
+                return 0;
+        n = config_setting_length(s);
+        out = ld_alloc(ld, (size_t)n + 1, sizeof(*out));
+        if (!out)
+                return 0;
+        *outp = out;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+                const char *v = cfg_elem_str(ld, e, path, i);
+
+                if (v && (!check || check(ld, e, path, i, v, out, count)))
+                        out[count++] = ld_strdup(ld, v);
+        }
+        return count;
+}
+
 /* --- kafka ------------------------------------------------------------ */
 
 static void cfg_parse_topics(cfg_loader_t *ld, const config_setting_t *s)
@@ -665,40 +691,33 @@ int cfg_cidr_parse(const char *s, uint8_t addr[16], int *bits)
         return 0;
 }
 
+/* An element of delivery.allow_networks: a CIDR (cfg_str_check_t). */
+static int cfg_network_ok(cfg_loader_t *ld, const config_setting_t *e,
+                          const char *path, int i, const char *v,
+                          const char *const *kept, size_t nkept)
+{
+        uint8_t a[16];
+        int bits;
+
+        (void)kept;
+        (void)nkept;
+        if (cfg_cidr_parse(v, a, &bits) == 0)
+                return 1;
+        cfg_report(ld, e,
+                   "%s[%d]: '%.64s' is not a CIDR; write e.g. "
+                   "\"127.0.0.0/8\", \"10.1.2.3\" or \"::1/128\"",
+                   path, i, v);
+        return 0;
+}
+
 static void cfg_parse_networks(cfg_loader_t *ld, const config_setting_t *s)
 {
         cfg_delivery_t *d = &ld->cfg->delivery;
-        const char **out;
-        int n;
 
-        s = cfg_seq(ld, s, "delivery.allow_networks",
-                    "[ \"127.0.0.0/8\", \"::1/128\" ]");
-        if (!s)
-                return;
-        n = config_setting_length(s);
-        out = ld_alloc(ld, (size_t)n + 1, sizeof(*out));
-        if (!out)
-                return;
-        d->allow_networks = out;
-        for (int i = 0; i < n; i++) {
-                const config_setting_t *e = config_setting_get_elem(s, i);
-                const char *c =
-                        cfg_elem_str(ld, e, "delivery.allow_networks", i);
-                uint8_t a[16];
-                int bits;
-
-                if (!c)
-                        continue;
-                if (cfg_cidr_parse(c, a, &bits) != 0) {
-                        cfg_report(ld, e,
-                                   "delivery.allow_networks[%d]: '%.64s' is "
-                                   "not a CIDR; write e.g. \"127.0.0.0/8\", "
-                                   "\"10.1.2.3\" or \"::1/128\"",
-                                   i, c);
-                        continue;
-                }
-                out[d->allow_network_count++] = ld_strdup(ld, c);
-        }
+        d->allow_network_count =
+                cfg_str_list(ld, s, "delivery.allow_networks",
+                             "[ \"127.0.0.0/8\", \"::1/128\" ]", cfg_network_ok,
+                             &d->allow_networks);
 }
 
 /*

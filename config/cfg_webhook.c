@@ -176,45 +176,32 @@ static void cfg_parse_events(cfg_loader_t *ld, cfg_wh_ctx_t *w,
         wh->event_count = out_n;
 }
 
-static size_t cfg_parse_props(cfg_loader_t *ld, cfg_wh_ctx_t *w,
-                              const char *name, const char *const **outp)
+/* An element of user_properties / company_properties: listed once
+ * (cfg_str_check_t). */
+static int cfg_prop_once(cfg_loader_t *ld, const config_setting_t *e,
+                         const char *path, int i, const char *v,
+                         const char *const *kept, size_t nkept)
 {
-        const config_setting_t *s = cfg_member(w->g, name);
-        char path[CFG_PATH_MAX];
-        const char **out;
-        size_t count = 0;
-        int n;
-
-        snprintf(path, sizeof(path), "%s%s", w->prefix, name);
-        s = cfg_seq(ld, s, path, "[ \"plan\", \"role\" ]");
-        if (!s)
-                return 0;
-        n = config_setting_length(s);
-        out = ld_alloc(ld, (size_t)n + 1, sizeof(*out));
-        if (!out)
-                return 0;
-        for (int i = 0; i < n; i++) {
-                const config_setting_t *e = config_setting_get_elem(s, i);
-                const char *p = cfg_elem_str(ld, e, path, i);
-                size_t j;
-
-                if (!p)
-                        continue;
-                for (j = 0; j < count; j++) {
-                        if (!strcmp(out[j], p))
-                                break;
-                }
-                if (j < count) {
+        for (size_t j = 0; j < nkept; j++) {
+                if (!strcmp(kept[j], v)) {
                         cfg_report(ld, e,
                                    "%s[%d]: '%.64s' is listed twice; keep one "
                                    "entry",
-                                   path, i, p);
-                        continue;
+                                   path, i, v);
+                        return 0;
                 }
-                out[count++] = ld_strdup(ld, p);
         }
-        *outp = out;
-        return count;
+        return 1;
+}
+
+static size_t cfg_parse_props(cfg_loader_t *ld, cfg_wh_ctx_t *w,
+                              const char *name, const char *const **outp)
+{
+        char path[CFG_PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s%s", w->prefix, name);
+        return cfg_str_list(ld, cfg_member(w->g, name), path,
+                            "[ \"plan\", \"role\" ]", cfg_prop_once, outp);
 }
 
 /*
@@ -513,82 +500,77 @@ static void cfg_parse_tls(cfg_loader_t *ld, cfg_wh_ctx_t *w, cfg_webhook_t *wh)
                       mode);
 }
 
+/* An element of headers: "Name: value" by hb_http_header_check()
+ * (cfg_str_check_t). Values are never quoted: they are often
+ * credentials. */
+static int cfg_header_ok(cfg_loader_t *ld, const config_setting_t *e,
+                         const char *path, int i, const char *h,
+                         const char *const *kept, size_t nkept)
+{
+        size_t nlen = 0, j = 0;
+
+        (void)kept;
+        (void)nkept;
+        switch (hb_http_header_check(h, &nlen, &j)) {
+        case HB_HDR_OK:
+                return 1;
+        case HB_HDR_LINE_BREAK:
+                cfg_report(ld, e,
+                           "%s[%d]: contains CR or LF; write one "
+                           "\"Name: value\" per string",
+                           path, i);
+                return 0;
+        case HB_HDR_NO_COLON:
+                cfg_report(ld, e,
+                           "%s[%d]: expected \"Name: value\" (no "
+                           "':' found)",
+                           path, i);
+                return 0;
+        case HB_HDR_EMPTY_NAME:
+                cfg_report(ld, e,
+                           "%s[%d]: the header name before ':' is "
+                           "empty; expected \"Name: value\"",
+                           path, i);
+                return 0;
+        case HB_HDR_BAD_NAME:
+                cfg_report(ld, e,
+                           "%s[%d]: the header name has a character "
+                           "HTTP does not allow in names (%s at "
+                           "position %zu); use letters, digits and "
+                           "!#$%%&'*+-.^_`|~",
+                           path, i,
+                           h[j] == ' ' || h[j] == '\t' ? "a blank" : "one",
+                           j + 1);
+                return 0;
+        case HB_HDR_OWNED:
+                cfg_report(ld, e,
+                           "%s[%d]: '%.*s' is set by hookbridge; "
+                           "remove it",
+                           path, i, (int)nlen, h);
+                return 0;
+        case HB_HDR_EMPTY_VALUE:
+                cfg_report(ld, e, "%s[%d]: '%.*s' has an empty value", path, i,
+                           (int)nlen, h);
+                return 0;
+        case HB_HDR_BAD_VALUE:
+                cfg_report(ld, e,
+                           "%s[%d]: the value of '%.*s' holds a "
+                           "control character",
+                           path, i, (int)nlen, h);
+                return 0;
+        }
+        return 0;
+}
+
 static void cfg_parse_headers(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                               cfg_webhook_t *wh)
 {
-        const config_setting_t *s = cfg_member(w->g, "headers");
         char path[CFG_PATH_MAX];
-        const char **out;
-        int n;
 
         snprintf(path, sizeof(path), "%sheaders", w->prefix);
-        s = cfg_seq(ld, s, path, "[ \"Authorization: Bearer ...\" ]");
-        if (!s)
-                return;
-        n = config_setting_length(s);
-        out = ld_alloc(ld, (size_t)n + 1, sizeof(*out));
-        if (!out)
-                return;
-        wh->headers = out;
-        /* Values are never quoted: they are often credentials. */
-        for (int i = 0; i < n; i++) {
-                const config_setting_t *e = config_setting_get_elem(s, i);
-                const char *h = cfg_elem_str(ld, e, path, i);
-                size_t nlen = 0, j = 0;
-
-                if (!h)
-                        continue;
-                switch (hb_http_header_check(h, &nlen, &j)) {
-                case HB_HDR_OK:
-                        break;
-                case HB_HDR_LINE_BREAK:
-                        cfg_report(ld, e,
-                                   "%s[%d]: contains CR or LF; write one "
-                                   "\"Name: value\" per string",
-                                   path, i);
-                        continue;
-                case HB_HDR_NO_COLON:
-                        cfg_report(ld, e,
-                                   "%s[%d]: expected \"Name: value\" (no "
-                                   "':' found)",
-                                   path, i);
-                        continue;
-                case HB_HDR_EMPTY_NAME:
-                        cfg_report(ld, e,
-                                   "%s[%d]: the header name before ':' is "
-                                   "empty; expected \"Name: value\"",
-                                   path, i);
-                        continue;
-                case HB_HDR_BAD_NAME:
-                        cfg_report(ld, e,
-                                   "%s[%d]: the header name has a character "
-                                   "HTTP does not allow in names (%s at "
-                                   "position %zu); use letters, digits and "
-                                   "!#$%%&'*+-.^_`|~",
-                                   path, i,
-                                   h[j] == ' ' || h[j] == '\t' ? "a blank"
-                                                               : "one",
-                                   j + 1);
-                        continue;
-                case HB_HDR_OWNED:
-                        cfg_report(ld, e,
-                                   "%s[%d]: '%.*s' is set by hookbridge; "
-                                   "remove it",
-                                   path, i, (int)nlen, h);
-                        continue;
-                case HB_HDR_EMPTY_VALUE:
-                        cfg_report(ld, e, "%s[%d]: '%.*s' has an empty value",
-                                   path, i, (int)nlen, h);
-                        continue;
-                case HB_HDR_BAD_VALUE:
-                        cfg_report(ld, e,
-                                   "%s[%d]: the value of '%.*s' holds a "
-                                   "control character",
-                                   path, i, (int)nlen, h);
-                        continue;
-                }
-                out[wh->header_count++] = ld_strdup(ld, h);
-        }
+        wh->header_count = cfg_str_list(ld, cfg_member(w->g, "headers"), path,
+                                        "[ \"Authorization: Bearer ...\" ]",
+                                        cfg_header_ok, &wh->headers);
 }
 
 /* What curl, which sends to \p url, makes of it: @returns a reason
