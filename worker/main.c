@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dm_demo.h"
 #include "wk_cmd.h"
 #include "wk_cmd_transform.h"
 
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
         if (!strcmp(cmd, "lag"))
                 return wk_cmd_lag(argc - 1, argv + 1);
         if (!strcmp(cmd, "demo"))
-                return wk_cmd_demo(argc - 1, argv + 1);
+                return dm_cmd_demo(argc - 1, argv + 1);
         fprintf(stderr, "hookbridge: unknown command '%s'\n\n%s", cmd, usage);
         return WK_EXIT_USAGE;
 }

@@ -22,9 +22,6 @@ int wk_cmd_replay(int argc, char **argv);
 /** @brief `lag -c FILE [--json] [--max-lag N]`. */
 int wk_cmd_lag(int argc, char **argv);
 
-/** @brief `demo`: the whole pipeline on an embedded Kafka. */
-int wk_cmd_demo(int argc, char **argv);
-
 /**
  * @brief Load a configuration for a command, printing every problem to
  *        stderr and applying its log settings.

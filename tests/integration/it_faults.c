@@ -60,7 +60,7 @@ struct fx_s {
         fx_path_t paths[FX_MAX_PATHS];
         size_t npaths;
 
-        wk_rx_t *rx;
+        rx_t *rx;
         rd_kafka_t *rk; /* the producer, made on first use */
         int produce_errors;
         char produce_error[256];
@@ -218,7 +218,7 @@ static long id_index(const fx_t *f, const char *id, size_t len)
         return (long)v;
 }
 
-static void on_request(const wk_rx_request_t *req, void *opaque)
+static void on_request(const rx_request_t *req, void *opaque)
 {
         fx_t *f = opaque;
         int ok = req->status / 100 == 2;
@@ -238,20 +238,20 @@ static void on_request(const wk_rx_request_t *req, void *opaque)
         pthread_mutex_unlock(&f->lock);
 }
 
-wk_rx_t *fx_receiver(fx_t *f, uint16_t port)
+rx_t *fx_receiver(fx_t *f, uint16_t port)
 {
-        wk_rx_conf_t c = {.port = port, .cb = on_request, .opaque = f};
+        rx_conf_t c = {.port = port, .cb = on_request, .opaque = f};
         char err[256];
 
         cr_assert_null(f->rx, "a receiver is running already");
-        f->rx = wk_rx_start(&c, err, sizeof(err));
+        f->rx = rx_start(&c, err, sizeof(err));
         cr_assert_not_null(f->rx, "receiver: %s", err);
         return f->rx;
 }
 
 void fx_receiver_stop(fx_t *f)
 {
-        wk_rx_stop(f->rx);
+        rx_stop(f->rx);
         f->rx = NULL;
 }
 

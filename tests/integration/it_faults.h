@@ -12,7 +12,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 
 typedef struct fx_s fx_t;
 
@@ -73,7 +73,7 @@ void fx_create_topics(fx_t *f, int partitions);
  *        request recorded in the ledger by its webhook-id.
  * @remark the receiver belongs to \p f (stopped by fx_destroy()).
  */
-wk_rx_t *fx_receiver(fx_t *f, uint16_t port);
+rx_t *fx_receiver(fx_t *f, uint16_t port);
 
 /** @brief Stop the receiver now (its port is then refused). */
 void fx_receiver_stop(fx_t *f);

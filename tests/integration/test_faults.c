@@ -20,7 +20,7 @@
 
 #include "it_faults.h"
 #include "it_util.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 #include "wk_sample.h"
 
 #define KAFKA_SH HB_SOURCE_DIR "/tests/kafka/kafka.sh"
@@ -78,13 +78,13 @@ Test(faults, s01_503_retry_after, .timeout = 120)
 {
         enum { N = 2000, P = 4, K = 15 };
         fx_t *f = fx_new("503_retry_after", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         size_t ok, fail;
         pid_t w;
 
         fx_create_topics(f, P);
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "503:ra=1*15,200"), 0);
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        cr_assert_eq(rx_set_script(rx, "/a", "503:ra=1*15,200"), 0);
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
         produce_mix(f, N);
         w = fx_spawn(f);
         settle(f, P, NULL);
@@ -133,15 +133,15 @@ Test(faults, s03_receiver_hangs, .timeout = 120)
                 {"a", "/a", "[ \"*\" ]", "timeout_ms = 1000;"},
         };
         fx_t *f = fx_new("receiver_hangs", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         uint16_t admin = it_free_port();
         double timeouts, fives;
         pid_t w;
 
         fx_create_topics(f, P);
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "500:delay=3000*10,200"), 0);
+        cr_assert_eq(rx_set_script(rx, "/a", "500:delay=3000*10,200"), 0);
         fx_set_admin(f, admin);
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, hook, 1);
+        fx_write_config(f, rx_port(rx), NULL, NULL, hook, 1);
         produce_mix(f, N);
         w = fx_spawn(f);
         settle(f, P, NULL);
@@ -170,14 +170,14 @@ Test(faults, s04_permanent_400_subset, .timeout = 120)
                 {"reject", "/reject", "[ \"forms.submitted\" ]", NULL},
         };
         fx_t *f = fx_new("permanent_400", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         fx_figures_t g;
         size_t forms = 0;
         pid_t w;
 
         fx_create_topics(f, P);
-        cr_assert_eq(wk_rx_set_script(rx, "/reject", "400"), 0);
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, hooks, 2);
+        cr_assert_eq(rx_set_script(rx, "/reject", "400"), 0);
+        fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 2);
         produce_mix(f, N);
         w = fx_spawn(f);
         g = settle(f, P, NULL);
@@ -205,11 +205,11 @@ Test(faults, s05_worker_sigkill_restart, .timeout = 150)
 {
         enum { N = 3000, P = 4, RATE = 300 };
         fx_t *f = fx_new("worker_sigkill", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         pid_t w;
 
         fx_create_topics(f, P);
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
         fx_stream_start(f, N, RATE, NULL, 0);
         w = fx_spawn(f);
         fx_wait_delivered(f, N / 4, 30000);
@@ -228,11 +228,11 @@ Test(faults, s06_group_kill_and_join, .timeout = 180)
 {
         enum { N = 4000, P = 6, RATE = 300 };
         fx_t *f = fx_new("group_kill_join", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         pid_t w[4];
 
         fx_create_topics(f, P);
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
         fx_stream_start(f, N, RATE, NULL, 0);
         for (int i = 0; i < 3; i++)
                 w[i] = fx_spawn(f);
@@ -297,7 +297,7 @@ Test(faults, s07_broker_restart, .timeout = 240, .fini = remove_own_broker)
                        hold_port(OLD_BROKER_PORT + 1)};
         char brokers[64];
         fx_t *f;
-        wk_rx_t *rx;
+        rx_t *rx;
         pid_t w;
 
         snprintf(brokers, sizeof(brokers), "127.0.0.1:%u",
@@ -307,7 +307,7 @@ Test(faults, s07_broker_restart, .timeout = 240, .fini = remove_own_broker)
         rx = fx_receiver(f, 0);
         fx_create_topics(f, P);
         fx_set_admin(f, admin);
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
         fx_stream_start(f, N, RATE, NULL, 0);
         w = fx_spawn(f);
         fx_wait_delivered(f, N / 5, 30000);
@@ -395,13 +395,13 @@ Test(faults, s08_poison_messages, .timeout = 120)
 {
         enum { GOOD = 1000, ROUNDS = 4, P = 4 };
         fx_t *f = fx_new("poison", GOOD + ROUNDS * POISON_KINDS);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         int every = GOOD / (ROUNDS * POISON_KINDS);
         int next = 0;
         pid_t w;
 
         fx_create_topics(f, P);
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
         for (int i = 0; i < GOOD; i++) {
                 fx_produce_good(f, i % (int)wk_sample_count());
                 if (i % every == every - 1 && next < ROUNDS * POISON_KINDS)
@@ -438,7 +438,7 @@ Test(faults, s09_mock_cluster_faults, .timeout = 180)
         rd_kafka_t *mrk;
         rd_kafka_mock_cluster_t *mc;
         fx_t *f;
-        wk_rx_t *rx;
+        rx_t *rx;
         pid_t w;
 
         mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
@@ -451,7 +451,7 @@ Test(faults, s09_mock_cluster_faults, .timeout = 180)
         cr_assert_eq(rd_kafka_mock_topic_create(mc, fx_topic(f), P, 3), 0);
         cr_assert_eq(rd_kafka_mock_topic_create(mc, fx_dlq(f), 1, 3), 0);
         rx = fx_receiver(f, 0);
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, all_to_a, 1);
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
         for (int i = 0; i < BAD; i++)
                 fx_produce_bad(f, NULL, "{\"type\":\"track\"", 15);
         fx_flush(f);
@@ -519,7 +519,7 @@ Test(faults, s10_dead_webhook_isolation, .timeout = 180)
                 {"dead", "/dead", "[ \"nps.score\" ]", NULL},
         };
         fx_t *f = fx_new("dead_webhook", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         size_t dead = 0, ok, fail, fail_before;
         int64_t t0;
         double live_s;
@@ -530,8 +530,8 @@ Test(faults, s10_dead_webhook_isolation, .timeout = 180)
         pid_t w;
 
         fx_create_topics(f, P);
-        cr_assert_eq(wk_rx_set_script(rx, "/dead", "500"), 0);
-        fx_write_config(f, wk_rx_port(rx),
+        cr_assert_eq(rx_set_script(rx, "/dead", "500"), 0);
+        fx_write_config(f, rx_port(rx),
                         "on_exhausted = \"retry\"; max_in_flight = 10000; "
                         "max_in_flight_per_partition = 1000;",
                         NULL, hooks, 2);
@@ -565,7 +565,7 @@ Test(faults, s10_dead_webhook_isolation, .timeout = 180)
         cr_assert(fx_alive(w));
 
         /* Recovery: the held messages go out and the offsets move on. */
-        cr_assert_eq(wk_rx_set_script(rx, "/dead", "200"), 0);
+        cr_assert_eq(rx_set_script(rx, "/dead", "200"), 0);
         snprintf(extra, sizeof(extra),
                  "peak_rss_mib=%.1f live_done_s=%.1f dead_held=%zu",
                  (double)rss2 / 1024.0, live_s, dead);
@@ -587,11 +587,11 @@ Test(faults, s11_poison_with_retry_policy, .timeout = 120)
 {
         enum { GOOD = 300, P = 2 };
         fx_t *f = fx_new("poison_retry_policy", GOOD + POISON_KINDS);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         pid_t w;
 
         fx_create_topics(f, P);
-        fx_write_config(f, wk_rx_port(rx), "on_exhausted = \"retry\";", NULL,
+        fx_write_config(f, rx_port(rx), "on_exhausted = \"retry\";", NULL,
                         all_to_a, 1);
         for (int i = 0; i < GOOD; i++) {
                 fx_produce_good(f, i % (int)wk_sample_count());
@@ -619,7 +619,7 @@ Test(faults, s12_refused_with_retry_policy, .timeout = 120)
         enum { N = 300, P = 2 };
         char url[64];
         fx_t *f = fx_new("refused_retry_policy", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         fx_hook_t hooks[] = {
                 {"a", "/a",
                  "( \"*\", { type = \"forms.submitted\"; enabled = false; } )",
@@ -629,9 +629,9 @@ Test(faults, s12_refused_with_retry_policy, .timeout = 120)
         pid_t w;
 
         snprintf(url, sizeof(url), "http://[::1]:%u/guarded",
-                 (unsigned)wk_rx_port(rx));
+                 (unsigned)rx_port(rx));
         fx_create_topics(f, P);
-        fx_write_config(f, wk_rx_port(rx), "on_exhausted = \"retry\";", NULL,
+        fx_write_config(f, rx_port(rx), "on_exhausted = \"retry\";", NULL,
                         hooks, 2);
         produce_mix(f, N);
         w = fx_spawn(f);
@@ -639,7 +639,7 @@ Test(faults, s12_refused_with_retry_policy, .timeout = 120)
         usleep(2000 * 1000);
         /* The URL fixed, the worker restarted: held messages come back. */
         hooks[1].path = "/guarded";
-        fx_write_config(f, wk_rx_port(rx), "on_exhausted = \"retry\";", NULL,
+        fx_write_config(f, rx_port(rx), "on_exhausted = \"retry\";", NULL,
                         hooks, 2);
         fx_stop(f, w, 15000);
         w = fx_spawn(f);
@@ -662,13 +662,13 @@ Test(faults, s13_paused_partitions_rebalance, .timeout = 150)
                 {"a", "/a", "[ \"*\" ]", "timeout_ms = 10000;"},
         };
         fx_t *f = fx_new("paused_rebalance", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         int64_t deadline;
         pid_t w1, w2;
 
         fx_create_topics(f, P);
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "200:delay=6000*16,200"), 0);
-        fx_write_config(f, wk_rx_port(rx), "max_in_flight_per_partition = 4;",
+        cr_assert_eq(rx_set_script(rx, "/a", "200:delay=6000*16,200"), 0);
+        fx_write_config(f, rx_port(rx), "max_in_flight_per_partition = 4;",
                         NULL, slow, 1);
         produce_mix(f, N);
         w1 = fx_spawn(f);
@@ -692,15 +692,15 @@ Test(faults, s14_sigterm_with_held_deliveries, .timeout = 120)
 {
         enum { N = 300, P = 2 };
         fx_t *f = fx_new("sigterm_held", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         int64_t deadline;
         char extra[64];
         int status;
         pid_t w;
 
         fx_create_topics(f, P);
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "500"), 0);
-        fx_write_config(f, wk_rx_port(rx), "on_exhausted = \"retry\";", NULL,
+        cr_assert_eq(rx_set_script(rx, "/a", "500"), 0);
+        fx_write_config(f, rx_port(rx), "on_exhausted = \"retry\";", NULL,
                         all_to_a, 1);
         produce_mix(f, N);
         w = fx_spawn(f);
@@ -713,7 +713,7 @@ Test(faults, s14_sigterm_with_held_deliveries, .timeout = 120)
                  status == -1        ? "hung"
                  : WIFEXITED(status) ? "ok"
                                      : "signal");
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "200"), 0);
+        cr_assert_eq(rx_set_script(rx, "/a", "200"), 0);
         w = fx_spawn(f);
         settle(f, P, extra);
         fx_stop(f, w, 15000);
@@ -743,7 +743,7 @@ Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
         };
         const char *sched = getenv("HB_S15_SCHEDULE");
         fx_t *f = fx_new("sick_webhook", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         size_t ok, fail, sick_ok, sick_fail, dead = 0, dups = 0;
         int64_t t0, deadline, dlq_end[1], healthy_ms;
         char retry[256], extra[192];
@@ -752,14 +752,14 @@ Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
         pid_t w;
 
         fx_create_topics(f, P);
-        cr_assert_eq(wk_rx_set_script(rx, "/sick", "503"), 0);
+        cr_assert_eq(rx_set_script(rx, "/sick", "503"), 0);
         snprintf(retry, sizeof(retry),
                  "initial_ms = 50; max_ms = 200; max_attempts = 3; "
                  "schedule = [ %s ]; tier_partitions = 2;",
                  sched ? sched : "\"1s\", \"2s\"");
         fx_set_retry(f, retry);
         /* windows of 200 messages: 600 of the 3,000 fill them all */
-        fx_write_config(f, wk_rx_port(rx), "max_in_flight_per_partition = 200;",
+        fx_write_config(f, rx_port(rx), "max_in_flight_per_partition = 200;",
                         NULL, hooks, 2);
         produce_mix(f, N);
         t0 = it_now_ms();
@@ -824,16 +824,16 @@ Test(faults, s16_gone_webhook_dead_letters, .timeout = 120)
                 {"gone", "/gone", "[ \"forms.submitted\" ]", NULL},
         };
         fx_t *f = fx_new("gone_410", N);
-        wk_rx_t *rx = fx_receiver(f, 0);
+        rx_t *rx = fx_receiver(f, 0);
         size_t forms = 0, ok, fail;
         fx_figures_t g;
         pid_t w;
 
         fx_create_topics(f, P);
-        cr_assert_eq(wk_rx_set_script(rx, "/gone", "410"), 0);
+        cr_assert_eq(rx_set_script(rx, "/gone", "410"), 0);
         fx_set_retry(f, "initial_ms = 50; max_ms = 200; max_attempts = 3; "
                         "schedule = [ \"1s\" ]; tier_partitions = 1;");
-        fx_write_config(f, wk_rx_port(rx), NULL, NULL, hooks, 2);
+        fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 2);
         produce_mix(f, N);
         w = fx_spawn(f);
         g = settle(f, P, NULL);

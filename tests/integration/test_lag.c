@@ -14,7 +14,7 @@
 #include <json-c/json.h>
 
 #include "it_util.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 #include "wk_sample.h"
 
 static int64_t wall_ms(void)
@@ -323,7 +323,7 @@ Test(lag, text_table, .timeout = 60)
 /* Requests the receiver answered, for the running-worker test. */
 static volatile int received;
 
-static void on_request(const wk_rx_request_t *req, void *opaque)
+static void on_request(const rx_request_t *req, void *opaque)
 {
         (void)req;
         (void)opaque;
@@ -333,9 +333,9 @@ static void on_request(const wk_rx_request_t *req, void *opaque)
 Test(lag, while_a_worker_runs, .timeout = 60)
 {
         char topic[96], group[96], cfg[256], logpath[300];
-        wk_rx_conf_t rc = {.cb = on_request};
+        rx_conf_t rc = {.cb = on_request};
         char errstr[256];
-        wk_rx_t *rx = wk_rx_start(&rc, errstr, sizeof(errstr));
+        rx_t *rx = rx_start(&rc, errstr, sizeof(errstr));
         json_object *doc;
         pid_t pid;
         int status;
@@ -347,7 +347,7 @@ Test(lag, while_a_worker_runs, .timeout = 60)
         produce_stamped(topic, 0, 20, wall_ms() - 60000);
         produce_stamped(topic, 1, 10, wall_ms() - 60000);
         write_config(cfg, sizeof(cfg), it_brokers(), topic, group, "earliest",
-                     wk_rx_port(rx));
+                     rx_port(rx));
         snprintf(logpath, sizeof(logpath), "%s.log", cfg);
         pid = it_spawn_worker(cfg, logpath);
         cr_assert(it_wait_committed_to_end(group, topic, 2, 40000),
@@ -365,7 +365,7 @@ Test(lag, while_a_worker_runs, .timeout = 60)
         cr_expect(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "worker did not stop cleanly (log: %s)", logpath);
         cr_expect(received >= 30);
-        wk_rx_stop(rx);
+        rx_stop(rx);
 }
 
 Test(lag, unreachable_broker_and_missing_topic, .timeout = 60)

@@ -15,7 +15,7 @@
 #include <criterion/criterion.h>
 
 #include "it_util.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 #include "wk_sample.h"
 
 /* Requests per path and answer class, from the receiver thread. */
@@ -25,7 +25,7 @@ static struct {
         int fail[2]; /* anything else */
 } rx_seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void on_request(const wk_rx_request_t *req, void *opaque)
+static void on_request(const rx_request_t *req, void *opaque)
 {
         int i = !strcmp(req->path, "/b");
 
@@ -48,11 +48,11 @@ static int seen_ok(int i)
         return n;
 }
 
-static wk_rx_t *receiver(void)
+static rx_t *receiver(void)
 {
-        wk_rx_conf_t c = {.cb = on_request};
+        rx_conf_t c = {.cb = on_request};
         char err[256];
-        wk_rx_t *rx = wk_rx_start(&c, err, sizeof(err));
+        rx_t *rx = rx_start(&c, err, sizeof(err));
 
         cr_assert_not_null(rx, "%s", err);
         return rx;
@@ -127,15 +127,14 @@ Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 120)
         static char body[1 << 16];
         char topic[96], group[96], cfg[256], logp[300], series[256];
         uint16_t admin = it_free_port();
-        wk_rx_t *rx = receiver();
+        rx_t *rx = receiver();
         pid_t pid;
         int st;
 
         it_unique("hb-it-op", topic, sizeof(topic));
         it_unique("hb-it-op-g", group, sizeof(group));
         it_create_topic(topic, 2);
-        config(cfg, sizeof(cfg), topic, group, wk_rx_port(rx), admin, "\"*\"",
-               "");
+        config(cfg, sizeof(cfg), topic, group, rx_port(rx), admin, "\"*\"", "");
         produce(topic, "m", 1, 100); /* Flow Completed: a only */
         produce(topic, "n", 6, 50);  /* NPS Score: a and b */
         snprintf(logp, sizeof(logp), "%s.log", cfg);
@@ -188,7 +187,7 @@ Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 120)
 
         st = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-        wk_rx_stop(rx);
+        rx_stop(rx);
 }
 
 static int a_got(void *arg)
@@ -200,7 +199,7 @@ Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
 {
         char topic[96], group[96], cfg[256], logp[300], text[4096];
         uint16_t admin = it_free_port();
-        wk_rx_t *rx = receiver();
+        rx_t *rx = receiver();
         int want;
         pid_t pid;
         FILE *f;
@@ -209,7 +208,7 @@ Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
         it_unique("hb-it-hup", topic, sizeof(topic));
         it_unique("hb-it-hup-g", group, sizeof(group));
         it_create_topic(topic, 1);
-        config(cfg, sizeof(cfg), topic, group, wk_rx_port(rx), admin,
+        config(cfg, sizeof(cfg), topic, group, rx_port(rx), admin,
                "\"flows.completed\"", "");
         snprintf(logp, sizeof(logp), "%s.log", cfg);
         pid = it_spawn_worker(cfg, logp);
@@ -235,8 +234,8 @@ Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
          * config() writes a new temp file: move it over the watched one. */
         {
                 char fresh[256];
-                config(fresh, sizeof(fresh), topic, group, wk_rx_port(rx),
-                       admin, "\"*\"", "");
+                config(fresh, sizeof(fresh), topic, group, rx_port(rx), admin,
+                       "\"*\"", "");
                 cr_assert_eq(rename(fresh, cfg), 0);
         }
         kill(pid, SIGHUP);
@@ -247,7 +246,7 @@ Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
         cr_assert(it_wait_committed_to_end(group, topic, 1, 30000));
         st = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-        wk_rx_stop(rx);
+        rx_stop(rx);
 }
 
 Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
@@ -255,7 +254,7 @@ Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
         static char body[1 << 16];
         char topic[96], group[96], dlq[96], cfg[256], logp[300], extra[256];
         uint16_t admin = it_free_port();
-        wk_rx_t *rx = receiver();
+        rx_t *rx = receiver();
         pid_t pid;
         int st;
 
@@ -265,9 +264,9 @@ Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
         it_create_topic(topic, 1);
         it_create_topic(dlq, 1);
         snprintf(extra, sizeof(extra), "dead_letter_topic = \"%s\";", dlq);
-        config(cfg, sizeof(cfg), topic, group, wk_rx_port(rx), admin, "\"*\"",
+        config(cfg, sizeof(cfg), topic, group, rx_port(rx), admin, "\"*\"",
                extra);
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "410"), 0);
+        cr_assert_eq(rx_set_script(rx, "/a", "410"), 0);
         produce(topic, "g", 1, 20);
         snprintf(logp, sizeof(logp), "%s.log", cfg);
         pid = it_spawn_worker(cfg, logp);
@@ -301,7 +300,7 @@ Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
                          "grep -q 'webhook disabled after 410 Gone' %s", logp);
                 cr_assert_eq(system(cmd), 0, "no loud log line in %s", logp);
         }
-        wk_rx_stop(rx);
+        rx_stop(rx);
 }
 
 /* --- the admin listener without a token -------------------------------- */

@@ -12,7 +12,7 @@
 
 #include "cfg.h"
 #include "it_util.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 #include "wk_sample.h"
 #include "wk_transform.h"
 
@@ -34,7 +34,7 @@ static struct {
         size_t n, cap;
 } seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void on_request(const wk_rx_request_t *req, void *opaque)
+static void on_request(const rx_request_t *req, void *opaque)
 {
         seen_t *s;
 
@@ -63,15 +63,15 @@ static size_t seen_count(void)
         return n;
 }
 
-static wk_rx_t *start_receiver(void)
+static rx_t *start_receiver(void)
 {
-        wk_rx_conf_t c = {.cb = on_request};
+        rx_conf_t c = {.cb = on_request};
         char errstr[256];
-        wk_rx_t *rx = wk_rx_start(&c, errstr, sizeof(errstr));
+        rx_t *rx = rx_start(&c, errstr, sizeof(errstr));
 
         cr_assert_not_null(rx, "receiver: %s", errstr);
-        cr_assert_eq(wk_rx_set_secret(rx, "/a", SECRET_A, 0), 0);
-        cr_assert_eq(wk_rx_set_secret(rx, "/b", SECRET_B, 1), 0);
+        cr_assert_eq(rx_set_secret(rx, "/a", SECRET_A, 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "/b", SECRET_B, 1), 0);
         return rx;
 }
 
@@ -124,7 +124,7 @@ Test(pipeline, every_webhook_gets_exactly_its_payloads_then_commit,
         char id[64], key[32], logpath[300];
         static expect_t exp[2 * N];
         size_t nexp = 0;
-        wk_rx_t *rx = start_receiver();
+        rx_t *rx = start_receiver();
         rd_kafka_t *rk;
         cfg_t *cfg;
         wk_mapping_t *map = wk_mapping_new();
@@ -135,7 +135,7 @@ Test(pipeline, every_webhook_gets_exactly_its_payloads_then_commit,
         it_unique("hb-it-pipe", topic, sizeof(topic));
         it_unique("hb-it-group", group, sizeof(group));
         it_create_topic(topic, PARTS);
-        write_config(cfgpath, sizeof(cfgpath), topic, group, wk_rx_port(rx),
+        write_config(cfgpath, sizeof(cfgpath), topic, group, rx_port(rx),
                      "concurrency = 32; retry = { initial_ms = 50; max_ms = "
                      "500; max_attempts = 5; };");
         cfg = cfg_load(cfgpath, errstr, sizeof(errstr));
@@ -224,7 +224,7 @@ Test(pipeline, every_webhook_gets_exactly_its_payloads_then_commit,
                 free(exp[e].body);
         wk_mapping_destroy(map);
         cfg_destroy(cfg);
-        wk_rx_stop(rx);
+        rx_stop(rx);
 }
 
 /* Has webhook-id \p id been answered 2xx? */
@@ -245,7 +245,7 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
         enum { N = 30 };
         char topic[96], group[96], cfgpath[256], raw[2048], id[64];
         char logpath[300];
-        wk_rx_t *rx = start_receiver();
+        rx_t *rx = start_receiver();
         rd_kafka_t *rk;
         int64_t committed, end;
         int first_unfinished = -1;
@@ -260,12 +260,12 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
          * no retry tiers: they retry in the worker, holding the offset
          * (with tiers they would leave the partition, scenario 15 of
          * test_faults) */
-        write_config(cfgpath, sizeof(cfgpath), topic, group, wk_rx_port(rx),
+        write_config(cfgpath, sizeof(cfgpath), topic, group, rx_port(rx),
                      "concurrency = 4; retry = { initial_ms = 20; max_ms = "
                      "100; max_attempts = 3; schedule = [ ]; }; "
                      "on_exhausted = \"retry\";"
                      " circuit = { failures = 5; open_ms = 100; };");
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "200*5,500"), 0);
+        cr_assert_eq(rx_set_script(rx, "/a", "200*5,500"), 0);
 
         rk = it_producer();
         for (int i = 0; i < N; i++) {
@@ -308,7 +308,7 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
                              (long long)committed, first_unfinished);
 
         /* The receiver recovers: everything is delivered and committed. */
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "200"), 0);
+        cr_assert_eq(rx_set_script(rx, "/a", "200"), 0);
         cr_assert(it_wait_committed_to_end(group, topic, 1, 60000),
                   "offsets did not catch up after recovery (log: %s)", logpath);
         for (int i = 0; i < N; i++) {
@@ -318,5 +318,5 @@ Test(pipeline, failing_webhook_holds_its_offset_until_it_recovers,
         status = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "worker did not stop cleanly (log: %s)", logpath);
-        wk_rx_stop(rx);
+        rx_stop(rx);
 }

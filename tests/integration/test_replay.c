@@ -17,7 +17,7 @@
 
 #include "cfg.h"
 #include "it_util.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 #include "wk_sample.h"
 #include "hb_time.h"
 #include "wk_transform.h"
@@ -42,7 +42,7 @@ static struct {
         size_t n, cap;
 } seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void on_request(const wk_rx_request_t *req, void *opaque)
+static void on_request(const rx_request_t *req, void *opaque)
 {
         (void)opaque;
         pthread_mutex_lock(&seen.lock);
@@ -94,17 +94,17 @@ static int64_t wall_ms(void)
 typedef struct fixture_s {
         char topic[96], group[128], cfg[256];
         int64_t ts0; /* stamp of event 0 */
-        wk_rx_t *rx;
+        rx_t *rx;
         cfg_t *config;
 } fixture_t;
 
 static void setup_fixture(fixture_t *f, const char *name)
 {
-        wk_rx_conf_t rc = {.cb = on_request};
+        rx_conf_t rc = {.cb = on_request};
         char errstr[4096], text[4096], raw[2048], id[32], key[32];
         rd_kafka_t *rk;
 
-        f->rx = wk_rx_start(&rc, errstr, sizeof(errstr));
+        f->rx = rx_start(&rc, errstr, sizeof(errstr));
         cr_assert_not_null(f->rx, "receiver: %s", errstr);
         it_unique(name, f->topic, sizeof(f->topic));
         snprintf(f->group, sizeof(f->group), "%s-live", f->topic);
@@ -122,8 +122,8 @@ static void setup_fixture(fixture_t *f, const char *name)
                  "    events = [ \"flows.completed\", \"nps.score\", "
                  "\"forms.submitted\" ]; }\n"
                  ");\nadmin = { listen = \"\"; };\n",
-                 it_brokers(), f->group, f->topic, CONCURRENCY,
-                 wk_rx_port(f->rx), wk_rx_port(f->rx));
+                 it_brokers(), f->group, f->topic, CONCURRENCY, rx_port(f->rx),
+                 rx_port(f->rx));
         it_write_temp(text, f->cfg, sizeof(f->cfg));
         f->config = cfg_load(f->cfg, errstr, sizeof(errstr));
         cr_assert_not_null(f->config, "config: %s", errstr);
@@ -155,7 +155,7 @@ static void setup_fixture(fixture_t *f, const char *name)
 
 static void teardown_fixture(fixture_t *f)
 {
-        wk_rx_stop(f->rx);
+        rx_stop(f->rx);
         cfg_destroy(f->config);
 }
 
@@ -621,7 +621,7 @@ Test(replay, second_signal_abandons_in_flight_and_they_come_again,
         unlink(state);
         snprintf(logpath, sizeof(logpath), "%s.log", state);
         /* 40 quick answers, then every request hangs for 20 s. */
-        cr_assert_eq(wk_rx_set_script(f.rx, "/a", "200*40,delay=20000"), 0);
+        cr_assert_eq(rx_set_script(f.rx, "/a", "200*40,delay=20000"), 0);
         pid = spawn_hb(args, logpath);
         t0 = it_now_ms();
         while (seen_count() < 41 && it_now_ms() - t0 < 20000)
@@ -641,7 +641,7 @@ Test(replay, second_signal_abandons_in_flight_and_they_come_again,
                   (long long)(it_now_ms() - t0));
         first_run = seen_count();
 
-        cr_assert_eq(wk_rx_set_script(f.rx, "/a", "200"), 0);
+        cr_assert_eq(rx_set_script(f.rx, "/a", "200"), 0);
         rc = run_hb(args, out, sizeof(out), 40000);
         cr_assert_eq(rc, 0, "resumed replay exit %d:\n%s", rc, out);
         for (int i = 0; i < N; i++) {

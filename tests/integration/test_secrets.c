@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 
 #include "it_util.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 
 /* The keys behind the whsec_ secrets, and the raw secrets: distinctive
  * words, so a partial print is caught too. */
@@ -360,7 +360,7 @@ static struct {
         char leak[128];
 } rx_seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void on_request(const wk_rx_request_t *req, void *opaque)
+static void on_request(const rx_request_t *req, void *opaque)
 {
         int i = req->path[1] - 'a';
         const char *what;
@@ -378,20 +378,20 @@ static void on_request(const wk_rx_request_t *req, void *opaque)
         pthread_mutex_unlock(&rx_seen.lock);
 }
 
-static wk_rx_t *rx;
+static rx_t *rx;
 
 static void setup(void)
 {
         char err[256];
-        wk_rx_conf_t c = {.cb = on_request};
+        rx_conf_t c = {.cb = on_request};
 
         cr_assert_not_null(mkdtemp(tmpdir));
         secrets_setup();
-        rx = wk_rx_start(&c, err, sizeof(err));
+        rx = rx_start(&c, err, sizeof(err));
         cr_assert_not_null(rx, "%s", err);
-        cr_assert_eq(wk_rx_set_secret(rx, "/a", secret_inline, 0), 0);
-        cr_assert_eq(wk_rx_set_secret(rx, "/b", secret_env, 0), 0);
-        cr_assert_eq(wk_rx_set_secret(rx, "/c", RAW_FILE, 1), 0);
+        cr_assert_eq(rx_set_secret(rx, "/a", secret_inline, 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "/b", secret_env, 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "/c", RAW_FILE, 1), 0);
         for (int i = 0; i < 3; i++)
                 rx_seen.verified[i] = -1;
 
@@ -400,8 +400,8 @@ static void setup(void)
         snprintf(cfg_good, sizeof(cfg_good), "%s/good.cfg", tmpdir);
         snprintf(cfg_bad, sizeof(cfg_bad), "%s/bad.cfg", tmpdir);
         admin_port = it_free_port();
-        write_config(cfg_good, wk_rx_port(rx), admin_port, 0);
-        write_config(cfg_bad, wk_rx_port(rx), admin_port, 1);
+        write_config(cfg_good, rx_port(rx), admin_port, 0);
+        write_config(cfg_bad, rx_port(rx), admin_port, 1);
         snprintf(event_path, sizeof(event_path), "%s/events.jsonl", tmpdir);
         write_file(event_path,
                    "{\"type\":\"track\",\"event\":\"Flow Completed\","
@@ -416,7 +416,7 @@ static void teardown(void)
         struct dirent *e;
         char path[512];
 
-        wk_rx_stop(rx);
+        rx_stop(rx);
         rx = NULL;
         if (getenv("HB_SECRETS_KEEP")) { /* to read what was printed */
                 fprintf(stderr, "test_secrets: kept %s\n", tmpdir);
@@ -672,7 +672,7 @@ Test(secrets, url_token)
                  "webhooks = ( { name = \"tokenised\";\n"
                  "  url = \"http://127.0.0.1:%u/a?token=hb-url-canary-Uu6\";\n"
                  "  events = [ \"*\" ]; secret = \"%s\"; } );\n",
-                 wk_rx_port(rx), secret_inline);
+                 rx_port(rx), secret_inline);
         write_file(cfg, text);
         run_clean("check-url", NULL, check, &o);
         free(o.text);

@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 
 #include "it_util.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 #include "wk_sample.h"
 
 enum { N = 2400, PARTS = 4, HOOKS = 4 };
@@ -32,7 +32,7 @@ static struct {
         unsigned unknown;
 } rx_seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void on_request(const wk_rx_request_t *req, void *opaque)
+static void on_request(const rx_request_t *req, void *opaque)
 {
         json_object *o = json_tokener_parse(req->body), *v;
         const char *app = NULL;
@@ -89,8 +89,8 @@ Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
 {
         char topic[96], group[96], cfgpath[256], text[4096], raw[2048];
         char key[32], logpath[300], errstr[256];
-        wk_rx_conf_t c = {.cb = on_request};
-        wk_rx_t *rx = wk_rx_start(&c, errstr, sizeof(errstr));
+        rx_conf_t c = {.cb = on_request};
+        rx_t *rx = rx_start(&c, errstr, sizeof(errstr));
         unsigned want[HOOKS] = {0}, have[HOOKS] = {0}, dup[HOOKS] = {0};
         rd_kafka_t *rk;
         pid_t pid;
@@ -117,8 +117,8 @@ Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
                  "  { name = \"ops\"; url = \"http://127.0.0.1:%u/ops\"; "
                  "events = [ \"*\" ]; }\n"
                  ");\nadmin = { listen = \"\"; };\n",
-                 it_brokers(), group, topic, wk_rx_port(rx), wk_rx_port(rx),
-                 wk_rx_port(rx), wk_rx_port(rx));
+                 it_brokers(), group, topic, rx_port(rx), rx_port(rx),
+                 rx_port(rx), rx_port(rx));
         it_write_temp(text, cfgpath, sizeof(cfgpath));
 
         rk = it_producer();
@@ -166,5 +166,5 @@ Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
                      rx_seen.unknown);
         cr_expect_eq(want[3], N);
         pthread_mutex_unlock(&rx_seen.lock);
-        wk_rx_stop(rx);
+        rx_stop(rx);
 }

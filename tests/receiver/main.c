@@ -1,4 +1,4 @@
-/* hb-receiver: the test webhook subscriber (wk_receiver) as a program, for
+/* hb-receiver: the test webhook subscriber (rx_receiver) as a program, for
  * shell-driven delivery and fault tests. */
 #include <errno.h>
 #include <getopt.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 
 #define MAX_RULES 64
 
@@ -122,7 +122,7 @@ out:
         return ok;
 }
 
-static void print_request(const wk_rx_request_t *req, void *opaque)
+static void print_request(const rx_request_t *req, void *opaque)
 {
         (void)opaque;
         printf("%llu %s status=%d verified=%s id=%s bytes=%zu\n",
@@ -148,11 +148,11 @@ int main(int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        wk_rx_conf_t conf = {0};
+        rx_conf_t conf = {0};
         rule_t secrets[MAX_RULES], scripts[MAX_RULES];
         int n_secrets = 0, n_scripts = 0, quiet = 0, c, rc = 1, sig;
         const char *port_file = NULL;
-        wk_rx_t *rx = NULL;
+        rx_t *rx = NULL;
         char errstr[512];
         sigset_t set;
 
@@ -230,14 +230,14 @@ int main(int argc, char **argv)
         sigaddset(&set, SIGINT);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-        rx = wk_rx_start(&conf, errstr, sizeof(errstr));
+        rx = rx_start(&conf, errstr, sizeof(errstr));
         if (!rx) {
                 fprintf(stderr, "hb-receiver: %s\n", errstr);
                 goto out;
         }
         for (int i = 0; i < n_secrets; i++) {
-                if (wk_rx_set_secret(rx, secrets[i].path, secrets[i].value,
-                                     secrets[i].userpilot) == -1) {
+                if (rx_set_secret(rx, secrets[i].path, secrets[i].value,
+                                  secrets[i].userpilot) == -1) {
                         fprintf(stderr,
                                 "hb-receiver: the secret for %s does not "
                                 "decode\n",
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
                 }
         }
         for (int i = 0; i < n_scripts; i++) {
-                if (wk_rx_set_script(rx, scripts[i].path, scripts[i].value) ==
+                if (rx_set_script(rx, scripts[i].path, scripts[i].value) ==
                     -1) {
                         fprintf(stderr,
                                 "hb-receiver: bad script for %s: \"%s\" "
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
                         goto out;
                 }
         }
-        if (port_file && write_port_file(port_file, wk_rx_port(rx)) == -1) {
+        if (port_file && write_port_file(port_file, rx_port(rx)) == -1) {
                 fprintf(stderr, "hb-receiver: cannot write %s: %s\n", port_file,
                         strerror(errno));
                 goto out;
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
         if (!quiet) {
                 printf("listening on %s:%u\n",
                        conf.bind ? conf.bind : "127.0.0.1",
-                       (unsigned)wk_rx_port(rx));
+                       (unsigned)rx_port(rx));
                 fflush(stdout);
         }
 
@@ -271,7 +271,7 @@ int main(int argc, char **argv)
                 goto out;
         rc = 0;
 out:
-        wk_rx_stop(rx);
+        rx_stop(rx);
         for (int i = 0; i < n_secrets; i++)
                 free((char *)secrets[i].path);
         for (int i = 0; i < n_scripts; i++)

@@ -1,12 +1,11 @@
 /*
  * Tests for wh_endpoint and wh_pool against a real HTTP server on
- * 127.0.0.1: a small libmicrohttpd daemon in this file answers each
- * request with the next step of a script (status, Retry-After, delay,
- * body size) and records what it received.
+ * 127.0.0.1: the receiver (rx_receiver) answers each request with the
+ * next step of a script (status, Retry-After, delay, body size) and the
+ * helpers below record what it received.
  */
 #include <criterion/criterion.h>
 
-#include <microhttpd.h>
 #include <curl/curl.h>
 
 #include <arpa/inet.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rx_receiver.h"
 #include "wh_endpoint.h"
 #include "wh_pool.h"
 #include "wh_pool_sched.h"
@@ -40,20 +40,22 @@ typedef struct step_s {
 } step_t;
 
 typedef struct srv_s {
-        struct MHD_Daemon *d;
+        rx_t *rx;
         uint16_t port;
         char url[64];
         pthread_mutex_t mu;
-        const step_t *steps;
+        const step_t *steps; /* read as each request comes: a test may
+                                still change a step after the start */
         size_t nsteps;
+        size_t taken;             /* steps handed out */
         wh_key_t *key, *key_prev; /* to verify with, or NULL */
         int userpilot;
 
         int requests;
         int verified;      /* requests whose signature(s) verified */
         int verified_prev; /* ... with key_prev */
-        int cur, max_cur;  /* concurrent requests in the handler */
-        int connections;   /* TCP connections accepted */
+        int max_cur;       /* the most requests at once (rx_stats) */
+        int connections;   /* TCP connections accepted (rx_stats) */
         /* the last request */
         char id[256], ts[64], sig[512], ct[128], ua[128], auth[128];
         char xsig[512], path[128];
@@ -65,189 +67,103 @@ typedef struct srv_s {
         int nseen;
 } srv_t;
 
-typedef struct req_s {
-        char *body;
-        size_t len;
-} req_t;
+/* The receiver asks for each request's answer: the next step. */
+static int srv_step(const char *path, rx_step_t *out, void *opaque)
+{
+        srv_t *s = opaque;
+        step_t st;
+        int plus;
 
-static void copy_hdr(struct MHD_Connection *c, const char *name, char *out,
+        (void)path;
+        pthread_mutex_lock(&s->mu);
+        st = s->steps[s->taken < s->nsteps ? s->taken : s->nsteps - 1];
+        s->taken++;
+        pthread_mutex_unlock(&s->mu);
+        out->status = st.status;
+        out->delay_ms = st.delay_ms;
+        out->body_len = st.body_len;
+        out->text = "ok";
+        out->location = st.location;
+        if (st.retry_after && sscanf(st.retry_after, "date+%d", &plus) == 1) {
+                out->ra = RX_RA_DATE;
+                out->ra_s = plus;
+        } else if (st.retry_after) {
+                out->ra = RX_RA_SECONDS;
+                out->ra_s = (int)strtol(st.retry_after, NULL, 10);
+        }
+        return 1;
+}
+
+static void copy_hdr(const rx_request_t *req, const char *name, char *out,
                      size_t out_size)
 {
-        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+        const char *v = rx_request_header(req, name);
 
         snprintf(out, out_size, "%s", v ? v : "");
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
-                               const char *url, const char *method,
-                               const char *version, const char *upload,
-                               size_t *upload_size, void **con_cls)
+/* The receiver hands over each request, before it answers. */
+static void srv_record(const rx_request_t *req, void *opaque)
 {
-        srv_t *s = cls;
-        req_t *r = *con_cls;
-        struct MHD_Response *resp;
-        step_t st;
-        char *out;
-        size_t out_len;
-        enum MHD_Result ret;
-
-        (void)method;
-        (void)version;
-        if (!r) {
-                r = calloc(1, sizeof(*r));
-                *con_cls = r;
-                return r ? MHD_YES : MHD_NO;
-        }
-        if (*upload_size > 0) {
-                char *nb = realloc(r->body, r->len + *upload_size + 1);
-                if (!nb)
-                        return MHD_NO;
-                memcpy(nb + r->len, upload, *upload_size);
-                r->body = nb;
-                r->len += *upload_size;
-                r->body[r->len] = '\0';
-                *upload_size = 0;
-                return MHD_YES;
-        }
+        srv_t *s = opaque;
+        const char *b = req->body ? req->body : "";
 
         pthread_mutex_lock(&s->mu);
-        st = s->steps[(size_t)s->requests < s->nsteps ? (size_t)s->requests
-                                                      : s->nsteps - 1];
         s->requests++;
-        if (++s->cur > s->max_cur)
-                s->max_cur = s->cur;
-        copy_hdr(c, "webhook-id", s->id, sizeof(s->id));
+        copy_hdr(req, "webhook-id", s->id, sizeof(s->id));
         if (s->nseen < 256)
                 snprintf(s->seen[s->nseen++], sizeof(s->seen[0]), "%.15s",
                          s->id);
-        copy_hdr(c, "webhook-timestamp", s->ts, sizeof(s->ts));
-        copy_hdr(c, "webhook-signature", s->sig, sizeof(s->sig));
-        copy_hdr(c, "X-Signature", s->xsig, sizeof(s->xsig));
-        copy_hdr(c, "Content-Type", s->ct, sizeof(s->ct));
-        copy_hdr(c, "User-Agent", s->ua, sizeof(s->ua));
-        copy_hdr(c, "Authorization", s->auth, sizeof(s->auth));
-        s->has_expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    "Expect") != NULL;
-        snprintf(s->path, sizeof(s->path), "%s", url);
-        s->body_len = r->len < sizeof(s->body) ? r->len : sizeof(s->body);
-        if (r->len)
-                memcpy(s->body, r->body, s->body_len);
+        copy_hdr(req, "webhook-timestamp", s->ts, sizeof(s->ts));
+        copy_hdr(req, "webhook-signature", s->sig, sizeof(s->sig));
+        copy_hdr(req, "X-Signature", s->xsig, sizeof(s->xsig));
+        copy_hdr(req, "Content-Type", s->ct, sizeof(s->ct));
+        copy_hdr(req, "User-Agent", s->ua, sizeof(s->ua));
+        copy_hdr(req, "Authorization", s->auth, sizeof(s->auth));
+        s->has_expect = rx_request_header(req, "Expect") != NULL;
+        snprintf(s->path, sizeof(s->path), "%s", req->path);
+        s->body_len = req->body_len < sizeof(s->body) ? req->body_len
+                                                      : sizeof(s->body);
+        if (req->body_len)
+                memcpy(s->body, req->body, s->body_len);
         if (s->key) {
-                const char *b = r->body ? r->body : "";
+                size_t n = req->body_len;
+
                 if (s->userpilot) {
                         s->verified +=
-                                wh_verify_userpilot(s->key, b, r->len, s->xsig);
+                                wh_verify_userpilot(s->key, b, n, s->xsig);
                         if (s->key_prev)
                                 s->verified_prev += wh_verify_userpilot(
-                                        s->key_prev, b, r->len, s->xsig);
+                                        s->key_prev, b, n, s->xsig);
                 } else {
                         s->verified += wh_verify_standard(s->key, s->id, s->ts,
-                                                          b, r->len, s->sig);
+                                                          b, n, s->sig);
                         if (s->key_prev)
-                                s->verified_prev += wh_verify_standard(
-                                        s->key_prev, s->id, s->ts, b, r->len,
-                                        s->sig);
+                                s->verified_prev +=
+                                        wh_verify_standard(s->key_prev, s->id,
+                                                           s->ts, b, n, s->sig);
                 }
         }
         pthread_mutex_unlock(&s->mu);
-
-        if (st.delay_ms > 0)
-                usleep((useconds_t)st.delay_ms * 1000);
-
-        out_len = st.body_len ? st.body_len : 2;
-        out = malloc(out_len);
-        if (!out)
-                return MHD_NO;
-        if (st.body_len) {
-                for (size_t i = 0; i < out_len; i++)
-                        out[i] = (char)('a' + i % 26);
-        } else {
-                memcpy(out, "ok", 2);
-        }
-        resp = MHD_create_response_from_buffer(out_len, out,
-                                               MHD_RESPMEM_MUST_FREE);
-        if (st.retry_after) {
-                char date[64];
-                int plus;
-
-                if (sscanf(st.retry_after, "date+%d", &plus) == 1) {
-                        time_t t = time(NULL) + plus;
-                        struct tm tm;
-
-                        gmtime_r(&t, &tm);
-                        strftime(date, sizeof(date),
-                                 "%a, %d %b %Y %H:%M:%S GMT", &tm);
-                        MHD_add_response_header(resp, "Retry-After", date);
-                } else {
-                        MHD_add_response_header(resp, "Retry-After",
-                                                st.retry_after);
-                }
-        }
-        if (st.location)
-                MHD_add_response_header(resp, "Location", st.location);
-
-        pthread_mutex_lock(&s->mu);
-        s->cur--;
-        pthread_mutex_unlock(&s->mu);
-        ret = MHD_queue_response(c, (unsigned int)st.status, resp);
-        MHD_destroy_response(resp);
-        return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-        req_t *r = *con_cls;
-
-        (void)cls;
-        (void)c;
-        (void)toe;
-        if (r) {
-                free(r->body);
-                free(r);
-                *con_cls = NULL;
-        }
-}
-
-static void on_connection(void *cls, struct MHD_Connection *c,
-                          void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-        srv_t *s = cls;
-
-        (void)c;
-        (void)socket_context;
-        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-                pthread_mutex_lock(&s->mu);
-                s->connections++;
-                pthread_mutex_unlock(&s->mu);
-        }
 }
 
 static srv_t *srv_start(const step_t *steps, size_t nsteps)
 {
         srv_t *s = calloc(1, sizeof(*s));
-        struct sockaddr_in sa;
-        const union MHD_DaemonInfo *info;
+        rx_conf_t conf = {0};
+        char err[512];
 
         cr_assert_not_null(s);
         pthread_mutex_init(&s->mu, NULL);
         s->steps = steps;
         s->nsteps = nsteps;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sa.sin_port = 0;
-        s->d = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &sa,
-                MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
-        cr_assert_not_null(s->d, "MHD_start_daemon failed");
-        info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-        cr_assert_not_null(info);
-        s->port = info->port;
+        conf.cb = srv_record;
+        conf.opaque = s;
+        conf.step_cb = srv_step;
+        conf.step_opaque = s;
+        s->rx = rx_start(&conf, err, sizeof(err));
+        cr_assert_not_null(s->rx, "receiver: %s", err);
+        s->port = rx_port(s->rx);
         snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u/hook",
                  (unsigned)s->port);
         return s;
@@ -255,7 +171,7 @@ static srv_t *srv_start(const step_t *steps, size_t nsteps)
 
 static void srv_stop(srv_t *s)
 {
-        MHD_stop_daemon(s->d);
+        rx_stop(s->rx);
         wh_key_destroy(s->key);
         wh_key_destroy(s->key_prev);
         pthread_mutex_destroy(&s->mu);
@@ -265,9 +181,13 @@ static void srv_stop(srv_t *s)
 /* A counter the server threads write, read under their lock. */
 static int srv_get(srv_t *s, const int *field)
 {
+        rx_stats_t st;
         int n;
 
+        rx_stats(s->rx, &st);
         pthread_mutex_lock(&s->mu);
+        s->max_cur = st.max_in_flight;
+        s->connections = (int)st.connections;
         n = *field;
         pthread_mutex_unlock(&s->mu);
         return n;

@@ -8,22 +8,22 @@
 #include <criterion/criterion.h>
 
 #include "wh_pool.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 
-static wk_rx_t *rx;
+static rx_t *rx;
 
 static void setup(void)
 {
-        wk_rx_conf_t c = {0};
+        rx_conf_t c = {0};
         char err[256];
 
-        rx = wk_rx_start(&c, err, sizeof(err));
+        rx = rx_start(&c, err, sizeof(err));
         cr_assert_not_null(rx, "%s", err);
 }
 
 static void teardown(void)
 {
-        wk_rx_stop(rx);
+        rx_stop(rx);
 }
 
 TestSuite(policy, .init = setup, .fini = teardown, .timeout = 60);
@@ -44,8 +44,7 @@ static wh_endpoint_t *endpoint(const char *name, const char *path, int cap,
         cfg_webhook_t wh = {0};
         wh_endpoint_t *ep;
 
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", wk_rx_port(rx),
-                 path);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", rx_port(rx), path);
         wh.name = name;
         wh.url = url;
         wh.enabled = 1;
@@ -116,7 +115,7 @@ Test(policy, a_hanging_webhook_does_not_hold_back_another)
         wh_endpoint_t *fast = endpoint("fast", "/fast", 2, 1);
         done_t ds[6] = {0}, df[20] = {0};
 
-        cr_assert_eq(wk_rx_set_script(rx, "/slow", "200:delay=1500"), 0);
+        cr_assert_eq(rx_set_script(rx, "/slow", "200:delay=1500"), 0);
         for (int i = 0; i < 6; i++)
                 wh_pool_submit(p, slow, "s", "{}", 2, 0, on_done, &ds[i]);
         for (int i = 0; i < 20; i++)
@@ -157,7 +156,7 @@ Test(policy, circuit_opens_then_one_probe_closes_it)
         uint64_t before;
 
         wh_pool_set_attempt_cb(p, on_attempt, NULL);
-        cr_assert_eq(wk_rx_set_script(rx, "/cb", "500"), 0);
+        cr_assert_eq(rx_set_script(rx, "/cb", "500"), 0);
         wh_pool_submit(p, ep, "x", "{}", 2, 0, on_done, &d);
         /* Three failures open the circuit. */
         for (int64_t end = ms() + 2000;
@@ -166,16 +165,16 @@ Test(policy, circuit_opens_then_one_probe_closes_it)
         cr_assert_eq(wh_pool_circuit(p, ep), 2);
         cr_assert_eq(attempts_seen, 3);
         /* While open, nothing reaches the server. */
-        before = wk_rx_count(rx);
+        before = rx_count(rx);
         for (int64_t end = ms() + 250; ms() < end;)
                 wh_pool_run(p, 10, -1);
-        cr_assert_eq(wk_rx_count(rx), before);
+        cr_assert_eq(rx_count(rx), before);
         /* The server recovers; after open_ms one probe closes it. */
-        cr_assert_eq(wk_rx_set_script(rx, "/cb", "200"), 0);
+        cr_assert_eq(rx_set_script(rx, "/cb", "200"), 0);
         run_until(p, &d, 1, 5000);
         cr_assert_eq(d.outcome, WH_OUT_OK);
         cr_assert_eq(wh_pool_circuit(p, ep), 0);
-        cr_assert_eq(wk_rx_count(rx), before + 1);
+        cr_assert_eq(rx_count(rx), before + 1);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
 }
@@ -186,7 +185,7 @@ Test(policy, gone_disables_the_endpoint)
         wh_endpoint_t *ep = endpoint("gone", "/gone", 1, 3);
         done_t d[5] = {0};
 
-        cr_assert_eq(wk_rx_set_script(rx, "/gone", "410"), 0);
+        cr_assert_eq(rx_set_script(rx, "/gone", "410"), 0);
         for (int i = 0; i < 5; i++)
                 wh_pool_submit(p, ep, "g", "{}", 2, 0, on_done, &d[i]);
         run_until(p, d, 5, 5000);
@@ -196,7 +195,7 @@ Test(policy, gone_disables_the_endpoint)
         /* cap 1: the others never went out */
         for (int i = 1; i < 5; i++)
                 cr_assert_eq(d[i].outcome, WH_OUT_DISABLED);
-        cr_assert_eq(wk_rx_count(rx), 1);
+        cr_assert_eq(rx_count(rx), 1);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
 }
@@ -220,16 +219,16 @@ Test(policy, ssrf_guard_refuses_loopback_unless_allowed)
         cr_assert(strstr(d.error, "loopback") &&
                           strstr(d.error, "allow_networks"),
                   "%s", d.error);
-        cr_assert_eq(wk_rx_count(rx), 0);
+        cr_assert_eq(rx_count(rx), 0);
 
         /* A name that resolves to loopback is refused just the same. */
-        snprintf(url, sizeof(url), "http://localhost:%u/ssrf", wk_rx_port(rx));
+        snprintf(url, sizeof(url), "http://localhost:%u/ssrf", rx_port(rx));
         byname = wh_endpoint_new(&wh, err, sizeof(err));
         cr_assert_not_null(byname, "%s", err);
         wh_pool_submit(p, byname, "s", "{}", 2, 0, on_done, &d2);
         run_until(p, &d2, 1, 5000);
         cr_assert_eq(d2.outcome, WH_OUT_PERMANENT, "%s", d2.error);
-        cr_assert_eq(wk_rx_count(rx), 0);
+        cr_assert_eq(rx_count(rx), 0);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
         wh_endpoint_unref(byname);
@@ -245,7 +244,7 @@ Test(policy, deferred_deliveries_do_not_wait_for_an_open_circuit)
         wh_endpoint_t *ep = endpoint("df", "/df", 1, 2);
         done_t d[4] = {0}, late = {0}, waits = {0};
 
-        cr_assert_eq(wk_rx_set_script(rx, "/df", "503"), 0);
+        cr_assert_eq(rx_set_script(rx, "/df", "503"), 0);
         /* cap 1: two failed attempts open it; the rest are queued or
          * wait for a retry */
         for (int i = 0; i < 4; i++)
@@ -253,7 +252,7 @@ Test(policy, deferred_deliveries_do_not_wait_for_an_open_circuit)
                                &d[i]);
         run_until(p, d, 4, 3000);
         cr_assert_eq(wh_pool_circuit(p, ep), 2);
-        cr_assert_eq(wk_rx_count(rx), 2);
+        cr_assert_eq(rx_count(rx), 2);
         for (int i = 0; i < 4; i++) {
                 cr_assert_eq(d[i].n, 1, "d[%d] waited for the circuit", i);
                 cr_assert(d[i].outcome == WH_OUT_DEFERRED ||
@@ -267,7 +266,7 @@ Test(policy, deferred_deliveries_do_not_wait_for_an_open_circuit)
         cr_assert(strstr(late.error, "circuit open") != NULL, "%s", late.error);
         wh_pool_run(p, 100, -1);
         cr_assert_eq(waits.n, 0, "the one without the flag waits");
-        cr_assert_eq(wk_rx_count(rx), 2);
+        cr_assert_eq(rx_count(rx), 2);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
 }
@@ -291,20 +290,20 @@ Test(policy, long_retry_after_and_once)
         wh_endpoint_t *ep = endpoint("ra", "/ra", 1, 5);
         done_t a = {0}, b = {0};
 
-        cr_assert_eq(wk_rx_set_script(rx, "/ra", "503:ra=30"), 0);
+        cr_assert_eq(rx_set_script(rx, "/ra", "503:ra=30"), 0);
         wh_pool_submit(p, ep, "a", "{}", 2, WH_SUBMIT_DEFER, on_done_ra, &a);
         run_until(p, &a, 1, 3000);
         cr_assert_eq(a.outcome, WH_OUT_DEFERRED);
         cr_assert_eq(last_retry_after, 30000);
         cr_assert_eq(last_attempts, 1);
-        cr_assert_eq(wk_rx_set_script(rx, "/ra", "500"), 0);
+        cr_assert_eq(rx_set_script(rx, "/ra", "500"), 0);
         wh_pool_submit(p, ep, "b", "{}", 2, WH_SUBMIT_DEFER | WH_SUBMIT_ONCE,
                        on_done_ra, &b);
         run_until(p, &b, 1, 3000);
         cr_assert_eq(b.outcome, WH_OUT_EXHAUSTED);
         cr_assert_eq(last_attempts, 1);
         cr_assert_eq(last_retry_after, -1);
-        cr_assert_eq(wk_rx_count(rx), 2);
+        cr_assert_eq(rx_count(rx), 2);
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
 }

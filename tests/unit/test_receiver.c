@@ -1,4 +1,4 @@
-/* Tests for wk_receiver: scripts, signatures, recording, control, load. All
+/* Tests for rx_receiver: scripts, signatures, recording, control, load. All
  * traffic stays on 127.0.0.1 (libcurl, proxies off). */
 #include <criterion/criterion.h>
 
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "wh_sign.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -27,7 +27,7 @@ static struct {
         char last_path[64];
 } seen = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 1, ""};
 
-static wk_rx_t *rx;
+static rx_t *rx;
 static char record_path[] = "/tmp/hb-test-receiver-XXXXXX";
 
 typedef struct resp_s {
@@ -39,7 +39,7 @@ typedef struct resp_s {
         size_t body_len;
 } resp_t;
 
-static void on_req(const wk_rx_request_t *req, void *opaque)
+static void on_req(const rx_request_t *req, void *opaque)
 {
         (void)opaque;
         pthread_mutex_lock(&seen.lock);
@@ -55,16 +55,16 @@ static void on_req(const wk_rx_request_t *req, void *opaque)
 
 static void start_rx(int control)
 {
-        wk_rx_conf_t conf = {
+        rx_conf_t conf = {
                 .record_path = record_path, .cb = on_req, .control = control};
         char err[256] = "";
         int fd = mkstemp(record_path);
 
         cr_assert(fd >= 0);
         close(fd);
-        rx = wk_rx_start(&conf, err, sizeof(err));
-        cr_assert_not_null(rx, "wk_rx_start: %s", err);
-        cr_assert_neq(wk_rx_port(rx), 0);
+        rx = rx_start(&conf, err, sizeof(err));
+        cr_assert_not_null(rx, "rx_start: %s", err);
+        cr_assert_neq(rx_port(rx), 0);
 }
 
 static void setup(void)
@@ -81,7 +81,7 @@ static void setup_control(void)
 
 static void teardown(void)
 {
-        wk_rx_stop(rx);
+        rx_stop(rx);
         rx = NULL;
         unlink(record_path);
         curl_global_cleanup();
@@ -132,7 +132,7 @@ static CURL *easy_for(resp_t *r, const char *method, const char *path,
 
         cr_assert_not_null(c);
         snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
-                 (unsigned)wk_rx_port(rx), path);
+                 (unsigned)rx_port(rx), path);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_PROXY, "");
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
@@ -188,14 +188,14 @@ TestSuite(receiver_control, .init = setup_control, .fini = teardown,
 Test(receiver, default_is_200_on_an_ephemeral_loopback_port)
 {
         cr_assert_eq(status_of("/anything"), 200);
-        cr_assert_eq(wk_rx_count(rx), 1);
+        cr_assert_eq(rx_count(rx), 1);
 }
 
 Test(receiver, script_advances_and_repeats_the_last_step)
 {
         resp_t r;
 
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "500,503:ra=2,201"), 0);
+        cr_assert_eq(rx_set_script(rx, "/a", "500,503:ra=2,201"), 0);
         cr_assert_eq(status_of("/a"), 500);
         r = post("/a", "{}");
         cr_assert_eq(r.status, 503);
@@ -206,30 +206,30 @@ Test(receiver, script_advances_and_repeats_the_last_step)
         /* other paths are not affected */
         cr_assert_eq(status_of("/b"), 200);
         /* setting a script again starts it over */
-        cr_assert_eq(wk_rx_set_script(rx, "/a", "500,201"), 0);
+        cr_assert_eq(rx_set_script(rx, "/a", "500,201"), 0);
         cr_assert_eq(status_of("/a"), 500);
 }
 
 Test(receiver, repeat_count_and_wildcard)
 {
-        cr_assert_eq(wk_rx_set_script(rx, "/a", " 500*3 , 429 ,200\n"), 0);
+        cr_assert_eq(rx_set_script(rx, "/a", " 500*3 , 429 ,200\n"), 0);
         cr_assert_eq(status_of("/a"), 500);
         cr_assert_eq(status_of("/a"), 500);
         cr_assert_eq(status_of("/a"), 500);
         cr_assert_eq(status_of("/a"), 429);
         cr_assert_eq(status_of("/a"), 200);
 
-        cr_assert_eq(wk_rx_set_script(rx, "*", "502"), 0);
+        cr_assert_eq(rx_set_script(rx, "*", "502"), 0);
         cr_assert_eq(status_of("/other"), 502);
         cr_assert_eq(status_of("/a"), 200); /* its own script wins */
         /* the last step repeats even with a count */
-        cr_assert_eq(wk_rx_set_script(rx, "/c", "410*2"), 0);
+        cr_assert_eq(rx_set_script(rx, "/c", "410*2"), 0);
         for (int i = 0; i < 4; i++)
                 cr_assert_eq(status_of("/c"), 410);
         /* reset */
-        cr_assert_eq(wk_rx_set_script(rx, "*", ""), 0);
+        cr_assert_eq(rx_set_script(rx, "*", ""), 0);
         cr_assert_eq(status_of("/other"), 200);
-        cr_assert_eq(wk_rx_set_script(rx, "/c", NULL), 0);
+        cr_assert_eq(rx_set_script(rx, "/c", NULL), 0);
         cr_assert_eq(status_of("/c"), 200);
 }
 
@@ -238,7 +238,7 @@ Test(receiver, retry_after_as_http_date)
         resp_t r;
         time_t when, now;
 
-        cr_assert_eq(wk_rx_set_script(rx, "/d", "429:ra=date+2"), 0);
+        cr_assert_eq(rx_set_script(rx, "/d", "429:ra=date+2"), 0);
         now = time(NULL);
         r = post("/d", "{}");
         cr_assert_eq(r.status, 429);
@@ -261,9 +261,9 @@ Test(receiver, malformed_scripts_are_refused)
         };
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-                cr_assert_eq(wk_rx_set_script(rx, "/x", bad[i]), -1,
+                cr_assert_eq(rx_set_script(rx, "/x", bad[i]), -1,
                              "accepted \"%s\"", bad[i]);
-        cr_assert_eq(wk_rx_set_script(rx, "/x",
+        cr_assert_eq(rx_set_script(rx, "/x",
                                       "200,500,503:ra=2,429:ra=date+2,"
                                       "delay=1500,200:delay=100,drop,"
                                       "500*20,drop:delay=5,204:ra=0*2"),
@@ -274,12 +274,12 @@ Test(receiver, drop_closes_without_an_answer)
 {
         resp_t r;
 
-        cr_assert_eq(wk_rx_set_script(rx, "/drop", "drop,200"), 0);
+        cr_assert_eq(rx_set_script(rx, "/drop", "drop,200"), 0);
         r = post("/drop", "{}");
         cr_assert_neq(r.rc, CURLE_OK);
         cr_assert_eq(r.status, 0);
         cr_assert_eq(status_of("/drop"), 200);
-        cr_assert_eq(wk_rx_count(rx), 2);
+        cr_assert_eq(rx_count(rx), 2);
         pthread_mutex_lock(&seen.lock);
         cr_assert_eq(seen.calls, 2);
         pthread_mutex_unlock(&seen.lock);
@@ -314,8 +314,8 @@ Test(receiver, delay_holds_the_answer_but_no_thread)
         double t0, fast, total;
         resp_t r;
 
-        cr_assert_eq(wk_rx_set_script(rx, "/slow", "delay=600"), 0);
-        cr_assert_eq(wk_rx_set_script(rx, "/late", "503:delay=300:ra=1"), 0);
+        cr_assert_eq(rx_set_script(rx, "/slow", "delay=600"), 0);
+        cr_assert_eq(rx_set_script(rx, "/late", "503:delay=300:ra=1"), 0);
         r = post("/late", "{}");
         cr_assert_eq(r.status, 503);
         cr_assert_str_eq(r.retry_after, "1");
@@ -390,7 +390,7 @@ Test(receiver, standard_signatures_are_verified)
 {
         const char *body = "{\"type\":\"flows.completed\",\"timestamp\":1}";
 
-        cr_assert_eq(wk_rx_set_secret(rx, "/s", SECRET, 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "/s", SECRET, 0), 0);
         cr_assert_eq(signed_post("/s", body, SECRET, 0, 0).status, 200);
         cr_assert_eq(last_verified(), 1);
         signed_post("/s", body, SECRET, 0, 1);
@@ -403,10 +403,10 @@ Test(receiver, standard_signatures_are_verified)
         signed_post("/nosecret", body, SECRET, 0, 0);
         cr_assert_eq(last_verified(), -1);
         /* "*" covers the rest; a removed secret is gone */
-        cr_assert_eq(wk_rx_set_secret(rx, "*", SECRET, 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "*", SECRET, 0), 0);
         signed_post("/nosecret", body, SECRET, 0, 0);
         cr_assert_eq(last_verified(), 1);
-        cr_assert_eq(wk_rx_set_secret(rx, "*", NULL, 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "*", NULL, 0), 0);
         signed_post("/nosecret", body, SECRET, 0, 0);
         cr_assert_eq(last_verified(), -1);
 }
@@ -415,7 +415,7 @@ Test(receiver, userpilot_signatures_are_verified)
 {
         const char *body = "{\"type\":\"nps.score\"}";
 
-        cr_assert_eq(wk_rx_set_secret(rx, "/u", "plain-secret", 1), 0);
+        cr_assert_eq(rx_set_secret(rx, "/u", "plain-secret", 1), 0);
         signed_post("/u", body, "plain-secret", 1, 0);
         cr_assert_eq(last_verified(), 1);
         signed_post("/u", body, "plain-secret", 1, 1);
@@ -427,7 +427,7 @@ Test(receiver, userpilot_signatures_are_verified)
 
 Test(receiver, bad_secret_is_refused)
 {
-        cr_assert_eq(wk_rx_set_secret(rx, "/s", "whsec_%%%not-base64", 0), -1);
+        cr_assert_eq(rx_set_secret(rx, "/s", "whsec_%%%not-base64", 0), -1);
 }
 
 /* Read the record file: one parsed object per line. */
@@ -470,8 +470,8 @@ Test(receiver, record_lines_are_json_with_the_body_intact)
         int64_t now = (int64_t)time(NULL) * 1000;
         int n;
 
-        cr_assert_eq(wk_rx_set_script(rx, "/r", "200,drop,503"), 0);
-        cr_assert_eq(wk_rx_set_secret(rx, "/r", SECRET, 0), 0);
+        cr_assert_eq(rx_set_script(rx, "/r", "200,drop,503"), 0);
+        cr_assert_eq(rx_set_secret(rx, "/r", SECRET, 0), 0);
         signed_post("/r", body, SECRET, 0, 0);
         post("/r", "second");
         post("/r", "third");
@@ -511,7 +511,7 @@ Test(receiver, record_lines_are_json_with_the_body_intact)
         for (int i = 0; i < n; i++)
                 json_object_put(lines[i]);
 
-        cr_assert_eq(wk_rx_set_secret(rx, "/r", NULL, 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "/r", NULL, 0), 0);
         post("/r", "fourth");
         n = read_record(lines, 8);
         cr_assert_eq(n, 4);
@@ -526,7 +526,7 @@ Test(receiver, callback_and_count)
         for (int i = 0; i < 5; i++)
                 cr_assert_eq(status_of(i % 2 ? "/odd" : "/even"), 200);
         request("GET", "/get", NULL, NULL);
-        cr_assert_eq(wk_rx_count(rx), 6);
+        cr_assert_eq(rx_count(rx), 6);
         pthread_mutex_lock(&seen.lock);
         cr_assert_eq(seen.calls, 6);
         cr_assert_eq(seen.last_seq, 6);
@@ -536,7 +536,7 @@ Test(receiver, callback_and_count)
         pthread_mutex_unlock(&seen.lock);
         /* without the control flag, /_control/ is an ordinary path */
         cr_assert_eq(request("GET", "/_control/count", NULL, NULL).status, 200);
-        cr_assert_eq(wk_rx_count(rx), 7);
+        cr_assert_eq(rx_count(rx), 7);
 }
 
 Test(receiver, body_over_8_mib_is_413)
@@ -617,27 +617,27 @@ Test(receiver, many_keep_alive_connections)
                 curl_easy_cleanup(e[i]);
         curl_multi_cleanup(m);
         cr_assert_eq(ok, CONNS * ROUNDS);
-        cr_assert_eq(wk_rx_count(rx), (uint64_t)(CONNS * ROUNDS));
+        cr_assert_eq(rx_count(rx), (uint64_t)(CONNS * ROUNDS));
 }
 
 Test(receiver, start_errors_are_reported)
 {
-        wk_rx_conf_t conf = {.bind = "not-an-address"};
+        rx_conf_t conf = {.bind = "not-an-address"};
         char err[256] = "";
 
-        cr_assert_null(wk_rx_start(&conf, err, sizeof(err)));
+        cr_assert_null(rx_start(&conf, err, sizeof(err)));
         cr_assert(strstr(err, "not-an-address") != NULL, "%s", err);
         /* the port is taken by the fixture's receiver */
         conf.bind = NULL;
-        conf.port = wk_rx_port(rx);
+        conf.port = rx_port(rx);
         err[0] = '\0';
-        cr_assert_null(wk_rx_start(&conf, err, sizeof(err)));
+        cr_assert_null(rx_start(&conf, err, sizeof(err)));
         cr_assert_neq(err[0], '\0');
         conf.port = 0;
         conf.record_path = "/nonexistent-dir/record.jsonl";
-        cr_assert_null(wk_rx_start(&conf, err, sizeof(err)));
+        cr_assert_null(rx_start(&conf, err, sizeof(err)));
         cr_assert(strstr(err, "record") != NULL, "%s", err);
-        wk_rx_stop(NULL);
+        rx_stop(NULL);
 }
 
 Test(receiver, stop_with_requests_still_delayed)
@@ -645,14 +645,14 @@ Test(receiver, stop_with_requests_still_delayed)
         slow_t slow[3];
         pthread_t th[3];
 
-        cr_assert_eq(wk_rx_set_script(rx, "*", "delay=5000"), 0);
+        cr_assert_eq(rx_set_script(rx, "*", "delay=5000"), 0);
         for (int i = 0; i < 3; i++) {
                 slow[i].path = "/slow";
                 pthread_create(&th[i], NULL, slow_main, &slow[i]);
         }
-        while (wk_rx_count(rx) < 3)
+        while (rx_count(rx) < 3)
                 usleep(10 * 1000);
-        wk_rx_stop(rx); /* must not wait 5 s nor crash */
+        rx_stop(rx); /* must not wait 5 s nor crash */
         rx = NULL;
         for (int i = 0; i < 3; i++)
                 pthread_join(th[i], NULL);
@@ -674,7 +674,7 @@ Test(receiver_control, script_secret_and_count_over_http)
         r = request("GET", "/_control/count", NULL, NULL);
         cr_assert_eq(r.status, 200);
         cr_assert_str_eq(r.body, "2\n");
-        cr_assert_eq(wk_rx_count(rx), 2); /* control is not counted */
+        cr_assert_eq(rx_count(rx), 2); /* control is not counted */
 
         /* a path with a query string needs escaping; "*" works too */
         r = request("PUT", "/_control/script?path=%2A", "404", NULL);
@@ -690,7 +690,7 @@ Test(receiver_control, script_secret_and_count_over_http)
 
         r = request("PUT", "/_control/secret?path=/s", SECRET "\n", NULL);
         cr_assert_eq(r.status, 200);
-        cr_assert_eq(wk_rx_set_script(rx, "*", ""), 0);
+        cr_assert_eq(rx_set_script(rx, "*", ""), 0);
         signed_post("/s", "{}", SECRET, 0, 0);
         cr_assert_eq(last_verified(), 1);
         r = request("PUT", "/_control/secret?path=/u&scheme=userpilot",
@@ -712,7 +712,7 @@ Test(receiver_control, script_secret_and_count_over_http)
                 json_object *lines[16];
                 int n = read_record(lines, 16);
 
-                cr_assert_eq((uint64_t)n, wk_rx_count(rx));
+                cr_assert_eq((uint64_t)n, rx_count(rx));
                 for (int i = 0; i < n; i++) {
                         cr_assert_neq(strncmp(json_object_get_string(
                                                       field(lines[i], "path")),

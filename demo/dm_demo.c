@@ -1,5 +1,6 @@
-/* wk_demo: `hookbridge demo`: the real pipeline on librdkafka's in-process
- * mock cluster and a built-in receiver on loopback; no services needed. */
+/* dm_demo: `hookbridge demo`: the real pipeline on librdkafka's in-process
+ * mock cluster and the receiver (demo/receiver) on loopback; no services
+ * needed. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,12 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "dm_demo.h"
+
 #include "cfg.h"
-#include "wk_cmd.h"
 #include "hb_log.h"
-#include "wk_receiver.h"
+#include "rx_receiver.h"
+#include "wk_cmd.h"
 #include "wk_sample.h"
 #include "wk_worker.h"
 
@@ -28,7 +31,7 @@ typedef struct demo_s {
         int verified;
 } demo_t;
 
-static void on_request(const wk_rx_request_t *req, void *opaque)
+static void on_request(const rx_request_t *req, void *opaque)
 {
         demo_t *d = opaque;
 
@@ -148,15 +151,15 @@ static int print_committed(const char *bootstraps)
         return all;
 }
 
-int wk_cmd_demo(int argc, char **argv)
+int dm_cmd_demo(int argc, char **argv)
 {
         char errstr[1024], cfgtext[4096];
         demo_t d = {.lock = PTHREAD_MUTEX_INITIALIZER};
-        wk_rx_conf_t rxc = {.cb = on_request, .opaque = &d};
+        rx_conf_t rxc = {.cb = on_request, .opaque = &d};
         rd_kafka_conf_t *conf;
         rd_kafka_t *mrk = NULL;
         rd_kafka_mock_cluster_t *mc = NULL;
-        wk_rx_t *rx = NULL;
+        rx_t *rx = NULL;
         wk_worker_t *w = NULL;
         cfg_t *cfg = NULL;
         pthread_t th;
@@ -173,13 +176,13 @@ int wk_cmd_demo(int argc, char **argv)
         }
         hb_log_setup(HB_LOG_WARN, 0);
 
-        rx = wk_rx_start(&rxc, errstr, sizeof(errstr));
+        rx = rx_start(&rxc, errstr, sizeof(errstr));
         if (!rx) {
                 fprintf(stderr, "demo: receiver: %s\n", errstr);
                 goto out;
         }
-        wk_rx_set_secret(rx, "/crm", DEMO_SECRET, 0);
-        wk_rx_set_secret(rx, "/slack", "demo-userpilot-secret", 1);
+        rx_set_secret(rx, "/crm", DEMO_SECRET, 0);
+        rx_set_secret(rx, "/slack", "demo-userpilot-secret", 1);
 
         conf = rd_kafka_conf_new();
         rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
@@ -197,7 +200,7 @@ int wk_cmd_demo(int argc, char **argv)
         rd_kafka_mock_topic_create(mc, DEMO_TOPIC, DEMO_PARTITIONS, 1);
         printf("embedded Kafka (librdkafka mock cluster) at %s\n"
                "built-in receiver at http://127.0.0.1:%u\n",
-               rd_kafka_mock_cluster_bootstraps(mc), wk_rx_port(rx));
+               rd_kafka_mock_cluster_bootstraps(mc), rx_port(rx));
         if (produce_events(rd_kafka_mock_cluster_bootstraps(mc),
                            &deliverable) == -1)
                 goto out;
@@ -222,8 +225,8 @@ int wk_cmd_demo(int argc, char **argv)
                  "\"demo-userpilot-secret\"; }\n"
                  ");\nadmin = { listen = \"\"; };\n"
                  "log = { level = \"warn\"; };\n",
-                 rd_kafka_mock_cluster_bootstraps(mc), DEMO_TOPIC,
-                 wk_rx_port(rx), DEMO_SECRET, wk_rx_port(rx));
+                 rd_kafka_mock_cluster_bootstraps(mc), DEMO_TOPIC, rx_port(rx),
+                 DEMO_SECRET, rx_port(rx));
         cfg = cfg_load_string(cfgtext, "demo.cfg", errstr, sizeof(errstr));
         if (!cfg) {
                 fprintf(stderr, "demo: configuration: %s\n", errstr);
@@ -270,7 +273,7 @@ int wk_cmd_demo(int argc, char **argv)
 out:
         wk_worker_destroy(w);
         cfg_destroy(cfg);
-        wk_rx_stop(rx);
+        rx_stop(rx);
         if (mc)
                 rd_kafka_mock_cluster_destroy(mc);
         if (mrk)

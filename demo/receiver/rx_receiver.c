@@ -1,6 +1,6 @@
-/* wk_receiver: a loopback webhook subscriber (libmicrohttpd) that records
+/* rx_receiver: a loopback webhook subscriber (libmicrohttpd) that records
  * every request, verifies signatures and injects faults. */
-#include "wk_receiver.h"
+#include "rx_receiver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,36 +18,16 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
-#include "wh_sign.h"
 #include "hb_log.h"
 #include "hb_time.h"
+#include "rx_script.h"
+#include "wh_sign.h"
 
 #define RX_BODY_MAX       (8u * 1024 * 1024) /* larger: 413 */
 #define RX_THREADS        2
 #define RX_CONN_LIMIT     1024
 #define RX_CONN_TIMEOUT_S 120 /* idle keep-alive connections */
-#define RX_STEP_MAX       128 /* longest step text */
-#define RX_DELAY_MAX_MS   600000
-#define RX_RA_MAX_S       86400
 #define RX_CONTROL_PREFIX "/_control/"
-
-/* One step of a fault script. */
-typedef struct rx_step_s {
-        int status;     /* 0: drop the connection */
-        int delay_ms;   /* answer this late (the connection is suspended) */
-        int ra;         /* Retry-After seconds, -1: no header */
-        int ra_date;    /* 1: Retry-After as the HTTP-date now + ra */
-        unsigned count; /* taken this many times before the next step */
-} rx_step_t;
-
-typedef struct rx_script_s {
-        struct rx_script_s *next;
-        char *path;
-        rx_step_t *steps;
-        size_t n;
-        size_t at;     /* the step the next request takes */
-        unsigned used; /* how often steps[at] was taken */
-} rx_script_t;
 
 typedef struct rx_secret_s {
         struct rx_secret_s *next;
@@ -69,16 +49,20 @@ typedef struct rx_req_s {
         size_t len;
         size_t cap;
         int too_large;
-        int delayed; /* suspended; answer when resumed */
+        int delayed;   /* suspended; answer when resumed */
+        int in_flight; /* counted in rx->in_flight until answered */
         rx_step_t step;
+        char *text, *location; /* step.text, step.location: ours */
 } rx_req_t;
 
-struct wk_rx_s {
+struct rx_s {
         struct MHD_Daemon *mhd;
         uint16_t port;
         int control;
-        wk_rx_cb_t *cb;
+        rx_cb_t *cb;
         void *opaque;
+        rx_step_cb_t *step_cb;
+        void *step_opaque;
         union {
                 struct sockaddr sa;
                 struct sockaddr_in in4;
@@ -91,6 +75,8 @@ struct wk_rx_s {
         FILE *rec;
         uint64_t seq;
         atomic_uint_least64_t count;
+        atomic_uint_least64_t connections;
+        atomic_int in_flight, max_in_flight;
 
         pthread_mutex_t conf_lock; /* scripts and secrets */
         rx_script_t *scripts;
@@ -124,200 +110,40 @@ static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
 }
 
 /*
- * Scripts
+ * Scripts (rx_script.c)
  */
-
-/* Parse a whole decimal in [lo, hi] from s (NUL-terminated). */
-static int parse_num(const char *s, long lo, long hi, int *out)
-{
-        char *end;
-        long v;
-
-        if (*s < '0' || *s > '9')
-                return -1;
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || *end || v < lo || v > hi)
-                return -1;
-        *out = (int)v;
-        return 0;
-}
-
-/* One step, "HEAD[:OPT]...[*N]", in a writable buffer. */
-static int parse_step(char *s, rx_step_t *st)
-{
-        char *star, *opt, *next;
-        int n;
-
-        st->status = 200;
-        st->delay_ms = 0;
-        st->ra = -1;
-        st->ra_date = 0;
-        st->count = 1;
-
-        star = strrchr(s, '*');
-        if (star) {
-                *star = '\0';
-                if (parse_num(star + 1, 1, 1000000000, &n) == -1)
-                        return -1;
-                st->count = (unsigned)n;
-        }
-        next = strchr(s, ':');
-        if (next)
-                *next++ = '\0';
-        if (!strcmp(s, "drop"))
-                st->status = 0;
-        else if (!strncmp(s, "delay=", 6)) {
-                if (parse_num(s + 6, 0, RX_DELAY_MAX_MS, &st->delay_ms))
-                        return -1;
-        } else if (parse_num(s, 200, 599, &st->status))
-                return -1;
-
-        while ((opt = next)) {
-                next = strchr(opt, ':');
-                if (next)
-                        *next++ = '\0';
-                if (!strncmp(opt, "delay=", 6)) {
-                        if (parse_num(opt + 6, 0, RX_DELAY_MAX_MS,
-                                      &st->delay_ms))
-                                return -1;
-                } else if (!strcmp(opt, "ra=date")) {
-                        st->ra = 0;
-                        st->ra_date = 1;
-                } else if (!strncmp(opt, "ra=date+", 8)) {
-                        if (parse_num(opt + 8, 0, RX_RA_MAX_S, &st->ra))
-                                return -1;
-                        st->ra_date = 1;
-                } else if (!strncmp(opt, "ra=", 3)) {
-                        if (parse_num(opt + 3, 0, RX_RA_MAX_S, &st->ra))
-                                return -1;
-                } else {
-                        return -1;
-                }
-        }
-        return 0;
-}
 
 static int is_blank(char c)
 {
         return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Parse a comma-separated script into a fresh array of steps. */
-static rx_step_t *parse_script(const char *script, size_t *n_out)
+int rx_set_steps(rx_t *rx, const char *path, const rx_step_t *steps, size_t n)
 {
-        rx_step_t *steps = NULL;
-        size_t n = 0, cap = 1;
-        const char *p = script;
-        char buf[RX_STEP_MAX];
-
-        for (const char *c = script; *c; c++)
-                if (*c == ',')
-                        cap++;
-        steps = calloc(cap, sizeof(*steps));
-        if (!steps)
-                return NULL;
-
-        for (;;) {
-                const char *end = strchr(p, ',');
-                const char *b = p, *e = end ? end : p + strlen(p);
-                size_t len;
-
-                while (b < e && is_blank(*b))
-                        b++;
-                while (e > b && is_blank(e[-1]))
-                        e--;
-                len = (size_t)(e - b);
-                if (len == 0 || len >= sizeof(buf))
-                        goto err;
-                memcpy(buf, b, len);
-                buf[len] = '\0';
-                if (parse_step(buf, &steps[n++]) == -1)
-                        goto err;
-                if (!end)
-                        break;
-                p = end + 1;
-        }
-        *n_out = n;
-        return steps;
-
-err:
-        free(steps);
-        return NULL;
-}
-
-static void script_free(rx_script_t *s)
-{
-        if (!s)
-                return;
-        free(s->path);
-        free(s->steps);
-        free(s);
-}
-
-int wk_rx_set_script(wk_rx_t *rx, const char *path, const char *script)
-{
-        rx_script_t *s, **pp;
-        int all_blank = 1;
+        int rc;
 
         if (!rx || !path)
                 return -1;
-        for (const char *c = script; c && *c; c++)
-                if (!is_blank(*c))
-                        all_blank = 0;
-        if (all_blank)
-                script = "200";
-
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -1;
-        s->path = strdup(path);
-        s->steps = parse_script(script, &s->n);
-        if (!s->path || !s->steps) {
-                script_free(s);
-                return -1;
-        }
-
         pthread_mutex_lock(&rx->conf_lock);
-        for (pp = &rx->scripts; *pp; pp = &(*pp)->next)
-                if (!strcmp((*pp)->path, path))
-                        break;
-        if (*pp) {
-                rx_script_t *old = *pp;
-
-                s->next = old->next;
-                *pp = s;
-                script_free(old);
-        } else {
-                *pp = s;
-        }
+        rc = rx_script_set(&rx->scripts, path, steps, n);
         pthread_mutex_unlock(&rx->conf_lock);
-        return 0;
+        return rc;
 }
 
-/* The step for the next request on \p path; conf_lock held. */
-static rx_step_t take_step(wk_rx_t *rx, const char *path)
+int rx_set_script(rx_t *rx, const char *path, const char *script)
 {
-        static const rx_step_t ok = {200, 0, -1, 0, 1};
-        rx_script_t *s, *any = NULL;
-        rx_step_t st;
+        size_t n = 0;
+        rx_step_t *steps;
+        int rc;
 
-        for (s = rx->scripts; s; s = s->next) {
-                if (!strcmp(s->path, path))
-                        break;
-                if (!strcmp(s->path, "*"))
-                        any = s;
-        }
-        if (!s)
-                s = any;
-        if (!s)
-                return ok;
-        st = s->steps[s->at];
-        if (s->at + 1 < s->n && ++s->used >= st.count) {
-                s->at++;
-                s->used = 0;
-        }
-        return st;
+        if (!rx || !path)
+                return -1;
+        steps = rx_script_parse(script, &n);
+        if (!steps)
+                return -1;
+        rc = rx_set_steps(rx, path, steps, n);
+        free(steps);
+        return rc;
 }
 
 /*
@@ -333,8 +159,7 @@ static void secret_free(rx_secret_t *s)
         free(s);
 }
 
-int wk_rx_set_secret(wk_rx_t *rx, const char *path, const char *secret,
-                     int userpilot)
+int rx_set_secret(rx_t *rx, const char *path, const char *secret, int userpilot)
 {
         rx_secret_t *s = NULL, **pp;
         char err[128];
@@ -379,11 +204,18 @@ static const char *header(struct MHD_Connection *conn, const char *name)
         return v ? v : "";
 }
 
+const char *rx_request_header(const rx_request_t *req, const char *name)
+{
+        if (!req || !req->conn_ || !name)
+                return NULL;
+        return MHD_lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
+}
+
 /*
  * Verify the request's signature against the secret for \p path;
  * conf_lock held. Sets *sig to the signature header it looked at.
  */
-static int verify(wk_rx_t *rx, struct MHD_Connection *conn, const char *path,
+static int verify(rx_t *rx, struct MHD_Connection *conn, const char *path,
                   const rx_req_t *rq, const char **sig)
 {
         const char *std = header(conn, "webhook-signature");
@@ -449,7 +281,7 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind,
 }
 
 /* Record one request and hand it to the callback, under rec_lock. */
-static void record(wk_rx_t *rx, struct MHD_Connection *conn, const char *path,
+static void record(rx_t *rx, struct MHD_Connection *conn, const char *path,
                    const rx_req_t *rq, int status, int verified,
                    const char *sig)
 {
@@ -457,7 +289,7 @@ static void record(wk_rx_t *rx, struct MHD_Connection *conn, const char *path,
                 JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
         json_object *hdrs = json_object_new_object(), *line = NULL;
         const char *body = rq->body ? rq->body : "";
-        wk_rx_request_t req = {0};
+        rx_request_t req = {0};
         int64_t received = hb_time_now_ms();
 
         if (!hdrs)
@@ -473,6 +305,7 @@ static void record(wk_rx_t *rx, struct MHD_Connection *conn, const char *path,
         req.body_len = rq->len;
         req.headers_json = json_object_to_json_string_ext(hdrs, flags);
         req.status = status;
+        req.conn_ = conn;
 
         pthread_mutex_lock(&rx->rec_lock);
         req.seq = ++rx->seq;
@@ -524,56 +357,96 @@ static void record(wk_rx_t *rx, struct MHD_Connection *conn, const char *path,
  * HTTP
  */
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, int status,
-                                 const char *text, const char *retry_after)
+/* Queue \p r (NULL: out of memory) with \p status and the headers. */
+static enum MHD_Result send_response(struct MHD_Connection *conn, int status,
+                                     struct MHD_Response *r, int text,
+                                     const char *retry_after,
+                                     const char *location)
 {
-        struct MHD_Response *r;
         enum MHD_Result ret;
 
-        /* No body is allowed with these. */
-        if (status == 204 || status == 304)
-                text = "";
-        r = MHD_create_response_from_buffer(strlen(text), (void *)text,
-                                            MHD_RESPMEM_MUST_COPY);
         if (!r)
                 return MHD_NO;
-        if (*text)
+        if (text)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                         "text/plain");
         if (retry_after)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER,
                                         retry_after);
+        if (location)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
         ret = MHD_queue_response(conn, (unsigned)status, r);
         MHD_destroy_response(r);
         return ret;
 }
 
+static enum MHD_Result send_text(struct MHD_Connection *conn, int status,
+                                 const char *text, const char *retry_after,
+                                 const char *location)
+{
+        /* No body is allowed with these. */
+        if (status == 204 || status == 304)
+                text = "";
+        return send_response(
+                conn, status,
+                MHD_create_response_from_buffer(strlen(text), (void *)text,
+                                                MHD_RESPMEM_MUST_COPY),
+                *text != '\0', retry_after, location);
+}
+
+/* The request is answered (or dropped): no longer in flight. */
+static void answered(rx_t *rx, rx_req_t *rq)
+{
+        if (rq->in_flight) {
+                rq->in_flight = 0;
+                atomic_fetch_sub(&rx->in_flight, 1);
+        }
+}
+
 /* Answer as the request's step says. */
-static enum MHD_Result answer(struct MHD_Connection *conn, const rx_req_t *rq)
+static enum MHD_Result answer(rx_t *rx, struct MHD_Connection *conn,
+                              rx_req_t *rq)
 {
         const rx_step_t *st = &rq->step;
+        struct MHD_Response *r;
         char ra[64];
+        char *out;
 
+        answered(rx, rq);
         if (st->status == 0)
                 return MHD_NO; /* drop: MHD closes without an answer */
-        if (st->ra >= 0 && st->ra_date) {
-                time_t t = time(NULL) + st->ra;
+        if (st->ra == RX_RA_DATE) {
+                time_t t = time(NULL) + st->ra_s;
                 struct tm tm;
 
                 gmtime_r(&t, &tm);
                 strftime(ra, sizeof(ra), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        } else if (st->ra >= 0) {
-                snprintf(ra, sizeof(ra), "%d", st->ra);
+        } else if (st->ra == RX_RA_SECONDS) {
+                snprintf(ra, sizeof(ra), "%d", st->ra_s);
         }
-        return send_text(conn, st->status,
-                         st->status == 413  ? "body too large\n"
-                         : st->status < 300 ? "ok\n"
-                                            : "injected fault\n",
-                         st->ra >= 0 ? ra : NULL);
+        if (st->body_len == 0 || st->status == 204 || st->status == 304)
+                return send_text(conn, st->status,
+                                 rq->text            ? rq->text
+                                 : st->status == 413 ? "body too large\n"
+                                 : st->status < 300  ? "ok\n"
+                                                     : "injected fault\n",
+                                 st->ra != RX_RA_NONE ? ra : NULL,
+                                 rq->location);
+        out = malloc(st->body_len);
+        if (!out)
+                return MHD_NO;
+        for (size_t i = 0; i < st->body_len; i++)
+                out[i] = (char)('a' + i % 26);
+        r = MHD_create_response_from_buffer(st->body_len, out,
+                                            MHD_RESPMEM_MUST_FREE);
+        if (!r)
+                free(out);
+        return send_response(conn, st->status, r, 1,
+                             st->ra != RX_RA_NONE ? ra : NULL, rq->location);
 }
 
 /* Suspend \p conn for \p ms; 0 when the receiver is stopping. */
-static int schedule(wk_rx_t *rx, struct MHD_Connection *conn, int ms)
+static int schedule(rx_t *rx, struct MHD_Connection *conn, int ms)
 {
         rx_delay_t *d = malloc(sizeof(*d)), **pp;
 
@@ -602,7 +475,7 @@ static int schedule(wk_rx_t *rx, struct MHD_Connection *conn, int ms)
 
 static void *timer_main(void *arg)
 {
-        wk_rx_t *rx = arg;
+        rx_t *rx = arg;
 
         pthread_mutex_lock(&rx->delay_lock);
         for (;;) {
@@ -635,7 +508,7 @@ static void *timer_main(void *arg)
         return NULL;
 }
 
-static enum MHD_Result control(wk_rx_t *rx, struct MHD_Connection *conn,
+static enum MHD_Result control(rx_t *rx, struct MHD_Connection *conn,
                                const char *url, const char *method,
                                const rx_req_t *rq)
 {
@@ -650,17 +523,18 @@ static enum MHD_Result control(wk_rx_t *rx, struct MHD_Connection *conn,
         if (!strcmp(what, "count") && !strcmp(method, "GET")) {
                 snprintf(text, sizeof(text), "%" PRIu64 "\n",
                          (uint64_t)atomic_load(&rx->count));
-                return send_text(conn, 200, text, NULL);
+                return send_text(conn, 200, text, NULL, NULL);
         }
         if (!put || (strcmp(what, "script") && strcmp(what, "secret")))
-                return send_text(conn, 404, "unknown control request\n", NULL);
+                return send_text(conn, 404, "unknown control request\n", NULL,
+                                 NULL);
         if (!path || !*path)
-                return send_text(conn, 400, "missing ?path=\n", NULL);
+                return send_text(conn, 400, "missing ?path=\n", NULL, NULL);
         if (rq->too_large)
-                return send_text(conn, 413, "body too large\n", NULL);
+                return send_text(conn, 413, "body too large\n", NULL, NULL);
         if (!strcmp(what, "script")) {
-                if (wk_rx_set_script(rx, path, rq->body) == -1)
-                        return send_text(conn, 400, "bad script\n", NULL);
+                if (rx_set_script(rx, path, rq->body) == -1)
+                        return send_text(conn, 400, "bad script\n", NULL, NULL);
         } else {
                 char *secret = rq->body ? rq->body : (char *)"";
                 size_t n = rq->len;
@@ -668,12 +542,11 @@ static enum MHD_Result control(wk_rx_t *rx, struct MHD_Connection *conn,
                 /* "echo secret | curl --data-binary @-" adds a newline */
                 while (n > 0 && is_blank(secret[n - 1]))
                         secret[--n] = '\0';
-                if (wk_rx_set_secret(rx, path, secret,
-                                     scheme && !strcmp(scheme, "userpilot")) ==
-                    -1)
-                        return send_text(conn, 400, "bad secret\n", NULL);
+                if (rx_set_secret(rx, path, secret,
+                                  scheme && !strcmp(scheme, "userpilot")) == -1)
+                        return send_text(conn, 400, "bad secret\n", NULL, NULL);
         }
-        return send_text(conn, 200, "ok\n", NULL);
+        return send_text(conn, 200, "ok\n", NULL, NULL);
 }
 
 /* Keep the body, NUL-terminated; past RX_BODY_MAX only note it. */
@@ -707,15 +580,26 @@ static void body_append(rx_req_t *rq, const char *data, size_t n)
         rq->body[rq->len] = '\0';
 }
 
+static void count_in_flight(rx_t *rx, rx_req_t *rq)
+{
+        int n = atomic_fetch_add(&rx->in_flight, 1) + 1;
+        int max = atomic_load(&rx->max_in_flight);
+
+        rq->in_flight = 1;
+        while (n > max &&
+               !atomic_compare_exchange_weak(&rx->max_in_flight, &max, n))
+                ;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-        wk_rx_t *rx = cls;
+        rx_t *rx = cls;
         rx_req_t *rq = *con_cls;
         const char *sig = "";
-        int verified;
+        int verified, stepped = 1;
 
         (void)version;
         if (!rq) {
@@ -731,20 +615,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 return MHD_YES;
         }
         if (rq->delayed) /* resumed by the timer */
-                return answer(conn, rq);
+                return answer(rx, conn, rq);
         if (rx->control &&
             !strncmp(url, RX_CONTROL_PREFIX, strlen(RX_CONTROL_PREFIX)))
                 return control(rx, conn, url, method, rq);
 
+        rq->step = (rx_step_t){.count = 1};
+        if (rq->too_large) /* not a script step: the sender is at fault */
+                rq->step.status = 413;
+        else if (!rx->step_cb || !rx->step_cb(url, &rq->step, rx->step_opaque))
+                stepped = 0;
         pthread_mutex_lock(&rx->conf_lock);
-        if (rq->too_large) {
-                /* Not a script step: the sender is at fault. */
-                rq->step = (rx_step_t){413, 0, -1, 0, 1};
-        } else {
-                rq->step = take_step(rx, url);
-        }
+        if (!stepped)
+                rq->step = rx_script_take(rx->scripts, url);
+        /* copies: the script may change before a delayed answer */
+        if (rq->step.text)
+                rq->text = strdup(rq->step.text);
+        if (rq->step.location)
+                rq->location = strdup(rq->step.location);
+        rq->step.text = rq->step.location = NULL;
         verified = verify(rx, conn, url, rq, &sig);
         pthread_mutex_unlock(&rx->conf_lock);
+        count_in_flight(rx, rq);
 
         record(rx, conn, url, rq, rq->step.status, verified, sig);
 
@@ -752,7 +644,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 rq->delayed = 1;
                 return MHD_YES;
         }
-        return answer(conn, rq);
+        return answer(rx, conn, rq);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -760,19 +652,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
         rx_req_t *rq = *con_cls;
 
-        (void)cls;
         (void)conn;
         (void)toe;
         if (rq) {
+                answered(cls, rq); /* never answered: dropped or stopped */
+                free(rq->text);
+                free(rq->location);
                 free(rq->body);
                 free(rq);
                 *con_cls = NULL;
         }
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+        rx_t *rx = cls;
+
+        (void)conn;
+        (void)socket_context;
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+                atomic_fetch_add(&rx->connections, 1);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-        wk_rx_t *rx = cls;
+        rx_t *rx = cls;
         char line[256];
         size_t n;
 
@@ -795,7 +701,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* Fill rx->addr from "ADDR" and \p port; *v6 set for an IPv6 address. */
-static int parse_bind(wk_rx_t *rx, const char *bind, uint16_t port, int *v6)
+static int parse_bind(rx_t *rx, const char *bind, uint16_t port, int *v6)
 {
         memset(&rx->addr, 0, sizeof(rx->addr));
         if (inet_pton(AF_INET, bind, &rx->addr.in4.sin_addr) == 1) {
@@ -813,9 +719,9 @@ static int parse_bind(wk_rx_t *rx, const char *bind, uint16_t port, int *v6)
         return -1;
 }
 
-wk_rx_t *wk_rx_start(const wk_rx_conf_t *conf, char *errstr, size_t errstr_size)
+rx_t *rx_start(const rx_conf_t *conf, char *errstr, size_t errstr_size)
 {
-        wk_rx_t *rx = NULL;
+        rx_t *rx = NULL;
         const char *bind = conf && conf->bind ? conf->bind : "127.0.0.1";
         const union MHD_DaemonInfo *info;
         unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
@@ -836,7 +742,12 @@ wk_rx_t *wk_rx_start(const wk_rx_conf_t *conf, char *errstr, size_t errstr_size)
         rx->cb = conf->cb;
         rx->opaque = conf->opaque;
         rx->control = conf->control;
+        rx->step_cb = conf->step_cb;
+        rx->step_opaque = conf->step_opaque;
         atomic_init(&rx->count, 0);
+        atomic_init(&rx->connections, 0);
+        atomic_init(&rx->in_flight, 0);
+        atomic_init(&rx->max_in_flight, 0);
         atomic_init(&rx->started, 0);
 
         if (parse_bind(rx, bind, conf->port, &v6) == -1) {
@@ -882,8 +793,8 @@ wk_rx_t *wk_rx_start(const wk_rx_conf_t *conf, char *errstr, size_t errstr_size)
                 (unsigned)RX_CONN_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE,
                 (unsigned)RX_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
                 (unsigned)RX_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-                on_completed, rx, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, rx,
-                MHD_OPTION_END);
+                on_completed, rx, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+                rx, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, rx, MHD_OPTION_END);
         if (!rx->mhd) {
                 set_err(errstr, errstr_size,
                         "receiver: cannot listen on %s:%u: %s", bind,
@@ -926,17 +837,30 @@ err:
         return NULL;
 }
 
-uint16_t wk_rx_port(const wk_rx_t *rx)
+uint16_t rx_port(const rx_t *rx)
 {
         return rx ? rx->port : 0;
 }
 
-uint64_t wk_rx_count(const wk_rx_t *rx)
+uint64_t rx_count(const rx_t *rx)
 {
         return rx ? (uint64_t)atomic_load(&rx->count) : 0;
 }
 
-void wk_rx_stop(wk_rx_t *rx)
+void rx_stats(const rx_t *rx, rx_stats_t *out)
+{
+        if (!out)
+                return;
+        *out = (rx_stats_t){0};
+        if (!rx)
+                return;
+        out->requests = (uint64_t)atomic_load(&rx->count);
+        out->connections = (uint64_t)atomic_load(&rx->connections);
+        out->in_flight = atomic_load(&rx->in_flight);
+        out->max_in_flight = atomic_load(&rx->max_in_flight);
+}
+
+void rx_stop(rx_t *rx)
 {
         if (!rx)
                 return;
@@ -949,12 +873,7 @@ void wk_rx_stop(wk_rx_t *rx)
         pthread_join(rx->timer, NULL);
         MHD_stop_daemon(rx->mhd);
 
-        while (rx->scripts) {
-                rx_script_t *s = rx->scripts;
-
-                rx->scripts = s->next;
-                script_free(s);
-        }
+        rx_script_free_all(rx->scripts);
         while (rx->secrets) {
                 rx_secret_t *s = rx->secrets;
 
