@@ -1,5 +1,5 @@
 /* rx_receiver: a loopback webhook subscriber (libmicrohttpd) that records
- * every request, verifies signatures and injects faults. */
+ * every request, verifies and counts signatures and injects faults. */
 #include "rx_receiver.h"
 
 #include <arpa/inet.h>
@@ -76,6 +76,7 @@ struct rx_s {
         uint64_t seq;
         atomic_uint_least64_t count;
         atomic_uint_least64_t connections;
+        atomic_uint_least64_t verified, unverified;
         atomic_int in_flight, max_in_flight;
 
         pthread_mutex_t conf_lock; /* scripts and secrets */
@@ -636,6 +637,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         rq->step.text = rq->step.location = NULL;
         verified = verify(rx, conn, url, rq, &sig);
         pthread_mutex_unlock(&rx->conf_lock);
+        if (verified == 1)
+                atomic_fetch_add(&rx->verified, 1);
+        else if (verified == 0)
+                atomic_fetch_add(&rx->unverified, 1);
         count_in_flight(rx, rq);
 
         record(rx, conn, url, rq, rq->step.status, verified, sig);
@@ -746,6 +751,8 @@ rx_t *rx_start(const rx_conf_t *conf, char *errstr, size_t errstr_size)
         rx->step_opaque = conf->step_opaque;
         atomic_init(&rx->count, 0);
         atomic_init(&rx->connections, 0);
+        atomic_init(&rx->verified, 0);
+        atomic_init(&rx->unverified, 0);
         atomic_init(&rx->in_flight, 0);
         atomic_init(&rx->max_in_flight, 0);
         atomic_init(&rx->started, 0);
@@ -856,6 +863,8 @@ void rx_stats(const rx_t *rx, rx_stats_t *out)
                 return;
         out->requests = (uint64_t)atomic_load(&rx->count);
         out->connections = (uint64_t)atomic_load(&rx->connections);
+        out->verified = (uint64_t)atomic_load(&rx->verified);
+        out->unverified = (uint64_t)atomic_load(&rx->unverified);
         out->in_flight = atomic_load(&rx->in_flight);
         out->max_in_flight = atomic_load(&rx->max_in_flight);
 }

@@ -1,7 +1,7 @@
 /* rx_receiver: a loopback webhook subscriber (libmicrohttpd) that records
- * every request, verifies signatures and injects faults. The `demo`
- * command, the test receiver (tests/receiver, hb-receiver) and the tests
- * are built on it. It sees producers/ (wh_sign) and below, never
+ * every request, verifies and counts signatures and injects faults. The
+ * `demo` command, the test receiver (tests/receiver, hb-receiver) and the
+ * tests are built on it. It sees producers/ (wh_sign) and below, never
  * worker/. */
 #ifndef HB_RX_RECEIVER_H
 #define HB_RX_RECEIVER_H
@@ -124,6 +124,9 @@ uint64_t rx_count(const rx_t *rx);
 typedef struct rx_stats_s {
         uint64_t requests;    /**< as rx_count() */
         uint64_t connections; /**< TCP connections accepted */
+        uint64_t verified;    /**< requests whose signature verified */
+        uint64_t unverified;  /**< a secret known, but no signature or a
+                                   bad one */
         int in_flight;        /**< requests received, not yet answered */
         int max_in_flight;    /**< the most at once */
 } rx_stats_t;

@@ -264,9 +264,9 @@ Test(receiver, malformed_scripts_are_refused)
                 cr_assert_eq(rx_set_script(rx, "/x", bad[i]), -1,
                              "accepted \"%s\"", bad[i]);
         cr_assert_eq(rx_set_script(rx, "/x",
-                                      "200,500,503:ra=2,429:ra=date+2,"
-                                      "delay=1500,200:delay=100,drop,"
-                                      "500*20,drop:delay=5,204:ra=0*2"),
+                                   "200,500,503:ra=2,429:ra=date+2,"
+                                   "delay=1500,200:delay=100,drop,"
+                                   "500*20,drop:delay=5,204:ra=0*2"),
                      0);
 }
 
@@ -409,6 +409,25 @@ Test(receiver, standard_signatures_are_verified)
         cr_assert_eq(rx_set_secret(rx, "*", NULL, 0), 0);
         signed_post("/nosecret", body, SECRET, 0, 0);
         cr_assert_eq(last_verified(), -1);
+}
+
+Test(receiver, stats_count_signatures_verified_and_not)
+{
+        const char *body = "{\"type\":\"flows.completed\",\"timestamp\":1}";
+        rx_stats_t st;
+
+        cr_assert_eq(rx_set_secret(rx, "/s", SECRET, 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "/u", "plain-secret", 1), 0);
+        signed_post("/s", body, SECRET, 0, 0);
+        signed_post("/u", body, "plain-secret", 1, 0);
+        signed_post("/s", body, SECRET, 0, 1);           /* tampered */
+        signed_post("/s", body, "another-secret", 0, 0); /* wrong key */
+        post("/u", body);                                /* unsigned */
+        signed_post("/nosecret", body, SECRET, 0, 0);    /* not checked */
+        rx_stats(rx, &st);
+        cr_assert_eq(st.requests, 6);
+        cr_assert_eq(st.verified, 2);
+        cr_assert_eq(st.unverified, 3);
 }
 
 Test(receiver, userpilot_signatures_are_verified)
