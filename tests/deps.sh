@@ -2,8 +2,9 @@
 # Install what hookbridge needs to build, test and benchmark on Debian 12:
 # compilers, the libraries of the stack, Criterion, kcat, and for the test
 # suite Java 17 + Maven (Apache Kafka is fetched from Maven Central by
-# tests/kafka/kafka.sh), nginx + wrk for benchmarks, docker-compose for
-# validating docker-compose.yml. Idempotent; quiet when all is present.
+# tests/kafka/kafka.sh), nginx + wrk for benchmarks, and for the container
+# step (tests/docker/run.sh) Debian's Docker engine, docker-compose and
+# debootstrap. Idempotent; quiet when all is present.
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git
@@ -12,7 +13,8 @@ pkgs=(build-essential cmake pkg-config git
       kcat clang-format curl python3
       openjdk-17-jre-headless maven
       nginx-light wrk docker-compose valgrind prometheus python3-yaml
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev
+      docker.io debootstrap)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -32,4 +34,21 @@ sudo=""
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The engine must not start as a service: its default bridge and iptables
+# rules are what tests/docker/run.sh avoids (it starts its own dockerd,
+# host network only). policy-rc.d keeps the package scripts from starting
+# it; systemd, where it runs, is told not to start it later either.
+policy=""
+if [[ " ${missing[*]} " == *" docker.io "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# tests/deps.sh, while installing docker.io\nexit 101\n' |
+                $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+fi
+rc=0
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+[ -z "$policy" ] || $sudo rm -f "$policy"
+[ "$rc" = 0 ] || exit "$rc"
+if [[ " ${missing[*]} " == *" docker.io "* ]] && [ -d /run/systemd/system ]; then
+        $sudo systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true
+fi

@@ -60,7 +60,7 @@ tsan_check() {
 step "fuzzing: saved inputs, then 5 s per harness (libFuzzer, ASan + UBSan)"
 tests/fuzz/run.sh 5
 
-step "deployment files (no Docker engine here: validate only)"
+step "deployment files (validated; tests/docker/run.sh runs them below)"
 docker-compose -f docker-compose.yml config -q
 (cd deploy && promtool check config prometheus.yml >/dev/null &&
         promtool check rules prometheus-rules.yml >/dev/null)
@@ -130,6 +130,12 @@ tsan_check
 
 step "all tests (unit + real broker)"
 ctest --test-dir build --output-on-failure
+
+step "containers: the image and the compose stack for real (tests/docker/run.sh)"
+# its own dockerd (host network only, stopped at the end), base images from
+# debootstrap (cached), the image against this broker, then compose with
+# its own Kafka in a loopback namespace of its own; ~3 min warm
+tests/docker/run.sh
 
 step "benchmark smoke run (keeps bench/run.sh working; the numbers mean nothing)"
 # its own broker on 127.0.0.1:39092 and nginx sink; 5,000 events, < 2 min
