@@ -2,8 +2,36 @@
 # their shared libraries and a non-root user.
 #
 #   docker build -t hookbridge .
-#   docker run --rm -v $PWD/deploy/hookbridge.cfg:/etc/hookbridge/hookbridge.cfg:ro \
-#       -e WEBHOOK_SECRET=... hookbridge
+#   docker run --rm hookbridge --version
+#   docker run --rm hookbridge demo        # the whole pipeline, no services
+#
+# On its own, against a broker on this host (127.0.0.1:9092, topic
+# "events"): the image's hb-receiver as the webhook and a configuration
+# file, both containers on the host network (127.0.0.1 is the host's):
+#
+#   export WEBHOOK_SECRET=whsec_ZXhhbXBsZS1zZWNyZXQtY2hhbmdlLW1l
+#   docker run -d --name receiver --network host --no-healthcheck \
+#       --entrypoint hb-receiver hookbridge \
+#       --port 8080 --secret "/hooks/demo=$WEBHOOK_SECRET"
+#   cat >hookbridge.cfg <<'EOF'
+#   kafka = { brokers = "127.0.0.1:9092";
+#             topics = ( { name = "events"; app_token = "NX-demo"; } ); };
+#   delivery = { allow_networks = [ "127.0.0.0/8" ];   # a local receiver
+#                shutdown_timeout_ms = 20000; };
+#   webhooks = ( { name = "demo"; url = "http://127.0.0.1:8080/hooks/demo";
+#                  events = [ "*" ]; secret_env = "WEBHOOK_SECRET"; } );
+#   EOF
+#   docker run -d --name hookbridge --network host --stop-timeout 30 \
+#       -e WEBHOOK_SECRET \
+#       -v "$PWD/hookbridge.cfg:/etc/hookbridge/hookbridge.cfg:ro" hookbridge
+#   docker logs -f receiver                # a line per webhook, verified=yes
+#
+# Stop time: on SIGTERM hookbridge drains for delivery.shutdown_timeout_ms
+# (20 s above). docker stop gives 10 s unless told, then kills, and the
+# unfinished deliveries are sent again by the next owner: give more than
+# shutdown_timeout_ms (--stop-timeout 30; compose stop_grace_period;
+# Kubernetes terminationGracePeriodSeconds). deploy/hookbridge.cfg is
+# docker-compose.yml's: its hosts exist only there.
 
 # --- build: Debian 12's -dev packages, the same versions CI tests -------------
 FROM debian:12 AS build
@@ -45,10 +73,13 @@ COPY config/hookbridge.example.cfg /etc/hookbridge/hookbridge.example.cfg
 USER 10001:10001
 # The admin listener; the configuration must say admin.listen =
 # "0.0.0.0:9464" for anything outside the container (Prometheus) to reach
-# it. The HEALTHCHECK reaches it on loopback either way.
+# it. The HEALTHCHECK reaches it on loopback either way; with another port
+# in admin.listen, set HOOKBRIDGE_ADMIN_PORT (docker run -e) to match.
+# /healthz stays 200 without a broker (the process is fine: restarting it
+# would not help); /readyz is the readiness signal.
 EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:9464/healthz || exit 1
+    CMD curl -fsS -o /dev/null "http://127.0.0.1:${HOOKBRIDGE_ADMIN_PORT:-9464}/healthz" || exit 1
 # SIGTERM drains in-flight deliveries for delivery.shutdown_timeout_ms:
 # give the container more than that to stop (compose stop_grace_period,
 # Kubernetes terminationGracePeriodSeconds).
