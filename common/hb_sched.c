@@ -128,7 +128,9 @@ int hb_sched_parse(hb_sched_t *out, const char *const *items, size_t n,
 void hb_sched_default(hb_sched_t *out)
 {
         static const char *const d[] = HB_SCHED_DEFAULT;
-        char why[64];
+        /* room for hb_sched_parse's longest message ("schedule[N]: " and
+         * its 200-byte reason), or -O3 sees the truncation (Release) */
+        char why[256];
 
         hb_sched_parse(out, d, sizeof(d) / sizeof(d[0]), why, sizeof(why));
 }
