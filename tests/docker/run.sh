@@ -93,6 +93,9 @@ cleanup() {
                 done
                 kill -0 "$dockerd_pid" 2>/dev/null &&
                         kill -KILL "$dockerd_pid" 2>/dev/null
+                # dockerd leaves its default network namespace mounted
+                grep -q " $state/exec/netns/default " /proc/mounts &&
+                        umount "$state/exec/netns/default"
                 echo "dockerd stopped"
         fi
         if [ "$kafka_started" = 1 ]; then
