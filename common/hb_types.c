@@ -70,3 +70,23 @@ const hb_type_t *hb_type_find_event(const char *event)
         }
         return NULL;
 }
+
+static int word_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') || c == '_';
+}
+
+int hb_type_name_ok(const char *type)
+{
+        const char *dot;
+
+        if (!type || !(dot = strchr(type, '.')) || dot == type || !dot[1] ||
+            strchr(dot + 1, '.'))
+                return 0;
+        for (const char *p = type; *p; p++) {
+                if (p != dot && !word_char(*p))
+                        return 0;
+        }
+        return 1;
+}

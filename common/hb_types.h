@@ -36,4 +36,11 @@ const hb_type_t *hb_type_find(const char *type);
 /** @returns the built-in row for raw event name \p event, or NULL. */
 const hb_type_t *hb_type_find_event(const char *event);
 
+/** @returns 1 when \p type is written as a webhook type may be, the way
+ *           every built-in one is: `<entity>.<action>`, two non-empty
+ *           words of A-Z a-z 0-9 _ around one dot ("trial.started");
+ *           else 0. The configuration's mappings and the transformer's
+ *           added rows (data.type and data.action) both hold to it. */
+int hb_type_name_ok(const char *type);
+
 #endif

@@ -83,20 +83,6 @@ int cfg_app_token_ok(const char *s)
         return 1;
 }
 
-/* "word.word": what a webhook type looks like. */
-static int cfg_type_name_ok(const char *s)
-{
-        const char *dot = strchr(s, '.');
-
-        if (!dot || dot == s || !dot[1] || strchr(dot + 1, '.'))
-                return 0;
-        for (; *s; s++) {
-                if (*s != '.' && !cfg_word_char(*s))
-                        return 0;
-        }
-        return 1;
-}
-
 /* --- the option table at work ----------------------------------------- */
 
 /* Parse one present setting \p m of option \p o into \p rec.
@@ -868,7 +854,7 @@ static void cfg_parse_mappings(cfg_loader_t *ld, const config_setting_t *s)
                 if (set != (cfg_opt_bit(cfg_mapping_opts, "event") |
                             cfg_opt_bit(cfg_mapping_opts, "type")))
                         continue;
-                if (!cfg_type_name_ok(mp.type)) {
+                if (!hb_type_name_ok(mp.type)) {
                         cfg_report(ld, cfg_member(e, "type"),
                                    "mappings[%d].type: '%.64s' is not a "
                                    "webhook type; write it as word.word, "

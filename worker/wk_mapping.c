@@ -83,12 +83,6 @@ const wk_xf_spec_t *wk_mapping_find(const wk_mapping_t *m, const char *event,
         return NULL;
 }
 
-static int xf_type_char(char c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-}
-
 int wk_mapping_add(wk_mapping_t *m, const char *event, const char *type,
                    char *errstr, size_t errstr_size)
 {
@@ -109,19 +103,16 @@ int wk_mapping_add(wk_mapping_t *m, const char *event, const char *type,
                          "mapping: the raw event name is empty");
                 return -1;
         }
-        tlen = strlen(type);
-        dot = strchr(type, '.');
-        for (size_t i = 0; i < tlen; i++) {
-                if (!xf_type_char(type[i]))
-                        dot = NULL;
-        }
-        if (!dot || dot == type || dot[1] == '\0') {
+        if (!hb_type_name_ok(type)) {
                 snprintf(errstr, errstr_size,
                          "mapping '%.*s': webhook type '%.*s' must look "
-                         "like <entity>.<action> (letters, digits, _ - .)",
+                         "like <entity>.<action> (two words of letters, "
+                         "digits and _ around one dot)",
                          XF_SNIP_LEN, event, XF_SNIP_LEN, type);
                 return -1;
         }
+        tlen = strlen(type);
+        dot = strchr(type, '.');
         builtin = hb_type_find(type);
         if (builtin) {
                 spec = xf_spec_of(builtin);

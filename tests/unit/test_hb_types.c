@@ -49,3 +49,24 @@ Test(hb_types, config_knows_every_type)
                 cfg_destroy(cfg);
         }
 }
+
+/* One rule for how a webhook type is written: every built-in type keeps
+ * it, and the configuration and the transformer's mapping both use it. */
+Test(hb_types, type_names)
+{
+        static const char *const good[] = {"trial.started", "a.b", "A_1.b_2",
+                                           "_._"};
+        static const char *const bad[] = {
+                "",      "nodot", ".a",    "a.",      "a..b", "a.b.c",
+                "a-b.c", "a b.c", "a.b\n", "\"a\".b", "a.b~", "caf\xc3\xa9.x",
+        };
+
+        for (size_t i = 0; i < hb_type_count(); i++)
+                cr_expect(hb_type_name_ok(hb_type_at(i)->type), "%s",
+                          hb_type_at(i)->type);
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+                cr_expect(hb_type_name_ok(good[i]), "%s", good[i]);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                cr_expect(!hb_type_name_ok(bad[i]), "%s", bad[i]);
+        cr_expect(!hb_type_name_ok(NULL));
+}

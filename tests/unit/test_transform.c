@@ -1374,18 +1374,18 @@ Test(transform_mapping, extra_mappings_override_and_add)
         result_free(&r);
         free(raw);
 
-        /* a new type: data.type/action split at the first '.', id from
+        /* a new type: data.type/action split at its '.', id from
          * properties.id */
-        cr_assert_eq(wk_mapping_add(m, "Invoice Paid", "billing.invoice.paid",
-                                    err, sizeof(err)),
+        cr_assert_eq(wk_mapping_add(m, "Invoice Paid", "invoice.paid", err,
+                                    sizeof(err)),
                      0, "%s", err);
         raw = event_with("{\"event\":\"Invoice Paid\",\"properties\":{"
                          "\"id\":\"inv_9\"}}");
         run_full(&r, m, raw, strlen(raw), &meta, NULL, 0, NULL, 0);
         assert_ok(&r);
-        cr_assert_str_eq(r.type, "billing.invoice.paid");
-        assert_body_has(&r, "\"data\":{\"type\":\"billing\",\"action\":"
-                            "\"invoice.paid\",\"id\":\"inv_9\",");
+        cr_assert_str_eq(r.type, "invoice.paid");
+        assert_body_has(&r, "\"data\":{\"type\":\"invoice\",\"action\":"
+                            "\"paid\",\"id\":\"inv_9\",");
         result_free(&r);
         free(raw);
         raw = event_with("{\"event\":\"Invoice Paid\"}");
@@ -1425,7 +1425,7 @@ Test(transform_mapping, extra_mappings_override_and_add)
         cr_assert_eq(n, 17);
         cr_assert_str_eq(types[1], "flow.done");
         cr_assert_str_eq(types[15], "flows.completed");
-        cr_assert_str_eq(types[16], "billing.invoice.paid");
+        cr_assert_str_eq(types[16], "invoice.paid");
         cr_assert(wk_mapping_has_type(m, "flow.done"));
         cr_assert_not(wk_mapping_has_type(m, "flows.finished"));
 
@@ -1436,6 +1436,12 @@ Test(transform_mapping, extra_mappings_override_and_add)
         cr_assert_eq(wk_mapping_add(m, "X", "a.", err, sizeof(err)), -1);
         cr_assert_eq(wk_mapping_add(m, "X", "a b.c", err, sizeof(err)), -1);
         cr_assert_eq(wk_mapping_add(m, "X", "a.\"c", err, sizeof(err)), -1);
+        /* the configuration's rule (hb_type_name_ok): one dot, no '-' */
+        cr_assert_eq(wk_mapping_add(m, "X", "billing.invoice.paid", err,
+                                    sizeof(err)),
+                     -1);
+        cr_assert_eq(wk_mapping_add(m, "X", "in-voice.paid", err, sizeof(err)),
+                     -1);
         cr_assert_eq(wk_mapping_add(m, "", "a.b", err, sizeof(err)), -1);
         wk_mapping_destroy(m);
 }
