@@ -70,6 +70,7 @@ static void raw_event(int i, char *out, size_t size)
 {
         static const char tok[] = "\"app_token\":\"NX-demo0001\",";
         char id[32], s[2048], *p;
+        int n;
 
         snprintf(id, sizeof(id), "ten-%d", i);
         cr_assert_gt(wk_sample_render((size_t)i % wk_sample_count(), id, i,
@@ -79,10 +80,12 @@ static void raw_event(int i, char *out, size_t size)
         cr_assert_not_null(p);
         *p = '\0';
         if (i % 4 == 2) /* app C: the topic's app_token */
-                snprintf(out, size, "%s%s", s, p + strlen(tok));
+                n = snprintf(out, size, "%s%s", s, p + strlen(tok));
         else
-                snprintf(out, size, "%s\"app_token\":\"%s\",%s", s, app_of(i),
-                         p + strlen(tok));
+                n = snprintf(out, size, "%s\"app_token\":\"%s\",%s", s,
+                             app_of(i), p + strlen(tok));
+        /* (checked: -O2 sees it could be cut, -Werror=format-truncation) */
+        cr_assert(n > 0 && (size_t)n < size, "event %d cut", i);
 }
 
 Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
