@@ -14,6 +14,7 @@
 struct wh_endpoint_s {
         int refcnt; /* single-threaded use: the pool's thread */
         char *name;
+        char *app; /* the webhook's app_token; NULL: an operator webhook */
         char *url;
         wh_key_t *key;      /* NULL: unsigned */
         wh_key_t *key_prev; /* rotation: also signed with, or NULL */
@@ -111,6 +112,8 @@ wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
         ep->url = dup_str(wh->url);
         if (!ep->name || !ep->url)
                 goto oom;
+        if (wh->app_token && !(ep->app = dup_str(wh->app_token)))
+                goto oom;
         ep->max_in_flight = wh->max_in_flight;
         if ((wh->tls.ca_file &&
              !(ep->tls.ca_file = dup_str(wh->tls.ca_file))) ||
@@ -187,6 +190,7 @@ void wh_endpoint_unref(wh_endpoint_t *ep)
                 free(ep->headers[i]);
         free(ep->headers);
         free(ep->name);
+        free(ep->app);
         free(ep->url);
         free((char *)ep->tls.ca_file);
         free((char *)ep->tls.client_cert);
@@ -212,6 +216,11 @@ const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep)
 const char *wh_endpoint_name(const wh_endpoint_t *ep)
 {
         return ep->name;
+}
+
+const char *wh_endpoint_app(const wh_endpoint_t *ep)
+{
+        return ep->app;
 }
 
 const char *wh_endpoint_origin(const char *url, char *out, size_t size)

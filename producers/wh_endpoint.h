@@ -42,6 +42,9 @@ int wh_endpoint_max_in_flight(const wh_endpoint_t *ep);
 const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep);
 
 const char *wh_endpoint_name(const wh_endpoint_t *ep);
+/** @returns the webhook's app_token (SPEC §5), NULL for an operator
+ *  webhook. */
+const char *wh_endpoint_app(const wh_endpoint_t *ep);
 const char *wh_endpoint_url(const wh_endpoint_t *ep);
 
 /**

@@ -34,7 +34,11 @@ static int sample_for(const wk_mapping_t *m, const cfg_t *cfg,
         for (size_t i = 0; i < wk_sample_count(); i++) {
                 snprintf(id, sizeof(id), "send-test-%lld-%zu",
                          (long long)time(NULL), i);
-                wk_sample_render(i, id, 1, meta.timestamp_ms, raw, sizeof(raw));
+                /* the webhook's own app's event (SPEC §5): an operator
+                 * webhook gets the demo app's */
+                wk_sample_render_app(
+                        i, wh->app_token ? wh->app_token : WK_SAMPLE_APP, id, 1,
+                        meta.timestamp_ms, raw, sizeof(raw));
                 if (wk_event_parse(m, raw, strlen(raw), &meta, ev, reason,
                                    sizeof(reason)) != WK_XF_OK)
                         continue;
@@ -193,8 +197,11 @@ int wk_cmd_send_test(int argc, char **argv)
                 fprintf(stderr, "send-test: %s\n", errstr);
                 goto out;
         }
-        printf("POST %s (webhook %s)\nwebhook-id: %s\ntype: %s\nbody: %s\n",
-               where(wh->url, at, sizeof(at)), wh->name, wk_event_id(ev),
+        printf("POST %s (webhook %s, %s%s)\nwebhook-id: %s\ntype: %s\n"
+               "body: %s\n",
+               where(wh->url, at, sizeof(at)), wh->name,
+               wh->app_token ? "app " : "an operator webhook",
+               wh->app_token ? wh->app_token : "", wk_event_id(ev),
                wk_event_type(ev), body);
         if (wh_pool_submit(pool, ep, wk_event_id(ev), body, len, 0, on_done,
                            &rep) == -1) {

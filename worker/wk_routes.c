@@ -336,6 +336,12 @@ const char *wk_routes_app_token(const wk_routes_t *r, const char *topic)
         return NULL;
 }
 
+int wk_routes_app_ok(const char *hook_app, const char *app, size_t app_len)
+{
+        return !hook_app || (app && strlen(hook_app) == app_len &&
+                             !memcmp(hook_app, app, app_len));
+}
+
 size_t wk_routes_app_count(const wk_routes_t *r)
 {
         return r->app_n;

@@ -76,6 +76,16 @@ const wk_routeset_t *wk_routes_find(const wk_routes_t *r, const char *app,
  */
 const char *wk_routes_app_token(const wk_routes_t *r, const char *topic);
 
+/**
+ * @brief The rule the table is built by, for one webhook: may an event of
+ *        app \p app (\p app_len bytes, compared as they are) reach a
+ *        webhook of app \p hook_app (NULL: an operator webhook)? For the
+ *        paths that deliver to a webhook they have already chosen (retry
+ *        tiers after a reload, replay, send-test, transform).
+ * @returns 1 when it may.
+ */
+int wk_routes_app_ok(const char *hook_app, const char *app, size_t app_len);
+
 /** @returns how many apps have a table of their own (those some active
  *  webhook names). */
 size_t wk_routes_app_count(const wk_routes_t *r);

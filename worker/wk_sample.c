@@ -54,6 +54,14 @@ const char *wk_sample_event_name(size_t i)
 int wk_sample_render(size_t i, const char *message_id, long user,
                      long long timestamp_ms, char *out, size_t out_size)
 {
+        return wk_sample_render_app(i, WK_SAMPLE_APP, message_id, user,
+                                    timestamp_ms, out, out_size);
+}
+
+int wk_sample_render_app(size_t i, const char *app, const char *message_id,
+                         long user, long long timestamp_ms, char *out,
+                         size_t out_size)
+{
         const hb_type_t *t = hb_type_at(i);
         char props[512];
 
@@ -64,11 +72,11 @@ int wk_sample_render(size_t i, const char *message_id, long user,
                 out, out_size,
                 "{\"type\":\"track\",\"event\":\"%s\",\"messageId\":\"%s\","
                 "\"timestamp\":%lld,\"userId\":\"%ld\",\"context\":{"
-                "\"app_token\":\"NX-demo0001\",\"page\":{\"url\":"
+                "\"app_token\":\"%s\",\"page\":{\"url\":"
                 "\"https://app.example.com/dashboard?tab=1\"},\"traits\":{"
                 "\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\","
                 "\"plan\":\"pro\",\"seats\":12,\"beta\":true},\"groupId\":"
                 "\"42\",\"group\":{\"name\":\"Analytical Engines\","
                 "\"industry\":\"SaaS\",\"employees\":45}},\"properties\":%s}",
-                t->event, message_id, timestamp_ms, user, props);
+                t->event, message_id, timestamp_ms, user, app, props);
 }

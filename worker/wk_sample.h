@@ -20,4 +20,16 @@ const char *wk_sample_event_name(size_t i);
 int wk_sample_render(size_t i, const char *message_id, long user,
                      long long timestamp_ms, char *out, size_t out_size);
 
+/** The app_token of wk_sample_render()'s samples. */
+#define WK_SAMPLE_APP "NX-demo0001"
+
+/**
+ * @brief wk_sample_render() for app \p app (its context.app_token):
+ *        an app_token of the configuration's syntax (cfg_app_token_ok),
+ *        which needs no JSON escaping.
+ */
+int wk_sample_render_app(size_t i, const char *app, const char *message_id,
+                         long user, long long timestamp_ms, char *out,
+                         size_t out_size);
+
 #endif

@@ -34,19 +34,33 @@ void wk_status_fini(wk_status_t *st)
         pthread_mutex_destroy(&st->lock);
 }
 
+void wk_status_hook_label(char *out, size_t size, const char *name,
+                          const char *app)
+{
+        char esc[2 * 128 + 8], aesc[2 * 128 + 8];
+
+        wk_metrics_escape(name, esc, sizeof(esc));
+        if (!app) {
+                snprintf(out, size, "webhook=\"%s\"", esc);
+                return;
+        }
+        wk_metrics_escape(app, aesc, sizeof(aesc));
+        snprintf(out, size, "webhook=\"%s\",app=\"%s\"", esc, aesc);
+}
+
 void wk_status_on_attempt(const wh_endpoint_t *ep, long status, double seconds,
                           int will_retry, void *opaque)
 {
         wk_worker_t *w = opaque;
-        char esc[256], l[320];
+        char hl[WK_STATUS_LABEL_MAX], l[WK_STATUS_LABEL_MAX + 64];
 
         (void)will_retry;
-        wk_metrics_escape(wh_endpoint_name(ep), esc, sizeof(esc));
-        snprintf(l, sizeof(l), "webhook=\"%s\",result=\"%s\"", esc,
+        wk_status_hook_label(hl, sizeof(hl), wh_endpoint_name(ep),
+                             wh_endpoint_app(ep));
+        snprintf(l, sizeof(l), "%s,result=\"%s\"", hl,
                  wk_metrics_status_class(status));
         wk_metrics_add(w->metrics, WK_M_ATTEMPTS, l, 1);
-        snprintf(l, sizeof(l), "webhook=\"%s\"", esc);
-        wk_metrics_observe(w->metrics, WK_M_ATTEMPT_SECONDS, l, seconds);
+        wk_metrics_observe(w->metrics, WK_M_ATTEMPT_SECONDS, hl, seconds);
 }
 
 /* Age in seconds of the oldest unfinished message of a partition. */
@@ -113,6 +127,10 @@ static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
                         snprintf(where, sizeof(where), "?");
                 json_object_object_add(j, "name",
                                        json_object_new_string(wh->name));
+                json_object_object_add(
+                        j, "app_token",
+                        wh->app_token ? json_object_new_string(wh->app_token)
+                                      : NULL);
                 json_object_object_add(j, "endpoint",
                                        json_object_new_string(where));
                 json_object_object_add(j, "enabled",

@@ -67,6 +67,18 @@ void wk_status_probe(wk_worker_t *w, wk_admin_probe_t *out);
 
 /** @brief The pool's attempt callback (\p opaque: the worker): attempts
  *  by result class and their durations, per webhook. */
+/** Room for a label of wk_status_hook_label() (names and app_tokens are
+ *  at most 128 characters, each escaped character at most 2). */
+#define WK_STATUS_LABEL_MAX 600
+
+/**
+ * @brief The metric labels of one webhook's per-webhook series:
+ *        webhook="<name>", then ,app="<app_token>" for an app's webhook
+ *        (none for an operator webhook), escaped.
+ */
+void wk_status_hook_label(char *out, size_t size, const char *name,
+                          const char *app);
+
 void wk_status_on_attempt(const wh_endpoint_t *ep, long status, double seconds,
                           int will_retry, void *opaque);
 

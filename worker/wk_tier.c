@@ -12,6 +12,7 @@
 #include "hb_time.h"
 #include "kc_tier.h"
 #include "wk_metrics_names.h"
+#include "wk_routes.h"
 
 /* Tier records of one tier partition out at once (taken, not finished). */
 #define MAX_PER_PARTITION 64
@@ -448,7 +449,8 @@ static void take(wk_tier_t *t, item_t *it)
         wk_msgmeta_t meta;
         char why[256];
         wk_xf_status_t st;
-        size_t len;
+        const char *app;
+        size_t len, app_len;
         int found;
 
         if (hb_rec_decode(it->m, &it->rec, &it->mem, why, sizeof(why)) == -1 ||
@@ -490,6 +492,14 @@ static void take(wk_tier_t *t, item_t *it)
         if (!cfg_webhook_wants(hk.wh, wk_event_type(ev))) {
                 wk_event_destroy(ev);
                 discard(it, "event type switched off");
+                return;
+        }
+        app = wk_event_app(ev, &app_len);
+        if (!wk_routes_app_ok(hk.wh->app_token, app, app_len)) {
+                /* a reload gave the webhook to another app (or the
+                 * topic's app_token changed): never another app's event */
+                wk_event_destroy(ev);
+                discard(it, "webhook of another app now");
                 return;
         }
         it->body = wk_event_render(ev, hk.wh->user_props,

@@ -66,7 +66,7 @@ static hooks_t *hooks_new(cfg_t *cfg, const wk_worker_opts_t *o, char *errstr,
 {
         hooks_t *h = calloc(1, sizeof(*h));
         size_t n = cfg_webhook_count(cfg);
-        char why[256], esc[256];
+        char why[256], label[WK_STATUS_LABEL_MAX];
 
         if (!h)
                 goto oom;
@@ -87,7 +87,6 @@ static hooks_t *hooks_new(cfg_t *cfg, const wk_worker_opts_t *o, char *errstr,
         }
         for (size_t i = 0; i < n; i++) {
                 const cfg_webhook_t *wh = cfg_webhook(cfg, i);
-                size_t len;
                 h->eps[i] = wh_endpoint_new(wh, why, sizeof(why));
                 if (!h->eps[i]) {
                         snprintf(errstr, errstr_size, "webhook '%s': %s",
@@ -95,12 +94,11 @@ static hooks_t *hooks_new(cfg_t *cfg, const wk_worker_opts_t *o, char *errstr,
                         goto err;
                 }
                 h->active[i] = wh->enabled && selected(o, wh->name);
-                wk_metrics_escape(wh->name, esc, sizeof(esc));
-                len = strlen(esc) + 12;
-                h->labels[i] = malloc(len);
+                wk_status_hook_label(label, sizeof(label), wh->name,
+                                     wh->app_token);
+                h->labels[i] = strdup(label);
                 if (!h->labels[i])
                         goto oom;
-                snprintf(h->labels[i], len, "webhook=\"%s\"", esc);
         }
         for (size_t i = 0; i < o->webhook_count; i++)
                 if (!cfg_webhook_find(cfg, o->webhooks[i])) {
@@ -247,7 +245,7 @@ static void dlq_done(int ok, const char *error, void *opaque)
 static void count_outcome(wk_worker_t *w, const char *label,
                           const char *outcome)
 {
-        char l[320];
+        char l[WK_STATUS_LABEL_MAX + 64];
 
         snprintf(l, sizeof(l), "%s,outcome=\"%s\"", label, outcome);
         wk_metrics_add(w->metrics, WK_M_DELIVERIES, l, 1);
@@ -284,6 +282,7 @@ static int hand_off(wk_delivery_t *d, const wh_result_t *res, int tier)
                      : res->outcome == WH_OUT_DEFERRED ? "retry_after"
                                                        : "retry";
         rec.webhook = wh_endpoint_name(d->ep);
+        rec.app = wh_endpoint_app(d->ep);
         rec.id = m->id;
         rec.status = res->status;
         rec.error = res->error && *res->error ? res->error : NULL;
@@ -301,6 +300,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         wk_worker_t *w = m->w;
         cfg_exhausted_t on_exhausted = w->hooks->on_exhausted;
         const char *name = wh_endpoint_name(d->ep);
+        const char *app = wh_endpoint_app(d->ep);
         wh_dlq_record_t rec = {0};
         int64_t ts;
 
@@ -332,6 +332,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 if (has_dlt(w) && on_exhausted != CFG_EXHAUSTED_DROP) {
                         rec.reason = "gone";
                         rec.webhook = name;
+                        rec.app = app;
                         rec.status = res->status;
                         rec.error = res->error;
                         rec.attempts = res->attempts;
@@ -350,10 +351,10 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         }
         w->stats.deliveries_failed++;
         hb_log(HB_LOG_WARN, "delivery failed",
-               "webhook=%s topic=%s partition=%d offset=%lld id=\"%s\" "
-               "outcome=%s status=%ld attempts=%d error=\"%s\"",
-               name, m->in.topic, (int)m->in.partition, (long long)m->in.offset,
-               m->id,
+               "webhook=%s app=%s topic=%s partition=%d offset=%lld "
+               "id=\"%s\" outcome=%s status=%ld attempts=%d error=\"%s\"",
+               name, app ? app : "", m->in.topic, (int)m->in.partition,
+               (long long)m->in.offset, m->id,
                res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted",
                res->status, res->attempts, res->error ? res->error : "");
         if (on_exhausted != CFG_EXHAUSTED_DROP && !has_dlt(w)) {
@@ -362,14 +363,16 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 hb_log(HB_LOG_ERR,
                        "delivery failed for good and there is no "
                        "dead-letter topic; message held",
-                       "webhook=%s id=\"%s\"", name, m->id);
+                       "webhook=%s app=%s id=\"%s\"", name, app ? app : "",
+                       m->id);
                 return;
         }
         if (on_exhausted == CFG_EXHAUSTED_DROP) {
                 w->stats.dropped++;
                 count_outcome(w, d->label, "dropped");
                 hb_log(HB_LOG_WARN, "delivery dropped (on_exhausted=drop)",
-                       "webhook=%s id=\"%s\"", name, m->id);
+                       "webhook=%s app=%s id=\"%s\"", name, app ? app : "",
+                       m->id);
                 msg_settle(m);
                 return;
         }
@@ -379,6 +382,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
         rec.reason =
                 res->outcome == WH_OUT_PERMANENT ? "permanent" : "exhausted";
         rec.webhook = name;
+        rec.app = app;
         rec.status = res->status;
         rec.error = res->error;
         rec.attempts = res->attempts;

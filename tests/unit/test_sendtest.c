@@ -117,6 +117,9 @@ static char *slurp(FILE *f, char *out, size_t size)
         return out;
 }
 
+/* Settings added to the webhook crm (tenants' tests). */
+static const char *hook_extra = "";
+
 /* Run send-test against a receiver answering \p answer (NULL: one that
  * listens but never answers; send-test must not have sent anything), with
  * \p extra appended to the configuration; its stdout, its stderr in
@@ -142,8 +145,9 @@ static char *send_test_ex(const char *answer, size_t answer_len,
                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ]; "
                 "timeout_ms = 5000; };\n"
                 "webhooks = ( { name = \"crm\"; url = "
-                "\"http://127.0.0.1:%u/hook\"; events = [ \"*\" ]; } );\n%s",
-                (unsigned)port, extra ? extra : "");
+                "\"http://127.0.0.1:%u/hook\"; events = [ \"*\" ]; %s } );\n"
+                "%s",
+                (unsigned)port, hook_extra, extra ? extra : "");
         fclose(f);
         if (answer)
                 cr_assert_eq(pthread_create(&th, NULL, serve_one, &s), 0);
@@ -280,4 +284,28 @@ Test(sendtest, a_refused_mapping_says_why_and_sends_nothing)
                               "injected failure\n"),
                   "stderr:\n%s", err);
         cr_expect_null(strstr(out, "POST "), "sent anyway:\n%s", out);
+}
+
+/* Tenants (SPEC §5): the sample is an event of the webhook's own app; an
+ * operator webhook's is the demo app's. */
+Test(sendtest, the_sample_is_an_event_of_the_webhooks_app)
+{
+        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+                                 "Connection: close\r\n\r\n";
+        const char *out;
+        int rc;
+
+        hook_extra = "app_token = \"NX-own\";";
+        out = send_test(ok, sizeof(ok) - 1, &rc);
+        hook_extra = "";
+        cr_assert_eq(rc, 0, "%s", out);
+        cr_expect(strstr(out, "(webhook crm, app NX-own)\n"), "%s", out);
+        cr_expect(strstr(out, "\"app_token\":\"NX-own\""), "%s", out);
+        cr_expect(!strstr(out, "NX-demo0001"), "%s", out);
+
+        out = send_test(ok, sizeof(ok) - 1, &rc);
+        cr_assert_eq(rc, 0, "%s", out);
+        cr_expect(strstr(out, "(webhook crm, an operator webhook)\n"), "%s",
+                  out);
+        cr_expect(strstr(out, "\"app_token\":\"NX-demo0001\""), "%s", out);
 }

@@ -27,10 +27,10 @@ static const char *status_cfg =
         "    events = [ \"*\" ]; }\n"
         ");\n";
 
-static wk_worker_t *replay_worker(const char *topic)
+static wk_worker_t *replay_worker_of(const char *text, const char *topic)
 {
         char errs[4096];
-        cfg_t *cfg = cfg_load_string(status_cfg, "t.cfg", errs, sizeof(errs));
+        cfg_t *cfg = cfg_load_string(text, "t.cfg", errs, sizeof(errs));
         kc_range_t ranges[PARTS];
         wk_worker_opts_t o = {
                 .ranges = ranges, .range_count = PARTS, .no_admin = 1};
@@ -42,6 +42,11 @@ static wk_worker_t *replay_worker(const char *topic)
         w = wk_worker_new_ex(cfg, &o, errs, sizeof(errs));
         cr_assert_not_null(w, "%s", errs);
         return w;
+}
+
+static wk_worker_t *replay_worker(const char *topic)
+{
+        return replay_worker_of(status_cfg, topic);
 }
 
 /* How many assignment entries of \p doc name \p topic. */
@@ -122,4 +127,36 @@ Test(status, two_workers_publish_only_their_own_partitions)
                      b.wrong, b.short_, TURNS);
         wk_worker_destroy(a.w);
         wk_worker_destroy(b.w);
+}
+
+/* Tenants (SPEC §5): /status and the per-webhook series name a webhook's
+ * app; an operator webhook has none. */
+Test(status, webhooks_name_their_app)
+{
+        wk_worker_t *w = replay_worker_of(
+                "kafka = { brokers = \"127.0.0.1:1\"; group_id = \"g\";\n"
+                "  topics = ( \"alpha\" ); };\n"
+                "webhooks = (\n"
+                "  { name = \"crm\"; app_token = \"NX-a\"; url = "
+                "\"https://example.com/a\"; events = [ \"*\" ]; },\n"
+                "  { name = \"sink\"; url = \"https://example.com/s\";\n"
+                "    events = [ \"*\" ]; }\n"
+                ");\n",
+                "alpha");
+        char l[WK_STATUS_LABEL_MAX], *doc;
+
+        wk_status_publish(w);
+        doc = wk_status_document(w);
+        cr_assert_not_null(doc);
+        cr_expect(strstr(doc, "\"name\":\"crm\",\"app_token\":\"NX-a\","), "%s",
+                  doc);
+        cr_expect(strstr(doc, "\"name\":\"sink\",\"app_token\":null,"), "%s",
+                  doc);
+        free(doc);
+        wk_worker_destroy(w);
+
+        wk_status_hook_label(l, sizeof(l), "crm", "NX-a");
+        cr_expect_str_eq(l, "webhook=\"crm\",app=\"NX-a\"");
+        wk_status_hook_label(l, sizeof(l), "sink", NULL);
+        cr_expect_str_eq(l, "webhook=\"sink\"");
 }
