@@ -615,6 +615,8 @@ static void do_reload(wk_worker_t *w)
         else
                 hb_log(HB_LOG_INFO, "configuration reloaded",
                        "file=%s webhooks=%zu", path, h->n);
+        if (w->hooks->cfg == w->start_cfg)
+                w->hooks->cfg = NULL; /* kept: see start_cfg */
         hooks_free(w->hooks);
         w->hooks = h;
 }
@@ -716,6 +718,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         w->hooks = hooks_new(cfg, opts, errstr, errstr_size);
         if (!w->hooks)
                 goto err;
+        w->start_cfg = cfg;
         w->per_webhook_n = w->hooks->n;
         w->per_webhook = calloc(w->hooks->n + 1, sizeof(*w->per_webhook));
         w->per_webhook_name = calloc(w->hooks->n + 1, sizeof(char *));
@@ -788,6 +791,7 @@ err:
         /* @remark on failure the caller keeps cfg. */
         if (w->hooks)
                 w->hooks->cfg = NULL;
+        w->start_cfg = NULL;
         wk_worker_destroy(w);
         return NULL;
 }
@@ -929,6 +933,8 @@ void wk_worker_destroy(wk_worker_t *w)
         /* Commits what finished (the freed messages stay unfinished in
          * its tracker) and leaves the group. */
         kc_consumer_destroy(w->consumer);
+        if (w->hooks && w->hooks->cfg == w->start_cfg)
+                w->hooks->cfg = NULL; /* freed below */
         hooks_free(w->hooks);
         for (size_t i = 0; i < w->per_type_n; i++)
                 free(w->per_type[i].type);
@@ -940,5 +946,6 @@ void wk_worker_destroy(wk_worker_t *w)
         wk_metrics_destroy(w->metrics);
         wk_wake_close(w->wake);
         wk_status_fini(&w->status);
+        cfg_destroy(w->start_cfg);
         free(w);
 }

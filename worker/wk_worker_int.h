@@ -66,6 +66,11 @@ typedef struct type_count_s {
 
 struct wk_worker_s {
         hooks_t *hooks;
+        /* The configuration the worker started with, owned here and freed
+         * last: its restart-only settings stay what the Kafka clients were
+         * built from, and the retry tier builds its consumer from them
+         * later, also after a reload replaced the hooks' cfg. */
+        cfg_t *start_cfg;
         wk_worker_opts_t opts;
         kc_consumer_t *consumer;
         wh_pool_t *pool;
