@@ -70,6 +70,14 @@ static const struct {
          "Age in seconds of the oldest unfinished message, per assigned "
          "partition (0 when caught up).",
          NULL, 0},
+        {WK_M_TIER_WAITING, WK_METRIC_GAUGE,
+         "Records waiting in a retry tier topic (its partitions assigned "
+         "to this replica: log end minus committed).",
+         NULL, 0},
+        {WK_M_TIER_OVERDUE, WK_METRIC_GAUGE,
+         "How long the oldest due record of a retry tier (on this "
+         "replica) has been due, in seconds; 0: none overdue.",
+         NULL, 0},
         {WK_M_UP, WK_METRIC_GAUGE, "1 while the worker runs.", NULL, 0},
         {WK_M_BUILD_INFO, WK_METRIC_GAUGE,
          "Always 1; the version is in the label.", NULL, 0},

@@ -7,7 +7,8 @@
 /*
  * Families. Labels: deliveries {webhook,outcome}; attempts {webhook,result};
  * attempt seconds, circuit, disabled {webhook}; dead-letter writes and
- * commits {result}; lag and lag seconds {topic,partition}; build info
+ * commits {result}; lag and lag seconds {topic,partition}; retry tier
+ * records and overdue seconds {topic}; build info
  * {version}; the others none.
  */
 #define WK_M_CONSUMED        "hookbridge_events_consumed_total"
@@ -28,6 +29,8 @@
 #define WK_M_DISABLED        "hookbridge_webhook_disabled"
 #define WK_M_LAG             "hookbridge_consumer_lag"
 #define WK_M_LAG_SECONDS     "hookbridge_consumer_lag_seconds"
+#define WK_M_TIER_WAITING    "hookbridge_retry_tier_records"
+#define WK_M_TIER_OVERDUE    "hookbridge_retry_tier_overdue_seconds"
 #define WK_M_UP              "hookbridge_up"
 #define WK_M_BUILD_INFO      "hookbridge_build_info"
 

@@ -220,6 +220,19 @@ void wk_status_refresh(wk_worker_t *w)
         }
         wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
         wk_metrics_sweep(w->metrics, WK_M_DISABLED);
+        if (w->tier) {
+                /* the retry tiers (SPEC §4a): what waits, how late */
+                wk_tier_view_t tv[HB_SCHED_MAX];
+                size_t nt = wk_tier_view(w->tier, tv, HB_SCHED_MAX);
+                for (size_t i = 0; i < nt && i < HB_SCHED_MAX; i++) {
+                        wk_metrics_escape(tv[i].topic, esc, sizeof(esc));
+                        snprintf(l, sizeof(l), "topic=\"%s\"", esc);
+                        wk_metrics_set(w->metrics, WK_M_TIER_WAITING, l,
+                                       (double)tv[i].waiting);
+                        wk_metrics_set(w->metrics, WK_M_TIER_OVERDUE, l,
+                                       (double)tv[i].overdue_ms / 1000.0);
+                }
+        }
         ready = np > 0 && kc_consumer_broker_up(w->consumer);
         status = status_json(w, pi, np, &ks);
         pthread_mutex_lock(&st->lock);

@@ -66,6 +66,8 @@ static const char *const all_names[] = {
         WK_M_DISABLED,
         WK_M_LAG,
         WK_M_LAG_SECONDS,
+        WK_M_TIER_WAITING,
+        WK_M_TIER_OVERDUE,
         WK_M_UP,
         WK_M_BUILD_INFO,
 };
@@ -87,7 +89,9 @@ Test(metrics, every_family_has_help_and_type_in_order)
         for (size_t i = 0; i < N_NAMES; i++) {
                 const char *type =
                         strstr(all_names[i], "_seconds") &&
-                                        strcmp(all_names[i], WK_M_LAG_SECONDS)
+                                        strcmp(all_names[i],
+                                               WK_M_LAG_SECONDS) &&
+                                        strcmp(all_names[i], WK_M_TIER_OVERDUE)
                                 ? "histogram"
                         : strstr(all_names[i], "_total") ? "counter"
                                                          : "gauge";
