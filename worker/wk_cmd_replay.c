@@ -37,7 +37,7 @@
 static const char usage[] =
         "usage: hookbridge replay -c FILE --from TIME [--to TIME] "
         "[--topic T]...\n"
-        "                         [--webhook NAME]... [--rate N] "
+        "                         [--webhook NAME]... [--app T] [--rate N] "
         "[--dry-run]\n"
         "                         [--state FILE]\n"
         "Backfills the messages of a time window to webhooks, outside the\n"
@@ -51,6 +51,9 @@ static const char usage[] =
         "  --topic T       a configured topic (repeatable; default: all)\n"
         "  --webhook NAME  deliver only to this webhook (repeatable;\n"
         "                  default: every enabled webhook)\n"
+        "  --app T         only the events of app T (payload app_token): to\n"
+        "                  T's webhooks and the operator webhooks; the other\n"
+        "                  apps' events are skipped and counted\n"
         "  --rate N        take in at most N messages per second\n"
         "  --dry-run       transform and count what each webhook would\n"
         "                  get, per webhook and per type; deliver nothing\n"
@@ -94,6 +97,7 @@ typedef struct replay_s {
         size_t topic_count;
         const char **webhooks; /* owned copies */
         size_t webhook_count;
+        const char *app; /* --app, or NULL */
         double rate;
         int dry_run;
         const char *state_path;
@@ -206,6 +210,29 @@ static int same_time(json_object *st, const char *key, const char *arg,
                (m && json_object_get_int64(m) == ms);
 }
 
+/* The --app of a state file ("null" when none: files written before
+ * --app have none either). */
+static const char *state_app(json_object *st)
+{
+        json_object *a = NULL;
+
+        json_object_object_get_ex(st, "app", &a);
+        return a && json_object_is_type(a, json_type_string)
+                       ? json_object_get_string(a)
+                       : "null";
+}
+
+static int same_app(json_object *st, const char *app)
+{
+        json_object *a = NULL;
+
+        json_object_object_get_ex(st, "app", &a);
+        if (!a || json_object_is_type(a, json_type_null))
+                return !app;
+        return app && json_object_is_type(a, json_type_string) &&
+               !strcmp(json_object_get_string(a), app);
+}
+
 /* Read the state file, when there is one, and check it belongs to this
  * replay; the window then is the saved one. @returns 0 (rp->state set
  * when a file was read), or -1 with the reason in \p errstr. */
@@ -236,7 +263,8 @@ static int state_load(replay_t *rp, char *errstr, size_t errstr_size)
             !json_object_object_get_ex(st, "topics", &v) ||
             !same_set(v, rp->topics, rp->topic_count) ||
             !json_object_object_get_ex(st, "webhooks", &v) ||
-            !same_set(v, rp->webhooks, rp->webhook_count)) {
+            !same_set(v, rp->webhooks, rp->webhook_count) ||
+            !same_app(st, rp->app)) {
                 json_object *f = NULL, *t = NULL, *tp = NULL, *wh = NULL;
                 json_object_object_get_ex(st, "from", &f);
                 json_object_object_get_ex(st, "to", &t);
@@ -244,15 +272,16 @@ static int state_load(replay_t *rp, char *errstr, size_t errstr_size)
                 json_object_object_get_ex(st, "webhooks", &wh);
                 snprintf(errstr, errstr_size,
                          "--state %s belongs to another replay (from %s, "
-                         "to %s, topics %s, webhooks %s): give the same "
-                         "--from, --to, --topic and --webhook to continue "
-                         "it, or use another --state file",
+                         "to %s, topics %s, webhooks %s, app %s): give the "
+                         "same --from, --to, --topic, --webhook and --app "
+                         "to continue it, or use another --state file",
                          rp->state_path, json_object_get_string(f),
                          t ? json_object_get_string(t) : "null",
                          json_object_to_json_string_ext(tp,
                                                         JSON_C_TO_STRING_PLAIN),
-                         json_object_to_json_string_ext(
-                                 wh, JSON_C_TO_STRING_PLAIN));
+                         json_object_to_json_string_ext(wh,
+                                                        JSON_C_TO_STRING_PLAIN),
+                         state_app(st));
                 json_object_put(st);
                 return -1;
         }
@@ -339,6 +368,8 @@ static int state_save(replay_t *rp, char *errstr, size_t errstr_size)
                                strings_json(rp->topics, rp->topic_count));
         json_object_object_add(o, "webhooks",
                                strings_json(rp->webhooks, rp->webhook_count));
+        json_object_object_add(
+                o, "app", rp->app ? json_object_new_string(rp->app) : NULL);
         pthread_mutex_lock(&rp->lock);
         for (size_t i = 0; i < rp->n; i++) {
                 const part_t *p = &rp->parts[i];
@@ -688,6 +719,9 @@ static void summary(replay_t *rp, const wk_stats_t *st, int outcome,
                        (unsigned long long)st->dropped);
         }
         printf("  %-15s %llu\n", "skipped", (unsigned long long)st->skipped);
+        if (rp->app)
+                printf("  %-15s %llu (of the skipped)\n", "other apps",
+                       (unsigned long long)st->other_app);
         printf("  %-15s %llu\n", "invalid", (unsigned long long)st->invalid);
         printf("  %-15s %.1f s\n", "elapsed", secs);
         if (outcome == 2 && rp->state_path)
@@ -710,6 +744,7 @@ static int parse_args(int argc, char **argv, replay_t *rp, const char **path,
                 {"to", required_argument, NULL, 't'},
                 {"topic", required_argument, NULL, 'T'},
                 {"webhook", required_argument, NULL, 'w'},
+                {"app", required_argument, NULL, 'a'},
                 {"rate", required_argument, NULL, 'r'},
                 {"dry-run", no_argument, NULL, 'n'},
                 {"state", required_argument, NULL, 's'},
@@ -754,6 +789,16 @@ static int parse_args(int argc, char **argv, replay_t *rp, const char **path,
                                         optarg);
                                 return -1;
                         }
+                        break;
+                case 'a':
+                        if (!cfg_app_token_ok(optarg)) {
+                                fprintf(stderr,
+                                        "--app: not an app_token (1 to %d "
+                                        "of A-Z a-z 0-9 - . _ ~)\n",
+                                        CFG_APP_TOKEN_MAX);
+                                return -1;
+                        }
+                        rp->app = optarg;
                         break;
                 case 'n':
                         rp->dry_run = 1;
@@ -837,6 +882,14 @@ static int check_args(replay_t *rp, const cfg_t *cfg, char *errstr,
                                  cfg_path(cfg));
                         return -1;
                 }
+                if (rp->app && wh->app_token &&
+                    strcmp(wh->app_token, rp->app)) {
+                        snprintf(errstr, errstr_size,
+                                 "--webhook %s: a webhook of app %s, which "
+                                 "never receives the events of --app %s",
+                                 rp->webhooks[i], wh->app_token, rp->app);
+                        return -1;
+                }
         }
         return 0;
 }
@@ -857,12 +910,13 @@ static void announce(const replay_t *rp)
                                          "%s%s", i ? "," : "", rp->webhooks[i]);
         hb_log(HB_LOG_INFO, "replay planned",
                "from=%s to=%s partitions=%zu window=%llu to_do=%llu "
-               "webhooks=%s rate=%g dry_run=%d state=%s",
+               "webhooks=%s app=%s rate=%g dry_run=%d state=%s",
                hb_time_format(rp->from_ms, a, sizeof(a)),
                rp->to_ms >= 0 ? hb_time_format(rp->to_ms, b, sizeof(b))
                               : "log-end",
                rp->n, (unsigned long long)window, (unsigned long long)todo,
-               rp->webhook_count ? hooks : "all-enabled", rp->rate, rp->dry_run,
+               rp->webhook_count ? hooks : "all-enabled",
+               rp->app ? rp->app : "all", rp->rate, rp->dry_run,
                rp->state_path ? rp->state_path : "-");
 }
 
@@ -878,6 +932,7 @@ static int run_worker(replay_t *rp, cfg_t **cfg)
                 .opaque = rp,
                 .webhooks = rp->webhook_count ? rp->webhooks : NULL,
                 .webhook_count = rp->webhook_count,
+                .app = rp->app,
                 .rate = rp->rate,
                 .dry_run = rp->dry_run,
                 .no_admin = 1,

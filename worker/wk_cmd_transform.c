@@ -11,6 +11,7 @@
 
 #include "cfg.h"
 #include "wk_cmd.h"
+#include "wk_routes.h"
 #include "wk_transform.h"
 
 /* SPEC section 3: chosen user + company properties together. */
@@ -30,7 +31,10 @@ static const char usage[] =
         "  -c, --config FILE     use FILE's extra event mappings and "
         "topic app_token\n"
         "      --webhook NAME    the chosen properties of this configured "
-        "webhook\n"
+        "webhook;\n"
+        "                        of an app's webhook, another app's events "
+        "are\n"
+        "                        skipped (it never receives them)\n"
         "      --topic NAME      the topic the events came from (default "
         "\"stdin\";\n"
         "                        with -c, its app_token; default: the "
@@ -46,6 +50,7 @@ typedef struct tf_opts_s {
         const char *webhook;
         const char *topic;
         const char *app_token;
+        const char *hook_app; /* --webhook's app_token, or NULL */
         const char **user;
         size_t user_count;
         const char **company;
@@ -154,6 +159,7 @@ static int tf_configure(const cfg_t *cfg, tf_opts_t *o, wk_mapping_t *map)
                 o->user_count = wh->user_prop_count;
                 o->company = (const char **)wh->company_props;
                 o->company_count = wh->company_prop_count;
+                o->hook_app = wh->app_token;
         }
         if (o->app_token)
                 return 0;
@@ -214,14 +220,25 @@ static int tf_line(const wk_mapping_t *map, const tf_opts_t *o,
         wk_event_t *ev = NULL;
         char reason[512];
         wk_xf_status_t st;
+        const char *app;
         char *body;
-        size_t blen = 0;
+        size_t blen = 0, app_len;
 
         st = wk_event_parse(map, line, len, &meta, &ev, reason, sizeof(reason));
         if (st != WK_XF_OK) {
                 tf_put_status(stdout,
                               st == WK_XF_SKIPPED ? "skipped" : "invalid",
                               reason);
+                return 0;
+        }
+        app = wk_event_app(ev, &app_len);
+        if (!wk_routes_app_ok(o->hook_app, app, app_len)) {
+                /* what the webhook would get: nothing (SPEC §5) */
+                snprintf(reason, sizeof(reason),
+                         "another app's event: webhook %s belongs to app %s",
+                         o->webhook, o->hook_app);
+                wk_event_destroy(ev);
+                tf_put_status(stdout, "skipped", reason);
                 return 0;
         }
         body = wk_event_render(ev, o->user, o->user_count, o->company,

@@ -465,6 +465,16 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
         m->id = strdup(wk_event_id(ev));
         if (!m->id)
                 return -1;
+        if (w->opts.app && (strlen(w->opts.app) != app_len ||
+                            memcmp(w->opts.app, app, app_len))) {
+                /* replay --app: another app's event, skipped and counted */
+                w->stats.other_app++;
+                w->stats.skipped++;
+                wk_metrics_add(w->metrics, WK_M_SKIPPED, "", 1);
+                m->owed = 1;
+                msg_settle(m);
+                return 0;
+        }
         count_type(w, type);
         for (size_t i = 0; i < n; i++)
                 count_webhook(w, wh_endpoint_name(h->eps[rs->routes[i].hook]));

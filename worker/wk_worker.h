@@ -21,6 +21,9 @@ typedef struct wk_stats_s {
         uint64_t dead_lettered;
         uint64_t dropped;
         uint64_t finished; /**< messages fully done */
+        /** events of an app other than wk_worker_opts_t.app: finished
+         *  without a delivery (also counted in skipped) */
+        uint64_t other_app;
         uint64_t commits;
         size_t in_flight; /**< messages consumed, not finished */
 } wk_stats_t;
@@ -47,6 +50,10 @@ typedef struct wk_worker_opts_s {
         /** deliver only to these webhooks (names); NULL: every enabled */
         const char *const *webhooks;
         size_t webhook_count;
+        /** deliver only the events of this app (payload app_token, byte
+         *  for byte; replay --app), to its webhooks and the operator
+         *  webhooks; NULL: every app's */
+        const char *app;
         double rate;  /**< events per second taken in; 0: unlimited */
         int dry_run;  /**< transform and count, deliver nothing */
         int no_admin; /**< do not start the admin listener */

@@ -1576,6 +1576,54 @@ Test(transform_cmd, lines_in_lines_out)
         cr_assert(strstr(lines[6], "\"plan\":\"pro\"}"), "%s", lines[6]);
 }
 
+/* Tenants (SPEC §5): with --webhook of an app, another app's events are
+ * what the webhook would get: nothing; an operator webhook gets all. */
+Test(transform_cmd, a_webhooks_app_decides_what_it_would_get)
+{
+        char cfgp[] = "/tmp/hb-xf-cfg-XXXXXX";
+        int fd = mkstemp(cfgp);
+        static const char text[] =
+                "kafka = { brokers = \"127.0.0.1:1\";\n"
+                "  topics = ( { name = \"t\"; app_token = \"NX-b\"; } ); };\n"
+                "webhooks = (\n"
+                "  { name = \"a\"; app_token = \"NX-a\"; url = "
+                "\"https://example.com/a\"; events = [ \"*\" ]; },\n"
+                "  { name = \"ops\"; url = \"https://example.com/o\"; "
+                "events = [ \"*\" ]; } );\n";
+        char input[4096];
+        char *a[] = {"transform", "-c", cfgp, "--webhook", "a", NULL};
+        char *ops[] = {"transform", "-c", cfgp, "--webhook", "ops", NULL};
+        static const char ev[] =
+                "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                "\"userId\":\"1\",\"properties\":{\"flow_id\":1}";
+
+        cr_assert(fd >= 0);
+        cr_assert_eq(write(fd, text, sizeof(text) - 1),
+                     (ssize_t)sizeof(text) - 1);
+        close(fd);
+        /* app A's, app B's (the topic's), and "NX-a" with a NUL after */
+        snprintf(input, sizeof(input),
+                 "%s,\"context\":{\"app_token\":\"NX-a\"}}\n"
+                 "%s}\n"
+                 "%s,\"context\":{\"app_token\":\"NX-a\\u0000x\"}}\n",
+                 ev, ev, ev);
+        cr_assert_eq(run_cmd(a, input, cmd_out, sizeof(cmd_out), cmd_err,
+                             sizeof(cmd_err)),
+                     0, "%s", cmd_err);
+        cr_assert(strstr(cmd_out, "\"app_token\":\"NX-a\","), "%s", cmd_out);
+        cr_assert(strstr(cmd_out, "\n{\"skipped\":\"another app's event: "
+                                  "webhook a belongs to app NX-a\"}\n{"
+                                  "\"skipped\":\"another app's event: "
+                                  "webhook a belongs to app NX-a\"}\n"),
+                  "%s", cmd_out);
+        cr_assert_eq(run_cmd(ops, input, cmd_out, sizeof(cmd_out), cmd_err,
+                             sizeof(cmd_err)),
+                     0, "%s", cmd_err);
+        cr_assert(!strstr(cmd_out, "skipped"), "%s", cmd_out);
+        cr_assert(strstr(cmd_out, "\"app_token\":\"NX-b\","), "%s", cmd_out);
+        unlink(cfgp);
+}
+
 Test(transform_cmd, usage_and_errors)
 {
         char *help[] = {"transform", "--help", NULL};
