@@ -137,8 +137,10 @@ static void fz_one(const uint8_t *data, size_t size, const char *token,
                  "event type '%s' is not a mapped type", wk_event_type(ev));
         id = wk_event_id(ev);
         FZ_CHECK(id && *id, "empty event id");
-        /* it becomes the webhook-id header */
-        FZ_CHECK(!fz_has_ctl(id, strlen(id)), "control byte in event id");
+        /* it becomes the webhook-id header: a field value (a tab inside
+         * is one; C0, DEL and C1 are not; no blank at an end) */
+        FZ_CHECK(fz_header_value_ok(id, strlen(id)),
+                 "event id is not a header value");
         FZ_CHECK(strlen(id) <= 512, "event id longer than 512 bytes");
         FZ_CHECK(fz_utf8_valid(id, strlen(id)), "event id is not UTF-8");
         for (size_t i = 0; i < sizeof(fz_sets) / sizeof(fz_sets[0]); i++) {

@@ -77,11 +77,11 @@ int fz_utf8_valid(const char *s, size_t n)
         return 1;
 }
 
-int fz_has_ctl(const char *s, size_t n)
+static int fz_ctl_in(const char *s, size_t n, int tab_ok)
 {
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
-                if (c < 0x20 || c == 0x7f)
+                if ((c < 0x20 && !(tab_ok && c == '\t')) || c == 0x7f)
                         return 1;
                 /* C1 (U+0080..U+009F) in UTF-8 */
                 if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
@@ -89,6 +89,19 @@ int fz_has_ctl(const char *s, size_t n)
                         return 1;
         }
         return 0;
+}
+
+int fz_has_ctl(const char *s, size_t n)
+{
+        return fz_ctl_in(s, n, 0);
+}
+
+int fz_header_value_ok(const char *s, size_t n)
+{
+        if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' ||
+                  s[n - 1] == '\t'))
+                return 0;
+        return !fz_ctl_in(s, n, 1);
 }
 
 json_object *fz_json_strict(const char *s, size_t n)

@@ -30,6 +30,11 @@ int fz_utf8_valid(const char *s, size_t n);
  *           (U+0080..U+009F) in UTF-8. */
 int fz_has_ctl(const char *s, size_t n);
 
+/** @returns 1 when \p s[0, n) may be sent as a header value (RFC 9110
+ *           field-value): no control character but a tab, and no blank at
+ *           either end. */
+int fz_header_value_ok(const char *s, size_t n);
+
 /**
  * @brief Parse \p s[0, n) as strict JSON (no trailing data, valid UTF-8).
  * @returns the value (caller puts it), or NULL when it is not JSON.
