@@ -11,6 +11,7 @@
 #include "hb_sched.h"
 #include "hb_time.h"
 #include "kc_tier.h"
+#include "wk_redeliver.h"
 #include "wk_metrics_names.h"
 #include "wk_routes.h"
 
@@ -32,8 +33,8 @@ typedef struct item_s {
         kc_ticket_t ticket;
         int tier;
         hb_rec_t rec;
-        void *mem; /* rec's strings */
-        char *body;
+        void *mem;         /* rec's strings */
+        wk_rd_t rd;        /* the delivery made of rec */
         wh_endpoint_t *ep; /* own reference while sending */
         char *label;       /* metric label of the webhook, or NULL */
         int state;
@@ -251,7 +252,7 @@ static void item_free(item_t *it)
         t->pending--;
         wh_endpoint_unref(it->ep);
         free(it->label);
-        free(it->body);
+        wk_redeliver_free(&it->rd);
         free(it->mem);
         rd_kafka_message_destroy(it->m);
         free(it);
@@ -445,12 +446,7 @@ static void take(wk_tier_t *t, item_t *it)
         const cfg_t *cfg = NULL;
         const wk_mapping_t *mp = NULL;
         wk_tier_hook_t hk = {0};
-        wk_event_t *ev = NULL;
-        wk_msgmeta_t meta;
         char why[256];
-        wk_xf_status_t st;
-        const char *app;
-        size_t len, app_len;
         int found;
 
         if (hb_rec_decode(it->m, &it->rec, &it->mem, why, sizeof(why)) == -1 ||
@@ -477,36 +473,24 @@ static void take(wk_tier_t *t, item_t *it)
                 move_dead(it, "gone", "webhook disabled after 410 Gone", NULL);
                 return;
         }
-        meta.topic = it->rec.topic;
-        meta.partition = it->rec.partition;
-        meta.offset = it->rec.offset;
-        meta.timestamp_ms = it->rec.timestamp_ms;
-        meta.topic_app_token = cfg_topic_app_token(cfg, it->rec.topic);
-        st = wk_event_parse(mp, it->rec.value ? it->rec.value : "",
-                            it->rec.value_len, &meta, &ev, why, sizeof(why));
-        if (st != WK_XF_OK) {
+        switch (wk_redeliver_render(cfg, mp, hk.wh, &it->rec, &it->rd, why,
+                                    sizeof(why))) {
+        case WK_RD_OK:
+                break;
+        case WK_RD_INVALID:
                 /* the mapping changed since the hand-off */
                 move_dead(it, "invalid", why, NULL);
                 return;
-        }
-        if (!cfg_webhook_wants(hk.wh, wk_event_type(ev))) {
-                wk_event_destroy(ev);
+        case WK_RD_TYPE_OFF:
                 discard(it, "event type switched off");
                 return;
-        }
-        app = wk_event_app(ev, &app_len);
-        if (!wk_routes_app_ok(hk.wh->app_token, app, app_len)) {
+        case WK_RD_OTHER_APP:
                 /* a reload gave the webhook to another app (or the
                  * topic's app_token changed): never another app's event */
-                wk_event_destroy(ev);
                 discard(it, "webhook of another app now");
                 return;
-        }
-        it->body = wk_event_render(ev, hk.wh->user_props,
-                                   hk.wh->user_prop_count, hk.wh->company_props,
-                                   hk.wh->company_prop_count, &len);
-        if (!it->body) {
-                wk_event_destroy(ev);
+        case WK_RD_NOMEM:
+        default:
                 /* held, unfinished: read again after a restart */
                 hb_log(HB_LOG_ERR,
                        "out of memory rendering a tier record; "
@@ -516,13 +500,11 @@ static void take(wk_tier_t *t, item_t *it)
         }
         it->ep = wh_endpoint_ref(hk.ep);
         it->state = IT_SENDING;
-        if (wh_pool_submit(t->env.pool, it->ep,
-                           it->rec.id ? it->rec.id : wk_event_id(ev), it->body,
-                           len, WH_SUBMIT_DEFER | WH_SUBMIT_ONCE, sent,
+        if (wh_pool_submit(t->env.pool, it->ep, it->rd.id, it->rd.body,
+                           it->rd.len, WH_SUBMIT_DEFER | WH_SUBMIT_ONCE, sent,
                            it) == -1)
                 hb_log(HB_LOG_ERR, "retry tiers: not submitted; record held",
                        "webhook=%s", it->rec.webhook);
-        wk_event_destroy(ev);
 }
 
 void wk_tier_run(wk_tier_t *t, size_t per_slot)

@@ -203,6 +203,8 @@ static void dead_letter(wk_delivery_t *d, const wh_dlq_record_t *tmpl)
         wh_dlq_record_t rec = *tmpl;
 
         rec_source(m, &rec);
+        /* redrive sends it with the same webhook-id (SPEC §4a) */
+        rec.id = m->id;
         if (w->dlq && wh_dlq_send(w->dlq, &rec, dlq_done, d) == 0)
                 return;
         /* Not even queued (out of memory): the message stays unfinished,
