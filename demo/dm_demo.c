@@ -2,6 +2,7 @@
  * mock cluster and the receiver (demo/receiver) on loopback; no services
  * needed. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +25,43 @@
 #define DEMO_TOPIC      "events"
 #define DEMO_PARTITIONS 3
 #define DEMO_SECRET     "whsec_ZGVtby1zZWNyZXQtZm9yLWhvb2ticmlkZ2U="
+/* Two apps (SPEC §5): every kind of event of each, interleaved in one
+ * topic; each app's webhook has a receiver path of its own. */
+#define DEMO_APP_A  "NX-acme"
+#define DEMO_APP_B  "NX-globex"
+#define DEMO_PATH_A "/acme/crm"
+#define DEMO_PATH_B "/globex/nps"
+
+/* Requests of each app's path carrying its app's payloads, and those
+ * whose payload is of another app than the path's (must stay 0); read by
+ * the main thread while the receiver's may still count. */
+static atomic_ulong per_app[2], foreign;
+
+/* Does \p s (\p n bytes) contain \p needle? */
+static int contains(const char *s, size_t n, const char *needle)
+{
+        size_t k = strlen(needle);
+
+        for (size_t i = 0; i + k <= n; i++)
+                if (!memcmp(s + i, needle, k))
+                        return 1;
+        return 0;
+}
 
 /* Print each request as the receiver answers it (its threads, one at a
  * time); the receiver counts and verifies. */
 static void on_request(const rx_request_t *req, void *opaque)
 {
+        int b = !strcmp(req->path, DEMO_PATH_B);
+        char mine[64];
+
         (void)opaque;
+        snprintf(mine, sizeof(mine), "\"app_token\":\"%s\"",
+                 b ? DEMO_APP_B : DEMO_APP_A);
+        if (contains(req->body, req->body_len, mine))
+                per_app[b]++;
+        else
+                foreign++;
         printf("\n<- POST %s  (answered %d)\n", req->path, req->status);
         printf("   webhook-id: %s\n", req->webhook_id);
         if (*req->webhook_ts)
@@ -68,9 +100,12 @@ static int produce_events(const char *bootstraps, int *deliverable)
                 rd_kafka_conf_destroy(conf);
                 return -1;
         }
-        for (size_t i = 0; i < wk_sample_count(); i++) {
-                snprintf(id, sizeof(id), "demo-%zu", i + 1);
-                wk_sample_render(i, id, 1000 + (long)i, now, buf, sizeof(buf));
+        for (size_t j = 0; j < 2 * wk_sample_count(); j++) {
+                size_t i = j / 2;
+                const char *app = j % 2 ? DEMO_APP_B : DEMO_APP_A;
+                snprintf(id, sizeof(id), "demo-%s-%zu", app + 3, i + 1);
+                wk_sample_render_app(i, app, id, 1000 + (long)i, now, buf,
+                                     sizeof(buf));
                 rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(DEMO_TOPIC),
                                   RD_KAFKA_V_KEY(id, strlen(id)),
                                   RD_KAFKA_V_VALUE(buf, strlen(buf)),
@@ -87,9 +122,10 @@ static int produce_events(const char *bootstraps, int *deliverable)
         rd_kafka_flush(rk, 10000);
         rd_kafka_destroy(rk);
         *deliverable = n;
-        printf("produced %d events of every kind + 1 identify call + 1 "
-               "malformed event to '%s' (%d partitions)\n",
-               n, DEMO_TOPIC, DEMO_PARTITIONS);
+        printf("produced %d events (every kind, of app %s and of app %s, "
+               "interleaved)\n+ 1 identify call + 1 malformed event to "
+               "'%s' (%d partitions)\n",
+               n, DEMO_APP_A, DEMO_APP_B, DEMO_TOPIC, DEMO_PARTITIONS);
         return 0;
 }
 
@@ -162,8 +198,8 @@ int dm_cmd_demo(int argc, char **argv)
                 fprintf(stderr, "demo: receiver: %s\n", errstr);
                 goto out;
         }
-        rx_set_secret(rx, "/crm", DEMO_SECRET, 0);
-        rx_set_secret(rx, "/slack", "demo-userpilot-secret", 1);
+        rx_set_secret(rx, DEMO_PATH_A, DEMO_SECRET, 0);
+        rx_set_secret(rx, DEMO_PATH_B, "demo-userpilot-secret", 1);
 
         conf = rd_kafka_conf_new();
         rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
@@ -196,11 +232,13 @@ int dm_cmd_demo(int argc, char **argv)
                  "  retry = { initial_ms = 100; max_ms = 1000; "
                  "max_attempts = 3; }; };\n"
                  "webhooks = (\n"
-                 "  { name = \"crm\"; url = \"http://127.0.0.1:%u/crm\";\n"
+                 "  { name = \"acme-crm\"; app_token = \"" DEMO_APP_A "\";\n"
+                 "    url = \"http://127.0.0.1:%u" DEMO_PATH_A "\";\n"
                  "    events = [ \"*\" ]; secret = \"%s\";\n"
                  "    user_properties = [ \"plan\" ]; company_properties = "
                  "[ \"industry\" ]; },\n"
-                 "  { name = \"slack\"; url = \"http://127.0.0.1:%u/slack\";\n"
+                 "  { name = \"globex-nps\"; app_token = \"" DEMO_APP_B "\";\n"
+                 "    url = \"http://127.0.0.1:%u" DEMO_PATH_B "\";\n"
                  "    events = [ \"nps.score\", \"nps.feedback\" ];\n"
                  "    signature = \"userpilot\"; secret = "
                  "\"demo-userpilot-secret\"; }\n"
@@ -220,17 +258,19 @@ int dm_cmd_demo(int argc, char **argv)
         }
         /* @remark the worker owns cfg now. */
         cfg = NULL;
-        printf("worker: 2 webhooks: 'crm' (every type, Standard Webhooks "
-               "signature),\n        'slack' (nps.score + nps.feedback, "
-               "Userpilot X-Signature)\n");
+        printf("worker: 2 webhooks: 'acme-crm' (app %s: every type, "
+               "Standard Webhooks\n        signature), 'globex-nps' (app %s: "
+               "nps.score + nps.feedback,\n        Userpilot X-Signature)\n",
+               DEMO_APP_A, DEMO_APP_B);
         fflush(stdout);
         if (pthread_create(&th, NULL, run_worker, w)) {
                 fprintf(stderr, "demo: cannot start the worker thread\n");
                 goto out;
         }
 
-        /* crm gets every kind, slack the two NPS kinds. */
-        expected = (uint64_t)deliverable + 2;
+        /* acme-crm gets acme's every kind, globex-nps globex's two NPS
+         * kinds; neither ever gets the other app's. */
+        expected = (uint64_t)deliverable / 2 + 2;
         deadline = time(NULL) + 60;
         while (time(NULL) < deadline && rx_count(rx) < expected)
                 usleep(50 * 1000);
@@ -244,14 +284,18 @@ int dm_cmd_demo(int argc, char **argv)
 
         ok = print_committed(rd_kafka_mock_cluster_bootstraps(mc));
         printf("\ndelivered %llu of %llu expected webhook calls, %llu "
-               "signatures verified; the\nidentify call was skipped, the "
-               "malformed event counted invalid;\n%s\n",
+               "signatures verified;\n%s got %lu of %s's events, %s %lu of "
+               "%s's, %lu of another app;\nthe identify call was skipped, "
+               "the malformed event counted invalid;\n%s\n",
                (unsigned long long)st.requests, (unsigned long long)expected,
-               (unsigned long long)st.verified,
+               (unsigned long long)st.verified, DEMO_PATH_A,
+               atomic_load(&per_app[0]), DEMO_APP_A, DEMO_PATH_B,
+               atomic_load(&per_app[1]), DEMO_APP_B, atomic_load(&foreign),
                ok ? "every offset is committed: the pipeline works end to "
                     "end."
                   : "NOT every offset is committed.");
-        ok = ok && st.requests == expected && st.verified == expected;
+        ok = ok && st.requests == expected && st.verified == expected &&
+             atomic_load(&foreign) == 0;
 out:
         wk_worker_destroy(w);
         cfg_destroy(cfg);
