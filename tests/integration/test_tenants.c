@@ -2,13 +2,15 @@
  * real `hookbridge` binary and a receiver on loopback: three apps' events
  * interleaved in one topic, a webhook per app and an operator webhook;
  * each app's webhook gets exactly its app's payloads, the operator's all;
- * then `replay --app` sends one app's again, to its webhooks only. */
+ * then `replay --app` sends one app's again, to its webhooks only; and a
+ * SIGHUP that gives a webhook to another app routes by the new file. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
@@ -22,7 +24,7 @@ enum { N = 2400, PARTS = 4, HOOKS = 4 };
 /* The receivers: one path per webhook; the app whose payloads it may
  * get (NULL: the operator's, every app's). */
 static const char *const paths[HOOKS] = {"/a", "/b", "/c", "/ops"};
-static const char *const apps[HOOKS] = {"NX-a", "NX-b", "NX-c", NULL};
+static const char *apps[HOOKS] = {"NX-a", "NX-b", "NX-c", NULL};
 
 /* What each receiver got: per event index, how many times; and the
  * payloads of another app (must stay 0). */
@@ -89,6 +91,46 @@ static void raw_event(int i, char *out, size_t size)
         cr_assert(n > 0 && (size_t)n < size, "event %d cut", i);
 }
 
+/* The configuration: webhooks a, c of apps NX-a, NX-c, b of \p b_app,
+ * and ops, the operator's; the topic's app_token is NX-c. */
+static void write_cfg(char *text, size_t size, const char *topic,
+                      const char *group, unsigned port, const char *b_app)
+{
+        snprintf(text, size,
+                 "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
+                 "  topics = ( { name = \"%s\"; app_token = \"NX-c\"; } );\n"
+                 "  commit_interval_ms = 100; };\n"
+                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
+                 "  concurrency = 32; retry = { initial_ms = 50; max_ms = "
+                 "500; max_attempts = 5; schedule = [ ]; }; };\n"
+                 "webhooks = (\n"
+                 "  { name = \"a\"; app_token = \"NX-a\"; url = "
+                 "\"http://127.0.0.1:%u/a\"; events = [ \"*\" ]; },\n"
+                 "  { name = \"b\"; app_token = \"%s\"; url = "
+                 "\"http://127.0.0.1:%u/b\"; events = [ \"*\" ]; },\n"
+                 "  { name = \"c\"; app_token = \"NX-c\"; url = "
+                 "\"http://127.0.0.1:%u/c\"; events = [ \"*\" ]; },\n"
+                 "  { name = \"ops\"; url = \"http://127.0.0.1:%u/ops\"; "
+                 "events = [ \"*\" ]; }\n"
+                 ");\nadmin = { listen = \"\"; };\n",
+                 it_brokers(), group, topic, port, b_app, port, port, port);
+}
+
+/* Produce the N events, interleaved by key. */
+static void produce_all(const char *topic)
+{
+        char raw[2048], key[32];
+        rd_kafka_t *rk = it_producer();
+
+        for (int i = 0; i < N; i++) {
+                raw_event(i, raw, sizeof(raw));
+                snprintf(key, sizeof(key), "user-%d", i % 50);
+                it_produce(rk, topic, -1, key, raw, strlen(raw));
+        }
+        cr_assert_eq(rd_kafka_flush(rk, 30000), 0);
+        rd_kafka_destroy(rk);
+}
+
 /* What each receiver got against what it is owed: event i is owed to
  * webhook h when it is of h's app (or h is the operator's) and of \p only
  * (NULL: any app). @returns what the operator webhook was owed. */
@@ -127,14 +169,13 @@ static unsigned check(const char *phase, const char *only)
 
 Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
 {
-        char topic[96], group[96], cfgpath[256], text[4096], raw[2048];
-        char key[32], logpath[300], errstr[256];
+        char topic[96], group[96], cfgpath[256], text[4096];
+        char logpath[300], errstr[256];
         rx_conf_t c = {.cb = on_request};
         rx_t *rx = rx_start(&c, errstr, sizeof(errstr));
         char outpath[300], cmd[1024], report[8192];
         FILE *out;
         size_t got;
-        rd_kafka_t *rk;
         pid_t pid;
         int status;
 
@@ -142,35 +183,10 @@ Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
         it_unique("hb-it-ten", topic, sizeof(topic));
         it_unique("hb-it-ten-group", group, sizeof(group));
         it_create_topic(topic, PARTS);
-        snprintf(text, sizeof(text),
-                 "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
-                 "  topics = ( { name = \"%s\"; app_token = \"NX-c\"; } );\n"
-                 "  commit_interval_ms = 100; };\n"
-                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
-                 "  concurrency = 32; retry = { initial_ms = 50; max_ms = "
-                 "500; max_attempts = 5; schedule = [ ]; }; };\n"
-                 "webhooks = (\n"
-                 "  { name = \"a\"; app_token = \"NX-a\"; url = "
-                 "\"http://127.0.0.1:%u/a\"; events = [ \"*\" ]; },\n"
-                 "  { name = \"b\"; app_token = \"NX-b\"; url = "
-                 "\"http://127.0.0.1:%u/b\"; events = [ \"*\" ]; },\n"
-                 "  { name = \"c\"; app_token = \"NX-c\"; url = "
-                 "\"http://127.0.0.1:%u/c\"; events = [ \"*\" ]; },\n"
-                 "  { name = \"ops\"; url = \"http://127.0.0.1:%u/ops\"; "
-                 "events = [ \"*\" ]; }\n"
-                 ");\nadmin = { listen = \"\"; };\n",
-                 it_brokers(), group, topic, rx_port(rx), rx_port(rx),
-                 rx_port(rx), rx_port(rx));
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-b");
         it_write_temp(text, cfgpath, sizeof(cfgpath));
 
-        rk = it_producer();
-        for (int i = 0; i < N; i++) {
-                raw_event(i, raw, sizeof(raw));
-                snprintf(key, sizeof(key), "user-%d", i % 50);
-                it_produce(rk, topic, -1, key, raw, strlen(raw));
-        }
-        cr_assert_eq(rd_kafka_flush(rk, 30000), 0);
-        rd_kafka_destroy(rk);
+        produce_all(topic);
 
         snprintf(logpath, sizeof(logpath), "%s.log", cfgpath);
         pid = it_spawn_worker(cfgpath, logpath);
@@ -202,5 +218,78 @@ Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
                   "%s", report);
         cr_expect(strstr(report, "  delivered       1200\n"), "%s", report);
         cr_expect_eq(check("replay --app NX-b", "NX-b"), N / 4);
+        rx_stop(rx);
+}
+
+/* Does the file \p path contain \p needle? */
+static int log_has(const char *path, const char *needle)
+{
+        static char buf[1 << 20];
+        FILE *f = fopen(path, "r");
+        size_t n;
+
+        if (!f)
+                return 0;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return strstr(buf, needle) != NULL;
+}
+
+static void wait_log(const char *path, const char *needle, int timeout_ms)
+{
+        int64_t deadline = it_now_ms() + timeout_ms;
+
+        while (!log_has(path, needle) && it_now_ms() < deadline)
+                usleep(50 * 1000);
+        cr_assert(log_has(path, needle), "no '%s' in %s", needle, path);
+}
+
+/* SIGHUP reloads app_token (SPEC §5): webhook b moves from app NX-b to
+ * NX-d; the next events reach it by the new file, never NX-b's. */
+Test(tenants, a_reload_gives_a_webhook_to_another_app, .timeout = 240)
+{
+        char topic[96], group[96], cfgpath[256], text[4096], logpath[300];
+        char errstr[256];
+        rx_conf_t c = {.cb = on_request};
+        rx_t *rx = rx_start(&c, errstr, sizeof(errstr));
+        FILE *f;
+        pid_t pid;
+        int status;
+
+        cr_assert_not_null(rx, "receiver: %s", errstr);
+        it_unique("hb-it-ten-rl", topic, sizeof(topic));
+        it_unique("hb-it-ten-rl-group", group, sizeof(group));
+        it_create_topic(topic, PARTS);
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-b");
+        it_write_temp(text, cfgpath, sizeof(cfgpath));
+        snprintf(logpath, sizeof(logpath), "%s.log", cfgpath);
+        pid = it_spawn_worker(cfgpath, logpath);
+        wait_log(logpath, "worker started", 30000);
+
+        produce_all(topic);
+        cr_assert(it_wait_committed_to_end(group, topic, PARTS, 120000),
+                  "not committed (log %s)", logpath);
+        cr_expect_eq(check("before the reload", NULL), N);
+
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-d");
+        f = fopen(cfgpath, "w");
+        cr_assert_not_null(f);
+        fputs(text, f);
+        fclose(f);
+        kill(pid, SIGHUP);
+        wait_log(logpath, "configuration reloaded", 10000);
+        pthread_mutex_lock(&rx_seen.lock);
+        memset(rx_seen.got, 0, sizeof(rx_seen.got));
+        apps[1] = "NX-d";
+        pthread_mutex_unlock(&rx_seen.lock);
+
+        produce_all(topic);
+        cr_assert(it_wait_committed_to_end(group, topic, PARTS, 120000),
+                  "not committed (log %s)", logpath);
+        cr_expect_eq(check("after the reload", NULL), N);
+        status = it_stop_worker(pid, SIGTERM, 30000);
+        cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "worker did not stop cleanly (log: %s)", logpath);
         rx_stop(rx);
 }
