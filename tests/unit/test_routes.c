@@ -8,6 +8,7 @@
 
 #include "cfg.h"
 #include "hb_types.h"
+#include "wk_redeliver.h"
 #include "wk_routes.h"
 
 static const char *routes_cfg =
@@ -345,5 +346,71 @@ Test(routes, tenants_same_answers_as_the_configuration)
                         }
                 wk_routes_destroy(r);
         }
+        cfg_destroy(cfg);
+}
+
+/* A hand-off record (retry tier, dead letter) sent again after a reload
+ * follows the same rule: a webhook never gets another app's event, even
+ * when the record names it (wk_redeliver, wk_routes_app_ok). */
+Test(routes, a_hand_off_record_never_reaches_another_apps_webhook)
+{
+        char errs[4096], why[256];
+        cfg_t *cfg = cfg_load_string(
+                "kafka = { brokers = \"127.0.0.1:1\";\n"
+                "  topics = ( { name = \"d\"; app_token = \"NX-d\"; },\n"
+                "             { name = \"b\"; app_token = \"NX-b\"; } ); };\n"
+                "webhooks = (\n"
+                "  { name = \"moved\"; app_token = \"NX-d\"; url = "
+                "\"https://example.com/m\"; events = [ \"*\" ]; },\n"
+                "  { name = \"ops\"; url = \"https://example.com/o\";\n"
+                "    events = [ \"*\" ]; } );\n",
+                "t.cfg", errs, sizeof(errs));
+        wk_mapping_t *mp = wk_mapping_new();
+        static const char *const values[] = {
+                /* context.app_token NX-b, then NX-d */
+                "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                "\"userId\":\"1\",\"properties\":{\"flow_id\":1},"
+                "\"context\":{\"app_token\":\"NX-b\"}}",
+                "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                "\"userId\":\"1\",\"properties\":{\"flow_id\":1},"
+                "\"context\":{\"app_token\":\"NX-d\"}}",
+                /* none: the topic's (d, then b) */
+                "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                "\"userId\":\"1\",\"properties\":{\"flow_id\":1}}",
+                "{\"type\":\"track\",\"event\":\"Flow Completed\","
+                "\"userId\":\"1\",\"properties\":{\"flow_id\":1}}",
+        };
+        static const char *const topics[] = {"d", "d", "d", "b"};
+        static const wk_rd_status_t moved[] = {WK_RD_OTHER_APP, WK_RD_OK,
+                                               WK_RD_OK, WK_RD_OTHER_APP};
+
+        cr_assert_not_null(cfg, "%s", errs);
+        cr_assert_not_null(mp);
+        for (size_t i = 0; i < 4; i++) {
+                hb_rec_t rec;
+                wk_rd_t rd;
+
+                hb_rec_init(&rec);
+                rec.topic = topics[i];
+                rec.value = values[i];
+                rec.value_len = strlen(values[i]);
+                rec.webhook = "moved";
+                rec.id = "rec-1";
+                cr_expect_eq(wk_redeliver_render(cfg, mp, cfg_webhook(cfg, 0),
+                                                 &rec, &rd, why, sizeof(why)),
+                             moved[i], "record %zu: %s", i, why);
+                if (moved[i] == WK_RD_OK)
+                        cr_expect(strstr(rd.body, "\"app_token\":\"NX-d\""),
+                                  "%s", rd.body);
+                else
+                        cr_expect_null(rd.body);
+                wk_redeliver_free(&rd);
+                /* the operator webhook takes every app's */
+                cr_expect_eq(wk_redeliver_render(cfg, mp, cfg_webhook(cfg, 1),
+                                                 &rec, &rd, why, sizeof(why)),
+                             WK_RD_OK, "record %zu: %s", i, why);
+                wk_redeliver_free(&rd);
+        }
+        wk_mapping_destroy(mp);
         cfg_destroy(cfg);
 }
