@@ -92,9 +92,11 @@ static void raw_event(int i, char *out, size_t size)
 }
 
 /* The configuration: webhooks a, c of apps NX-a, NX-c, b of \p b_app,
- * and ops, the operator's; the topic's app_token is NX-c. */
+ * and ops, the operator's; the topic's app_token is NX-c; \p admin: the
+ * admin listener ("": none). */
 static void write_cfg(char *text, size_t size, const char *topic,
-                      const char *group, unsigned port, const char *b_app)
+                      const char *group, unsigned port, const char *b_app,
+                      const char *admin)
 {
         snprintf(text, size,
                  "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
@@ -112,8 +114,9 @@ static void write_cfg(char *text, size_t size, const char *topic,
                  "\"http://127.0.0.1:%u/c\"; events = [ \"*\" ]; },\n"
                  "  { name = \"ops\"; url = \"http://127.0.0.1:%u/ops\"; "
                  "events = [ \"*\" ]; }\n"
-                 ");\nadmin = { listen = \"\"; };\n",
-                 it_brokers(), group, topic, port, b_app, port, port, port);
+                 ");\nadmin = { listen = \"%s\"; };\n",
+                 it_brokers(), group, topic, port, b_app, port, port, port,
+                 admin);
 }
 
 /* Produce the N events, interleaved by key. */
@@ -183,7 +186,7 @@ Test(tenants, each_app_gets_its_own_events_the_operator_all, .timeout = 240)
         it_unique("hb-it-ten", topic, sizeof(topic));
         it_unique("hb-it-ten-group", group, sizeof(group));
         it_create_topic(topic, PARTS);
-        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-b");
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-b", "");
         it_write_temp(text, cfgpath, sizeof(cfgpath));
 
         produce_all(topic);
@@ -250,7 +253,9 @@ static void wait_log(const char *path, const char *needle, int timeout_ms)
 Test(tenants, a_reload_gives_a_webhook_to_another_app, .timeout = 240)
 {
         char topic[96], group[96], cfgpath[256], text[4096], logpath[300];
-        char errstr[256];
+        char errstr[256], listen[64];
+        static char body[1 << 18];
+        uint16_t admin = it_free_port();
         rx_conf_t c = {.cb = on_request};
         rx_t *rx = rx_start(&c, errstr, sizeof(errstr));
         FILE *f;
@@ -261,7 +266,9 @@ Test(tenants, a_reload_gives_a_webhook_to_another_app, .timeout = 240)
         it_unique("hb-it-ten-rl", topic, sizeof(topic));
         it_unique("hb-it-ten-rl-group", group, sizeof(group));
         it_create_topic(topic, PARTS);
-        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-b");
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", admin);
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-b",
+                  listen);
         it_write_temp(text, cfgpath, sizeof(cfgpath));
         snprintf(logpath, sizeof(logpath), "%s.log", cfgpath);
         pid = it_spawn_worker(cfgpath, logpath);
@@ -272,7 +279,8 @@ Test(tenants, a_reload_gives_a_webhook_to_another_app, .timeout = 240)
                   "not committed (log %s)", logpath);
         cr_expect_eq(check("before the reload", NULL), N);
 
-        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-d");
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-d",
+                  listen);
         f = fopen(cfgpath, "w");
         cr_assert_not_null(f);
         fputs(text, f);
@@ -288,6 +296,30 @@ Test(tenants, a_reload_gives_a_webhook_to_another_app, .timeout = 240)
         cr_assert(it_wait_committed_to_end(group, topic, PARTS, 120000),
                   "not committed (log %s)", logpath);
         cr_expect_eq(check("after the reload", NULL), N);
+
+        /* /status and the per-webhook series name b's app, old and new;
+         * an operator webhook's carry no app */
+        cr_assert_eq(it_http_get(admin, "/status", body, sizeof(body)), 200);
+        cr_expect(strstr(body, "\"name\":\"b\",\"app_token\":\"NX-d\""), "%s",
+                  body);
+        cr_expect(strstr(body, "\"name\":\"ops\",\"app_token\":null"), "%s",
+                  body);
+        cr_assert_eq(it_http_get(admin, "/metrics", body, sizeof(body)), 200);
+        for (int k = 0; k < 3; k++) {
+                static const char *const series[] = {
+                        "hookbridge_deliveries_total{webhook=\"b\",app=\"NX-"
+                        "b\","
+                        "outcome=\"ok\"}",
+                        "hookbridge_deliveries_total{webhook=\"b\",app=\"NX-"
+                        "d\","
+                        "outcome=\"ok\"}",
+                        "hookbridge_deliveries_total{webhook=\"ops\","
+                        "outcome=\"ok\"}",
+                };
+                double v = it_metric(body, series[k]);
+                cr_log_info("%s %.0f", series[k], v);
+                cr_expect_eq(v, k < 2 ? N / 4 : 2 * N, "%s", series[k]);
+        }
         status = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "worker did not stop cleanly (log: %s)", logpath);
