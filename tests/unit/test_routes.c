@@ -414,3 +414,53 @@ Test(routes, a_hand_off_record_never_reaches_another_apps_webhook)
         wk_mapping_destroy(mp);
         cfg_destroy(cfg);
 }
+
+/* Many apps: each app's set holds its own webhooks and the operator's,
+ * whatever the number of apps (the app hash at 1000 apps). */
+Test(routes, a_thousand_apps_each_find_their_own)
+{
+        enum { APPS = 1000, PER = 2 };
+        size_t size = (APPS * PER + 1) * 160 + 256, len;
+        char *text = malloc(size), errs[4096], err[128], app[32];
+        cfg_t *cfg;
+        wk_routes_t *r;
+
+        cr_assert_not_null(text);
+        len = (size_t)snprintf(text, size,
+                               "kafka = { brokers = \"127.0.0.1:1\"; "
+                               "topics = ( \"e\" ); };\n"
+                               "webhooks = (\n  { name = \"ops\"; url = "
+                               "\"https://example.com/o\"; events = [ "
+                               "\"flows.seen\" ]; }");
+        for (int a = 0; a < APPS; a++)
+                for (int k = 0; k < PER; k++)
+                        len += (size_t)snprintf(
+                                text + len, size - len,
+                                ",\n  { name = \"h%d-%d\"; app_token = "
+                                "\"NX-%d\"; url = \"https://example.com/\"; "
+                                "events = [ \"%s\" ]; }",
+                                a, k, a, k ? "*" : "flows.seen");
+        snprintf(text + len, size - len, "\n);\n");
+        cfg = cfg_load_string(text, "t.cfg", errs, sizeof(errs));
+        free(text);
+        cr_assert_not_null(cfg, "%s", errs);
+        r = wk_routes_new(cfg, NULL, err, sizeof(err));
+        cr_assert_not_null(r, "%s", err);
+        cr_expect_eq(wk_routes_app_count(r), APPS);
+        for (int a = 0; a < APPS; a++) {
+                const wk_routeset_t *rs;
+                snprintf(app, sizeof(app), "NX-%d", a);
+                rs = wk_routes_find(r, app, strlen(app), "flows.seen");
+                /* ops (index 0), then the app's two, in file order */
+                cr_assert_eq(rs->route_count, 3, "%s", app);
+                cr_assert_eq(rs->routes[0].hook, 0);
+                cr_assert_eq(rs->routes[1].hook, (size_t)(1 + a * PER));
+                cr_assert_eq(rs->routes[2].hook, (size_t)(2 + a * PER));
+                rs = wk_routes_find(r, app, strlen(app), "nps.score");
+                cr_assert_eq(rs->route_count, 1, "%s", app);
+                cr_assert_eq(rs->routes[0].hook, (size_t)(2 + a * PER));
+        }
+        expect_hooks(r, "NX-1000", "flows.seen", "0");
+        wk_routes_destroy(r);
+        cfg_destroy(cfg);
+}
