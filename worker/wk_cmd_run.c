@@ -8,6 +8,7 @@
 #include "cfg.h"
 #include "wk_cmd.h"
 #include "hb_log.h"
+#include "wk_routes.h"
 #include "wk_worker.h"
 
 static wk_worker_t *running;
@@ -90,6 +91,10 @@ int wk_cmd_check_config(int argc, char **argv)
                 "problem.\nExit status: 0 valid, 1 invalid.\n";
         int code = 1;
         const char *path = config_arg(argc, argv, usage, &code);
+        char errstr[64];
+        size_t n, ops = 0;
+        wk_routes_t *r;
+        int *all;
         cfg_t *cfg;
 
         if (!path)
@@ -97,8 +102,25 @@ int wk_cmd_check_config(int argc, char **argv)
         cfg = wk_cmd_load_config(path);
         if (!cfg)
                 return 1;
-        printf("%s: OK (%zu topic(s), %zu webhook(s))\n", path,
-               cfg_kafka(cfg)->topic_count, cfg_webhook_count(cfg));
+        n = cfg_webhook_count(cfg);
+        all = malloc((n ? n : 1) * sizeof(*all));
+        for (size_t i = 0; all && i < n; i++) {
+                all[i] = 1;
+                ops += !cfg_webhook(cfg, i)->app_token;
+        }
+        /* the apps as the routing table counts them, disabled webhooks
+         * too */
+        r = all ? wk_routes_new(cfg, all, errstr, sizeof(errstr)) : NULL;
+        if (r)
+                printf("%s: OK (%zu topic(s), %zu webhook(s): %zu of %zu "
+                       "app(s), %zu operator(s))\n",
+                       path, cfg_kafka(cfg)->topic_count, n, n - ops,
+                       wk_routes_app_count(r), ops);
+        else
+                printf("%s: OK (%zu topic(s), %zu webhook(s))\n", path,
+                       cfg_kafka(cfg)->topic_count, n);
+        wk_routes_destroy(r);
+        free(all);
         cfg_destroy(cfg);
         return 0;
 }
