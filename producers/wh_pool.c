@@ -447,6 +447,12 @@ static void complete(wh_delivery_t *d, wh_outcome_t outcome)
 /* The endpoint is disabled: \p d ends without (another) request. */
 static void complete_disabled(wh_delivery_t *d)
 {
+        if (d->es->cancelled) {
+                snprintf(d->error, sizeof(d->error),
+                         "webhook disabled or removed by a reload; not sent");
+                complete(d, WH_OUT_CANCELLED);
+                return;
+        }
         snprintf(d->error, sizeof(d->error),
                  "webhook disabled after 410 Gone; not sent");
         complete(d, WH_OUT_DISABLED);
@@ -524,17 +530,12 @@ static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
  * that is waiting, queued or for a retry, without another request.
  * O(waiting deliveries), once per endpoint.
  */
-static void disable(wh_pool_t *p, wh_sched_t *es, int64_t now)
+/* End every delivery of \p es that waits (queued, for a retry) without
+ * another request (complete_disabled()). */
+static void end_waiting(wh_pool_t *p, wh_sched_t *es, int64_t now)
 {
         size_t j = 0;
 
-        if (es->disabled)
-                return;
-        es->disabled = 1;
-        hb_log(HB_LOG_ERR,
-               "webhook disabled after 410 Gone; reload the configuration "
-               "to re-enable",
-               "webhook=%s", wh_endpoint_name(es->ep));
         ep_unlist(p, es);
         ep_wake(p, es, now); /* ends the queue */
         for (size_t i = 0; i < p->heap_len; i++) {
@@ -550,6 +551,18 @@ static void disable(wh_pool_t *p, wh_sched_t *es, int64_t now)
                 for (size_t i = p->heap_len / 2; i-- > 0;)
                         heap_sift_down(p, i);
         }
+}
+
+static void disable(wh_pool_t *p, wh_sched_t *es, int64_t now)
+{
+        if (es->disabled)
+                return;
+        es->disabled = 1;
+        hb_log(HB_LOG_ERR,
+               "webhook disabled after 410 Gone; reload the configuration "
+               "to re-enable",
+               "webhook=%s", wh_endpoint_name(es->ep));
+        end_waiting(p, es, now);
 }
 
 /*
@@ -1443,6 +1456,20 @@ size_t wh_pool_running_to(const wh_pool_t *p, const wh_endpoint_t *ep)
         const wh_sched_t *es = wh_pool_sched(p, ep);
 
         return es ? (size_t)es->in_flight : 0;
+}
+
+size_t wh_pool_cancel(wh_pool_t *p, const wh_endpoint_t *ep)
+{
+        wh_sched_t *es = wh_pool_sched(p, ep);
+        size_t before;
+
+        if (!es || es->cancelled)
+                return 0;
+        before = es->deliveries;
+        es->cancelled = 1;
+        es->disabled = 1;
+        end_waiting(p, es, hb_time_mono_ms());
+        return before;
 }
 
 int wh_pool_set_disabled(wh_pool_t *p, wh_endpoint_t *ep, int disabled)

@@ -50,6 +50,7 @@ typedef enum {
                                no attempt made for it) or a Retry-After
                                asked for longer than max_ms
                                (retry_after_ms) */
+        WH_OUT_CANCELLED, /**< wh_pool_cancel(): not sent (or not again) */
 } wh_outcome_t;
 
 /** wh_pool_submit() flags. */
@@ -166,6 +167,16 @@ size_t wh_pool_pending(const wh_pool_t *p);
  *          attempt starts).
  */
 int wh_pool_circuit(const wh_pool_t *p, const wh_endpoint_t *ep);
+
+/**
+ * @brief A reload disabled or removed \p ep: every delivery of it that
+ *        waits (queued, or for a retry) ends as WH_OUT_CANCELLED from the
+ *        next wh_pool_run(), and so does one on the wire when it fails;
+ *        one on the wire that succeeds reports WH_OUT_OK. \p ep is not
+ *        used again (the worker submits to its successor).
+ * @returns its deliveries not yet reported (0: nothing held).
+ */
+size_t wh_pool_cancel(wh_pool_t *p, const wh_endpoint_t *ep);
 
 /** @returns 1 when \p p disabled \p ep (a 410 Gone: its deliveries end
  *  with WH_OUT_DISABLED, without a request, until a reload makes a new

@@ -34,7 +34,8 @@ typedef struct wh_sched_s {
         int64_t open_until; /**< monotonic ms, while open */
         int probing;        /**< half-open: the probe is on the wire */
 
-        int disabled; /**< 410 Gone seen (or wh_pool_set_disabled()) */
+        int disabled;  /**< 410 Gone seen (or wh_pool_set_disabled()) */
+        int cancelled; /**< wh_pool_cancel(): a reload let it go */
 } wh_sched_t;
 
 /** @returns what \p p keeps for \p ep, or NULL when it keeps nothing (no

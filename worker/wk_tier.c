@@ -385,6 +385,8 @@ static void move_dead(item_t *it, const char *reason, const char *detail,
                "webhook=%s id=\"%s\"", r.webhook, r.id ? r.id : "");
 }
 
+static void discard(item_t *it, const char *why);
+
 static void sent(const wh_result_t *res, void *opaque)
 {
         item_t *it = opaque;
@@ -405,6 +407,9 @@ static void sent(const wh_result_t *res, void *opaque)
                 return;
         case WH_OUT_DISABLED:
                 move_dead(it, "gone", res->error, res);
+                return;
+        case WH_OUT_CANCELLED:
+                discard(it, "webhook disabled by a reload");
                 return;
         case WH_OUT_PERMANENT:
                 del = current(t);

@@ -589,6 +589,32 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
  * Reload, revoke.
  */
 
+/* A reload disabled or removed webhooks of \p old: what their deliveries
+ * still wait for ends now (WH_OUT_CANCELLED, counted "disabled", the
+ * messages settled), so they hold nothing back (SPEC §5; issue 11 D2:
+ * before, they kept retrying until a restart). */
+static void release_dropped(wk_worker_t *w, const hooks_t *old,
+                            const hooks_t *cur)
+{
+        for (size_t i = 0; i < old->n; i++) {
+                const char *name = wh_endpoint_name(old->eps[i]);
+                size_t j, held;
+                if (!old->active[i])
+                        continue;
+                for (j = 0; j < cur->n; j++)
+                        if (!strcmp(wh_endpoint_name(cur->eps[j]), name))
+                                break;
+                if (j < cur->n && cur->active[j])
+                        continue;
+                held = wh_pool_cancel(w->pool, old->eps[i]);
+                if (held)
+                        hb_log(HB_LOG_INFO,
+                               "webhook disabled by the reload; releasing "
+                               "its deliveries",
+                               "webhook=%s deliveries=%zu", name, held);
+        }
+}
+
 /* SIGHUP: the webhooks (and mappings, topic tokens) from the file again;
  * in-flight deliveries keep the endpoints they hold. */
 static void do_reload(wk_worker_t *w)
@@ -627,6 +653,7 @@ static void do_reload(wk_worker_t *w)
         else
                 hb_log(HB_LOG_INFO, "configuration reloaded",
                        "file=%s webhooks=%zu", path, h->n);
+        release_dropped(w, w->hooks, h);
         if (w->hooks->cfg == w->start_cfg)
                 w->hooks->cfg = NULL; /* kept: see start_cfg */
         hooks_free(w->hooks);

@@ -923,3 +923,67 @@ Test(faults, s17_dead_letter_too_large_for_its_topic, .timeout = 120)
         fx_stop(f, w, 15000);
         fx_destroy(f);
 }
+
+/* 18. D2 of issue 11: in-worker retries only (schedule [ ]) and
+ *     on_exhausted = "retry", a webhook answering 503 for good holds the
+ *     partitions' windows and the healthy webhook stalls; a SIGHUP that
+ *     sets the sick webhook enabled = false releases what it holds: the
+ *     healthy webhook gets the rest, the offsets commit, and the sick one
+ *     is asked nothing more. (Before, it kept being retried until a
+ *     restart, which repeated everything to the healthy one.) */
+Test(faults, s18_reload_disabling_a_webhook_releases_it, .timeout = 180)
+{
+        enum { N = 1500, P = 3 };
+        fx_hook_t hooks[] = {
+                {"ok", "/ok", "[ \"*\" ]", NULL},
+                {"sick", "/sick", "[ \"*\" ]", NULL},
+        };
+        fx_t *f = fx_new("reload_release", N);
+        rx_t *rx = fx_receiver(f, 0);
+        size_t ok, fail, fail_then, stalled;
+        int64_t t_reload, released_ms;
+        fx_figures_t g;
+        char extra[96];
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(rx_set_script(rx, "/sick", "503"), 0);
+        fx_write_config(f, rx_port(rx),
+                        "on_exhausted = \"retry\"; "
+                        "max_in_flight_per_partition = 200;",
+                        NULL, hooks, 2);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        /* the windows fill (3 x 200) and the healthy webhook stalls */
+        fx_wait_delivered(f, 3 * 200, 60000);
+        usleep(2000 * 1000);
+        stalled = fx_delivered(f);
+        cr_assert(stalled < N, "nothing held (%zu of %d delivered)", stalled,
+                  N);
+        /* SIGHUP: the sick webhook off */
+        hooks[1].extra = "enabled = false;";
+        fx_write_config(f, rx_port(rx),
+                        "on_exhausted = \"retry\"; "
+                        "max_in_flight_per_partition = 200;",
+                        NULL, hooks, 2);
+        t_reload = it_now_ms();
+        kill(w, SIGHUP);
+        fx_wait_delivered(f, N, 30000);
+        released_ms = it_now_ms() - t_reload;
+        cr_assert(it_wait_committed_to_end(fx_group(f), fx_topic(f), P, 30000),
+                  "not committed after the reload (logs in %s)", fx_dir(f));
+        /* and nothing more is asked of the sick one */
+        fx_path_counts(f, "/sick", &ok, &fail_then);
+        usleep(1500 * 1000);
+        fx_path_counts(f, "/sick", &ok, &fail);
+        cr_assert_eq(fail, fail_then, "sick webhook still retried");
+        fx_scan_dlq(f);
+        snprintf(extra, sizeof(extra),
+                 "stalled_at=%zu released_s=%.1f sick_attempts=%zu", stalled,
+                 (double)released_ms / 1000.0, fail);
+        g = fx_report(f, extra);
+        fx_assert_nothing_lost(f, &g);
+        cr_assert(fx_log_count(f, "releasing its deliveries") >= 1);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}

@@ -307,3 +307,33 @@ Test(policy, long_retry_after_and_once)
         wh_pool_destroy(p);
         wh_endpoint_unref(ep);
 }
+
+/* wh_pool_cancel() (a reload disabled the webhook, issue 11 D2): what
+ * waits for a retry or a slot ends as WH_OUT_CANCELLED at once, and no
+ * request is made for it any more. */
+Test(policy, cancel_ends_what_waits)
+{
+        wh_pool_t *p = pool(0, 0, 0);
+        wh_endpoint_t *ep = endpoint("cx", "/cx", 1, 1000);
+        done_t d[3] = {0};
+        size_t before;
+
+        cr_assert_eq(rx_set_script(rx, "/cx", "503"), 0);
+        for (int i = 0; i < 3; i++)
+                wh_pool_submit(p, ep, "c", "{}", 2, 0, on_done, &d[i]);
+        for (int64_t end = ms() + 500; ms() < end;)
+                wh_pool_run(p, 10, -1);
+        cr_assert(rx_count(rx) >= 2, "retried");
+        cr_assert_eq(wh_pool_cancel(p, ep), 3);
+        run_until(p, d, 3, 2000);
+        before = rx_count(rx);
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(d[i].outcome, WH_OUT_CANCELLED, "d[%d]: %d", i,
+                             d[i].outcome);
+        for (int64_t end = ms() + 300; ms() < end;)
+                wh_pool_run(p, 10, -1);
+        cr_assert_eq(rx_count(rx), before, "asked again after the cancel");
+        cr_assert_eq(wh_pool_cancel(p, ep), 0);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+}
