@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
+#include "hb_rec.h"
 #include "it_util.h"
 #include "rx_receiver.h"
 #include "wk_sample.h"
@@ -94,6 +95,9 @@ static void raw_event(int i, char *out, size_t size)
 /* The configuration: webhooks a, c of apps NX-a, NX-c, b of \p b_app,
  * and ops, the operator's; the topic's app_token is NX-c; \p admin: the
  * admin listener ("": none). */
+/* Settings added to write_cfg()'s delivery group. */
+static const char *cfg_delivery_extra = "";
+
 static void write_cfg(char *text, size_t size, const char *topic,
                       const char *group, unsigned port, const char *b_app,
                       const char *admin)
@@ -104,7 +108,7 @@ static void write_cfg(char *text, size_t size, const char *topic,
                  "  commit_interval_ms = 100; };\n"
                  "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
                  "  concurrency = 32; retry = { initial_ms = 50; max_ms = "
-                 "500; max_attempts = 5; schedule = [ ]; }; };\n"
+                 "500; max_attempts = 5; schedule = [ ]; }; %s };\n"
                  "webhooks = (\n"
                  "  { name = \"a\"; app_token = \"NX-a\"; url = "
                  "\"http://127.0.0.1:%u/a\"; events = [ \"*\" ]; },\n"
@@ -115,8 +119,8 @@ static void write_cfg(char *text, size_t size, const char *topic,
                  "  { name = \"ops\"; url = \"http://127.0.0.1:%u/ops\"; "
                  "events = [ \"*\" ]; }\n"
                  ");\nadmin = { listen = \"%s\"; };\n",
-                 it_brokers(), group, topic, port, b_app, port, port, port,
-                 admin);
+                 it_brokers(), group, topic, cfg_delivery_extra, port, b_app,
+                 port, port, port, admin);
 }
 
 /* Produce the N events, interleaved by key. */
@@ -323,5 +327,85 @@ Test(tenants, a_reload_gives_a_webhook_to_another_app, .timeout = 240)
         status = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "worker did not stop cleanly (log: %s)", logpath);
+        rx_stop(rx);
+}
+
+/* A dead letter names its webhook's app (hookbridge-app, SPEC §4, §5):
+ * webhook a answers 400, so each of NX-a's events is dead-lettered for
+ * it, and only NX-a's. */
+Test(tenants, dead_letters_name_the_webhooks_app, .timeout = 240)
+{
+        char topic[96], group[96], dlq[96], cfgpath[256], text[4096];
+        char logpath[300], errstr[512], extra[160];
+        rx_conf_t c = {.cb = on_request};
+        rx_t *rx = rx_start(&c, errstr, sizeof(errstr));
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_t *rk;
+        int64_t deadline;
+        int n = 0, bad = 0, status;
+        pid_t pid;
+
+        cr_assert_not_null(rx, "receiver: %s", errstr);
+        cr_assert_eq(rx_set_script(rx, "/a", "400"), 0);
+        it_unique("hb-it-ten-dl", topic, sizeof(topic));
+        it_unique("hb-it-ten-dl-group", group, sizeof(group));
+        it_unique("hb-it-ten-dlq", dlq, sizeof(dlq));
+        it_create_topic(topic, PARTS);
+        it_create_topic(dlq, 1);
+        snprintf(extra, sizeof(extra), "dead_letter_topic = \"%s\";", dlq);
+        cfg_delivery_extra = extra;
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-b", "");
+        it_write_temp(text, cfgpath, sizeof(cfgpath));
+        snprintf(logpath, sizeof(logpath), "%s.log", cfgpath);
+        pid = it_spawn_worker(cfgpath, logpath);
+        produce_all(topic);
+        cr_assert(it_wait_committed_to_end(group, topic, PARTS, 120000),
+                  "not committed (log %s)", logpath);
+        status = it_stop_worker(pid, SIGTERM, 30000);
+        cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "worker did not stop cleanly (log: %s)", logpath);
+        cr_expect_eq(check("400 at /a", NULL), N);
+
+        rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), NULL, 0);
+        rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        cr_assert_not_null(rk, "%s", errstr);
+        l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, dlq, 0)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        cr_assert_eq(rd_kafka_assign(rk, l), 0);
+        rd_kafka_topic_partition_list_destroy(l);
+        deadline = it_now_ms() + 30000;
+        while (n < N / 4 && it_now_ms() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                hb_rec_t r;
+                void *mem = NULL;
+                char value[4096];
+                if (!m)
+                        continue;
+                if (m->err) {
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                n++;
+                cr_assert_eq(hb_rec_decode(m, &r, &mem, errstr, sizeof(errstr)),
+                             0, "%s", errstr);
+                snprintf(value, sizeof(value), "%.*s", (int)r.value_len,
+                         (const char *)r.value);
+                if (!r.webhook || strcmp(r.webhook, "a") || !r.app ||
+                    strcmp(r.app, "NX-a") ||
+                    !strstr(value, "\"app_token\":\"NX-a\""))
+                        bad++;
+                free(mem);
+                rd_kafka_message_destroy(m);
+        }
+        cr_log_info("dead letters: %d (webhook a, app NX-a), %d otherwise", n,
+                    bad);
+        cr_expect_eq(n, N / 4);
+        cr_expect_eq(bad, 0);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
         rx_stop(rx);
 }
