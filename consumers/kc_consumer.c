@@ -46,6 +46,12 @@ struct kc_consumer_s {
         rd_kafka_topic_partition_list_t *revoking; /* pending, or NULL */
         /* broker reachability, from librdkafka's error callback */
         volatile int brokers_down;
+        int64_t next_probe_ms; /* brokers down: when to ask again */
+        /* The consumer is served at least every KEEPALIVE_MS whatever
+         * HTTP does (kc_consumer_keepalive): when it last was, and
+         * whether every partition is paused for it (held). */
+        int64_t last_poll_ms;
+        int held;
 };
 
 /* Pause or resume one partition; keeps the paused count. */
@@ -157,6 +163,7 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 return;
         if (!err) {
                 c->stats.commits++;
+                c->brokers_down = 0; /* a broker answered */
                 for (int i = 0; offsets && i < offsets->cnt; i++)
                         hb_log(HB_LOG_DEBUG, "committed",
                                "topic=%s partition=%d offset=%lld",
@@ -235,6 +242,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
         c->stats.rebalances++;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                c->brokers_down = 0; /* the coordinator answered */
                 on_assign(c, parts);
                 if (coop)
                         error = rd_kafka_incremental_assign(rk, parts);
@@ -540,6 +548,26 @@ int kc_consumer_broker_up(const kc_consumer_t *c)
  * before pausing every partition (which keeps group events served). */
 #define CAPPED_MS 5000
 
+/* librdkafka leaves the group when the application does not poll within
+ * max.poll.interval.ms: whatever HTTP does, the consumer is served at
+ * least this often (kc_consumer_keepalive). */
+#define KEEPALIVE_MS 1000
+
+/* While every broker is reported down: ask one (metadata) this often,
+ * waiting at most PROBE_WAIT_MS, so a quiet topic's readiness comes back
+ * with the brokers. */
+#define PROBE_EVERY_MS 2000
+#define PROBE_WAIT_MS  500
+
+/* rd_kafka_consumer_poll(), noting that the consumer was served. */
+static rd_kafka_message_t *consumer_poll(kc_consumer_t *c, int timeout_ms)
+{
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+
+        c->last_poll_ms = hb_time_mono_ms();
+        return m;
+}
+
 size_t kc_msg_header_count(const kc_msg_t *m)
 {
         rd_kafka_headers_t *h = NULL;
@@ -581,6 +609,14 @@ int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out)
 
         if (c->revoking)
                 return 0;
+        if (c->held) {
+                /* paused only to serve the consumer: take messages
+                 * again (the total limit is applied next) */
+                c->held = 0;
+                if (c->all_paused &&
+                    kc_tracker_pending_total(c->tracker) < c->max_in_flight)
+                        set_all_paused(c, 0);
+        }
         if (kc_tracker_pending_total(c->tracker) >= c->max_in_flight) {
                 if (!c->capped_since)
                         c->capped_since = hb_time_mono_ms();
@@ -590,7 +626,7 @@ int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out)
                         set_all_paused(c, 1);
         }
         for (;;) {
-                m = rd_kafka_consumer_poll(c->rk, 0);
+                m = consumer_poll(c, 0);
                 if (!m)
                         return 0;
                 if (!m->err)
@@ -638,12 +674,77 @@ int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out)
 
 void kc_consumer_wait(kc_consumer_t *c, int timeout_ms)
 {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+        rd_kafka_message_t *m = consumer_poll(c, timeout_ms);
 
         /* Only used while nothing is consumed (shutdown): a message that
          * slips through is not tracked and so will be redelivered. */
         if (m)
                 rd_kafka_message_destroy(m);
+}
+
+/* A message taken while serving the consumer (it slipped past the
+ * pause): not handed out, so the partition goes back to it; the resume
+ * fetches it again. */
+static void hand_back(kc_consumer_t *c, const rd_kafka_message_t *m)
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *error;
+
+        rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt),
+                                          m->partition)
+                ->offset = m->offset;
+        error = rd_kafka_seek_partitions(c->rk, l, 0);
+        if (error)
+                rd_kafka_error_destroy(error);
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+void kc_consumer_keepalive(kc_consumer_t *c)
+{
+        rd_kafka_message_t *m;
+
+        if (hb_time_mono_ms() - c->last_poll_ms < KEEPALIVE_MS)
+                return;
+        for (int i = 0; i < 1000; i++) {
+                /* Paused, polling takes no message: it serves the group
+                 * (heartbeats, rebalances, commit results) and tells
+                 * librdkafka the application is alive. A rebalance
+                 * served here may resume partitions: pause them again. */
+                if (!c->all_paused) {
+                        set_all_paused(c, 1);
+                        c->held = 1;
+                }
+                m = consumer_poll(c, 0);
+                if (!m)
+                        break;
+                if (!m->err)
+                        hand_back(c, m);
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        hb_log(HB_LOG_WARN, "kafka consumer error",
+                               "topic=%s partition=%d error=\"%s\"",
+                               m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
+                               (int)m->partition, rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+        }
+}
+
+/* Every broker was reported down: has one answered since? A quiet topic
+ * brings no message to say so. */
+static void probe_brokers(kc_consumer_t *c, int64_t now)
+{
+        const struct rd_kafka_metadata *md = NULL;
+
+        if (!c->brokers_down || now < c->next_probe_ms)
+                return;
+        c->next_probe_ms = now + PROBE_EVERY_MS;
+        if (rd_kafka_metadata(c->rk, 0, NULL, &md, PROBE_WAIT_MS) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+                c->brokers_down = 0;
+                hb_log(HB_LOG_INFO, "kafka brokers reachable again", NULL);
+        }
+        if (md)
+                rd_kafka_metadata_destroy(md);
 }
 
 void kc_consumer_done(kc_consumer_t *c, const kc_ticket_t *ticket)
@@ -674,6 +775,8 @@ void kc_consumer_tick(kc_consumer_t *c)
 {
         int64_t now = hb_time_mono_ms();
 
+        kc_consumer_keepalive(c);
+        probe_brokers(c, now);
         if (now < c->next_commit_ms)
                 return;
         c->next_commit_ms = now + c->commit_interval_ms;

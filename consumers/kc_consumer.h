@@ -97,8 +97,9 @@ int kc_consumer_revoking(const kc_consumer_t *c, const char *topic,
  */
 void kc_consumer_revoke_finish(kc_consumer_t *c);
 
-/** @returns 0 while librdkafka reports every broker down (since the
- *  last message or successful request), 1 otherwise. */
+/** @returns 0 while librdkafka reports every broker down (since then no
+ *  message, commit, assignment nor metadata answer came: while down,
+ *  kc_consumer_tick() asks for metadata every 2 s), 1 otherwise. */
 int kc_consumer_broker_up(const kc_consumer_t *c);
 
 /**
@@ -145,6 +146,16 @@ int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out);
 /** @brief Wait up to \p timeout_ms for something to do and serve group
  *  events (for callers with nothing else to wait on). */
 void kc_consumer_wait(kc_consumer_t *c, int timeout_ms);
+
+/**
+ * @brief Serve the consumer when it was not polled for a second (the pool
+ *        saturated, the total limit reached, a revoke or a shutdown
+ *        waiting for HTTP): every partition is paused and the consumer
+ *        polled, which takes no message but serves the group and keeps
+ *        max.poll.interval.ms from expiring. The next kc_consumer_poll()
+ *        resumes them. Cheap; kc_consumer_tick() calls it too.
+ */
+void kc_consumer_keepalive(kc_consumer_t *c);
 
 /** @brief A message is finished: every delivery it owed is done.
  *  Stale tickets (partition revoked since) are ignored. */

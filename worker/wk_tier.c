@@ -539,7 +539,22 @@ void wk_tier_run(wk_tier_t *t, size_t per_slot)
                 t->pending++;
                 take(t, it);
         }
+        if (wh_pool_saturated(t->env.pool, per_slot))
+                wk_tier_keepalive(t);
         kc_tier_tick(t->kt);
+}
+
+void wk_tier_keepalive(wk_tier_t *t)
+{
+        kc_ticket_t ticket;
+        int tier;
+
+        /* No record is due before -1: polling takes none (what it reads
+         * is kept in hand, its partition paused) but serves the group,
+         * so librdkafka does not drop the member (max.poll.interval.ms)
+         * while HTTP is slow. */
+        if (t && t->kt)
+                (void)kc_tier_poll(t->kt, -1, &ticket, &tier);
 }
 
 size_t wk_tier_pending(const wk_tier_t *t)

@@ -95,6 +95,11 @@ int wk_tier_handoff(wk_tier_t *t, wh_dlq_record_t *rec, int tier,
  *  for wh_pool_saturated()) and submit them; commit what finished. */
 void wk_tier_run(wk_tier_t *t, size_t per_slot);
 
+/** @brief Serve the tier consumer's group without taking a record (the
+ *  pool saturated, a revoke or the shutdown drain waiting for HTTP);
+ *  wk_tier_run() calls it when the pool is saturated. NULL: no-op. */
+void wk_tier_keepalive(wk_tier_t *t);
+
 /** @returns tier records taken and not finished. */
 size_t wk_tier_pending(const wk_tier_t *t);
 

@@ -677,6 +677,8 @@ static void await_revoked(wk_worker_t *w)
                         return;
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
+                kc_consumer_keepalive(w->consumer);
+                wk_tier_keepalive(w->tier);
                 wh_pool_run(w->pool, 50, -1);
         }
 }
@@ -938,6 +940,12 @@ int wk_worker_run(wk_worker_t *w)
                 drain_wake(w);
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
+                /* The group stays served however long HTTP takes (a
+                 * member that stops polling is dropped, and its commit
+                 * below refused); a revoke gets no wait here. */
+                kc_consumer_revoke_finish(w->consumer);
+                kc_consumer_keepalive(w->consumer);
+                wk_tier_keepalive(w->tier);
                 if (wh_pool_run(w->pool, 50, w->wake[0]) == -1)
                         break;
         }
