@@ -125,42 +125,43 @@ static void report(wh_dlq_t *d, pending_t *p, int ok, const char *error)
         free(p);
 }
 
-/* Keep a copy of a refused write to try again later. */
-static void schedule_retry(wh_dlq_t *d, pending_t *p,
-                           const rd_kafka_message_t *m, const char *error)
+/* Keep a copy of a write to try again later (\p h, NULL or its headers,
+ * becomes the retry's). @returns 0, or -1 when out of memory (\p h is
+ * then destroyed, nothing kept). */
+static int keep(wh_dlq_t *d, pending_t *p, const void *key, size_t key_len,
+                const void *value, size_t value_len, rd_kafka_headers_t *h,
+                const char *error)
 {
         retry_t *r = calloc(1, sizeof(*r));
-        rd_kafka_headers_t *h = NULL;
         int64_t backoff = 1000;
 
         for (int i = 1; i < p->tries && backoff < RETRY_MAX_MS; i++)
                 backoff *= 2;
         if (backoff > RETRY_MAX_MS)
                 backoff = RETRY_MAX_MS;
-        if (r && m->key_len)
-                r->key = malloc(m->key_len);
-        if (r && m->len)
-                r->value = malloc(m->len);
-        if (!r || (m->key_len && !r->key) || (m->len && !r->value)) {
-                /* Cannot even keep it: the caller holds the message. */
+        if (r && key_len)
+                r->key = malloc(key_len);
+        if (r && value_len)
+                r->value = malloc(value_len);
+        if (!r || (key_len && !r->key) || (value_len && !r->value)) {
                 if (r) {
                         free(r->key);
                         free(r->value);
                         free(r);
                 }
+                if (h)
+                        rd_kafka_headers_destroy(h);
                 hb_log(HB_LOG_ERR, "hand-off failed; out of memory", "topic=%s",
                        d->topics[p->topic].name);
-                report(d, p, 0, "out of memory");
-                return;
+                return -1;
         }
-        if (m->key_len)
-                memcpy(r->key, m->key, m->key_len);
-        if (m->len)
-                memcpy(r->value, m->payload, m->len);
-        r->key_len = m->key_len;
-        r->value_len = m->len;
-        if (!rd_kafka_message_headers(m, &h) && h)
-                r->headers = rd_kafka_headers_copy(h);
+        if (key_len)
+                memcpy(r->key, key, key_len);
+        if (value_len)
+                memcpy(r->value, value, value_len);
+        r->key_len = key_len;
+        r->value_len = value_len;
+        r->headers = h;
         r->p = p;
         r->due_ms = hb_time_mono_ms() + backoff;
         r->next = d->retries;
@@ -169,6 +170,25 @@ static void schedule_retry(wh_dlq_t *d, pending_t *p,
         hb_log(HB_LOG_ERR, "hand-off write refused; trying again",
                "topic=%s error=\"%s\" tries=%d retry_in_ms=%lld",
                d->topics[p->topic].name, error, p->tries, (long long)backoff);
+        return 0;
+}
+
+/* Keep a copy of a write the broker refused to try again later. */
+static void schedule_retry(wh_dlq_t *d, pending_t *p,
+                           const rd_kafka_message_t *m, const char *error)
+{
+        rd_kafka_headers_t *h = NULL, *copy = NULL;
+
+        if (!rd_kafka_message_headers(m, &h) && h &&
+            !(copy = rd_kafka_headers_copy(h))) {
+                hb_log(HB_LOG_ERR, "hand-off failed; out of memory", "topic=%s",
+                       d->topics[p->topic].name);
+                report(d, p, 0, "out of memory");
+                return;
+        }
+        /* Cannot even keep it: the caller holds the message. */
+        if (keep(d, p, m->key, m->key_len, m->payload, m->len, copy, error))
+                report(d, p, 0, "out of memory");
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -561,9 +581,25 @@ static int send_to(wh_dlq_t *d, size_t ti, const hb_rec_t *rec, wh_dlq_cb_t *cb,
                  * the same, without the value. The headers are still
                  * ours. */
                 mark_omitted(h, r.value_len);
+                r.value = NULL;
+                r.value_len = 0;
                 err = produce(d, p, r.key, r.key_len, NULL, 0, h);
         }
+        if (err && !is_size_error(err)) {
+                /* Not queued now (the producer's queue full, ...): kept
+                 * and tried again with backoff, like a refused write.
+                 * @remark keep() takes the headers, even when it fails. */
+                p->tries = 1;
+                if (keep(d, p, r.key, r.key_len, r.value, r.value_len, h,
+                         rd_kafka_err2str(err)) == -1) {
+                        free(p);
+                        return -1;
+                }
+                err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
         if (err) {
+                /* too large for good: the caller dead-letters a tier
+                 * record */
                 hb_log(HB_LOG_ERR, "hand-off not queued",
                        "topic=%s error=\"%s\"", topic, rd_kafka_err2str(err));
                 rd_kafka_headers_destroy(h);

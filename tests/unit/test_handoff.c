@@ -327,3 +327,35 @@ Test(handoff, refused_write_is_tried_again)
         wh_dlq_destroy(d, 1000);
         cfg_destroy(cfg);
 }
+
+/* A write the producer could not even queue (its queue full) used to be
+ * refused at once (-1): the worker then held the message until a
+ * restart. It is kept and tried again until acknowledged. */
+Test(handoff, write_not_queued_is_tried_again)
+{
+        cfg_t *cfg = config(", \"queue.buffering.max.messages=1\", "
+                            "\"linger.ms=200\"");
+        wh_dlq_t *d = handoff(cfg);
+        acks_t a = {0};
+        hb_rec_t r;
+        size_t h;
+        rd_kafka_message_t *m[3];
+
+        hb_rec_init(&r);
+        r.topic = "events";
+        r.reason = "exhausted";
+        r.value = "{}";
+        r.value_len = 2;
+        /* one queued, two more while it lingers: the queue is full */
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(wh_dlq_send(d, &r, on_ack, &a), 0, "send %d", i);
+        cr_expect_geq(wh_dlq_retrying(d), 1, "nothing waited to retry");
+        wait_acks(d, &a, 3, 30000);
+        cr_expect_eq(a.ok, 3);
+        cr_expect_eq(wh_dlq_pending(d), 0);
+        cr_expect_eq(wh_dlq_retrying(d), 0);
+        h = read_topic(DLQ, 1, m, 3);
+        done_reading(h, m, 3);
+        wh_dlq_destroy(d, 1000);
+        cfg_destroy(cfg);
+}
