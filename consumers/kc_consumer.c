@@ -587,6 +587,11 @@ int kc_msg_header(const kc_msg_t *m, size_t i, const char **name,
         return rd_kafka_header_get_all(h, i, name, value, size) ? -1 : 0;
 }
 
+const rd_kafka_message_t *kc_msg_raw(const kc_msg_t *m)
+{
+        return m->priv;
+}
+
 void kc_msg_release(kc_msg_t *m)
 {
         if (!m->priv)

@@ -129,6 +129,10 @@ size_t kc_msg_header_count(const kc_msg_t *m);
 int kc_msg_header(const kc_msg_t *m, size_t i, const char **name,
                   const void **value, size_t *size);
 
+/** @returns librdkafka's message behind \p m (for hb_rec_decode()), valid
+ *  until kc_msg_release(); NULL once released. */
+const rd_kafka_message_t *kc_msg_raw(const kc_msg_t *m);
+
 /** @brief Give the message's buffers back (its ticket stays usable).
  *  A released or zeroed record is a no-op. */
 void kc_msg_release(kc_msg_t *m);

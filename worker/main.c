@@ -24,6 +24,11 @@ static const char usage[] =
         "         [--rate N] [--dry-run] [--state FILE]\n"
         "                         backfill a time window to webhooks, "
         "outside the group\n"
+        "  redrive -c FILE [--webhook NAME|ID]... [--app T] [--reason R]...\n"
+        "          [--from TIME] [--to TIME] [--rate N] [--dry-run] "
+        "[--state FILE]\n"
+        "                         send dead letters again, outside the "
+        "group\n"
         "  lag -c FILE [--json] [--max-lag N]\n"
         "                         consumer lag of the group per "
         "partition\n"
@@ -56,6 +61,8 @@ int main(int argc, char **argv)
                 return wk_cmd_send_test(argc - 1, argv + 1);
         if (!strcmp(cmd, "replay"))
                 return wk_cmd_replay(argc - 1, argv + 1);
+        if (!strcmp(cmd, "redrive"))
+                return wk_cmd_redrive(argc - 1, argv + 1);
         if (!strcmp(cmd, "lag"))
                 return wk_cmd_lag(argc - 1, argv + 1);
         if (!strcmp(cmd, "demo"))

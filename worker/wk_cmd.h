@@ -19,6 +19,10 @@ int wk_cmd_send_test(int argc, char **argv);
 /** @brief `replay -c FILE --from TIME ...`: backfill outside the group. */
 int wk_cmd_replay(int argc, char **argv);
 
+/** @brief `redrive -c FILE [--webhook NAME]... ...`: send dead letters
+ *  again, outside the group. */
+int wk_cmd_redrive(int argc, char **argv);
+
 /** @brief `lag -c FILE [--json] [--max-lag N]`. */
 int wk_cmd_lag(int argc, char **argv);
 

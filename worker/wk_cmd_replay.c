@@ -1,9 +1,7 @@
 /* wk_cmd_replay: `hookbridge replay`: backfill a time window of the
  * configured topics to chosen webhooks outside the consumer group (whose
  * offsets are never touched), resumable through a state file. */
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +125,6 @@ static int parse_args(int argc, char **argv, replay_t *rp, const char **path,
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        char *end;
         int o;
 
         *code = WK_EXIT_USAGE;
@@ -156,16 +153,8 @@ static int parse_args(int argc, char **argv, replay_t *rp, const char **path,
                         }
                         break;
                 case 'r':
-                        errno = 0;
-                        rp->rate = strtod(optarg, &end);
-                        if (errno || end == optarg || *end ||
-                            !isfinite(rp->rate) || rp->rate <= 0) {
-                                fprintf(stderr,
-                                        "--rate: '%s' is not a number of "
-                                        "messages per second > 0\n",
-                                        optarg);
+                        if (wk_window_rate_arg(optarg, &rp->rate) == -1)
                                 return -1;
-                        }
                         break;
                 case 'a':
                         if (!cfg_app_token_ok(optarg)) {

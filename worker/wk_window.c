@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -709,6 +710,22 @@ int wk_window_run(wk_window_t *win, cfg_t **cfg, wk_worker_opts_t *opts,
                 outcome = 1;
         }
         return outcome;
+}
+
+int wk_window_rate_arg(const char *arg, double *rate)
+{
+        char *end;
+
+        errno = 0;
+        *rate = strtod(arg, &end);
+        if (errno || end == arg || *end || !isfinite(*rate) || *rate <= 0) {
+                fprintf(stderr,
+                        "--rate: '%s' is not a number of messages per "
+                        "second > 0\n",
+                        arg);
+                return -1;
+        }
+        return 0;
 }
 
 int wk_window_times(wk_window_t *win, char *errstr, size_t errstr_size)

@@ -69,6 +69,10 @@ typedef struct wk_window_s {
  *  @returns 0, or -1 on out-of-memory. */
 int wk_window_add(const char ***v, size_t *n, const char *s);
 
+/** @brief Parse --rate \p arg (messages per second > 0) into \p rate.
+ *  @returns 0, or -1 with the problem printed to stderr. */
+int wk_window_rate_arg(const char *arg, double *rate);
+
 /** @brief Parse --from (none: 0, the log start) and --to (none: -1).
  *  @returns 0, or -1 with the reason in \p errstr. */
 int wk_window_times(wk_window_t *win, char *errstr, size_t errstr_size);

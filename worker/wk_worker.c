@@ -14,6 +14,7 @@
 #include "hb_log.h"
 #include "hb_time.h"
 #include "wk_metrics_names.h"
+#include "wk_redrive.h"
 #include "wk_wake.h"
 #include "wk_worker_int.h"
 
@@ -149,9 +150,7 @@ static void msg_free(wk_msg_t *m)
         free(m);
 }
 
-/* One delivery (or dead-letter write) of \p m ended: when it was the last
- * owed, the message is finished and its offset may be committed. */
-static void msg_settle(wk_msg_t *m)
+void wk_msg_settle(wk_msg_t *m)
 {
         wk_worker_t *w = m->w;
 
@@ -240,7 +239,7 @@ static void dlq_done(int ok, const char *error, void *opaque)
         if (d->label)
                 count_outcome(w, d->label, WK_M_OUTCOME_DEAD_LETTERED);
         w->stats.dead_lettered++;
-        msg_settle(m);
+        wk_msg_settle(m);
 }
 
 /* Count one outcome of a delivery in the metrics. */
@@ -268,7 +267,7 @@ static void tier_done(int ok, const char *error, void *opaque)
                 return;
         }
         count_outcome(m->w, d->label, "tiered");
-        msg_settle(m);
+        wk_msg_settle(m);
 }
 
 /* Hand \p d to retry tier \p tier. @returns 0, or -1 when it could not
@@ -314,7 +313,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                         wk_metrics_observe(w->metrics, WK_M_END_TO_END, "",
                                            (double)(hb_time_now_ms() - ts) /
                                                    1000.0);
-                msg_settle(m);
+                wk_msg_settle(m);
                 return;
         }
         if (w->tier) {
@@ -341,14 +340,14 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                         dead_letter(d, &rec);
                         return;
                 }
-                msg_settle(m);
+                wk_msg_settle(m);
                 return;
         }
         if (res->outcome != WH_OUT_PERMANENT &&
             res->outcome != WH_OUT_EXHAUSTED &&
             res->outcome != WH_OUT_DEFERRED) {
                 count_outcome(w, d->label, "disabled");
-                msg_settle(m);
+                wk_msg_settle(m);
                 return;
         }
         w->stats.deliveries_failed++;
@@ -375,7 +374,7 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 hb_log(HB_LOG_WARN, "delivery dropped (on_exhausted=drop)",
                        "webhook=%s app=%s id=\"%s\"", name, app ? app : "",
                        m->id);
-                msg_settle(m);
+                wk_msg_settle(m);
                 return;
         }
         count_outcome(w, d->label,
@@ -474,7 +473,7 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
                 w->stats.skipped++;
                 wk_metrics_add(w->metrics, WK_M_SKIPPED, "", 1);
                 m->owed = 1;
-                msg_settle(m);
+                wk_msg_settle(m);
                 return 0;
         }
         count_type(w, type);
@@ -513,7 +512,7 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
                         return 0;
                 }
         }
-        msg_settle(m);
+        wk_msg_settle(m);
         return 0;
 }
 
@@ -546,6 +545,10 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
         if (w->live)
                 w->live->prev = m;
         w->live = m;
+        if (w->redrive) {
+                wk_redrive_take(w, m);
+                return;
+        }
         st = wk_event_parse(w->hooks->mapping,
                             in->value ? (const char *)in->value : "",
                             in->value_len, &meta, &ev, reason, sizeof(reason));
@@ -557,7 +560,7 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
                        in->topic, (int)in->partition, (long long)in->offset,
                        reason);
                 m->owed = 1;
-                msg_settle(m);
+                wk_msg_settle(m);
                 return;
         }
         if (st == WK_XF_INVALID) {
@@ -573,7 +576,7 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
                 if (has_dlt(w) && !w->opts.dry_run)
                         dead_letter(&m->whole, &rec);
                 else
-                        msg_settle(m);
+                        wk_msg_settle(m);
                 return;
         }
         if (fan_out(w, m, ev) == -1) {
@@ -795,10 +798,17 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                 w->tier = wk_tier_new(cfg, &env, errstr, errstr_size);
                 if (!w->tier)
                         goto err;
-        } else if (del->dead_letter_topic && !opts->dry_run) {
+        } else if (del->dead_letter_topic && !opts->dry_run && !opts->redrive) {
                 w->dlq = wh_dlq_new(cfg, w->wake[1], errstr, errstr_size);
                 if (!w->dlq)
                         goto err;
+        }
+        if (opts->redrive) {
+                w->redrive = wk_redrive_new(opts->redrive);
+                if (!w->redrive) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto err;
+                }
         }
         if (opts->ranges)
                 w->consumer = kc_consumer_new_ranges(
@@ -856,6 +866,10 @@ void wk_worker_stats(wk_worker_t *w, wk_stats_t *out)
 
 void wk_worker_report(wk_worker_t *w, FILE *out)
 {
+        if (w->redrive) {
+                wk_redrive_report(w->redrive, out);
+                return;
+        }
         fprintf(out, "per webhook%s:\n", w->opts.dry_run ? " (dry run)" : "");
         for (size_t i = 0; i < w->per_webhook_n; i++)
                 fprintf(out, "  %-24s %llu\n", w->per_webhook_name[i],
@@ -879,7 +893,9 @@ int wk_worker_run(wk_worker_t *w)
                cfg_kafka(w->hooks->cfg)->group_id,
                cfg_kafka(w->hooks->cfg)->topic_count, w->hooks->n,
                has_dlt(w) ? wh_dlq_topic(w->dlq) : "-",
-               w->opts.ranges ? "replay" : "group",
+               w->redrive       ? "redrive"
+               : w->opts.ranges ? "replay"
+                                : "group",
                (unsigned)wk_admin_port(w->admin));
         while (!w->stop) {
                 int taken = 0, wait_ms = 100;
@@ -990,6 +1006,7 @@ void wk_worker_destroy(wk_worker_t *w)
         for (size_t i = 0; w->per_webhook_name && i < w->per_webhook_n; i++)
                 free(w->per_webhook_name[i]);
         free(w->per_webhook_name);
+        wk_redrive_destroy(w->redrive);
         wk_metrics_destroy(w->metrics);
         wk_wake_close(w->wake);
         wk_status_fini(&w->status);

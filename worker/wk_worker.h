@@ -57,6 +57,10 @@ typedef struct wk_worker_opts_s {
         double rate;  /**< events per second taken in; 0: unlimited */
         int dry_run;  /**< transform and count, deliver nothing */
         int no_admin; /**< do not start the admin listener */
+        /** redrive (with ranges): the messages are dead letters, each
+         *  sent again to its own webhook when selected (wk_redrive.h);
+         *  nothing is written to Kafka */
+        const struct wk_redrive_sel_s *redrive;
 } wk_worker_opts_t;
 
 /** @brief wk_worker_new() with options (replays, filters, dry runs).

@@ -92,8 +92,14 @@ struct wk_worker_s {
         size_t per_webhook_n;
         type_count_t *per_type;
         size_t per_type_n;
-        _Atomic int64_t loop_ms; /* last loop turn, for /healthz */
-        wk_status_t status;      /* what the loop publishes (wk_status.c) */
+        struct wk_redrive_s *redrive; /* redrive's counts, or NULL */
+        _Atomic int64_t loop_ms;      /* last loop turn, for /healthz */
+        wk_status_t status; /* what the loop publishes (wk_status.c) */
 };
+
+/* One delivery (or dead-letter write) of \p m ended: when it was the
+ * last owed, the message is finished and its offset may be committed
+ * (wk_worker.c). */
+void wk_msg_settle(wk_msg_t *m);
 
 #endif
