@@ -89,17 +89,69 @@ static void set_all_paused(kc_consumer_t *c, int pause)
         c->all_paused = pause;
 }
 
+/* A message librdkafka handed out that is not tracked: until it (or a
+ * later one) is consumed again, its partition's position does not tell
+ * what is finished (skip_markers). */
+static void untracked(kc_consumer_t *c, const rd_kafka_message_t *m)
+{
+        if (!m->err && m->rkt)
+                kc_tracker_taint(c->tracker, rd_kafka_topic_name(m->rkt),
+                                 m->partition, m->offset);
+}
+
+static void drop_untracked(kc_consumer_t *c, rd_kafka_message_t *m)
+{
+        untracked(c, m);
+        rd_kafka_message_destroy(m);
+}
+
+/* Move the finished prefix of the partitions of \p only (NULL: all) past
+ * offsets that carry no message: a transactional producer's commit and
+ * abort markers (and the aborted records before an abort marker) are
+ * never handed out, so without this the commit stays one short of the
+ * log end for ever. The consumer's position is the offset after the last
+ * record served, markers included; a partition with nothing unfinished
+ * whose position lies past what it consumed finished everything before
+ * that position. */
+static void skip_markers(kc_consumer_t *c,
+                         const rd_kafka_topic_partition_list_t *only)
+{
+        rd_kafka_topic_partition_list_t *l;
+        kc_tracker_info_t in;
+
+        if (c->ranges)
+                return; /* a replay stops at its ranges' ends */
+        l = rd_kafka_topic_partition_list_new(8);
+        for (size_t i = 0; kc_tracker_at(c->tracker, i, &in) == 0; i++) {
+                if (in.pending)
+                        continue;
+                if (only && !rd_kafka_topic_partition_list_find(only, in.topic,
+                                                                in.partition))
+                        continue;
+                rd_kafka_topic_partition_list_add(l, in.topic, in.partition);
+        }
+        if (l->cnt && !rd_kafka_position(c->rk, l))
+                for (int i = 0; i < l->cnt; i++)
+                        if (!l->elems[i].err && l->elems[i].offset >= 0)
+                                kc_tracker_skip_to(c->tracker,
+                                                   l->elems[i].topic,
+                                                   l->elems[i].partition,
+                                                   l->elems[i].offset);
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Commit the partitions of \p only (NULL: all) whose finished prefix
  * moved. Marks them committed first; a failed commit un-marks them. */
 static int commit_moved(kc_consumer_t *c,
                         const rd_kafka_topic_partition_list_t *only, int async)
 {
-        rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_t *l;
         rd_kafka_resp_err_t err;
         kc_tracker_info_t in;
         int rc = 0;
 
+        skip_markers(c, only);
+        l = rd_kafka_topic_partition_list_new(8);
         for (size_t i = 0; kc_tracker_at(c->tracker, i, &in) == 0; i++) {
                 if (in.committable < 0 || in.committable == in.committed)
                         continue;
@@ -656,7 +708,7 @@ int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out)
         if (kc_consumer_revoking(c, topic, m->partition) ||
             kc_tracker_add(c->tracker, topic, m->partition, m->offset, ts,
                            &out->ticket) == -1) {
-                rd_kafka_message_destroy(m);
+                drop_untracked(c, m);
                 return 0;
         }
         c->stats.consumed++;
@@ -684,7 +736,7 @@ void kc_consumer_wait(kc_consumer_t *c, int timeout_ms)
         /* Only used while nothing is consumed (shutdown): a message that
          * slips through is not tracked and so will be redelivered. */
         if (m)
-                rd_kafka_message_destroy(m);
+                drop_untracked(c, m);
 }
 
 /* A message taken while serving the consumer (it slipped past the
@@ -696,6 +748,7 @@ static void hand_back(kc_consumer_t *c, const rd_kafka_message_t *m)
                 rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *error;
 
+        untracked(c, m);
         rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt),
                                           m->partition)
                 ->offset = m->offset;
@@ -886,7 +939,7 @@ void kc_consumer_destroy(kc_consumer_t *c)
                         rd_kafka_message_t *m =
                                 rd_kafka_consumer_poll(c->rk, 100);
                         if (m)
-                                rd_kafka_message_destroy(m);
+                                drop_untracked(c, m);
                 }
         }
         /* Leaves the group; the revoke callback commits nothing new. */

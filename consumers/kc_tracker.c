@@ -25,6 +25,9 @@ typedef struct slot_s {
         int64_t next_offset; /* after the last consumed, -1: none */
         int64_t committed;
         int paused;
+        /* lowest offset dropped untracked and not consumed again since;
+         * -1: none (see kc_tracker_taint) */
+        int64_t hole;
         uint32_t hnext; /* next slot in its hash chain, + 1; 0: end */
         uint32_t order; /* its index in tr->order while assigned */
 } slot_t;
@@ -211,6 +214,7 @@ int kc_tracker_assign(kc_tracker_t *tr, const char *topic, int32_t partition)
         s->partition = partition;
         s->next_offset = -1;
         s->committed = -1;
+        s->hole = -1;
         s->order = (uint32_t)tr->order_n;
         tr->order[tr->order_n++] = i;
         hash_link(tr, i);
@@ -261,6 +265,8 @@ int kc_tracker_add(kc_tracker_t *tr, const char *topic, int32_t partition,
         s->pending++;
         tr->pending_total++;
         s->next_offset = offset + 1;
+        if (s->hole >= 0 && offset >= s->hole)
+                s->hole = -1; /* consumed again (or past it) */
         return 0;
 }
 
@@ -340,6 +346,29 @@ int kc_tracker_at(const kc_tracker_t *tr, size_t i, kc_tracker_info_t *out)
                                     ? s->ring[s->head_seq & (s->cap - 1)].ts
                                     : -1;
         return 0;
+}
+
+int kc_tracker_skip_to(kc_tracker_t *tr, const char *topic, int32_t partition,
+                       int64_t offset)
+{
+        slot_t *s = find(tr, topic, partition);
+
+        if (!s || s->hole >= 0 || s->pending || offset < 0 ||
+            offset <= s->next_offset)
+                return 0;
+        /* no entry is unfinished: the window may be emptied */
+        s->head_seq = s->tail_seq;
+        s->next_offset = offset;
+        return 1;
+}
+
+void kc_tracker_taint(kc_tracker_t *tr, const char *topic, int32_t partition,
+                      int64_t offset)
+{
+        slot_t *s = find(tr, topic, partition);
+
+        if (s && (s->hole < 0 || offset < s->hole))
+                s->hole = offset < 0 ? 0 : offset;
 }
 
 void kc_tracker_set_committed(kc_tracker_t *tr, const char *topic,

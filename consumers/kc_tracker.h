@@ -97,6 +97,25 @@ const char *kc_tracker_slot(const kc_tracker_t *tr, uint32_t slot,
 /** @brief Remember whether a partition's fetching is paused. */
 void kc_tracker_set_paused(kc_tracker_t *tr, uint32_t slot, int paused);
 
+/**
+ * @brief Offsets before \p offset carried nothing to do: the consumer's
+ *        position passed them without handing out a message (transaction
+ *        markers, aborted transactions). Applies only while the partition
+ *        has no unfinished message, \p offset lies past what it consumed
+ *        and no message dropped untracked (kc_tracker_taint()) waits to
+ *        be consumed again; its committable offset becomes \p offset.
+ * @returns 1 when applied, 0 otherwise.
+ */
+int kc_tracker_skip_to(kc_tracker_t *tr, const char *topic, int32_t partition,
+                       int64_t offset);
+
+/** @brief The message at \p offset was handed out by Kafka but not
+ *  tracked (dropped, or handed back by a seek): the position may lie past
+ *  it, so kc_tracker_skip_to() stays off until a message at or after
+ *  \p offset is added (or the partition is assigned again). */
+void kc_tracker_taint(kc_tracker_t *tr, const char *topic, int32_t partition,
+                      int64_t offset);
+
 /** @brief Note that \p offset was committed for a partition (so the next
  *  collection skips it when nothing moved). */
 void kc_tracker_set_committed(kc_tracker_t *tr, const char *topic,

@@ -1,6 +1,7 @@
 /* Integration: `hookbridge lag` against a real broker: exact lags from
  * known commits, ages from known message timestamps, --max-lag exit
- * codes, a running worker, an unreachable broker. */
+ * codes, a running worker (also on a transactional producer's topic), an
+ * unreachable broker. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -366,6 +367,122 @@ Test(lag, while_a_worker_runs, .timeout = 60)
                   "worker did not stop cleanly (log: %s)", logpath);
         cr_expect(received >= 30);
         rx_stop(rx);
+}
+
+/* Event ids the transactional test's receiver saw, by number: "txn-K". */
+enum { TXN_IDS = 64 };
+static volatile int txn_seen[TXN_IDS];
+static volatile int txn_other;
+
+static void on_txn_request(const rx_request_t *req, void *opaque)
+{
+        int k = -1, n = 0;
+
+        (void)opaque;
+        if (sscanf(req->webhook_id, "txn-%d%n", &k, &n) == 1 &&
+            req->webhook_id[n] == '\0' && k >= 0 && k < TXN_IDS)
+                __atomic_add_fetch(&txn_seen[k], 1, __ATOMIC_SEQ_CST);
+        else
+                __atomic_add_fetch(&txn_other, 1, __ATOMIC_SEQ_CST);
+}
+
+/* One transaction of events txn-FIRST .. txn-(FIRST+N-1) to \p partition,
+ * committed or aborted. */
+static void txn_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
+                        int first, int n, int commit_it)
+{
+        char raw[2048], id[64];
+        rd_kafka_error_t *error;
+
+        error = rd_kafka_begin_transaction(rk);
+        cr_assert_null(error, "begin: %s", rd_kafka_error_string(error));
+        for (int k = first; k < first + n; k++) {
+                snprintf(id, sizeof(id), "txn-%d", k);
+                wk_sample_render((size_t)k % wk_sample_count(), id, k,
+                                 wall_ms(), raw, sizeof(raw));
+                it_produce(rk, topic, partition, NULL, raw, strlen(raw));
+        }
+        /* written first, so an abort leaves them in the log */
+        cr_assert_eq(rd_kafka_flush(rk, 30000), 0);
+        error = commit_it ? rd_kafka_commit_transaction(rk, 30000)
+                          : rd_kafka_abort_transaction(rk, 30000);
+        cr_assert_null(error, "%s: %s", commit_it ? "commit" : "abort",
+                       rd_kafka_error_string(error));
+}
+
+/* D5 of issue 11: a transactional producer's commit (and abort) markers
+ * take offsets no consumer is handed. The worker's commit goes past them
+ * once everything before them is finished: lag 0, --max-lag 0 clears,
+ * every committed event is delivered and no aborted one. */
+Test(lag, transactional_topic_commits_past_markers, .timeout = 90)
+{
+        char topic[96], group[96], cfg[256], logpath[300], txid[96];
+        char errstr[512];
+        rx_conf_t rc = {.cb = on_txn_request};
+        rx_t *rx = rx_start(&rc, errstr, sizeof(errstr));
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_error_t *error;
+        int64_t end[2], committed[2];
+        json_object *doc;
+        rd_kafka_t *rk;
+        pid_t pid;
+        int status, ok;
+
+        cr_assert_not_null(rx, "%s", errstr);
+        it_unique("hb-it-lagtxn", topic, sizeof(topic));
+        it_unique("hb-it-lagtxn-group", group, sizeof(group));
+        it_unique("hb-it-lagtxn-tx", txid, sizeof(txid));
+        it_create_topic(topic, 2);
+        cr_assert_eq(rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(),
+                                       errstr, sizeof(errstr)),
+                     RD_KAFKA_CONF_OK, "%s", errstr);
+        cr_assert_eq(rd_kafka_conf_set(conf, "transactional.id", txid, errstr,
+                                       sizeof(errstr)),
+                     RD_KAFKA_CONF_OK, "%s", errstr);
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        cr_assert_not_null(rk, "%s", errstr);
+        error = rd_kafka_init_transactions(rk, 30000);
+        cr_assert_null(error, "init: %s", rd_kafka_error_string(error));
+        /* p0: 10 committed, 5 aborted, 10 committed; p1: 8 committed */
+        txn_produce(rk, topic, 0, 0, 10, 1);
+        txn_produce(rk, topic, 0, 10, 5, 0);
+        txn_produce(rk, topic, 0, 15, 10, 1);
+        txn_produce(rk, topic, 1, 25, 8, 1);
+        rd_kafka_destroy(rk);
+        it_log_end(topic, 2, end);
+        /* 25 records and 3 markers; 8 records and 1 marker */
+        cr_assert_eq(end[0], 28, "p0 ends at %lld", (long long)end[0]);
+        cr_assert_eq(end[1], 9, "p1 ends at %lld", (long long)end[1]);
+
+        write_config(cfg, sizeof(cfg), it_brokers(), topic, group, "earliest",
+                     rx_port(rx));
+        snprintf(logpath, sizeof(logpath), "%s.log", cfg);
+        pid = it_spawn_worker(cfg, logpath);
+        ok = it_wait_committed_to_end(group, topic, 2, 40000);
+        it_committed(group, topic, 2, committed);
+        cr_assert(ok,
+                  "committed %lld/%lld and %lld/%lld: not past the last "
+                  "transaction marker (log: %s)",
+                  (long long)committed[0], (long long)end[0],
+                  (long long)committed[1], (long long)end[1], logpath);
+        doc = lag_json(cfg, "0", 0);
+        for (int i = 0; i < 2; i++)
+                cr_expect_eq(
+                        json_object_get_int64(get(partition(doc, i), "lag")),
+                        0);
+        json_object_put(doc);
+        status = it_stop_worker(pid, SIGTERM, 20000);
+        cr_expect(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "worker did not stop cleanly (log: %s)", logpath);
+        rx_stop(rx);
+        /* nothing skipped, nothing of the aborted transaction sent */
+        for (int k = 0; k < 33; k++) {
+                if (k >= 10 && k < 15)
+                        cr_expect_eq(txn_seen[k], 0, "aborted txn-%d sent", k);
+                else
+                        cr_expect(txn_seen[k] >= 1, "txn-%d not delivered", k);
+        }
+        cr_expect_eq(txn_other, 0);
 }
 
 Test(lag, unreachable_broker_and_missing_topic, .timeout = 60)

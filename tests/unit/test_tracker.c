@@ -260,3 +260,57 @@ Test(tracker, revoke_and_reassign_many)
         cr_assert_eq(kc_tracker_committable(tr, "u", 50), -1);
         cr_assert_eq(kc_tracker_pending_total(tr), 50);
 }
+
+/* Offsets the position passed with nothing handed out (transaction
+ * markers): committable once nothing before them is unfinished. */
+Test(tracker, skip_to_passes_markers_only_when_all_finished)
+{
+        kc_ticket_t k[2];
+
+        /* nothing consumed yet: a marker at the fetch start */
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 5), 1);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 5);
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 5, -1, &k[0]), 0);
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 6, -1, &k[1]), 0);
+        /* unfinished messages hold it */
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 8), 0);
+        cr_assert_eq(kc_tracker_done(tr, &k[1]), 1);
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 8), 0);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 5);
+        cr_assert_eq(kc_tracker_done(tr, &k[0]), 1);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 7);
+        /* never backwards, never onto what was consumed */
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 7), 0);
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 3), 0);
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 8), 1);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 8);
+        cr_assert_eq(kc_tracker_pending(tr, "t", 0), 0);
+        /* unknown partition */
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 1, 8), 0);
+}
+
+/* A message dropped untracked (or handed back by a seek): the position
+ * says nothing until it, or a later one, is consumed again. */
+Test(tracker, taint_stops_skip_to_until_consumed_again)
+{
+        kc_ticket_t k;
+
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 0, -1, &k), 0);
+        cr_assert_eq(kc_tracker_done(tr, &k), 1);
+        kc_tracker_taint(tr, "t", 0, 2);
+        kc_tracker_taint(tr, "t", 0, 1);
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 3), 0);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 1);
+        /* offset 1 consumed again: the hole is gone */
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 1, -1, &k), 0);
+        cr_assert_eq(kc_tracker_done(tr, &k), 1);
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 3), 1);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 3);
+        /* a new assignment starts without one */
+        kc_tracker_taint(tr, "t", 0, 3);
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 5), 0);
+        kc_tracker_revoke(tr, "t", 0);
+        cr_assert_eq(kc_tracker_assign(tr, "t", 0), 0);
+        cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 5), 1);
+        kc_tracker_taint(tr, "t", 7, 0); /* unknown: no-op */
+}
