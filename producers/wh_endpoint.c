@@ -21,6 +21,7 @@ struct wh_endpoint_s {
         cfg_sig_t signature;
         char **headers; /* static "Name: value" lines */
         size_t header_count;
+        struct curl_slist *static_hdrs; /* the same, built once */
         int timeout_ms;
         cfg_retry_t retry;
         cfg_tls_t tls; /* strings owned */
@@ -66,6 +67,7 @@ wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
         wh_endpoint_t *ep = NULL;
         char kerr[256];
         const char *name;
+        struct curl_slist *n;
 
         if (!wh) {
                 snprintf(errstr, errstr_size, "no webhook given");
@@ -161,6 +163,10 @@ wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
                 if (!ep->headers[i])
                         goto oom;
                 ep->header_count = i + 1;
+                n = curl_slist_append(ep->static_hdrs, ep->headers[i]);
+                if (!n)
+                        goto oom;
+                ep->static_hdrs = n;
         }
         return ep;
 oom:
@@ -189,6 +195,7 @@ void wh_endpoint_unref(wh_endpoint_t *ep)
         for (size_t i = 0; i < ep->header_count; i++)
                 free(ep->headers[i]);
         free(ep->headers);
+        curl_slist_free_all(ep->static_hdrs);
         free(ep->name);
         free(ep->app);
         free(ep->url);
@@ -280,25 +287,6 @@ static void add(struct hlist *h, const char *line)
                 h->failed = 1;
 }
 
-/* "Name: value" where the value may be of any length (the event id). */
-static void add2(struct hlist *h, const char *name, const char *value)
-{
-        size_t nl = strlen(name), vl = strlen(value);
-        char *line;
-
-        if (h->failed)
-                return;
-        line = malloc(nl + vl + 1);
-        if (!line) {
-                h->failed = 1;
-                return;
-        }
-        memcpy(line, name, nl);
-        memcpy(line + nl, value, vl + 1);
-        add(h, line);
-        free(line);
-}
-
 /*
  * The signature header value for \p key (and, during a rotation, \p prev
  * after a space) into out; -1 on failure.
@@ -331,34 +319,76 @@ static int signature_value(const wh_endpoint_t *ep, const char *id, int64_t ts,
         return 0;
 }
 
-void *wh_endpoint_headers(const wh_endpoint_t *ep, const char *id, int64_t ts,
-                          const char *body, size_t body_len)
+int wh_endpoint_attempt_lines(const wh_endpoint_t *ep, const char *id_line,
+                              int64_t ts, const char *body, size_t body_len,
+                              wh_attempt_lines_t *out)
 {
-        struct hlist h = {NULL, 0};
-        char tsbuf[24], sig[2 * WH_SIGN_MAX];
+        static const char pfx[] = WH_ID_LINE_PREFIX;
+        const char *id, *name;
+        char sig[2 * WH_SIGN_MAX];
+        size_t n = 0;
 
+        if (!ep || !id_line || !out ||
+            strncmp(id_line, pfx, sizeof(pfx) - 1) != 0)
+                return -1;
         /* the id comes from the event: it must not smuggle in a header */
-        if (!ep || !id || !*id || !hb_http_value_ok(id, strlen(id)))
-                return NULL;
-
-        add(&h, "Content-Type: application/json");
-        add(&h, "User-Agent: hookbridge/" HB_VERSION);
+        id = id_line + sizeof(pfx) - 1;
+        if (!*id || !hb_http_value_ok(id, strlen(id)))
+                return -1;
+        out->line[n++] = "Content-Type: application/json";
+        out->line[n++] = "User-Agent: hookbridge/" HB_VERSION;
         /* no "Expect: 100-continue" round trip before the body */
-        add(&h, "Expect:");
-        add2(&h, "webhook-id: ", id);
+        out->line[n++] = "Expect:";
+        out->line[n++] = id_line;
         if (ep->signature == CFG_SIG_STANDARD) {
-                snprintf(tsbuf, sizeof(tsbuf), "%" PRId64, ts);
-                add2(&h, "webhook-timestamp: ", tsbuf);
+                snprintf(out->ts, sizeof(out->ts),
+                         "webhook-timestamp: %" PRId64, ts);
+                out->line[n++] = out->ts;
         }
         if (ep->key) {
                 if (signature_value(ep, id, ts, body, body_len, sig,
                                     sizeof(sig)) != 0)
-                        h.failed = 1;
-                else if (ep->signature == CFG_SIG_USERPILOT)
-                        add2(&h, "X-Signature: ", sig);
-                else
-                        add2(&h, "webhook-signature: ", sig);
+                        return -1;
+                name = ep->signature == CFG_SIG_USERPILOT
+                               ? "X-Signature: "
+                               : "webhook-signature: ";
+                if ((size_t)snprintf(out->sig, sizeof(out->sig), "%s%s", name,
+                                     sig) >= sizeof(out->sig))
+                        return -1;
+                out->line[n++] = out->sig;
         }
+        out->count = n;
+        return 0;
+}
+
+void *wh_endpoint_static_headers(const wh_endpoint_t *ep)
+{
+        return ep ? ep->static_hdrs : NULL;
+}
+
+void *wh_endpoint_headers(const wh_endpoint_t *ep, const char *id, int64_t ts,
+                          const char *body, size_t body_len)
+{
+        struct hlist h = {NULL, 0};
+        wh_attempt_lines_t al;
+        char *id_line;
+        size_t pl = sizeof(WH_ID_LINE_PREFIX) - 1, il;
+
+        if (!ep || !id)
+                return NULL;
+        il = strlen(id);
+        if (!(id_line = malloc(pl + il + 1)))
+                return NULL;
+        memcpy(id_line, WH_ID_LINE_PREFIX, pl);
+        memcpy(id_line + pl, id, il + 1);
+        if (wh_endpoint_attempt_lines(ep, id_line, ts, body, body_len, &al) !=
+            0) {
+                free(id_line);
+                return NULL;
+        }
+        for (size_t i = 0; i < al.count; i++)
+                add(&h, al.line[i]);
+        free(id_line);
         for (size_t i = 0; i < ep->header_count; i++)
                 add(&h, ep->headers[i]);
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cfg.h"
+#include "wh_sign.h"
 
 /**
  * A webhook ready to send to: URL, decoded signing keys, static header
@@ -55,6 +56,45 @@ const char *wh_endpoint_url(const wh_endpoint_t *ep);
 const char *wh_endpoint_origin(const char *url, char *out, size_t size);
 int wh_endpoint_timeout_ms(const wh_endpoint_t *ep);
 const cfg_retry_t *wh_endpoint_retry(const wh_endpoint_t *ep);
+
+/** The first bytes of the webhook-id header line. */
+#define WH_ID_LINE_PREFIX "webhook-id: "
+/** Per-attempt lines' room: "webhook-timestamp: " and a 64-bit number;
+ *  a signature header name and two signatures (a rotation) */
+#define WH_TS_LINE_MAX  48
+#define WH_SIG_LINE_MAX (32 + 2 * WH_SIGN_MAX)
+/** Most lines before the static headers (wh_endpoint_attempt_lines). */
+#define WH_ATTEMPT_LINES_MAX 6
+
+/** One attempt's own header lines, built without allocating. */
+typedef struct wh_attempt_lines_s {
+        const char *line[WH_ATTEMPT_LINES_MAX]; /**< in order */
+        size_t count;
+        char ts[WH_TS_LINE_MAX];   /**< storage behind a line */
+        char sig[WH_SIG_LINE_MAX]; /**< storage behind a line */
+} wh_attempt_lines_t;
+
+/**
+ * @brief The lines of one attempt's header list that come before the
+ *        static headers: Content-Type, User-Agent, "Expect:", \p id_line,
+ *        then the signature headers for \p ts. Nothing is allocated: the
+ *        lines point to constants, to \p id_line and into \p out.
+ * @param id_line  WH_ID_LINE_PREFIX followed by the event id; borrowed
+ *                 as long as \p out is used
+ * @returns 0, or -1 when the id is empty or not a header value, or the
+ *          signature fails.
+ */
+int wh_endpoint_attempt_lines(const wh_endpoint_t *ep, const char *id_line,
+                              int64_t ts, const char *body, size_t body_len,
+                              wh_attempt_lines_t *out);
+
+/**
+ * @returns the static header lines as a curl_slist built once (as void *
+ *          so this header needs no curl.h; owned by \p ep, never
+ *          modified: an attempt's list may end with it), NULL when the
+ *          webhook has none.
+ */
+void *wh_endpoint_static_headers(const wh_endpoint_t *ep);
 
 /**
  * @brief The complete header list for one attempt: Content-Type,

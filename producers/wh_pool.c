@@ -40,6 +40,18 @@
 typedef struct wh_delivery_s wh_delivery_t;
 
 /*
+ * The header list of a request on the wire, built in place: the attempt's
+ * own lines (wh_endpoint_attempt_lines) in nodes that end with the
+ * endpoint's static list, built once. A pool has max_in_flight of them,
+ * so an attempt allocates nothing for its headers.
+ */
+typedef struct wh_hdrs_s {
+        wh_attempt_lines_t lines;
+        struct curl_slist node[WH_ATTEMPT_LINES_MAX];
+        struct wh_hdrs_s *next_free;
+} wh_hdrs_t;
+
+/*
  * One submitted delivery. At any time it is in exactly one place: queued
  * on its endpoint (ready, waiting for a slot), in flight (d->easy set,
  * found again through CURLOPT_PRIVATE), in the retry heap, or on the done
@@ -48,8 +60,8 @@ typedef struct wh_delivery_s wh_delivery_t;
  */
 struct wh_delivery_s {
         wh_pool_t *pool;
-        wh_sched_t *es; /* its endpoint (es->ep), outlives the delivery */
-        char *id;
+        wh_sched_t *es;   /* its endpoint (es->ep), outlives the delivery */
+        const char *id;   /* in id_line, after WH_ID_LINE_PREFIX */
         const char *body; /* borrowed until the callback */
         size_t body_len;
         int forever;
@@ -73,11 +85,13 @@ struct wh_delivery_s {
         double last_attempt_s;
 
         CURL *easy;
-        struct curl_slist *hdrs;
-        int64_t due_ms; /* when in the retry heap */
+        wh_hdrs_t *hdrs; /* while on the wire */
+        int64_t due_ms;  /* when in the retry heap */
 
         wh_delivery_t *next; /* endpoint queue or done list */
         wh_delivery_t *all_prev, *all_next;
+        /* "webhook-id: <id>", allocated with the delivery */
+        char id_line[];
 };
 
 /* A doubly linked list of endpoints through their wh_sched_t. */
@@ -117,6 +131,8 @@ struct wh_pool_s {
                 wh_sched_t *es;
         } * idle;
         int idle_count;
+        wh_hdrs_t *hdrs;      /* max_in_flight header lists */
+        wh_hdrs_t *hdrs_free; /* those not on the wire */
         int in_flight;
         size_t pending;
         size_t queued; /* ready in endpoint queues, waiting for a slot */
@@ -431,9 +447,7 @@ static void delivery_free(wh_delivery_t *d)
         if (d->all_next)
                 d->all_next->all_prev = d->all_prev;
         d->es->deliveries--;
-        curl_slist_free_all(d->hdrs);
         free(d->resp);
-        free(d->id);
         free(d);
 }
 
@@ -787,7 +801,7 @@ static int set_delivery_options(wh_delivery_t *d, CURL *e)
         bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                                 (curl_off_t)d->body_len) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->body) != 0;
-        bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->hdrs) != 0;
+        bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, &d->hdrs->node[0]) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, d) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, d) != 0;
         bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf) != 0;
@@ -851,6 +865,38 @@ static int set_endpoint_options(wh_pool_t *p, const wh_endpoint_t *ep, CURL *e)
         return bad ? -1 : 0;
 }
 
+/* \p d's request headers for an attempt now, in a free wh_hdrs_t (there
+ * is one per slot); -1 when the endpoint cannot build them. */
+static int hdrs_take(wh_pool_t *p, wh_delivery_t *d)
+{
+        wh_hdrs_t *h = p->hdrs_free;
+        size_t i;
+
+        /* re-signed for every attempt: the timestamp is this attempt's */
+        if (!h || wh_endpoint_attempt_lines(d->es->ep, d->id_line,
+                                            (int64_t)time(NULL), d->body,
+                                            d->body_len, &h->lines) != 0)
+                return -1;
+        for (i = 0; i < h->lines.count; i++) {
+                h->node[i].data = (char *)h->lines.line[i];
+                h->node[i].next = &h->node[i + 1];
+        }
+        /* curl only reads the list: the endpoint's own is shared */
+        h->node[i - 1].next = wh_endpoint_static_headers(d->es->ep);
+        p->hdrs_free = h->next_free;
+        d->hdrs = h;
+        return 0;
+}
+
+static void hdrs_put(wh_pool_t *p, wh_delivery_t *d)
+{
+        if (d->hdrs) {
+                d->hdrs->next_free = p->hdrs_free;
+                p->hdrs_free = d->hdrs;
+                d->hdrs = NULL;
+        }
+}
+
 /* Start the next attempt of \p d (a slot is free). */
 static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
 {
@@ -862,11 +908,7 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
                 fail_local(p, d, "curl_easy_init failed");
                 return;
         }
-        /* re-signed for every attempt: the timestamp is this attempt's */
-        curl_slist_free_all(d->hdrs);
-        d->hdrs = wh_endpoint_headers(d->es->ep, d->id, (int64_t)time(NULL),
-                                      d->body, d->body_len);
-        if (!d->hdrs) {
+        if (hdrs_take(p, d) != 0) {
                 release_easy(p, e, fresh ? NULL : d->es);
                 fail_local(p, d, "out of memory building the request headers");
                 return;
@@ -880,11 +922,13 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         if ((fresh && set_endpoint_options(p, d->es->ep, e) != 0) ||
             set_delivery_options(d, e) != 0) {
                 release_easy(p, e, NULL);
+                hdrs_put(p, d);
                 fail_local(p, d, "curl_easy_setopt failed");
                 return;
         }
         if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
                 release_easy(p, e, d->es);
+                hdrs_put(p, d);
                 fail_local(p, d, "curl_multi_add_handle failed");
                 return;
         }
@@ -963,8 +1007,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         curl_multi_remove_handle(p->multi, e);
         release_easy(p, e, d->es);
         d->easy = NULL;
-        curl_slist_free_all(d->hdrs);
-        d->hdrs = NULL;
+        hdrs_put(p, d);
         p->in_flight--;
         d->es->in_flight--;
         d->status = code;
@@ -1239,8 +1282,13 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
         if (p->rnd == 0)
                 p->rnd = 0x9e3779b9u;
         p->idle = calloc((size_t)p->max_in_flight, sizeof(*p->idle));
-        if (!p->idle)
+        p->hdrs = calloc((size_t)p->max_in_flight, sizeof(*p->hdrs));
+        if (!p->idle || !p->hdrs)
                 goto oom;
+        for (int i = p->max_in_flight - 1; i >= 0; i--) {
+                p->hdrs[i].next_free = p->hdrs_free;
+                p->hdrs_free = &p->hdrs[i];
+        }
         p->epfd = epoll_create1(EPOLL_CLOEXEC);
         p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (p->epfd == -1 || p->wakefd == -1) {
@@ -1280,6 +1328,7 @@ err:
                         close(p->wakefd);
                 wh_guard_destroy(p->guard);
                 free(p->idle);
+                free(p->hdrs);
                 free(p);
         }
         if (global)
@@ -1299,18 +1348,16 @@ int wh_pool_submit(wh_pool_t *p, wh_endpoint_t *ep, const char *id,
                 return -1;
         if (!(es = sched_get(p, ep)) || heap_reserve(p, p->pending + 1) != 0)
                 return -1;
-        d = calloc(1, sizeof(*d));
+        id_len = strlen(id);
+        /* one allocation with its id; no response buffer yet: a delivery
+         * that waits costs only this (on_body() allocates one when a body
+         * arrives) */
+        d = calloc(1, sizeof(*d) + sizeof(WH_ID_LINE_PREFIX) + id_len);
         if (!d)
                 return -1;
-        id_len = strlen(id);
-        /* no response buffer yet: a delivery that waits costs only this
-         * (on_body() allocates one when a body arrives) */
-        d->id = malloc(id_len + 1);
-        if (!d->id) {
-                free(d);
-                return -1;
-        }
-        memcpy(d->id, id, id_len + 1);
+        memcpy(d->id_line, WH_ID_LINE_PREFIX, sizeof(WH_ID_LINE_PREFIX) - 1);
+        memcpy(d->id_line + sizeof(WH_ID_LINE_PREFIX) - 1, id, id_len + 1);
+        d->id = d->id_line + sizeof(WH_ID_LINE_PREFIX) - 1;
         d->pool = p;
         d->es = es;
         d->body = body ? body : "";
@@ -1508,6 +1555,7 @@ void wh_pool_destroy(wh_pool_t *p)
         close(p->wakefd);
         wh_guard_destroy(p->guard);
         free(p->idle);
+        free(p->hdrs);
         free(p->heap);
         free(p);
         curl_global_cleanup();

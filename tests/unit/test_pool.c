@@ -365,6 +365,68 @@ Test(endpoint, headers_standard_with_rotation)
         wh_key_destroy(kp);
 }
 
+/* The pool's per-attempt list (wh_endpoint_attempt_lines, then the
+ * endpoint's static list, nothing allocated) is wh_endpoint_headers()'s. */
+static void expect_same_lines(const wh_endpoint_t *ep, const char *id,
+                              int64_t ts)
+{
+        struct curl_slist *l =
+                wh_endpoint_headers(ep, id, ts, BODY, strlen(BODY));
+        const struct curl_slist *st = wh_endpoint_static_headers(ep);
+        wh_attempt_lines_t al;
+        char id_line[64];
+        size_t i;
+
+        snprintf(id_line, sizeof(id_line), WH_ID_LINE_PREFIX "%s", id);
+        cr_assert_not_null(l);
+        cr_assert_eq(wh_endpoint_attempt_lines(ep, id_line, ts, BODY,
+                                               strlen(BODY), &al),
+                     0);
+        cr_assert_eq(al.count + slist_count(st), slist_count(l));
+        for (i = 0; i < al.count; i++)
+                cr_expect_str_eq(al.line[i], slist_at(l, i));
+        for (; st; st = st->next, i++)
+                cr_expect_str_eq(st->data, slist_at(l, i));
+        curl_slist_free_all(l);
+}
+
+Test(endpoint, attempt_lines_are_the_header_list)
+{
+        static const char *const statics[] = {"Authorization: Bearer t0k",
+                                              "X-Tenant: 42"};
+        cfg_webhook_t wh = webhook("http://127.0.0.1:1/x");
+        wh_endpoint_t *ep;
+        wh_attempt_lines_t al;
+
+        ep = endpoint(&wh); /* unsigned, no static headers */
+        cr_expect_null(wh_endpoint_static_headers(ep));
+        expect_same_lines(ep, "id-1", 7);
+        wh_endpoint_unref(ep);
+
+        wh.secret = SECRET;
+        wh.secret_previous = SECRET_PREV;
+        wh.headers = statics;
+        wh.header_count = 2;
+        ep = endpoint(&wh);
+        expect_same_lines(ep, "msg_1", 1614265330);
+        expect_same_lines(ep, "m\t1 2", 1700000000);
+        /* the id goes into a header: no CR/LF smuggling, not empty, and
+         * the line must be a webhook-id line */
+        cr_expect_eq(wh_endpoint_attempt_lines(ep, "webhook-id: a\r\nX: 1", 1,
+                                               "", 0, &al),
+                     -1);
+        cr_expect_eq(
+                wh_endpoint_attempt_lines(ep, "webhook-id: ", 1, "", 0, &al),
+                -1);
+        cr_expect_eq(wh_endpoint_attempt_lines(ep, "msg_1", 1, "", 0, &al), -1);
+        wh_endpoint_unref(ep);
+
+        wh.signature = CFG_SIG_USERPILOT;
+        ep = endpoint(&wh);
+        expect_same_lines(ep, "id-9", 1700000000);
+        wh_endpoint_unref(ep);
+}
+
 Test(endpoint, headers_unsigned_and_userpilot)
 {
         cfg_webhook_t wh = webhook("http://127.0.0.1:1/x");
