@@ -13,6 +13,7 @@
 #include "kc_consumer.h"
 #include "hb_kconf.h"
 #include "hb_log.h"
+#include "hb_rec.h"
 #include "hb_time.h"
 
 /* The lag query never waits less than this for the timestamps. */
@@ -180,9 +181,11 @@ int kc_lag_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
         return n;
 }
 
-kc_lag_t *kc_lag_new(const cfg_t *cfg, char *errstr, size_t errstr_size)
+/* The lag of \p gid on \p topics (\p n), from where \p latest says. */
+static kc_lag_t *lag_new(const cfg_t *cfg, const char *gid,
+                         const char *const *topics, size_t n, int latest,
+                         char *errstr, size_t errstr_size)
 {
-        const cfg_kafka_t *k = cfg_kafka(cfg);
         kc_lag_t *l = calloc(1, sizeof(*l));
         char group[96];
         /* One message per partition is all a lag query reads. */
@@ -197,23 +200,18 @@ kc_lag_t *kc_lag_new(const cfg_t *cfg, char *errstr, size_t errstr_size)
 
         if (!l)
                 goto oom;
-        l->group = strdup(k->group_id);
-        l->topics =
-                calloc(k->topic_count ? k->topic_count : 1, sizeof(*l->topics));
+        l->group = strdup(gid);
+        l->topics = calloc(n ? n : 1, sizeof(*l->topics));
         if (!l->group || !l->topics)
                 goto oom;
-        for (size_t i = 0; i < k->topic_count; i++) {
-                l->topics[i] = strdup(k->topics[i].name);
+        for (size_t i = 0; i < n; i++) {
+                l->topics[i] = strdup(topics[i]);
                 if (!l->topics[i])
                         goto oom;
                 l->topic_count++;
         }
-        l->reset_latest = k->auto_offset_reset &&
-                          (!strcmp(k->auto_offset_reset, "latest") ||
-                           !strcmp(k->auto_offset_reset, "largest") ||
-                           !strcmp(k->auto_offset_reset, "end"));
-        l->group_rk =
-                client_new(cfg, k->group_id, NULL, 0, errstr, errstr_size);
+        l->reset_latest = latest;
+        l->group_rk = client_new(cfg, gid, NULL, 0, errstr, errstr_size);
         if (!l->group_rk)
                 goto err;
         /* assign() wants a group.id on the handle; this one is never
@@ -229,6 +227,47 @@ oom:
 err:
         kc_lag_destroy(l);
         return NULL;
+}
+
+kc_lag_t *kc_lag_new(const cfg_t *cfg, char *errstr, size_t errstr_size)
+{
+        const cfg_kafka_t *k = cfg_kafka(cfg);
+        const char **names =
+                calloc(k->topic_count ? k->topic_count : 1, sizeof(*names));
+        kc_lag_t *l;
+
+        if (!names) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        for (size_t i = 0; i < k->topic_count; i++)
+                names[i] = k->topics[i].name;
+        l = lag_new(cfg, k->group_id, names, k->topic_count,
+                    k->auto_offset_reset &&
+                            (!strcmp(k->auto_offset_reset, "latest") ||
+                             !strcmp(k->auto_offset_reset, "largest") ||
+                             !strcmp(k->auto_offset_reset, "end")),
+                    errstr, errstr_size);
+        free(names);
+        return l;
+}
+
+kc_lag_t *kc_lag_new_tiers(const cfg_t *cfg, const char *const *topics,
+                           size_t n, char *errstr, size_t errstr_size)
+{
+        const char *gid = cfg_kafka(cfg)->group_id;
+        size_t len = strlen(gid) + sizeof(".tiers");
+        char *group = malloc(len);
+        kc_lag_t *l;
+
+        if (!group) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        snprintf(group, len, "%s.tiers", gid);
+        l = lag_new(cfg, group, topics, n, 0, errstr, errstr_size);
+        free(group);
+        return l;
 }
 
 void kc_lag_destroy(kc_lag_t *l)
@@ -267,6 +306,7 @@ static kc_lag_partition_t *add_part(kc_lag_t *l, const char *topic,
         p->partition = partition;
         p->committed = -1;
         p->oldest_ms = -1;
+        p->due_ms = -1;
         return p;
 }
 
@@ -380,6 +420,7 @@ static void read_oldest(kc_lag_t *l, int64_t deadline)
                         waiting[i] = 0;
                         want--;
                 } else if (!m->err) {
+                        p->due_ms = hb_rec_due_ms(m);
                         ts = rd_kafka_message_timestamp(m, NULL);
                         if (ts >= 0) {
                                 int64_t now = hb_time_now_ms();

@@ -31,6 +31,9 @@ typedef struct kc_lag_partition_s {
          *  when lag is 0; -1 when it could not be read in time */
         double lag_seconds;
         int64_t oldest_ms; /**< that message's timestamp, -1: none */
+        /** a retry tier record's due time (its hookbridge-due header,
+         *  epoch ms), -1: none (not a tier record, or nothing waiting) */
+        int64_t due_ms;
 } kc_lag_partition_t;
 
 /**
@@ -43,6 +46,15 @@ typedef struct kc_lag_partition_s {
  * @returns NULL with the reason in \p errstr.
  */
 kc_lag_t *kc_lag_new(const cfg_t *cfg, char *errstr, size_t errstr_size);
+
+/**
+ * @brief kc_lag_new() for the retry tiers of \p cfg (SPEC §4a): the
+ *        group "<kafka.group_id>.tiers" on the \p n tier topics
+ *        \p topics (copied), from the log start when nothing is
+ *        committed, as the tier consumer starts.
+ */
+kc_lag_t *kc_lag_new_tiers(const cfg_t *cfg, const char *const *topics,
+                           size_t n, char *errstr, size_t errstr_size);
 
 /**
  * @brief Ask the brokers: metadata (every partition of every configured

@@ -9,6 +9,8 @@
 #include <json-c/json.h>
 
 #include "cfg.h"
+#include "hb_sched.h"
+#include "hb_time.h"
 #include "kc_lag.h"
 #include "wk_cmd.h"
 
@@ -38,6 +40,12 @@ static const char usage[] =
         "               max_lag_seconds}]} (null for - above)\n"
         "  --max-lag N  exit 2 when any partition's lag exceeds N\n"
         "               messages\n"
+        "\n"
+        "With retry tiers (delivery.retry.schedule), also per tier topic\n"
+        "the records waiting (its group <group_id>.tiers: log end -\n"
+        "committed) and how long the oldest one waiting has been due\n"
+        "(overdue_seconds, 0 when none is due yet). --max-lag looks at\n"
+        "the source topics only.\n"
         "\n"
         "Exit status: 0, 2 over --max-lag, 1 on errors (a broker not\n"
         "reachable within 10 s included), 64 on usage errors.\n";
@@ -70,6 +78,57 @@ static size_t sum_topics(const kc_lag_partition_t *p, size_t n,
         return k;
 }
 
+/* One retry tier: what waits in it and how late its oldest is. */
+typedef struct tier_sum_s {
+        const char *topic;
+        int64_t waiting;
+        double overdue_s;
+} tier_sum_t;
+
+/* The tiers' lag, summed per tier topic into \p out (at most
+ * HB_SCHED_MAX). @returns how many, or -1 when they could not be read
+ * (logged to stderr; not created yet, say). */
+static int tier_lag(const cfg_t *cfg, kc_lag_t **lp, tier_sum_t *out)
+{
+        const cfg_tiers_t *ti = &cfg_delivery(cfg)->tiers;
+        /* the names outlive the call: out[] points at them */
+        static char names[HB_SCHED_MAX][256];
+        char errstr[512];
+        const char *np[HB_SCHED_MAX];
+        const kc_lag_partition_t *p;
+        int64_t now = hb_time_now_ms();
+        int n;
+
+        for (size_t i = 0; i < ti->schedule.n; i++) {
+                if (!hb_sched_topic(&ti->schedule, ti->topic_prefix, (int)i,
+                                    names[i], sizeof(names[i])))
+                        return -1;
+                np[i] = names[i];
+                out[i].topic = np[i];
+                out[i].waiting = 0;
+                out[i].overdue_s = 0;
+        }
+        *lp = kc_lag_new_tiers(cfg, np, ti->schedule.n, errstr, sizeof(errstr));
+        if (!*lp || (n = kc_lag_query(*lp, LAG_TIMEOUT_MS, &p, errstr,
+                                      sizeof(errstr))) < 0) {
+                fprintf(stderr, "hookbridge lag: retry tiers: %s\n", errstr);
+                return -1;
+        }
+        for (int i = 0; i < n; i++)
+                for (size_t t = 0; t < ti->schedule.n; t++) {
+                        if (strcmp(p[i].topic, out[t].topic))
+                                continue;
+                        out[t].waiting += p[i].lag;
+                        if (p[i].lag > 0 && p[i].due_ms >= 0 &&
+                            p[i].due_ms < now &&
+                            (double)(now - p[i].due_ms) / 1000.0 >
+                                    out[t].overdue_s)
+                                out[t].overdue_s =
+                                        (double)(now - p[i].due_ms) / 1000.0;
+                }
+        return (int)ti->schedule.n;
+}
+
 static json_object *seconds_json(double s)
 {
         char buf[64];
@@ -81,7 +140,8 @@ static json_object *seconds_json(double s)
 }
 
 static void print_json(const char *group, const kc_lag_partition_t *p, size_t n,
-                       const topic_sum_t *t, size_t nt)
+                       const topic_sum_t *t, size_t nt, const tier_sum_t *ts,
+                       int ntiers)
 {
         json_object *o = json_object_new_object();
         json_object *parts = json_object_new_array();
@@ -121,6 +181,22 @@ static void print_json(const char *group, const kc_lag_partition_t *p, size_t n,
                 json_object_array_add(topics, j);
         }
         json_object_object_add(o, "topics", topics);
+        if (ntiers >= 0) {
+                json_object *tiers = json_object_new_array();
+                for (int i = 0; i < ntiers; i++) {
+                        json_object *j = json_object_new_object();
+                        json_object_object_add(
+                                j, "topic",
+                                json_object_new_string(ts[i].topic));
+                        json_object_object_add(
+                                j, "waiting",
+                                json_object_new_int64(ts[i].waiting));
+                        json_object_object_add(j, "overdue_seconds",
+                                               seconds_json(ts[i].overdue_s));
+                        json_object_array_add(tiers, j);
+                }
+                json_object_object_add(o, "tiers", tiers);
+        }
         puts(json_object_to_json_string_ext(
                 o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                            JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -136,7 +212,8 @@ static void print_seconds(char *out, size_t size, double s)
 }
 
 static void print_text(const char *group, const kc_lag_partition_t *p, size_t n,
-                       const topic_sum_t *t, size_t nt)
+                       const topic_sum_t *t, size_t nt, const tier_sum_t *ts,
+                       int ntiers)
 {
         int w = 5; /* "TOPIC" */
         char com[32], secs[32];
@@ -144,6 +221,9 @@ static void print_text(const char *group, const kc_lag_partition_t *p, size_t n,
         for (size_t i = 0; i < n; i++)
                 if ((int)strlen(p[i].topic) > w)
                         w = (int)strlen(p[i].topic);
+        for (int i = 0; i < ntiers; i++)
+                if ((int)strlen(ts[i].topic) > w)
+                        w = (int)strlen(ts[i].topic);
         printf("group %s\n\n", group);
         printf("%-*s %9s %12s %12s %10s %12s\n", w, "TOPIC", "PARTITION",
                "COMMITTED", "LOG-END", "LAG", "LAG-SECONDS");
@@ -164,6 +244,14 @@ static void print_text(const char *group, const kc_lag_partition_t *p, size_t n,
                 printf("%-*s %10lld %16s\n", w, t[i].topic, (long long)t[i].lag,
                        secs);
         }
+        if (ntiers > 0)
+                printf("\n%-*s %10s %16s\n", w, "RETRY TIER", "WAITING",
+                       "OVERDUE-SECONDS");
+        for (int i = 0; i < ntiers; i++) {
+                print_seconds(secs, sizeof(secs), ts[i].overdue_s);
+                printf("%-*s %10lld %16s\n", w, ts[i].topic,
+                       (long long)ts[i].waiting, secs);
+        }
 }
 
 int wk_cmd_lag(int argc, char **argv)
@@ -180,7 +268,9 @@ int wk_cmd_lag(int argc, char **argv)
         long long max_lag = -1;
         char errstr[1024], *end;
         cfg_t *cfg = NULL;
-        kc_lag_t *l = NULL;
+        kc_lag_t *l = NULL, *tl = NULL;
+        tier_sum_t tiers[HB_SCHED_MAX];
+        int ntiers = -1;
         const kc_lag_partition_t *parts;
         topic_sum_t *sums = NULL;
         size_t nt, over = 0;
@@ -234,12 +324,14 @@ int wk_cmd_lag(int argc, char **argv)
                 goto err;
         }
         nt = sum_topics(parts, (size_t)n, sums);
+        if (cfg_delivery(cfg)->tiers.schedule.n)
+                ntiers = tier_lag(cfg, &tl, tiers);
         if (json)
-                print_json(cfg_kafka(cfg)->group_id, parts, (size_t)n, sums,
-                           nt);
+                print_json(cfg_kafka(cfg)->group_id, parts, (size_t)n, sums, nt,
+                           tiers, ntiers);
         else
-                print_text(cfg_kafka(cfg)->group_id, parts, (size_t)n, sums,
-                           nt);
+                print_text(cfg_kafka(cfg)->group_id, parts, (size_t)n, sums, nt,
+                           tiers, ntiers);
         fflush(stdout);
         for (int i = 0; max_lag >= 0 && i < n; i++)
                 over += parts[i].lag > max_lag;
@@ -255,6 +347,7 @@ err:
         rc = 1;
 out:
         free(sums);
+        kc_lag_destroy(tl);
         kc_lag_destroy(l);
         cfg_destroy(cfg);
         return rc;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -724,6 +725,40 @@ Test(faults, s14_sigterm_with_held_deliveries, .timeout = 120)
         fx_destroy(f);
 }
 
+/* What `hookbridge lag --json` says waits in the retry tiers of \p f's
+ * worker (the sum of "waiting"), or -1. */
+static long tiers_waiting(fx_t *f)
+{
+        char cmd[512];
+        static char out[1 << 16];
+        size_t len;
+        FILE *p;
+        json_object *o, *tiers;
+        long sum = -1;
+
+        snprintf(cmd, sizeof(cmd), "%s lag -c %s/worker.cfg --json 2>/dev/null",
+                 it_hookbridge(), fx_dir(f));
+        p = popen(cmd, "r");
+        if (!p)
+                return -1;
+        len = fread(out, 1, sizeof(out) - 1, p);
+        pclose(p);
+        out[len] = '\0';
+        o = json_tokener_parse(out);
+        if (o && json_object_object_get_ex(o, "tiers", &tiers)) {
+                sum = 0;
+                for (size_t i = 0; i < json_object_array_length(tiers); i++) {
+                        json_object *w;
+                        if (json_object_object_get_ex(
+                                    json_object_array_get_idx(tiers, i),
+                                    "waiting", &w))
+                                sum += (long)json_object_get_int64(w);
+                }
+        }
+        json_object_put(o);
+        return sum;
+}
+
 /* 15. D1 of issue 11: two webhooks on "*", one answering 200, one 503 for
  *     good, more events than the partitions' windows hold. With in-worker
  *     retries only (the schedule [ ], as main had) the sick webhook's
@@ -750,6 +785,7 @@ Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
         static char body[1 << 17];
         double waiting, peak_tiered = 0;
         uint16_t admin = fx_stable_port();
+        long lag_waiting;
         fx_figures_t g;
         int done;
         pid_t w;
@@ -782,6 +818,7 @@ Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
         fx_path_counts(f, "/sick", &sick_ok, &sick_fail);
         cr_assert(sick_ok == 0 && sick_fail > 0, "sick: %zu ok, %zu failed",
                   sick_ok, sick_fail);
+        lag_waiting = tiers_waiting(f);
         /* the source commits to its end although no sick delivery ever
          * succeeded */
         done = it_wait_committed_to_end(fx_group(f), fx_topic(f), P, 60000);
@@ -811,9 +848,10 @@ Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
         }
         snprintf(extra, sizeof(extra),
                  "healthy_done_s=%.1f sick_attempts=%zu in_tiers=%zu "
-                 "peak_in_tiers_metric=%.0f dead_letter_dups=%zu",
+                 "peak_in_tiers_metric=%.0f lag_tiers_waiting=%ld "
+                 "dead_letter_dups=%zu",
                  (double)healthy_ms / 1000.0, sick_fail, (size_t)N - dead,
-                 peak_tiered, dups);
+                 peak_tiered, lag_waiting, dups);
         g = fx_report(f, extra);
         fx_assert_nothing_lost(f, &g);
         cr_assert(peak_tiered > 0, "/metrics never showed a tier record");
