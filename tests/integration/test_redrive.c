@@ -1,6 +1,7 @@
 /* Integration: `hookbridge redrive` against a real broker and an
  * in-process receiver. A worker dead-letters every delivery to two
- * failing webhooks (a: 500 for good, exhausted; b: 400, permanent), plus
+ * failing webhooks (a: 500 for good, exhausted after two quick attempts
+ * and one 250 ms retry tier; b: 400, permanent at once), plus
  * bad inputs and one value-omitted dead letter; then, the receiver fixed,
  * redrive's --dry-run counts are exact, its filters (--webhook, --app,
  * --reason, --from/--to) select exactly, an interrupted run resumed with
@@ -314,7 +315,7 @@ static void setup_fixture(fixture_t *f)
                  "  circuit = { failures = 0; };\n"
                  "  retry = { initial_ms = 10; max_ms = 20; "
                  "max_attempts = 2;\n"
-                 "            schedule = [ ]; }; };\n"
+                 "            schedule = [ \"250ms\" ]; }; };\n"
                  "webhooks = (\n"
                  "  { name = \"a\"; app_token = \"%s\";\n"
                  "    url = \"http://127.0.0.1:%u/a\";\n"
@@ -364,8 +365,10 @@ Test(redrive, end_to_end, .timeout = 600)
         setup_fixture(&f);
         dl_before = dlt_total(f.dlt);
         it_committed(f.group, f.topic, PARTS, live);
-        /* the failing phase: a got every event (twice, 500) */
-        cr_expect_eq(count_path("/a", 0), 2 * N, "a: %zu failed attempts",
+        /* the failing phase: a got every event three times (two quick
+         * attempts, one in the retry tier, then dead-lettered), b once
+         * (400: permanent, at once) */
+        cr_expect_eq(count_path("/a", 0), 3 * N, "a: %zu failed attempts",
                      count_path("/a", 0));
         cr_expect_eq(count_path("/b", 0), N, "b: %zu failed attempts",
                      count_path("/b", 0));
