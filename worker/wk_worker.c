@@ -595,26 +595,43 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
 /* A reload disabled or removed webhooks of \p old: what their deliveries
  * still wait for ends now (WH_OUT_CANCELLED, counted "disabled", the
  * messages settled), so they hold nothing back (SPEC §5; issue 11 D2:
- * before, they kept retrying until a restart). */
+ * before, they kept retrying until a restart). So does a webhook the
+ * reload gave to another app (an operator webhook included): its
+ * deliveries are of events it may no longer get (SPEC §5: never another
+ * app's event), and the pool cancels by endpoint, so the new app's own
+ * events it still owed go too; one made an operator webhook keeps
+ * them. */
 static void release_dropped(wk_worker_t *w, const hooks_t *old,
                             const hooks_t *cur)
 {
         for (size_t i = 0; i < old->n; i++) {
                 const char *name = wh_endpoint_name(old->eps[i]);
+                const char *app = wh_endpoint_app(old->eps[i]), *now = NULL;
                 size_t j, held;
+                int kept;
                 if (!old->active[i])
                         continue;
                 for (j = 0; j < cur->n; j++)
                         if (!strcmp(wh_endpoint_name(cur->eps[j]), name))
                                 break;
-                if (j < cur->n && cur->active[j])
+                kept = j < cur->n && cur->active[j];
+                if (kept)
+                        now = wh_endpoint_app(cur->eps[j]);
+                if (kept && (!now || (app && !strcmp(app, now))))
                         continue;
                 held = wh_pool_cancel(w->pool, old->eps[i]);
-                if (held)
+                if (held && kept)
+                        hb_log(HB_LOG_INFO,
+                               "webhook given to another app by the reload; "
+                               "releasing its deliveries",
+                               "webhook=%s app=%s app_now=%s deliveries=%zu",
+                               name, app ? app : "", now, held);
+                else if (held)
                         hb_log(HB_LOG_INFO,
                                "webhook disabled by the reload; releasing "
                                "its deliveries",
-                               "webhook=%s deliveries=%zu", name, held);
+                               "webhook=%s app=%s deliveries=%zu", name,
+                               app ? app : "", held);
         }
 }
 

@@ -34,6 +34,8 @@ static struct {
         unsigned got[HOOKS][N];
         unsigned foreign[HOOKS];
         unsigned unknown;
+        /* /b's 2xx answers, by the payload's app: NX-b's, NX-d's */
+        unsigned b_ok[2];
 } rx_seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void on_request(const rx_request_t *req, void *opaque)
@@ -51,6 +53,9 @@ static void on_request(const rx_request_t *req, void *opaque)
         if (sscanf(req->webhook_id, "ten-%d", &i) != 1 || i < 0 || i >= N)
                 i = -1;
         pthread_mutex_lock(&rx_seen.lock);
+        if (h == 1 && app && req->status / 100 == 2)
+                rx_seen.b_ok[!strcmp(app, "NX-d")] +=
+                        !strcmp(app, "NX-b") || !strcmp(app, "NX-d");
         if (h == HOOKS || i < 0 || !app)
                 rx_seen.unknown++;
         else if (apps[h] && strcmp(apps[h], app))
@@ -407,5 +412,84 @@ Test(tenants, dead_letters_name_the_webhooks_app, .timeout = 240)
         cr_expect_eq(bad, 0);
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
+        rx_stop(rx);
+}
+
+/* A reload that gives webhook b (answering 503, its deliveries retried
+ * and held) to another app releases what it held of the old app's
+ * events: after the reload b answers 200, and none of NX-b's events ever
+ * gets one, while NX-d's next events all do. */
+Test(tenants, a_reload_to_another_app_releases_the_old_apps_deliveries,
+     .timeout = 240)
+{
+        char topic[96], group[96], cfgpath[256], text[4096], logpath[300];
+        char errstr[256];
+        rx_conf_t c = {.cb = on_request};
+        rx_t *rx = rx_start(&c, errstr, sizeof(errstr));
+        int64_t deadline;
+        unsigned tried = 0, ops = 0;
+        FILE *f;
+        pid_t pid;
+        int status;
+
+        cr_assert_not_null(rx, "receiver: %s", errstr);
+        cr_assert_eq(rx_set_script(rx, "/b", "503"), 0);
+        it_unique("hb-it-ten-rel", topic, sizeof(topic));
+        it_unique("hb-it-ten-rel-group", group, sizeof(group));
+        it_create_topic(topic, PARTS);
+        /* no circuit breaker: b is asked again and again */
+        cfg_delivery_extra =
+                "on_exhausted = \"retry\"; circuit = { failures = 0; };";
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-b", "");
+        it_write_temp(text, cfgpath, sizeof(cfgpath));
+        snprintf(logpath, sizeof(logpath), "%s.log", cfgpath);
+        pid = it_spawn_worker(cfgpath, logpath);
+        wait_log(logpath, "worker started", 30000);
+        produce_all(topic);
+        /* the first events all consumed (the operator has them all) and
+         * NX-b's asked of b (as many at once as its max_in_flight),
+         * answered 503, held and retried */
+        deadline = it_now_ms() + 60000;
+        while ((tried < 8 || ops < N) && it_now_ms() < deadline) {
+                usleep(100 * 1000);
+                pthread_mutex_lock(&rx_seen.lock);
+                tried = ops = 0;
+                for (int i = 0; i < N; i++) {
+                        tried += rx_seen.got[1][i] > 0;
+                        ops += rx_seen.got[3][i] > 0;
+                }
+                pthread_mutex_unlock(&rx_seen.lock);
+        }
+        cr_assert_geq(tried, 8);
+        cr_assert_eq(ops, N);
+        cr_log_info("before the reload b was asked %u of NX-b's events "
+                    "(503)",
+                    tried);
+
+        write_cfg(text, sizeof(text), topic, group, rx_port(rx), "NX-d", "");
+        f = fopen(cfgpath, "w");
+        cr_assert_not_null(f);
+        fputs(text, f);
+        fclose(f);
+        kill(pid, SIGHUP);
+        wait_log(logpath, "configuration reloaded", 10000);
+        cr_assert_eq(rx_set_script(rx, "/b", "200"), 0);
+        produce_all(topic);
+        cr_assert(it_wait_committed_to_end(group, topic, PARTS, 120000),
+                  "not committed (log %s)", logpath);
+        usleep(1500 * 1000); /* room for a retry that should not come */
+        pthread_mutex_lock(&rx_seen.lock);
+        cr_log_info("after the reload /b answered 2xx to %u of NX-b's "
+                    "events and %u of NX-d's",
+                    rx_seen.b_ok[0], rx_seen.b_ok[1]);
+        cr_expect_eq(rx_seen.b_ok[0], 0);
+        cr_expect_eq(rx_seen.b_ok[1], N / 4);
+        pthread_mutex_unlock(&rx_seen.lock);
+        cr_expect(log_has(logpath, "webhook given to another app by the "
+                                   "reload; releasing its deliveries"),
+                  "log %s", logpath);
+        status = it_stop_worker(pid, SIGTERM, 30000);
+        cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "worker did not stop cleanly (log: %s)", logpath);
         rx_stop(rx);
 }
