@@ -1025,3 +1025,45 @@ Test(faults, s18_reload_disabling_a_webhook_releases_it, .timeout = 180)
         fx_stop(f, w, 15000);
         fx_destroy(f);
 }
+
+/* 19. Proof 3 of issue 11: the worker is SIGKILLed while the deliveries
+ *     of a failing webhook wait in the retry tiers (the source already
+ *     committed past them), the webhook recovers and a new worker takes
+ *     over: every event arrives (tier records not committed are read
+ *     again: duplicates allowed, losses not). */
+Test(faults, s19_sigkill_while_records_wait_in_tiers, .timeout = 180)
+{
+        enum { N = 1000, P = 2 };
+        fx_t *f = fx_new("tier_sigkill", N);
+        rx_t *rx = fx_receiver(f, 0);
+        long waiting = 0;
+        int64_t deadline;
+        fx_figures_t g;
+        char extra[64];
+        pid_t w;
+
+        fx_create_topics(f, P);
+        cr_assert_eq(rx_set_script(rx, "/a", "503"), 0);
+        fx_set_retry(f, "initial_ms = 50; max_ms = 200; max_attempts = 2; "
+                        "schedule = [ \"3s\", \"5s\", \"5s\" ]; "
+                        "tier_partitions = 2;");
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
+        produce_mix(f, N);
+        w = fx_spawn(f);
+        /* everything handed to the tiers: the source commits to its end */
+        cr_assert(it_wait_committed_to_end(fx_group(f), fx_topic(f), P, 60000),
+                  "source not committed (logs in %s)", fx_dir(f));
+        deadline = it_now_ms() + 10000;
+        while ((waiting = tiers_waiting(f)) <= 0 && it_now_ms() < deadline)
+                usleep(100 * 1000);
+        fx_kill(f, w);
+        cr_assert_eq(rx_set_script(rx, "/a", "200"), 0);
+        w = fx_spawn(f);
+        fx_wait_delivered(f, N, 90000);
+        snprintf(extra, sizeof(extra), "in_tiers_at_kill=%ld", waiting);
+        g = settle(f, P, extra);
+        cr_assert(waiting > 0, "nothing was waiting in the tiers at the kill");
+        cr_assert_eq(g.delivered, N);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
