@@ -150,29 +150,49 @@ static void on_attempt(const wh_endpoint_t *ep, long status, double secs,
 
 Test(policy, circuit_opens_then_one_probe_closes_it)
 {
-        wh_pool_t *p = pool(3, 400, 0);
+        const int open_ms = 400;
+        wh_pool_t *p = pool(3, open_ms, 0);
         wh_endpoint_t *ep = endpoint("cb", "/cb", 0, 1000);
         done_t d = {0};
         uint64_t before;
+        int64_t opened_after = 0, end;
 
         wh_pool_set_attempt_cb(p, on_attempt, NULL);
         cr_assert_eq(rx_set_script(rx, "/cb", "500"), 0);
         wh_pool_submit(p, ep, "x", "{}", 2, 0, on_done, &d);
-        /* Three failures open the circuit. */
-        for (int64_t end = ms() + 2000;
-             wh_pool_circuit(p, ep) != 2 && ms() < end;)
+        /* Three failures open the circuit; opened_after is a time before
+         * the run that opened it (the pool's clock is the same). */
+        for (end = ms() + 30000; wh_pool_circuit(p, ep) != 2;) {
+                cr_assert_lt(ms(), end,
+                             "the circuit did not open within 30 s "
+                             "(%d attempts seen)",
+                             attempts_seen);
+                opened_after = ms();
                 wh_pool_run(p, 10, -1);
-        cr_assert_eq(wh_pool_circuit(p, ep), 2);
+        }
         cr_assert_eq(attempts_seen, 3);
-        /* While open, nothing reaches the server. */
         before = rx_count(rx);
-        for (int64_t end = ms() + 250; ms() < end;)
-                wh_pool_run(p, 10, -1);
-        cr_assert_eq(rx_count(rx), before);
-        /* The server recovers; after open_ms one probe closes it. */
+        cr_assert_eq(before, 3, "the receiver saw %llu requests",
+                     (unsigned long long)before);
+        /* The server recovers at once, unknown to the pool: while the
+         * circuit stays open nothing reaches the server, however slowly
+         * the open period is watched (a probe would have left it
+         * half-open or closed, not open). */
         cr_assert_eq(rx_set_script(rx, "/cb", "200"), 0);
-        run_until(p, &d, 1, 5000);
-        cr_assert_eq(d.outcome, WH_OUT_OK);
+        for (end = ms() + 30000; wh_pool_circuit(p, ep) == 2;) {
+                cr_assert_eq(rx_count(rx), before,
+                             "a request reached the server while the "
+                             "circuit was open");
+                cr_assert_lt(ms(), end, "the circuit stayed open 30 s");
+                wh_pool_run(p, 10, -1);
+        }
+        /* After open_ms one probe closes it. */
+        run_until(p, &d, 1, 30000);
+        cr_assert_eq(d.n, 1, "no outcome within 30 s of the half-open");
+        cr_assert_eq(d.outcome, WH_OUT_OK, "%s", d.error);
+        cr_assert_geq(d.at - opened_after, open_ms,
+                      "the probe ended %lld ms after the circuit opened",
+                      (long long)(d.at - opened_after));
         cr_assert_eq(wh_pool_circuit(p, ep), 0);
         cr_assert_eq(rx_count(rx), before + 1);
         wh_pool_destroy(p);
