@@ -209,6 +209,25 @@ const cfg_webhook_t *cfg_webhook_find(const cfg_t *cfg, const char *name);
 /** @returns 1 when \p wh is enabled and switched on for webhook \p type. */
 int cfg_webhook_wants(const cfg_webhook_t *wh, const char *type);
 
+/*
+ * The rules of one webhook field (SPEC section 5), one copy for the
+ * file's loader and for webhooks given as JSON (the store, the API):
+ * each @returns NULL when the value is valid, else the text that follows
+ * "<field>: " in a message (never quoting a URL, header value or secret).
+ * The ones taking \p buf may write the text there.
+ */
+/** name: 1 to 128 of A-Z a-z 0-9 _ . - */
+const char *cfg_rule_name(const char *name);
+/** url: http(s)://host..., no control characters, as curl parses it */
+const char *cfg_rule_url(const char *url);
+/** one of headers: "Name: value", not one hookbridge sets */
+const char *cfg_rule_header(const char *h, char *buf, size_t size);
+/** secret: non-empty; "whsec_" + valid base64 when it starts so */
+const char *cfg_rule_secret(const char *secret);
+/** user_properties + company_properties: at most 10 together; the text
+ *  follows "<webhook> " ("chooses 11 properties; ...") */
+const char *cfg_rule_props(size_t nprops, char *buf, size_t size);
+
 size_t cfg_mapping_count(const cfg_t *cfg);
 const cfg_mapping_t *cfg_mapping(const cfg_t *cfg, size_t i);
 

@@ -104,6 +104,8 @@ static void cfg_check_webhook(cfg_loader_t *ld, size_t idx)
         const cfg_wh_ctx_t *w = &mk->w;
         const config_setting_t *g = w->g, *m, *tls;
         size_t nprops = wh->user_prop_count + wh->company_prop_count;
+        char msg[CFG_MSG_MAX / 2];
+        const char *why;
 
         for (size_t j = 0; wh->name && j < idx; j++) {
                 if (ld->cfg->webhooks[j].name &&
@@ -116,15 +118,11 @@ static void cfg_check_webhook(cfg_loader_t *ld, size_t idx)
                         break;
                 }
         }
-        if (nprops > CFG_MAX_PROPS) {
+        if ((why = cfg_rule_props(nprops, msg, sizeof(msg))) != NULL) {
                 m = cfg_member(g, "company_properties");
                 if (!m || wh->company_prop_count == 0)
                         m = cfg_member(g, "user_properties");
-                cfg_report(ld, m,
-                           "%s chooses %zu properties; at most %d "
-                           "(user_properties + company_properties) are "
-                           "allowed",
-                           w->who, nprops, CFG_MAX_PROPS);
+                cfg_report(ld, m, "%s %s", w->who, why);
         }
         if (mk->prev_at && !mk->cur_at)
                 cfg_report(ld, mk->prev_at,

@@ -398,14 +398,8 @@ static const char *cfg_parse_secret(cfg_loader_t *ld, cfg_wh_ctx_t *w,
                 cfg_warn_mode(ld, at, w->prefix, names[which], mode);
                 break;
         }
-        /* the codec wh_key_new() decodes it with */
-        if (!strncmp(secret, "whsec_", 6) &&
-            hb_base64_decode(secret + 6, strlen(secret + 6), NULL, 0,
-                             &(size_t){0}) == -1) {
-                cfg_report(ld, at,
-                           "%s%s: the secret starts with \"whsec_\" but the "
-                           "rest is not valid base64",
-                           w->prefix, names[which]);
+        if ((why = cfg_rule_secret(secret)) != NULL) {
+                cfg_report(ld, at, "%s%s: %s", w->prefix, names[which], why);
                 return NULL;
         }
         return which == 2 ? secret : ld_strdup(ld, secret);
@@ -507,58 +501,14 @@ static int cfg_header_ok(cfg_loader_t *ld, const config_setting_t *e,
                          const char *path, int i, const char *h,
                          const char *const *kept, size_t nkept)
 {
-        size_t nlen = 0, j = 0;
+        char msg[CFG_MSG_MAX / 2];
+        const char *why = cfg_rule_header(h, msg, sizeof(msg));
 
         (void)kept;
         (void)nkept;
-        switch (hb_http_header_check(h, &nlen, &j)) {
-        case HB_HDR_OK:
+        if (!why)
                 return 1;
-        case HB_HDR_LINE_BREAK:
-                cfg_report(ld, e,
-                           "%s[%d]: contains CR or LF; write one "
-                           "\"Name: value\" per string",
-                           path, i);
-                return 0;
-        case HB_HDR_NO_COLON:
-                cfg_report(ld, e,
-                           "%s[%d]: expected \"Name: value\" (no "
-                           "':' found)",
-                           path, i);
-                return 0;
-        case HB_HDR_EMPTY_NAME:
-                cfg_report(ld, e,
-                           "%s[%d]: the header name before ':' is "
-                           "empty; expected \"Name: value\"",
-                           path, i);
-                return 0;
-        case HB_HDR_BAD_NAME:
-                cfg_report(ld, e,
-                           "%s[%d]: the header name has a character "
-                           "HTTP does not allow in names (%s at "
-                           "position %zu); use letters, digits and "
-                           "!#$%%&'*+-.^_`|~",
-                           path, i,
-                           h[j] == ' ' || h[j] == '\t' ? "a blank" : "one",
-                           j + 1);
-                return 0;
-        case HB_HDR_OWNED:
-                cfg_report(ld, e,
-                           "%s[%d]: '%.*s' is set by hookbridge; "
-                           "remove it",
-                           path, i, (int)nlen, h);
-                return 0;
-        case HB_HDR_EMPTY_VALUE:
-                cfg_report(ld, e, "%s[%d]: '%.*s' has an empty value", path, i,
-                           (int)nlen, h);
-                return 0;
-        case HB_HDR_BAD_VALUE:
-                cfg_report(ld, e,
-                           "%s[%d]: the value of '%.*s' holds a "
-                           "control character",
-                           path, i, (int)nlen, h);
-                return 0;
-        }
+        cfg_report(ld, e, "%s[%d]: %s", path, i, why);
         return 0;
 }
 
@@ -571,50 +521,6 @@ static void cfg_parse_headers(cfg_loader_t *ld, cfg_wh_ctx_t *w,
         wh->header_count = cfg_str_list(ld, cfg_member(w->g, "headers"), path,
                                         "[ \"Authorization: Bearer ...\" ]",
                                         cfg_header_ok, &wh->headers);
-}
-
-/* What curl, which sends to \p url, makes of it: @returns a reason
- * (curl's, which does not quote the URL) or NULL. */
-static const char *cfg_url_parse_problem(const char *url)
-{
-        CURLU *u = curl_url();
-        const char *why = NULL;
-        char *port = NULL;
-        CURLUcode rc;
-
-        if (!u)
-                return "cannot be checked: out of memory";
-        rc = curl_url_set(u, CURLUPART_URL, url, 0);
-        if (rc != CURLUE_OK)
-                why = curl_url_strerror(rc);
-        else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-                 !strcmp(port, "0"))
-                why = "port 0 cannot be connected to";
-        curl_free(port);
-        curl_url_cleanup(u);
-        return why;
-}
-
-/* @returns what is wrong with \p url, or NULL. Never quotes it: URLs
- *          may carry tokens. */
-static const char *cfg_url_problem(const char *url)
-{
-        const char *host;
-
-        if (!strncasecmp(url, "http://", 7))
-                host = url + 7;
-        else if (!strncasecmp(url, "https://", 8))
-                host = url + 8;
-        else
-                return "must start with http:// or https://";
-        for (const char *p = url; *p; p++) {
-                if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-                        return "must not hold spaces, CR/LF or other control "
-                               "characters; percent-encode them";
-        }
-        if (!*host || strchr("/?#:", *host))
-                return "has no host after the scheme";
-        return cfg_url_parse_problem(url);
 }
 
 static void cfg_parse_webhook(cfg_loader_t *ld, const config_setting_t *g,
@@ -640,21 +546,13 @@ static void cfg_parse_webhook(cfg_loader_t *ld, const config_setting_t *g,
         if (m && !name) {
                 cfg_report(ld, m, "%sname: expected a string, got %s", w.prefix,
                            cfg_type_name(m));
-        } else if (m && !*name) {
-                cfg_report(ld, m, "%sname: must not be empty", w.prefix);
         } else if (m) {
-                size_t len = strlen(name), j;
+                const char *why = cfg_rule_name(name);
 
-                for (j = 0; j < len; j++) {
-                        if (!cfg_word_char(name[j]) && name[j] != '.' &&
-                            name[j] != '-')
-                                break;
-                }
-                if (j < len || len > CFG_NAME_MAX)
-                        cfg_report(ld, m,
-                                   "%sname: use 1 to %d of A-Z a-z 0-9 _ . -",
-                                   w.prefix, CFG_NAME_MAX);
-                wh->name = ld_strdup(ld, name);
+                if (why)
+                        cfg_report(ld, m, "%sname: %s", w.prefix, why);
+                if (*name)
+                        wh->name = ld_strdup(ld, name);
         }
 
         char where[CFG_WHO_MAX + 4];
@@ -675,7 +573,7 @@ static void cfg_parse_webhook(cfg_loader_t *ld, const config_setting_t *g,
                 if (!url)
                         cfg_report(ld, m, "%surl: expected a string, got %s",
                                    w.prefix, cfg_type_name(m));
-                else if ((why = cfg_url_problem(url)) != NULL)
+                else if ((why = cfg_rule_url(url)) != NULL)
                         cfg_report(ld, m, "%surl: %s", w.prefix, why);
                 else
                         wh->url = ld_strdup(ld, url);
