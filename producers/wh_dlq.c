@@ -1,6 +1,7 @@
 /* wh_dlq: the durable hand-off producer for dead letters and retry-tier
  * records (acks=all, idempotent; a write counts when acknowledged). */
 #include "wh_dlq.h"
+#include "wh_topic.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -296,66 +297,50 @@ static void describe(wh_dlq_t *d)
 
 static void create(wh_dlq_t *d)
 {
-        rd_kafka_NewTopic_t *nt[64];
-        rd_kafka_AdminOptions_t *o;
+        wh_topic_spec_t specs[64];
+        char num[64][32], why[256] = "";
+        const char *conf[64][2];
         size_t n = 0;
-        char why[256], num[32];
 
         if (d->tier_partitions <= 0 || d->ntopics < 2) {
                 describe(d);
                 return;
         }
-        o = rd_kafka_AdminOptions_new(d->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-        rd_kafka_AdminOptions_set_request_timeout(o, ADMIN_TIMEOUT_MS, why,
-                                                  sizeof(why));
         for (size_t i = 1; i < d->ntopics && n < 64; i++) {
                 int64_t keep = d->topics[i].delay_ms * 4;
-                nt[n] = rd_kafka_NewTopic_new(
-                        d->topics[i].name, d->tier_partitions,
-                        d->replication > 0 ? d->replication : -1, why,
-                        sizeof(why));
-                if (!nt[n])
-                        continue;
-                snprintf(num, sizeof(num), "%lld",
+
+                snprintf(num[n], sizeof(num[n]), "%lld",
                          (long long)(keep > MIN_RETENTION_MS
                                              ? keep
                                              : MIN_RETENTION_MS));
-                rd_kafka_NewTopic_set_config(nt[n], "retention.ms", num);
+                conf[n][0] = "retention.ms";
+                conf[n][1] = num[n];
+                specs[n] =
+                        (wh_topic_spec_t){d->topics[i].name, d->tier_partitions,
+                                          d->replication, conf[n], 1};
                 n++;
         }
         d->setup = 1;
-        rd_kafka_CreateTopics(d->rk, nt, n, o, d->admin);
-        rd_kafka_NewTopic_destroy_array(nt, n);
-        rd_kafka_AdminOptions_destroy(o);
+        if (wh_topic_create(d->rk, d->admin, specs, n, ADMIN_TIMEOUT_MS, why,
+                            sizeof(why)) == 0)
+                setup_failed(d, "create", why);
+}
+
+static void tier_created(const char *name, void *opaque)
+{
+        const wh_dlq_t *d = opaque;
+
+        hb_log(HB_LOG_INFO, "retry tier topic created",
+               "topic=%s partitions=%d", name, d->tier_partitions);
 }
 
 static void on_created(wh_dlq_t *d, rd_kafka_event_t *ev)
 {
-        const rd_kafka_CreateTopics_result_t *res =
-                rd_kafka_event_CreateTopics_result(ev);
-        const rd_kafka_topic_result_t **t;
-        size_t n = 0;
+        char why[512];
 
-        if (rd_kafka_event_error(ev) || !res) {
-                setup_failed(d, "create",
-                             rd_kafka_event_error_string(ev)
-                                     ? rd_kafka_event_error_string(ev)
-                                     : "no result");
+        if (wh_topic_created(ev, tier_created, d, why, sizeof(why)) == -1) {
+                setup_failed(d, "create", why);
                 return;
-        }
-        t = rd_kafka_CreateTopics_result_topics(res, &n);
-        for (size_t i = 0; i < n; i++) {
-                rd_kafka_resp_err_t err = rd_kafka_topic_result_error(t[i]);
-                if (!err)
-                        hb_log(HB_LOG_INFO, "retry tier topic created",
-                               "topic=%s partitions=%d",
-                               rd_kafka_topic_result_name(t[i]),
-                               d->tier_partitions);
-                else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                        setup_failed(d, "create",
-                                     rd_kafka_topic_result_error_string(t[i]));
-                        return;
-                }
         }
         describe(d);
 }
