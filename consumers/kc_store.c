@@ -40,6 +40,9 @@ kc_store_reader_t *kc_store_reader_new(const kc_store_conf_t *c, char *errstr,
                 {"fetch.wait.max.ms", "100"},
                 {"auto.offset.reset", "earliest"},
                 {"bootstrap.servers", c->brokers},
+                /* assign() needs one; never joined (no subscribe) and
+                 * nothing committed */
+                {"group.id", "hookbridge-store-reader"},
         };
         const hb_kconf_set_t set = {defaults,
                                     sizeof(defaults) / sizeof(defaults[0]),
@@ -131,12 +134,14 @@ static int64_t base_of(const rd_kafka_message_t *m)
 int kc_store_reader_poll(kc_store_reader_t *r, int timeout_ms,
                          kc_store_record_cb_t *cb, void *opaque)
 {
-        rd_kafka_message_t *ms[BATCH];
-        ssize_t n = rd_kafka_consume_batch_queue(r->q, timeout_ms, ms, BATCH);
+        rd_kafka_message_t *m;
         int given = 0;
 
-        for (ssize_t i = 0; i < n; i++) {
-                rd_kafka_message_t *m = ms[i];
+        /* the first one waits, the rest of a batch is what is there: a
+         * record is applied as soon as it arrives */
+        for (int i = 0; i < BATCH &&
+                        (m = rd_kafka_consume_queue(r->q, i ? 0 : timeout_ms));
+             i++) {
 
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         if (m->offset > r->position)
