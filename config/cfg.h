@@ -132,6 +132,10 @@ typedef struct cfg_webhook_s {
          *  delivery.concurrency, at least 1): a slow webhook cannot take
          *  every connection */
         int max_in_flight;
+        /** requests per second to this webhook for the whole deployment
+         *  (SPEC §4b; each replica allows its share of the source
+         *  partitions), 0: no limit */
+        int rate_limit;
         int line; /**< where it is defined in the file */
 } cfg_webhook_t;
 

@@ -170,6 +170,8 @@ const cfg_opt_t cfg_webhook_opts[] = {
         CFG_CUSTOM("tls", CFG_RELOADABLE, NULL),
         CFG_INT("max_in_flight", cfg_webhook_t, max_in_flight,
                 CFG_NODEF | CFG_RELOADABLE, 1, 4096, 0),
+        CFG_INT("rate_limit", cfg_webhook_t, rate_limit, CFG_RELOADABLE, 0,
+                1000000, 0),
         {NULL},
 };
 

@@ -26,6 +26,7 @@ struct wh_endpoint_s {
         cfg_retry_t retry;
         cfg_tls_t tls; /* strings owned */
         int max_in_flight;
+        int rate_limit;
 };
 
 static char *dup_str(const char *s)
@@ -117,6 +118,7 @@ wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
         if (wh->app_token && !(ep->app = dup_str(wh->app_token)))
                 goto oom;
         ep->max_in_flight = wh->max_in_flight;
+        ep->rate_limit = wh->rate_limit;
         if ((wh->tls.ca_file &&
              !(ep->tls.ca_file = dup_str(wh->tls.ca_file))) ||
             (wh->tls.client_cert &&
@@ -213,6 +215,11 @@ int wh_endpoint_shared(const wh_endpoint_t *ep)
 int wh_endpoint_max_in_flight(const wh_endpoint_t *ep)
 {
         return ep->max_in_flight;
+}
+
+int wh_endpoint_rate_limit(const wh_endpoint_t *ep)
+{
+        return ep->rate_limit;
 }
 
 const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep)

@@ -39,6 +39,10 @@ int wh_endpoint_shared(const wh_endpoint_t *ep);
  *  410), is the pool's: wh_pool_circuit(), wh_pool_disabled(). */
 int wh_endpoint_max_in_flight(const wh_endpoint_t *ep);
 
+/** @returns the webhook's rate_limit (requests per second for the whole
+ *  deployment), 0: none. */
+int wh_endpoint_rate_limit(const wh_endpoint_t *ep);
+
 /** @returns the TLS settings (fields NULL when not configured). */
 const cfg_tls_t *wh_endpoint_tls(const wh_endpoint_t *ep);
 

@@ -36,6 +36,7 @@
 #define EP_UNLISTED 0
 #define EP_RUNNABLE 1 /* may start a request now: the round-robin */
 #define EP_OPEN     2 /* circuit open: waits for open_until */
+#define EP_LIMITED  3 /* rate limit reached: waits for a token */
 
 typedef struct wh_delivery_s wh_delivery_t;
 
@@ -65,9 +66,11 @@ struct wh_delivery_s {
         const char *body; /* borrowed until the callback */
         size_t body_len;
         int forever;
-        int defer;        /* WH_SUBMIT_DEFER */
-        int once;         /* WH_SUBMIT_ONCE */
-        int circuit_open; /* deferred for an open circuit */
+        int defer;            /* WH_SUBMIT_DEFER */
+        int once;             /* WH_SUBMIT_ONCE */
+        int circuit_open;     /* deferred for an open circuit */
+        int64_t rate_wait_ms; /* deferred for the rate limit: the wait
+                                 it would have had, else 0 */
         wh_done_cb_t *cb;
         void *opaque;
 
@@ -146,6 +149,8 @@ struct wh_pool_s {
 
         ep_list_t runnable; /* EP_RUNNABLE, in turn order */
         ep_list_t open;     /* EP_OPEN */
+        ep_list_t limited;  /* EP_LIMITED */
+        double rate_share;  /* of each endpoint's rate_limit, (0, 1] */
         wh_delivery_t *done_head, *done_tail;
         wh_delivery_t **heap; /* min-heap on due_ms */
         size_t heap_len, heap_cap;
@@ -201,11 +206,16 @@ static wh_delivery_t *list_pop(wh_delivery_t **head, wh_delivery_t **tail)
 static void ep_queue_push(wh_sched_t *es, wh_delivery_t *d)
 {
         list_push(&es->queue_head, &es->queue_tail, d);
+        es->queue_len++;
 }
 
 static wh_delivery_t *ep_queue_pop(wh_sched_t *es)
 {
-        return list_pop(&es->queue_head, &es->queue_tail);
+        wh_delivery_t *d = list_pop(&es->queue_head, &es->queue_tail);
+
+        if (d)
+                es->queue_len--;
+        return d;
 }
 
 static void ep_list_add(ep_list_t *l, wh_sched_t *es, int which)
@@ -240,6 +250,8 @@ static void ep_unlist(wh_pool_t *p, wh_sched_t *es)
                 ep_list_remove(&p->runnable, es);
         else if (es->listed == EP_OPEN)
                 ep_list_remove(&p->open, es);
+        else if (es->listed == EP_LIMITED)
+                ep_list_remove(&p->limited, es);
 }
 
 /* --- the endpoints a pool keeps ---------------------------------------- */
@@ -306,6 +318,8 @@ static wh_sched_t *sched_get(wh_pool_t *p, wh_endpoint_t *ep)
                 return NULL;
         es->ep = wh_endpoint_ref(ep);
         es->max_in_flight = wh_endpoint_max_in_flight(ep);
+        es->rate_limit = wh_endpoint_rate_limit(ep);
+        wh_rate_init(&es->rate, es->rate_limit * p->rate_share);
         eps_put(p, es);
         p->eps_count++;
         return es;
@@ -512,7 +526,10 @@ static void ep_wake(wh_pool_t *p, wh_sched_t *es, int64_t now)
         } else if (circuit_at(p, es, now) == 2) {
                 ep_list_add(&p->open, es, EP_OPEN);
         } else if (has_room(p, es, now)) {
-                ep_list_add(&p->runnable, es, EP_RUNNABLE);
+                if (wh_rate_wait(&es->rate, now, 1) > 0)
+                        ep_list_add(&p->limited, es, EP_LIMITED);
+                else
+                        ep_list_add(&p->runnable, es, EP_RUNNABLE);
         }
 }
 
@@ -525,6 +542,27 @@ static void complete_circuit_open(wh_delivery_t *d)
         complete(d, WH_OUT_DEFERRED);
 }
 
+/* \p d (WH_SUBMIT_DEFER) would wait for the rate limit longer than the
+ * endpoint's quick retries wait (retry.max_ms): it goes elsewhere (the
+ * first retry tier) with that wait. @returns 1 when deferred. */
+static int rate_deferred(wh_delivery_t *d, int64_t now)
+{
+        wh_sched_t *es = d->es;
+        int64_t wait;
+
+        if (es->rate_limit <= 0)
+                return 0;
+        wait = wh_rate_wait(&es->rate, now, es->queue_len + 1);
+        if (wait <= wh_endpoint_retry(es->ep)->max_ms)
+                return 0;
+        snprintf(d->error, sizeof(d->error),
+                 "rate limit: would wait %lld ms; handed back",
+                 (long long)wait);
+        d->rate_wait_ms = wait;
+        complete(d, WH_OUT_DEFERRED);
+        return 1;
+}
+
 /* \p d is ready for its next attempt: it joins its endpoint's queue. */
 static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
 {
@@ -534,6 +572,8 @@ static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
                 complete_circuit_open(d);
                 return;
         }
+        if (d->defer && !d->once && !es->disabled && rate_deferred(d, now))
+                return;
         ep_queue_push(es, d);
         p->queued++;
         ep_wake(p, d->es, now);
@@ -1067,12 +1107,20 @@ static void schedule(wh_pool_t *p)
                         ep_wake(p, es, now);
                 }
         }
+        for (es = p->limited.head; es; es = next) {
+                next = es->next;
+                if (wh_rate_wait(&es->rate, now, 1) == 0) {
+                        ep_list_remove(&p->limited, es);
+                        ep_wake(p, es, now);
+                }
+        }
         while (p->in_flight < p->max_in_flight && (es = p->runnable.head)) {
                 wh_delivery_t *d;
 
                 ep_list_remove(&p->runnable, es);
                 if (es->disabled || circuit_at(p, es, now) == 2 ||
-                    !has_room(p, es, now)) {
+                    !has_room(p, es, now) ||
+                    wh_rate_wait(&es->rate, now, 1) > 0) {
                         /* changed since it was listed (a circuit opened
                          * by a late answer, wh_pool_set_disabled()): to
                          * where it belongs now, not back here */
@@ -1092,6 +1140,7 @@ static void schedule(wh_pool_t *p)
                                        wh_endpoint_name(es->ep));
                         }
                 }
+                wh_rate_take(&es->rate, now);
                 start_attempt(p, d);
                 ep_wake(p, es, now); /* back to the tail if it may */
         }
@@ -1105,6 +1154,15 @@ static int64_t next_timer(const wh_pool_t *p)
         for (const wh_sched_t *es = p->open.head; es; es = es->next)
                 if (t < 0 || es->open_until < t)
                         t = es->open_until;
+        if (p->limited.head) {
+                int64_t now = hb_time_mono_ms();
+                for (const wh_sched_t *es = p->limited.head; es;
+                     es = es->next) {
+                        int64_t due = now + wh_rate_wait(&es->rate, now, 1);
+                        if (t < 0 || due < t)
+                                t = due;
+                }
+        }
         return t;
 }
 
@@ -1140,10 +1198,12 @@ static int run_callbacks(wh_pool_t *p)
                         .status = d->status,
                         .error = d->error,
                         .attempts = d->attempts,
-                        .retry_after_ms = d->status == 429 || d->status == 503
+                        .retry_after_ms = d->rate_wait_ms > 0 ? d->rate_wait_ms
+                                          : d->status == 429 || d->status == 503
                                                   ? d->retry_after_ms
                                                   : -1,
                         .circuit_open = d->circuit_open,
+                        .rate_limited = d->rate_wait_ms > 0,
                         .last_attempt_s = d->last_attempt_s,
                         .body_start = d->resp ? d->resp : "",
                         .body_start_len = d->resp_len,
@@ -1259,6 +1319,7 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
         p->epfd = p->wakefd = -1;
         p->curl_due = -1;
         p->max_in_flight = conf->max_in_flight;
+        p->rate_share = 1.0;
         p->connect_timeout_ms = conf->connect_timeout_ms > 0
                                         ? conf->connect_timeout_ms
                                         : WH_DEFAULT_CONNECT_TIMEOUT_MS;
@@ -1462,6 +1523,21 @@ int wh_pool_saturated(const wh_pool_t *p, size_t per_slot)
         slots = (size_t)p->max_in_flight;
         return p->in_flight >= p->max_in_flight &&
                p->queued >= per_slot * slots;
+}
+
+void wh_pool_set_rate_share(wh_pool_t *p, double share)
+{
+        int64_t now = hb_time_mono_ms();
+
+        if (!p || !(share > 0) || share > 1)
+                return;
+        p->rate_share = share;
+        for (size_t i = 0; i < p->eps_cap; i++) {
+                wh_sched_t *es = p->eps[i];
+                if (es && es->rate_limit > 0)
+                        wh_rate_set(&es->rate, es->rate_limit * share, now);
+        }
+        wh_pool_wakeup(p);
 }
 
 void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque)

@@ -47,7 +47,9 @@ typedef enum {
         WH_OUT_DEFERRED,  /**< WH_SUBMIT_DEFER only: handed back to wait
                                elsewhere (a retry tier) because the
                                endpoint's circuit is open (circuit_open 1,
-                               no attempt made for it) or a Retry-After
+                               no attempt made for it), its rate limit
+                               would hold it longer than max_ms
+                               (rate_limited 1) or a Retry-After
                                asked for longer than max_ms
                                (retry_after_ms) */
         WH_OUT_CANCELLED, /**< wh_pool_cancel(): not sent (or not again) */
@@ -75,6 +77,9 @@ typedef struct wh_result_s {
         int64_t retry_after_ms; /**< the last response's Retry-After (429,
                                      503), -1: none */
         int circuit_open;       /**< WH_OUT_DEFERRED for an open circuit */
+        int rate_limited;       /**< WH_OUT_DEFERRED for the rate limit:
+                                     it would have waited longer than
+                                     retry.max_ms (retry_after_ms) */
         double last_attempt_s;  /**< duration of the final attempt */
         const char *body_start; /**< first bytes of the last response */
         size_t body_start_len;
@@ -139,6 +144,16 @@ int wh_pool_run(wh_pool_t *p, int timeout_ms, int extra_fd);
 /** @brief Make a wh_pool_run() waiting in another thread return early.
  *  Async-signal-safe. */
 void wh_pool_wakeup(wh_pool_t *p);
+
+/**
+ * @brief This pool's share of every endpoint's rate_limit (SPEC §4b:
+ *        the share of the source partitions this replica owns), in
+ *        (0, 1]; 1 until set. Endpoints over their share wait in the pool
+ *        (their turn skipped until a token is due); a WH_SUBMIT_DEFER
+ *        delivery that would wait longer than its endpoint's
+ *        retry.max_ms ends as WH_OUT_DEFERRED (rate_limited) instead.
+ */
+void wh_pool_set_rate_share(wh_pool_t *p, double share);
 
 /** @brief Set the per-attempt hook (metrics); NULL: none. */
 void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "wh_pool.h"
+#include "wh_rate.h"
 
 /**
  * One endpoint as one pool schedules it. Created at the endpoint's first
@@ -36,6 +37,11 @@ typedef struct wh_sched_s {
 
         int disabled;  /**< 410 Gone seen (or wh_pool_set_disabled()) */
         int cancelled; /**< wh_pool_cancel(): a reload let it go */
+
+        /* rate limit (SPEC §4b) */
+        int rate_limit;   /**< the endpoint's, for the deployment; 0 none */
+        wh_rate_t rate;   /**< this pool's share of it */
+        size_t queue_len; /**< deliveries in queue_head..queue_tail */
 } wh_sched_t;
 
 /** @returns what \p p keeps for \p ep, or NULL when it keeps nothing (no

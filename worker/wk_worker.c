@@ -280,6 +280,7 @@ static int hand_off(wk_delivery_t *d, const wh_result_t *res, int tier)
         hb_rec_init(&rec);
         rec_source(m, &rec);
         rec.reason = res->circuit_open                 ? "circuit_open"
+                     : res->rate_limited               ? "rate_limited"
                      : res->outcome == WH_OUT_DEFERRED ? "retry_after"
                                                        : "retry";
         rec.webhook = wh_endpoint_name(d->ep);
@@ -945,6 +946,9 @@ int wk_worker_run(wk_worker_t *w)
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
                 kc_consumer_tick(w->consumer);
+                if (!w->opts.ranges)
+                        wk_share_update(&w->share, w->consumer, w->hooks->cfg,
+                                        w->pool);
                 wk_status_publish(w);
                 if (w->opts.ranges && kc_consumer_finished(w->consumer))
                         break;

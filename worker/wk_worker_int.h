@@ -17,6 +17,7 @@
 #include "wk_metrics.h"
 #include "wk_rate.h"
 #include "wk_routes.h"
+#include "wk_share.h"
 #include "wk_status.h"
 #include "wk_tier.h"
 #include "wk_transform.h"
@@ -74,8 +75,9 @@ struct wk_worker_s {
         wk_worker_opts_t opts;
         kc_consumer_t *consumer;
         wh_pool_t *pool;
-        wh_dlq_t *dlq;   /* dead letters and tier records, or NULL */
-        wk_tier_t *tier; /* retry tiers (wk_tier.c), or NULL */
+        wh_dlq_t *dlq;    /* dead letters and tier records, or NULL */
+        wk_tier_t *tier;  /* retry tiers (wk_tier.c), or NULL */
+        wk_share_t share; /* of the rate limits (wk_share.c) */
         wk_metrics_t *metrics;
         wk_admin_t *admin;
         wk_msg_t *live; /* consumed, not finished */
