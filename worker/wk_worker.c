@@ -138,14 +138,17 @@ static void msg_free(wk_msg_t *m)
                 m->next->prev = m->prev;
         for (size_t i = 0; i < m->delivery_count; i++) {
                 wh_endpoint_unref(m->deliveries[i].ep);
-                free(m->labels[i]);
+                if (!m->packed)
+                        free(m->labels[i]);
         }
-        free(m->deliveries);
-        free(m->labels);
         for (size_t i = 0; i < m->body_count; i++)
                 free(m->bodies[i]);
-        free(m->bodies);
-        free(m->id);
+        if (!m->packed) {
+                free(m->labels);
+                free(m->bodies);
+                free(m->id);
+        }
+        free(m->deliveries);
         kc_msg_release(&m->in);
         free(m);
 }
@@ -427,10 +430,12 @@ static int submit(wk_worker_t *w, wk_msg_t *m, size_t hook, const char *body,
 {
         hooks_t *h = w->hooks;
         wk_delivery_t *d = &m->deliveries[m->delivery_count];
+        size_t ll = strlen(h->labels[hook]) + 1;
 
-        m->labels[m->delivery_count] = strdup(h->labels[hook]);
-        if (!m->labels[m->delivery_count])
-                return -1;
+        /* room for it was made by msg_pack() */
+        m->labels[m->delivery_count] =
+                memcpy(m->label_next, h->labels[hook], ll);
+        m->label_next += ll;
         d->msg = m;
         d->ep = wh_endpoint_ref(h->eps[hook]);
         d->label = m->labels[m->delivery_count];
@@ -441,6 +446,34 @@ static int submit(wk_worker_t *w, wk_msg_t *m, size_t hook, const char *body,
                 m->owed--;
                 return -1;
         }
+        return 0;
+}
+
+/*
+ * One allocation for what \p m needs to send to the first \p n routes of
+ * \p rs (none: only the id): the deliveries first (freed as
+ * m->deliveries), then the body and label pointers, the id \p id and
+ * room for the labels submit() copies. @returns 0, or -1 on
+ * out-of-memory.
+ */
+static int msg_pack(wk_msg_t *m, const hooks_t *h, const wk_routeset_t *rs,
+                    size_t n, const char *id)
+{
+        size_t nb = n ? rs->prop_count : 0, id_len = strlen(id);
+        size_t room = n * sizeof(wk_delivery_t) + (nb + n) * sizeof(char *) +
+                      id_len + 1;
+        char *s;
+
+        for (size_t i = 0; i < n; i++)
+                room += strlen(h->labels[rs->routes[i].hook]) + 1;
+        if (!(m->deliveries = malloc(room)))
+                return -1;
+        m->packed = 1;
+        m->bodies = (char **)(void *)(m->deliveries + n);
+        m->labels = m->bodies + nb;
+        s = (char *)(m->labels + n);
+        m->id = memcpy(s, id, id_len + 1);
+        m->label_next = s + id_len + 1;
         return 0;
 }
 
@@ -464,8 +497,7 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
                       : forever_policy(w) ? WH_SUBMIT_FOREVER
                                           : 0;
 
-        m->id = strdup(wk_event_id(ev));
-        if (!m->id)
+        if (msg_pack(m, h, rs, w->opts.dry_run ? 0 : n, wk_event_id(ev)) != 0)
                 return -1;
         if (w->opts.app && (strlen(w->opts.app) != app_len ||
                             memcmp(w->opts.app, app, app_len))) {
@@ -482,11 +514,6 @@ static int fan_out(wk_worker_t *w, wk_msg_t *m, const wk_event_t *ev)
                 count_webhook(w, wh_endpoint_name(h->eps[rs->routes[i].hook]));
         if (w->opts.dry_run)
                 n = 0;
-        m->bodies = calloc(n ? rs->prop_count : 1, sizeof(*m->bodies));
-        m->deliveries = calloc(n ? n : 1, sizeof(*m->deliveries));
-        m->labels = calloc(n ? n : 1, sizeof(*m->labels));
-        if (!m->bodies || !m->deliveries || !m->labels)
-                return -1;
         for (size_t b = 0; n && b < rs->prop_count; b++) {
                 const wk_props_t *p = &rs->props[b];
                 size_t len;

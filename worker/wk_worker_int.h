@@ -55,7 +55,12 @@ typedef struct wk_msg_s {
         wk_delivery_t *deliveries; /* one per subscribed webhook */
         char **labels;             /* copies of the deliveries' labels */
         size_t delivery_count;
-        int owed; /* deliveries (or dead-letter writes) not finished */
+        /* 1: the fan-out's one allocation at deliveries also holds the
+         * id, the body and label pointers and the labels (msg_pack);
+         * 0: each is its own allocation */
+        int packed;
+        char *label_next; /* packed: where submit() copies a label */
+        int owed;         /* deliveries (or dead-letter writes) not finished */
         wk_delivery_t whole; /* the message itself, as a dead letter */
 } wk_msg_t;
 
