@@ -109,6 +109,18 @@ int kc_store_reader_end(kc_store_reader_t *r, int64_t *end, int timeout_ms,
         return 0;
 }
 
+/* Whether \p m carries "hookbridge-restate: 1". */
+static int restate_of(const rd_kafka_message_t *m)
+{
+        rd_kafka_headers_t *h = NULL;
+        const void *v = NULL;
+        size_t n = 0;
+
+        return !rd_kafka_message_headers(m, &h) && h &&
+               !rd_kafka_header_get_last(h, "hookbridge-restate", &v, &n) &&
+               v && n == 1 && *(const char *)v == '1';
+}
+
 /* The base header of \p m, or -1. */
 static int64_t base_of(const rd_kafka_message_t *m)
 {
@@ -157,6 +169,7 @@ int kc_store_reader_poll(kc_store_reader_t *r, int timeout_ms,
                                 .value = m->payload,
                                 .len = m->len,
                                 .base = base_of(m),
+                                .restate = restate_of(m),
                                 .offset = m->offset,
                         };
                         cb(&rec, opaque);

@@ -28,6 +28,7 @@ typedef struct kc_store_record_s {
         /** the WH_STORE-style base header ("hookbridge-base"), or -1 when
          *  the record has none or it is not a number */
         int64_t base;
+        int restate; /**< the "hookbridge-restate: 1" header is there */
         int64_t offset;
 } kc_store_record_t;
 

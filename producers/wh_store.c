@@ -117,11 +117,11 @@ int wh_store_writer_ensure_topic(wh_store_writer_t *w, char *errstr,
 }
 
 int wh_store_write(wh_store_writer_t *w, const char *key, const void *value,
-                   size_t len, int64_t base, int64_t *offset, char *errstr,
-                   size_t errstr_size)
+                   size_t len, int64_t base, int restate, int64_t *offset,
+                   char *errstr, size_t errstr_size)
 {
         result_t r = {0, RD_KAFKA_RESP_ERR_NO_ERROR, -1};
-        rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
         rd_kafka_resp_err_t err;
         char num[32];
 
@@ -131,6 +131,8 @@ int wh_store_write(wh_store_writer_t *w, const char *key, const void *value,
         }
         snprintf(num, sizeof(num), "%" PRId64, base);
         rd_kafka_header_add(h, WH_STORE_BASE_HEADER, -1, num, -1);
+        if (restate)
+                rd_kafka_header_add(h, WH_STORE_RESTATE_HEADER, -1, "1", 1);
         pthread_mutex_lock(&w->lock);
         err = rd_kafka_producev(
                 w->rk, RD_KAFKA_V_TOPIC(w->topic), RD_KAFKA_V_PARTITION(0),

@@ -11,6 +11,8 @@
 /** The header every store record carries: the version (offset) of the
  *  state it was written against, in decimal; 0 for a create. */
 #define WH_STORE_BASE_HEADER "hookbridge-base"
+/** On a restatement (wh_store_write()'s \p restate): "1". */
+#define WH_STORE_RESTATE_HEADER "hookbridge-restate"
 
 typedef struct wh_store_writer_s wh_store_writer_t;
 
@@ -45,12 +47,14 @@ int wh_store_writer_ensure_topic(wh_store_writer_t *w, char *errstr,
  * @param key    the webhook id (NUL-terminated)
  * @param value  the record's value, or NULL for a tombstone
  * @param base   the version the write is based on (WH_STORE_BASE_HEADER)
+ * @param restate 1: the record restates the current state (it carries
+ *               WH_STORE_RESTATE_HEADER), see wk_store.h
  * @param offset where the record landed
  * @returns 0, or -1 with the reason in \p errstr.
  */
 int wh_store_write(wh_store_writer_t *w, const char *key, const void *value,
-                   size_t len, int64_t base, int64_t *offset, char *errstr,
-                   size_t errstr_size);
+                   size_t len, int64_t base, int restate, int64_t *offset,
+                   char *errstr, size_t errstr_size);
 
 /** @brief Free (after flushing what is queued). NULL is a no-op. */
 void wh_store_writer_destroy(wh_store_writer_t *w);

@@ -139,9 +139,9 @@ static void remember(wk_store_t *s, int64_t off, wk_store_outcome_t what)
         s->ring[off % RING].what = what;
 }
 
-wk_store_outcome_t wk_store_apply(wk_store_t *s, const char *key,
-                                  size_t key_len, const void *value, size_t len,
-                                  int64_t base, int64_t offset)
+static wk_store_outcome_t apply(wk_store_t *s, const char *key, size_t key_len,
+                                const void *value, size_t len, int64_t base,
+                                int64_t offset, int restate)
 {
         wk_store_outcome_t what = WK_STORE_IGNORED;
         entry_t **e, *en;
@@ -208,7 +208,8 @@ wk_store_outcome_t wk_store_apply(wk_store_t *s, const char *key,
         if (en->hook)
                 s->hooks--;
         wk_hook_free(en->hook);
-        en->version = offset + 1;
+        /* a restatement keeps the version it restates */
+        en->version = restate ? base : offset + 1;
         en->hook =
                 wk_hook_from_json(value, len, idbuf, s->key, why, sizeof(why));
         if (en->hook)
@@ -223,6 +224,21 @@ out:
         remember(s, offset, what);
         pthread_mutex_unlock(&s->lock);
         return what;
+}
+
+wk_store_outcome_t wk_store_apply(wk_store_t *s, const char *key,
+                                  size_t key_len, const void *value, size_t len,
+                                  int64_t base, int64_t offset)
+{
+        return apply(s, key, key_len, value, len, base, offset, 0);
+}
+
+wk_store_outcome_t wk_store_apply_restate(wk_store_t *s, const char *key,
+                                          size_t key_len, const void *value,
+                                          size_t len, int64_t base,
+                                          int64_t offset)
+{
+        return apply(s, key, key_len, value, len, base, offset, 1);
 }
 
 wk_store_outcome_t wk_store_outcome(wk_store_t *s, int64_t offset)
@@ -361,8 +377,8 @@ wk_store_t *wk_store_new_local(const unsigned char key[WK_SEAL_KEY_LEN])
 
 static void on_record(const kc_store_record_t *rec, void *opaque)
 {
-        wk_store_apply(opaque, rec->key, rec->key_len, rec->value, rec->len,
-                       rec->base, rec->offset);
+        apply(opaque, rec->key, rec->key_len, rec->value, rec->len, rec->base,
+              rec->offset, rec->restate);
 }
 
 static void *follow(void *arg)
@@ -448,8 +464,8 @@ static wk_store_outcome_t read_back(wk_store_t *s, int64_t offset)
 }
 
 static int write_rec(wk_store_t *s, const char *id, const char *value,
-                     size_t len, int64_t base, int64_t *version, char *errstr,
-                     size_t errstr_size)
+                     size_t len, int64_t base, int restate, int64_t *version,
+                     char *errstr, size_t errstr_size)
 {
         int64_t off = -1;
 
@@ -457,8 +473,8 @@ static int write_rec(wk_store_t *s, const char *id, const char *value,
                 snprintf(errstr, errstr_size, "store: a local replica");
                 return -1;
         }
-        if (wh_store_write(s->writer, id, value, len, base, &off, errstr,
-                           errstr_size) == -1)
+        if (wh_store_write(s->writer, id, value, len, base, restate, &off,
+                           errstr, errstr_size) == -1)
                 return -1;
         *version = off + 1;
         switch (read_back(s, off)) {
@@ -473,6 +489,71 @@ static int write_rec(wk_store_t *s, const char *id, const char *value,
                          (long long)off, s->write_timeout_ms);
                 return -1;
         }
+}
+
+/*
+ * After our record of \p id was ignored it is the last of its key, and
+ * compaction would keep it alone: a replica reading the compacted log
+ * would then apply it (its base is gone). So the loser writes the
+ * current state again as a restatement (same content, same version)
+ * until one is applied or another applied record follows ours.
+ */
+static void restate_after_conflict(wk_store_t *s, const char *id)
+{
+        for (int attempt = 0; attempt < 5; attempt++) {
+                char err[512], *json = NULL;
+                int64_t cur = 0, v;
+                int unreadable = 0, rc;
+                wk_hook_t *h = NULL;
+                entry_t *e;
+
+                pthread_mutex_lock(&s->lock);
+                e = *slot(s, id, strlen(id));
+                if (e) {
+                        cur = e->version;
+                        if (e->hook)
+                                h = wk_hook_dup(e->hook);
+                        else
+                                unreadable = 1;
+                }
+                pthread_mutex_unlock(&s->lock);
+                if (unreadable || (e && !h)) {
+                        hb_log(HB_LOG_WARN,
+                               "store: cannot restate after a "
+                               "conflict",
+                               "id=%s", id);
+                        return;
+                }
+                if (h) {
+                        json = wk_hook_to_json(h, s->key, err, sizeof(err));
+                        wk_hook_free(h);
+                        if (!json)
+                                return;
+                }
+                rc = write_rec(s, id, json, json ? strlen(json) : 0, cur, 1, &v,
+                               err, sizeof(err));
+                free(json);
+                if (rc == 0)
+                        return;
+                if (rc == -1) {
+                        hb_log(HB_LOG_WARN, "store: restatement failed",
+                               "id=%s error=\"%s\"", id, err);
+                        return;
+                }
+        }
+        hb_log(HB_LOG_WARN, "store: restatement kept losing", "id=%s", id);
+}
+
+static int write_checked(wk_store_t *s, const char *id, const char *value,
+                         size_t len, int64_t base, int64_t *version,
+                         char *errstr, size_t errstr_size)
+{
+        int rc = write_rec(s, id, value, len, base, 0, version, errstr,
+                           errstr_size);
+
+        if (rc == WK_STORE_CONFLICT)
+                restate_after_conflict(s, id);
+        return rc;
 }
 
 int wk_store_put(wk_store_t *s, const wk_hook_t *h, int64_t base,
@@ -498,8 +579,8 @@ int wk_store_put(wk_store_t *s, const wk_hook_t *h, int64_t base,
                 return -1;
         }
         wk_hook_free(back);
-        rc = write_rec(s, h->id, json, strlen(json), base, version, errstr,
-                       errstr_size);
+        rc = write_checked(s, h->id, json, strlen(json), base, version, errstr,
+                           errstr_size);
         free(json);
         return rc;
 }
@@ -507,7 +588,8 @@ int wk_store_put(wk_store_t *s, const wk_hook_t *h, int64_t base,
 int wk_store_delete(wk_store_t *s, const char *id, int64_t base,
                     int64_t *version, char *errstr, size_t errstr_size)
 {
-        return write_rec(s, id, NULL, 0, base, version, errstr, errstr_size);
+        return write_checked(s, id, NULL, 0, base, version, errstr,
+                             errstr_size);
 }
 
 void wk_store_destroy(wk_store_t *s)

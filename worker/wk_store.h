@@ -13,7 +13,16 @@
  * tombstone (no value) that applies removes the webhook; a value that
  * applies but cannot be read (bad JSON, a secret sealed with another
  * key) still takes the version, so the versions of every replica agree,
- * and leaves the key without a webhook (logged). */
+ * and leaves the key without a webhook (logged).
+ *
+ * Compaction keeps only the last record of a key, so the last record of
+ * a key must be one that applied: a writer whose record was ignored (a
+ * conflict) writes the current state again as a restatement (header
+ * hookbridge-restate), which applies by the same rule but keeps the
+ * version it restates, until one applies. A writer that dies in between
+ * leaves its ignored record last: a replica reading that key's compacted
+ * history alone would then apply it (a known limit; a later write of the
+ * key repairs it). */
 #ifndef HB_WK_STORE_H
 #define HB_WK_STORE_H
 
@@ -68,6 +77,14 @@ wk_store_t *wk_store_new_local(const unsigned char key[WK_SEAL_KEY_LEN]);
 wk_store_outcome_t wk_store_apply(wk_store_t *s, const char *key,
                                   size_t key_len, const void *value, size_t len,
                                   int64_t base, int64_t offset);
+
+/** @brief wk_store_apply() of a restatement (the hookbridge-restate
+ *  header): applied by the same rule, it keeps the version it is based on
+ *  instead of taking its own. */
+wk_store_outcome_t wk_store_apply_restate(wk_store_t *s, const char *key,
+                                          size_t key_len, const void *value,
+                                          size_t len, int64_t base,
+                                          int64_t offset);
 
 /** @returns 1 once the replica has read the topic up to the end it had
  *  when it started (it then follows it), else 0. */

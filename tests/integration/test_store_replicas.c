@@ -214,6 +214,17 @@ Test(store, two_replicas_conflicts_tombstones_late_replica, .timeout = 240)
                              WK_STORE_IGNORED);
                 cr_expect_eq(wk_store_outcome(b, lose->version - 1),
                              WK_STORE_IGNORED);
+                /* the loser restated: the key's last record applied, the
+                 * winner's version kept (what compaction would leave) */
+                while (wk_store_position(a) != wk_store_position(b))
+                        nanosleep(&(struct timespec){0, 5000000L}, NULL);
+                cr_expect_gt(wk_store_position(a), lose->version);
+                cr_expect_eq(wk_store_outcome(a, wk_store_position(a) - 1),
+                             WK_STORE_APPLIED);
+                cr_expect_eq(wk_store_outcome(b, wk_store_position(b) - 1),
+                             WK_STORE_APPLIED);
+                cr_expect_eq(wk_store_version(a, "wh-1"), win->version);
+                cr_expect_eq(wk_store_version(b, "wh-1"), win->version);
         }
         fprintf(stderr, "store: 10 races: A won %d, B won %d\n", wins_a,
                 wins_b);

@@ -377,3 +377,44 @@ Test(store_seal, key_parse)
         cr_expect_eq(wk_seal_key_parse("not base64!", k, err, sizeof(err)), -1);
         cr_expect_eq(wk_seal_key_parse("", k, err, sizeof(err)), -1);
 }
+
+/* Why the loser restates: after compaction a key's last record is all a
+ * new replica reads. */
+Test(store_apply, restatement_keeps_replicas_equal_after_compaction)
+{
+        wk_store_t *full = wk_store_new_local(key);
+        wk_store_t *lost = wk_store_new_local(key);
+        wk_store_t *fixed = wk_store_new_local(key);
+        char *j;
+
+        /* full history: create (0), winner (1), loser (2) on base 1 */
+        cr_expect_eq(put(full, "w", "v0", 0, 0), WK_STORE_APPLIED);
+        cr_expect_eq(put(full, "w", "winner", 1, 1), WK_STORE_APPLIED);
+        cr_expect_eq(put(full, "w", "loser", 1, 2), WK_STORE_IGNORED);
+        /* compacted without a restatement: only the loser is left, and
+         * its base names a record that is gone: the replicas disagree */
+        cr_expect_eq(put(lost, "w", "loser", 1, 2), WK_STORE_APPLIED);
+        cr_expect_str_neq(name_of(lost, "w"), "winner");
+        /* the loser restates the current state (3, base 2) */
+        j = record("w", "winner", NULL);
+        cr_expect_eq(wk_store_apply_restate(full, "w", 1, j, strlen(j), 2, 3),
+                     WK_STORE_APPLIED);
+        cr_expect_eq(wk_store_version(full, "w"), 2, "the winner's version");
+        cr_expect_str_eq(name_of(full, "w"), "winner");
+        /* compacted with it: the restatement alone gives the same state */
+        cr_expect_eq(wk_store_apply_restate(fixed, "w", 1, j, strlen(j), 2, 3),
+                     WK_STORE_APPLIED);
+        cr_expect_eq(wk_store_version(fixed, "w"), 2);
+        cr_expect_str_eq(name_of(fixed, "w"), "winner");
+        /* a stale restatement is ignored like any record */
+        cr_expect_eq(wk_store_apply_restate(full, "w", 1, j, strlen(j), 1, 4),
+                     WK_STORE_IGNORED);
+        /* the next write on the winner's version applies on both */
+        cr_expect_eq(put(full, "w", "next", 2, 5), WK_STORE_APPLIED);
+        cr_expect_eq(put(fixed, "w", "next", 2, 5), WK_STORE_APPLIED);
+        cr_expect_eq(wk_store_version(full, "w"), wk_store_version(fixed, "w"));
+        free(j);
+        wk_store_destroy(full);
+        wk_store_destroy(lost);
+        wk_store_destroy(fixed);
+}
