@@ -1,5 +1,5 @@
 /* wh_rate: the token bucket behind a webhook's rate_limit (SPEC §4b):
- * requests per second, a tenth of a second of burst (at least one). */
+ * requests per second, a quarter of a second of burst (at least one). */
 #ifndef HB_WH_RATE_H
 #define HB_WH_RATE_H
 
