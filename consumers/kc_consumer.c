@@ -2,6 +2,7 @@
  * and committing only what is finished. */
 #include "kc_consumer.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,11 @@ struct kc_consumer_s {
         rd_kafka_topic_partition_list_t *revoking; /* pending, or NULL */
         /* broker reachability, from librdkafka's error callback */
         volatile int brokers_down;
+        /* The group's join state, from librdkafka's cgrp debug lines
+         * (consumer_log_cb, on librdkafka's threads): 1 while a join is
+         * under way, with when it began (monotonic ms). */
+        atomic_int joining;
+        atomic_llong joining_since;
         int64_t next_probe_ms; /* brokers down: when to ask again */
         /* The consumer is served at least every KEEPALIVE_MS whatever
          * HTTP does (kc_consumer_keepalive): when it last was, and
@@ -88,6 +94,10 @@ static void set_all_paused(kc_consumer_t *c, int pause)
         rd_kafka_topic_partition_list_destroy(l);
         c->all_paused = pause;
 }
+
+/* How long an assignment waits to learn the committed offsets of the
+ * partitions it gives back after a lost assignment (on_assign). */
+#define LOST_QUERY_MS 5000
 
 /* A message librdkafka handed out that is not tracked: until it (or a
  * later one) is consumed again, its partition's position does not tell
@@ -140,6 +150,42 @@ static void skip_markers(kc_consumer_t *c,
         rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* How long async commits wait for a join to finish before they go out
+ * anyway (a join state line missed must not stop committing). */
+#define JOIN_HOLD_MAX_MS 30000
+
+/* librdkafka's log lines; the join state changes ("Group "g" changed
+ * join state wait-join -> steady") are also kept: an offset commit sent
+ * during a join carries the old generation, the join's answer makes it
+ * "Specified group generation id is not valid", and librdkafka 2.0.2 then
+ * declares the whole assignment lost (#4059), partitions that stay with
+ * this member included: they are fetched again from the last commit. */
+static void consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                            const char *buf)
+{
+        kc_consumer_t *c = rd_kafka_opaque(rk);
+        const char *to;
+
+        if (c && fac && buf && !strcmp(fac, "CGRPJOINSTATE") &&
+            (to = strstr(buf, " -> "))) {
+                int joining = strncmp(to + 4, "steady", 6) != 0;
+                if (joining && !atomic_exchange(&c->joining, 1))
+                        atomic_store(&c->joining_since, hb_time_mono_ms());
+                else if (!joining)
+                        atomic_store(&c->joining, 0);
+        }
+        if (level <= 6 || hb_log_enabled(HB_LOG_DEBUG))
+                hb_kconf_log_cb(rk, level, fac, buf);
+}
+
+/* Is a join under way (async commits wait, see consumer_log_cb)? */
+static int joining(kc_consumer_t *c)
+{
+        return atomic_load(&c->joining) &&
+               hb_time_mono_ms() - atomic_load(&c->joining_since) <
+                       JOIN_HOLD_MAX_MS;
+}
+
 /* Commit the partitions of \p only (NULL: all) whose finished prefix
  * moved. Marks them committed first; a failed commit un-marks them. */
 static int commit_moved(kc_consumer_t *c,
@@ -150,6 +196,11 @@ static int commit_moved(kc_consumer_t *c,
         kc_tracker_info_t in;
         int rc = 0;
 
+        /* A commit sent now would race the join (and lose the whole
+         * assignment): the next tick after it sends it. The synchronous
+         * ones (revoke, shutdown) run where the generation is current. */
+        if (async && !c->ranges && joining(c))
+                return 0;
         skip_markers(c, only);
         l = rd_kafka_topic_partition_list_new(8);
         for (size_t i = 0; kc_tracker_at(c->tracker, i, &in) == 0; i++) {
@@ -233,19 +284,89 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                          offsets->elems[i].partition, -1);
 }
 
+/* The group's committed offsets of the partitions of \p parts whose
+ * window was kept when their assignment was lost; NULL when none was (or
+ * the question failed: those are then tracked afresh). */
+static rd_kafka_topic_partition_list_t *
+lost_committed(kc_consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(parts->cnt);
+        rd_kafka_resp_err_t err;
+
+        for (int i = 0; i < parts->cnt; i++)
+                if (kc_tracker_is_lost(c->tracker, parts->elems[i].topic,
+                                       parts->elems[i].partition))
+                        rd_kafka_topic_partition_list_add(
+                                l, parts->elems[i].topic,
+                                parts->elems[i].partition);
+        if (l->cnt == 0) {
+                rd_kafka_topic_partition_list_destroy(l);
+                return NULL;
+        }
+        err = rd_kafka_committed(c->rk, l, LOST_QUERY_MS);
+        if (err) {
+                hb_log(HB_LOG_WARN,
+                       "cannot read the committed offsets of partitions "
+                       "given back; tracking them afresh",
+                       "error=\"%s\" partitions=%d", rd_kafka_err2str(err),
+                       l->cnt);
+                rd_kafka_topic_partition_list_destroy(l);
+                return NULL;
+        }
+        return l;
+}
+
+/* Track \p parts. A partition given back after its assignment was lost
+ * (librdkafka 2.0.2 declares everything lost when a commit meets a
+ * rebalance's new generation, #4059), with nobody having committed past
+ * what this worker finished, takes up its kept window and fetches on
+ * from after what it consumed (its offset in \p parts is set): its
+ * in-flight work carries on and nothing is delivered twice. */
 static void on_assign(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
 {
+        rd_kafka_topic_partition_list_t *held = lost_committed(c, parts);
+
         for (int i = 0; i < parts->cnt; i++) {
                 rd_kafka_topic_partition_t *p = &parts->elems[i];
-                if (kc_tracker_assign(c->tracker, p->topic, p->partition))
+                rd_kafka_topic_partition_t *h =
+                        held ? rd_kafka_topic_partition_list_find(
+                                       held, p->topic, p->partition)
+                             : NULL;
+                int64_t committed =
+                        h && !h->err && h->offset >= 0 ? h->offset : -1;
+                int64_t resume = -1;
+                int rc;
+
+                if (h && !h->err)
+                        rc = kc_tracker_restore(c->tracker, p->topic,
+                                                p->partition, committed,
+                                                &resume);
+                else
+                        rc = kc_tracker_assign(c->tracker, p->topic,
+                                               p->partition);
+                if (rc == -1)
                         hb_log(HB_LOG_ERR, "out of memory", "topic=%s",
                                p->topic);
+                if (rc == 1 && resume >= 0) {
+                        p->offset = resume;
+                        hb_log(HB_LOG_INFO, "partition assigned",
+                               "topic=%s partition=%d resumed=%lld "
+                               "committed=%lld",
+                               p->topic, (int)p->partition, (long long)resume,
+                               (long long)committed);
+                        continue;
+                }
                 hb_log(HB_LOG_INFO, "partition assigned",
                        "topic=%s partition=%d", p->topic, (int)p->partition);
         }
+        if (held)
+                rd_kafka_topic_partition_list_destroy(held);
 }
 
-/* Commit what finished of \p parts (unless lost), forget them. */
+/* Commit what finished of \p parts and forget them; a lost assignment
+ * commits nothing (the group moved on) and keeps the windows aside in
+ * case the group gives them back (on_assign). */
 static void on_revoke(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
                       int lost)
 {
@@ -255,9 +376,15 @@ static void on_revoke(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
                 rd_kafka_topic_partition_t *p = &parts->elems[i];
                 size_t pend =
                         kc_tracker_pending(c->tracker, p->topic, p->partition);
+                if (lost) {
+                        kc_tracker_lose(c->tracker, p->topic, p->partition);
+                        hb_log(HB_LOG_INFO, "partition lost",
+                               "topic=%s partition=%d in_flight=%zu", p->topic,
+                               (int)p->partition, pend);
+                        continue;
+                }
                 kc_tracker_revoke(c->tracker, p->topic, p->partition);
-                hb_log(HB_LOG_INFO,
-                       lost ? "partition lost" : "partition revoked",
+                hb_log(HB_LOG_INFO, "partition revoked",
                        "topic=%s partition=%d abandoned=%zu", p->topic,
                        (int)p->partition, pend);
         }
@@ -399,6 +526,9 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
                  * throughput; 8 MB (~18k events of 450 bytes) keeps peak
                  * RSS near 40 MiB. */
                 {"queued.max.messages.kbytes", "8192"},
+                /* the group's join state changes, for consumer_log_cb
+                 * (logged at debug level only) */
+                {"debug", "cgrp"},
         };
         /* ... and what the commit protocol needs (set last, so it wins). */
         const hb_kconf_kv_t fixed[] = {
@@ -434,7 +564,7 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
         rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
         rd_kafka_conf_set_error_cb(conf, error_cb);
-        rd_kafka_conf_set_log_cb(conf, hb_kconf_log_cb);
+        rd_kafka_conf_set_log_cb(conf, consumer_log_cb);
 
         c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
         if (!c->rk) {

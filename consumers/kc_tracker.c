@@ -25,6 +25,7 @@ typedef struct slot_s {
         int64_t next_offset; /* after the last consumed, -1: none */
         int64_t committed;
         int paused;
+        int lost; /* kept aside: not in tr->order (kc_tracker_lose) */
         /* lowest offset dropped untracked and not consumed again since;
          * -1: none (see kc_tracker_taint) */
         int64_t hole;
@@ -133,8 +134,10 @@ static int hash_fit(kc_tracker_t *tr, size_t want)
         free(tr->buckets);
         tr->buckets = b;
         tr->bucket_n = n;
-        for (size_t k = 0; k < tr->order_n; k++)
-                hash_link(tr, tr->order[k]);
+        /* every live slot, kept lost ones too (not in tr->order) */
+        for (size_t k = 0; k < tr->slot_count; k++)
+                if (tr->slots[k].topic)
+                        hash_link(tr, (uint32_t)k);
         return 0;
 }
 
@@ -173,10 +176,13 @@ static void slot_release(kc_tracker_t *tr, slot_t *s)
 
         tr->pending_total -= s->pending;
         hash_unlink(tr, i);
-        /* swap the last assigned slot into this one's place */
-        last = tr->order[--tr->order_n];
-        tr->order[s->order] = last;
-        tr->slots[last].order = s->order;
+        if (!s->lost) {
+                /* swap the last assigned slot into this one's place */
+                last = tr->order[--tr->order_n];
+                tr->order[s->order] = last;
+                tr->slots[last].order = s->order;
+        }
+        s->lost = 0;
         free(s->topic);
         free(s->ring);
         s->topic = NULL;
@@ -229,6 +235,51 @@ void kc_tracker_revoke(kc_tracker_t *tr, const char *topic, int32_t partition)
                 slot_release(tr, s);
 }
 
+void kc_tracker_lose(kc_tracker_t *tr, const char *topic, int32_t partition)
+{
+        slot_t *s = find(tr, topic, partition);
+        uint32_t last;
+
+        if (!s || s->lost)
+                return;
+        last = tr->order[--tr->order_n];
+        tr->order[s->order] = last;
+        tr->slots[last].order = s->order;
+        s->lost = 1;
+        s->paused = 0; /* not ours to resume */
+        s->committed = -1;
+}
+
+int kc_tracker_is_lost(const kc_tracker_t *tr, const char *topic,
+                       int32_t partition)
+{
+        const slot_t *s = find(tr, topic, partition);
+
+        return s && s->lost;
+}
+
+static int64_t slot_committable(const slot_t *s);
+
+int kc_tracker_restore(kc_tracker_t *tr, const char *topic, int32_t partition,
+                       int64_t committed, int64_t *resume)
+{
+        slot_t *s = find(tr, topic, partition);
+        int64_t done;
+
+        *resume = -1;
+        if (s && s->lost) {
+                done = slot_committable(s);
+                if (done >= 0 && committed <= done) {
+                        s->lost = 0;
+                        s->order = (uint32_t)tr->order_n;
+                        tr->order[tr->order_n++] = (uint32_t)(s - tr->slots);
+                        *resume = s->next_offset;
+                        return 1;
+                }
+        }
+        return kc_tracker_assign(tr, topic, partition) == -1 ? -1 : 0;
+}
+
 /* Double the ring, keeping entries at seq % cap. */
 static int grow(slot_t *s)
 {
@@ -251,7 +302,7 @@ int kc_tracker_add(kc_tracker_t *tr, const char *topic, int32_t partition,
         slot_t *s = find(tr, topic, partition);
         entry_t *e;
 
-        if (!s)
+        if (!s || s->lost)
                 return -1;
         if (s->tail_seq - s->head_seq == s->cap && grow(s) == -1)
                 return -1;

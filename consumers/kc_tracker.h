@@ -37,6 +37,33 @@ int kc_tracker_assign(kc_tracker_t *tr, const char *topic, int32_t partition);
 void kc_tracker_revoke(kc_tracker_t *tr, const char *topic, int32_t partition);
 
 /**
+ * @brief A partition's assignment was lost (librdkafka gives it up without
+ *        a commit, e.g. after a commit refused for an old generation):
+ *        its window is kept aside, out of the walks and the count, with
+ *        its tickets still good, in case the group gives it back
+ *        (kc_tracker_restore()). kc_tracker_assign() and
+ *        kc_tracker_revoke() drop a kept window.
+ */
+void kc_tracker_lose(kc_tracker_t *tr, const char *topic, int32_t partition);
+
+/** @returns 1 when a lost partition's window is kept (kc_tracker_lose()). */
+int kc_tracker_is_lost(const kc_tracker_t *tr, const char *topic,
+                       int32_t partition);
+
+/**
+ * @brief The group gave a lost partition back: take its kept window up
+ *        again when \p committed (the group's committed offset now, -1:
+ *        none) has not moved past what the window finished, so nothing
+ *        it finished is done again; otherwise (someone else committed
+ *        further) drop it and track the partition afresh.
+ * @returns 1 with the offset after the last message it consumed in
+ *          \p resume (-1: none; fetch from there, not the commit), 0 when
+ *          tracked afresh (or no window was kept), -1 on out-of-memory.
+ */
+int kc_tracker_restore(kc_tracker_t *tr, const char *topic, int32_t partition,
+                       int64_t committed, int64_t *resume);
+
+/**
  * @brief Record a consumed message as unfinished (\p timestamp_ms: its
  *        Kafka timestamp, -1 when none).
  * @returns 0 and the ticket in \p out, or -1 when the partition is not

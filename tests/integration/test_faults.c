@@ -224,12 +224,18 @@ Test(faults, s05_worker_sigkill_restart, .timeout = 150)
 }
 
 /* 6. Three workers in one group over six partitions; one is SIGKILLed
- *    mid-stream and a fourth joins mid-stream. */
+ *    mid-stream and a fourth joins mid-stream. The rebalances repeat
+ *    little: what the killed worker had not committed. Before the
+ *    commits waited for joins (issue 11), commits racing a join came
+ *    back "Specified group generation id is not valid", librdkafka
+ *    declared every member's assignment lost, and 140-232 of the 4000
+ *    were delivered twice (3.5-5.8%); since, 1-13. */
 Test(faults, s06_group_kill_and_join, .timeout = 180)
 {
         enum { N = 4000, P = 6, RATE = 300 };
         fx_t *f = fx_new("group_kill_join", N);
         rx_t *rx = fx_receiver(f, 0);
+        fx_figures_t g;
         pid_t w[4];
 
         fx_create_topics(f, P);
@@ -242,7 +248,13 @@ Test(faults, s06_group_kill_and_join, .timeout = 180)
         fx_wait_delivered(f, N / 2, 40000);
         w[3] = fx_spawn(f);
         fx_stream_join(f);
-        settle(f, P, NULL);
+        g = settle(f, P, NULL);
+        cr_assert(g.duplicates <= N / 40,
+                  "%zu of %d delivered twice; %zu commits refused for an old "
+                  "generation, %zu partitions lost (logs in %s)",
+                  g.duplicates, N,
+                  fx_log_count(f, "generation id is not valid"),
+                  fx_log_count(f, "partition lost"), fx_dir(f));
         fx_stop(f, w[0], 15000);
         fx_stop(f, w[2], 15000);
         fx_stop(f, w[3], 15000);

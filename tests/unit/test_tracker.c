@@ -314,3 +314,65 @@ Test(tracker, taint_stops_skip_to_until_consumed_again)
         cr_assert_eq(kc_tracker_skip_to(tr, "t", 0, 5), 1);
         kc_tracker_taint(tr, "t", 7, 0); /* unknown: no-op */
 }
+
+/* A lost assignment keeps its window aside: out of the walk, tickets
+ * good; given back with nobody committing further, it is taken up again
+ * and fetching resumes after what it consumed. */
+Test(tracker, lost_window_is_restored_when_given_back)
+{
+        kc_ticket_t k[3];
+        kc_tracker_info_t in;
+        int64_t resume;
+
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(kc_tracker_add(tr, "t", 0, 10 + i, -1, &k[i]), 0);
+        cr_assert_eq(kc_tracker_done(tr, &k[0]), 1);
+        kc_tracker_lose(tr, "t", 0);
+        cr_assert(kc_tracker_is_lost(tr, "t", 0));
+        cr_assert_eq(kc_tracker_count(tr), 0);
+        cr_assert_eq(kc_tracker_at(tr, 0, &in), -1);
+        /* nothing of it is handed out meanwhile; its work carries on */
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 13, -1, &k[0]), -1);
+        cr_assert_eq(kc_tracker_done(tr, &k[1]), 1);
+        cr_assert_eq(kc_tracker_pending_total(tr), 1);
+        /* the group committed 10 (before what it finished): taken up */
+        cr_assert_eq(kc_tracker_restore(tr, "t", 0, 10, &resume), 1);
+        cr_assert_eq(resume, 13);
+        cr_assert(!kc_tracker_is_lost(tr, "t", 0));
+        cr_assert_eq(kc_tracker_count(tr), 1);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 12);
+        cr_assert_eq(kc_tracker_done(tr, &k[2]), 1);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 13);
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 13, -1, &k[0]), 0);
+}
+
+Test(tracker, lost_window_is_dropped_when_others_committed_further)
+{
+        kc_ticket_t k[2];
+        int64_t resume;
+
+        cr_assert_eq(kc_tracker_assign(tr, "t", 1), 0);
+        for (int i = 0; i < 2; i++)
+                cr_assert_eq(kc_tracker_add(tr, "t", 0, 10 + i, -1, &k[i]), 0);
+        kc_tracker_lose(tr, "t", 0);
+        kc_tracker_lose(tr, "t", 0); /* twice: no-op */
+        cr_assert_eq(kc_tracker_count(tr), 1);
+        /* someone else committed 20: tracked afresh, tickets stale */
+        cr_assert_eq(kc_tracker_restore(tr, "t", 0, 20, &resume), 0);
+        cr_assert_eq(resume, -1);
+        cr_assert_eq(kc_tracker_count(tr), 2);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), -1);
+        cr_assert_eq(kc_tracker_done(tr, &k[0]), 0);
+        cr_assert_eq(kc_tracker_pending_total(tr), 0);
+        /* no window kept: plainly assigned */
+        cr_assert_eq(kc_tracker_restore(tr, "t", 2, -1, &resume), 0);
+        cr_assert_eq(kc_tracker_count(tr), 3);
+        /* a kept window survives the hash growing and goes with revoke */
+        kc_tracker_lose(tr, "t", 1);
+        for (int p = 3; p < 40; p++)
+                cr_assert_eq(kc_tracker_assign(tr, "t", p), 0);
+        cr_assert(kc_tracker_is_lost(tr, "t", 1));
+        kc_tracker_revoke(tr, "t", 1);
+        cr_assert(!kc_tracker_is_lost(tr, "t", 1));
+        cr_assert_eq(kc_tracker_count(tr), 39);
+}
