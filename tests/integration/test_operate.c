@@ -100,29 +100,92 @@ static void produce(const char *topic, const char *prefix, size_t kind, int n)
         rd_kafka_destroy(rk);
 }
 
-static void wait_for(int (*cond)(void *), void *arg, int timeout_ms,
-                     const char *what)
+/* Poll \p cond (which says in \p saw what it saw) every 100 ms until it
+ * holds; after \p timeout_ms fail, naming \p what and the last sight. */
+static void wait_for(int (*cond)(void *, char *, size_t), void *arg,
+                     int timeout_ms, const char *what)
 {
         int64_t deadline = it_now_ms() + timeout_ms;
+        char saw[512] = "";
 
-        while (!cond(arg)) {
-                cr_assert(it_now_ms() < deadline, "timed out: %s", what);
+        while (!cond(arg, saw, sizeof(saw))) {
+                cr_assert(it_now_ms() < deadline,
+                          "waited %d ms for %s; last saw: %s", timeout_ms, what,
+                          saw);
                 usleep(100 * 1000);
         }
 }
 
-static int metrics_settled(void *arg)
+/* Wait until \p group committed every partition of \p topic to its end;
+ * else fail with the offsets seen and the worker's log. */
+static void wait_committed(const char *group, const char *topic, int n,
+                           int timeout_ms, const char *logp)
+{
+        int64_t end[8], com[8];
+        char saw[256] = "";
+        size_t len = 0;
+
+        cr_assert(n <= 8);
+        if (it_wait_committed_to_end(group, topic, n, timeout_ms))
+                return;
+        it_log_end(topic, n, end);
+        it_committed(group, topic, n, com);
+        for (int i = 0; i < n && len < sizeof(saw); i++)
+                len += (size_t)snprintf(saw + len, sizeof(saw) - len,
+                                        " p%d committed %lld of end %lld", i,
+                                        (long long)com[i], (long long)end[i]);
+        cr_assert_fail("waited %d ms for group %s to commit %s to the end:%s "
+                       "(log %s)",
+                       timeout_ms, group, topic, saw, logp);
+}
+
+/* The worker's log \p path holds \p needle (a wait_for condition). */
+typedef struct log_want_s {
+        const char *path, *needle;
+} log_want_t;
+
+static int log_has(void *arg, char *saw, size_t saw_size)
+{
+        static char buf[1 << 16];
+        const log_want_t *w = arg;
+        FILE *f = fopen(w->path, "r");
+        size_t n = 0;
+
+        if (f) {
+                n = fread(buf, 1, sizeof(buf) - 1, f);
+                fclose(f);
+        }
+        buf[n] = '\0';
+        snprintf(saw, saw_size, "no '%s' in %s (%zu bytes)", w->needle, w->path,
+                 n);
+        return strstr(buf, w->needle) != NULL;
+}
+
+static void wait_log(const char *path, const char *needle, int timeout_ms)
+{
+        log_want_t w = {path, needle};
+
+        wait_for(log_has, &w, timeout_ms, needle);
+}
+
+static int metrics_settled(void *arg, char *saw, size_t saw_size)
 {
         static char body[1 << 16];
         uint16_t port = *(uint16_t *)arg;
+        long code = it_http_get(port, "/metrics", body, sizeof(body));
+        double in_flight = it_metric(body, "hookbridge_in_flight_messages");
+        double assigned = it_metric(body, "hookbridge_assigned_partitions");
+        double consumed = it_metric(body, "hookbridge_events_consumed_total");
 
-        return it_http_get(port, "/metrics", body, sizeof(body)) == 200 &&
-               it_metric(body, "hookbridge_in_flight_messages") == 0 &&
-               it_metric(body, "hookbridge_assigned_partitions") == 2 &&
-               it_metric(body, "hookbridge_events_consumed_total") == 150;
+        snprintf(saw, saw_size,
+                 "/metrics %ld: in_flight %g (want 0), assigned %g (want 2), "
+                 "consumed %g (want 150)",
+                 code, in_flight, assigned, consumed);
+        return code == 200 && in_flight == 0 && assigned == 2 &&
+               consumed == 150;
 }
 
-Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 120)
+Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 240)
 {
         static char body[1 << 16];
         char topic[96], group[96], cfg[256], logp[300], series[256];
@@ -139,9 +202,8 @@ Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 120)
         produce(topic, "n", 6, 50);  /* NPS Score: a and b */
         snprintf(logp, sizeof(logp), "%s.log", cfg);
         pid = it_spawn_worker(cfg, logp);
-        cr_assert(it_wait_committed_to_end(group, topic, 2, 60000),
-                  "not committed (log %s)", logp);
-        wait_for(metrics_settled, &admin, 10000, "metrics settle");
+        wait_committed(group, topic, 2, 60000, logp);
+        wait_for(metrics_settled, &admin, 30000, "metrics settle");
 
         cr_assert_eq(it_http_get(admin, "/metrics", body, sizeof(body)), 200);
         cr_assert_eq(it_metric(body, "hookbridge_deliveries_total{webhook="
@@ -186,16 +248,21 @@ Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 120)
         cr_assert_null(strstr(body, "/a\""));
 
         st = it_stop_worker(pid, SIGTERM, 30000);
-        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "worker stop: status %d (log %s)", st, logp);
         rx_stop(rx);
 }
 
-static int a_got(void *arg)
+static int a_got(void *arg, char *saw, size_t saw_size)
 {
-        return seen_ok(0) >= *(int *)arg;
+        int ok = seen_ok(0);
+
+        snprintf(saw, saw_size, "%d of %d deliveries to a answered 2xx", ok,
+                 *(int *)arg);
+        return ok >= *(int *)arg;
 }
 
-Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
+Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 240)
 {
         char topic[96], group[96], cfg[256], logp[300], text[4096];
         uint16_t admin = it_free_port();
@@ -216,7 +283,7 @@ Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
         produce(topic, "c1", 4, 10); /* Checklist Completed: not a, yet */
         want = 10;
         wait_for(a_got, &want, 30000, "first flows");
-        cr_assert(it_wait_committed_to_end(group, topic, 1, 30000));
+        wait_committed(group, topic, 1, 30000, logp);
         cr_assert_eq(seen_ok(0), 10);
 
         /* A broken file is rejected; the worker keeps going. */
@@ -227,8 +294,11 @@ Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
         fputs("webhooks = ( oops", f);
         fclose(f);
         kill(pid, SIGHUP);
-        usleep(500 * 1000);
-        cr_assert_eq(kill(pid, 0), 0, "worker died on a bad reload");
+        /* handled before the good file comes (two SIGHUPs pending at
+         * once would be one) */
+        wait_log(logp, "reload rejected", 30000);
+        cr_assert_eq(waitpid(pid, &st, WNOHANG), 0,
+                     "worker died on a bad reload (log %s)", logp);
 
         /* The good file, now with every type: checklists arrive.
          * config() writes a new temp file: move it over the watched one. */
@@ -239,17 +309,38 @@ Test(operate, sighup_reloads_webhooks_and_rejects_a_bad_file, .timeout = 120)
                 cr_assert_eq(rename(fresh, cfg), 0);
         }
         kill(pid, SIGHUP);
-        usleep(500 * 1000);
+        /* applied before the checklists are produced: else the old
+         * webhooks could take them */
+        wait_log(logp, "configuration reloaded", 30000);
         produce(topic, "c2", 4, 10);
         want = 20;
         wait_for(a_got, &want, 30000, "checklists after reload");
-        cr_assert(it_wait_committed_to_end(group, topic, 1, 30000));
+        wait_committed(group, topic, 1, 30000, logp);
         st = it_stop_worker(pid, SIGTERM, 30000);
-        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "worker stop: status %d (log %s)", st, logp);
         rx_stop(rx);
 }
 
-Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
+/* /metrics shows webhook a disabled and every event dead-lettered. */
+static int gone_settled(void *arg, char *saw, size_t saw_size)
+{
+        static char body[1 << 16];
+        uint16_t port = *(uint16_t *)arg;
+        long code = it_http_get(port, "/metrics", body, sizeof(body));
+        double disabled =
+                it_metric(body, "hookbridge_webhook_disabled{webhook=\"a\"}");
+        double dlq = it_metric(body, "hookbridge_dead_letter_writes_total{"
+                                     "result=\"ok\"}");
+
+        snprintf(saw, saw_size,
+                 "/metrics %ld: disabled{a} %g (want 1), dead-letter "
+                 "writes ok %g (want 20)",
+                 code, disabled, dlq);
+        return code == 200 && disabled == 1 && dlq == 20;
+}
+
+Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 240)
 {
         static char body[1 << 16];
         char topic[96], group[96], dlq[96], cfg[256], logp[300], extra[256];
@@ -271,9 +362,11 @@ Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
         snprintf(logp, sizeof(logp), "%s.log", cfg);
         pid = it_spawn_worker(cfg, logp);
         /* Disabled: holds nothing back, so everything gets committed. */
-        cr_assert(it_wait_committed_to_end(group, topic, 1, 60000),
-                  "not committed (log %s)", logp);
-        usleep(1200 * 1000); /* a gauge refresh */
+        wait_committed(group, topic, 1, 60000, logp);
+        /* the gauges refresh every second or so */
+        wait_for(gone_settled, &admin, 30000,
+                 "webhook a disabled, 20 "
+                 "dead letters");
         cr_assert_eq(it_http_get(admin, "/metrics", body, sizeof(body)), 200);
         cr_assert_eq(it_metric(body, "hookbridge_webhook_disabled{webhook="
                                      "\"a\"}"),
@@ -293,7 +386,8 @@ Test(operate, gone_410_disables_the_webhook_loudly, .timeout = 120)
                                      "result=\"ok\"}"),
                      "%s", body);
         st = it_stop_worker(pid, SIGTERM, 30000);
-        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "worker stop: status %d (log %s)", st, logp);
         {
                 char cmd[512];
                 snprintf(cmd, sizeof(cmd),
@@ -348,18 +442,20 @@ static int get_with_host(uint16_t port, const char *path, const char *host)
         return code;
 }
 
-static int healthz_answers(void *arg)
+static int healthz_answers(void *arg, char *saw, size_t saw_size)
 {
         char body[64];
+        long code =
+                it_http_get(*(uint16_t *)arg, "/healthz", body, sizeof(body));
 
-        return it_http_get(*(uint16_t *)arg, "/healthz", body, sizeof(body)) ==
-               200;
+        snprintf(saw, saw_size, "/healthz answered %ld (0: no answer)", code);
+        return code == 200;
 }
 
 /* Without a token: a listener beyond loopback is refused (FILE:LINE)
  * unless admin.allow_open, which warns; and only a Host naming loopback
  * or the listener is answered (DNS rebinding). */
-Test(operate, admin_without_token_open_listener_and_host_check, .timeout = 120)
+Test(operate, admin_without_token_open_listener_and_host_check, .timeout = 240)
 {
         char topic[96], group[96], cfg[256], logp[300], admin[128];
         char text[8192];
@@ -388,7 +484,9 @@ Test(operate, admin_without_token_open_listener_and_host_check, .timeout = 120)
         if (st == -1)
                 it_stop_worker(pid, SIGKILL, 5000);
         cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
-                  "the worker started with an open admin listener");
+                  "the worker started with an open admin listener (status "
+                  "%d after 20 s, log %s)",
+                  st, logp);
         f = fopen(logp, "r");
         cr_assert_not_null(f);
         n = fread(text, 1, sizeof(text) - 1, f);
@@ -425,5 +523,6 @@ Test(operate, admin_without_token_open_listener_and_host_check, .timeout = 120)
         cr_expect_eq(get_with_host(port, "/readyz", admin), 421);
         cr_expect_eq(get_with_host(port, "/healthz", admin), 200);
         st = it_stop_worker(pid, SIGTERM, 30000);
-        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "worker stop: status %d (log %s)", st, logp);
 }
