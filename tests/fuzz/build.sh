@@ -50,8 +50,11 @@ declare -A needs=(
                        producers/wh_endpoint.c
                        producers/wh_sign.c producers/wh_guard.c
                        $transform"
+        [fuzz_hook]="worker/wk_hook.c worker/wk_seal.c config/*.c
+                     common/hb_sched.c common/hb_base64.c $transform"
 )
-harnesses=(fuzz_transform fuzz_url fuzz_retry_after fuzz_sign fuzz_config)
+harnesses=(fuzz_transform fuzz_url fuzz_retry_after fuzz_sign fuzz_config
+           fuzz_hook)
 
 mkdir -p "$out/obj"
 # Compile a source to an object when it is newer than the object.

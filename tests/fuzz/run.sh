@@ -17,7 +17,7 @@ root=$PWD
 secs=${1:-10}
 shift || true
 out=${HB_FUZZ_BUILD:-$root/build-fuzz}
-all=(fuzz_transform fuzz_url fuzz_retry_after fuzz_sign fuzz_config)
+all=(fuzz_transform fuzz_url fuzz_retry_after fuzz_sign fuzz_config fuzz_hook)
 if [ $# -gt 0 ]; then
         harnesses=("$@")
 else

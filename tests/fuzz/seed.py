@@ -295,3 +295,21 @@ cfgs = {
 }
 for k, v in cfgs.items():
     put("fuzz_config", "seed-" + k, v)
+
+# --- fuzz_hook: webhooks as JSON (the store's records) -------------------
+hook = {"format": 1, "app_token": "NX-acme", "name": "crm",
+        "url": "https://example.com/hook", "enabled": True,
+        "events": [{"type": "flows.completed", "enabled": True},
+                   {"type": "nps.score", "enabled": False}, "trial.started"],
+        "user_properties": ["plan", "role"], "company_properties": ["tier"],
+        "signature": "standard", "headers": ["X-Team: growth"],
+        "rate_limit": 5}
+put("fuzz_hook", "seed-full", compact(hook))
+put("fuzz_hook", "seed-minimal", compact({"format": 1, "app_token": "a",
+                                          "name": "n", "url": "http://h/",
+                                          "events": ["*"]}))
+put("fuzz_hook", "seed-bad-fields",
+    compact(dict(hook, colour=1, name="", url="ftp://x", events=[],
+                 headers=["Content-Type: x", "NoColon"],
+                 secret_sealed="v1.AAAA", signature="userpilot")))
+put("fuzz_hook", "seed-sealed", "v1.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd")
