@@ -505,6 +505,25 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                reason);
 }
 
+/* librdkafka's cgrp debug lines, which tell the join state
+ * (consumer_log_cb), on top of whatever debug kafka.properties asks for;
+ * they are logged at debug level only. @returns -1 on failure. */
+static int debug_cgrp(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+{
+        char have[512], want[560];
+        size_t n = sizeof(have);
+
+        if (rd_kafka_conf_get(conf, "debug", have, &n) != RD_KAFKA_CONF_OK)
+                have[0] = '\0';
+        if (strstr(have, "cgrp") || strstr(have, "all"))
+                return 0;
+        snprintf(want, sizeof(want), "%s%scgrp", have, *have ? "," : "");
+        if (rd_kafka_conf_set(conf, "debug", want, errstr, errstr_size) !=
+            RD_KAFKA_CONF_OK)
+                return -1;
+        return 0;
+}
+
 /* The handle and its settings, shared by the group and ranges modes. */
 static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
                                       int wake_fd, char *errstr,
@@ -526,9 +545,6 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
                  * throughput; 8 MB (~18k events of 450 bytes) keeps peak
                  * RSS near 40 MiB. */
                 {"queued.max.messages.kbytes", "8192"},
-                /* the group's join state changes, for consumer_log_cb
-                 * (logged at debug level only) */
-                {"debug", "cgrp"},
         };
         /* ... and what the commit protocol needs (set last, so it wins). */
         const hb_kconf_kv_t fixed[] = {
@@ -559,6 +575,8 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
 
         if (hb_kconf_apply(conf, &set, k->prop_names, k->prop_values,
                            k->prop_count, errstr, errstr_size) == -1)
+                goto err;
+        if (debug_cgrp(conf, errstr, errstr_size) == -1)
                 goto err;
         rd_kafka_conf_set_opaque(conf, c);
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
