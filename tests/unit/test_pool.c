@@ -63,6 +63,7 @@ typedef struct srv_s {
         size_t body_len;
         /* the webhook-id of every request, in arrival order */
         char seen[256][16];
+        double seen_at[256]; /* ... and when each came (CLOCK_MONOTONIC) */
         int nseen;
 } srv_t;
 
@@ -110,9 +111,15 @@ static void srv_record(const rx_request_t *req, void *opaque)
         pthread_mutex_lock(&s->mu);
         s->requests++;
         copy_hdr(req, "webhook-id", s->id, sizeof(s->id));
-        if (s->nseen < 256)
+        if (s->nseen < 256) {
+                struct timespec now;
+
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                s->seen_at[s->nseen] =
+                        (double)now.tv_sec + (double)now.tv_nsec / 1e9;
                 snprintf(s->seen[s->nseen++], sizeof(s->seen[0]), "%.15s",
                          s->id);
+        }
         copy_hdr(req, "webhook-timestamp", s->ts, sizeof(s->ts));
         copy_hdr(req, "webhook-signature", s->sig, sizeof(s->sig));
         copy_hdr(req, "X-Signature", s->xsig, sizeof(s->xsig));
@@ -1356,7 +1363,7 @@ Test(policy, endpoints_take_turns_for_the_slots, .timeout = 60)
         srv_stop(s);
 }
 
-Test(policy, circuit_opens_waits_and_probes_once, .timeout = 30)
+Test(policy, circuit_opens_waits_and_probes_once, .timeout = 120)
 {
         /* four failures, then the receiver is back */
         static const step_t steps[] = {{500}, {500}, {500}, {500}, {200}};
@@ -1369,7 +1376,7 @@ Test(policy, circuit_opens_waits_and_probes_once, .timeout = 30)
         wh_endpoint_t *ep;
         attempts_t at = {0};
         outcome_t o[5];
-        double t;
+        double t, opened_after = 0;
         int total = 0;
 
         wh.retry.initial_ms = 10;
@@ -1382,29 +1389,52 @@ Test(policy, circuit_opens_waits_and_probes_once, .timeout = 30)
                 cr_assert_eq(wh_pool_submit(p, ep, "cb", BODY, strlen(BODY), 0,
                                             on_done, &o[i]),
                              0);
-        /* three failed attempts in a row open it */
-        t = now_s() + 3;
-        while (wh_pool_circuit(p, ep) != 2 && now_s() < t)
+        /* three failed attempts in a row open it; opened_after is a time
+         * before the run that opened it (the pool's clock is the same) */
+        t = now_s() + 30;
+        while (wh_pool_circuit(p, ep) != 2 && now_s() < t) {
+                opened_after = now_s();
                 cr_assert_geq(wh_pool_run(p, 10, -1), 0);
+        }
         cr_assert_eq(wh_pool_circuit(p, ep), 2);
         cr_expect_eq(srv_requests(s), 3);
         cr_expect_eq(at.n, 3);
-        /* open: nothing reaches the receiver, nothing fails */
-        drive_for(p, 350);
-        cr_expect_eq(srv_requests(s), 3);
-        cr_expect_eq(count_called(o, 5), 0);
-        cr_expect_eq(wh_pool_running(p), 0);
-        /* then one probe, which fails: open again, one request more */
-        t = now_s() + 3;
-        while (srv_requests(s) < 4 && now_s() < t)
+        /* open: nothing reaches the receiver, nothing fails, however
+         * slowly it is watched (after each run that leaves it open: the
+         * probe leaves it half-open until its answer) */
+        t = now_s() + 30;
+        while (srv_requests(s) < 4 && now_s() < t) {
+                if (wh_pool_circuit(p, ep) == 2) {
+                        cr_expect_eq(count_called(o, 5), 0);
+                        cr_expect_eq(wh_pool_running(p), 0);
+                }
                 cr_assert_geq(wh_pool_run(p, 10, -1), 0);
-        cr_expect_eq(srv_requests(s), 4);
-        drive_for(p, 100);
-        cr_expect_eq(wh_pool_circuit(p, ep), 2);
-        drive_for(p, 250);
-        cr_expect_eq(srv_requests(s), 4);
+        }
+        /* then one probe, no earlier than open_ms after the opening,
+         * which fails: open again (for open_ms from its answer, which
+         * came after the request: the next probe no earlier than open_ms
+         * after it), one request more */
+        cr_assert_eq(srv_requests(s), 4);
+        cr_expect_geq(s->seen_at[3] - opened_after, 0.499,
+                      "the first probe came %.3f s after the opening",
+                      s->seen_at[3] - opened_after);
+        t = now_s() + 30;
+        while (at.n < 4 && now_s() < t)
+                cr_assert_geq(wh_pool_run(p, 10, -1), 0);
+        cr_assert_eq(at.n, 4);
+        cr_expect(wh_pool_circuit(p, ep) == 2 || now_s() - s->seen_at[3] >= 0.5,
+                  "the failed probe did not open it again");
+        while (srv_requests(s) < 5 && now_s() < t) {
+                if (wh_pool_circuit(p, ep) == 2)
+                        cr_expect_eq(count_called(o, 5), 0);
+                cr_assert_geq(wh_pool_run(p, 10, -1), 0);
+        }
+        cr_assert_geq(srv_requests(s), 5);
+        cr_expect_geq(s->seen_at[4] - s->seen_at[3], 0.499,
+                      "the second probe came %.3f s after the first",
+                      s->seen_at[4] - s->seen_at[3]);
         /* the next probe succeeds: closed, everything goes out */
-        drive_until(p, o, 5, 5000);
+        drive_until(p, o, 5, 30000);
         cr_expect_eq(wh_pool_circuit(p, ep), 0);
         for (int i = 0; i < 5; i++) {
                 cr_expect_eq(o[i].outcome, WH_OUT_OK, "delivery %d", i);
