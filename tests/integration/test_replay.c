@@ -599,6 +599,29 @@ Test(replay, empty_windows_and_bad_arguments, .timeout = 60)
         teardown_fixture(&f);
 }
 
+/* @returns 1 once the file \p path holds \p needle, 0 after \p timeout_ms. */
+static int log_within(const char *path, const char *needle, int timeout_ms)
+{
+        static char buf[1 << 16];
+        int64_t deadline = it_now_ms() + timeout_ms;
+
+        for (;;) {
+                FILE *f = fopen(path, "r");
+                size_t n = 0;
+
+                if (f) {
+                        n = fread(buf, 1, sizeof(buf) - 1, f);
+                        fclose(f);
+                }
+                buf[n] = '\0';
+                if (strstr(buf, needle))
+                        return 1;
+                if (it_now_ms() > deadline)
+                        return 0;
+                usleep(20 * 1000);
+        }
+}
+
 Test(replay, second_signal_abandons_in_flight_and_they_come_again,
      .timeout = 60)
 {
@@ -632,7 +655,11 @@ Test(replay, second_signal_abandons_in_flight_and_they_come_again,
         /* The first signal drains (would wait for the hung requests), the
          * second abandons them at once. */
         kill(pid, SIGINT);
-        usleep(300 * 1000);
+        /* handled (it drains) before the second: two SIGINTs pending at
+         * once would be one */
+        cr_assert(log_within(logpath, "stopping: draining", 30000),
+                  "no 'stopping: draining' 30 s after SIGINT (log: %s)",
+                  logpath);
         t0 = it_now_ms();
         kill(pid, SIGINT);
         rc = wait_hb(pid, 10000);
