@@ -706,6 +706,9 @@ static void do_reload(wk_worker_t *w)
                 w->hooks->cfg = NULL; /* kept: see start_cfg */
         hooks_free(w->hooks);
         w->hooks = h;
+        /* /status names the webhooks: refreshed at the next publish, not
+         * up to a second later */
+        w->status.next_refresh_ms = 0;
 }
 
 /* A revoke is pending: let the in-flight work of its partitions finish,
