@@ -368,9 +368,7 @@ pid_t fx_spawn(fx_t *f)
         if (pid == 0) {
                 int fd;
                 /* dies with the test, should an assertion end it first */
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
-                        _exit(127);
+                it_child_dies_with(parent, SIGKILL);
                 close_inherited();
                 fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
                 if (fd >= 0) {
@@ -1245,9 +1243,7 @@ void fx_broker_resume(const char *state)
         if (pid == 0) {
                 int fd;
                 /* stopped with the test, should an assertion end it */
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                if (getppid() != parent)
-                        _exit(127);
+                it_child_dies_with(parent, SIGTERM);
                 close_inherited();
                 fd = open("/dev/null", O_RDONLY);
                 if (fd >= 0) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -232,13 +233,21 @@ const char *it_hookbridge(void)
         return bin && *bin ? bin : HB_BINARY_DIR "/hookbridge";
 }
 
+void it_child_dies_with(pid_t parent, int sig)
+{
+        prctl(PR_SET_PDEATHSIG, sig);
+        if (getppid() != parent)
+                _exit(127);
+}
+
 pid_t it_spawn_worker(const char *cfg_path, const char *log_path)
 {
         const char *bin = it_hookbridge();
-        pid_t pid = fork();
+        pid_t parent = getpid(), pid = fork();
 
         cr_assert(pid >= 0, "fork failed");
         if (pid == 0) {
+                it_child_dies_with(parent, SIGKILL);
                 int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
                 if (fd >= 0) {
                         dup2(fd, STDERR_FILENO);

@@ -54,6 +54,15 @@ void it_write_temp(const char *text, char *path, size_t path_size);
  *  build's. */
 const char *it_hookbridge(void);
 
+/**
+ * @brief In a child between fork() and exec(): have the kernel send it
+ *        \p sig when the test process \p parent (getpid() before the
+ *        fork) ends, so that a test ended by an assertion or Criterion's
+ *        time-out leaves no hookbridge (or broker) running; a child whose
+ *        parent is already gone exits at once.
+ */
+void it_child_dies_with(pid_t parent, int sig);
+
 /** @brief Start it_hookbridge() `run -c CFG`, stderr to \p log_path. */
 pid_t it_spawn_worker(const char *cfg_path, const char *log_path);
 

@@ -38,7 +38,7 @@ static int run_hb(const char *const *args, char *out, size_t out_size,
         const char *argv[32] = {"hookbridge"};
         int64_t deadline = it_now_ms() + timeout_ms;
         ssize_t n;
-        pid_t pid;
+        pid_t parent = getpid(), pid;
 
         cr_assert(ofd >= 0 && efd >= 0);
         for (int i = 0; args[i]; i++) {
@@ -48,6 +48,7 @@ static int run_hb(const char *const *args, char *out, size_t out_size,
         pid = fork();
         cr_assert(pid >= 0);
         if (pid == 0) {
+                it_child_dies_with(parent, SIGKILL);
                 dup2(ofd, STDOUT_FILENO);
                 dup2(efd, STDERR_FILENO);
                 execv(HB_BINARY_DIR "/hookbridge", (char *const *)argv);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -525,4 +526,44 @@ Test(operate, admin_without_token_open_listener_and_host_check, .timeout = 240)
         st = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "worker stop: status %d (log %s)", st, logp);
+}
+
+/* A test ended early (an assertion, Criterion's time-out) must not leave
+ * the worker it started running: it_spawn_worker()'s child dies with the
+ * process that started it. Before it_child_dies_with(), the orphan kept
+ * running (and consuming) until the machine was rebooted. */
+Test(operate, a_worker_dies_with_the_test_that_started_it, .timeout = 30)
+{
+        char script[64] = "/tmp/hb-orphan-XXXXXX";
+        int fd = mkstemp(script), pfd[2];
+        pid_t middle, worker = 0;
+        int64_t deadline;
+        int status;
+
+        cr_assert(fd >= 0);
+        cr_assert(dprintf(fd, "#!/bin/sh\nexec sleep 30\n") > 0);
+        close(fd);
+        cr_assert(chmod(script, 0700) == 0);
+        cr_assert(pipe(pfd) == 0);
+        middle = fork(); /* stands for the test process */
+        cr_assert(middle >= 0);
+        if (middle == 0) {
+                pid_t p;
+                setenv("HB_TEST_HOOKBRIDGE", script, 1);
+                p = it_spawn_worker("/dev/null", "/dev/null");
+                if (write(pfd[1], &p, sizeof(p)) != sizeof(p))
+                        _exit(1);
+                _exit(0); /* the "test" ends, its worker still running */
+        }
+        close(pfd[1]);
+        cr_assert(read(pfd[0], &worker, sizeof(worker)) == sizeof(worker));
+        close(pfd[0]);
+        cr_assert(waitpid(middle, &status, 0) == middle);
+        deadline = it_now_ms() + 5000;
+        while (kill(worker, 0) == 0 && it_now_ms() < deadline)
+                usleep(20 * 1000);
+        unlink(script);
+        cr_assert(kill(worker, 0) == -1,
+                  "worker %d outlived the process that started it",
+                  (int)worker);
 }

@@ -132,7 +132,7 @@ static uint64_t dlt_total(const char *dlt)
 static pid_t spawn_hb(const char *const *args, const char *out_path)
 {
         const char *argv[32] = {"hookbridge"};
-        pid_t pid;
+        pid_t parent = getpid(), pid;
 
         for (int i = 0; args[i]; i++) {
                 cr_assert(i < 30);
@@ -141,6 +141,7 @@ static pid_t spawn_hb(const char *const *args, const char *out_path)
         pid = fork();
         cr_assert(pid >= 0);
         if (pid == 0) {
+                it_child_dies_with(parent, SIGKILL);
                 int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
                 if (fd >= 0) {
                         dup2(fd, STDOUT_FILENO);

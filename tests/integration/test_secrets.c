@@ -196,13 +196,14 @@ static char tmpdir[] = "/tmp/hb-secrets-XXXXXX";
 static pid_t spawn(const char *tag, const char *in_path, char *const argv[])
 {
         char o[256], e[256];
-        pid_t pid;
+        pid_t parent = getpid(), pid;
 
         snprintf(o, sizeof(o), "%s/%s.out", tmpdir, tag);
         snprintf(e, sizeof(e), "%s/%s.err", tmpdir, tag);
         pid = fork();
         cr_assert(pid >= 0, "fork failed");
         if (pid == 0) {
+                it_child_dies_with(parent, SIGKILL);
                 int fi = open(in_path ? in_path : "/dev/null", O_RDONLY);
                 int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600);
                 int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
