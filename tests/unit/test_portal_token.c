@@ -80,7 +80,7 @@ Test(portal_token, another_key_refuses_it)
 
 Test(portal_token, every_changed_character_is_refused)
 {
-        char tok[WK_PORTAL_TOKEN_MAX], bad[WK_PORTAL_TOKEN_MAX],
+        char tok[WK_PORTAL_TOKEN_MAX], bad[WK_PORTAL_TOKEN_MAX + 1],
                 app[CFG_APP_TOKEN_MAX + 1], err[128];
         const char *alphabet = "Ab0-_";
         size_t n, refused = 0, tries = 0;
