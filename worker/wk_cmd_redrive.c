@@ -74,8 +74,7 @@ typedef struct redrive_s {
         wk_window_t win;
         const char **reasons; /* owned copies */
         size_t reason_count;
-        int dry_run;
-        double rate;
+        wk_window_args_t args; /* -c, --rate, --dry-run */
         wk_redrive_stats_t st;
 } redrive_t;
 
@@ -92,40 +91,23 @@ static int parse_args(int argc, char **argv, redrive_t *rd, const char **path,
                       int *code)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"from", required_argument, NULL, 'f'},
-                {"to", required_argument, NULL, 't'},
-                {"webhook", required_argument, NULL, 'w'},
-                {"app", required_argument, NULL, 'a'},
+                WK_WINDOW_LONGOPTS,
                 {"reason", required_argument, NULL, 'R'},
-                {"rate", required_argument, NULL, 'r'},
-                {"dry-run", no_argument, NULL, 'n'},
-                {"state", required_argument, NULL, 's'},
-                {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        int o;
+        int o, r;
 
         *code = WK_EXIT_USAGE;
         optind = 1;
         while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+                r = wk_window_opt(&rd->win, &rd->args, o, optarg, code);
+                if (r == -1)
+                        return -1;
+                if (r)
+                        continue;
                 switch (o) {
-                case 'c':
-                        *path = optarg;
-                        break;
-                case 'f':
-                        rd->win.from_arg = optarg;
-                        break;
-                case 't':
-                        rd->win.to_arg = optarg;
-                        break;
-                case 'w':
                 case 'R':
-                        if (o == 'w' && !*optarg) {
-                                fputs("--webhook: an empty name\n", stderr);
-                                return -1;
-                        }
-                        if (o == 'R' && !known_reason(optarg)) {
+                        if (!known_reason(optarg)) {
                                 fprintf(stderr,
                                         "--reason: '%s' is not a dead-letter "
                                         "reason (exhausted, permanent, gone, "
@@ -133,35 +115,12 @@ static int parse_args(int argc, char **argv, redrive_t *rd, const char **path,
                                         optarg);
                                 return -1;
                         }
-                        if (wk_window_add(o == 'w' ? &rd->win.webhooks
-                                                   : &rd->reasons,
-                                          o == 'w' ? &rd->win.webhook_count
-                                                   : &rd->reason_count,
+                        if (wk_window_add(&rd->reasons, &rd->reason_count,
                                           optarg) == -1) {
                                 fputs("out of memory\n", stderr);
                                 *code = 1;
                                 return -1;
                         }
-                        break;
-                case 'a':
-                        if (!cfg_app_token_ok(optarg)) {
-                                fprintf(stderr,
-                                        "--app: '%s' is not an app_token (1 "
-                                        "to %d of A-Z a-z 0-9 - . _ ~)\n",
-                                        optarg, CFG_APP_TOKEN_MAX);
-                                return -1;
-                        }
-                        rd->win.app = optarg;
-                        break;
-                case 'r':
-                        if (wk_window_rate_arg(optarg, &rd->rate) == -1)
-                                return -1;
-                        break;
-                case 'n':
-                        rd->dry_run = 1;
-                        break;
-                case 's':
-                        rd->win.state_path = optarg;
                         break;
                 case 'h':
                         fputs(usage, stdout);
@@ -172,20 +131,10 @@ static int parse_args(int argc, char **argv, redrive_t *rd, const char **path,
                         return -1;
                 }
         }
-        if (!*path || optind < argc) {
-                if (optind < argc)
-                        fprintf(stderr, "unexpected argument '%s'\n%s",
-                                argv[optind], usage);
-                else
-                        fprintf(stderr, "missing -c FILE\n%s", usage);
+        if (wk_window_args_check(&rd->win, &rd->args, argc, argv, "sends",
+                                 usage) == -1)
                 return -1;
-        }
-        if (rd->dry_run && rd->win.state_path) {
-                fputs("--dry-run sends nothing, so there is nothing to "
-                      "resume: leave out --state\n",
-                      stderr);
-                return -1;
-        }
+        *path = rd->args.path;
         return 0;
 }
 
@@ -274,7 +223,7 @@ static void announce(redrive_t *rd)
                rd->win.n, (unsigned long long)window, (unsigned long long)todo,
                rd->win.webhook_count ? hooks : "all",
                rd->win.app ? rd->win.app : "all",
-               rd->reason_count ? why : "all", rd->rate, rd->dry_run,
+               rd->reason_count ? why : "all", rd->args.rate, rd->args.dry_run,
                rd->win.state_path ? rd->win.state_path : "-");
 }
 
@@ -291,7 +240,7 @@ static void summary(redrive_t *rd, int outcome, double secs)
         char a[64], b[64];
 
         wk_window_totals(&rd->win, &window, NULL, &left);
-        printf("redrive%s %s: %s .. %s\n", rd->dry_run ? " (dry run)" : "",
+        printf("redrive%s %s: %s .. %s\n", rd->args.dry_run ? " (dry run)" : "",
                outcome == 0   ? "done"
                : outcome == 1 ? "failed"
                               : "interrupted",
@@ -304,7 +253,7 @@ static void summary(redrive_t *rd, int outcome, double secs)
                (unsigned long long)left);
         line("read", st->read, NULL);
         line("selected", st->selected, NULL);
-        if (rd->dry_run) {
+        if (rd->args.dry_run) {
                 line("would send", st->sendable, NULL);
         } else {
                 line("delivered", st->delivered, NULL);
@@ -353,8 +302,8 @@ static int run_worker(redrive_t *rd, cfg_t **cfg)
         };
         wk_worker_opts_t opts = {
                 .redrive = &sel,
-                .rate = rd->rate,
-                .dry_run = rd->dry_run,
+                .rate = rd->args.rate,
+                .dry_run = rd->args.dry_run,
                 .no_admin = 1,
         };
         wk_stats_t st;

@@ -61,8 +61,7 @@ static const char usage[] =
 /* The command line's replay: its window and what it does over it. */
 typedef struct replay_s {
         wk_window_t win;
-        double rate;
-        int dry_run;
+        wk_window_args_t args; /* -c, --rate, --dry-run */
 } replay_t;
 
 static void summary(replay_t *rp, const wk_stats_t *st, int outcome,
@@ -83,7 +82,7 @@ static void summary(replay_t *rp, const wk_stats_t *st, int outcome,
         printf("  %-15s %llu in %zu partition(s), %llu left\n", "window",
                (unsigned long long)window, win->n, (unsigned long long)left);
         printf("  %-15s %llu\n", "consumed", (unsigned long long)st->consumed);
-        if (!rp->dry_run) {
+        if (!rp->args.dry_run) {
                 printf("  %-15s %llu\n", "delivered",
                        (unsigned long long)st->deliveries_ok);
                 printf("  %-15s %llu\n", "dead-lettered",
@@ -113,64 +112,28 @@ static int parse_args(int argc, char **argv, replay_t *rp, const char **path,
                       int *code)
 {
         static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"from", required_argument, NULL, 'f'},
-                {"to", required_argument, NULL, 't'},
+                WK_WINDOW_LONGOPTS,
                 {"topic", required_argument, NULL, 'T'},
-                {"webhook", required_argument, NULL, 'w'},
-                {"app", required_argument, NULL, 'a'},
-                {"rate", required_argument, NULL, 'r'},
-                {"dry-run", no_argument, NULL, 'n'},
-                {"state", required_argument, NULL, 's'},
-                {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        int o;
+        int o, r;
 
         *code = WK_EXIT_USAGE;
         optind = 1;
         while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+                r = wk_window_opt(&rp->win, &rp->args, o, optarg, code);
+                if (r == -1)
+                        return -1;
+                if (r)
+                        continue;
                 switch (o) {
-                case 'c':
-                        *path = optarg;
-                        break;
-                case 'f':
-                        rp->win.from_arg = optarg;
-                        break;
-                case 't':
-                        rp->win.to_arg = optarg;
-                        break;
                 case 'T':
-                case 'w':
-                        if (wk_window_add(o == 'T' ? &rp->win.topics
-                                                   : &rp->win.webhooks,
-                                          o == 'T' ? &rp->win.topic_count
-                                                   : &rp->win.webhook_count,
+                        if (wk_window_add(&rp->win.topics, &rp->win.topic_count,
                                           optarg) == -1) {
                                 fputs("out of memory\n", stderr);
                                 *code = 1;
                                 return -1;
                         }
-                        break;
-                case 'r':
-                        if (wk_window_rate_arg(optarg, &rp->rate) == -1)
-                                return -1;
-                        break;
-                case 'a':
-                        if (!cfg_app_token_ok(optarg)) {
-                                fprintf(stderr,
-                                        "--app: not an app_token (1 to %d "
-                                        "of A-Z a-z 0-9 - . _ ~)\n",
-                                        CFG_APP_TOKEN_MAX);
-                                return -1;
-                        }
-                        rp->win.app = optarg;
-                        break;
-                case 'n':
-                        rp->dry_run = 1;
-                        break;
-                case 's':
-                        rp->win.state_path = optarg;
                         break;
                 case 'h':
                         fputs(usage, stdout);
@@ -181,20 +144,14 @@ static int parse_args(int argc, char **argv, replay_t *rp, const char **path,
                         return -1;
                 }
         }
-        if (!*path || !rp->win.from_arg || optind < argc) {
-                fprintf(stderr, "%s%s",
-                        optind < argc ? "unexpected argument\n"
-                        : !*path      ? "missing -c FILE\n"
-                                      : "missing --from TIME\n",
-                        usage);
+        if (wk_window_args_check(&rp->win, &rp->args, argc, argv, "delivers",
+                                 usage) == -1)
+                return -1;
+        if (!rp->win.from_arg) {
+                fprintf(stderr, "missing --from TIME\n%s", usage);
                 return -1;
         }
-        if (rp->dry_run && rp->win.state_path) {
-                fputs("--dry-run delivers nothing, so there is nothing to "
-                      "resume: leave out --state\n",
-                      stderr);
-                return -1;
-        }
+        *path = rp->args.path;
         return 0;
 }
 
@@ -270,8 +227,8 @@ static void announce(replay_t *rp)
                                   : "log-end",
                rp->win.n, (unsigned long long)window, (unsigned long long)todo,
                rp->win.webhook_count ? hooks : "all-enabled",
-               rp->win.app ? rp->win.app : "all", rp->rate, rp->dry_run,
-               rp->win.state_path ? rp->win.state_path : "-");
+               rp->win.app ? rp->win.app : "all", rp->args.rate,
+               rp->args.dry_run, rp->win.state_path ? rp->win.state_path : "-");
 }
 
 /* Run the worker over the plan. @returns the outcome: 0 done, 1 failed,
@@ -282,14 +239,14 @@ static int run_worker(replay_t *rp, cfg_t **cfg)
                 .webhooks = rp->win.webhook_count ? rp->win.webhooks : NULL,
                 .webhook_count = rp->win.webhook_count,
                 .app = rp->win.app,
-                .rate = rp->rate,
-                .dry_run = rp->dry_run,
+                .rate = rp->args.rate,
+                .dry_run = rp->args.dry_run,
                 .no_admin = 1,
         };
         wk_stats_t st;
         char *report = NULL;
         int outcome = wk_window_run(&rp->win, cfg, &opts, &st,
-                                    rp->dry_run ? &report : NULL);
+                                    rp->args.dry_run ? &report : NULL);
 
         summary(rp, &st, outcome,
                 (double)(hb_time_mono_ms() - rp->win.started_ms) / 1000.0);

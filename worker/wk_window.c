@@ -3,6 +3,7 @@
 #include "wk_window.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -723,6 +724,77 @@ int wk_window_rate_arg(const char *arg, double *rate)
                         "--rate: '%s' is not a number of messages per "
                         "second > 0\n",
                         arg);
+                return -1;
+        }
+        return 0;
+}
+
+int wk_window_opt(wk_window_t *win, wk_window_args_t *a, int o, const char *arg,
+                  int *code)
+{
+        switch (o) {
+        case 'c':
+                a->path = arg;
+                return 1;
+        case 'f':
+                win->from_arg = arg;
+                return 1;
+        case 't':
+                win->to_arg = arg;
+                return 1;
+        case 'w':
+                if (!*arg) {
+                        fputs("--webhook: an empty name\n", stderr);
+                        return -1;
+                }
+                if (wk_window_add(&win->webhooks, &win->webhook_count, arg) ==
+                    -1) {
+                        fputs("out of memory\n", stderr);
+                        *code = 1;
+                        return -1;
+                }
+                return 1;
+        case 'a':
+                if (!cfg_app_token_ok(arg)) {
+                        fprintf(stderr,
+                                "--app: '%s' is not an app_token (1 to %d of "
+                                "A-Z a-z 0-9 - . _ ~)\n",
+                                arg, CFG_APP_TOKEN_MAX);
+                        return -1;
+                }
+                win->app = arg;
+                return 1;
+        case 'r':
+                return wk_window_rate_arg(arg, &a->rate) == -1 ? -1 : 1;
+        case 'n':
+                a->dry_run = 1;
+                return 1;
+        case 's':
+                win->state_path = arg;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+int wk_window_args_check(const wk_window_t *win, const wk_window_args_t *a,
+                         int argc, char **argv, const char *verb,
+                         const char *usage)
+{
+        if (optind < argc) {
+                fprintf(stderr, "unexpected argument '%s'\n%s", argv[optind],
+                        usage);
+                return -1;
+        }
+        if (!a->path) {
+                fprintf(stderr, "missing -c FILE\n%s", usage);
+                return -1;
+        }
+        if (a->dry_run && win->state_path) {
+                fprintf(stderr,
+                        "--dry-run %s nothing, so there is nothing to "
+                        "resume: leave out --state\n",
+                        verb);
                 return -1;
         }
         return 0;

@@ -7,6 +7,7 @@
 #ifndef HB_WK_WINDOW_H
 #define HB_WK_WINDOW_H
 
+#include <getopt.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +73,49 @@ int wk_window_add(const char ***v, size_t *n, const char *s);
 /** @brief Parse --rate \p arg (messages per second > 0) into \p rate.
  *  @returns 0, or -1 with the problem printed to stderr. */
 int wk_window_rate_arg(const char *arg, double *rate);
+
+/** The getopt_long() entries of the options `replay` and `redrive` share
+ *  (wk_window_opt() handles them); a command lists them first, then its
+ *  own, then the terminating zeros. */
+/* clang-format off */
+#define WK_WINDOW_LONGOPTS                             \
+        {"config", required_argument, NULL, 'c'},      \
+        {"from", required_argument, NULL, 'f'},        \
+        {"to", required_argument, NULL, 't'},          \
+        {"webhook", required_argument, NULL, 'w'},     \
+        {"app", required_argument, NULL, 'a'},         \
+        {"rate", required_argument, NULL, 'r'},        \
+        {"dry-run", no_argument, NULL, 'n'},           \
+        {"state", required_argument, NULL, 's'},       \
+        {"help", no_argument, NULL, 'h'}
+/* clang-format on */
+
+/** What a command's shared options set (wk_window_opt()). */
+typedef struct wk_window_args_s {
+        const char *path; /**< -c FILE */
+        double rate;      /**< --rate, 0: unlimited */
+        int dry_run;      /**< --dry-run */
+} wk_window_args_t;
+
+/**
+ * @brief Take option \p o (a WK_WINDOW_LONGOPTS letter) with \p arg into
+ *        \p win and \p a.
+ * @returns 1 when taken, 0 when \p o is not a shared option (the
+ *          command's own), -1 when refused (the problem printed to
+ *          stderr; an out-of-memory sets \p *code to 1).
+ */
+int wk_window_opt(wk_window_t *win, wk_window_args_t *a, int o, const char *arg,
+                  int *code);
+
+/**
+ * @brief After the options: -c FILE given, no stray argument, --dry-run
+ *        without --state (\p verb: what a dry run does not, "sends",
+ *        "delivers"), \p usage printed after a usage problem.
+ * @returns 0, or -1 with the problem printed to stderr.
+ */
+int wk_window_args_check(const wk_window_t *win, const wk_window_args_t *a,
+                         int argc, char **argv, const char *verb,
+                         const char *usage);
 
 /** @brief Parse --from (none: 0, the log start) and --to (none: -1).
  *  @returns 0, or -1 with the reason in \p errstr. */
