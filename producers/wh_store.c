@@ -21,6 +21,9 @@ struct wh_store_writer_s {
         int replication;
         int timeout_ms;
         pthread_mutex_t lock; /* one write at a time */
+        char **topic_config;  /* owned pairs, or NULL */
+        size_t topic_config_count;
+        size_t sent_failed; /* wh_store_send()'s, since the last flush */
 };
 
 /* The answer to one write, filled by the delivery report. */
@@ -33,14 +36,27 @@ typedef struct result_s {
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
         result_t *r = m->_private;
+        wh_store_writer_t *w = opaque;
 
         (void)rk;
-        (void)opaque;
-        if (!r)
+        if (!r) {
+                /* wh_store_send()'s: counted for wh_store_flush() */
+                if (m->err && w)
+                        w->sent_failed++;
                 return;
+        }
         r->err = m->err;
         r->offset = m->offset;
         r->done = 1;
+}
+
+static void config_free(wh_store_writer_t *w)
+{
+        for (size_t i = 0; w->topic_config && i < 2 * w->topic_config_count;
+             i++)
+                free(w->topic_config[i]);
+        free(w->topic_config);
+        w->topic_config = NULL;
 }
 
 wh_store_writer_t *wh_store_writer_new(const wh_store_conf_t *c, char *errstr,
@@ -77,9 +93,25 @@ wh_store_writer_t *wh_store_writer_new(const wh_store_conf_t *c, char *errstr,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
+        if (c->topic_config_count) {
+                w->topic_config =
+                        calloc(2 * c->topic_config_count, sizeof(char *));
+                if (!w->topic_config) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto err;
+                }
+                w->topic_config_count = c->topic_config_count;
+                for (size_t i = 0; i < 2 * c->topic_config_count; i++)
+                        if (!(w->topic_config[i] =
+                                      strdup(c->topic_config[i]))) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                goto err;
+                        }
+        }
         if (hb_kconf_apply(conf, &set, c->prop_names, c->prop_values,
                            c->prop_count, errstr, errstr_size) == -1)
                 goto err;
+        rd_kafka_conf_set_opaque(conf, w);
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
         rd_kafka_conf_set_log_cb(conf, hb_kconf_log_cb);
         w->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
@@ -93,6 +125,7 @@ err:
         if (conf)
                 rd_kafka_conf_destroy(conf);
         if (w) {
+                config_free(w);
                 free(w->topic);
                 free(w);
         }
@@ -101,9 +134,14 @@ err:
 
 static void created(const char *name, void *opaque)
 {
-        (void)opaque;
+        const wh_store_writer_t *w = opaque;
+        const char *policy = "compact";
+
+        for (size_t i = 0; i < w->topic_config_count; i++)
+                if (!strcmp(w->topic_config[2 * i], "cleanup.policy"))
+                        policy = w->topic_config[2 * i + 1];
         hb_log(HB_LOG_INFO, "store topic created",
-               "topic=%s partitions=1 cleanup_policy=compact", name);
+               "topic=%s partitions=1 cleanup_policy=%s", name, policy);
 }
 
 int wh_store_writer_ensure_topic(wh_store_writer_t *w, char *errstr,
@@ -112,7 +150,12 @@ int wh_store_writer_ensure_topic(wh_store_writer_t *w, char *errstr,
         static const char *const conf[] = {"cleanup.policy", "compact"};
         wh_topic_spec_t spec = {w->topic, 1, w->replication, conf, 1};
 
-        return wh_topic_ensure(w->rk, &spec, 1, ADMIN_TIMEOUT_MS, created, NULL,
+        if (w->topic_config_count) {
+                spec.config = (const char *const *)w->topic_config;
+                spec.nconfig = w->topic_config_count;
+        }
+
+        return wh_topic_ensure(w->rk, &spec, 1, ADMIN_TIMEOUT_MS, created, w,
                                errstr, errstr_size);
 }
 
@@ -161,6 +204,46 @@ int wh_store_write(wh_store_writer_t *w, const char *key, const void *value,
         return 0;
 }
 
+int wh_store_send(wh_store_writer_t *w, const void *key, size_t key_len,
+                  const void *value, size_t len, char *errstr,
+                  size_t errstr_size)
+{
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+                w->rk, RD_KAFKA_V_TOPIC(w->topic), RD_KAFKA_V_PARTITION(0),
+                RD_KAFKA_V_KEY((void *)key, key_len),
+                RD_KAFKA_V_VALUE((void *)value, value ? len : 0),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                /* room comes as the broker answers */
+                rd_kafka_poll(w->rk, 100);
+                err = rd_kafka_producev(
+                        w->rk, RD_KAFKA_V_TOPIC(w->topic),
+                        RD_KAFKA_V_PARTITION(0),
+                        RD_KAFKA_V_KEY((void *)key, key_len),
+                        RD_KAFKA_V_VALUE((void *)value, value ? len : 0),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_END);
+        }
+        if (err) {
+                snprintf(errstr, errstr_size, "%s: %s", w->topic,
+                         rd_kafka_err2str(err));
+                return -1;
+        }
+        rd_kafka_poll(w->rk, 0);
+        return 0;
+}
+
+size_t wh_store_flush(wh_store_writer_t *w, int timeout_ms)
+{
+        size_t failed;
+
+        rd_kafka_flush(w->rk, timeout_ms);
+        failed = w->sent_failed + (size_t)rd_kafka_outq_len(w->rk);
+        w->sent_failed = 0;
+        return failed;
+}
+
 void wh_store_writer_destroy(wh_store_writer_t *w)
 {
         if (!w)
@@ -168,6 +251,7 @@ void wh_store_writer_destroy(wh_store_writer_t *w)
         rd_kafka_flush(w->rk, 5000);
         rd_kafka_destroy(w->rk);
         pthread_mutex_destroy(&w->lock);
+        config_free(w);
         free(w->topic);
         free(w);
 }

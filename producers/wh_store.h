@@ -26,6 +26,10 @@ typedef struct wh_store_conf_s {
         int replication_factor; /**< of the topic when created; <= 0: the
                                      broker's default */
         int timeout_ms;         /**< a write's limit (default 10000) */
+        /** the topic's configs when created, name/value pairs
+         *  (config[2i], config[2i+1]); none: cleanup.policy=compact */
+        const char *const *topic_config;
+        size_t topic_config_count; /**< pairs */
 } wh_store_conf_t;
 
 /** @brief A producer for \p conf->topic (\p conf is copied).
@@ -55,6 +59,24 @@ int wh_store_writer_ensure_topic(wh_store_writer_t *w, char *errstr,
 int wh_store_write(wh_store_writer_t *w, const char *key, const void *value,
                    size_t len, int64_t base, int restate, int64_t *offset,
                    char *errstr, size_t errstr_size);
+
+/**
+ * @brief Queue one record (copied) without waiting: many in flight at once
+ *        (another topic's records that need no read-back, e.g. the
+ *        delivery health). \p value NULL: a tombstone. Not to be mixed
+ *        with wh_store_write() from another thread.
+ * @returns 0, or -1 with the reason in \p errstr.
+ */
+int wh_store_send(wh_store_writer_t *w, const void *key, size_t key_len,
+                  const void *value, size_t len, char *errstr,
+                  size_t errstr_size);
+
+/**
+ * @brief Wait up to \p timeout_ms for every record wh_store_send() queued.
+ * @returns how many of them failed (or are still unanswered) since the
+ *          last flush: 0 when all were acknowledged.
+ */
+size_t wh_store_flush(wh_store_writer_t *w, int timeout_ms);
 
 /** @brief Free (after flushing what is queued). NULL is a no-op. */
 void wh_store_writer_destroy(wh_store_writer_t *w);
