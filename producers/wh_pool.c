@@ -163,6 +163,8 @@ struct wh_pool_s {
         wh_guard_t *guard; /* NULL: no SSRF guard */
         wh_attempt_cb_t *attempt_cb;
         void *attempt_opaque;
+        wh_attempt_info_cb_t *attempt_info_cb;
+        void *attempt_info_opaque;
 };
 
 static uint32_t next_rnd(wh_pool_t *p)
@@ -696,6 +698,17 @@ static void note_attempt(wh_pool_t *p, wh_delivery_t *d, long status,
         if (p->attempt_cb)
                 p->attempt_cb(d->es->ep, status, d->last_attempt_s, will_retry,
                               p->attempt_opaque);
+        if (p->attempt_info_cb) {
+                wh_attempt_t a = {
+                        .status = status,
+                        .seconds = d->last_attempt_s,
+                        .will_retry = will_retry,
+                        .error = d->error,
+                        .body_start = d->resp ? d->resp : "",
+                        .body_start_len = d->resp ? d->resp_len : 0,
+                };
+                p->attempt_info_cb(d->es->ep, &a, p->attempt_info_opaque);
+        }
 }
 
 /* An attempt that failed before reaching the network (out of memory,
@@ -1546,6 +1559,15 @@ void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque)
                 return;
         p->attempt_cb = cb;
         p->attempt_opaque = opaque;
+}
+
+void wh_pool_set_attempt_info_cb(wh_pool_t *p, wh_attempt_info_cb_t *cb,
+                                 void *opaque)
+{
+        if (!p)
+                return;
+        p->attempt_info_cb = cb;
+        p->attempt_info_opaque = opaque;
 }
 
 size_t wh_pool_running(const wh_pool_t *p)

@@ -97,6 +97,22 @@ typedef void(wh_done_cb_t)(const wh_result_t *res, void *opaque);
 typedef void(wh_attempt_cb_t)(const wh_endpoint_t *ep, long status,
                               double seconds, int will_retry, void *opaque);
 
+/** One attempt as it ended (wh_pool_set_attempt_info_cb()); valid during
+ *  the callback only. */
+typedef struct wh_attempt_s {
+        long status; /**< as for wh_attempt_cb_t */
+        double seconds;
+        int will_retry;
+        const char *error;      /**< why it failed without a status, or "" */
+        const char *body_start; /**< the response's first bytes */
+        size_t body_start_len;
+} wh_attempt_t;
+
+/** Called after every attempt, as wh_attempt_cb_t, with the error and
+ *  the response's start (the delivery health). */
+typedef void(wh_attempt_info_cb_t)(const wh_endpoint_t *ep,
+                                   const wh_attempt_t *a, void *opaque);
+
 /** @brief A pool; NULL with the reason in \p errstr. */
 wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
                        size_t errstr_size);
@@ -157,6 +173,11 @@ void wh_pool_set_rate_share(wh_pool_t *p, double share);
 
 /** @brief Set the per-attempt hook (metrics); NULL: none. */
 void wh_pool_set_attempt_cb(wh_pool_t *p, wh_attempt_cb_t *cb, void *opaque);
+
+/** @brief Set the second per-attempt hook, called after the first, with
+ *  the attempt's error and response start; NULL: none. */
+void wh_pool_set_attempt_info_cb(wh_pool_t *p, wh_attempt_info_cb_t *cb,
+                                 void *opaque);
 
 /** @returns deliveries ready for an attempt and waiting for a free slot
  *  (not those on the wire or waiting for a retry): how far submitting is
