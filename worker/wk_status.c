@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "hb_time.h"
+#include "wk_health.h"
 #include "wk_metrics_names.h"
 #include "wk_worker_int.h"
 
@@ -213,10 +214,13 @@ void wk_status_refresh(wk_worker_t *w)
         wk_metrics_mark(w->metrics, WK_M_CIRCUIT);
         wk_metrics_mark(w->metrics, WK_M_DISABLED);
         for (size_t i = 0; i < h->n; i++) {
-                wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i],
-                               wh_pool_circuit(w->pool, h->eps[i]));
+                int circuit = wh_pool_circuit(w->pool, h->eps[i]);
+                int disabled = wh_pool_disabled(w->pool, h->eps[i]);
+                wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i], circuit);
                 wk_metrics_set(w->metrics, WK_M_DISABLED, h->labels[i],
-                               wh_pool_disabled(w->pool, h->eps[i]));
+                               disabled);
+                wk_health_state(w->opts.health, wh_endpoint_app(h->eps[i]),
+                                wh_endpoint_name(h->eps[i]), circuit, disabled);
         }
         wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
         wk_metrics_sweep(w->metrics, WK_M_DISABLED);

@@ -11,6 +11,7 @@
 #include "hb_sched.h"
 #include "hb_time.h"
 #include "kc_tier.h"
+#include "wk_health.h"
 #include "wk_redeliver.h"
 #include "wk_metrics_names.h"
 #include "wk_routes.h"
@@ -258,6 +259,15 @@ static void item_free(item_t *it)
         free(it);
 }
 
+/* \p it's delivery ended here (delivered, dead-lettered, dropped or
+ * discarded): no longer in retry for the health (wk_health.h). */
+static void resolved(item_t *it, int dead)
+{
+        wk_health_event(it->t->env.health, it->rec.app, it->rec.webhook,
+                        WK_HEALTH_RESOLVED |
+                                (dead ? WK_HEALTH_DEAD_LETTERED : 0));
+}
+
 /* \p it is finished: its offset may be committed. */
 static void finish(item_t *it)
 {
@@ -283,6 +293,7 @@ static void written(int ok, const char *error, void *opaque)
         if (it->state == IT_DEAD) {
                 t->stats.dead_lettered++;
                 count(t, it->label, WK_M_OUTCOME_DEAD_LETTERED);
+                resolved(it, 1);
         } else {
                 t->stats.moved++;
         }
@@ -326,6 +337,7 @@ static void move_next(item_t *it, const wh_result_t *res, int past_last_ok)
                 if (del->on_exhausted == CFG_EXHAUSTED_DROP) {
                         t->stats.dropped++;
                         count(t, it->label, WK_M_OUTCOME_DROPPED);
+                        resolved(it, 0);
                         hb_log(HB_LOG_WARN,
                                "delivery dropped after the last retry tier "
                                "(on_exhausted=drop)",
@@ -371,6 +383,7 @@ static void move_dead(item_t *it, const char *reason, const char *detail,
                 count(t, it->label,
                       !strcmp(reason, "gone") ? WK_M_OUTCOME_DISABLED
                                               : WK_M_OUTCOME_DROPPED);
+                resolved(it, 0);
                 finish(it);
                 return;
         }
@@ -398,6 +411,7 @@ static void sent(const wh_result_t *res, void *opaque)
         case WH_OUT_OK:
                 t->stats.delivered++;
                 count(t, it->label, WK_M_OUTCOME_OK);
+                resolved(it, 0);
                 if (it->rec.timestamp_ms > 0)
                         wk_metrics_observe(t->env.metrics, WK_M_END_TO_END, "",
                                            (double)(hb_time_now_ms() -
@@ -438,6 +452,7 @@ static void discard(item_t *it, const char *why)
 
         t->stats.discarded++;
         count(t, it->label, "discarded");
+        resolved(it, 0);
         hb_log(HB_LOG_INFO, "retry tiers: record not sent",
                "webhook=%s id=\"%s\" why=\"%s\"",
                it->rec.webhook ? it->rec.webhook : "",

@@ -42,6 +42,8 @@ typedef struct wk_tier_env_s {
         wk_tier_lookup_cb_t *lookup;
         void *opaque;
         int wake_fd; /**< poked when tier records or group events wait */
+        /** where a tier record's end is noted (wk_health.h), or NULL */
+        struct wk_health_s *health;
 } wk_tier_env_t;
 
 /** Counts since the start. */

@@ -13,6 +13,7 @@
 
 #include "hb_log.h"
 #include "hb_time.h"
+#include "wk_health.h"
 #include "wk_metrics_names.h"
 #include "wk_redrive.h"
 #include "wk_wake.h"
@@ -239,8 +240,12 @@ static void dlq_done(int ok, const char *error, void *opaque)
                 return;
         }
         wk_metrics_add(w->metrics, WK_M_DLQ_WRITES, "result=\"ok\"", 1);
-        if (d->label)
+        if (d->label) {
                 count_outcome(w, d->label, WK_M_OUTCOME_DEAD_LETTERED);
+                wk_health_event(w->opts.health, wh_endpoint_app(d->ep),
+                                wh_endpoint_name(d->ep),
+                                WK_HEALTH_DEAD_LETTERED);
+        }
         w->stats.dead_lettered++;
         wk_msg_settle(m);
 }
@@ -270,6 +275,8 @@ static void tier_done(int ok, const char *error, void *opaque)
                 return;
         }
         count_outcome(m->w, d->label, "tiered");
+        wk_health_event(m->w->opts.health, wh_endpoint_app(d->ep),
+                        wh_endpoint_name(d->ep), WK_HEALTH_HANDED_OFF);
         wk_msg_settle(m);
 }
 
@@ -829,6 +836,9 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         if (!w->pool)
                 goto err;
         wh_pool_set_attempt_cb(w->pool, wk_status_on_attempt, w);
+        if (opts->health)
+                wh_pool_set_attempt_info_cb(w->pool, wk_health_on_attempt,
+                                            opts->health);
         if (!opts->dry_run && !opts->ranges && del->tiers.schedule.n) {
                 /* retry tiers (SPEC §4a); replay keeps in-worker retries */
                 wk_tier_env_t env = {
@@ -837,6 +847,7 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                         .lookup = tier_lookup,
                         .opaque = w,
                         .wake_fd = w->wake[1],
+                        .health = opts->health,
                 };
                 w->dlq = wk_tier_producer_new(cfg, w->wake[1], errstr,
                                               errstr_size);

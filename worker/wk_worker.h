@@ -61,6 +61,10 @@ typedef struct wk_worker_opts_s {
          *  sent again to its own webhook when selected (wk_redrive.h);
          *  nothing is written to Kafka */
         const struct wk_redrive_sel_s *redrive;
+        /** the deployment's delivery health (wk_health.h), borrowed:
+         *  every attempt, hand-off, tier outcome and dead letter and the
+         *  circuit and 410 states are noted there; NULL: none */
+        struct wk_health_s *health;
 } wk_worker_opts_t;
 
 /** @brief wk_worker_new() with options (replays, filters, dry runs).
