@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ struct wk_store_s {
         pthread_t thread;
         int started;
         int stop; /* __atomic */
+        /* bumped by every record that applied (wk_store_generation) */
+        _Atomic uint64_t generation;
 };
 
 /* --- the state ---------------------------------------------------------- */
@@ -221,6 +224,8 @@ static wk_store_outcome_t apply(wk_store_t *s, const char *key, size_t key_len,
                        "id=%s offset=%lld error=\"%s\"", idbuf,
                        (long long)offset, why);
 out:
+        if (what == WK_STORE_APPLIED)
+                atomic_fetch_add(&s->generation, 1);
         remember(s, offset, what);
         pthread_mutex_unlock(&s->lock);
         return what;
@@ -590,6 +595,35 @@ int wk_store_delete(wk_store_t *s, const char *id, int64_t base,
 {
         return write_checked(s, id, NULL, 0, base, version, errstr,
                              errstr_size);
+}
+
+/* --- following the store ----------------------------------------------- */
+
+uint64_t wk_store_generation(wk_store_t *s)
+{
+        return atomic_load(&s->generation);
+}
+
+long wk_store_each(wk_store_t *s, wk_store_each_cb_t *cb, void *opaque,
+                   uint64_t *generation)
+{
+        long n = 0;
+
+        pthread_mutex_lock(&s->lock);
+        if (generation)
+                *generation = atomic_load(&s->generation);
+        for (size_t i = 0; i < s->nbuckets && n >= 0; i++)
+                for (entry_t *e = s->buckets[i]; e; e = e->next) {
+                        if (!e->hook)
+                                continue;
+                        if (cb(e->hook, e->version, opaque)) {
+                                n = -1;
+                                break;
+                        }
+                        n++;
+                }
+        pthread_mutex_unlock(&s->lock);
+        return n;
 }
 
 void wk_store_destroy(wk_store_t *s)

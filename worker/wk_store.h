@@ -123,6 +123,29 @@ size_t wk_store_count(wk_store_t *s);
 /** @returns the offset of the next record this replica will read. */
 int64_t wk_store_position(wk_store_t *s);
 
+/* --- following the store (the worker's tables) ------------------------- */
+
+/** @returns a counter bumped by every record that applied (a change of
+ *  some webhook): equal values mean the same state. Lock-free, any
+ *  thread; cheap enough for every turn of a loop. */
+uint64_t wk_store_generation(wk_store_t *s);
+
+/** Called by wk_store_each() for one webhook, under the store's lock:
+ *  \p h is valid only during the call (copy what is kept). A non-zero
+ *  return stops the walk. */
+typedef int(wk_store_each_cb_t)(const wk_hook_t *h, int64_t version,
+                                void *opaque);
+
+/**
+ * @brief Call \p cb for every webhook held (not the unreadable records),
+ *        in no particular order, under the lock: a consistent state,
+ *        whose generation goes to \p *generation (may be NULL). Records
+ *        wait meanwhile, so \p cb must be quick.
+ * @returns the number of webhooks walked, or -1 when \p cb stopped it.
+ */
+long wk_store_each(wk_store_t *s, wk_store_each_cb_t *cb, void *opaque,
+                   uint64_t *generation);
+
 /** @brief Stop the thread, close the clients, free. NULL is a no-op. */
 void wk_store_destroy(wk_store_t *s);
 
