@@ -2,6 +2,7 @@
  * destroy) and the read-only accessors of cfg.h. */
 #include "cfg_int.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,7 +67,7 @@ void cfg_destroy(cfg_t *cfg)
 {
         cfg_chunk_t *c, *next;
 
-        if (!cfg)
+        if (!cfg || atomic_fetch_sub(&cfg->refs, 1) > 0)
                 return;
         /* The arena holds the secrets: wipe it. */
         for (c = cfg->chunks; c; c = next) {
@@ -74,6 +75,9 @@ void cfg_destroy(cfg_t *cfg)
                 explicit_bzero(c->mem, c->cap);
                 free(c);
         }
+        if (cfg->heap_webhooks)
+                free(cfg->webhooks);
+        cfg_destroy(cfg->parent);
         free(cfg);
 }
 

@@ -137,6 +137,10 @@ typedef struct cfg_webhook_s {
          *  partitions), 0: no limit */
         int rate_limit;
         int line; /**< where it is defined in the file */
+        /** 1: a webhook of the store (SPEC §7), named by its id, whose
+         *  metric series are shared by every such webhook (bounded);
+         *  0: one of the file */
+        int from_api;
 } cfg_webhook_t;
 
 /** An extra raw event name -> webhook type mapping (SPEC section 2). */
@@ -182,8 +186,37 @@ cfg_t *cfg_load(const char *path, char *errstr, size_t errstr_size);
 cfg_t *cfg_load_string(const char *text, const char *name, char *errstr,
                        size_t errstr_size);
 
-/** @brief Free. cfg_destroy(NULL) is a no-op. */
+/** @brief Free (or drop a reference: see cfg_overlay_new()).
+ *  cfg_destroy(NULL) is a no-op. */
 void cfg_destroy(cfg_t *cfg);
+
+/**
+ * @brief A configuration that is \p base with more webhooks after the
+ *        file's (the store's, SPEC §7): every setting, mapping and file
+ *        webhook is \p base's, which it holds a reference to, so \p base
+ *        may be cfg_destroy()ed by its owner at any time (it is freed with
+ *        its last holder). Add webhooks with cfg_overlay_add(), then use
+ *        it read-only like any cfg_t; cfg_destroy() it.
+ * @param hint  how many webhooks will be added (room made in advance)
+ * @returns it, or NULL (out of memory).
+ */
+cfg_t *cfg_overlay_new(cfg_t *base, size_t hint);
+
+/** @returns \p cfg, with one more reference (each cfg_destroy() drops
+ *  one; the last frees). Not for a cfg_t shared between threads. */
+cfg_t *cfg_ref(cfg_t *cfg);
+
+/**
+ * @brief Add a copy of \p wh to overlay \p ov (every string copied: \p wh
+ *        may go after). Defaults from the delivery settings as for a
+ *        webhook of the file: timeout_ms <= 0, retry.max_attempts <= 0
+ *        and max_in_flight <= 0 take delivery.timeout_ms, delivery.retry
+ *        and half of delivery.concurrency (at least 1). Names are not
+ *        checked for uniqueness: that is the caller's (cfg_webhook_find()
+ *        answers the first).
+ * @returns 0, or -1 (out of memory; \p ov unchanged).
+ */
+int cfg_overlay_add(cfg_t *ov, const cfg_webhook_t *wh);
 
 /** @returns the path the configuration was loaded from. */
 const char *cfg_path(const cfg_t *cfg);

@@ -51,6 +51,12 @@ struct cfg_s {
         size_t mapping_count;
         cfg_admin_t admin;
         cfg_log_t log;
+        /* an overlay (cfg_overlay.c): the configuration whose settings it
+         * shares, held by a reference, and its own webhook array */
+        cfg_t *parent;
+        int heap_webhooks; /* webhooks is malloc()ed, not in the arena */
+        size_t webhook_cap;
+        _Atomic int refs; /* references besides the owner's */
 };
 
 /* One problem found while loading. */

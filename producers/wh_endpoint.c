@@ -27,6 +27,7 @@ struct wh_endpoint_s {
         cfg_tls_t tls; /* strings owned */
         int max_in_flight;
         int rate_limit;
+        int from_api; /* cfg_webhook_t.from_api */
 };
 
 static char *dup_str(const char *s)
@@ -119,6 +120,7 @@ wh_endpoint_t *wh_endpoint_new(const cfg_webhook_t *wh, char *errstr,
                 goto oom;
         ep->max_in_flight = wh->max_in_flight;
         ep->rate_limit = wh->rate_limit;
+        ep->from_api = wh->from_api;
         if ((wh->tls.ca_file &&
              !(ep->tls.ca_file = dup_str(wh->tls.ca_file))) ||
             (wh->tls.client_cert &&
@@ -235,6 +237,11 @@ const char *wh_endpoint_name(const wh_endpoint_t *ep)
 const char *wh_endpoint_app(const wh_endpoint_t *ep)
 {
         return ep->app;
+}
+
+int wh_endpoint_from_api(const wh_endpoint_t *ep)
+{
+        return ep->from_api;
 }
 
 const char *wh_endpoint_origin(const char *url, char *out, size_t size)

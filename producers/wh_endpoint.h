@@ -51,6 +51,8 @@ const char *wh_endpoint_name(const wh_endpoint_t *ep);
  *  webhook. */
 const char *wh_endpoint_app(const wh_endpoint_t *ep);
 const char *wh_endpoint_url(const wh_endpoint_t *ep);
+/** @returns 1 for a webhook of the store (cfg_webhook_t.from_api). */
+int wh_endpoint_from_api(const wh_endpoint_t *ep);
 
 /**
  * @brief Where \p url points, for people: "scheme://host[:port]", without
