@@ -153,10 +153,7 @@ static void report(wk_msg_t *m, row_t *rw, uint64_t *counter, int level,
 /* The webhook in force named \p name (index into w->hooks), -1: none. */
 static long hook_index(const hooks_t *h, const char *name)
 {
-        for (size_t i = 0; name && i < h->n; i++)
-                if (!strcmp(cfg_webhook(h->cfg, i)->name, name))
-                        return (long)i;
-        return -1;
+        return wk_hooks_find(h, name);
 }
 
 /* Send \p rd (owned from here on) as \p m's one delivery to webhook

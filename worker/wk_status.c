@@ -56,8 +56,11 @@ void wk_status_on_attempt(const wh_endpoint_t *ep, long status, double seconds,
         char hl[WK_STATUS_LABEL_MAX], l[WK_STATUS_LABEL_MAX + 64];
 
         (void)will_retry;
-        wk_status_hook_label(hl, sizeof(hl), wh_endpoint_name(ep),
-                             wh_endpoint_app(ep));
+        if (wh_endpoint_from_api(ep))
+                snprintf(hl, sizeof(hl), "%s", wk_hooks_api_label);
+        else
+                wk_status_hook_label(hl, sizeof(hl), wh_endpoint_name(ep),
+                                     wh_endpoint_app(ep));
         snprintf(l, sizeof(l), "%s,result=\"%s\"", hl,
                  wk_metrics_status_class(status));
         wk_metrics_add(w->metrics, WK_M_ATTEMPTS, l, 1);
@@ -70,6 +73,82 @@ static double oldest_age(const kc_partition_info_t *p)
         return p->oldest_ts_ms > 0
                        ? (double)(hb_time_now_ms() - p->oldest_ts_ms) / 1000.0
                        : 0.0;
+}
+
+/* /status's entry for webhook \p i in force: a file webhook by name, a
+ * store webhook by id (SPEC §7), each with its app. */
+static json_object *hook_json(wk_worker_t *w, size_t i)
+{
+        hooks_t *h = w->hooks;
+        const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
+        json_object *j = json_object_new_object();
+        char where[300];
+
+        if (!wh_endpoint_origin(wh->url, where, sizeof(where)))
+                snprintf(where, sizeof(where), "?");
+        json_object_object_add(j, wh->from_api ? "id" : "name",
+                               json_object_new_string(wh->name));
+        json_object_object_add(
+                j, "app_token",
+                wh->app_token ? json_object_new_string(wh->app_token) : NULL);
+        json_object_object_add(j, "endpoint", json_object_new_string(where));
+        json_object_object_add(j, "enabled",
+                               json_object_new_boolean(h->active[i]));
+        json_object_object_add(
+                j, "disabled_by_410",
+                json_object_new_boolean(wh_pool_disabled(w->pool, h->eps[i])));
+        json_object_object_add(
+                j, "circuit",
+                json_object_new_string((const char *[]){
+                        "closed", "half-open",
+                        "open"}[wh_pool_circuit(w->pool, h->eps[i])]));
+        if (wh->from_api)
+                json_object_object_add(j, "source",
+                                       json_object_new_string("api"));
+        return j;
+}
+
+/* The store's webhooks in /status: counted, and at most
+ * WK_STATUS_API_LISTED listed after the file's (those whose circuit is
+ * not closed or that a 410 disabled first): bounded however many there
+ * are (per-webhook detail is the API's health resource). */
+static void api_json(wk_worker_t *w, json_object *o, json_object *hooks)
+{
+        hooks_t *h = w->hooks;
+        size_t listed = 0, active = 0, open = 0, gone = 0;
+        json_object *a;
+
+        if (!w->opts.store)
+                return;
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = h->file_n; i < h->n; i++) {
+                        int c = wh_pool_circuit(w->pool, h->eps[i]);
+                        int d = wh_pool_disabled(w->pool, h->eps[i]);
+                        if (pass == 0) {
+                                active += h->active[i] != 0;
+                                open += c != 0;
+                                gone += d != 0;
+                        }
+                        if (listed < WK_STATUS_API_LISTED &&
+                            (pass == 0) == (c != 0 || d != 0)) {
+                                json_object_array_add(hooks, hook_json(w, i));
+                                listed++;
+                        }
+                }
+        a = json_object_new_object();
+        json_object_object_add(a, "ready",
+                               json_object_new_boolean(h->from_store));
+        json_object_object_add(
+                a, "count", json_object_new_int64((int64_t)(h->n - h->file_n)));
+        json_object_object_add(a, "enabled",
+                               json_object_new_int64((int64_t)active));
+        json_object_object_add(a, "circuit_not_closed",
+                               json_object_new_int64((int64_t)open));
+        json_object_object_add(a, "disabled_by_410",
+                               json_object_new_int64((int64_t)gone));
+        json_object_object_add(a, "listed",
+                               json_object_new_int64((int64_t)listed));
+        json_object_object_add(o, "store_webhooks", a);
 }
 
 /* Build the /status document (never a secret: URLs show scheme, host and
@@ -119,33 +198,9 @@ static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
                 json_object_array_add(parts, p);
         }
         json_object_object_add(o, "assignment", parts);
-        for (size_t i = 0; i < h->n; i++) {
-                const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
-                json_object *j = json_object_new_object();
-                char where[300];
-
-                if (!wh_endpoint_origin(wh->url, where, sizeof(where)))
-                        snprintf(where, sizeof(where), "?");
-                json_object_object_add(j, "name",
-                                       json_object_new_string(wh->name));
-                json_object_object_add(
-                        j, "app_token",
-                        wh->app_token ? json_object_new_string(wh->app_token)
-                                      : NULL);
-                json_object_object_add(j, "endpoint",
-                                       json_object_new_string(where));
-                json_object_object_add(j, "enabled",
-                                       json_object_new_boolean(h->active[i]));
-                json_object_object_add(j, "disabled_by_410",
-                                       json_object_new_boolean(wh_pool_disabled(
-                                               w->pool, h->eps[i])));
-                json_object_object_add(
-                        j, "circuit",
-                        json_object_new_string((const char *[]){
-                                "closed", "half-open",
-                                "open"}[wh_pool_circuit(w->pool, h->eps[i])]));
-                json_object_array_add(hooks, j);
-        }
+        for (size_t i = 0; i < h->file_n; i++)
+                json_object_array_add(hooks, hook_json(w, i));
+        api_json(w, o, hooks);
         json_object_object_add(o, "webhooks", hooks);
         json_object_object_add(
                 st, "consumed",
@@ -185,7 +240,7 @@ void wk_status_refresh(wk_worker_t *w)
         char l[400], esc[256];
         char *status;
         hooks_t *h = w->hooks;
-        int ready;
+        int ready, store_wait;
 
         kc_consumer_stats(w->consumer, &ks);
         np = kc_consumer_partitions(w->consumer, pi, WK_STATUS_MAX_PARTS);
@@ -213,7 +268,7 @@ void wk_status_refresh(wk_worker_t *w)
                        (double)wh_pool_running(w->pool));
         wk_metrics_mark(w->metrics, WK_M_CIRCUIT);
         wk_metrics_mark(w->metrics, WK_M_DISABLED);
-        for (size_t i = 0; i < h->n; i++) {
+        for (size_t i = 0; i < h->file_n; i++) {
                 int circuit = wh_pool_circuit(w->pool, h->eps[i]);
                 int disabled = wh_pool_disabled(w->pool, h->eps[i]);
                 wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i], circuit);
@@ -221,6 +276,24 @@ void wk_status_refresh(wk_worker_t *w)
                                disabled);
                 wk_health_state(w->opts.health, wh_endpoint_app(h->eps[i]),
                                 wh_endpoint_name(h->eps[i]), circuit, disabled);
+        }
+        if (h->n > h->file_n) {
+                /* the store's webhooks share one series: the worst
+                 * circuit among them, how many a 410 disabled */
+                int worst = 0, gone = 0;
+                for (size_t i = h->file_n; i < h->n; i++) {
+                        int c = wh_pool_circuit(w->pool, h->eps[i]);
+                        int d = wh_pool_disabled(w->pool, h->eps[i]);
+                        worst = c > worst ? c : worst;
+                        gone += d != 0;
+                        wk_health_state(w->opts.health,
+                                        wh_endpoint_app(h->eps[i]),
+                                        wh_endpoint_name(h->eps[i]), c, d);
+                }
+                wk_metrics_set(w->metrics, WK_M_CIRCUIT, wk_hooks_api_label,
+                               worst);
+                wk_metrics_set(w->metrics, WK_M_DISABLED, wk_hooks_api_label,
+                               gone);
         }
         wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
         wk_metrics_sweep(w->metrics, WK_M_DISABLED);
@@ -237,14 +310,16 @@ void wk_status_refresh(wk_worker_t *w)
                                        (double)tv[i].overdue_ms / 1000.0);
                 }
         }
-        ready = np > 0 && kc_consumer_broker_up(w->consumer);
+        store_wait = w->opts.store && !h->from_store;
+        ready = np > 0 && kc_consumer_broker_up(w->consumer) && !store_wait;
         status = status_json(w, pi, np, &ks);
         pthread_mutex_lock(&st->lock);
         free(st->document);
         st->document = status;
         st->ready = ready;
         snprintf(st->not_ready, sizeof(st->not_ready), "%s",
-                 !kc_consumer_broker_up(w->consumer)
+                 store_wait ? "webhook store not caught up"
+                 : !kc_consumer_broker_up(w->consumer)
                          ? "no Kafka broker reachable"
                          : "no partitions assigned");
         pthread_mutex_unlock(&st->lock);

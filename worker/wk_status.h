@@ -14,6 +14,9 @@
 #include "wk_admin.h"
 #include "wk_worker.h"
 
+/* Webhooks of the store listed in /status (the others counted). */
+#define WK_STATUS_API_LISTED 100
+
 /* Partitions reported in lag metrics and /status. */
 #define WK_STATUS_MAX_PARTS 1024
 

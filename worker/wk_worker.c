@@ -30,102 +30,6 @@
 #define INTAKE_AHEAD 4
 
 /*
- * Webhook sets.
- */
-
-static void hooks_free(hooks_t *h)
-{
-        if (!h)
-                return;
-        for (size_t i = 0; i < h->n; i++) {
-                wh_endpoint_unref(h->eps[i]);
-                free(h->labels[i]);
-        }
-        free(h->eps);
-        free(h->active);
-        free(h->labels);
-        wk_mapping_destroy(h->mapping);
-        wk_routes_destroy(h->routes); /* points into cfg: first */
-        cfg_destroy(h->cfg);
-        free(h);
-}
-
-/* Is webhook \p name among the --webhook selection? */
-static int selected(const wk_worker_opts_t *o, const char *name)
-{
-        if (!o->webhooks)
-                return 1;
-        for (size_t i = 0; i < o->webhook_count; i++)
-                if (!strcmp(o->webhooks[i], name))
-                        return 1;
-        return 0;
-}
-
-/* Build the webhook set of \p cfg.
- * @remark takes ownership of cfg on success only. */
-static hooks_t *hooks_new(cfg_t *cfg, const wk_worker_opts_t *o, char *errstr,
-                          size_t errstr_size)
-{
-        hooks_t *h = calloc(1, sizeof(*h));
-        size_t n = cfg_webhook_count(cfg);
-        char why[256], label[WK_STATUS_LABEL_MAX];
-
-        if (!h)
-                goto oom;
-        h->n = n;
-        h->eps = calloc(n ? n : 1, sizeof(*h->eps));
-        h->active = calloc(n ? n : 1, sizeof(*h->active));
-        h->labels = calloc(n ? n : 1, sizeof(*h->labels));
-        h->mapping = wk_mapping_new();
-        if (!h->eps || !h->active || !h->labels || !h->mapping)
-                goto oom;
-        for (size_t i = 0; i < cfg_mapping_count(cfg); i++) {
-                const cfg_mapping_t *mp = cfg_mapping(cfg, i);
-                if (wk_mapping_add(h->mapping, mp->event, mp->type, why,
-                                   sizeof(why)) == -1) {
-                        snprintf(errstr, errstr_size, "mappings: %s", why);
-                        goto err;
-                }
-        }
-        for (size_t i = 0; i < n; i++) {
-                const cfg_webhook_t *wh = cfg_webhook(cfg, i);
-                h->eps[i] = wh_endpoint_new(wh, why, sizeof(why));
-                if (!h->eps[i]) {
-                        snprintf(errstr, errstr_size, "webhook '%s': %s",
-                                 wh->name, why);
-                        goto err;
-                }
-                h->active[i] = wh->enabled && selected(o, wh->name);
-                wk_status_hook_label(label, sizeof(label), wh->name,
-                                     wh->app_token);
-                h->labels[i] = strdup(label);
-                if (!h->labels[i])
-                        goto oom;
-        }
-        for (size_t i = 0; i < o->webhook_count; i++)
-                if (!cfg_webhook_find(cfg, o->webhooks[i])) {
-                        snprintf(errstr, errstr_size,
-                                 "no webhook named '%s' in the "
-                                 "configuration",
-                                 o->webhooks[i]);
-                        goto err;
-                }
-        h->routes = wk_routes_new(cfg, h->active, errstr, errstr_size);
-        if (!h->routes)
-                goto err;
-        h->on_exhausted = cfg_delivery(cfg)->on_exhausted;
-        h->cfg = cfg;
-        return h;
-oom:
-        snprintf(errstr, errstr_size, "out of memory");
-err:
-        if (h)
-                h->cfg = NULL; /* the caller keeps cfg on failure */
-        hooks_free(h);
-        return NULL;
-}
-
-/*
  * Messages.
  */
 
@@ -624,99 +528,8 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
 }
 
 /*
- * Reload, revoke.
+ * Revoke.
  */
-
-/* A reload disabled or removed webhooks of \p old: what their deliveries
- * still wait for ends now (WH_OUT_CANCELLED, counted "disabled", the
- * messages settled), so they hold nothing back (SPEC §5; issue 11 D2:
- * before, they kept retrying until a restart). So does a webhook the
- * reload gave to another app (an operator webhook included): its
- * deliveries are of events it may no longer get (SPEC §5: never another
- * app's event), and the pool cancels by endpoint, so the new app's own
- * events it still owed go too; one made an operator webhook keeps
- * them. */
-static void release_dropped(wk_worker_t *w, const hooks_t *old,
-                            const hooks_t *cur)
-{
-        for (size_t i = 0; i < old->n; i++) {
-                const char *name = wh_endpoint_name(old->eps[i]);
-                const char *app = wh_endpoint_app(old->eps[i]), *now = NULL;
-                size_t j, held;
-                int kept;
-                if (!old->active[i])
-                        continue;
-                for (j = 0; j < cur->n; j++)
-                        if (!strcmp(wh_endpoint_name(cur->eps[j]), name))
-                                break;
-                kept = j < cur->n && cur->active[j];
-                if (kept)
-                        now = wh_endpoint_app(cur->eps[j]);
-                if (kept && (!now || (app && !strcmp(app, now))))
-                        continue;
-                held = wh_pool_cancel(w->pool, old->eps[i]);
-                if (held && kept)
-                        hb_log(HB_LOG_INFO,
-                               "webhook given to another app by the reload; "
-                               "releasing its deliveries",
-                               "webhook=%s app=%s app_now=%s deliveries=%zu",
-                               name, app ? app : "", now, held);
-                else if (held)
-                        hb_log(HB_LOG_INFO,
-                               "webhook disabled by the reload; releasing "
-                               "its deliveries",
-                               "webhook=%s app=%s deliveries=%zu", name,
-                               app ? app : "", held);
-        }
-}
-
-/* SIGHUP: the webhooks (and mappings, topic tokens) from the file again;
- * in-flight deliveries keep the endpoints they hold. */
-static void do_reload(wk_worker_t *w)
-{
-        char errs[16384], waits[512];
-        const char *path = cfg_path(w->hooks->cfg);
-        cfg_t *cfg = cfg_load(path, errs, sizeof(errs));
-        hooks_t *h;
-
-        if (!cfg) {
-                hb_log(HB_LOG_ERR,
-                       "reload rejected; keeping the running configuration",
-                       "file=%s problems=\"%s\"", path, errs);
-                return;
-        }
-        if (*errs)
-                hb_log(HB_LOG_WARN, "configuration warnings",
-                       "file=%s "
-                       "warnings=\"%s\"",
-                       path, errs);
-        h = hooks_new(cfg, &w->opts, errs, sizeof(errs));
-        if (!h) {
-                hb_log(HB_LOG_ERR,
-                       "reload rejected; keeping the running configuration",
-                       "file=%s problems=\"%s\"", path, errs);
-                cfg_destroy(cfg);
-                return;
-        }
-        /* path belongs to the old configuration: log before freeing.
-         * The changed settings this reload does not apply are named. */
-        if (cfg_reload_diff(w->hooks->cfg, cfg, waits, sizeof(waits)) > 0)
-                hb_log(HB_LOG_INFO, "configuration reloaded",
-                       "file=%s webhooks=%zu restart_pending=\"%s\" "
-                       "note=\"these changed settings apply on restart\"",
-                       path, h->n, waits);
-        else
-                hb_log(HB_LOG_INFO, "configuration reloaded",
-                       "file=%s webhooks=%zu", path, h->n);
-        release_dropped(w, w->hooks, h);
-        if (w->hooks->cfg == w->start_cfg)
-                w->hooks->cfg = NULL; /* kept: see start_cfg */
-        hooks_free(w->hooks);
-        w->hooks = h;
-        /* /status names the webhooks: refreshed at the next publish, not
-         * up to a second later */
-        w->status.next_refresh_ms = 0;
-}
 
 /* A revoke is pending: let the in-flight work of its partitions finish,
  * within delivery.revoke_timeout_ms (a second stop ends the wait). The
@@ -757,19 +570,17 @@ static int tier_lookup(void *opaque, const char *name, const cfg_t **cfg,
         wk_worker_t *w = opaque;
         hooks_t *h = w->hooks;
 
+        long i = wk_hooks_find(h, name);
+
         *cfg = h->cfg;
         *mapping = h->mapping;
-        for (size_t i = 0; i < h->n; i++) {
-                const cfg_webhook_t *wh = cfg_webhook(h->cfg, i);
-                if (strcmp(wh->name, name))
-                        continue;
-                out->ep = h->eps[i];
-                out->wh = wh;
-                out->label = h->labels[i];
-                out->active = h->active[i];
-                return 0;
-        }
-        return -1;
+        if (i < 0)
+                return -1;
+        out->ep = h->eps[i];
+        out->wh = cfg_webhook(h->cfg, (size_t)i);
+        out->label = h->labels[i];
+        out->active = h->active[i];
+        return 0;
 }
 
 wk_worker_t *wk_worker_new(cfg_t *cfg, char *errstr, size_t errstr_size)
@@ -814,9 +625,13 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto err;
         }
-        w->hooks = hooks_new(cfg, opts, errstr, errstr_size);
-        if (!w->hooks)
+        /* the store's webhooks come once it is ready (wk_hooks_follow) */
+        w->hooks = wk_hooks_new(cfg_ref(cfg), &(wk_hooks_ctx_t){.opts = opts},
+                                errstr, errstr_size);
+        if (!w->hooks) {
+                cfg_destroy(cfg); /* the reference taken: the caller's stays */
                 goto err;
+        }
         w->start_cfg = cfg;
         w->per_webhook_n = w->hooks->n;
         w->per_webhook = calloc(w->hooks->n + 1, sizeof(*w->per_webhook));
@@ -898,9 +713,8 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
                        "version=\"" HB_VERSION "\"", 1);
         return w;
 err:
-        /* @remark on failure the caller keeps cfg. */
-        if (w->hooks)
-                w->hooks->cfg = NULL;
+        /* @remark on failure the caller keeps cfg (the hooks' own
+         * reference goes with them). */
         w->start_cfg = NULL;
         wk_worker_destroy(w);
         return NULL;
@@ -965,7 +779,8 @@ int wk_worker_run(wk_worker_t *w)
                 atomic_store(&w->loop_ms, hb_time_mono_ms());
                 drain_wake(w);
                 if (atomic_exchange(&w->reload, 0))
-                        do_reload(w);
+                        wk_hooks_reload(w);
+                wk_hooks_follow(w);
                 /* What the consumer reported: a revoke waits for the
                  * revoked partitions' in-flight work, within a bound,
                  * then commits what finished and lets them go. */
@@ -973,7 +788,10 @@ int wk_worker_run(wk_worker_t *w)
                         await_revoked(w);
                         kc_consumer_revoke_finish(w->consumer);
                 }
+                /* with a store, nothing is taken in before its webhooks
+                 * are (an event would miss them: SPEC §7) */
                 while (taken < allowed &&
+                       (!w->opts.store || w->hooks->from_store) &&
                        !wh_pool_saturated(w->pool, INTAKE_AHEAD) &&
                        kc_consumer_poll(w->consumer, &in)) {
                         handle(w, &in);
@@ -1058,9 +876,7 @@ void wk_worker_destroy(wk_worker_t *w)
         /* Commits what finished (the freed messages stay unfinished in
          * its tracker) and leaves the group. */
         kc_consumer_destroy(w->consumer);
-        if (w->hooks && w->hooks->cfg == w->start_cfg)
-                w->hooks->cfg = NULL; /* freed below */
-        hooks_free(w->hooks);
+        wk_hooks_free(w->hooks);
         for (size_t i = 0; i < w->per_type_n; i++)
                 free(w->per_type[i].type);
         free(w->per_type);

@@ -65,6 +65,10 @@ typedef struct wk_worker_opts_s {
          *  every attempt, hand-off, tier outcome and dead letter and the
          *  circuit and 410 states are noted there; NULL: none */
         struct wk_health_s *health;
+        /** the webhook store (SPEC §7; borrowed, outlives the worker):
+         *  its webhooks are delivered like the file's, changes followed
+         *  within 2 s; NULL: the file's webhooks only */
+        struct wk_store_s *store;
 } wk_worker_opts_t;
 
 /** @brief wk_worker_new() with options (replays, filters, dry runs).

@@ -23,18 +23,54 @@
 #include "wk_transform.h"
 #include "wk_worker.h"
 
-/* The webhooks in force, compiled once per configuration: replaced whole
- * on a reload (SIGHUP). The per-message path asks these, never cfg. */
+/* The webhooks in force, compiled once per configuration (wk_hooks.c):
+ * replaced whole on a reload (SIGHUP) and when the store changes. The
+ * per-message path asks these, never cfg. */
 typedef struct hooks_s {
-        cfg_t *cfg;            /* owned */
+        cfg_t *file;           /* owned reference: the file's configuration */
+        cfg_t *cfg;            /* file, or an overlay of it with the store's */
         wk_mapping_t *mapping; /* owned */
         wk_routes_t *routes;   /* owned; type -> subscribed webhooks */
-        wh_endpoint_t **eps;   /* one per configured webhook, owned refs */
+        wh_endpoint_t **eps;   /* one per webhook of cfg, owned refs */
         int *active;           /* selected (--webhook) and enabled */
         char **labels;         /* metric labels: webhook="name" */
         size_t n;
         cfg_exhausted_t on_exhausted; /* delivery.on_exhausted */
+        /* the first file_n webhooks are the file's, the others the
+         * store's (cfg_webhook_t.from_api), whose versions are here */
+        size_t file_n;
+        int64_t *versions;
+        int from_store;     /* built with the store's webhooks */
+        uint64_t store_gen; /* the store's generation then */
+        int64_t expires_ms; /* a rotation's end (unix ms) to rebuild at */
+        uint32_t *by_name;  /* name -> index + 1 (open addressing) */
+        size_t by_name_n;   /* power of two, > 2 * n */
 } hooks_t;
+
+/* The metric labels of every webhook of the store: webhook="(api)". */
+extern const char wk_hooks_api_label[];
+
+/* What a set is built with, besides the file's configuration. */
+typedef struct wk_hooks_ctx_s {
+        const wk_worker_opts_t *opts;
+        const hooks_t *old; /* the set it replaces (endpoints kept), or NULL */
+        const wh_pool_t *pool; /* what it learnt of them (410s), or NULL */
+        int reload;            /* a SIGHUP: endpoints disabled by 410 renewed */
+        int with_store;        /* add opts->store's webhooks */
+} wk_hooks_ctx_t;
+
+/* Build the set of \p file (plus the store's: see \p x).
+ * @remark takes the caller's reference to \p file on success only. */
+hooks_t *wk_hooks_new(cfg_t *file, const wk_hooks_ctx_t *x, char *errstr,
+                      size_t errstr_size);
+void wk_hooks_free(hooks_t *h);
+/* @returns the index of the webhook called \p name in \p h, or -1. */
+long wk_hooks_find(const hooks_t *h, const char *name);
+/* SIGHUP: the file again (keeping the store's webhooks). */
+void wk_hooks_reload(struct wk_worker_s *w);
+/* Every loop turn: once the store is ready, and then when it changed
+ * (coalesced), the set rebuilt. @returns 1 when it was. */
+int wk_hooks_follow(struct wk_worker_s *w);
 
 /* One delivery of a message to one webhook. */
 typedef struct wk_delivery_s {
@@ -101,7 +137,8 @@ struct wk_worker_s {
         size_t per_type_n;
         struct wk_redrive_s *redrive; /* redrive's counts, or NULL */
         _Atomic int64_t loop_ms;      /* last loop turn, for /healthz */
-        wk_status_t status; /* what the loop publishes (wk_status.c) */
+        wk_status_t status;    /* what the loop publishes (wk_status.c) */
+        int64_t hooks_next_ms; /* the next store rebuild, not before */
 };
 
 /* One delivery (or dead-letter write) of \p m ended: when it was the
