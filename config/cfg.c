@@ -78,6 +78,7 @@ void cfg_destroy(cfg_t *cfg)
         if (cfg->heap_webhooks)
                 free(cfg->webhooks);
         cfg_destroy(cfg->parent);
+        explicit_bzero(&cfg->api, sizeof(cfg->api)); /* the key */
         free(cfg);
 }
 
@@ -101,6 +102,11 @@ const cfg_delivery_t *cfg_delivery(const cfg_t *cfg)
 const cfg_admin_t *cfg_admin(const cfg_t *cfg)
 {
         return &cfg->admin;
+}
+
+const cfg_api_t *cfg_api(const cfg_t *cfg)
+{
+        return &cfg->api;
 }
 
 const cfg_log_t *cfg_log(const cfg_t *cfg)

@@ -157,6 +157,28 @@ typedef struct cfg_admin_s {
                        allow_open): the worker warns when it starts */
 } cfg_admin_t;
 
+/** The management API (SPEC §7), api.* (all restart-only). */
+typedef struct cfg_api_s {
+        const char *listen; /**< "host:port"; NULL: the API is off */
+        /** operator bearer tokens (api.token, api.token_env,
+         *  api.token_file together; several so they can be rotated) */
+        const char *const *tokens;
+        size_t token_count;
+        const char *store_topic;      /**< default "hookbridge.webhooks" */
+        int store_replication_factor; /**< 0: the broker's default */
+        /** AES-256-GCM key of the stored secrets (api.secret_key_env /
+         *  api.secret_key_file, base64 of 32 bytes); set whenever listen
+         *  is (a load error otherwise) */
+        unsigned char secret_key[32];
+        int have_secret_key;
+        int64_t rotation_grace_ms;   /**< rotate-secret: the old one signs
+                                          this long (default 24 h) */
+        int max_webhooks_per_app;    /**< default 50 */
+        const char *frame_ancestors; /**< the portal's CSP, "'none'" */
+        int allow_open;              /**< beyond loopback without a token */
+        int open;                    /**< listening so (the worker warns) */
+} cfg_api_t;
+
 typedef struct cfg_log_s {
         int level; /**< syslog-style: 3 error, 4 warn, 6 info, 7 debug */
         cfg_log_format_t format;
@@ -225,6 +247,7 @@ const cfg_kafka_t *cfg_kafka(const cfg_t *cfg);
 const cfg_delivery_t *cfg_delivery(const cfg_t *cfg);
 const cfg_admin_t *cfg_admin(const cfg_t *cfg);
 const cfg_log_t *cfg_log(const cfg_t *cfg);
+const cfg_api_t *cfg_api(const cfg_t *cfg);
 
 /**
  * @brief Parse a listen address (admin.listen): "a.b.c.d:port",
@@ -237,6 +260,10 @@ const cfg_log_t *cfg_log(const cfg_t *cfg);
  */
 int cfg_listen_parse(const char *s, struct sockaddr_storage *ss, char *errstr,
                      size_t errstr_size);
+
+/** @returns 1 when \p ss (cfg_listen_parse()'s) is a loopback address:
+ *  127.0.0.0/8 (localhost too), ::1 or ::ffff:127.x.y.z. */
+int cfg_listen_loopback(const struct sockaddr_storage *ss);
 
 size_t cfg_webhook_count(const cfg_t *cfg);
 /** @returns webhook \p i (0-based, file order). */

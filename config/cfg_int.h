@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cfg.h"
 
@@ -50,6 +51,7 @@ struct cfg_s {
         cfg_mapping_t *mappings;
         size_t mapping_count;
         cfg_admin_t admin;
+        cfg_api_t api;
         cfg_log_t log;
         /* an overlay (cfg_overlay.c): the configuration whose settings it
          * shares, held by a reference, and its own webhook array */
@@ -209,7 +211,7 @@ extern const cfg_opt_t cfg_top_opts[], cfg_kafka_opts[], cfg_topic_opts[],
         cfg_delivery_opts[], cfg_circuit_opts[], cfg_tls_opts[],
         cfg_retry_opts[], cfg_dretry_opts[], cfg_tiers_opts[],
         cfg_webhook_opts[], cfg_toggle_opts[], cfg_mapping_opts[],
-        cfg_admin_opts[], cfg_log_opts[];
+        cfg_admin_opts[], cfg_api_opts[], cfg_log_opts[];
 
 /** librdkafka properties hookbridge sets itself, and what to do instead. */
 typedef struct cfg_owned_prop_s {
@@ -295,6 +297,25 @@ size_t cfg_str_list(cfg_loader_t *ld, const config_setting_t *s,
                     const char *path, const char *eg, cfg_str_check_t *check,
                     const char *const **outp);
 void cfg_parse_webhooks(cfg_loader_t *ld, const config_setting_t *s);
+
+/**
+ * @brief Read a file holding a secret (secret_file, api.token_file, ...):
+ *        the whole content, trailing CR/LF stripped, at most
+ *        CFG_SECRET_FILE_MAX bytes, no NUL; the read buffer is wiped.
+ *        \p *mode: the file's st_mode (0 when unknown).
+ * @returns the content in the arena, or NULL with \p *why set (never the
+ *          content).
+ */
+const char *cfg_read_secret_file(cfg_loader_t *ld, const char *path,
+                                 const char **why, mode_t *mode);
+/** A warning when the file holding a secret (the setting \p prefix +
+ *  \p what names it) is readable or writable by other users. */
+void cfg_warn_mode(cfg_loader_t *ld, const config_setting_t *at,
+                   const char *prefix, const char *what, mode_t mode);
+
+/** api.* (cfg_api.c); before the webhooks: with the API on, the file may
+ *  list none. */
+void cfg_parse_api(cfg_loader_t *ld, const config_setting_t *g);
 
 int cfg_topic_name_ok(const char *s);
 

@@ -82,3 +82,17 @@ int cfg_listen_parse(const char *s, struct sockaddr_storage *ss, char *errstr,
         s4->sin_port = htons((uint16_t)port);
         return 0;
 }
+
+int cfg_listen_loopback(const struct sockaddr_storage *ss)
+{
+        const struct in6_addr *a6 =
+                &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+        if (ss->ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *)ss)
+                                      ->sin_addr.s_addr) >>
+                        24) == 127;
+        if (IN6_IS_ADDR_LOOPBACK(a6))
+                return 1;
+        return IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127;
+}

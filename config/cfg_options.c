@@ -29,6 +29,7 @@ const cfg_opt_t cfg_top_opts[] = {
                    "events = [ \"*\" ]; } );"),
         CFG_CUSTOM("mappings", CFG_RELOADABLE, NULL),
         CFG_CUSTOM("admin", CFG_SECTION, NULL),
+        CFG_CUSTOM("api", CFG_SECTION, NULL),
         CFG_CUSTOM("log", CFG_SECTION, NULL),
         {NULL},
 };

@@ -885,22 +885,6 @@ static void cfg_parse_mappings(cfg_loader_t *ld, const config_setting_t *s)
 
 /* --- admin, log ------------------------------------------------------- */
 
-/* 1 when \p ss names a loopback address: 127.0.0.0/8 (localhost
- * included), ::1 or ::ffff:127.x.y.z. */
-static int cfg_listen_loopback(const struct sockaddr_storage *ss)
-{
-        const struct in6_addr *a6 =
-                &((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-        if (ss->ss_family == AF_INET)
-                return (ntohl(((const struct sockaddr_in *)ss)
-                                      ->sin_addr.s_addr) >>
-                        24) == 127;
-        if (IN6_IS_ADDR_LOOPBACK(a6))
-                return 1;
-        return IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127;
-}
-
 /* admin.token or admin.token_env; never printed. */
 static void cfg_parse_admin_token(cfg_loader_t *ld, const config_setting_t *g,
                                   cfg_admin_t *a)
@@ -1004,6 +988,7 @@ static void cfg_build(cfg_loader_t *ld, const config_setting_t *root)
         cfg_parse_kafka(ld, cfg_member(root, "kafka"));
         cfg_parse_delivery(ld, cfg_member(root, "delivery"));
         cfg_parse_mappings(ld, cfg_member(root, "mappings"));
+        cfg_parse_api(ld, cfg_member(root, "api"));
         cfg_parse_webhooks(ld, cfg_member(root, "webhooks"));
         cfg_parse_admin(ld, cfg_member(root, "admin"));
         cfg_parse_log(ld, cfg_member(root, "log"));

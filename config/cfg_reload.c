@@ -22,6 +22,7 @@ static const cfg_rl_group_t cfg_rl_groups[] = {
         {"delivery.retry.", cfg_tiers_opts,
          offsetof(struct cfg_s, delivery.tiers)},
         {"admin.", cfg_admin_opts, offsetof(struct cfg_s, admin)},
+        {"api.", cfg_api_opts, offsetof(struct cfg_s, api)},
         {"log.", cfg_log_opts, offsetof(struct cfg_s, log)},
 };
 
@@ -132,6 +133,18 @@ static int cfg_rl_custom_eq(const char *path, const cfg_t *a, const cfg_t *b)
          * under "token" */
         if (!strcmp(path, "admin.token"))
                 return cfg_rl_streq(a->admin.token, b->admin.token);
+        /* likewise api.token, api.token_env and api.token_file: all are
+         * api.tokens, compared under "token"; the two key settings under
+         * "secret_key_env" */
+        if (!strcmp(path, "api.token"))
+                return cfg_rl_lists_eq(a->api.tokens, a->api.token_count,
+                                       b->api.tokens, b->api.token_count);
+        if (!strcmp(path, "api.secret_key_env"))
+                return a->api.have_secret_key == b->api.have_secret_key &&
+                       !memcmp(a->api.secret_key, b->api.secret_key,
+                               sizeof(a->api.secret_key));
+        if (!strcmp(path, "api.rotation_grace"))
+                return a->api.rotation_grace_ms == b->api.rotation_grace_ms;
         return 1;
 }
 

@@ -210,8 +210,8 @@ static size_t cfg_parse_props(cfg_loader_t *ld, cfg_wh_ctx_t *w,
  * st_mode. Neither the path nor the content is shown: the setting and
  * its line say which file.
  */
-static void cfg_warn_mode(cfg_loader_t *ld, const config_setting_t *at,
-                          const char *prefix, const char *what, mode_t mode)
+void cfg_warn_mode(cfg_loader_t *ld, const config_setting_t *at,
+                   const char *prefix, const char *what, mode_t mode)
 {
         if (mode & 077)
                 cfg_warn(ld, at,
@@ -237,8 +237,8 @@ const char *cfg_secret_hint(const char *value)
  * @returns the secret in the arena, or NULL with *why set (errno text or
  *          a reason); never the content.
  */
-static const char *cfg_read_secret_file(cfg_loader_t *ld, const char *path,
-                                        const char **why, mode_t *mode)
+const char *cfg_read_secret_file(cfg_loader_t *ld, const char *path,
+                                 const char **why, mode_t *mode)
 {
         char *buf = NULL;
         const char *out = NULL;
@@ -624,6 +624,8 @@ void cfg_parse_webhooks(cfg_loader_t *ld, const config_setting_t *s)
         if (!s)
                 return;
         n = config_setting_length(s);
+        if (n == 0 && ld->cfg->api.listen)
+                return; /* webhooks as data only (SPEC §7) */
         if (n == 0) {
                 cfg_report(ld, s,
                            "webhooks: is empty; add at least one webhook, "
