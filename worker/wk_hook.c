@@ -13,6 +13,9 @@
 #include "wk_json.h"
 
 #define RATE_LIMIT_MAX 1000000
+/* the previous secret is sealed bound to "<id>" PREV_AAD: it cannot be
+ * passed off as the current one */
+#define PREV_AAD "#previous"
 
 /* Problems, one per line, into the caller's buffer. */
 typedef struct probs_s {
@@ -82,6 +85,10 @@ void wk_hook_free(wk_hook_t *h)
                 explicit_bzero(h->secret, strlen(h->secret));
                 free(h->secret);
         }
+        if (h->secret_previous) {
+                explicit_bzero(h->secret_previous, strlen(h->secret_previous));
+                free(h->secret_previous);
+        }
         strv_free(h->headers, h->header_count);
         free(h);
 }
@@ -103,13 +110,15 @@ wk_hook_t *wk_hook_dup(const wk_hook_t *h)
                 return NULL;
         *d = *h;
         d->id = d->app_token = d->name = d->url = d->secret = NULL;
+        d->secret_previous = NULL;
         d->events = NULL;
         d->user_props = d->company_props = d->headers = NULL;
         d->event_count = d->user_prop_count = d->company_prop_count =
                 d->header_count = 0;
         if (dup_str(&d->id, h->id) || dup_str(&d->app_token, h->app_token) ||
             dup_str(&d->name, h->name) || dup_str(&d->url, h->url) ||
-            dup_str(&d->secret, h->secret))
+            dup_str(&d->secret, h->secret) ||
+            dup_str(&d->secret_previous, h->secret_previous))
                 goto err;
         d->events =
                 calloc(h->event_count ? h->event_count : 1, sizeof(*d->events));
@@ -192,6 +201,21 @@ char *wk_hook_to_json(const wk_hook_t *h,
                 json_object_object_add(o, "secret_sealed",
                                        json_object_new_string(sealed));
         }
+        if (h->secret_previous) {
+                char aad[300];
+
+                free(sealed);
+                snprintf(aad, sizeof(aad), "%s" PREV_AAD, h->id ? h->id : "");
+                sealed = wk_seal(key, h->secret_previous, aad, errstr,
+                                 errstr_size);
+                if (!sealed)
+                        goto out;
+                json_object_object_add(o, "secret_previous_sealed",
+                                       json_object_new_string(sealed));
+                json_object_object_add(
+                        o, "secret_previous_until_ms",
+                        json_object_new_int64(h->secret_previous_until_ms));
+        }
         json_object_object_add(
                 o, "signature",
                 json_object_new_string(h->signature == CFG_SIG_USERPILOT
@@ -213,7 +237,8 @@ out:
 
 /* --- from JSON ---------------------------------------------------------- */
 
-static const char *const fields[] = {
+/* The members of a record, and of an API body. */
+static const char *const rec_fields[] = {
         "format",
         "app_token",
         "name",
@@ -223,11 +248,36 @@ static const char *const fields[] = {
         "user_properties",
         "company_properties",
         "secret_sealed",
+        "secret_previous_sealed",
+        "secret_previous_until_ms",
         "signature",
         "headers",
         "rate_limit",
         NULL,
 };
+static const char *const body_fields[] = {
+        "name",
+        "url",
+        "enabled",
+        "events",
+        "user_properties",
+        "company_properties",
+        "secret",
+        "signature",
+        "headers",
+        "rate_limit",
+        NULL,
+};
+static const char *const body_readonly[] = {"id", "app_token", "version",
+                                            "signed", NULL};
+
+static int in_list(const char *const *l, const char *k)
+{
+        for (size_t i = 0; l[i]; i++)
+                if (!strcmp(l[i], k))
+                        return 1;
+        return 0;
+}
 
 /* A string member; NULL when absent (reported when \p required) or not a
  * string (reported). */
@@ -403,115 +453,234 @@ static int get_events(json_object *o, probs_t *p, wk_hook_t *h)
         return 0;
 }
 
-wk_hook_t *wk_hook_from_json(const char *json, size_t len, const char *id,
-                             const unsigned char key[WK_SEAL_KEY_LEN],
-                             char *errstr, size_t errstr_size)
-{
-        probs_t p = {errstr, errstr_size, 0, 0};
-        wk_hook_t *h = calloc(1, sizeof(*h));
-        json_object *o, *v;
-        const char *s, *why;
-        char reason[256], msg[512];
+/* Where the webhook comes from: a store record (format, app_token and
+ * sealed secrets in it) or an API body (app_token from the path, the
+ * secret in plaintext). */
+typedef struct src_s {
+        int body;
+        const char *id, *app;
+        const unsigned char *key;
+} src_t;
 
-        if (errstr_size)
-                errstr[0] = '\0';
-        if (!h) {
-                prob(&p, "out of memory");
-                return NULL;
+/* secret_sealed and the previous secret of a record. @returns -1 out of
+ * memory, else 0. */
+static int get_sealed(json_object *o, const src_t *src, wk_hook_t *h,
+                      probs_t *p)
+{
+        const char *s, *why, *id = src->id ? src->id : "";
+        json_object *v = NULL;
+        char why2[256], aad[300];
+
+        if ((s = get_str(o, "secret_sealed", 0, p))) {
+                h->secret = wk_unseal(src->key, s, id, why2, sizeof(why2));
+                if (!h->secret)
+                        prob(p, "secret_sealed: %s", why2);
+                else if ((why = cfg_rule_secret(h->secret)))
+                        prob(p, "secret: %s", why);
         }
-        o = wk_json_parse(json, len, reason, sizeof(reason));
-        if (!o) {
-                prob(&p, "not a JSON object: %s", reason);
-                free(h);
-                return NULL;
+        if (!(s = get_str(o, "secret_previous_sealed", 0, p)))
+                return 0;
+        snprintf(aad, sizeof(aad), "%s" PREV_AAD, id);
+        h->secret_previous = wk_unseal(src->key, s, aad, why2, sizeof(why2));
+        if (!h->secret_previous)
+                prob(p, "secret_previous_sealed: %s", why2);
+        else if ((why = cfg_rule_secret(h->secret_previous)))
+                prob(p, "secret_previous: %s", why);
+        if (!json_object_object_get_ex(o, "secret_previous_until_ms", &v) ||
+            !json_object_is_type(v, json_type_int) ||
+            json_object_get_int64(v) < 0)
+                prob(p, "secret_previous_until_ms: expected unix "
+                        "milliseconds");
+        else
+                h->secret_previous_until_ms = json_object_get_int64(v);
+        return 0;
+}
+
+/* The fields of \p o into \p h; @returns -1 out of memory, else 0 (the
+ * problems in \p p). */
+static int parse(json_object *o, const src_t *src, wk_hook_t *h, probs_t *p)
+{
+        json_object *v;
+        const char *s, *why;
+        char msg[512];
+
+        if (!json_object_is_type(o, json_type_object)) {
+                prob(p, "body: expected a JSON object");
+                return 0;
         }
         json_object_object_foreach(o, k, val)
         {
-                size_t i;
-
                 (void)val;
-                for (i = 0; fields[i]; i++)
-                        if (!strcmp(fields[i], k))
-                                break;
-                if (!fields[i])
-                        prob(&p, "%.64s: unknown field", k);
+                if (src->body && in_list(body_readonly, k))
+                        prob(p, "%.64s: is read-only", k);
+                else if (!in_list(src->body ? body_fields : rec_fields, k))
+                        prob(p, "%.64s: unknown field", k);
         }
-        if (!json_object_object_get_ex(o, "format", &v) ||
-            !json_object_is_type(v, json_type_int) ||
-            json_object_get_int64(v) != WK_HOOK_FORMAT)
-                prob(&p, "format: expected %d", WK_HOOK_FORMAT);
-        if (dup_str(&h->id, id))
-                goto oom;
-        if ((s = get_str(o, "app_token", 1, &p)) && !cfg_app_token_ok(s))
-                prob(&p, "app_token: use 1 to %d of A-Z a-z 0-9 - . _ ~",
+        if (!src->body && (!json_object_object_get_ex(o, "format", &v) ||
+                           !json_object_is_type(v, json_type_int) ||
+                           json_object_get_int64(v) != WK_HOOK_FORMAT))
+                prob(p, "format: expected %d", WK_HOOK_FORMAT);
+        if (dup_str(&h->id, src->id))
+                return -1;
+        if (src->body) {
+                if (!src->app || !cfg_app_token_ok(src->app))
+                        prob(p,
+                             "app_token: use 1 to %d of A-Z a-z 0-9 - . "
+                             "_ ~",
+                             CFG_APP_TOKEN_MAX);
+                else if (dup_str(&h->app_token, src->app))
+                        return -1;
+        } else if ((s = get_str(o, "app_token", 1, p)) &&
+                   !cfg_app_token_ok(s)) {
+                prob(p, "app_token: use 1 to %d of A-Z a-z 0-9 - . _ ~",
                      CFG_APP_TOKEN_MAX);
-        else if (s && dup_str(&h->app_token, s))
-                goto oom;
-        if ((s = get_str(o, "name", 1, &p)) && (why = cfg_rule_name(s)))
-                prob(&p, "name: %s", why);
+        } else if (s && dup_str(&h->app_token, s)) {
+                return -1;
+        }
+        if ((s = get_str(o, "name", 1, p)) && (why = cfg_rule_name(s)))
+                prob(p, "name: %s", why);
         else if (s && dup_str(&h->name, s))
-                goto oom;
-        if ((s = get_str(o, "url", 1, &p)) && (why = cfg_rule_url(s)))
-                prob(&p, "url: %s", why);
+                return -1;
+        if ((s = get_str(o, "url", 1, p)) && (why = cfg_rule_url(s)))
+                prob(p, "url: %s", why);
         else if (s && dup_str(&h->url, s))
-                goto oom;
+                return -1;
         h->enabled = 1;
         if (json_object_object_get_ex(o, "enabled", &v) && v) {
                 if (!json_object_is_type(v, json_type_boolean))
-                        prob(&p, "enabled: expected true or false");
+                        prob(p, "enabled: expected true or false");
                 else
                         h->enabled = json_object_get_boolean(v);
         }
-        if (get_events(o, &p, h) ||
-            get_strv(o, "user_properties", &p, 0, &h->user_props,
+        if (get_events(o, p, h) ||
+            get_strv(o, "user_properties", p, 0, &h->user_props,
                      &h->user_prop_count) ||
-            get_strv(o, "company_properties", &p, 0, &h->company_props,
+            get_strv(o, "company_properties", p, 0, &h->company_props,
                      &h->company_prop_count) ||
-            get_strv(o, "headers", &p, 1, &h->headers, &h->header_count))
-                goto oom;
+            get_strv(o, "headers", p, 1, &h->headers, &h->header_count))
+                return -1;
         if ((why = cfg_rule_props(h->user_prop_count + h->company_prop_count,
                                   msg, sizeof(msg))))
-                prob(&p, "webhook %s", why);
-        if ((s = get_str(o, "secret_sealed", 0, &p))) {
-                char why2[256];
-
-                h->secret = wk_unseal(key, s, id ? id : "", why2, sizeof(why2));
-                if (!h->secret)
-                        prob(&p, "secret_sealed: %s", why2);
-                else if ((why = cfg_rule_secret(h->secret)))
-                        prob(&p, "secret: %s", why);
+                prob(p, "user_properties: %s", why);
+        if (src->body) {
+                if ((s = get_str(o, "secret", 0, p)) &&
+                    (why = cfg_rule_secret(s)))
+                        prob(p, "secret: %s", why);
+                else if (s && dup_str(&h->secret, s))
+                        return -1;
+        } else if (get_sealed(o, src, h, p) == -1) {
+                return -1;
         }
-        if ((s = get_str(o, "signature", 0, &p))) {
+        if ((s = get_str(o, "signature", 0, p))) {
                 if (!strcmp(s, "userpilot"))
                         h->signature = CFG_SIG_USERPILOT;
                 else if (strcmp(s, "standard"))
-                        prob(&p, "signature: expected \"standard\" or "
-                                 "\"userpilot\"");
+                        prob(p, "signature: expected \"standard\" or "
+                                "\"userpilot\"");
         }
         if (h->signature == CFG_SIG_USERPILOT && !h->secret)
-                prob(&p, "signature: \"userpilot\" needs a secret");
+                prob(p, "signature: \"userpilot\" needs a secret");
         if (json_object_object_get_ex(o, "rate_limit", &v) && v) {
                 int64_t r = json_object_is_type(v, json_type_int)
                                     ? json_object_get_int64(v)
                                     : -1;
 
                 if (r < 0 || r > RATE_LIMIT_MAX)
-                        prob(&p,
+                        prob(p,
                              "rate_limit: expected 0 to %d requests per "
                              "second",
                              RATE_LIMIT_MAX);
                 else
                         h->rate_limit = (int)r;
         }
-        json_object_put(o);
+        return 0;
+}
+
+static wk_hook_t *parse_new(json_object *o, const src_t *src, char *errstr,
+                            size_t errstr_size)
+{
+        probs_t p = {errstr, errstr_size, 0, 0};
+        wk_hook_t *h = calloc(1, sizeof(*h));
+
+        if (errstr_size)
+                errstr[0] = '\0';
+        if (!h || parse(o, src, h, &p) == -1) {
+                wk_hook_free(h);
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
         if (p.n) {
                 wk_hook_free(h);
                 return NULL;
         }
         return h;
-oom:
+}
+
+wk_hook_t *wk_hook_from_json(const char *json, size_t len, const char *id,
+                             const unsigned char key[WK_SEAL_KEY_LEN],
+                             char *errstr, size_t errstr_size)
+{
+        src_t src = {0, id, NULL, key};
+        char reason[256];
+        json_object *o;
+        wk_hook_t *h;
+
+        o = wk_json_parse(json, len, reason, sizeof(reason));
+        if (!o) {
+                snprintf(errstr, errstr_size, "not a JSON object: %s", reason);
+                return NULL;
+        }
+        h = parse_new(o, &src, errstr, errstr_size);
         json_object_put(o);
-        wk_hook_free(h);
-        snprintf(errstr, errstr_size, "out of memory");
-        return NULL;
+        return h;
+}
+
+wk_hook_t *wk_hook_from_body(json_object *body, const char *id, const char *app,
+                             char *errstr, size_t errstr_size)
+{
+        src_t src = {1, id, app, NULL};
+
+        return parse_new(body, &src, errstr, errstr_size);
+}
+
+json_object *wk_hook_view(const wk_hook_t *h, int secret)
+{
+        json_object *o = json_object_new_object(), *ev;
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "name", json_object_new_string(h->name));
+        json_object_object_add(o, "url", json_object_new_string(h->url));
+        json_object_object_add(o, "enabled",
+                               json_object_new_boolean(h->enabled));
+        ev = json_object_new_array();
+        for (size_t i = 0; ev && i < h->event_count; i++) {
+                json_object *e = json_object_new_object();
+
+                json_object_object_add(
+                        e, "type", json_object_new_string(h->events[i].type));
+                json_object_object_add(
+                        e, "enabled",
+                        json_object_new_boolean(h->events[i].enabled));
+                json_object_array_add(ev, e);
+        }
+        json_object_object_add(o, "events", ev);
+        json_object_object_add(o, "user_properties",
+                               strv_json(h->user_props, h->user_prop_count));
+        json_object_object_add(
+                o, "company_properties",
+                strv_json(h->company_props, h->company_prop_count));
+        json_object_object_add(
+                o, "signature",
+                json_object_new_string(h->signature == CFG_SIG_USERPILOT
+                                               ? "userpilot"
+                                               : "standard"));
+        json_object_object_add(o, "headers",
+                               strv_json(h->headers, h->header_count));
+        json_object_object_add(o, "rate_limit",
+                               json_object_new_int(h->rate_limit));
+        if (secret && h->secret)
+                json_object_object_add(o, "secret",
+                                       json_object_new_string(h->secret));
+        return o;
 }

@@ -5,6 +5,9 @@
 #define HB_WK_HOOK_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
 
 #include "cfg.h"
 #include "wk_seal.h"
@@ -29,6 +32,10 @@ typedef struct wk_hook_s {
         char **company_props;
         size_t company_prop_count;
         char *secret; /**< plaintext in memory, NULL: unsigned */
+        /** the secret before a rotation, also signed with until
+         *  secret_previous_until_ms (unix ms); NULL: none */
+        char *secret_previous;
+        int64_t secret_previous_until_ms;
         cfg_sig_t signature;
         char **headers; /**< "Name: value" */
         size_t header_count;
@@ -57,6 +64,29 @@ char *wk_hook_to_json(const wk_hook_t *h,
 wk_hook_t *wk_hook_from_json(const char *json, size_t len, const char *id,
                              const unsigned char key[WK_SEAL_KEY_LEN],
                              char *errstr, size_t errstr_size);
+
+/**
+ * @brief Read a webhook as the management API takes it (SPEC §7): the
+ *        members of \p body are name, url, enabled, events,
+ *        user_properties, company_properties, secret (plaintext),
+ *        signature, headers, rate_limit, checked by the same rules as
+ *        wk_hook_from_json() (the file's, cfg_rule_*); the webhook gets
+ *        \p id and \p app (from the path). id, app_token and version
+ *        are refused as read-only, any other member as unknown.
+ * @returns the webhook, or NULL with every problem in \p errstr, one per
+ *          line, each "<field>: <message>" (field as "events[2].type").
+ */
+wk_hook_t *wk_hook_from_body(json_object *body, const char *id, const char *app,
+                             char *errstr, size_t errstr_size);
+
+/**
+ * @brief The public view of \p h: the members wk_hook_from_body() takes,
+ *        the secret left out ("signed": whether it has one). With
+ *        \p secret, "secret" is added too (only to build a merge that
+ *        never leaves the process: PATCH).
+ * @returns a new object (json_object_put() it), or NULL.
+ */
+json_object *wk_hook_view(const wk_hook_t *h, int secret);
 
 /** @returns a deep copy of \p h, or NULL (out of memory). */
 wk_hook_t *wk_hook_dup(const wk_hook_t *h);
