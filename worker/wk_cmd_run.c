@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "cfg.h"
-#include "wk_cmd.h"
 #include "hb_log.h"
+#include "wk_api.h"
+#include "wk_cmd.h"
 #include "wk_routes.h"
+#include "wk_store.h"
 #include "wk_worker.h"
 
 static wk_worker_t *running;
@@ -125,6 +127,66 @@ int wk_cmd_check_config(int argc, char **argv)
         return 0;
 }
 
+/* The management API and its store (SPEC §7), when api.listen is set. */
+typedef struct api_parts_s {
+        cfg_t *cfg; /* the API's own copy: reloads replace the worker's */
+        wk_store_t *store;
+        wk_api_t *api;
+} api_parts_t;
+
+static void api_stop(api_parts_t *p)
+{
+        wk_api_stop(p->api);
+        wk_store_destroy(p->store);
+        cfg_destroy(p->cfg);
+        memset(p, 0, sizeof(*p));
+}
+
+/* The store (created and followed; the worker and /readyz wait for it
+ * to catch up, nothing here does), then the listener. */
+static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
+                     char *errstr, size_t errstr_size)
+{
+        const cfg_kafka_t *k = cfg_kafka(cfg);
+        const cfg_api_t *a = cfg_api(cfg);
+        wk_store_conf_t sc = {.brokers = k->brokers,
+                              .prop_names = k->prop_names,
+                              .prop_values = k->prop_values,
+                              .prop_count = k->prop_count,
+                              .topic = a->store_topic,
+                              .replication_factor = a->store_replication_factor,
+                              .key = a->secret_key};
+        wk_api_conf_t ac = {0};
+        char errs[4096];
+
+        /* the same file, read again (warnings were shown the first time) */
+        p->cfg = cfg_load(path, errs, sizeof(errs));
+        if (!p->cfg) {
+                snprintf(errstr, errstr_size, "api: %s", errs);
+                return -1;
+        }
+        p->store = wk_store_new(&sc, errstr, errstr_size);
+        if (!p->store)
+                goto err;
+        ac.cfg = p->cfg;
+        ac.store = p->store;
+        p->api = wk_api_start(&ac, errstr, errstr_size);
+        if (!p->api)
+                goto err;
+        if (cfg_api(p->cfg)->open)
+                hb_log(HB_LOG_WARN,
+                       "api listener open to the network without a token "
+                       "(api.allow_open)",
+                       "hint=\"anyone who reaches it can change the "
+                       "webhooks; set api.token_env\"");
+        hb_log(HB_LOG_INFO, "api: listening", "api_port=%u store_topic=%s",
+               (unsigned)wk_api_port(p->api), a->store_topic);
+        return 0;
+err:
+        api_stop(p);
+        return -1;
+}
+
 int wk_cmd_run(int argc, char **argv)
 {
         static const char usage[] =
@@ -138,8 +200,10 @@ int wk_cmd_run(int argc, char **argv)
                 "running\nconfiguration kept).\n";
         int code = 1;
         const char *path = config_arg(argc, argv, usage, &code);
+        wk_worker_opts_t opts = {0};
         struct sigaction sa;
         char errstr[1024];
+        api_parts_t api = {0};
         cfg_t *cfg;
         wk_worker_t *w;
         int rc;
@@ -149,9 +213,17 @@ int wk_cmd_run(int argc, char **argv)
         cfg = wk_cmd_load_config(path);
         if (!cfg)
                 return 1;
-        w = wk_worker_new(cfg, errstr, sizeof(errstr));
+        if (cfg_api(cfg)->listen &&
+            api_start(path, cfg, &api, errstr, sizeof(errstr)) == -1) {
+                fprintf(stderr, "hookbridge: %s\n", errstr);
+                cfg_destroy(cfg);
+                return 1;
+        }
+        opts.store = api.store;
+        w = wk_worker_new_ex(cfg, &opts, errstr, sizeof(errstr));
         if (!w) {
                 fprintf(stderr, "hookbridge: %s\n", errstr);
+                api_stop(&api);
                 cfg_destroy(cfg);
                 return 1;
         }
@@ -169,6 +241,9 @@ int wk_cmd_run(int argc, char **argv)
 
         rc = wk_worker_run(w);
         running = NULL;
+        /* the API answers until the worker is gone: it lends the API
+         * nothing the worker frees first */
         wk_worker_destroy(w);
+        api_stop(&api);
         return rc == 0 ? 0 : 1;
 }

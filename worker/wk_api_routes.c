@@ -1,0 +1,17 @@
+/* wk_api_routes: the management API's route table (SPEC §7): each path,
+ * its method and the handler (declared in the handler's own header). A
+ * helper adding a resource adds its lines here. */
+#include "wk_api.h"
+#include "wk_api_hooks.h"
+
+const wk_api_route_t wk_api_routes[] = {
+        {"GET", "/v1/apps/{app}/webhooks", wk_api_hooks_list, 0},
+        {"POST", "/v1/apps/{app}/webhooks", wk_api_hooks_create, 0},
+        {"GET", "/v1/apps/{app}/webhooks/{id}", wk_api_hooks_get, 0},
+        {"PATCH", "/v1/apps/{app}/webhooks/{id}", wk_api_hooks_patch, 0},
+        {"DELETE", "/v1/apps/{app}/webhooks/{id}", wk_api_hooks_delete, 0},
+        {"POST", "/v1/apps/{app}/webhooks/{id}/test", wk_api_hooks_test, 0},
+        {"POST", "/v1/apps/{app}/webhooks/{id}/rotate-secret",
+         wk_api_hooks_rotate, 0},
+        {NULL, NULL, NULL, 0},
+};
