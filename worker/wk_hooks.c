@@ -177,6 +177,14 @@ static int add_stored(const wk_hook_t *h, int64_t version, void *opaque)
         c.company_props = (const char *const *)h->company_props;
         c.company_prop_count = h->company_prop_count;
         c.secret = h->secret;
+        if (h->secret_previous && h->secret_previous_until_ms > wk->now_ms) {
+                /* a rotation: the old one signs too until then (SPEC §7);
+                 * the set is rebuilt when the first such time comes */
+                c.secret_previous = h->secret_previous;
+                if (!wk->expires_ms ||
+                    h->secret_previous_until_ms < wk->expires_ms)
+                        wk->expires_ms = h->secret_previous_until_ms;
+        }
         c.signature = h->signature;
         c.headers = (const char *const *)h->headers;
         c.header_count = h->header_count;

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cfg.h"
+#include "hb_time.h"
 #include "wk_hook.h"
 #include "wk_store.h"
 #include "wk_worker_int.h"
@@ -216,6 +218,52 @@ Test(hooks, without_the_store_only_the_files)
         cr_expect_not(h->from_store);
         cr_expect_eq(h->cfg, file);
         wk_hooks_free(h);
+        cfg_destroy(file);
+        wk_store_destroy(s);
+}
+
+Test(hooks, a_rotated_secret_signs_until_its_grace_ends)
+{
+        wk_store_t *s = wk_store_new_local(key);
+        cfg_t *file = file_cfg();
+        wk_hook_event_t evs[] = {{"*", 1}};
+        wk_hook_t h = {.id = "wh_rot",
+                       .app_token = "NX-b",
+                       .name = "wh_rot",
+                       .url = "https://b.example.com/",
+                       .enabled = 1,
+                       .events = evs,
+                       .event_count = 1,
+                       .secret = "whsec_bmV3LXNlY3JldA==",
+                       .secret_previous = "whsec_b2xkLXNlY3JldA==",
+                       .secret_previous_until_ms = hb_time_now_ms() + 300};
+        char err[256], *j = wk_hook_to_json(&h, key, err, sizeof(err));
+        const cfg_webhook_t *wh;
+        hooks_t *h1, *h2;
+
+        cr_assert(j, "%s", err);
+        cr_assert_eq(
+                wk_store_apply(s, "wh_rot", 6, j, strlen(j), 0, next_off++),
+                WK_STORE_APPLIED);
+        free(j);
+        h1 = build(file, s, NULL);
+        wh = cfg_webhook(h1->cfg, wk_hooks_find(h1, "wh_rot"));
+        cr_expect_str_eq(wh->secret, "whsec_bmV3LXNlY3JldA==");
+        cr_expect_str_eq(wh->secret_previous ? wh->secret_previous : "(none)",
+                         "whsec_b2xkLXNlY3JldA==");
+        /* the set is to be rebuilt when the grace ends */
+        cr_expect_eq(h1->expires_ms, h.secret_previous_until_ms);
+        while (hb_time_now_ms() <= h.secret_previous_until_ms)
+                nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+        h2 = build(file, s, h1);
+        wh = cfg_webhook(h2->cfg, wk_hooks_find(h2, "wh_rot"));
+        cr_expect_null(wh->secret_previous);
+        cr_expect_eq(h2->expires_ms, 0);
+        /* a change of the endpoint's keys: a new endpoint */
+        cr_expect_neq(h2->eps[wk_hooks_find(h2, "wh_rot")],
+                      h1->eps[wk_hooks_find(h1, "wh_rot")]);
+        wk_hooks_free(h1);
+        wk_hooks_free(h2);
         cfg_destroy(file);
         wk_store_destroy(s);
 }
