@@ -162,7 +162,9 @@ static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
         /* the same file, read again (warnings were shown the first time) */
         p->cfg = cfg_load(path, errs, sizeof(errs));
         if (!p->cfg) {
-                snprintf(errstr, errstr_size, "api: %s", errs);
+                /* errs may be longer than errstr: cut to fit */
+                snprintf(errstr, errstr_size, "api: %.*s",
+                         (int)(errstr_size > 6 ? errstr_size - 6 : 0), errs);
                 return -1;
         }
         p->store = wk_store_new(&sc, errstr, errstr_size);
