@@ -626,6 +626,65 @@ long wk_store_each(wk_store_t *s, wk_store_each_cb_t *cb, void *opaque,
         return n;
 }
 
+/* --- one app's webhooks (the management API) --------------------------- */
+
+static int ref_cmp(const void *a, const void *b)
+{
+        return strcmp(((const wk_store_ref_t *)a)->id,
+                      ((const wk_store_ref_t *)b)->id);
+}
+
+long wk_store_app_refs(wk_store_t *s, const char *app, wk_store_ref_t **out)
+{
+        wk_store_ref_t *r = NULL;
+        size_t n = 0, cap = 0;
+        int oom = 0;
+
+        *out = NULL;
+        /* a walk of every webhook: an app's list is not indexed (the API
+         * is not a hot path; 100,000 webhooks take a few ms) */
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->nbuckets && !oom; i++)
+                for (entry_t *e = s->buckets[i]; e && !oom; e = e->next) {
+                        if (!e->hook || !e->hook->app_token ||
+                            strcmp(e->hook->app_token, app))
+                                continue;
+                        if (n == cap) {
+                                size_t c = cap ? cap * 2 : 16;
+                                wk_store_ref_t *g = realloc(r, c * sizeof(*g));
+                                if (!g) {
+                                        oom = 1;
+                                        break;
+                                }
+                                r = g;
+                                cap = c;
+                        }
+                        r[n].id = strdup(e->id);
+                        r[n].name = strdup(e->hook->name ? e->hook->name : "");
+                        r[n].version = e->version;
+                        n++;
+                        oom = !r[n - 1].id || !r[n - 1].name;
+                }
+        pthread_mutex_unlock(&s->lock);
+        if (oom) {
+                wk_store_refs_free(r, (long)n);
+                return -1;
+        }
+        if (n)
+                qsort(r, n, sizeof(*r), ref_cmp);
+        *out = r;
+        return (long)n;
+}
+
+void wk_store_refs_free(wk_store_ref_t *refs, long n)
+{
+        for (long i = 0; refs && i < n; i++) {
+                free(refs[i].id);
+                free(refs[i].name);
+        }
+        free(refs);
+}
+
 void wk_store_destroy(wk_store_t *s)
 {
         if (!s)

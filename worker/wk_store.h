@@ -146,6 +146,26 @@ typedef int(wk_store_each_cb_t)(const wk_hook_t *h, int64_t version,
 long wk_store_each(wk_store_t *s, wk_store_each_cb_t *cb, void *opaque,
                    uint64_t *generation);
 
+/* --- one app's webhooks (the management API) --------------------------- */
+
+/** A webhook of an app, as wk_store_app_refs() lists it. */
+typedef struct wk_store_ref_s {
+        char *id;
+        char *name;
+        int64_t version;
+} wk_store_ref_t;
+
+/**
+ * @brief The webhooks of app \p app (not the unreadable records), sorted
+ *        by id (bytewise), from one consistent state.
+ * @returns how many (their refs in \p *out, wk_store_refs_free() them),
+ *          or -1 out of memory.
+ */
+long wk_store_app_refs(wk_store_t *s, const char *app, wk_store_ref_t **out);
+
+/** @brief Free what wk_store_app_refs() gave. */
+void wk_store_refs_free(wk_store_ref_t *refs, long n);
+
 /** @brief Stop the thread, close the clients, free. NULL is a no-op. */
 void wk_store_destroy(wk_store_t *s);
 
