@@ -161,6 +161,11 @@ void wk_api_problem(wk_api_resp_t *resp, unsigned status, const char *title,
         json_object_put(o);
 }
 
+void wk_api_status(wk_api_resp_t *resp, unsigned status)
+{
+        resp_set(resp, status, NULL, "");
+}
+
 void wk_api_header(wk_api_resp_t *resp, const char *name, const char *value)
 {
         size_t i = resp->hdr_count;
@@ -351,9 +356,8 @@ static enum MHD_Result send_resp(wk_api_t *api, struct MHD_Connection *conn,
         enum MHD_Result ret;
 
         wk_listen_busy(api->listen, conn);
-        r = wk_listen_response(resp->type ? resp->type : "application/json",
-                               resp->body ? resp->body : (char *)"", resp->len,
-                               resp->body != NULL);
+        r = wk_listen_response(resp->type, resp->body ? resp->body : (char *)"",
+                               resp->len, resp->body != NULL);
         resp->body = NULL; /* libmicrohttpd's now */
         for (size_t i = 0; i < resp->hdr_count; i++) {
                 if (r)

@@ -61,7 +61,7 @@ typedef struct wk_api_resp_s {
         unsigned status;
         char *body; /**< malloc()ed */
         size_t len;
-        const char *type; /**< Content-Type (a literal) */
+        const char *type; /**< Content-Type (a literal); NULL: none */
         /** extra headers (ETag, Location, Allow, CSP...), copied */
         char *hdr_name[6], *hdr_value[6];
         size_t hdr_count;
@@ -124,6 +124,9 @@ void wk_api_json(wk_api_resp_t *resp, unsigned status, json_object *o);
  */
 void wk_api_problem(wk_api_resp_t *resp, unsigned status, const char *title,
                     const char *detail, const char *fields);
+
+/** @brief An answer without a body (204). */
+void wk_api_status(wk_api_resp_t *resp, unsigned status);
 
 /** @brief Add a response header (copied; at most 6). */
 void wk_api_header(wk_api_resp_t *resp, const char *name, const char *value);

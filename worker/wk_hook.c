@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "hb_base64.h"
 
 #include "hb_types.h"
 #include "wk_json.h"
@@ -268,8 +272,9 @@ static const char *const body_fields[] = {
         "rate_limit",
         NULL,
 };
-static const char *const body_readonly[] = {"id", "app_token", "version",
-                                            "signed", NULL};
+static const char *const body_readonly[] = {
+        "id", "app_token", "version", "signed", "previous_secret_until_ms",
+        NULL};
 
 static int in_list(const char *const *l, const char *k)
 {
@@ -683,4 +688,20 @@ json_object *wk_hook_view(const wk_hook_t *h, int secret)
                 json_object_object_add(o, "secret",
                                        json_object_new_string(h->secret));
         return o;
+}
+
+int wk_hook_secret_new(char out[WK_HOOK_SECRET_LEN])
+{
+        unsigned char key[32];
+        int rc = -1;
+
+        memcpy(out, "whsec_", 6);
+        if (RAND_bytes(key, sizeof(key)) == 1 &&
+            hb_base64_encode(key, sizeof(key), out + 6,
+                             WK_HOOK_SECRET_LEN - 6) == 44)
+                rc = 0;
+        OPENSSL_cleanse(key, sizeof(key));
+        if (rc)
+                out[0] = '\0';
+        return rc;
 }

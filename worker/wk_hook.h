@@ -88,6 +88,13 @@ wk_hook_t *wk_hook_from_body(json_object *body, const char *id, const char *app,
  */
 json_object *wk_hook_view(const wk_hook_t *h, int secret);
 
+/** Room for a secret wk_hook_secret_new() makes, with its NUL. */
+#define WK_HOOK_SECRET_LEN (6 + 44 + 1)
+
+/** @brief A new signing secret: "whsec_" + base64 of 32 bytes from
+ *  OpenSSL's RAND_bytes. @returns 0, or -1 (no random bytes). */
+int wk_hook_secret_new(char out[WK_HOOK_SECRET_LEN]);
+
 /** @returns a deep copy of \p h, or NULL (out of memory). */
 wk_hook_t *wk_hook_dup(const wk_hook_t *h);
 

@@ -443,7 +443,8 @@ struct MHD_Response *wk_listen_response(const char *type, char *body,
                         free(body);
                 return NULL;
         }
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        if (type)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
         return r;

@@ -81,7 +81,8 @@ void wk_listen_busy(wk_listen_t *l, struct MHD_Connection *conn);
 
 /**
  * @brief A response of \p body (\p owned: malloc()ed, then freed by
- *        libmicrohttpd, also on failure) with Content-Type \p type,
+ *        libmicrohttpd, also on failure) with Content-Type \p type (none
+ *        when NULL),
  *        Cache-Control: no-store and X-Content-Type-Options: nosniff.
  * @returns it (MHD_destroy_response() after queueing), or NULL.
  */
