@@ -39,7 +39,8 @@ wh_store_writer_t *wh_store_writer_new(const wh_store_conf_t *conf,
 
 /**
  * @brief Create the topic when it is missing: one partition (the one
- *        total order every replica applies), cleanup.policy=compact.
+ *        total order every replica applies), cleanup.policy=compact;
+ *        a topic the cluster's metadata lists is taken as it is.
  * @returns 0 when it exists, -1 with the reason in \p errstr.
  */
 int wh_store_writer_ensure_topic(wh_store_writer_t *w, char *errstr,
