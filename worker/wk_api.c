@@ -360,6 +360,13 @@ static enum MHD_Result send_resp(wk_api_t *api, struct MHD_Connection *conn,
                                resp->len, resp->body != NULL);
         resp->body = NULL; /* libmicrohttpd's now */
         for (size_t i = 0; i < resp->hdr_count; i++) {
+                /* a handler's own header replaces the listener's default
+                 * (the portal's Cache-Control: no-cache, not no-store) */
+                const char *dflt =
+                        r ? MHD_get_response_header(r, resp->hdr_name[i])
+                          : NULL;
+                if (dflt)
+                        MHD_del_response_header(r, resp->hdr_name[i], dflt);
                 if (r)
                         MHD_add_response_header(r, resp->hdr_name[i],
                                                 resp->hdr_value[i]);

@@ -3,6 +3,7 @@
  * helper adding a resource adds its lines here. */
 #include "wk_api.h"
 #include "wk_api_hooks.h"
+#include "wk_portal_api.h"
 
 const wk_api_route_t wk_api_routes[] = {
         {"GET", "/v1/apps/{app}/webhooks", wk_api_hooks_list, 0},
@@ -13,5 +14,9 @@ const wk_api_route_t wk_api_routes[] = {
         {"POST", "/v1/apps/{app}/webhooks/{id}/test", wk_api_hooks_test, 0},
         {"POST", "/v1/apps/{app}/webhooks/{id}/rotate-secret",
          wk_api_hooks_rotate, 0},
+        {"POST", "/v1/apps/{app}/portal-token", wk_portal_api_token,
+         WK_API_OPERATOR},
+        {"GET", "/portal", wk_portal_api_file, WK_API_PUBLIC},
+        {"GET", "/portal/*", wk_portal_api_file, WK_API_PUBLIC},
         {NULL, NULL, NULL, 0},
 };

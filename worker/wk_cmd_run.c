@@ -9,6 +9,7 @@
 #include "hb_log.h"
 #include "wk_api.h"
 #include "wk_cmd.h"
+#include "wk_portal_api.h"
 #include "wk_routes.h"
 #include "wk_store.h"
 #include "wk_worker.h"
@@ -172,6 +173,9 @@ static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
                 goto err;
         ac.cfg = p->cfg;
         ac.store = p->store;
+        /* portal tokens (wk_portal_api): this deployment's, one app each */
+        ac.portal_verify = wk_portal_api_verify;
+        ac.portal_opaque = (void *)cfg_api(p->cfg);
         p->api = wk_api_start(&ac, errstr, errstr_size);
         if (!p->api)
                 goto err;
