@@ -12,6 +12,7 @@
 #include "hb_time.h"
 #include "wk_json.h"
 #include "wk_listen.h"
+#include "wk_store.h"
 
 /* A request may wait for the store (a write read back, up to 10 s) or a
  * Send Test (its time-out, capped at WK_API_TEST_MAX_MS by the handler):
@@ -337,6 +338,16 @@ static void route(wk_api_t *api, wk_api_req_t *req, wk_api_resp_t *resp)
                 wk_api_problem(resp, 403, NULL,
                                "this token reaches one app's webhooks only",
                                NULL);
+                goto out;
+        }
+        /* a replica that has not read the whole store yet would answer
+         * from an old state (and write on old versions) */
+        if (!(hit->flags & WK_API_PUBLIC) && !wk_store_ready(api->env.store)) {
+                wk_api_problem(resp, 503, NULL,
+                               "the webhook store is not caught up yet; "
+                               "retry in a moment",
+                               NULL);
+                wk_api_header(resp, "Retry-After", "1");
                 goto out;
         }
         hit->handler(&api->env, req, resp);

@@ -1,0 +1,637 @@
+/* Integration: the management API (SPEC §7) of a real `hookbridge run`
+ * against the real broker: create / read / list / change / remove with
+ * versions and If-Match, pagination, the per-app limit, another app's id,
+ * rotate-secret, Send Test, and bad input of every kind (each rule of the
+ * file, unknown fields, wrong types, bad JSON, a huge body, unknown
+ * app or id, missing or wrong token): a problem document naming the field,
+ * and nothing stored. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "it_util.h"
+#include "rx_receiver.h"
+
+#define TOKEN  "api-test-token-0123456789"
+#define TOKEN2 "api-test-token-second-abcdef"
+#define KEY    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define APP    "NX-api-a"
+#define APP_B  "NX-api-b"
+#define LIMIT  3 /* api.max_webhooks_per_app */
+
+static pid_t worker;
+static uint16_t port;
+static char store_topic[96], log_path[300], cfg_path[256];
+static rx_t *rx;
+
+/* One answer. */
+typedef struct ans_s {
+        long status;
+        char body[65536];
+        char headers[8192];
+        json_object *json; /* the body parsed, or NULL */
+} ans_t;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *opaque)
+{
+        ans_t *a = opaque;
+        size_t len = strlen(a->body), add = sz * n;
+
+        if (len + add >= sizeof(a->body))
+                add = sizeof(a->body) - len - 1;
+        memcpy(a->body + len, p, add);
+        a->body[len + add] = '\0';
+        return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *opaque)
+{
+        ans_t *a = opaque;
+        size_t len = strlen(a->headers), add = sz * n;
+
+        if (len + add >= sizeof(a->headers))
+                add = sizeof(a->headers) - len - 1;
+        memcpy(a->headers + len, p, add);
+        a->headers[len + add] = '\0';
+        return sz * n;
+}
+
+/* \p method \p path (on the API) with \p body (NULL: none), the bearer
+ * \p token (NULL: none) and one more header \p hdr (NULL: none). */
+static ans_t *call_as(const char *token, const char *method, const char *path,
+                      const char *body, size_t body_len, const char *hdr)
+{
+        static ans_t a;
+        struct curl_slist *h = NULL;
+        char url[512], auth[256];
+        CURL *c = curl_easy_init();
+
+        json_object_put(a.json);
+        memset(&a, 0, sizeof(a));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+        if (token) {
+                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+                h = curl_slist_append(h, auth);
+        }
+        if (hdr)
+                h = curl_slist_append(h, hdr);
+        h = curl_slist_append(h, "Expect:");
+        if (body) {
+                h = curl_slist_append(h, "Content-Type: application/json");
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                                 (curl_off_t)body_len);
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        a.json = json_tokener_parse(a.body);
+        return &a;
+}
+
+static ans_t *call(const char *method, const char *path, const char *body)
+{
+        return call_as(TOKEN, method, path, body, body ? strlen(body) : 0,
+                       NULL);
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+        json_object *v = NULL;
+
+        return o && json_object_object_get_ex(o, k, &v) && v
+                       ? json_object_get_string(v)
+                       : NULL;
+}
+
+static int64_t jint(json_object *o, const char *k)
+{
+        json_object *v = NULL;
+
+        return o && json_object_object_get_ex(o, k, &v) && v
+                       ? json_object_get_int64(v)
+                       : -1;
+}
+
+/* A problem document of \p status that names \p field with a message
+ * containing \p msg (NULL: any). */
+static void expect_problem(const ans_t *a, long status, const char *field,
+                           const char *msg)
+{
+        json_object *errs = NULL;
+        size_t i, n;
+
+        cr_assert_eq(a->status, status, "status %ld, not %ld: %s", a->status,
+                     status, a->body);
+        cr_assert(strstr(a->headers, "Content-Type: application/problem+json"),
+                  "%s", a->headers);
+        cr_assert_not_null(a->json, "not JSON: %s", a->body);
+        cr_assert_eq(jint(a->json, "status"), status, "%s", a->body);
+        cr_assert_not_null(jstr(a->json, "title"), "%s", a->body);
+        if (!field)
+                return;
+        cr_assert(json_object_object_get_ex(a->json, "errors", &errs),
+                  "no errors: %s", a->body);
+        n = json_object_array_length(errs);
+        for (i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(errs, i);
+                if (!strcmp(jstr(e, "field"), field) &&
+                    (!msg || strstr(jstr(e, "message"), msg)))
+                        break;
+        }
+        cr_assert(i < n, "no error for %s (%s): %s", field, msg ? msg : "",
+                  a->body);
+}
+
+static void sleep_ms(int ms)
+{
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+}
+
+static void on_rx(const rx_request_t *req, void *opaque)
+{
+        (void)req;
+        (void)opaque;
+}
+
+static void setup(void)
+{
+        char topic[96], group[96], text[2048];
+        rx_conf_t rc = {.cb = on_rx};
+        char err[256];
+        int64_t deadline;
+
+        it_unique("api-ev", topic, sizeof(topic));
+        it_unique("api-g", group, sizeof(group));
+        it_unique("api-store", store_topic, sizeof(store_topic));
+        it_create_topic(topic, 1);
+        rx = rx_start(&rc, err, sizeof(err));
+        cr_assert_not_null(rx, "%s", err);
+        port = it_free_port();
+        setenv("HB_TEST_API_KEY", KEY, 1);
+        setenv("HB_TEST_API_TOKENS", TOKEN "\n" TOKEN2 "\n", 1);
+        snprintf(text, sizeof(text),
+                 "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
+                 "  topics = ( \"%s\" ); };\n"
+                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
+                 "  retry = { schedule = [ ]; }; };\n"
+                 "webhooks = ( );\n"
+                 "admin = { listen = \"127.0.0.1:0\"; };\n"
+                 "api = { listen = \"127.0.0.1:%u\";\n"
+                 "  token_env = \"HB_TEST_API_TOKENS\";\n"
+                 "  secret_key_env = \"HB_TEST_API_KEY\";\n"
+                 "  store_topic = \"%s\"; store_replication_factor = 1;\n"
+                 "  max_webhooks_per_app = %d; rotation_grace = \"1h\"; };\n",
+                 it_brokers(), group, topic, port, store_topic, LIMIT);
+        it_write_temp(text, cfg_path, sizeof(cfg_path));
+        snprintf(log_path, sizeof(log_path), "%s.log", cfg_path);
+        worker = it_spawn_worker(cfg_path, log_path);
+        /* up once the store has caught up: 200 to a list */
+        deadline = it_now_ms() + 60000;
+        while (it_now_ms() < deadline) {
+                if (call("GET", "/v1/apps/" APP "/webhooks", NULL)->status ==
+                    200)
+                        return;
+                sleep_ms(100);
+        }
+        cr_assert_fail("the API did not answer within 60 s; see %s", log_path);
+}
+
+static void teardown(void)
+{
+        int st = it_stop_worker(worker, SIGTERM, 30000);
+
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "the worker did not stop cleanly (%d); see %s", st, log_path);
+        rx_stop(rx);
+        unlink(cfg_path);
+}
+
+TestSuite(api, .init = setup, .fini = teardown, .timeout = 240);
+
+/* POST a valid webhook called \p name to \p app; @returns its id
+ * (static) and its version in \p *version. */
+static const char *create(const char *app, const char *name, int64_t *version)
+{
+        static char id[64];
+        char path[128], body[512];
+        ans_t *a;
+
+        snprintf(path, sizeof(path), "/v1/apps/%s/webhooks", app);
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"%s\",\"url\":\"http://127.0.0.1:%u/%s\","
+                 "\"events\":[\"flows.completed\",{\"type\":\"nps.score\","
+                 "\"enabled\":false}],\"user_properties\":[\"email\"]}",
+                 name, rx_port(rx), name);
+        a = call("POST", path, body);
+        cr_assert_eq(a->status, 201, "%ld %s", a->status, a->body);
+        snprintf(id, sizeof(id), "%s", jstr(a->json, "id"));
+        if (version)
+                *version = jint(a->json, "version");
+        return id;
+}
+
+/* How many webhooks the list of \p app shows (every page). */
+static int count(const char *app)
+{
+        char path[256];
+        ans_t *a;
+
+        snprintf(path, sizeof(path), "/v1/apps/%s/webhooks?limit=200", app);
+        a = call("GET", path, NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        return (int)json_object_array_length(
+                json_object_object_get(a->json, "data"));
+}
+
+static int64_t store_end(void)
+{
+        int64_t end;
+
+        it_log_end(store_topic, 1, &end);
+        return end;
+}
+
+Test(api, create_read_change_remove)
+{
+        char path[256], etag[64];
+        int64_t v0, v1;
+        const char *s;
+        ans_t *a;
+
+        a = call("POST", "/v1/apps/" APP "/webhooks",
+                 "{\"name\":\"crm\",\"url\":\"https://example.com/hook\","
+                 "\"events\":[\"flows.completed\"],\"user_properties\":"
+                 "[\"email\",\"plan\"],\"company_properties\":[\"tier\"],"
+                 "\"headers\":[\"X-Team: growth\"],\"rate_limit\":5}");
+        cr_assert_eq(a->status, 201, "%s", a->body);
+        char id[64];
+        snprintf(id, sizeof(id), "%s", jstr(a->json, "id"));
+        v0 = jint(a->json, "version");
+        cr_expect(!strncmp(id, "wh_", 3) && strlen(id) == 35, "%s", id);
+        cr_expect(v0 > 0);
+        s = jstr(a->json, "secret");
+        cr_assert_not_null(s, "a generated secret is shown once: %s", a->body);
+        cr_expect(!strncmp(s, "whsec_", 6) && strlen(s) == 50, "%s", s);
+        cr_expect_str_eq(jstr(a->json, "app_token"), APP);
+        snprintf(etag, sizeof(etag), "ETag: \"%lld\"", (long long)v0);
+        cr_expect(strstr(a->headers, etag), "%s", a->headers);
+        cr_expect(strstr(a->headers, "Location: /v1/apps/" APP "/webhooks/"),
+                  "%s", a->headers);
+
+        snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s", id);
+        a = call("GET", path, NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        cr_expect_null(jstr(a->json, "secret"), "never again: %s", a->body);
+        cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
+        cr_expect_str_eq(jstr(a->json, "name"), "crm");
+        cr_expect_str_eq(jstr(a->json, "signed"), "true");
+        cr_expect_eq(jint(a->json, "rate_limit"), 5);
+        cr_expect_eq(jint(a->json, "version"), v0);
+        cr_expect(strstr(a->headers, etag), "%s", a->headers);
+
+        /* a change on the current version */
+        snprintf(etag, sizeof(etag), "If-Match: \"%lld\"", (long long)v0);
+        a = call_as(TOKEN, "PATCH", path,
+                    "{\"enabled\":false,\"events\":[\"*\",{\"type\":"
+                    "\"nps.score\",\"enabled\":false}]}",
+                    strlen("{\"enabled\":false,\"events\":[\"*\",{\"type\":"
+                           "\"nps.score\",\"enabled\":false}]}"),
+                    etag);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        v1 = jint(a->json, "version");
+        cr_expect_gt(v1, v0);
+        cr_expect_str_eq(jstr(a->json, "enabled"), "false");
+        cr_expect_str_eq(jstr(a->json, "name"), "crm", "merged: %s", a->body);
+        cr_expect_eq(jint(a->json, "rate_limit"), 5, "merged: %s", a->body);
+        cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
+
+        /* the same If-Match again: stale, 412, nothing changed */
+        a = call_as(TOKEN, "PATCH", path, "{\"enabled\":true}", 16, etag);
+        expect_problem(a, 412, NULL, NULL);
+        a = call("GET", path, NULL);
+        cr_expect_eq(jint(a->json, "version"), v1);
+        cr_expect_str_eq(jstr(a->json, "enabled"), "false");
+        a = call_as(TOKEN, "DELETE", path, NULL, 0, etag);
+        expect_problem(a, 412, NULL, NULL);
+        a = call_as(TOKEN, "PATCH", path, "{\"enabled\":true}", 16,
+                    "If-Match: yesterday");
+        expect_problem(a, 400, "If-Match", NULL);
+
+        cr_expect_eq(count(APP), 1);
+        a = call("DELETE", path, NULL);
+        cr_assert_eq(a->status, 204, "%s", a->body);
+        cr_expect_str_empty(a->body);
+        expect_problem(call("GET", path, NULL), 404, NULL, NULL);
+        expect_problem(call("DELETE", path, NULL), 404, NULL, NULL);
+        cr_expect_eq(count(APP), 0);
+}
+
+Test(api, pages_and_the_per_app_limit)
+{
+        char ids[LIMIT][64], path[256], next[64];
+        ans_t *a;
+
+        for (int i = 0; i < LIMIT; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "h%d", i);
+                snprintf(ids[i], sizeof(ids[i]), "%s", create(APP, name, NULL));
+        }
+        /* the limit: a problem naming app_token, nothing stored */
+        a = call("POST", "/v1/apps/" APP "/webhooks",
+                 "{\"name\":\"one-more\",\"url\":\"https://example.com/x\","
+                 "\"events\":[\"*\"]}");
+        expect_problem(a, 409, "app_token", "api.max_webhooks_per_app");
+        /* names are unique within an app, not across apps */
+        a = call("POST", "/v1/apps/" APP_B "/webhooks",
+                 "{\"name\":\"h0\",\"url\":\"https://example.com/x\","
+                 "\"events\":[\"*\"]}");
+        cr_assert_eq(a->status, 201, "%s", a->body);
+        a = call("POST", "/v1/apps/" APP_B "/webhooks",
+                 "{\"name\":\"h0\",\"url\":\"https://example.com/y\","
+                 "\"events\":[\"*\"]}");
+        expect_problem(a, 409, "name", "already used");
+
+        /* in creation order (the ids are), 2 a page */
+        a = call("GET", "/v1/apps/" APP "/webhooks?limit=2", NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        json_object *data = json_object_object_get(a->json, "data");
+        cr_assert_eq(json_object_array_length(data), 2, "%s", a->body);
+        cr_expect_str_eq(jstr(json_object_array_get_idx(data, 0), "id"),
+                         ids[0]);
+        cr_expect_str_eq(jstr(json_object_array_get_idx(data, 1), "id"),
+                         ids[1]);
+        cr_assert_not_null(jstr(a->json, "next"), "%s", a->body);
+        snprintf(next, sizeof(next), "%s", jstr(a->json, "next"));
+        cr_expect_str_eq(next, ids[1]);
+        snprintf(path, sizeof(path),
+                 "/v1/apps/" APP "/webhooks?limit=2&after=%s", next);
+        a = call("GET", path, NULL);
+        data = json_object_object_get(a->json, "data");
+        cr_assert_eq(json_object_array_length(data), 1, "%s", a->body);
+        cr_expect_str_eq(jstr(json_object_array_get_idx(data, 0), "id"),
+                         ids[2]);
+        cr_expect_null(jstr(a->json, "next"), "last page: %s", a->body);
+        cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
+
+        expect_problem(call("GET", "/v1/apps/" APP "/webhooks?limit=0", NULL),
+                       400, "limit", NULL);
+        expect_problem(call("GET", "/v1/apps/" APP "/webhooks?limit=201", NULL),
+                       400, "limit", NULL);
+        expect_problem(call("GET", "/v1/apps/" APP "/webhooks?limit=x", NULL),
+                       400, "limit", NULL);
+}
+
+Test(api, another_apps_id_is_not_found)
+{
+        const char *id = create(APP, "mine", NULL);
+        char path[256];
+
+        snprintf(path, sizeof(path), "/v1/apps/" APP_B "/webhooks/%s", id);
+        expect_problem(call("GET", path, NULL), 404, NULL, NULL);
+        expect_problem(call("PATCH", path, "{\"enabled\":false}"), 404, NULL,
+                       NULL);
+        expect_problem(call("DELETE", path, NULL), 404, NULL, NULL);
+        snprintf(path, sizeof(path),
+                 "/v1/apps/" APP_B "/webhooks/%s/rotate-secret", id);
+        expect_problem(call("POST", path, NULL), 404, NULL, NULL);
+        cr_expect_eq(count(APP_B), 0);
+        cr_expect_eq(count(APP), 1);
+        snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s", id);
+        cr_expect_eq(call("GET", path, NULL)->status, 200);
+        expect_problem(call("GET", "/v1/apps/" APP "/webhooks/wh_nope", NULL),
+                       404, NULL, NULL);
+}
+
+/* One bad body: the status, the field named, a part of its message. */
+typedef struct bad_s {
+        const char *body;
+        long status;
+        const char *field;
+        const char *msg;
+} bad_t;
+
+#define OKURL "\"url\":\"https://example.com/hook\""
+#define OKEV  "\"events\":[\"*\"]"
+
+/* Every rule of the file's webhooks (SPEC §5), as the API takes them;
+ * the messages are the file's (cfg_rule_*). */
+static const bad_t bads[] = {
+        /* the url */
+        {"{\"name\":\"a\",\"url\":\"ftp://example.com/x\"," OKEV "}", 422,
+         "url", "http:// or https://"},
+        {"{\"name\":\"a\",\"url\":\"https://\"," OKEV "}", 422, "url", NULL},
+        {"{\"name\":\"a\",\"url\":\"https://exa mple.com/\"," OKEV "}", 422,
+         "url", NULL},
+        /* the name */
+        {"{\"name\":\"bad name\"," OKURL "," OKEV "}", 422, "name",
+         "use 1 to 128 of A-Z a-z 0-9 _ . -"},
+        {"{\"name\":\"\"," OKURL "," OKEV "}", 422, "name", NULL},
+        {"{" OKURL "," OKEV "}", 422, "name", "is required"},
+        /* properties: at most 10 together, each once */
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"user_properties\":[\"p1\","
+         "\"p2\",\"p3\",\"p4\",\"p5\",\"p6\"],\"company_properties\":[\"c1\","
+         "\"c2\",\"c3\",\"c4\",\"c5\"]}",
+         422, "user_properties", "chooses 11 properties; at most 10"},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"user_properties\":[\"e\","
+         "\"e\"]}",
+         422, "user_properties[1]", "listed twice"},
+        /* headers */
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"headers\":[\"Host: x\"]}", 422,
+         "headers[0]", "set by hookbridge"},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"headers\":[\"no colon\"]}", 422,
+         "headers[0]", NULL},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"headers\":[\"X-A: b\\r\\nX-C: "
+         "d\"]}",
+         422, "headers[0]", NULL},
+        /* the secret */
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"secret\":\"whsec_!!!\"}", 422,
+         "secret", "not valid base64"},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"secret\":\"\"}", 422, "secret",
+         NULL},
+        /* events */
+        {"{\"name\":\"a\"," OKURL ",\"events\":[]}", 422, "events", "is empty"},
+        {"{\"name\":\"a\"," OKURL "}", 422, "events", "is required"},
+        {"{\"name\":\"a\"," OKURL ",\"events\":[\"flows.nope\"]}", 422,
+         "events[0]", "unknown webhook type"},
+        {"{\"name\":\"a\"," OKURL ",\"events\":[\"*\",\"*\"]}", 422,
+         "events[1]", "listed twice"},
+        {"{\"name\":\"a\"," OKURL ",\"events\":[{\"type\":\"*\",\"on\":1}]}",
+         422, "events[0]", "unknown field"},
+        /* the signature, rate_limit */
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"signature\":\"hmac\"}", 422,
+         "signature", NULL},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"rate_limit\":-1}", 422,
+         "rate_limit", "0 to 1000000"},
+        /* unknown and read-only fields */
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"colour\":\"red\"}", 422,
+         "colour", "unknown field"},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"id\":\"wh_mine\"}", 422, "id",
+         "read-only"},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"app_token\":\"NX-other\"}", 422,
+         "app_token", "read-only"},
+        /* wrong types */
+        {"{\"name\":1," OKURL "," OKEV "}", 422, "name", "expected a string"},
+        {"{\"name\":\"a\",\"url\":[]," OKEV "}", 422, "url",
+         "expected a string"},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"enabled\":\"yes\"}", 422,
+         "enabled", "true or false"},
+        {"{\"name\":\"a\"," OKURL ",\"events\":\"*\"}", 422, "events",
+         "expected a list"},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"user_properties\":[1]}", 422,
+         "user_properties[0]", "expected a string"},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"rate_limit\":\"5\"}", 422,
+         "rate_limit", NULL},
+        {"{\"name\":\"a\"," OKURL "," OKEV ",\"headers\":{}}", 422, "headers",
+         NULL},
+        /* not a JSON object */
+        {"{\"name\":\"a\",", 400, "body", "not a JSON object"},
+        {"[1,2]", 400, "body", NULL},
+        {"\"x\"", 400, "body", NULL},
+        {"{\"name\":\"a\"} trailing", 400, "body", NULL},
+        {"", 400, "body", "required"},
+};
+
+Test(api, bad_input_is_a_problem_naming_the_field_and_stores_nothing)
+{
+        const char *id = create(APP, "keep", NULL);
+        char path[256], *huge;
+        int64_t end0 = store_end(), v0;
+        ans_t *a;
+
+        snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s", id);
+        v0 = jint(call("GET", path, NULL)->json, "version");
+        for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+                const bad_t *b = &bads[i];
+
+                a = call_as(TOKEN, "POST", "/v1/apps/" APP "/webhooks", b->body,
+                            strlen(b->body), NULL);
+                expect_problem(a, b->status, b->field, b->msg);
+                /* the same as a change of the kept webhook (the fields a
+                 * create needs are there already) */
+                if (b->status == 422 && strstr(b->body, OKURL) &&
+                    strstr(b->body, "\"name\":\"a\"") &&
+                    strcmp(b->field, "name") && strcmp(b->field, "events")) {
+                        a = call_as(TOKEN, "PATCH", path, b->body,
+                                    strlen(b->body), NULL);
+                        expect_problem(a, 422, b->field, b->msg);
+                }
+        }
+        /* a body over 64 KiB: 413 (by its Content-Length, and without) */
+        huge = malloc(70000);
+        cr_assert_not_null(huge);
+        memset(huge, ' ', 70000);
+        huge[0] = '{';
+        huge[69999] = '}';
+        a = call_as(TOKEN, "POST", "/v1/apps/" APP "/webhooks", huge, 70000,
+                    NULL);
+        expect_problem(a, 413, NULL, NULL);
+        a = call_as(TOKEN, "POST", "/v1/apps/" APP "/webhooks", huge, 70000,
+                    "Transfer-Encoding: chunked");
+        expect_problem(a, 413, NULL, NULL);
+        a = call_as(TOKEN, "PATCH", path, huge, 70000, NULL);
+        expect_problem(a, 413, NULL, NULL);
+        free(huge);
+        /* the app of the path */
+        expect_problem(call("POST", "/v1/apps/bad%20app/webhooks",
+                            "{\"name\":\"a\"," OKURL "," OKEV "}"),
+                       404, "app_token", NULL);
+        /* nothing stored: not a record written, the list as it was */
+        cr_expect_eq(store_end(), end0, "records were written");
+        cr_expect_eq(count(APP), 1);
+        cr_expect_eq(jint(call("GET", path, NULL)->json, "version"), v0);
+}
+
+Test(api, tokens_paths_and_methods)
+{
+        ans_t *a;
+
+        a = call_as(NULL, "GET", "/v1/apps/" APP "/webhooks", NULL, 0, NULL);
+        expect_problem(a, 401, NULL, NULL);
+        cr_expect(strstr(a->headers, "WWW-Authenticate: Bearer"), "%s",
+                  a->headers);
+        a = call_as("api-test-token-0123456788", "GET",
+                    "/v1/apps/" APP "/webhooks", NULL, 0, NULL);
+        expect_problem(a, 401, NULL, NULL);
+        a = call_as(TOKEN "x", "GET", "/v1/apps/" APP "/webhooks", NULL, 0,
+                    NULL);
+        expect_problem(a, 401, NULL, NULL);
+        a = call_as(NULL, "POST", "/v1/apps/" APP "/webhooks",
+                    "{\"name\":\"a\"," OKURL "," OKEV "}",
+                    strlen("{\"name\":\"a\"," OKURL "," OKEV "}"),
+                    "Authorization: Basic dXNlcjpwYXNz");
+        expect_problem(a, 401, NULL, NULL);
+        /* a path unknown is 401 without a token too: nothing is told */
+        a = call_as(NULL, "GET", "/v1/nothing", NULL, 0, NULL);
+        expect_problem(a, 401, NULL, NULL);
+        /* the second token of api.token_env works as the first */
+        a = call_as(TOKEN2, "GET", "/v1/apps/" APP "/webhooks", NULL, 0, NULL);
+        cr_expect_eq(a->status, 200, "%s", a->body);
+        cr_expect_eq(count(APP), 0, "nothing was created");
+        expect_problem(call("GET", "/v1/nothing", NULL), 404, NULL, NULL);
+        a = call("PUT", "/v1/apps/" APP "/webhooks", "{}");
+        expect_problem(a, 405, NULL, NULL);
+        cr_expect(strstr(a->headers, "Allow: GET, POST"), "%s", a->headers);
+        a = call("POST", "/v1/apps/" APP "/webhooks/wh_x/test/more", "{}");
+        expect_problem(a, 404, NULL, NULL);
+        /* the log never holds a token or a secret */
+        {
+                FILE *f = fopen(log_path, "r");
+                char line[8192];
+                cr_assert_not_null(f);
+                while (fgets(line, sizeof(line), f)) {
+                        cr_expect_null(strstr(line, TOKEN), "%s", line);
+                        cr_expect_null(strstr(line, "whsec_"), "%s", line);
+                }
+                fclose(f);
+        }
+}
+
+Test(api, rotate_secret_shows_the_new_one_once)
+{
+        int64_t v0, t0 = (int64_t)time(NULL) * 1000;
+        const char *id = create(APP, "rot", &v0);
+        char path[256], first[64];
+        ans_t *a;
+
+        snprintf(path, sizeof(path),
+                 "/v1/apps/" APP "/webhooks/%s/rotate-secret", id);
+        a = call("POST", path, NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        cr_assert_not_null(jstr(a->json, "secret"), "%s", a->body);
+        snprintf(first, sizeof(first), "%s", jstr(a->json, "secret"));
+        cr_expect(!strncmp(first, "whsec_", 6), "%s", first);
+        cr_expect_gt(jint(a->json, "version"), v0);
+        /* the old one signs for api.rotation_grace (1 h here) */
+        cr_expect(jint(a->json, "previous_secret_until_ms") >= t0 + 3600000 &&
+                          jint(a->json, "previous_secret_until_ms") <=
+                                  t0 + 3600000 + 60000,
+                  "%s", a->body);
+        a = call("POST", path, NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        cr_expect_str_neq(jstr(a->json, "secret"), first);
+        a = call("POST", path, "{\"secret\":\"whsec_AAAA\"}");
+        expect_problem(a, 400, "body", NULL);
+        snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s", id);
+        a = call("GET", path, NULL);
+        cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
+        cr_expect_gt(jint(a->json, "previous_secret_until_ms"), t0);
+}
