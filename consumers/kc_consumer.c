@@ -2,7 +2,6 @@
  * and committing only what is finished. */
 #include "kc_consumer.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "hb_kconf.h"
 #include "hb_log.h"
 #include "hb_time.h"
+#include "kc_join.h"
 
 /* A replay range: where to stop, and whether the log got there. */
 typedef struct range_s {
@@ -48,10 +48,8 @@ struct kc_consumer_s {
         /* broker reachability, from librdkafka's error callback */
         volatile int brokers_down;
         /* The group's join state, from librdkafka's cgrp debug lines
-         * (consumer_log_cb, on librdkafka's threads): 1 while a join is
-         * under way, with when it began (monotonic ms). */
-        atomic_int joining;
-        atomic_llong joining_since;
+         * (consumer_log_cb, on librdkafka's threads) */
+        kc_join_t join;
         int64_t next_probe_ms; /* brokers down: when to ask again */
         /* The consumer is served at least every KEEPALIVE_MS whatever
          * HTTP does (kc_consumer_keepalive): when it last was, and
@@ -150,40 +148,19 @@ static void skip_markers(kc_consumer_t *c,
         rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* How long async commits wait for a join to finish before they go out
- * anyway (a join state line missed must not stop committing). */
-#define JOIN_HOLD_MAX_MS 30000
-
-/* librdkafka's log lines; the join state changes ("Group "g" changed
- * join state wait-join -> steady") are also kept: an offset commit sent
- * during a join carries the old generation, the join's answer makes it
- * "Specified group generation id is not valid", and librdkafka 2.0.2 then
- * declares the whole assignment lost (#4059), partitions that stay with
- * this member included: they are fetched again from the last commit. */
+/* librdkafka's log lines; the join state changes are followed (kc_join):
+ * an offset commit sent during a join carries the old generation, the
+ * join's answer makes it "Specified group generation id is not valid",
+ * and librdkafka 2.0.2 then declares the whole assignment lost (#4059),
+ * partitions that stay with this member included: they are fetched again
+ * from the last commit. */
 static void consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                             const char *buf)
 {
         kc_consumer_t *c = rd_kafka_opaque(rk);
-        const char *to;
 
-        if (c && fac && buf && !strcmp(fac, "CGRPJOINSTATE") &&
-            (to = strstr(buf, " -> "))) {
-                int joining = strncmp(to + 4, "steady", 6) != 0;
-                if (joining && !atomic_exchange(&c->joining, 1))
-                        atomic_store(&c->joining_since, hb_time_mono_ms());
-                else if (!joining)
-                        atomic_store(&c->joining, 0);
-        }
-        if (level <= 6 || hb_log_enabled(HB_LOG_DEBUG))
+        if (kc_join_log(c ? &c->join : NULL, level, fac, buf))
                 hb_kconf_log_cb(rk, level, fac, buf);
-}
-
-/* Is a join under way (async commits wait, see consumer_log_cb)? */
-static int joining(kc_consumer_t *c)
-{
-        return atomic_load(&c->joining) &&
-               hb_time_mono_ms() - atomic_load(&c->joining_since) <
-                       JOIN_HOLD_MAX_MS;
 }
 
 /* Commit the partitions of \p only (NULL: all) whose finished prefix
@@ -199,7 +176,7 @@ static int commit_moved(kc_consumer_t *c,
         /* A commit sent now would race the join (and lose the whole
          * assignment): the next tick after it sends it. The synchronous
          * ones (revoke, shutdown) run where the generation is current. */
-        if (async && !c->ranges && joining(c))
+        if (async && !c->ranges && kc_join_busy(&c->join))
                 return 0;
         skip_markers(c, only);
         l = rd_kafka_topic_partition_list_new(8);
@@ -505,25 +482,6 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                reason);
 }
 
-/* librdkafka's cgrp debug lines, which tell the join state
- * (consumer_log_cb), on top of whatever debug kafka.properties asks for;
- * they are logged at debug level only. @returns -1 on failure. */
-static int debug_cgrp(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
-{
-        char have[512], want[560];
-        size_t n = sizeof(have);
-
-        if (rd_kafka_conf_get(conf, "debug", have, &n) != RD_KAFKA_CONF_OK)
-                have[0] = '\0';
-        if (strstr(have, "cgrp") || strstr(have, "all"))
-                return 0;
-        snprintf(want, sizeof(want), "%s%scgrp", have, *have ? "," : "");
-        if (rd_kafka_conf_set(conf, "debug", want, errstr, errstr_size) !=
-            RD_KAFKA_CONF_OK)
-                return -1;
-        return 0;
-}
-
 /* The handle and its settings, shared by the group and ranges modes. */
 static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
                                       int wake_fd, char *errstr,
@@ -576,7 +534,7 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
         if (hb_kconf_apply(conf, &set, k->prop_names, k->prop_values,
                            k->prop_count, errstr, errstr_size) == -1)
                 goto err;
-        if (debug_cgrp(conf, errstr, errstr_size) == -1)
+        if (kc_join_debug_conf(conf, errstr, errstr_size) == -1)
                 goto err;
         rd_kafka_conf_set_opaque(conf, c);
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
