@@ -10,6 +10,7 @@
 #include "hb_log.h"
 #include "hb_rec.h"
 #include "hb_time.h"
+#include "kc_join.h"
 
 /* One assigned tier partition. Records read but not handed out wait in
  * `hand`, in offset order: the head is not due yet, or the partition has
@@ -38,6 +39,7 @@ struct kc_tier_s {
         int commit_interval_ms;
         int64_t next_commit_ms;
         uint64_t joins;
+        kc_join_t join; /* async commits wait while a join is under way */
         kc_tier_revoke_cb_t *revoke_cb;
         void *revoke_opaque;
 };
@@ -145,6 +147,16 @@ static int commit_moved(kc_tier_t *t,
         rd_kafka_resp_err_t err;
         int rc = 0;
 
+        /* A commit sent during a join carries the old generation and is
+         * refused, and librdkafka 2.0.2 then declares the whole
+         * assignment lost (#4059): the tier records in hand and in
+         * flight are read again by their next owner and sent twice. The
+         * next tick after the join sends it; the synchronous ones
+         * (revoke, shutdown) run where the generation is current. */
+        if (async && kc_join_busy(&t->join)) {
+                rd_kafka_topic_partition_list_destroy(l);
+                return 0;
+        }
         for (size_t i = 0; i < n; i++) {
                 kc_tracker_info_t in;
                 if (kc_tracker_at(t->tracker, i, &in) == -1)
@@ -274,6 +286,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
 }
 
+/* librdkafka's lines, the join state changes followed (kc_join). */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+        kc_tier_t *t = rd_kafka_opaque(rk);
+
+        if (kc_join_log(t ? &t->join : NULL, level, fac, buf))
+                hb_kconf_log_cb(rk, level, fac, buf);
+}
+
 /*
  * Life cycle.
  */
@@ -320,12 +342,13 @@ kc_tier_t *kc_tier_new(const cfg_t *cfg, const char *group_id,
         t->max_per_partition = max_per_partition ? max_per_partition : 1;
         t->commit_interval_ms = k->commit_interval_ms;
         if (hb_kconf_apply(conf, &set, k->prop_names, k->prop_values,
-                           k->prop_count, errstr, errstr_size) == -1)
+                           k->prop_count, errstr, errstr_size) == -1 ||
+            kc_join_debug_conf(conf, errstr, errstr_size) == -1)
                 goto err;
         rd_kafka_conf_set_opaque(conf, t);
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
         rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
-        rd_kafka_conf_set_log_cb(conf, hb_kconf_log_cb);
+        rd_kafka_conf_set_log_cb(conf, log_cb);
         t->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
         if (!t->rk) {
                 snprintf(errstr, errstr_size, "tier consumer: %s", why);

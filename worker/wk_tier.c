@@ -227,8 +227,19 @@ static const cfg_delivery_t *current(const wk_tier_t *t)
         const wk_mapping_t *mp = NULL;
         wk_tier_hook_t hk;
 
-        t->env.lookup(t->env.opaque, "", &cfg, &mp, &hk);
+        t->env.lookup(t->env.opaque, "", NULL, &cfg, &mp, &hk);
         return cfg_delivery(cfg);
+}
+
+/* Does a record that no tier takes have somewhere to go (the
+ * dead-letter topic, or dropped as on_exhausted says)? Without, it is
+ * held, as a source message is: never lost. */
+static int can_dead_letter(const wk_tier_t *t)
+{
+        const cfg_delivery_t *del = current(t);
+
+        return del->dead_letter_topic ||
+               del->on_exhausted == CFG_EXHAUSTED_DROP;
 }
 
 static void count(wk_tier_t *t, const char *label, const char *outcome)
@@ -276,11 +287,32 @@ static void finish(item_t *it)
         item_free(it);
 }
 
+static void move_dead(item_t *it, const char *reason, const char *detail,
+                      const wh_result_t *res);
+
 static void written(int ok, const char *error, void *opaque)
 {
         item_t *it = opaque;
         wk_tier_t *t = it->t;
+        char detail[300];
 
+        if (!ok && it->state == IT_MOVING && can_dead_letter(t)) {
+                /* The next tier refused it for good (too large for that
+                 * topic after all): held, it would stay unfinished for
+                 * ever and its tier partition would commit no further;
+                 * it goes to the dead-letter topic instead. */
+                snprintf(detail, sizeof(detail),
+                         "the next retry tier refused the record: %s",
+                         error ? error : "");
+                hb_log(HB_LOG_WARN,
+                       "retry tiers: next tier refused the record; "
+                       "dead-lettering it",
+                       "topic=%s offset=%lld error=\"%s\"",
+                       rd_kafka_topic_name(it->m->rkt),
+                       (long long)it->m->offset, error ? error : "");
+                move_dead(it, "exhausted", detail, NULL);
+                return;
+        }
         if (!ok) {
                 /* not finished: it comes back after a restart or a
                  * rebalance */
@@ -316,12 +348,6 @@ static hb_rec_t next_rec(const item_t *it, const wh_result_t *res)
         r.omitted = 0;
         return r;
 }
-
-/* To the dead-letter topic with \p reason; without one, "gone" and
- * "invalid" end here counted (as the source's do), anything else waits
- * in the last tier. */
-static void move_dead(item_t *it, const char *reason, const char *detail,
-                      const wh_result_t *res);
 
 /* To the tier after it->tier (or the one due no earlier than a
  * Retry-After); after the last, as on_exhausted says. */
@@ -361,11 +387,26 @@ static void move_next(item_t *it, const wh_result_t *res, int past_last_ok)
         r.due_ms = due_of(t, next, ra);
         if (wh_dlq_send_tier(t->env.dlq, &r, written, it) == 0)
                 return;
-        hb_log(HB_LOG_ERR, "retry tiers: record not moved; held",
+        if (!can_dead_letter(t)) {
+                hb_log(HB_LOG_ERR, "retry tiers: record not moved; held",
+                       "webhook=%s id=\"%s\" tier=%d", r.webhook,
+                       r.id ? r.id : "", next);
+                return;
+        }
+        /* not even queued (too large for that tier's topic): the
+         * dead-letter topic takes it (without its value if need be) */
+        hb_log(HB_LOG_WARN,
+               "retry tiers: record not moved to the next tier; "
+               "dead-lettering it",
                "webhook=%s id=\"%s\" tier=%d", r.webhook, r.id ? r.id : "",
                next);
+        move_dead(it, "exhausted", "the next retry tier refused the record",
+                  res);
 }
 
+/* To the dead-letter topic with \p reason; without one, "gone" and
+ * "invalid" end here counted (as the source's do), anything else waits
+ * in the last tier. */
 static void move_dead(item_t *it, const char *reason, const char *detail,
                       const wh_result_t *res)
 {
@@ -478,7 +519,8 @@ static void take(wk_tier_t *t, item_t *it)
                 finish(it);
                 return;
         }
-        found = t->env.lookup(t->env.opaque, it->rec.webhook, &cfg, &mp, &hk);
+        found = t->env.lookup(t->env.opaque, it->rec.webhook, it->rec.app, &cfg,
+                              &mp, &hk);
         if (found == 0 && hk.label)
                 it->label = strdup(hk.label);
         if (found != 0) {

@@ -26,11 +26,14 @@ typedef struct wk_tier_hook_s {
         int active;        /**< enabled (and selected) */
 } wk_tier_hook_t;
 
-/** The worker's configuration in force: its cfg and mapping, and webhook
- *  \p name in \p out. @returns 0, or -1 when no webhook has that name
- *  (the cfg and mapping are set either way). */
+/** The worker's configuration in force: its cfg and mapping, and the
+ *  webhook named \p name of app \p app (NULL: an operator webhook) in
+ *  \p out: a tier record is the webhook's of its app, never one of
+ *  another app (or the operator's) given the same name since.
+ *  @returns 0, or -1 when no webhook is that one (the cfg and mapping
+ *  are set either way). */
 typedef int(wk_tier_lookup_cb_t)(void *opaque, const char *name,
-                                 const cfg_t **cfg,
+                                 const char *app, const cfg_t **cfg,
                                  const wk_mapping_t **mapping,
                                  wk_tier_hook_t *out);
 

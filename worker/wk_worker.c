@@ -164,6 +164,53 @@ static void count_outcome(wk_worker_t *w, const char *label,
         wk_metrics_add(w->metrics, WK_M_DELIVERIES, l, 1);
 }
 
+/* The retry tier refused the hand-off for good after it was queued (too
+ * large for the tier topic after all): held, the message would never be
+ * finished and its partition would commit no further; it goes where a
+ * delivery that failed for good goes (the dead-letter topic, or dropped
+ * as on_exhausted says; held only without either). */
+static void tier_refused(wk_delivery_t *d, const char *error)
+{
+        wk_msg_t *m = d->msg;
+        wk_worker_t *w = m->w;
+        wh_dlq_record_t rec = {0};
+        char detail[300];
+
+        if (w->hooks->on_exhausted == CFG_EXHAUSTED_DROP) {
+                w->stats.dropped++;
+                count_outcome(w, d->label, "dropped");
+                hb_log(HB_LOG_WARN,
+                       "retry tier refused the delivery; dropped "
+                       "(on_exhausted=drop)",
+                       "topic=%s partition=%d offset=%lld error=\"%s\"",
+                       m->in.topic, (int)m->in.partition,
+                       (long long)m->in.offset, error ? error : "");
+                wk_msg_settle(m);
+                return;
+        }
+        if (!has_dlt(w)) {
+                hb_log(HB_LOG_ERR, "retry tier write rejected; message held",
+                       "topic=%s partition=%d offset=%lld error=\"%s\"",
+                       m->in.topic, (int)m->in.partition,
+                       (long long)m->in.offset, error ? error : "");
+                return;
+        }
+        hb_log(HB_LOG_WARN,
+               "retry tier refused the delivery; dead-lettering it",
+               "topic=%s partition=%d offset=%lld error=\"%s\"", m->in.topic,
+               (int)m->in.partition, (long long)m->in.offset,
+               error ? error : "");
+        snprintf(detail, sizeof(detail), "the retry tier refused it: %s",
+                 error ? error : "");
+        w->stats.deliveries_failed++;
+        count_outcome(w, d->label, "exhausted");
+        rec.reason = "exhausted";
+        rec.detail = detail;
+        rec.webhook = wh_endpoint_name(d->ep);
+        rec.app = wh_endpoint_app(d->ep);
+        dead_letter(d, &rec);
+}
+
 /* The hand-off to a retry tier was acknowledged: the message no longer
  * waits for this delivery (SPEC §4a). */
 static void tier_done(int ok, const char *error, void *opaque)
@@ -172,10 +219,7 @@ static void tier_done(int ok, const char *error, void *opaque)
         wk_msg_t *m = d->msg;
 
         if (!ok) {
-                hb_log(HB_LOG_ERR, "retry tier write rejected; message held",
-                       "topic=%s partition=%d offset=%lld error=\"%s\"",
-                       m->in.topic, (int)m->in.partition,
-                       (long long)m->in.offset, error ? error : "");
+                tier_refused(d, error);
                 return;
         }
         count_outcome(m->w, d->label, "tiered");
@@ -564,20 +608,27 @@ static void drain_wake(wk_worker_t *w)
  */
 
 /* wk_tier's view of the webhooks in force (see wk_tier_lookup_cb_t). */
-static int tier_lookup(void *opaque, const char *name, const cfg_t **cfg,
-                       const wk_mapping_t **mapping, wk_tier_hook_t *out)
+static int tier_lookup(void *opaque, const char *name, const char *app,
+                       const cfg_t **cfg, const wk_mapping_t **mapping,
+                       wk_tier_hook_t *out)
 {
         wk_worker_t *w = opaque;
         hooks_t *h = w->hooks;
 
         long i = wk_hooks_find(h, name);
+        const cfg_webhook_t *wh;
 
         *cfg = h->cfg;
         *mapping = h->mapping;
         if (i < 0)
                 return -1;
+        wh = cfg_webhook(h->cfg, (size_t)i);
+        /* the same name, another app's (or the operator's) since a
+         * reload: not the webhook the record is for */
+        if (!app != !wh->app_token || (app && strcmp(app, wh->app_token)))
+                return -1;
         out->ep = h->eps[i];
-        out->wh = cfg_webhook(h->cfg, (size_t)i);
+        out->wh = wh;
         out->label = h->labels[i];
         out->active = h->active[i];
         return 0;

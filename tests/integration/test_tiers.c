@@ -1,0 +1,501 @@
+/* Integration: the retry tiers' defects and proofs (issue 11, SPEC §4a)
+ * against the shared broker and the real binary: a tier write the broker
+ * refuses for good after it was queued never holds what it came from; a
+ * tier record goes to its own app's webhook only; a Retry-After longer
+ * than the in-worker backoff puts the delivery in the tier due no
+ * earlier (scaled down); three replicas, one leaving mid-way, lose
+ * nothing. Each prints one line of figures (fx_report). */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+
+#include "hb_rec.h"
+#include "it_faults.h"
+#include "it_util.h"
+#include "rx_receiver.h"
+#include "wk_sample.h"
+
+static const fx_hook_t all_to_a[] = {
+        {"a", "/a", "[ \"*\" ]", NULL},
+};
+
+/* Set \p topic's max.message.bytes to \p bytes (AlterConfigs replaces the
+ * topic's settings: retention.ms is set again as the worker created it,
+ * a week). */
+static void alter_max_bytes(const char *topic, const char *bytes)
+{
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_ConfigResource_t *r;
+        const rd_kafka_ConfigResource_t **rs;
+        const rd_kafka_AlterConfigs_result_t *res;
+        rd_kafka_queue_t *q;
+        rd_kafka_event_t *ev;
+        rd_kafka_t *rk;
+        char err[512];
+        size_t n = 0;
+
+        cr_assert_eq(rd_kafka_conf_set(c, "bootstrap.servers", it_brokers(),
+                                       err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+        cr_assert_not_null(rk, "%s", err);
+        q = rd_kafka_queue_new(rk);
+        r = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+        rd_kafka_ConfigResource_set_config(r, "max.message.bytes", bytes);
+        rd_kafka_ConfigResource_set_config(r, "retention.ms", "604800000");
+        rd_kafka_AlterConfigs(rk, &r, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 20000);
+        cr_assert_not_null(ev, "AlterConfigs %s: no answer", topic);
+        cr_assert_eq(rd_kafka_event_error(ev), 0, "AlterConfigs %s: %s", topic,
+                     rd_kafka_event_error_string(ev));
+        res = rd_kafka_event_AlterConfigs_result(ev);
+        cr_assert_not_null(res);
+        rs = rd_kafka_AlterConfigs_result_resources(res, &n);
+        for (size_t i = 0; i < n; i++)
+                cr_assert_eq(rd_kafka_ConfigResource_error(rs[i]), 0,
+                             "AlterConfigs %s: %s", topic,
+                             rd_kafka_ConfigResource_error_string(rs[i]));
+        rd_kafka_event_destroy(ev);
+        rd_kafka_ConfigResource_destroy(r);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(rk);
+}
+
+/* Tier \p i's topic of scenario \p f (the default prefix: the group). */
+static void tier_topic(fx_t *f, int i, const char *delay, char *out,
+                       size_t size)
+{
+        snprintf(out, size, "%s.retry-%d-%s", fx_group(f), i, delay);
+}
+
+/* Wait until \p n records are in the dead-letter topic (or the time-out
+ * passed). @returns the count seen. */
+static int64_t wait_dlq(fx_t *f, int64_t n, int timeout_ms)
+{
+        int64_t end[1] = {0}, deadline = it_now_ms() + timeout_ms;
+
+        do {
+                it_log_end(fx_dlq(f), 1, end);
+                if (end[0] >= n)
+                        break;
+                usleep(200 * 1000);
+        } while (it_now_ms() < deadline);
+        return end[0];
+}
+
+/* Wait until the workers' logs hold \p text \p n times. */
+static void wait_log(fx_t *f, const char *text, size_t n, int timeout_ms)
+{
+        int64_t deadline = it_now_ms() + timeout_ms;
+
+        while (fx_log_count(f, text) < n) {
+                cr_assert(it_now_ms() < deadline,
+                          "'%s' not logged %zu times in %d ms (logs in %s)",
+                          text, n, timeout_ms, fx_dir(f));
+                usleep(100 * 1000);
+        }
+}
+
+/* Defect (b) of issue 11: tier \p refusing's topic takes (by then) less
+ * than a tier record, though the worker read its limit at the start, so
+ * the write is queued and the broker refuses it for good (Message size
+ * too large). Before, what it came from was held for ever: the source
+ * message (tier 0: its partition never committed past it) or the tier
+ * record (tier 1: never finished, never dead-lettered). Now it goes to
+ * the dead-letter topic. */
+static void refused_tier_write(int refusing)
+{
+        enum { N = 30 };
+        fx_t *f = fx_new(refusing ? "tier1_refuses" : "tier0_refuses", N);
+        rx_t *rx = fx_receiver(f, 0);
+        char topic[256], extra[96];
+        fx_figures_t g;
+        int64_t dead;
+        int done;
+        pid_t w;
+
+        fx_create_topics(f, 1);
+        cr_assert_eq(rx_set_script(rx, "/a", "503"), 0);
+        fx_set_retry(f, "initial_ms = 50; max_ms = 200; max_attempts = 1; "
+                        "schedule = [ \"1s\", \"2s\" ]; tier_partitions = 1;");
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
+        w = fx_spawn(f);
+        /* the dead-letter topic and both tiers: limits read */
+        wait_log(f, "hand-off topic ready", 3, 30000);
+        tier_topic(f, refusing, refusing ? "2s" : "1s", topic, sizeof(topic));
+        alter_max_bytes(topic, "100");
+        for (int i = 0; i < N; i++)
+                fx_produce_good(f, i % (int)wk_sample_count());
+        fx_flush(f);
+        done = it_wait_committed_to_end(fx_group(f), fx_topic(f), 1, 60000);
+        dead = wait_dlq(f, N, 60000);
+        fx_scan_dlq(f);
+        snprintf(extra, sizeof(extra), "refusing_tier=%d source_committed=%d",
+                 refusing, done);
+        g = fx_report(f, extra);
+        cr_assert(done, "source not committed: held (logs in %s)", fx_dir(f));
+        fx_assert_nothing_lost(f, &g);
+        cr_assert_eq(dead, N, "%lld of %d dead-lettered (logs in %s)",
+                     (long long)dead, N, fx_dir(f));
+        cr_assert_eq(g.dead_lettered, N);
+        cr_assert_eq(fx_log_count(f, "held"), 0, "logs in %s", fx_dir(f));
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+Test(tiers, tier0_refusing_a_queued_hand_off_holds_nothing, .timeout = 180)
+{
+        refused_tier_write(0);
+}
+
+Test(tiers, tier1_refusing_a_queued_move_holds_nothing, .timeout = 180)
+{
+        refused_tier_write(1);
+}
+
+/* Defect (c) of issue 11: a tier record is its webhook's of its app. A
+ * webhook "x" of the events' app fails, its deliveries wait in a tier;
+ * a reload gives the name "x" to an operator webhook (another
+ * subscriber) answering 200. Before, the records were matched by name
+ * only and the operator's "x" received the app's retried events; now
+ * they are finished and counted, not sent ("no such webhook any
+ * more"). */
+Test(tiers, a_tier_record_goes_to_its_own_apps_webhook_only, .timeout = 180)
+{
+        enum { N = 40 };
+        fx_hook_t hooks[] = {
+                {"x", "/x", "[ \"*\" ]", "app_token = \"" WK_SAMPLE_APP "\";"},
+        };
+        fx_t *f = fx_new("tier_app_match", N);
+        rx_t *rx = fx_receiver(f, 0);
+        size_t ok = 0, fail = 0, discarded = 0;
+        int64_t deadline;
+        char extra[96];
+        pid_t w;
+
+        fx_create_topics(f, 1);
+        cr_assert_eq(rx_set_script(rx, "/x", "503"), 0);
+        fx_set_retry(f, "initial_ms = 50; max_ms = 200; max_attempts = 1; "
+                        "schedule = [ \"8s\" ]; tier_partitions = 1;");
+        fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 1);
+        w = fx_spawn(f);
+        for (int i = 0; i < N; i++)
+                fx_produce_good(f, i % (int)wk_sample_count());
+        fx_flush(f);
+        /* every delivery handed to the tier: the source commits */
+        cr_assert(it_wait_committed_to_end(fx_group(f), fx_topic(f), 1, 30000),
+                  "source not committed (logs in %s)", fx_dir(f));
+        /* "x" is now the operator's, another subscriber that answers */
+        hooks[0].extra = NULL;
+        fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 1);
+        cr_assert_eq(rx_set_script(rx, "/x", "200"), 0);
+        kill(w, SIGHUP);
+        wait_log(f, "configuration reloaded", 1, 10000);
+        /* due 8 s after the hand-off: finished, not sent (before: sent
+         * to the operator's "x") */
+        deadline = it_now_ms() + 60000;
+        do {
+                usleep(200 * 1000);
+                fx_path_counts(f, "/x", &ok, &fail);
+                discarded = fx_log_count(f, "no such webhook any more");
+        } while (discarded < N && ok < N && it_now_ms() < deadline);
+        usleep(1000 * 1000);
+        fx_path_counts(f, "/x", &ok, &fail);
+        discarded = fx_log_count(f, "no such webhook any more");
+        snprintf(extra, sizeof(extra), "operator_x_ok=%zu discarded=%zu", ok,
+                 discarded);
+        fx_scan_dlq(f);
+        fx_report(f, extra);
+        cr_assert_eq(ok, 0,
+                     "the operator's \"x\" received %zu of the app's "
+                     "retried events (logs in %s)",
+                     ok, fx_dir(f));
+        cr_assert_eq(discarded, N, "logs in %s", fx_dir(f));
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* Epoch milliseconds (the tier records' due times are). */
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read every record of \p topic partition 0 (up to \p max, within
+ * \p timeout_ms) and decode them into \p recs (\p mems: their strings).
+ * @returns how many. */
+static size_t read_tier(const char *topic, hb_rec_t *recs, void **mems,
+                        size_t max, int timeout_ms)
+{
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_topic_partition_list_t *l;
+        int64_t end[1], deadline = it_now_ms() + timeout_ms;
+        rd_kafka_t *rk;
+        char err[512], group[128];
+        size_t n = 0;
+
+        it_log_end(topic, 1, end);
+        if (end[0] <= 0)
+                return 0;
+        it_unique("hb-it-tier-read", group, sizeof(group));
+        cr_assert_eq(rd_kafka_conf_set(c, "bootstrap.servers", it_brokers(),
+                                       err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+        cr_assert_eq(rd_kafka_conf_set(c, "group.id", group, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+        cr_assert_not_null(rk, "%s", err);
+        l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, topic, 0)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        cr_assert_eq(rd_kafka_assign(rk, l), 0);
+        rd_kafka_topic_partition_list_destroy(l);
+        while (n < max && n < (size_t)end[0] && it_now_ms() < deadline) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+                char why[128];
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        cr_assert_eq(hb_rec_decode(m, &recs[n], &mems[n], why,
+                                                   sizeof(why)),
+                                     0, "%s: %s", topic, why);
+                        /* the strings are copies; the due time is ours */
+                        recs[n].due_ms = hb_rec_due_ms(m);
+                        n++;
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return n;
+}
+
+/* Proof 5 of issue 11: a `Retry-After: 3600` (503) on a webhook whose
+ * in-worker backoff stops at 500 ms puts the delivery at once in the tier
+ * due no earlier (the schedule "1s", "2s", "1h", "2h": the "1h" one), due
+ * 3600 s after the answer, and it is not sent again meanwhile (the tier
+ * partition stays paused). The same, scaled down to what a test can wait
+ * for: `Retry-After: 3` goes to the "4s" tier and comes again 4 s later,
+ * not earlier, and then gets its 200. */
+Test(tiers, retry_after_3600_waits_in_the_tier_due_no_earlier, .timeout = 180)
+{
+        enum { N = 4 };
+        static const fx_hook_t hooks[] = {
+                {"long", "/long", "[ \"*\" ]", NULL},
+                {"short", "/short", "[ \"*\" ]", NULL},
+        };
+        static const char *const delays[] = {"1s", "4s", "1h", "2h"};
+        fx_t *f = fx_new("retry_after_3600", N);
+        rx_t *rx = fx_receiver(f, 0);
+        hb_rec_t recs[N + 1];
+        void *mems[N + 1] = {0};
+        char topic[256], extra[200];
+        size_t lok, lfail, sok, sfail, got;
+        int64_t t_before, t_first, t_first_wall, t_all, end[1], in_tier[4];
+        int64_t min_due = INT64_MAX, max_due = 0, deadline;
+        pid_t w;
+
+        fx_create_topics(f, 1);
+        cr_assert_eq(rx_set_script(rx, "/long", "503:ra=3600"), 0);
+        cr_assert_eq(rx_set_script(rx, "/short", "503:ra=3"), 0);
+        fx_set_retry(f, "initial_ms = 50; max_ms = 500; max_attempts = 3; "
+                        "schedule = [ \"1s\", \"4s\", \"1h\", \"2h\" ]; "
+                        "tier_partitions = 1;");
+        /* fewer failures per webhook than open its circuit (5): every
+         * delivery gets its own answer */
+        fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 2);
+        w = fx_spawn(f);
+        t_before = wall_ms();
+        for (int i = 0; i < N; i++)
+                fx_produce_good(f, i % (int)wk_sample_count());
+        fx_flush(f);
+        /* one answer each (when the last came: t_first) ... */
+        deadline = it_now_ms() + 30000;
+        do {
+                fx_path_counts(f, "/short", &sok, &sfail);
+                fx_path_counts(f, "/long", &lok, &lfail);
+                t_first = it_now_ms();
+                t_first_wall = wall_ms();
+        } while ((sfail < N || lfail < N) && it_now_ms() < deadline &&
+                 !usleep(20 * 1000));
+        /* ... then straight to a tier: the source commits */
+        cr_assert(it_wait_committed_to_end(fx_group(f), fx_topic(f), 1, 30000),
+                  "source not committed (logs in %s)", fx_dir(f));
+        cr_assert_eq(sfail, N, "/short: %zu answers", sfail);
+        cr_assert_eq(lfail, N, "/long: %zu answers", lfail);
+        /* 3 s on: nothing asked again (the 4s tier is not due yet) */
+        while (it_now_ms() < t_first + 3000)
+                usleep(50 * 1000);
+        fx_path_counts(f, "/short", &sok, &sfail);
+        cr_assert_eq(sok + sfail, N, "/short asked again within 3 s: %zu",
+                     sok + sfail);
+        cr_assert_eq(rx_set_script(rx, "/short", "200"), 0);
+        /* where they went: "short" to the 4s tier, "long" to the 1h one */
+        for (int i = 0; i < 4; i++) {
+                tier_topic(f, i, delays[i], topic, sizeof(topic));
+                deadline = it_now_ms() + 10000;
+                do {
+                        it_log_end(topic, 1, end);
+                        in_tier[i] = end[0];
+                } while (i == 2 && in_tier[i] < N && it_now_ms() < deadline &&
+                         !usleep(100 * 1000));
+        }
+        cr_assert_eq(in_tier[0], 0, "%lld in the 1s tier",
+                     (long long)in_tier[0]);
+        cr_assert_geq(in_tier[1], N, "%lld in the 4s tier",
+                      (long long)in_tier[1]);
+        cr_assert_eq(in_tier[2], N, "%lld in the 1h tier",
+                     (long long)in_tier[2]);
+        cr_assert_eq(in_tier[3], 0, "%lld in the 2h tier",
+                     (long long)in_tier[3]);
+        tier_topic(f, 2, "1h", topic, sizeof(topic));
+        got = read_tier(topic, recs, mems, N, 20000);
+        cr_assert_eq(got, N);
+        for (size_t i = 0; i < got; i++) {
+                cr_assert_str_eq(recs[i].webhook, "long");
+                cr_assert_eq(recs[i].status, 503);
+                if (recs[i].due_ms < min_due)
+                        min_due = recs[i].due_ms;
+                if (recs[i].due_ms > max_due)
+                        max_due = recs[i].due_ms;
+                free(mems[i]);
+        }
+        /* due no earlier than 3600 s after its answer */
+        cr_assert_geq(min_due, t_before + 3600 * 1000LL,
+                      "due %lld ms after the start, before 3600 s",
+                      (long long)(min_due - t_before));
+        cr_assert_leq(max_due, wall_ms() + 3600 * 1000LL);
+        /* the 4s tier comes due: every "short" delivery gets its 200 */
+        deadline = it_now_ms() + 30000;
+        do {
+                usleep(100 * 1000);
+                fx_path_counts(f, "/short", &sok, &sfail);
+        } while (sok < N && it_now_ms() < deadline);
+        t_all = it_now_ms();
+        cr_assert_eq(sok, N, "/short: %zu of %d delivered (logs in %s)", sok, N,
+                     fx_dir(f));
+        /* and "long" is still waiting, asked nothing more */
+        fx_path_counts(f, "/long", &lok, &lfail);
+        cr_assert_eq(lok + lfail, N, "/long asked again: %zu", lok + lfail);
+        snprintf(extra, sizeof(extra),
+                 "long_in_1h_tier=%lld due_after_s=%.1f..%.1f "
+                 "short_redelivered_after_s=%.1f long_requests=%zu",
+                 (long long)in_tier[2],
+                 (double)(min_due - t_first_wall) / 1000.0,
+                 (double)(max_due - t_first_wall) / 1000.0,
+                 (double)(t_all - t_first) / 1000.0, lok + lfail);
+        fx_scan_dlq(f);
+        fx_report(f, extra);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}
+
+/* Proof 4 of issue 11 (as this session's brief puts it): three replicas
+ * in one group, 100 events/s for a minute to a subscriber that fails
+ * (503) for the first 35 s, its deliveries retried through the tiers
+ * ("2s", "5s", "10s"); one replica leaves 25 s in, while the tiers are
+ * busiest: with SIGTERM (it leaves the group), or SIGKILLed with a
+ * fourth joining 5 s later (the group waits for its session to time out
+ * meanwhile, and every member's commits meet the join). Nothing is
+ * lost: every event is delivered or, for those whose last tier came
+ * before the subscriber recovered, dead-lettered; the duplicates
+ * (deliveries and dead letters) are counted and reported, with the
+ * commits the group refused. Defect (a) of issue 11: the tier consumer
+ * sent its async commits during joins too; those came back "Specified
+ * group generation id is not valid" (librdkafka 2.0.2 then declares the
+ * member's whole tier assignment lost, #4059); now they wait for the
+ * join like the source consumer's (kc_join). */
+static void three_replicas(const char *name, int kill_one)
+{
+        enum { N = 6000, P = 6, RATE = 100 };
+        fx_t *f = fx_new(name, N);
+        rx_t *rx = fx_receiver(f, 0);
+        size_t ddups = 0, settled = 0;
+        int64_t t0, deadline;
+        char extra[400];
+        fx_figures_t g;
+        size_t refused;
+        pid_t w[4];
+
+        fx_create_topics(f, P);
+        cr_assert_eq(rx_set_script(rx, "/a", "503"), 0);
+        fx_set_retry(f, "initial_ms = 50; max_ms = 200; max_attempts = 2; "
+                        "schedule = [ \"2s\", \"5s\", \"10s\" ]; "
+                        "tier_partitions = 3;");
+        fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
+        for (int i = 0; i < 3; i++)
+                w[i] = fx_spawn(f);
+        t0 = it_now_ms();
+        fx_stream_start(f, N, RATE, NULL, 0);
+        while (it_now_ms() < t0 + 25000)
+                usleep(100 * 1000);
+        if (kill_one) {
+                fx_kill(f, w[2]);
+                while (it_now_ms() < t0 + 30000)
+                        usleep(100 * 1000);
+                w[3] = fx_spawn(f);
+        } else {
+                fx_stop(f, w[2], 20000);
+        }
+        while (it_now_ms() < t0 + 35000)
+                usleep(100 * 1000);
+        cr_assert_eq(rx_set_script(rx, "/a", "200"), 0);
+        fx_stream_join(f);
+        /* every event answered 2xx or in the dead-letter topic */
+        deadline = it_now_ms() + 90000;
+        do {
+                sleep(2);
+                fx_scan_dlq(f);
+                settled = 0;
+                for (size_t i = 0; i < N; i++) {
+                        fx_event_t e = fx_event(f, i);
+                        settled += e.ok > 0 || e.dlq > 0;
+                }
+        } while (settled < N && it_now_ms() < deadline);
+        cr_assert(it_wait_committed_to_end(fx_group(f), fx_topic(f), P, 60000),
+                  "source not committed (logs in %s)", fx_dir(f));
+        for (size_t i = 0; i < N; i++) {
+                fx_event_t e = fx_event(f, i);
+                ddups += e.dlq > 1 ? (size_t)e.dlq - 1 : 0;
+        }
+        snprintf(extra, sizeof(extra),
+                 "dead_letter_dups=%zu refused_generation=%zu "
+                 "tier_commit_failed=%zu tier_partitions_lost=%zu "
+                 "partitions_lost=%zu requests=%zu",
+                 ddups, fx_log_count(f, "generation id is not valid"),
+                 fx_log_count(f, "tier commit failed"),
+                 fx_log_count(f, "tier partition lost"),
+                 fx_log_count(f, "\"partition lost\""), fx_requests(f));
+        g = fx_report(f, extra);
+        fx_assert_nothing_lost(f, &g);
+        cr_assert_gt(g.dead_lettered, 0, "the tiers were never exhausted");
+        cr_assert_gt(g.delivered, 0);
+        refused = fx_log_count(f, "tier commit failed");
+        cr_assert_eq(refused, 0, "%zu tier commits refused (logs in %s)",
+                     refused, fx_dir(f));
+        fx_stop(f, w[0], 20000);
+        fx_stop(f, w[1], 20000);
+        if (kill_one)
+                fx_stop(f, w[3], 20000);
+        fx_destroy(f);
+}
+
+Test(tiers, three_replicas_one_leaves_nothing_lost, .timeout = 300)
+{
+        three_replicas("tiers_three_one_leaves", 0);
+}
+
+Test(tiers, three_replicas_one_killed_one_joins_nothing_lost, .timeout = 300)
+{
+        three_replicas("tiers_three_kill_join", 1);
+}
