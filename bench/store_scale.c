@@ -6,6 +6,7 @@
  * each, the endpoints kept, the RSS, and the cost of one routing lookup.
  *
  * Usage: bench-store-scale [N [A [REBUILDS]]] (default 100000 10000 5) */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,22 +28,27 @@ static double now_ms(void)
         return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* VmRSS in MiB. */
-static double rss_mib(void)
+/* VmRSS (or \p what of /proc/self/status) in MiB. */
+static double status_mib(const char *what)
 {
         FILE *f = fopen("/proc/self/status", "r");
         char line[256];
         double kb = 0;
 
         while (f && fgets(line, sizeof(line), f))
-                if (!strncmp(line, "VmRSS:", 6))
-                        kb = strtod(line + 6, NULL);
+                if (!strncmp(line, what, strlen(what)))
+                        kb = strtod(line + strlen(what), NULL);
         if (f)
                 fclose(f);
         return kb / 1024.0;
 }
 
 static int64_t off;
+
+static double rss_mib(void)
+{
+        return status_mib("VmRSS:");
+}
 
 /* Webhook \p i of app \p app (\p url_gen: a different URL). */
 static void put(wk_store_t *s, long i, long app, int url_gen)
@@ -146,14 +152,17 @@ int main(int argc, char **argv)
                         kept += j >= 0 && h->eps[j] == nh->eps[i];
                 }
                 wk_hooks_free(h);
+                malloc_trim(0); /* as wk_hooks_follow() does */
                 h = nh;
                 sum += ms;
                 best = ms < best ? ms : best;
         }
         if (rebuilds > 0)
                 printf("rebuild after one change: best %.0f ms, mean %.0f ms "
-                       "(%d); endpoints kept %zu of %zu; RSS %.1f MiB\n",
-                       best, sum / rebuilds, rebuilds, kept, h->n, rss_mib());
+                       "(%d); endpoints kept %zu of %zu; RSS %.1f MiB (peak "
+                       "%.1f)\n",
+                       best, sum / rebuilds, rebuilds, kept, h->n, rss_mib(),
+                       status_mib("VmHWM:"));
         t0 = now_ms();
         for (long i = 0; i < 1000000; i++) {
                 char tok[32];

@@ -229,16 +229,18 @@ cfg_t *cfg_overlay_new(cfg_t *base, size_t hint);
 cfg_t *cfg_ref(cfg_t *cfg);
 
 /**
- * @brief Add a copy of \p wh to overlay \p ov (every string copied: \p wh
- *        may go after). Defaults from the delivery settings as for a
- *        webhook of the file: timeout_ms <= 0, retry.max_attempts <= 0
- *        and max_in_flight <= 0 take delivery.timeout_ms, delivery.retry
- *        and half of delivery.concurrency (at least 1). Names are not
- *        checked for uniqueness: that is the caller's (cfg_webhook_find()
- *        answers the first).
+ * @brief Add \p wh to overlay \p ov: a copy of every string, or with
+ *        \p borrow of none (the caller keeps them alive and unchanged as
+ *        long as the overlay lives; only the arrays of the lists are
+ *        copied). Defaults from the delivery settings as for a webhook of
+ *        the file: timeout_ms <= 0, retry.max_attempts <= 0 and
+ *        max_in_flight <= 0 take delivery.timeout_ms, delivery.retry and
+ *        half of delivery.concurrency (at least 1). Names are not checked
+ *        for uniqueness: that is the caller's (cfg_webhook_find() answers
+ *        the first).
  * @returns 0, or -1 (out of memory; \p ov unchanged).
  */
-int cfg_overlay_add(cfg_t *ov, const cfg_webhook_t *wh);
+int cfg_overlay_add(cfg_t *ov, const cfg_webhook_t *wh, int borrow);
 
 /** @returns the path the configuration was loaded from. */
 const char *cfg_path(const cfg_t *cfg);

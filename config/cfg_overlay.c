@@ -42,7 +42,7 @@ cfg_t *cfg_ref(cfg_t *cfg)
 
 /* A copy of the \p n strings of \p v in the arena (NULL when n is 0). */
 static const char *const *dup_list(cfg_loader_t *ld, const char *const *v,
-                                   size_t n)
+                                   size_t n, int borrow)
 {
         const char **out;
 
@@ -50,7 +50,7 @@ static const char *const *dup_list(cfg_loader_t *ld, const char *const *v,
                 return NULL;
         out = ld_alloc(ld, n + 1, sizeof(*out));
         for (size_t i = 0; out && i < n; i++)
-                out[i] = ld_strdup(ld, v[i]);
+                out[i] = borrow ? v[i] : ld_strdup(ld, v[i]);
         if (out)
                 out[n] = NULL;
         return out;
@@ -61,7 +61,19 @@ static const char *dup_opt(cfg_loader_t *ld, const char *s)
         return s ? ld_strdup(ld, s) : NULL;
 }
 
-int cfg_overlay_add(cfg_t *ov, const cfg_webhook_t *wh)
+/* The lists' arrays, and the strings unless borrowed. */
+static void copy_lists(cfg_loader_t *ld, cfg_webhook_t *c,
+                       const cfg_webhook_t *wh, int borrow)
+{
+        c->events = dup_list(ld, wh->events, wh->event_count, borrow);
+        c->user_props =
+                dup_list(ld, wh->user_props, wh->user_prop_count, borrow);
+        c->company_props =
+                dup_list(ld, wh->company_props, wh->company_prop_count, borrow);
+        c->headers = dup_list(ld, wh->headers, wh->header_count, borrow);
+}
+
+int cfg_overlay_add(cfg_t *ov, const cfg_webhook_t *wh, int borrow)
 {
         cfg_loader_t ld = {.cfg = ov};
         const cfg_delivery_t *d = &ov->delivery;
@@ -76,19 +88,17 @@ int cfg_overlay_add(cfg_t *ov, const cfg_webhook_t *wh)
                 ov->webhooks = n;
                 ov->webhook_cap = cap;
         }
-        c.name = dup_opt(&ld, wh->name);
-        c.app_token = dup_opt(&ld, wh->app_token);
-        c.url = dup_opt(&ld, wh->url);
-        c.events = dup_list(&ld, wh->events, wh->event_count);
-        c.user_props = dup_list(&ld, wh->user_props, wh->user_prop_count);
-        c.company_props =
-                dup_list(&ld, wh->company_props, wh->company_prop_count);
-        c.secret = dup_opt(&ld, wh->secret);
-        c.secret_previous = dup_opt(&ld, wh->secret_previous);
-        c.headers = dup_list(&ld, wh->headers, wh->header_count);
-        c.tls.ca_file = dup_opt(&ld, wh->tls.ca_file);
-        c.tls.client_cert = dup_opt(&ld, wh->tls.client_cert);
-        c.tls.client_key = dup_opt(&ld, wh->tls.client_key);
+        copy_lists(&ld, &c, wh, borrow);
+        if (!borrow) {
+                c.name = dup_opt(&ld, wh->name);
+                c.app_token = dup_opt(&ld, wh->app_token);
+                c.url = dup_opt(&ld, wh->url);
+                c.secret = dup_opt(&ld, wh->secret);
+                c.secret_previous = dup_opt(&ld, wh->secret_previous);
+                c.tls.ca_file = dup_opt(&ld, wh->tls.ca_file);
+                c.tls.client_cert = dup_opt(&ld, wh->tls.client_cert);
+                c.tls.client_key = dup_opt(&ld, wh->tls.client_key);
+        }
         if (ld.oom)
                 return -1; /* what was taken of the arena stays unused */
         if (c.timeout_ms <= 0)

@@ -3,6 +3,7 @@
  * when the store changes, the endpoints of unchanged webhooks kept (their
  * circuit, in-flight counts and rate limits with them), the deliveries of
  * removed, disabled or moved ones released. */
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
  * a change is delivered within 2 s. */
 #define MIN_GAP_MS 250
 #define MAX_GAP_MS 1000
+/* With this many store webhooks, the memory of a replaced set is given
+ * back at once (the heap would keep it: RSS grew by a set per rebuild). */
+#define TRIM_AT 10000
 
 /* The metric labels of every webhook of the store (bounded: SPEC §7); a
  * value no file webhook's name can take. */
@@ -48,6 +52,10 @@ void wk_hooks_free(hooks_t *h)
         if (h->cfg != h->file)
                 cfg_destroy(h->cfg);
         cfg_destroy(h->file);
+        /* after the overlay, which points into them */
+        for (size_t i = 0; i < h->held_n; i++)
+                wk_store_unhold(h->held[i]);
+        free(h->held);
         free(h);
 }
 
@@ -97,7 +105,8 @@ static int selected(const wk_worker_opts_t *o, const char *name)
 /* What the walk of the store builds. */
 typedef struct walk_s {
         cfg_t *ov;
-        int64_t *versions; /* per webhook added */
+        int64_t *versions;      /* per webhook added */
+        wk_store_held_t **held; /* per webhook added: what it points to */
         size_t n, cap;
         const char **known; /* every webhook type: built-in + mappings */
         size_t known_n;
@@ -149,7 +158,8 @@ static size_t events_on(const walk_t *wk, const wk_hook_t *h, const char **out)
 }
 
 /* wk_store_each()'s callback: one store webhook into the overlay. */
-static int add_stored(const wk_hook_t *h, int64_t version, void *opaque)
+static int add_stored(const wk_hook_t *h, int64_t version, wk_store_pin_t *pin,
+                      void *opaque)
 {
         walk_t *wk = opaque;
         const char *evs_small[64], **evs = evs_small;
@@ -159,11 +169,20 @@ static int add_stored(const wk_hook_t *h, int64_t version, void *opaque)
         if (wk->n == wk->cap) {
                 size_t cap = wk->cap ? wk->cap * 2 : 1024;
                 int64_t *v = realloc(wk->versions, cap * sizeof(*v));
-                if (!v)
+                wk_store_held_t **hd;
+                if (v)
+                        wk->versions = v;
+                hd = realloc(wk->held, cap * sizeof(*hd));
+                if (hd)
+                        wk->held = hd;
+                if (!v || !hd)
                         goto oom;
-                wk->versions = v;
                 wk->cap = cap;
         }
+        /* the overlay points into the webhook as the store holds it: no
+         * copy (100,000 webhooks: 45 MiB less per set) */
+        if (!(wk->held[wk->n] = wk_store_hold(pin)))
+                goto oom;
         if (room > 64 && !(evs = malloc(room * sizeof(*evs))))
                 goto oom;
         c.name = h->id; /* SPEC §7: named by its id in logs and metrics */
@@ -191,9 +210,10 @@ static int add_stored(const wk_hook_t *h, int64_t version, void *opaque)
         c.rate_limit = h->rate_limit;
         c.from_api = 1;
         /* timeout, retry, in-flight cap: the delivery defaults (0) */
-        if (cfg_overlay_add(wk->ov, &c) == -1) {
+        if (cfg_overlay_add(wk->ov, &c, 1) == -1) {
                 if (evs != evs_small)
                         free(evs);
+                wk_store_unhold(wk->held[wk->n]);
                 goto oom;
         }
         if (evs != evs_small)
@@ -230,27 +250,32 @@ static const char **known_types(const cfg_t *file, size_t *n)
 
 /* \p file with the store's webhooks: an overlay (cfg_overlay_new), their
  * versions in \p *versions. @returns NULL on out-of-memory. */
-static cfg_t *with_store(cfg_t *file, wk_store_t *store, int64_t **versions,
-                         uint64_t *gen, int64_t *expires_ms)
+/* \p h's file configuration with the store's webhooks: an overlay
+ * (cfg_overlay_new) into h->cfg, their versions and holds into \p h.
+ * @returns 0, or -1 on out-of-memory. */
+static int with_store(hooks_t *h, wk_store_t *store)
 {
         walk_t wk = {.now_ms = hb_time_now_ms()};
 
-        wk.known = known_types(file, &wk.known_n);
-        wk.ov = wk.known ? cfg_overlay_new(file, wk_store_count(store)) : NULL;
+        wk.known = known_types(h->file, &wk.known_n);
+        wk.ov = wk.known ? cfg_overlay_new(h->file, wk_store_count(store))
+                         : NULL;
         if (!wk.ov) {
                 free(wk.known);
-                return NULL;
+                return -1;
         }
-        wk_store_each(store, add_stored, &wk, gen);
+        wk_store_each(store, add_stored, &wk, &h->store_gen);
         free(wk.known);
+        h->versions = wk.versions;
+        h->held = wk.held;
+        h->held_n = wk.n;
         if (wk.oom) {
                 cfg_destroy(wk.ov);
-                free(wk.versions);
-                return NULL;
+                return -1;
         }
-        *versions = wk.versions;
-        *expires_ms = wk.expires_ms;
-        return wk.ov;
+        h->cfg = wk.ov;
+        h->expires_ms = wk.expires_ms;
+        return 0;
 }
 
 /*
@@ -329,9 +354,7 @@ hooks_t *wk_hooks_new(cfg_t *file, const wk_hooks_ctx_t *x, char *errstr,
         h->cfg = file;
         h->file_n = cfg_webhook_count(file);
         if (o->store && x->with_store) {
-                h->cfg = with_store(file, o->store, &h->versions, &h->store_gen,
-                                    &h->expires_ms);
-                if (!h->cfg)
+                if (with_store(h, o->store) == -1)
                         goto oom;
                 h->from_store = 1;
         }
@@ -564,6 +587,8 @@ int wk_hooks_follow(wk_worker_t *w)
                nh->n - nh->file_n, (unsigned long long)nh->store_gen,
                (long long)ms);
         replace(w, nh);
+        if (nh->n - nh->file_n >= TRIM_AT)
+                malloc_trim(0); /* the old set's pages back to the system */
         ms = hb_time_mono_ms() - t0;
         w->hooks_next_ms =
                 t0 + (4 * ms > MIN_GAP_MS

@@ -16,12 +16,39 @@
 
 #define RING 4096 /* outcomes kept for writers waiting on their record */
 
+/* A webhook someone outside holds (wk_store_hold): freed by the last of
+ * the store and its holders. */
+struct wk_store_held_s {
+        _Atomic int refs;
+        wk_hook_t *hook;
+};
+
 typedef struct entry_s {
         struct entry_s *next;
         char *id;
         wk_hook_t *hook; /* NULL: the record could not be read */
         int64_t version;
+        wk_store_held_t *held; /* hook is shared with holders, or NULL */
 } entry_t;
+
+static void held_drop(wk_store_held_t *hd)
+{
+        if (atomic_fetch_sub(&hd->refs, 1) == 1) {
+                wk_hook_free(hd->hook);
+                free(hd);
+        }
+}
+
+/* The entry lets go of its webhook (replaced, removed, destroyed). */
+static void drop_hook(entry_t *e)
+{
+        if (e->held)
+                held_drop(e->held); /* the holders' now, or freed */
+        else
+                wk_hook_free(e->hook);
+        e->held = NULL;
+        e->hook = NULL;
+}
 
 typedef struct gap_s {
         int64_t lo, hi; /* offsets never read: compacted away */
@@ -184,7 +211,7 @@ static wk_store_outcome_t apply(wk_store_t *s, const char *key, size_t key_len,
                         *e = en->next;
                         if (en->hook)
                                 s->hooks--;
-                        wk_hook_free(en->hook);
+                        drop_hook(en);
                         free(en->id);
                         free(en);
                         s->count--;
@@ -210,7 +237,7 @@ static wk_store_outcome_t apply(wk_store_t *s, const char *key, size_t key_len,
         }
         if (en->hook)
                 s->hooks--;
-        wk_hook_free(en->hook);
+        drop_hook(en);
         /* a restatement keeps the version it restates */
         en->version = restate ? base : offset + 1;
         en->hook =
@@ -616,7 +643,8 @@ long wk_store_each(wk_store_t *s, wk_store_each_cb_t *cb, void *opaque,
                 for (entry_t *e = s->buckets[i]; e; e = e->next) {
                         if (!e->hook)
                                 continue;
-                        if (cb(e->hook, e->version, opaque)) {
+                        if (cb(e->hook, e->version, (wk_store_pin_t *)e,
+                               opaque)) {
                                 n = -1;
                                 break;
                         }
@@ -685,6 +713,31 @@ void wk_store_refs_free(wk_store_ref_t *refs, long n)
         free(refs);
 }
 
+wk_store_held_t *wk_store_hold(wk_store_pin_t *pin)
+{
+        entry_t *e = (entry_t *)pin;
+
+        if (!e->held) {
+                if (!(e->held = malloc(sizeof(*e->held))))
+                        return NULL;
+                atomic_init(&e->held->refs, 1); /* the store's */
+                e->held->hook = e->hook;
+        }
+        atomic_fetch_add(&e->held->refs, 1);
+        return e->held;
+}
+
+const wk_hook_t *wk_store_held_hook(const wk_store_held_t *hd)
+{
+        return hd->hook;
+}
+
+void wk_store_unhold(wk_store_held_t *hd)
+{
+        if (hd)
+                held_drop(hd);
+}
+
 void wk_store_destroy(wk_store_t *s)
 {
         if (!s)
@@ -700,7 +753,7 @@ void wk_store_destroy(wk_store_t *s)
 
                 for (; e; e = next) {
                         next = e->next;
-                        wk_hook_free(e->hook);
+                        drop_hook(e);
                         free(e->id);
                         free(e);
                 }

@@ -130,11 +130,14 @@ int64_t wk_store_position(wk_store_t *s);
  *  thread; cheap enough for every turn of a loop. */
 uint64_t wk_store_generation(wk_store_t *s);
 
+/** Where wk_store_each() is: for wk_store_hold(), during the call only. */
+typedef struct wk_store_pin_s wk_store_pin_t;
+
 /** Called by wk_store_each() for one webhook, under the store's lock:
- *  \p h is valid only during the call (copy what is kept). A non-zero
- *  return stops the walk. */
+ *  \p h is valid only during the call, unless held (wk_store_hold()).
+ *  A non-zero return stops the walk. */
 typedef int(wk_store_each_cb_t)(const wk_hook_t *h, int64_t version,
-                                void *opaque);
+                                wk_store_pin_t *pin, void *opaque);
 
 /**
  * @brief Call \p cb for every webhook held (not the unreadable records),
@@ -165,6 +168,21 @@ long wk_store_app_refs(wk_store_t *s, const char *app, wk_store_ref_t **out);
 
 /** @brief Free what wk_store_app_refs() gave. */
 void wk_store_refs_free(wk_store_ref_t *refs, long n);
+
+/** A webhook of the store kept as it was, without a copy (the worker's
+ *  tables point into it): a record replacing it does not free it. */
+typedef struct wk_store_held_s wk_store_held_t;
+
+/** @brief From a wk_store_each() callback: hold its webhook (\p pin)
+ *  until wk_store_unhold(). @returns the hold, or NULL (out of memory). */
+wk_store_held_t *wk_store_hold(wk_store_pin_t *pin);
+
+/** @returns the webhook held (read-only, never changed). */
+const wk_hook_t *wk_store_held_hook(const wk_store_held_t *hd);
+
+/** @brief Let go (any thread; the last holder frees). NULL is a
+ *  no-op. */
+void wk_store_unhold(wk_store_held_t *hd);
 
 /** @brief Stop the thread, close the clients, free. NULL is a no-op. */
 void wk_store_destroy(wk_store_t *s);

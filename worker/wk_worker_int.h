@@ -40,6 +40,8 @@ typedef struct hooks_s {
          * store's (cfg_webhook_t.from_api), whose versions are here */
         size_t file_n;
         int64_t *versions;
+        struct wk_store_held_s **held; /* what the store's point into */
+        size_t held_n;
         int from_store;     /* built with the store's webhooks */
         uint64_t store_gen; /* the store's generation then */
         int64_t expires_ms; /* a rotation's end (unix ms) to rebuild at */

@@ -134,9 +134,18 @@ Test(hooks, store_webhooks_route_like_the_files)
         cr_expect_eq(h->active[wk_hooks_find(h, "wh_b3")], 0);
         cr_expect_str_eq(wh_endpoint_name(h->eps[i]), "wh_b1");
         cr_expect_str_eq(wh_endpoint_app(h->eps[i]), "NX-b");
+        /* the set points into the store's webhooks, held: they outlive a
+         * replacing record, a tombstone, the store itself */
+        put(s, "wh_b1", "NX-b", "https://b.example.com/1-new", NULL, 1);
+        drop(s, "wh_a2");
+        wk_store_destroy(s);
+        cr_expect_str_eq(cfg_webhook(h->cfg, i)->url,
+                         "https://b.example.com/1");
+        cr_expect_str_eq(
+                cfg_webhook(h->cfg, wk_hooks_find(h, "wh_a2"))->app_token,
+                "NX-a");
         wk_hooks_free(h);
         cfg_destroy(file);
-        wk_store_destroy(s);
 }
 
 Test(hooks, a_rebuild_keeps_the_endpoints_of_unchanged_webhooks)
@@ -236,7 +245,7 @@ Test(hooks, a_rotated_secret_signs_until_its_grace_ends)
                        .event_count = 1,
                        .secret = "whsec_bmV3LXNlY3JldA==",
                        .secret_previous = "whsec_b2xkLXNlY3JldA==",
-                       .secret_previous_until_ms = hb_time_now_ms() + 300};
+                       .secret_previous_until_ms = hb_time_now_ms() + 1500};
         char err[256], *j = wk_hook_to_json(&h, key, err, sizeof(err));
         const cfg_webhook_t *wh;
         hooks_t *h1, *h2;
