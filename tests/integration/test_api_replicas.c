@@ -4,15 +4,22 @@
  * is delivered by whichever owns the partition, an event toggled off on
  * the other stops, a delete stops it, each within 2 s; both restarted
  * come back to the same state; a replica started later has every webhook
- * before /readyz says ready. The records are written with wk_store_put,
- * as the API does. */
+ * before /readyz says ready. First with the records written by
+ * wk_store_put (as the API does), then the same through the HTTP API of
+ * two `hookbridge run`, with concurrent PATCHes on one If-Match (one 200,
+ * one 412). */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
 
 #include "cfg.h"
 #include "it_util.h"
@@ -403,5 +410,326 @@ Test(api_replicas, two_workers_follow_the_store, .timeout = 600)
         stop(&c);
         stop(&a);
         stop(&b);
+        rx_stop(rx);
+}
+
+/*
+ * The same through the HTTP API of two `hookbridge run`.
+ */
+
+#define TOKEN  "replicas-test-token-0123456789"
+#define KEYB64 "AwEEAQUJAgYFAwUICQcJAwIDCAQGAgYEAwMIAwIHCQU="
+
+/* One `hookbridge run` with the API. */
+typedef struct proc_s {
+        pid_t pid;
+        uint16_t api, admin;
+        char cfg[256], log[300];
+} proc_t;
+
+static void spawn(proc_t *p)
+{
+        char text[2048];
+
+        p->api = it_free_port();
+        p->admin = it_free_port();
+        snprintf(text, sizeof(text),
+                 "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
+                 "  topics = ( \"%s\" ); commit_interval_ms = 100; };\n"
+                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
+                 "  retry = { initial_ms = 50; max_ms = 500; max_attempts = "
+                 "5; schedule = [ ]; }; };\n"
+                 "webhooks = ( );\n"
+                 "admin = { listen = \"127.0.0.1:%u\"; };\n"
+                 "api = { listen = \"127.0.0.1:%u\";\n"
+                 "  token_env = \"HB_TEST_REP_TOKEN\";\n"
+                 "  secret_key_env = \"HB_TEST_REP_KEY\";\n"
+                 "  store_topic = \"%s\"; store_replication_factor = 1; };\n",
+                 it_brokers(), group, topic, p->admin, p->api, store_topic);
+        it_write_temp(text, p->cfg, sizeof(p->cfg));
+        snprintf(p->log, sizeof(p->log), "%s.log", p->cfg);
+        p->pid = it_spawn_worker(p->cfg, p->log);
+}
+
+static void reap(proc_t *p)
+{
+        int st = it_stop_worker(p->pid, SIGTERM, 30000);
+
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "worker did not stop cleanly; see %s", p->log);
+}
+
+/* An answer of the API. */
+typedef struct reply_s {
+        long status;
+        char body[16384];
+        char etag[64]; /* the ETag's value, quotes included */
+} reply_t;
+
+static size_t on_data(char *p, size_t sz, size_t n, void *opaque)
+{
+        reply_t *r = opaque;
+        size_t len = strlen(r->body), add = sz * n;
+
+        if (len + add >= sizeof(r->body))
+                add = sizeof(r->body) - len - 1;
+        memcpy(r->body + len, p, add);
+        r->body[len + add] = '\0';
+        return sz * n;
+}
+
+static size_t on_hdr(char *p, size_t sz, size_t n, void *opaque)
+{
+        reply_t *r = opaque;
+        size_t len = sz * n;
+
+        if (len > 6 && !strncasecmp(p, "ETag: ", 6)) {
+                size_t l = len - 6;
+                while (l && (p[6 + l - 1] == '\r' || p[6 + l - 1] == '\n'))
+                        l--;
+                snprintf(r->etag, sizeof(r->etag), "%.*s", (int)l, p + 6);
+        }
+        return len;
+}
+
+/* \p method \p path on \p p's API with \p body (NULL: none) and, when
+ * \p if_match is given, an If-Match header. */
+static void api(const proc_t *p, const char *method, const char *path,
+                const char *body, const char *if_match, reply_t *r)
+{
+        CURL *c = curl_easy_init();
+        struct curl_slist *h = NULL;
+        char url[512], line[128];
+
+        memset(r, 0, sizeof(*r));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", p->api, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROXY, "");
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+        h = curl_slist_append(h, "Authorization: Bearer " TOKEN);
+        h = curl_slist_append(h, "Expect:");
+        if (if_match) {
+                snprintf(line, sizeof(line), "If-Match: %s", if_match);
+                h = curl_slist_append(h, line);
+        }
+        if (body) {
+                h = curl_slist_append(h, "Content-Type: application/json");
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+}
+
+/* The id of a created webhook (from its answer). */
+static void id_of(const reply_t *r, char *id, size_t size)
+{
+        json_object *o = json_tokener_parse(r->body), *v;
+
+        cr_assert(o && json_object_object_get_ex(o, "id", &v), "%s", r->body);
+        snprintf(id, size, "%s", json_object_get_string(v));
+        json_object_put(o);
+}
+
+/* Wait up to \p ms for /readyz of \p p. @returns the ms, or -1. */
+static int64_t proc_ready(const proc_t *p, int ms)
+{
+        int64_t t0 = it_now_ms();
+        char body[512];
+
+        while (it_now_ms() - t0 < ms) {
+                if (it_http_get(p->admin, "/readyz", body, sizeof(body)) == 200)
+                        return it_now_ms() - t0;
+                sleep_ms(20);
+        }
+        return -1;
+}
+
+/* Wait up to 2 s for /status of \p p to list \p id (\p want 1) or not. */
+static int64_t proc_listed(const proc_t *p, const char *id, int want)
+{
+        static char body[1 << 20];
+        int64_t t0 = it_now_ms();
+        char needle[96];
+
+        snprintf(needle, sizeof(needle), "\"id\":\"%s\"", id);
+        while (it_now_ms() - t0 < 2000) {
+                if (it_http_get(p->admin, "/status", body, sizeof(body)) ==
+                            200 &&
+                    !strstr(body, needle) == !want)
+                        return it_now_ms() - t0;
+                sleep_ms(5);
+        }
+        return -1;
+}
+
+/* One of two concurrent PATCHes. */
+typedef struct patch_s {
+        const proc_t *p;
+        const char *path, *body, *if_match;
+        pthread_barrier_t *go;
+        reply_t r;
+} patch_t;
+
+static void *patch(void *arg)
+{
+        patch_t *x = arg;
+
+        pthread_barrier_wait(x->go);
+        api(x->p, "PATCH", x->path, x->body, x->if_match, &x->r);
+        return NULL;
+}
+
+static void sleep_rest(int64_t t0, int ms)
+{
+        int64_t left = ms - (it_now_ms() - t0);
+
+        if (left > 0)
+                sleep_ms((int)left);
+}
+
+Test(api_replicas, two_workers_through_the_api, .timeout = 600)
+{
+        rx_conf_t rc = {.cb = on_request};
+        char err[256], w1[64], w2[64], p1[160], p2[160], body[512];
+        rx_t *rx = rx_start(&rc, err, sizeof(err));
+        proc_t a, b;
+        reply_t r;
+        int64_t t0, ms, ms2;
+        int first, wins = 0, stale = 0;
+
+        cr_assert_not_null(rx, "receiver: %s", err);
+        rx_port_ = rx_port(rx);
+        setenv("HB_TEST_REP_TOKEN", TOKEN, 1);
+        setenv("HB_TEST_REP_KEY", KEYB64, 1);
+        it_unique("hb-it-repapi", topic, sizeof(topic));
+        it_unique("hb-it-repapi-g", group, sizeof(group));
+        it_unique("hb-it-repapi-store", store_topic, sizeof(store_topic));
+        it_create_topic(topic, PARTS);
+        spawn(&a);
+        spawn(&b);
+        cr_assert_geq(proc_ready(&a, 120000), 0, "A never ready: %s", a.log);
+        cr_assert_geq(proc_ready(&b, 120000), 0, "B never ready: %s", b.log);
+
+        /* created on A, created on B: in force on both within 2 s */
+        t0 = it_now_ms();
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"one\",\"url\":\"http://127.0.0.1:%u/w1\","
+                 "\"events\":[\"*\"]}",
+                 rx_port_);
+        api(&a, "POST", "/v1/apps/NX-r1/webhooks", body, NULL, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        id_of(&r, w1, sizeof(w1));
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"two\",\"url\":\"http://127.0.0.1:%u/w2\","
+                 "\"events\":[\"*\"]}",
+                 rx_port_);
+        api(&b, "POST", "/v1/apps/NX-r2/webhooks", body, NULL, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        id_of(&r, w2, sizeof(w2));
+        ms = proc_listed(&b, w1, 1);
+        ms2 = proc_listed(&a, w2, 1);
+        cr_log_info("API: created on A, in force on B after %lld ms; created "
+                    "on B, on A after %lld ms",
+                    (long long)ms, (long long)ms2);
+        cr_expect(ms >= 0 && ms2 >= 0, "a create not in force within 2 s");
+        sleep_rest(t0, 2000);
+        first = produce(64);
+        check("API created", first, owed_created);
+
+        /* toggled on the other replica (w1's nps.score off on B); two
+         * PATCHes of w2 with the same If-Match at once, one on each: one
+         * wins (flows.completed off), the other gets 412 */
+        snprintf(p1, sizeof(p1), "/v1/apps/NX-r1/webhooks/%s", w1);
+        snprintf(p2, sizeof(p2), "/v1/apps/NX-r2/webhooks/%s", w2);
+        api(&b, "PATCH", p1,
+            "{\"events\":[\"*\",{\"type\":\"nps.score\",\"enabled\":false}]}",
+            NULL, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        api(&a, "GET", p2, NULL, NULL, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        for (int round = 0; round < 5; round++) {
+                pthread_barrier_t go;
+                pthread_t ta, tb;
+                char tag[64];
+                patch_t x = {&a, p2,
+                             "{\"events\":[\"*\",{\"type\":\"flows.completed\","
+                             "\"enabled\":false}]}",
+                             tag, &go};
+                patch_t y = x;
+
+                /* the ETag as B has it (A's write read back on B first) */
+                api(&b, "GET", p2, NULL, NULL, &r);
+                cr_assert_eq(r.status, 200, "%s", r.body);
+                snprintf(tag, sizeof(tag), "%s", r.etag);
+                y.p = &b;
+                pthread_barrier_init(&go, NULL, 2);
+                pthread_create(&ta, NULL, patch, &x);
+                pthread_create(&tb, NULL, patch, &y);
+                pthread_join(ta, NULL);
+                pthread_join(tb, NULL);
+                pthread_barrier_destroy(&go);
+                cr_expect((x.r.status == 200 && y.r.status == 412) ||
+                                  (x.r.status == 412 && y.r.status == 200),
+                          "round %d: A %ld (%s), B %ld (%s)", round, x.r.status,
+                          x.r.body, y.r.status, y.r.body);
+                wins += (x.r.status == 200) + (y.r.status == 200);
+                stale += (x.r.status == 412) + (y.r.status == 412);
+                /* both replicas agree on the winner's version */
+                t0 = it_now_ms();
+                do {
+                        reply_t ra, rb;
+                        api(&a, "GET", p2, NULL, NULL, &ra);
+                        api(&b, "GET", p2, NULL, NULL, &rb);
+                        if (!strcmp(ra.etag, rb.etag) && strcmp(ra.etag, tag))
+                                break;
+                        sleep_ms(20);
+                } while (it_now_ms() - t0 < 2000);
+                cr_expect_lt(it_now_ms() - t0, 2000,
+                             "round %d: the replicas disagree", round);
+        }
+        cr_log_info("API: concurrent PATCHes with one If-Match: %d won, %d "
+                    "got 412 (5 rounds)",
+                    wins, stale);
+        t0 = it_now_ms();
+        sleep_rest(t0, 2000);
+        first = produce(64);
+        check("API toggled", first, owed_toggled);
+
+        /* deleted on A: gone from B within 2 s, nothing delivered */
+        t0 = it_now_ms();
+        api(&a, "DELETE", p1, NULL, NULL, &r);
+        cr_assert_eq(r.status, 204, "%s", r.body);
+        ms = proc_listed(&b, w1, 0);
+        cr_log_info("API: deleted on A, gone from B after %lld ms",
+                    (long long)ms);
+        cr_expect_geq(ms, 0, "a delete not in force within 2 s");
+        sleep_rest(t0, 2000);
+        first = produce(64);
+        check("API deleted", first, owed_deleted);
+
+        /* both restarted: the same state */
+        reap(&a);
+        reap(&b);
+        spawn(&a);
+        spawn(&b);
+        cr_assert_geq(proc_ready(&a, 120000), 0, "A never ready: %s", a.log);
+        cr_assert_geq(proc_ready(&b, 120000), 0, "B never ready: %s", b.log);
+        api(&b, "GET", p1, NULL, NULL, &r);
+        cr_expect_eq(r.status, 404, "%s", r.body);
+        api(&a, "GET", p2, NULL, NULL, &r);
+        cr_expect_eq(r.status, 200, "%s", r.body);
+        cr_expect(strstr(r.body, "flows.completed"), "%s", r.body);
+        first = produce(64);
+        check("API restarted", first, owed_deleted);
+        reap(&a);
+        reap(&b);
         rx_stop(rx);
 }
