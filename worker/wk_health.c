@@ -344,13 +344,18 @@ err:
 void wk_health_on_attempt(const wh_endpoint_t *ep, const wh_attempt_t *a,
                           void *opaque)
 {
-        wk_health_t *h = opaque;
+        wk_health_attempt(opaque, wh_endpoint_app(ep), wh_endpoint_name(ep),
+                          a->status, a->error, a->body_start,
+                          a->body_start_len);
+}
 
-        if (!h)
-                return;
-        wk_health_acc_attempt(h->acc, wh_endpoint_app(ep), wh_endpoint_name(ep),
-                              a->status, a->error, a->body_start,
-                              a->body_start_len, hb_time_now_ms());
+void wk_health_attempt(wk_health_t *h, const char *app, const char *id,
+                       long status, const char *error, const char *body,
+                       size_t body_len)
+{
+        if (h && id)
+                wk_health_acc_attempt(h->acc, app, id, status, error, body,
+                                      body_len, hb_time_now_ms());
 }
 
 void wk_health_event(wk_health_t *h, const char *app, const char *id,

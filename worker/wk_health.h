@@ -51,6 +51,12 @@ wk_health_t *wk_health_new_local(const char *replica, size_t max_entries);
 void wk_health_on_attempt(const wh_endpoint_t *ep, const wh_attempt_t *a,
                           void *opaque);
 
+/** @brief One attempt to webhook (\p app, \p id) at the wall clock now
+ *  (see wk_health_acc_attempt()). NULL \p h: no-op. */
+void wk_health_attempt(wk_health_t *h, const char *app, const char *id,
+                       long status, const char *error, const char *body,
+                       size_t body_len);
+
 /** @brief Count \p events (WK_HEALTH_HANDED_OFF, ...) of webhook
  *  (\p app (NULL: an operator webhook), \p id). NULL \p h: no-op. */
 void wk_health_event(wk_health_t *h, const char *app, const char *id,
