@@ -2,6 +2,7 @@
  * its method and the handler (declared in the handler's own header). A
  * helper adding a resource adds its lines here. */
 #include "wk_api.h"
+#include "wk_api_health.h"
 #include "wk_api_hooks.h"
 #include "wk_portal_api.h"
 
@@ -14,6 +15,7 @@ const wk_api_route_t wk_api_routes[] = {
         {"POST", "/v1/apps/{app}/webhooks/{id}/test", wk_api_hooks_test, 0},
         {"POST", "/v1/apps/{app}/webhooks/{id}/rotate-secret",
          wk_api_hooks_rotate, 0},
+        {"GET", "/v1/apps/{app}/webhooks/{id}/health", wk_api_health_get, 0},
         {"POST", "/v1/apps/{app}/portal-token", wk_portal_api_token,
          WK_API_OPERATOR},
         {"GET", "/portal", wk_portal_api_file, WK_API_PUBLIC},

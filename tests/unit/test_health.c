@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wk_api_health.h"
+#include "wk_health.h"
 #include "wk_health_acc.h"
 #include "wk_health_rec.h"
 #include "wk_health_view.h"
@@ -342,4 +344,50 @@ Test(health, escape_is_bounded_and_whole)
         n = wk_health_escape("ok", 2, out, sizeof(out));
         cr_assert_str_eq(out, "ok");
         cr_assert_eq(n, 2);
+}
+
+Test(health, local_health_and_the_api_document)
+{
+        wk_health_t *h = wk_health_new_local("A", 0);
+        wk_health_sum_t s;
+        json_object *o, *f;
+        const char *text;
+
+        wk_health_attempt(h, "NX", "wh_1", 200, NULL, NULL, 0);
+        wk_health_attempt(h, "NX", "wh_1", 0, "Connection refused", NULL, 0);
+        wk_health_state(h, "NX", "wh_1", 1, 0);
+        cr_assert_eq(wk_health_get(h, "NX", "wh_1", &s), 0);
+        wk_health_publish(h);
+        cr_assert_eq(wk_health_get(h, "NX", "wh_1", &s), 1);
+        cr_assert(wk_health_caught_up(h));
+        o = wk_api_health_doc("NX", "wh_1", &s, 1);
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        cr_log_info("%s", text);
+        cr_assert(strstr(text, "\"delivered\":1,\"failed\":1,\"in_retry\":0,"
+                               "\"dead_lettered\":0"),
+                  "%s", text);
+        /* no HTTP status: null; the circuit: the worst alive */
+        cr_assert(strstr(text, "\"status\":null,\"error\":\"Connection "
+                               "refused\",\"response_start\":null"),
+                  "%s", text);
+        cr_assert(strstr(text, "\"circuit\":\"half-open\""), "%s", text);
+        cr_assert(strstr(text, "\"replicas\":{\"reporting\":1,\"alive\":1}"),
+                  "%s", text);
+        cr_assert(json_object_object_get_ex(o, "last_failure", &f));
+        /* times in unix seconds with exactly three decimals */
+        cr_assert(json_object_object_get_ex(f, "at", &f));
+        text = json_object_to_json_string(f);
+        cr_assert(strchr(text, '.') && strlen(strchr(text, '.')) == 4, "%s",
+                  text);
+        json_object_put(o);
+        /* nothing yet: zeros and nulls, not an error */
+        memset(&s, 0, sizeof(s));
+        o = wk_api_health_doc("NX", "wh_2", &s, 0);
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        cr_assert(strstr(text, "\"last_success\":null,\"last_failure\":null"),
+                  "%s", text);
+        cr_assert(strstr(text, "\"circuit\":\"closed\""), "%s", text);
+        cr_assert(strstr(text, "\"complete\":false"), "%s", text);
+        json_object_put(o);
+        wk_health_destroy(h);
 }
