@@ -9,6 +9,7 @@
 #include "hb_log.h"
 #include "wk_api.h"
 #include "wk_cmd.h"
+#include "wk_health.h"
 #include "wk_portal_api.h"
 #include "wk_routes.h"
 #include "wk_store.h"
@@ -132,12 +133,15 @@ int wk_cmd_check_config(int argc, char **argv)
 typedef struct api_parts_s {
         cfg_t *cfg; /* the API's own copy: reloads replace the worker's */
         wk_store_t *store;
+        wk_health_t *health; /* the deployment's delivery health */
         wk_api_t *api;
 } api_parts_t;
 
 static void api_stop(api_parts_t *p)
 {
         wk_api_stop(p->api);
+        /* after the worker: its last counts go out with a last heartbeat */
+        wk_health_destroy(p->health);
         wk_store_destroy(p->store);
         cfg_destroy(p->cfg);
         memset(p, 0, sizeof(*p));
@@ -157,6 +161,15 @@ static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
                               .topic = a->store_topic,
                               .replication_factor = a->store_replication_factor,
                               .key = a->secret_key};
+        char htopic[512];
+        /* the health topic beside the store's (wk_health.h) */
+        wk_health_conf_t hc = {.brokers = k->brokers,
+                               .prop_names = k->prop_names,
+                               .prop_values = k->prop_values,
+                               .prop_count = k->prop_count,
+                               .topic = htopic,
+                               .replication_factor =
+                                       a->store_replication_factor};
         wk_api_conf_t ac = {0};
         char errs[4096];
 
@@ -171,6 +184,11 @@ static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
         p->store = wk_store_new(&sc, errstr, errstr_size);
         if (!p->store)
                 goto err;
+        snprintf(htopic, sizeof(htopic), "%s.health", a->store_topic);
+        p->health = wk_health_new(&hc, errstr, errstr_size);
+        if (!p->health)
+                goto err;
+        ac.health = p->health;
         ac.cfg = p->cfg;
         ac.store = p->store;
         /* portal tokens (wk_portal_api): this deployment's, one app each */
@@ -226,6 +244,7 @@ int wk_cmd_run(int argc, char **argv)
                 return 1;
         }
         opts.store = api.store;
+        opts.health = api.health;
         w = wk_worker_new_ex(cfg, &opts, errstr, sizeof(errstr));
         if (!w) {
                 fprintf(stderr, "hookbridge: %s\n", errstr);
