@@ -14,11 +14,15 @@
 #include "hb_log.h"
 #include "hb_time.h"
 #include "wk_hook.h"
+#include "wk_sendtest.h"
 #include "wk_store.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX     200
 #define ERRS_MAX     8192
+/* a Send Test waits at most this for the answer (the listener gives a
+ * request a minute) */
+#define WK_API_TEST_MAX_MS 30000
 
 /* Creates and changes of this replica one at a time, so that the
  * per-app limit and the name check see each other's writes (writers on
@@ -406,12 +410,139 @@ out:
         wk_hook_free(cur);
 }
 
+/* A store webhook as the file's loader would have written it, for Send
+ * Test: its id as name, the delivery defaults; \p evs (room for its
+ * events + 1) gets the types switched on ("*" when every one is). */
+static void as_webhook(const cfg_t *cfg, const wk_hook_t *h, const char **evs,
+                       cfg_webhook_t *c)
+{
+        const cfg_delivery_t *d = cfg_delivery(cfg);
+        int64_t now = hb_time_now_ms();
+
+        memset(c, 0, sizeof(*c));
+        c->name = h->id;
+        c->app_token = h->app_token;
+        c->url = h->url;
+        c->enabled = 1; /* a disabled webhook can be tested */
+        for (size_t i = 0; i < h->event_count; i++) {
+                if (!h->events[i].enabled)
+                        continue;
+                if (!strcmp(h->events[i].type, "*")) {
+                        evs[0] = "*";
+                        c->event_count = 1;
+                        break;
+                }
+                evs[c->event_count++] = h->events[i].type;
+        }
+        c->events = evs;
+        c->user_props = (const char *const *)h->user_props;
+        c->user_prop_count = h->user_prop_count;
+        c->company_props = (const char *const *)h->company_props;
+        c->company_prop_count = h->company_prop_count;
+        c->secret = h->secret;
+        /* signed as a real delivery is: both secrets during a rotation */
+        if (h->secret_previous && now < h->secret_previous_until_ms)
+                c->secret_previous = h->secret_previous;
+        c->signature = h->signature;
+        c->headers = (const char *const *)h->headers;
+        c->header_count = h->header_count;
+        c->timeout_ms = d->timeout_ms;
+        c->retry = d->retry;
+        c->max_in_flight = 1;
+}
+
 void wk_api_hooks_test(const wk_api_env_t *env, const wk_api_req_t *req,
                        wk_api_resp_t *resp)
 {
-        (void)env;
-        (void)req;
-        wk_api_problem(resp, 501, NULL, "not implemented yet", NULL);
+        int64_t version = 0;
+        wk_hook_t *h = path_hook(env, req, resp, &version);
+        const char *type = NULL, **evs = NULL;
+        json_object *body = NULL, *o;
+        char errs[1024];
+        cfg_webhook_t wh;
+        wk_sendtest_t r;
+        int rc;
+
+        memset(&r, 0, sizeof(r));
+        if (!h)
+                return;
+        if (req->body_len) {
+                json_object *t = NULL;
+
+                if (!(body = wk_api_body(req, resp)))
+                        goto out;
+                if (!json_object_is_type(body, json_type_object)) {
+                        wk_api_problem(resp, 400, NULL,
+                                       "the body is a JSON object",
+                                       "body: expected a JSON object");
+                        goto out;
+                }
+                json_object_object_foreach(body, k, v)
+                {
+                        (void)v;
+                        if (strcmp(k, "type")) {
+                                snprintf(errs, sizeof(errs),
+                                         "%.64s: unknown field; known: type",
+                                         k);
+                                wk_api_problem(resp, 422, NULL,
+                                               "the test is not valid", errs);
+                                goto out;
+                        }
+                }
+                if (json_object_object_get_ex(body, "type", &t) && t) {
+                        if (!json_object_is_type(t, json_type_string)) {
+                                wk_api_problem(resp, 422, NULL,
+                                               "the test is not valid",
+                                               "type: expected a string");
+                                goto out;
+                        }
+                        type = json_object_get_string(t);
+                }
+        }
+        if (!(evs = calloc(h->event_count + 1, sizeof(*evs)))) {
+                wk_api_problem(resp, 503, NULL, "out of memory", NULL);
+                goto out;
+        }
+        as_webhook(env->cfg, h, evs, &wh);
+        rc = wk_sendtest_run(env->cfg, &wh, type, WK_API_TEST_MAX_MS, NULL,
+                             NULL, &r, errs, sizeof(errs));
+        if (rc == WK_SENDTEST_NO_SAMPLE) {
+                char field[1100];
+
+                snprintf(field, sizeof(field), "type: %s", errs);
+                wk_api_problem(resp, 422, NULL,
+                               "there is no sample event of that type", field);
+                goto out;
+        }
+        if (rc) {
+                wk_api_problem(resp, 503, NULL, errs, NULL);
+                goto out;
+        }
+        o = json_object_new_object();
+        json_object_object_add(o, "event_id",
+                               json_object_new_string(r.event_id));
+        json_object_object_add(o, "type", json_object_new_string(r.type));
+        json_object_object_add(o, "ok", json_object_new_boolean(r.ok));
+        json_object_object_add(o, "status",
+                               r.status ? json_object_new_int((int)r.status)
+                                        : NULL);
+        if (!r.status)
+                json_object_object_add(o, "error",
+                                       json_object_new_string(r.error));
+        json_object_object_add(
+                o, "time_ms",
+                json_object_new_int64((int64_t)(r.seconds * 1000.0 + 0.5)));
+        json_object_object_add(o, "response",
+                               json_object_new_string(r.response));
+        json_object_object_add(o, "payload", json_object_new_string(r.payload));
+        hb_log(HB_LOG_INFO, "api: send test", "app=%s id=%s type=%s status=%ld",
+               h->app_token, h->id, r.type, r.status);
+        wk_api_json(resp, 200, o);
+out:
+        wk_sendtest_clear(&r);
+        free(evs);
+        json_object_put(body);
+        wk_hook_free(h);
 }
 
 void wk_api_hooks_rotate(const wk_api_env_t *env, const wk_api_req_t *req,

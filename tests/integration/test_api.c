@@ -5,6 +5,7 @@
  * file, unknown fields, wrong types, bad JSON, a huge body, unknown
  * app or id, missing or wrong token): a problem document naming the field,
  * and nothing stored. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,10 +167,23 @@ static void sleep_ms(int ms)
         nanosleep(&ts, NULL);
 }
 
+/* What the receiver got last. */
+static struct {
+        pthread_mutex_t lock;
+        int n, verified;
+        char path[64], body[4096];
+} got = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
 static void on_rx(const rx_request_t *req, void *opaque)
 {
-        (void)req;
         (void)opaque;
+        pthread_mutex_lock(&got.lock);
+        got.n++;
+        got.verified = req->verified;
+        snprintf(got.path, sizeof(got.path), "%s", req->path);
+        snprintf(got.body, sizeof(got.body), "%.*s", (int)req->body_len,
+                 req->body);
+        pthread_mutex_unlock(&got.lock);
 }
 
 static void setup(void)
@@ -634,4 +648,96 @@ Test(api, rotate_secret_shows_the_new_one_once)
         a = call("GET", path, NULL);
         cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
         cr_expect_gt(jint(a->json, "previous_secret_until_ms"), t0);
+}
+
+Test(api, send_test_reports_what_the_receiver_answered)
+{
+        char path[256], secret[64], hook[512];
+        rx_step_t hostile = {.status = 500,
+                             .count = 1,
+                             .text = "\x1b]0;pwned\x07 no\r\nresult: OK"};
+        ans_t *a;
+        char id[64];
+
+        snprintf(hook, sizeof(hook),
+                 "{\"name\":\"st\",\"url\":\"http://127.0.0.1:%u/st\","
+                 "\"events\":[{\"type\":\"nps.score\",\"enabled\":false},"
+                 "\"flows.completed\"],\"user_properties\":[\"email\"]}",
+                 rx_port(rx));
+        a = call("POST", "/v1/apps/" APP "/webhooks", hook);
+        cr_assert_eq(a->status, 201, "%s", a->body);
+        snprintf(id, sizeof(id), "%s", jstr(a->json, "id"));
+        snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s/test", id);
+        snprintf(secret, sizeof(secret), "%s", jstr(a->json, "secret"));
+        cr_assert_eq(rx_set_secret(rx, "/st", secret, 0), 0);
+
+        /* the first type it receives, signed as a delivery is */
+        a = call("POST", path, NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        cr_expect_str_eq(jstr(a->json, "type"), "flows.completed", "%s",
+                         a->body);
+        cr_expect_str_eq(jstr(a->json, "ok"), "true", "%s", a->body);
+        cr_expect_eq(jint(a->json, "status"), 200, "%s", a->body);
+        cr_expect_geq(jint(a->json, "time_ms"), 0);
+        /* escaped as send-test prints it: a newline is \n */
+        cr_expect_str_eq(jstr(a->json, "response"), "ok\\n", "%s", a->body);
+        pthread_mutex_lock(&got.lock);
+        cr_expect_eq(got.n, 1);
+        cr_expect_str_eq(got.path, "/st");
+        cr_expect_eq(got.verified, 1, "signed with the webhook's secret");
+        cr_expect(strstr(got.body, "\"app_token\":\"" APP "\""), "%s",
+                  got.body);
+        pthread_mutex_unlock(&got.lock);
+
+        /* a type of one's choice */
+        a = call("POST", path, "{\"type\":\"nps.score\"}");
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        cr_expect_str_eq(jstr(a->json, "type"), "nps.score");
+        expect_problem(call("POST", path, "{\"type\":\"flows.nope\"}"), 422,
+                       "type", "no sample event");
+        expect_problem(call("POST", path, "{\"type\":5}"), 422, "type",
+                       "expected a string");
+        expect_problem(call("POST", path, "{\"colour\":1}"), 422, "colour",
+                       "unknown field");
+
+        /* a hostile answer comes back escaped */
+        cr_assert_eq(rx_set_steps(rx, "/st", &hostile, 1), 0);
+        a = call("POST", path, NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        cr_expect_str_eq(jstr(a->json, "ok"), "false");
+        cr_expect_eq(jint(a->json, "status"), 500);
+        cr_expect_null(strchr(jstr(a->json, "response"), '\x1b'), "%s",
+                       a->body);
+        cr_expect_null(strchr(jstr(a->json, "response"), '\n'), "%s", a->body);
+        cr_expect(strstr(jstr(a->json, "response"), "\\u001b]0;pwned"), "%s",
+                  a->body);
+        rx_set_script(rx, "/st", NULL);
+
+        /* after a rotation it is signed with the new secret too */
+        snprintf(path, sizeof(path),
+                 "/v1/apps/" APP "/webhooks/%s/rotate-secret", id);
+        a = call("POST", path, NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        cr_assert_eq(rx_set_secret(rx, "/st", jstr(a->json, "secret"), 0), 0);
+        snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s/test", id);
+        a = call("POST", path, NULL);
+        cr_expect_str_eq(jstr(a->json, "ok"), "true", "%s", a->body);
+        pthread_mutex_lock(&got.lock);
+        cr_expect_eq(got.verified, 1, "signed with the new secret");
+        pthread_mutex_unlock(&got.lock);
+
+        /* no one listening: no status, curl's reason */
+        snprintf(hook, sizeof(hook), "{\"url\":\"http://127.0.0.1:%u/x\"}",
+                 it_free_port());
+        snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s", id);
+        a = call("PATCH", path, hook);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s/test", id);
+        a = call("POST", path, NULL);
+        cr_assert_eq(a->status, 200, "%s", a->body);
+        cr_expect_str_eq(jstr(a->json, "ok"), "false");
+        cr_expect_null(jstr(a->json, "status"), "%s", a->body);
+        cr_expect(jstr(a->json, "error") && *jstr(a->json, "error"), "%s",
+                  a->body);
+        cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
 }
