@@ -32,12 +32,22 @@ static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 /* --- helpers ------------------------------------------------------------ */
 
 /* A new webhook id: "wh_" + 12 hex digits of the time in ms + 20 of
- * random, URL-safe and in creation order. @returns 0 or -1. */
+ * random, URL-safe and in creation order (this replica's: the time part
+ * is made to increase, by 1 ms for ids made within one). @returns 0 or
+ * -1. */
 static int new_id(char out[36])
 {
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        static uint64_t last;
         static const char hex[] = "0123456789abcdef";
         unsigned char rnd[10];
         uint64_t ms = (uint64_t)hb_time_now_ms();
+
+        pthread_mutex_lock(&lock);
+        if (ms <= last)
+                ms = last + 1;
+        last = ms;
+        pthread_mutex_unlock(&lock);
 
         if (RAND_bytes(rnd, sizeof(rnd)) != 1)
                 return -1;
