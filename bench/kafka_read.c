@@ -3,7 +3,11 @@
  * nothing else with the messages. With --latency it is instead the Kafka
  * part of the latency run: it reads from the end until SIGTERM and reports
  * percentiles of now - the produce time bench-produce --rate wrote into
- * each messageId ("lat-<ns>-<n>"). */
+ * each messageId ("lat-<ns>-<n>"). --work-us N spends N microseconds of
+ * CPU on each message (a stand-in for a consumer's own work) and --set
+ * NAME=VALUE sets a librdkafka property: together they show how the
+ * prefetch settings pace a consumer that is slower than Kafka (the time
+ * it waited inside poll() is in the result). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -129,12 +133,15 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 static void usage(FILE *f)
 {
         fputs("usage: bench-kafka-read --brokers B --topic T [--timeout S]\n"
-              "         [--latency]\n"
+              "         [--latency] [--work-us N] [--set NAME=VALUE]...\n"
               "Reads T from the beginning to the end of every partition;\n"
               "prints one JSON line: events, bytes, seconds, events_per_s.\n"
               "--latency: reads from the end until SIGTERM; prints "
               "percentiles of\nthe time since the produce time in "
-              "messageId lat-<ns>-<n>.\n",
+              "messageId lat-<ns>-<n>.\n"
+              "--work-us N: spin N microseconds per message; --set: a "
+              "librdkafka\nproperty. poll_wait_s: time spent inside "
+              "poll() (waiting for messages).\n",
               f);
 }
 
@@ -145,6 +152,8 @@ int main(int argc, char **argv)
                 {"topic", required_argument, NULL, 't'},
                 {"timeout", required_argument, NULL, 'T'},
                 {"latency", no_argument, NULL, 'L'},
+                {"work-us", required_argument, NULL, 'w'},
+                {"set", required_argument, NULL, 's'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -160,6 +169,9 @@ int main(int argc, char **argv)
         int64_t t0, t_end, deadline;
         int nparts, eofs = 0, rc = 1, c, lat = 0;
         char *eof_seen = NULL;
+        const char *sets[32];
+        int nsets = 0;
+        int64_t work_ns = 0, poll_ns = 0;
 
         while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
                 switch (c) {
@@ -174,6 +186,17 @@ int main(int argc, char **argv)
                         break;
                 case 'L':
                         lat = 1;
+                        break;
+                case 'w':
+                        work_ns = (int64_t)(atof(optarg) * 1000);
+                        break;
+                case 's':
+                        if (nsets == (int)(sizeof(sets) / sizeof(sets[0])) ||
+                            !strchr(optarg, '=')) {
+                                usage(stderr);
+                                return 2;
+                        }
+                        sets[nsets++] = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -196,6 +219,25 @@ int main(int argc, char **argv)
             conf_set(conf, "enable.partition.eof", "true")) {
                 rd_kafka_conf_destroy(conf);
                 return 1;
+        }
+        for (int i = 0; i < nsets; i++) {
+                char name[128];
+                const char *eq = strchr(sets[i], '=');
+                size_t len = (size_t)(eq - sets[i]);
+
+                if (len >= sizeof(name)) {
+                        fprintf(stderr,
+                                "bench-kafka-read: --set %s: name too long\n",
+                                sets[i]);
+                        rd_kafka_conf_destroy(conf);
+                        return 2;
+                }
+                memcpy(name, sets[i], len);
+                name[len] = '\0';
+                if (conf_set(conf, name, eq + 1)) {
+                        rd_kafka_conf_destroy(conf);
+                        return 1;
+                }
         }
         rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
         if (!rk) {
@@ -236,8 +278,12 @@ int main(int argc, char **argv)
         }
         t_end = t0;
         while (eofs < nparts) {
+                int64_t before = mono_ns(), after;
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                if (mono_ns() > deadline) {
+
+                after = mono_ns();
+                poll_ns += after - before;
+                if (after > deadline) {
                         fprintf(stderr, "bench-kafka-read: timed out\n");
                         if (m)
                                 rd_kafka_message_destroy(m);
@@ -257,6 +303,8 @@ int main(int argc, char **argv)
                 } else {
                         events++;
                         bytes += (long long)m->len;
+                        while (work_ns && mono_ns() - after < work_ns)
+                                ;
                         t_end = mono_ns();
                 }
                 rd_kafka_message_destroy(m);
@@ -267,9 +315,9 @@ int main(int argc, char **argv)
                         s = 1e-9;
                 printf("{\"events\":%lld,\"bytes\":%lld,\"partitions\":%d,"
                        "\"seconds\":%.3f,\"events_per_s\":%.0f,"
-                       "\"mb_per_s\":%.1f}\n",
+                       "\"mb_per_s\":%.1f,\"poll_wait_s\":%.3f}\n",
                        events, bytes, nparts, s, (double)events / s,
-                       (double)bytes / s / 1e6);
+                       (double)bytes / s / 1e6, (double)poll_ns / 1e9);
         }
         rc = 0;
 out:
