@@ -496,13 +496,18 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
         static const hb_kconf_kv_t defaults[] = {
                 {"client.id", "hookbridge"},
                 {"fetch.wait.max.ms", "50"},
-                /* Prefetch. librdkafka before 2.2 stops fetching for a
-                 * fixed second once this much is queued (#2879; 2.2 made
-                 * it fetch.queue.backoff.ms): the queue must hold about a
-                 * second of intake or the worker starves. 4 MB halved
-                 * throughput; 8 MB (~18k events of 450 bytes) keeps peak
-                 * RSS near 40 MiB. */
-                {"queued.max.messages.kbytes", "8192"},
+                /* Prefetch. librdkafka before 2.2 stops fetching for the
+                 * rest of a second once this much is queued (#2879; 2.2
+                 * made it fetch.queue.backoff.ms): the queue must hold a
+                 * second of intake or the loop waits for it. A plain
+                 * consumer able to take 100k events/s (bench-kafka-read
+                 * --work-us 10) gets 25-27k/s of 450-byte events with
+                 * 8 MB, waiting in poll() 6-8 s of 11-12, 40-41k/s with
+                 * 16 MB. Fetches of 256 KB per partition (1 MB by
+                 * default) keep the overshoot past the limit small: peak
+                 * RSS draining to one webhook 44-49 -> 45-46 MiB. */
+                {"queued.max.messages.kbytes", "16384"},
+                {"max.partition.fetch.bytes", "262144"},
         };
         /* ... and what the commit protocol needs (set last, so it wins). */
         const hb_kconf_kv_t fixed[] = {
