@@ -788,6 +788,11 @@ void wk_worker_stats(wk_worker_t *w, wk_stats_t *out)
         wk_status_stats(w, out);
 }
 
+uint16_t wk_worker_admin_port(const wk_worker_t *w)
+{
+        return wk_admin_port(w->admin);
+}
+
 void wk_worker_report(wk_worker_t *w, FILE *out)
 {
         if (w->redrive) {

@@ -99,6 +99,11 @@ void wk_worker_stop(wk_worker_t *w);
  *  and the running configuration kept. Async-signal-safe. */
 void wk_worker_reload(wk_worker_t *w);
 
+/** @returns the admin listener's port (admin.listen's port 0 picks a
+ *  free one), 0 when it is off. Thread-safe once wk_worker_new()
+ *  returned. */
+uint16_t wk_worker_admin_port(const wk_worker_t *w);
+
 /** @brief Snapshot of the counters (thread-safe). */
 void wk_worker_stats(wk_worker_t *w, wk_stats_t *out);
 
