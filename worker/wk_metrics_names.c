@@ -78,6 +78,17 @@ static const struct {
          "How long the oldest due record of a retry tier (on this "
          "replica) has been due, in seconds; 0: none overdue.",
          NULL, 0},
+        {WK_M_HEALTH_ENTRIES, WK_METRIC_GAUGE,
+         "Delivery health entries held (the API's GET .../health): "
+         "table=own, this replica's webhooks; table=view, every "
+         "replica's (replica, webhook) records.",
+         NULL, 0},
+        {WK_M_HEALTH_EVICTED, WK_METRIC_COUNTER,
+         "Delivery health entries evicted at a table's bound.", NULL, 0},
+        {WK_M_HEALTH_ERRORS, WK_METRIC_COUNTER,
+         "Delivery health records the broker did not acknowledge (written "
+         "again at the next publish).",
+         NULL, 0},
         {WK_M_UP, WK_METRIC_GAUGE, "1 while the worker runs.", NULL, 0},
         {WK_M_BUILD_INFO, WK_METRIC_GAUGE,
          "Always 1; the version is in the label.", NULL, 0},

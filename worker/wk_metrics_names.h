@@ -31,6 +31,9 @@
 #define WK_M_LAG_SECONDS     "hookbridge_consumer_lag_seconds"
 #define WK_M_TIER_WAITING    "hookbridge_retry_tier_records"
 #define WK_M_TIER_OVERDUE    "hookbridge_retry_tier_overdue_seconds"
+#define WK_M_HEALTH_ENTRIES  "hookbridge_health_entries"
+#define WK_M_HEALTH_EVICTED  "hookbridge_health_evictions_total"
+#define WK_M_HEALTH_ERRORS   "hookbridge_health_publish_errors_total"
 #define WK_M_UP              "hookbridge_up"
 #define WK_M_BUILD_INFO      "hookbridge_build_info"
 

@@ -231,6 +231,32 @@ static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
         return out;
 }
 
+/* The delivery health's bounds: entries held, evictions, publish
+ * errors (counters as increments of what it counts). */
+static void health_metrics(wk_worker_t *w)
+{
+        static const char *const table[] = {"table=\"own\"", "table=\"view\""};
+        wk_status_t *st = &w->status;
+        wk_health_stats_t hs;
+        uint64_t ev[2];
+
+        wk_health_stats(w->opts.health, &hs);
+        ev[0] = hs.own_evicted;
+        ev[1] = hs.records_evicted;
+        wk_metrics_set(w->metrics, WK_M_HEALTH_ENTRIES, table[0],
+                       (double)hs.own);
+        wk_metrics_set(w->metrics, WK_M_HEALTH_ENTRIES, table[1],
+                       (double)hs.records);
+        for (int i = 0; i < 2; i++) {
+                wk_metrics_add(w->metrics, WK_M_HEALTH_EVICTED, table[i],
+                               (double)(ev[i] - st->health_evicted[i]));
+                st->health_evicted[i] = ev[i];
+        }
+        wk_metrics_add(w->metrics, WK_M_HEALTH_ERRORS, "",
+                       (double)(hs.publish_errors - st->health_errors));
+        st->health_errors = hs.publish_errors;
+}
+
 void wk_status_refresh(wk_worker_t *w)
 {
         wk_status_t *st = &w->status;
@@ -297,6 +323,8 @@ void wk_status_refresh(wk_worker_t *w)
         }
         wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
         wk_metrics_sweep(w->metrics, WK_M_DISABLED);
+        if (w->opts.health)
+                health_metrics(w);
         if (w->tier) {
                 /* the retry tiers (SPEC §4a): what waits, how late */
                 wk_tier_view_t tv[HB_SCHED_MAX];

@@ -28,6 +28,8 @@
 typedef struct wk_status_s {
         /* consumer counters last seen, for the metrics' increments */
         uint64_t commits, commit_errors, rebalances;
+        /* the delivery health's counters last seen (own, view, errors) */
+        uint64_t health_evicted[2], health_errors;
         int64_t next_refresh_ms; /* the once-a-second part's next turn */
         pthread_mutex_t lock;    /* guards published, document, ready */
         wk_stats_t published;

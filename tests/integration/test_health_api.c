@@ -240,6 +240,33 @@ Test(health_api, two_workers_report_the_deployments_totals, .timeout = 600)
         cr_expect_gt(atomic_load(&fail_count), dlt_total(dlt),
                      "some 503s were retried");
 
+        /* the bounds' metrics: one webhook here, two replicas' records of
+         * it in the view, nothing evicted */
+        {
+                static char metrics[1 << 18];
+                /* refreshed once a second */
+                t0 = it_now_ms();
+                do {
+                        usleep(100 * 1000);
+                        cr_assert_eq(it_http_get(admin[0], "/metrics", metrics,
+                                                 sizeof(metrics)),
+                                     200);
+                } while (it_metric(metrics, "hookbridge_health_entries{"
+                                            "table=\"view\"}") < 2 &&
+                         it_now_ms() - t0 < 10000);
+                cr_expect_eq(it_metric(metrics, "hookbridge_health_entries{"
+                                                "table=\"own\"}"),
+                             1);
+                cr_expect_eq(it_metric(metrics, "hookbridge_health_entries{"
+                                                "table=\"view\"}"),
+                             2);
+                cr_expect_leq(it_metric(metrics, "hookbridge_health_evictions_"
+                                                 "total{table=\"view\"}"),
+                              0);
+                cr_expect_leq(it_metric(metrics, "hookbridge_health_publish_"
+                                                 "errors_total"),
+                              0);
+        }
         /* another app's path, an unknown id: 404 */
         {
                 long st;
