@@ -26,8 +26,9 @@ cfg_t *cfg_overlay_new(cfg_t *base, size_t hint)
         }
         ov->heap_webhooks = 1;
         ov->webhook_cap = cap ? cap : 1;
-        memcpy(ov->webhooks, base->webhooks,
-               base->webhook_count * sizeof(*ov->webhooks));
+        if (base->webhook_count) /* "webhooks = ( );": base's is NULL */
+                memcpy(ov->webhooks, base->webhooks,
+                       base->webhook_count * sizeof(*ov->webhooks));
         ov->webhook_count = base->webhook_count;
         atomic_fetch_add(&base->refs, 1);
         ov->parent = base;
