@@ -4,7 +4,10 @@
 # suite Java 17 + Maven (Apache Kafka is fetched from Maven Central by
 # tests/kafka/kafka.sh), nginx + wrk for benchmarks, and for the container
 # step (tests/docker/run.sh) Debian's Docker engine, docker-compose and
-# debootstrap. Idempotent; quiet when all is present.
+# debootstrap; for the portal's browser test (tests/portal/run.sh) Debian's
+# chromium, and Node.js with npm when the machine has none (playwright-core
+# wants Node.js 20 or later: Debian 12's is 18, CI images bring their own).
+# Idempotent; quiet when all is present.
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git
@@ -14,7 +17,8 @@ pkgs=(build-essential cmake pkg-config git
       openjdk-17-jre-headless maven
       nginx-light wrk docker-compose valgrind prometheus python3-yaml
       clang libclang-rt-14-dev
-      docker.io debootstrap)
+      docker.io debootstrap
+      chromium nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -25,6 +29,12 @@ done
 if command -v java >/dev/null && command -v mvn >/dev/null; then
         missing=("${missing[@]/openjdk-17-jre-headless/}")
         missing=("${missing[@]/maven/}")
+fi
+# Node.js installed another way (nodesource, nvm) is fine too, and is what
+# the browser test wants; Debian's npm would conflict with it.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+        missing=("${missing[@]/nodejs/}")
+        missing=("${missing[@]/npm/}")
 fi
 read -r -a missing <<<"${missing[*]:-}"
 [ "${#missing[@]}" -eq 0 ] && exit 0

@@ -131,6 +131,11 @@ tsan_check
 step "all tests (unit + real broker)"
 ctest --test-dir build --output-on-failure
 
+step "the portal in a browser (tests/portal/run.sh: chromium + playwright-core)"
+# a real hookbridge (API + worker) on the broker, the test receiver, the
+# page driven through its forms; screenshots in build/portal-screenshots
+tests/portal/run.sh
+
 step "containers: the image and the compose stack for real (tests/docker/run.sh)"
 # its own dockerd (host network only, stopped at the end), base images from
 # debootstrap (cached), the image against this broker, then compose with
