@@ -163,13 +163,26 @@ async function loadTypes() {
   setTypes(types);
 }
 
+function showSession() {
+  $("title").textContent = `Webhooks of ${appToken()}`;
+  $("session").textContent = `Session until ${when(expiry())}`;
+}
+
 async function main() {
   if (!takeToken()) {
     fatal("This page opens from your product, with a link that lets you in for a while. Open it from there again.");
     return;
   }
-  $("title").textContent = `Webhooks of ${appToken()}`;
-  $("session").textContent = `Session until ${when(expiry())}`;
+  showSession();
+  // the embedding product may hand over a new token (#token=...) later
+  window.addEventListener("hashchange", () => {
+    if (!/token=/.test(location.hash) || !takeToken()) return;
+    showSession();
+    show($("fatal"), false);
+    show($("form-screen"), false);
+    show($("list-screen"));
+    load().catch(failed);
+  });
   bindForm(() => $("create").focus());
   bindDialogs();
   $("create").addEventListener("click", () => openForm(null, saved));
@@ -182,9 +195,9 @@ async function main() {
     failed(e);
   }
   // the session's end, said before a request fails
-  const left = expiry() * 1000 - Date.now();
-  if (left > 0)
-    setTimeout(() => fatal("Your session has ended: open this page again from your product."), Math.min(left, 2 ** 31 - 1));
+  setInterval(() => {
+    if (Date.now() >= expiry() * 1000) fatal("Your session has ended: open this page again from your product.");
+  }, 10000);
 }
 
 main();
