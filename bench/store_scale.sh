@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# bench/store_scale.sh: issue 12's scale figures on a real broker: a fresh
+# replica loading the webhook store, and the one-webhook throughput with
+# the store loaded versus empty.
+#
+#   bench/store_scale.sh [--webhooks N] [--apps A] [--events E] [--rounds R]
+#                        [--keep]
+#
+#   1. fill: `bench-store-scale --fill` writes N webhooks over A apps
+#      (default 100,000 over 10,000) as creates to a new store topic (one
+#      partition, compacted, created as hookbridge creates it).
+#   2. load: a fresh `hookbridge run` (Release) with api.listen on that
+#      topic: from process start to its "store: caught up" log line and to
+#      /readyz answering 200 (goal < 10 s); VmRSS at ready and 5 s later,
+#      VmHWM (goal < 256 MiB); /status's count of store webhooks.
+#   3. throughput: bench/run.sh's one-webhook row (bench/hookbridge.cfg.in,
+#      the nginx sink, E events, default 200,000, on 6 partitions, a fresh
+#      group each run) with the N webhooks loaded, with an empty store and
+#      without the API, R rounds (default 2) in turn; events/s from
+#      process start until every offset is committed, and from the first
+#      commit (the store's load left out). Goal: loaded within 10% of empty.
+# Uses the broker at HB_BENCH_BROKERS (default 127.0.0.1:19092, the tests'
+# broker; topics and groups are unique per run, nothing is deleted).
+# Prints a Markdown table with the 1-minute load average at each phase and
+# writes it as JSON to bench/results/store-scale-latest.json. It reports;
+# it does not assert.
+set -euo pipefail
+
+me=bench/store_scale.sh
+# root bench build tools hb; say die port_in_use build_all
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+webhooks=100000
+apps=10000
+events=200000
+rounds=2
+keep=0
+while [ $# -gt 0 ]; do
+        case $1 in
+        --webhooks) webhooks=${2:?--webhooks N}; shift ;;
+        --apps) apps=${2:?--apps A}; shift ;;
+        --events) events=${2:?--events E}; shift ;;
+        --rounds) rounds=${2:?--rounds R}; shift ;;
+        --keep) keep=1 ;;
+        -h | --help)
+                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+                exit 0
+                ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+        esac
+        shift
+done
+for v in "$webhooks" "$apps" "$events" "$rounds"; do
+        [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] || die "'$v' is not a count"
+done
+
+brokers=${HB_BENCH_BROKERS:-127.0.0.1:19092}
+runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
+work=$(mktemp -d "${TMPDIR:-/tmp}/hb-store-scale.XXXXXX")
+pids=()
+ok=0
+
+stop_pid() { # pid: TERM, then KILL after 30 s
+        local pid=$1 i=0
+        kill -TERM "$pid" 2>/dev/null || return 0
+        while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 300 ]; do
+                sleep 0.1
+                i=$((i + 1))
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+        local rc=$? pid
+        trap - EXIT INT TERM
+        for pid in "${pids[@]}"; do
+                stop_pid "$pid"
+        done
+        if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
+                rm -rf "$work"
+        else
+                say "logs and configs kept in $work"
+        fi
+        exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+        local p i
+        for i in $(seq 1 200); do
+                p=$((20000 + (RANDOM % 12000)))
+                port_in_use "$p" || { echo "$p"; return 0; }
+        done
+        die "no free port on 127.0.0.1"
+}
+json_num() {
+        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" | awk 'NR == 1'
+}
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+now_s() { date +%s.%N; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+build_all "$work/build.log"
+cmake --build "$build" -j2 --target bench-store-scale >>"$work/build.log" 2>&1 ||
+        { tail -n 30 "$work/build.log" >&2; die "bench-store-scale did not build"; }
+fill=$build/bench-store-scale
+
+# the nginx sink
+ngx=$work/nginx
+mkdir -p "$ngx"
+ngx_port=$(free_port)
+sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" "$bench/nginx.conf" \
+        >"$ngx/nginx.conf"
+nginx -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log" >"$ngx/stdout.log" 2>&1 &
+pids+=($!)
+for i in $(seq 1 50); do
+        port_in_use "$ngx_port" && break
+        sleep 0.1
+done
+port_in_use "$ngx_port" || die "nginx did not start"
+
+# the sealing key of the filled records, as api.secret_key_file wants it
+"$fill" --key >"$work/store.key"
+chmod 600 "$work/store.key"
+
+# make_cfg NAME TOPIC STORE_TOPIC|-: bench/hookbridge.cfg.in with a fresh
+# group, an admin port ($admin_port) and, unless STORE_TOPIC is -, the API
+make_cfg() {
+        local cfg=$work/$1.cfg
+        admin_port=$(free_port)
+        sed -e "s|@BROKERS@|$brokers|g" -e "s|@TOPIC@|$2|g" \
+                -e "s|@GROUP@|store-scale-$runid-$1|g" \
+                -e "s|@URL@|http://127.0.0.1:$ngx_port|g" \
+                -e "s|@PER_PARTITION@|2000|g" -e "s|@CONCURRENCY@|64|g" \
+                -e "s|^admin = .*|admin = { listen = \"127.0.0.1:$admin_port\"; };|" \
+                "$bench/hookbridge.cfg.in" >"$cfg"
+        if [ "$3" != - ]; then
+                cat >>"$cfg" <<EOF
+api = { listen = "127.0.0.1:$(free_port)"; store_topic = "$3";
+  store_replication_factor = 1; secret_key_file = "$work/store.key"; };
+EOF
+        fi
+        "$hb" check-config -c "$cfg" >/dev/null || die "configuration $cfg is invalid"
+}
+
+store=store-scale-$runid
+empty=store-scale-empty-$runid
+topic=store-scale-events-$runid
+idle=store-scale-idle-$runid
+
+# --- 1. fill ----------------------------------------------------------------
+
+l_fill=$(load1)
+say "1. writing $webhooks webhooks over $apps apps to $store"
+"$fill" --fill "$brokers" "$store" "$webhooks" "$apps" >"$work/fill.json" ||
+        die "filling the store topic failed"
+fill_s=$(json_num seconds "$work/fill.json")
+
+say "producing $events events into $topic (6 partitions), 1 into $idle"
+"$tools/bench-produce" --brokers "$brokers" --topic "$topic" --partitions 6 \
+        --count "$events" >"$work/produce.json" 2>"$work/produce.err" ||
+        { cat "$work/produce.err" >&2; die "producing failed"; }
+"$tools/bench-produce" --brokers "$brokers" --topic "$idle" --partitions 1 \
+        --count 1 >"$work/produce-idle.json" 2>"$work/produce-idle.err" ||
+        { cat "$work/produce-idle.err" >&2; die "producing failed"; }
+
+# --- 2. load ----------------------------------------------------------------
+
+l_load=$(load1)
+say "2. a fresh replica loading them"
+make_cfg load "$idle" "$store"
+t0=$(now_s)
+"$hb" run -c "$work/load.cfg" >"$work/load.log" 2>&1 &
+hb_pid=$!
+pids+=("$hb_pid")
+ready=
+for i in $(seq 1 1200); do
+        if curl -sf -o /dev/null "http://127.0.0.1:$admin_port/readyz"; then
+                ready=$(now_s)
+                break
+        fi
+        kill -0 "$hb_pid" 2>/dev/null || break
+        sleep 0.05
+done
+[ -n "$ready" ] || { tail -n 20 "$work/load.log" >&2; die "the replica did not become ready"; }
+ready_s=$(calc "$ready - $t0" 2)
+rss_ready=$(status_kb "$hb_pid" VmRSS)
+sleep 5
+rss_later=$(status_kb "$hb_pid" VmRSS)
+hwm=$(status_kb "$hb_pid" VmHWM)
+curl -sf "http://127.0.0.1:$admin_port/status" >"$work/load-status.json" || true
+loaded=$(sed -n 's/.*"store_webhooks":{[^}]*"count":\([0-9]*\).*/\1/p' "$work/load-status.json")
+caught=$(grep -m1 'msg="store: caught up"' "$work/load.log" || true)
+caught_ms=$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' <<<"$caught")
+caught_records=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$caught")
+stop_pid "$hb_pid"
+
+# --- 3. throughput ------------------------------------------------------------
+
+# drain NAME STORE_TOPIC|-: one worker on the event topic until its fresh
+# group committed everything; sets d_seconds d_first d_cpu d_hwm
+drain() {
+        local name=$1 pid
+        make_cfg "$name" "$topic" "$2"
+        "$hb" run -c "$work/$name.cfg" >"$work/$name.log" 2>&1 &
+        pid=$!
+        pids+=("$pid")
+        "$tools/bench-committed" --brokers "$brokers" --group "store-scale-$runid-$name" \
+                --topic "$topic" --pid "$pid" --interval-ms 200 --timeout 1800 \
+                >"$work/$name.committed.json" 2>"$work/$name.committed.err" ||
+                { tail -n 20 "$work/$name.log" >&2; die "$name: not every offset was committed"; }
+        stop_pid "$pid"
+        grep -q "delivered=$events" "$work/$name.log" ||
+                { tail -n 5 "$work/$name.log" >&2; die "$name: not $events delivered"; }
+        d_seconds=$(json_num seconds "$work/$name.committed.json")
+        d_first=$(json_num first_commit_s "$work/$name.committed.json")
+        d_hwm=$(json_num vmhwm_kb "$work/$name.committed.json")
+}
+
+rows=()
+json_rows=()
+declare -A sum=([loaded]=0 [empty]=0 [off]=0) sumw=([loaded]=0 [empty]=0 [off]=0)
+for r in $(seq 1 "$rounds"); do
+        for kind in loaded empty off; do
+                case $kind in
+                loaded) st=$store ;;
+                empty) st=$empty ;;
+                off) st=- ;;
+                esac
+                l=$(load1)
+                say "3. round $r, store $kind: $events events to one webhook"
+                drain "$kind-$r" "$st"
+                rate=$(calc "$events / $d_seconds" 0)
+                rate_first=$(calc "$events / ($d_seconds - $d_first)" 0)
+                rows+=("| $kind | $r | $rate | $rate_first | $d_seconds s ($d_first s to first commit) | $(calc "$d_hwm / 1024" 1) MiB | $l |")
+                json_rows+=("{\"store\":\"$kind\",\"round\":$r,\"events_per_s\":$rate,\"events_per_s_after_first_commit\":$rate_first,\"seconds\":$d_seconds,\"first_commit_s\":$d_first,\"vmhwm_kb\":$d_hwm,\"load1\":$l}")
+                sum[$kind]=$(calc "${sum[$kind]} + $rate_first" 1)
+                sumw[$kind]=$(calc "${sumw[$kind]} + $rate" 1)
+        done
+done
+l_end=$(load1)
+delta=$(calc "(${sum[loaded]} - ${sum[empty]}) * 100 / ${sum[empty]}" 1)
+delta_w=$(calc "(${sumw[loaded]} - ${sumw[empty]}) * 100 / ${sumw[empty]}" 1)
+
+cat <<EOF
+
+store scale ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, uptime: $(uptime))
+
+| measurement | result | detail |
+| --- | --- | --- |
+| fill: $webhooks webhooks over $apps apps written to the store topic | $fill_s s | load $l_fill |
+| fresh replica: process start to /readyz 200 | $ready_s s | store caught up after ${caught_ms:-?} ms (${caught_records:-?} records); /status counts ${loaded:-?} store webhooks; load $l_load |
+| fresh replica: RSS | $(calc "$rss_ready / 1024" 1) MiB at ready, $(calc "$rss_later / 1024" 1) MiB 5 s later | VmHWM $(calc "$hwm / 1024" 1) MiB |
+
+one webhook, $events events, 6 partitions (events/s; "after first commit" leaves the start-up and the store's load out):
+
+| store | round | events/s from start | events/s after first commit | wall | peak RSS | load |
+| --- | --- | --- | --- | --- | --- | --- |
+$(printf '%s\n' "${rows[@]}")
+
+loaded vs empty, mean of $rounds: $delta% after the first commit, $delta_w% from start (load at the end $l_end)
+EOF
+
+mkdir -p "$bench/results"
+cat >"$bench/results/store-scale-latest.json" <<EOF
+{"run":"$runid","webhooks":$webhooks,"apps":$apps,"events":$events,
+ "fill_s":$fill_s,"ready_s":$ready_s,"store_caught_up_ms":${caught_ms:-null},
+ "store_webhooks_counted":${loaded:-null},"rss_ready_kb":$rss_ready,
+ "rss_5s_kb":$rss_later,"vmhwm_kb":$hwm,
+ "loads":{"fill":$l_fill,"load":$l_load,"end":$l_end},
+ "throughput":[$(IFS=,; echo "${json_rows[*]}")],
+ "loaded_vs_empty_pct_after_first_commit":$delta,
+ "loaded_vs_empty_pct_from_start":$delta_w}
+EOF
+ok=1
