@@ -269,8 +269,8 @@ int dm_cmd_demo(int argc, char **argv)
                 goto out;
         }
         boot = rd_kafka_mock_cluster_bootstraps(mc);
-        /* the mock answers no CreateTopics: both topics made by its API
-         * (the store takes a topic that exists as it is) */
+        /* CreateTopics times out on the mock: both topics made by its
+         * API (the store takes a topic that exists as it is) */
         rd_kafka_mock_topic_create(mc, DM_TOPIC, DM_PARTITIONS, 1);
         rd_kafka_mock_topic_create(mc, DEMO_STORE_TOPIC, 1, 1);
         printf("embedded Kafka (librdkafka mock cluster) at %s:\n"
@@ -326,6 +326,7 @@ int dm_cmd_demo(int argc, char **argv)
         printf("\nworker: both webhooks in its routing tables %lld ms after "
                "the last write\n  (/status: store_webhooks.enabled = 2)\n",
                (long long)(hb_time_mono_ms() - t0));
+        fflush(stdout);
 
         deliverable = dm_produce_events(boot, DEMO_APP_A, DEMO_APP_B);
         if (deliverable == -1)

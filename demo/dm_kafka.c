@@ -30,6 +30,12 @@ int dm_produce_events(const char *bootstraps, const char *app_a,
                 rd_kafka_conf_destroy(conf);
                 return -1;
         }
+        /* said first: the worker delivers while they are produced */
+        printf("\nproducing %zu events (every kind, of app %s and of app "
+               "%s, interleaved)\n+ 1 identify call + 1 malformed event to "
+               "'%s' (%d partitions)\n",
+               2 * wk_sample_count(), app_a, app_b, DM_TOPIC, DM_PARTITIONS);
+        fflush(stdout);
         for (size_t j = 0; j < 2 * wk_sample_count(); j++) {
                 size_t i = j / 2;
                 const char *app = j % 2 ? app_b : app_a;
@@ -49,13 +55,11 @@ int dm_produce_events(const char *bootstraps, const char *app_a,
                         RD_KAFKA_V_VALUE((void *)extra[i], strlen(extra[i])),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_END);
-        rd_kafka_flush(rk, 10000);
+        if (rd_kafka_flush(rk, 10000)) {
+                fprintf(stderr, "demo: the events were not all produced\n");
+                n = -1;
+        }
         rd_kafka_destroy(rk);
-        printf("\nproduced %d events (every kind, of app %s and of app %s, "
-               "interleaved)\n+ 1 identify call + 1 malformed event to "
-               "'%s' (%d partitions)\n",
-               n, app_a, app_b, DM_TOPIC, DM_PARTITIONS);
-        fflush(stdout);
         return n;
 }
 
