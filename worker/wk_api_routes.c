@@ -4,6 +4,7 @@
 #include "wk_api.h"
 #include "wk_api_health.h"
 #include "wk_api_hooks.h"
+#include "wk_api_openapi.h"
 #include "wk_portal_api.h"
 
 const wk_api_route_t wk_api_routes[] = {
@@ -20,5 +21,6 @@ const wk_api_route_t wk_api_routes[] = {
          WK_API_OPERATOR},
         {"GET", "/portal", wk_portal_api_file, WK_API_PUBLIC},
         {"GET", "/portal/*", wk_portal_api_file, WK_API_PUBLIC},
+        {"GET", "/v1/openapi.json", wk_api_openapi, WK_API_PUBLIC},
         {NULL, NULL, NULL, 0},
 };
