@@ -136,6 +136,13 @@ step "the portal in a browser (tests/portal/run.sh: chromium + playwright-core)"
 # page driven through its forms; screenshots in build/portal-screenshots
 tests/portal/run.sh
 
+step "management API against its OpenAPI document (tests/api/run.sh)"
+# openapi-spec-validator, then schemathesis against the ASan + UBSan worker
+# (the API on, this broker): no 5xx, every answer as documented; a memory
+# error or a leak at exit fails it too
+ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$root/tests/lsan.supp \
+        HB_API_HOOKBRIDGE=$root/build-asan/hookbridge tests/api/run.sh build
+
 step "containers: the image and the compose stack for real (tests/docker/run.sh)"
 # its own dockerd (host network only, stopped at the end), base images from
 # debootstrap (cached), the image against this broker, then compose with
