@@ -102,7 +102,7 @@ checks=not_a_server_error,response_schema_conformance
 checks+=,status_code_conformance,content_type_conformance
 # Operations in the document whose handlers have not landed yet (501, or
 # 404 from the router): left out of the run until they do.
-pending=(testWebhook webhookHealth redriveWebhook)
+pending=(redriveWebhook)
 skip=()
 for op in "${pending[@]}"; do
         skip+=(--exclude-operation-id "$op")
