@@ -6,14 +6,15 @@
 # step (tests/docker/run.sh) Debian's Docker engine, docker-compose and
 # debootstrap; for the portal's browser test (tests/portal/run.sh) Debian's
 # chromium, and Node.js with npm when the machine has none (playwright-core
-# wants Node.js 20 or later: Debian 12's is 18, CI images bring their own).
+# wants Node.js 20 or later: Debian 12's is 18, CI images bring their own);
+# python3-venv for the API test's pinned tools from PyPI (tests/api/run.sh).
 # Idempotent; quiet when all is present.
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libcurl4-openssl-dev libjson-c-dev libssl-dev
       libconfig-dev libcriterion-dev libmicrohttpd-dev
-      kcat clang-format curl python3
+      kcat clang-format curl python3 python3-venv
       openjdk-17-jre-headless maven
       nginx-light wrk docker-compose valgrind prometheus python3-yaml
       clang libclang-rt-14-dev
