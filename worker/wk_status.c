@@ -108,53 +108,77 @@ static json_object *hook_json(wk_worker_t *w, size_t i)
         return j;
 }
 
-/* The store's webhooks in /status: counted, and at most
- * WK_STATUS_API_LISTED listed after the file's (those whose circuit is
- * not closed or that a 410 disabled first): bounded however many there
- * are (per-webhook detail is the API's health resource). */
-static void api_json(wk_worker_t *w, json_object *o, json_object *hooks)
+/* The store's webhooks, walked once per refresh: counts for /status and
+ * the metrics, the ones /status lists. */
+typedef struct api_sum_s {
+        size_t active, open, gone;
+        int worst; /* the worst circuit */
+        size_t listed[WK_STATUS_API_LISTED];
+        size_t n_listed;
+} api_sum_t;
+
+/* Walk the store's webhooks once: their circuit and 410 state to the
+ * health accumulator, counted, and at most WK_STATUS_API_LISTED chosen
+ * for /status (those whose circuit is not closed or that a 410 disabled
+ * first, then the first others). */
+static void api_walk(wk_worker_t *w, api_sum_t *sum)
 {
         hooks_t *h = w->hooks;
-        size_t listed = 0, active = 0, open = 0, gone = 0;
+
+        memset(sum, 0, sizeof(*sum));
+        for (size_t i = h->file_n; i < h->n; i++) {
+                int c = wh_pool_circuit(w->pool, h->eps[i]);
+                int d = wh_pool_disabled(w->pool, h->eps[i]);
+                sum->active += h->active[i] != 0;
+                sum->open += c != 0;
+                sum->gone += d != 0;
+                sum->worst = c > sum->worst ? c : sum->worst;
+                wk_health_state(w->opts.health, wh_endpoint_app(h->eps[i]),
+                                wh_endpoint_name(h->eps[i]), c, d);
+                if ((c || d) && sum->n_listed < WK_STATUS_API_LISTED)
+                        sum->listed[sum->n_listed++] = i;
+        }
+        for (size_t i = h->file_n;
+             i < h->n && sum->n_listed < WK_STATUS_API_LISTED; i++)
+                if (!wh_pool_circuit(w->pool, h->eps[i]) &&
+                    !wh_pool_disabled(w->pool, h->eps[i]))
+                        sum->listed[sum->n_listed++] = i;
+}
+
+/* The store's webhooks in /status: counted, and at most
+ * WK_STATUS_API_LISTED listed after the file's (api_walk): bounded
+ * however many there are (per-webhook detail is the API's health
+ * resource). */
+static void api_json(wk_worker_t *w, const api_sum_t *sum, json_object *o,
+                     json_object *hooks)
+{
+        hooks_t *h = w->hooks;
         json_object *a;
 
         if (!w->opts.store)
                 return;
-        for (int pass = 0; pass < 2; pass++)
-                for (size_t i = h->file_n; i < h->n; i++) {
-                        int c = wh_pool_circuit(w->pool, h->eps[i]);
-                        int d = wh_pool_disabled(w->pool, h->eps[i]);
-                        if (pass == 0) {
-                                active += h->active[i] != 0;
-                                open += c != 0;
-                                gone += d != 0;
-                        }
-                        if (listed < WK_STATUS_API_LISTED &&
-                            (pass == 0) == (c != 0 || d != 0)) {
-                                json_object_array_add(hooks, hook_json(w, i));
-                                listed++;
-                        }
-                }
+        for (size_t k = 0; k < sum->n_listed; k++)
+                json_object_array_add(hooks, hook_json(w, sum->listed[k]));
         a = json_object_new_object();
         json_object_object_add(a, "ready",
                                json_object_new_boolean(h->from_store));
         json_object_object_add(
                 a, "count", json_object_new_int64((int64_t)(h->n - h->file_n)));
         json_object_object_add(a, "enabled",
-                               json_object_new_int64((int64_t)active));
+                               json_object_new_int64((int64_t)sum->active));
         json_object_object_add(a, "circuit_not_closed",
-                               json_object_new_int64((int64_t)open));
+                               json_object_new_int64((int64_t)sum->open));
         json_object_object_add(a, "disabled_by_410",
-                               json_object_new_int64((int64_t)gone));
+                               json_object_new_int64((int64_t)sum->gone));
         json_object_object_add(a, "listed",
-                               json_object_new_int64((int64_t)listed));
+                               json_object_new_int64((int64_t)sum->n_listed));
         json_object_object_add(o, "store_webhooks", a);
 }
 
 /* Build the /status document (never a secret: URLs show scheme, host and
  * port). */
 static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
-                         size_t np, const kc_stats_t *ks)
+                         size_t np, const kc_stats_t *ks, const api_sum_t *sum)
 {
         json_object *o = json_object_new_object();
         json_object *parts = json_object_new_array();
@@ -200,7 +224,7 @@ static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
         json_object_object_add(o, "assignment", parts);
         for (size_t i = 0; i < h->file_n; i++)
                 json_object_array_add(hooks, hook_json(w, i));
-        api_json(w, o, hooks);
+        api_json(w, sum, o, hooks);
         json_object_object_add(o, "webhooks", hooks);
         json_object_object_add(
                 st, "consumed",
@@ -266,6 +290,7 @@ void wk_status_refresh(wk_worker_t *w)
         char l[400], esc[256];
         char *status;
         hooks_t *h = w->hooks;
+        api_sum_t sum;
         int ready, store_wait;
 
         kc_consumer_stats(w->consumer, &ks);
@@ -303,23 +328,14 @@ void wk_status_refresh(wk_worker_t *w)
                 wk_health_state(w->opts.health, wh_endpoint_app(h->eps[i]),
                                 wh_endpoint_name(h->eps[i]), circuit, disabled);
         }
+        api_walk(w, &sum);
         if (h->n > h->file_n) {
                 /* the store's webhooks share one series: the worst
                  * circuit among them, how many a 410 disabled */
-                int worst = 0, gone = 0;
-                for (size_t i = h->file_n; i < h->n; i++) {
-                        int c = wh_pool_circuit(w->pool, h->eps[i]);
-                        int d = wh_pool_disabled(w->pool, h->eps[i]);
-                        worst = c > worst ? c : worst;
-                        gone += d != 0;
-                        wk_health_state(w->opts.health,
-                                        wh_endpoint_app(h->eps[i]),
-                                        wh_endpoint_name(h->eps[i]), c, d);
-                }
                 wk_metrics_set(w->metrics, WK_M_CIRCUIT, wk_hooks_api_label,
-                               worst);
+                               sum.worst);
                 wk_metrics_set(w->metrics, WK_M_DISABLED, wk_hooks_api_label,
-                               gone);
+                               (double)sum.gone);
         }
         wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
         wk_metrics_sweep(w->metrics, WK_M_DISABLED);
@@ -340,7 +356,7 @@ void wk_status_refresh(wk_worker_t *w)
         }
         store_wait = w->opts.store && !h->from_store;
         ready = np > 0 && kc_consumer_broker_up(w->consumer) && !store_wait;
-        status = status_json(w, pi, np, &ks);
+        status = status_json(w, pi, np, &ks, &sum);
         pthread_mutex_lock(&st->lock);
         free(st->document);
         st->document = status;
