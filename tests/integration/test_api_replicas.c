@@ -7,7 +7,8 @@
  * before /readyz says ready. First with the records written by
  * wk_store_put (as the API does), then the same through the HTTP API of
  * two `hookbridge run`, with concurrent PATCHes on one If-Match (one 200,
- * one 412). */
+ * one 412), the metric series bounded, and a SIGHUP that keeps the
+ * store's webhooks. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -729,6 +730,26 @@ Test(api_replicas, two_workers_through_the_api, .timeout = 600)
         cr_expect(strstr(r.body, "flows.completed"), "%s", r.body);
         first = produce(64);
         check("API restarted", first, owed_deleted);
+
+        /* metric series stay bounded: the store's webhooks share
+         * webhook="(api)", none has a series of its own */
+        {
+                static char m[1 << 20];
+                cr_assert_eq(it_http_get(a.admin, "/metrics", m, sizeof(m)),
+                             200);
+                cr_expect(strstr(m, "webhook=\"(api)\""), "no (api) series");
+                cr_expect_null(strstr(m, "webhook=\"wh_"),
+                               "a store webhook's own series");
+        }
+
+        /* SIGHUP reloads the file and keeps the store's webhooks */
+        cr_assert_eq(kill(a.pid, SIGHUP), 0);
+        cr_assert_eq(kill(b.pid, SIGHUP), 0);
+        sleep_ms(1500);
+        cr_expect_geq(proc_listed(&a, w2, 1), 0, "w2 gone from A by SIGHUP");
+        cr_expect_geq(proc_listed(&b, w2, 1), 0, "w2 gone from B by SIGHUP");
+        first = produce(64);
+        check("API after SIGHUP", first, owed_deleted);
         reap(&a);
         reap(&b);
         rx_stop(rx);

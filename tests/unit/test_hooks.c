@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "hb_time.h"
+#include "wh_pool_sched.h"
 #include "wk_hook.h"
 #include "wk_store.h"
 #include "wk_worker_int.h"
@@ -273,6 +274,85 @@ Test(hooks, a_rotated_secret_signs_until_its_grace_ends)
                       h1->eps[wk_hooks_find(h1, "wh_rot")]);
         wk_hooks_free(h1);
         wk_hooks_free(h2);
+        cfg_destroy(file);
+        wk_store_destroy(s);
+}
+
+/* Build from \p old with \p pool: a SIGHUP (\p reload) or a store
+ * change. */
+static hooks_t *rebuild(cfg_t *file, wk_store_t *s, const hooks_t *old,
+                        const wh_pool_t *pool, int reload)
+{
+        static wk_worker_opts_t o;
+        wk_hooks_ctx_t x = {.opts = &o,
+                            .old = old,
+                            .pool = pool,
+                            .reload = reload,
+                            .with_store = 1};
+        char err[512];
+        hooks_t *h;
+
+        o = (wk_worker_opts_t){.store = s};
+        h = wk_hooks_new(cfg_ref(file), &x, err, sizeof(err));
+        cr_assert(h, "%s", err);
+        return h;
+}
+
+static wh_endpoint_t *ep_of(const hooks_t *h, const char *name)
+{
+        long i = wk_hooks_find(h, name);
+
+        cr_assert_geq(i, 0, "%s", name);
+        return h->eps[i];
+}
+
+Test(hooks, a_410_lasts_until_a_reload_or_a_change_of_that_webhook)
+{
+        wh_pool_conf_t pc = {.max_in_flight = 4, .connect_timeout_ms = 1000};
+        char err[256];
+        wh_pool_t *pool = wh_pool_new(&pc, err, sizeof(err));
+        wk_store_t *s = wk_store_new_local(key);
+        cfg_t *file = file_cfg();
+        hooks_t *h1, *h2, *h3, *h4;
+
+        cr_assert(pool, "%s", err);
+        put(s, "wh_1", "NX-b", "https://b.example.com/1", NULL, 1);
+        put(s, "wh_2", "NX-b", "https://b.example.com/2", NULL, 1);
+        h1 = rebuild(file, s, NULL, pool, 0);
+        /* a 410 from a, wh_1 and wh_2 */
+        cr_assert_eq(wh_pool_set_disabled(pool, ep_of(h1, "a"), 1), 0);
+        cr_assert_eq(wh_pool_set_disabled(pool, ep_of(h1, "wh_1"), 1), 0);
+        cr_assert_eq(wh_pool_set_disabled(pool, ep_of(h1, "wh_2"), 1), 0);
+        /* another webhook's change: all three stay disabled (the same
+         * endpoints), the unchanged ones' state with them */
+        put(s, "wh_3", "NX-c", "https://c.example.com/3", NULL, 1);
+        h2 = rebuild(file, s, h1, pool, 0);
+        cr_expect_eq(ep_of(h2, "a"), ep_of(h1, "a"));
+        cr_expect_eq(ep_of(h2, "ops"), ep_of(h1, "ops"));
+        cr_expect_eq(ep_of(h2, "wh_1"), ep_of(h1, "wh_1"));
+        cr_expect(wh_pool_disabled(pool, ep_of(h2, "wh_2")));
+        /* a change of wh_2 itself (an event toggled): renewed */
+        put(s, "wh_2", "NX-b", "https://b.example.com/2", "nps.score", 1);
+        h3 = rebuild(file, s, h2, pool, 0);
+        cr_expect_neq(ep_of(h3, "wh_2"), ep_of(h2, "wh_2"));
+        cr_expect_not(wh_pool_disabled(pool, ep_of(h3, "wh_2")));
+        cr_expect_eq(ep_of(h3, "wh_1"), ep_of(h2, "wh_1"));
+        /* a SIGHUP: every endpoint a 410 disabled is renewed (SPEC §4:
+         * until a reload), the others kept */
+        h4 = rebuild(file, s, h3, pool, 1);
+        cr_expect_neq(ep_of(h4, "a"), ep_of(h3, "a"));
+        cr_expect_neq(ep_of(h4, "wh_1"), ep_of(h3, "wh_1"));
+        cr_expect_eq(ep_of(h4, "ops"), ep_of(h3, "ops"));
+        cr_expect_eq(ep_of(h4, "wh_2"), ep_of(h3, "wh_2"));
+        cr_expect_eq(ep_of(h4, "wh_3"), ep_of(h3, "wh_3"));
+        cr_expect_not(wh_pool_disabled(pool, ep_of(h4, "a")));
+        /* and the store's webhooks are kept by a reload */
+        cr_expect_eq(h4->n, 5);
+        wk_hooks_free(h1);
+        wk_hooks_free(h2);
+        wk_hooks_free(h3);
+        wk_hooks_free(h4);
+        wh_pool_destroy(pool);
         cfg_destroy(file);
         wk_store_destroy(s);
 }
