@@ -5,6 +5,7 @@
 #include "wk_api_health.h"
 #include "wk_api_hooks.h"
 #include "wk_api_openapi.h"
+#include "wk_api_redrive.h"
 #include "wk_portal_api.h"
 
 const wk_api_route_t wk_api_routes[] = {
@@ -17,6 +18,7 @@ const wk_api_route_t wk_api_routes[] = {
         {"POST", "/v1/apps/{app}/webhooks/{id}/rotate-secret",
          wk_api_hooks_rotate, 0},
         {"GET", "/v1/apps/{app}/webhooks/{id}/health", wk_api_health_get, 0},
+        {"POST", "/v1/apps/{app}/webhooks/{id}/redrive", wk_api_redrive, 0},
         {"POST", "/v1/apps/{app}/portal-token", wk_portal_api_token,
          WK_API_OPERATOR},
         {"GET", "/portal", wk_portal_api_file, WK_API_PUBLIC},
