@@ -249,6 +249,14 @@ void wk_redrive_take(wk_worker_t *w, wk_msg_t *m)
         } else if (!wh || !h->active[hook]) {
                 report(m, rw, &r->st->no_webhook, HB_LOG_WARN, &rec,
                        wh ? "webhook disabled" : "no such webhook");
+        } else if (rec.app &&
+                   (!wh->app_token || strcmp(rec.app, wh->app_token))) {
+                /* the name is another app's (or the operator's) webhook
+                 * now: not the one the dead letter is for (a dead letter
+                 * without hookbridge-app, from before it existed, goes by
+                 * its name) */
+                report(m, rw, &r->st->no_webhook, HB_LOG_WARN, &rec,
+                       "the webhook of that name is another app's now");
         } else if (wk_redeliver_render(h->cfg, h->mapping, wh, &rec, &rd, why,
                                        sizeof(why)) != WK_RD_OK) {
                 report(m, rw, &r->st->unsendable, HB_LOG_WARN, &rec, why);

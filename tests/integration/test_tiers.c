@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -498,4 +499,97 @@ Test(tiers, three_replicas_one_leaves_nothing_lost, .timeout = 300)
 Test(tiers, three_replicas_one_killed_one_joins_nothing_lost, .timeout = 300)
 {
         three_replicas("tiers_three_kill_join", 1);
+}
+
+/* `hookbridge redrive -c CFG` to its end; its output in \p out.
+ * @returns its exit status (-1: killed after 60 s). */
+static int redrive_cmd(fx_t *f, char *out, size_t size)
+{
+        char cfg[300], log[300];
+        pid_t pid;
+        int st = -1;
+        int64_t deadline = it_now_ms() + 60000;
+        FILE *fp;
+        size_t n;
+
+        snprintf(cfg, sizeof(cfg), "%s/worker.cfg", fx_dir(f));
+        snprintf(log, sizeof(log), "%s/redrive.out", fx_dir(f));
+        pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+                FILE *o = freopen(log, "w", stdout);
+                (void)o;
+                dup2(STDOUT_FILENO, STDERR_FILENO);
+                execl(it_hookbridge(), "hookbridge", "redrive", "-c", cfg,
+                      (char *)NULL);
+                _exit(127);
+        }
+        while (waitpid(pid, &st, WNOHANG) == 0) {
+                if (it_now_ms() > deadline) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &st, 0);
+                        st = -1;
+                        break;
+                }
+                usleep(50 * 1000);
+        }
+        fp = fopen(log, "r");
+        n = fp ? fread(out, 1, size - 1, fp) : 0;
+        out[n] = '\0';
+        if (fp)
+                fclose(fp);
+        return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Defect (c) for redrive too: a dead letter is its webhook's of its app
+ * (hookbridge-app). Webhook "x" of the events' app fails for good (no
+ * tiers: straight to the dead-letter topic); the file then gives the name
+ * "x" to an operator webhook answering 200. Before, `hookbridge redrive`
+ * matched by name only and sent it the app's dead letters; now they are
+ * reported ("webhook gone", exit 3), not sent. */
+Test(tiers, a_dead_letter_is_redriven_to_its_own_apps_webhook_only,
+     .timeout = 180)
+{
+        enum { N = 20 };
+        fx_hook_t hooks[] = {
+                {"x", "/x", "[ \"*\" ]", "app_token = \"" WK_SAMPLE_APP "\";"},
+        };
+        fx_t *f = fx_new("redrive_app_match", N);
+        rx_t *rx = fx_receiver(f, 0);
+        static char out[65536];
+        size_t ok = 0, fail = 0;
+        int64_t dead;
+        int code;
+        pid_t w;
+
+        fx_create_topics(f, 1);
+        cr_assert_eq(rx_set_script(rx, "/x", "500"), 0);
+        fx_set_retry(f, "initial_ms = 50; max_ms = 100; max_attempts = 2; "
+                        "schedule = [ ];");
+        fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 1);
+        w = fx_spawn(f);
+        for (int i = 0; i < N; i++)
+                fx_produce_good(f, i % (int)wk_sample_count());
+        fx_flush(f);
+        dead = wait_dlq(f, N, 60000);
+        cr_assert_eq(dead, N, "%lld dead letters (logs in %s)", (long long)dead,
+                     fx_dir(f));
+        fx_stop(f, w, 15000);
+        /* "x" is now the operator's, another subscriber that answers */
+        hooks[0].extra = NULL;
+        fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 1);
+        cr_assert_eq(rx_set_script(rx, "/x", "200"), 0);
+        code = redrive_cmd(f, out, sizeof(out));
+        fx_path_counts(f, "/x", &ok, &fail);
+        fprintf(stderr,
+                "redrive after \"x\" became the operator's: exit %d, "
+                "%zu sent to it\n",
+                code, ok);
+        cr_assert_eq(ok, 0,
+                     "the operator's \"x\" got %zu of the app's dead "
+                     "letters:\n%s",
+                     ok, out);
+        cr_assert_eq(code, 3, "exit %d:\n%s", code, out);
+        cr_assert(strstr(out, "webhook gone    20"), "%s", out);
+        fx_destroy(f);
 }
