@@ -41,6 +41,7 @@ typedef struct opts_s {
         double seconds;
         double warmup; /* seconds at --rate before the measured ones */
         unsigned long long seed;
+        int apps; /* > 0: app_token bench-app-<n % apps>, in turn */
 } opts_t;
 
 static long long delivered, failed;
@@ -208,8 +209,17 @@ static int produce_one(rd_kafka_t *rk, const opts_t *o, uint64_t *rnd,
                          (unsigned long long)(b & 0xffffffffffffULL));
         }
         snprintf(key, sizeof(key), "%ld", user);
-        len = wk_sample_render(kind, id, user, (long long)(now / 1000000),
-                               value, sizeof(value));
+        if (o->apps > 0) {
+                char app[32];
+                snprintf(app, sizeof(app), "bench-app-%04lld", seq % o->apps);
+                len = wk_sample_render_app(kind, app, id, user,
+                                           (long long)(now / 1000000), value,
+                                           sizeof(value));
+        } else {
+                len = wk_sample_render(kind, id, user,
+                                       (long long)(now / 1000000), value,
+                                       sizeof(value));
+        }
         if (len < 0 || (size_t)len >= sizeof(value)) {
                 fprintf(stderr, "bench-produce: sample %zu does not fit\n",
                         kind);
@@ -238,12 +248,13 @@ static void usage(FILE *f)
 {
         fputs("usage: bench-produce --brokers B --topic T [--partitions P]\n"
               "         [--count N | --rate R --seconds S [--warmup W]]\n"
-              "         [--seed X]\n"
+              "         [--seed X] [--apps A]\n"
               "Creates T when --partitions is given. --rate: R events/s, "
               "the first\nW seconds with messageId warm-<n>, then S seconds "
               "with lat-<ns>-<n>\n(the produce time, CLOCK_REALTIME). "
               "Prints one JSON line: produced\n(not counting warm-up), "
-              "bytes, seconds.\n",
+              "bytes, seconds. --apps: event n of app bench-app-<n mod A> "
+              "(4 digits).\n",
               f);
 }
 
@@ -258,6 +269,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                 {"seconds", required_argument, NULL, 's'},
                 {"warmup", required_argument, NULL, 'w'},
                 {"seed", required_argument, NULL, 'S'},
+                {"apps", required_argument, NULL, 'A'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -288,6 +300,9 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                         break;
                 case 'S':
                         o->seed = strtoull(optarg, NULL, 10);
+                        break;
+                case 'A':
+                        o->apps = atoi(optarg);
                         break;
                 case 'h':
                         usage(stdout);
