@@ -17,6 +17,8 @@
 #   4. latency at a steady 5,000 events/s (bench-latency-sink, not nginx)
 #   5. the ratio of (3) to min((1), (2))
 #   6. scale: 1, 2 and 3 workers in one group on a 12-partition topic
+#   3d. 100 webhooks (one per app), retry tiers on: healthy deliveries/s
+#      all healthy and with 10 of them answering 500
 #   and, unless --no-profile (default in --smoke), a callgrind profile of a
 #   20k-event run.
 # Prints a table and writes it as JSON to bench/results/latest.json and
@@ -420,6 +422,60 @@ np_first=$r_first np_delivered=$r_delivered
 [ "${np_delivered:-0}" -ge "$events" ] ||
         die "one webhook, no partition pause: delivered ${np_delivered:-?} of $events"
 
+# 3d. 100 webhooks, one per app (bench-produce --apps 100: each event goes
+# to one), the retry tiers on (the default schedule: the failing ones'
+# deliveries wait in the 5s tier, then the 5m one); all healthy, then 10
+# of them answering 500 (nginx /fail/): healthy deliveries/s of each.
+# make_tiers_cfg OUT TOPIC GROUP FAILING
+make_tiers_cfg() {
+        local i url sep=,
+        {
+                printf 'kafka = { brokers = "%s"; group_id = "%s";\n' "$brokers" "$3"
+                printf '  topics = ( "%s" ); commit_interval_ms = 200;\n' "$2"
+                printf '  auto_offset_reset = "earliest"; };\n'
+                printf 'delivery = { concurrency = %d; timeout_ms = 10000;\n' "$concurrency"
+                printf '  connect_timeout_ms = 3000; max_in_flight = 10000;\n'
+                printf '  max_in_flight_per_partition = 2000; shutdown_timeout_ms = 5000;\n'
+                printf '  dead_letter_topic = "%s-dlq";\n' "$2"
+                printf '  retry = { initial_ms = 100; max_ms = 2000; max_attempts = 3; tier_partitions = %d; };\n' "$partitions"
+                printf '  allow_networks = [ "127.0.0.0/8" ]; };\nwebhooks = (\n'
+                for ((i = 0; i < 100; i++)); do
+                        [ "$i" = 99 ] && sep=
+                        if [ "$i" -lt "$4" ]; then url=$sink/fail/$i; else url=$sink/h/$i; fi
+                        printf '  { name = "w%02d"; app_token = "bench-app-%04d"; url = "%s"; events = [ "*" ]; }%s\n' \
+                                "$i" "$i" "$url" "$sep"
+                done
+                printf ');\nadmin = { listen = ""; };\nlog = { level = "info"; format = "logfmt"; };\n'
+        } >"$1"
+        "$hb" check-config -c "$1" >/dev/null ||
+                die "generated configuration $1 is invalid"
+}
+tier_events=$((events / 4 > 5000 ? events / 4 : 5000))
+tier_topic=bench-tiers-$runid
+note_load tiers
+say "3d. hookbridge, 100 webhooks (one per app), tiers on: $(fmt_int "$tier_events") events, all healthy, then 10 failing"
+run_fg timeout 900 "$tools/bench-produce" --brokers "$brokers" --topic "$tier_topic" \
+        --partitions "$partitions" --count "$tier_events" --apps 100 \
+        >"$work/tiers-produce.json" 2>"$work/tiers-produce.err" ||
+        { cat "$work/tiers-produce.err" >&2; die "producing to $tier_topic failed"; }
+run_fg timeout 60 "$tools/bench-produce" --brokers "$brokers" --topic "$tier_topic-dlq" \
+        --partitions 1 >/dev/null 2>"$work/tiers-dlq.err" ||
+        { cat "$work/tiers-dlq.err" >&2; die "creating $tier_topic-dlq failed"; }
+for nf in 0 10; do
+        make_tiers_cfg "$work/tiers$nf.cfg" "$tier_topic" "bench-tiers$nf-$runid" "$nf"
+        run_workers "tiers$nf" "$work/tiers$nf.cfg" 1 "$tier_topic" "bench-tiers$nf-$runid"
+        summarize "tiers$nf" "$tier_events" 1
+        # event n is app n mod 100's: the healthy ones get (100 - nf)%
+        declare "tiers${nf}_seconds=$r_seconds" "tiers${nf}_rss=$r_rss_mib" \
+                "tiers${nf}_delivered=$r_delivered" \
+                "tiers${nf}_hrate=$(calc "$tier_events * (100 - $nf) / 100 / $r_seconds" 0)"
+done
+[ "${tiers0_delivered:-0}" -ge "$tier_events" ] ||
+        die "100 webhooks: delivered ${tiers0_delivered:-?} of $tier_events"
+[ "${tiers10_delivered:-0}" -ge $((tier_events * 9 / 10)) ] ||
+        die "100 webhooks, 10 failing: delivered ${tiers10_delivered:-?} of $((tier_events * 9 / 10))"
+tiers_ratio=$(calc "100 * $tiers10_hrate / $tiers0_hrate" 1)
+
 # --- 4. latency ------------------------------------------------------------
 
 note_load latency
@@ -618,6 +674,10 @@ table=$(
                 "$(fmt_int "$fan_drate")" "$(fmt_int "$fan_rate")" "$fan_seconds" "$fan_cpu" "$fan_rss"
         printf '| 3c | hookbridge, 1 webhook, max_in_flight_per_partition 10000 (no partition pauses) | %s events/s | %.1f s wall, %s CPU-s/100k events, peak RSS %s MiB |\n' \
                 "$(fmt_int "$np_rate")" "$np_seconds" "$np_cpu" "$np_rss"
+        printf '| 3d | hookbridge, 100 webhooks (one per app), retry tiers on, all healthy | %s healthy deliveries/s | %s events, %.1f s wall, peak RSS %s MiB |\n' \
+                "$(fmt_int "$tiers0_hrate")" "$(fmt_int "$tier_events")" "$tiers0_seconds" "$tiers0_rss"
+        printf '| 3d | the same, 10 of the 100 answering 500 (10%% of deliveries to the tiers) | %s healthy deliveries/s | %s%% of the all-healthy figure; %.1f s wall, peak RSS %s MiB |\n' \
+                "$(fmt_int "$tiers10_hrate")" "$tiers_ratio" "$tiers10_seconds" "$tiers10_rss"
         printf '| 4 | latency, %s events/s for %d s (bench-latency-sink, not nginx) | p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms | produce() to request received; max %.1f ms, %s events after %d s warm-up; peak RSS %s MiB |\n' \
                 "$(fmt_int "$lat_rate")" "$lat_seconds" "$lat_p50" "$lat_p99" "$lat_p999" "$lat_max" "$(fmt_int "$lat_samples")" "$lat_warmup" "$lat_rss"
         printf '| 4k | the same events, Kafka alone (plain consumer) | p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms | produce() to consumer poll() |\n' \
@@ -664,6 +724,8 @@ stamp=$bench/results/${prefix}$(date -u +%Y%m%dT%H%M%SZ).json
                 "$fan_drate" "$fan_rate" "$fan_seconds" "$fan_first" "$fan_cpu" "$fan_rss" "$fan_delivered"
         printf '  "hookbridge_one_no_partition_pause": {"max_in_flight_per_partition": 10000, "events_per_s": %s, "seconds": %s, "first_commit_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "delivered": %s},\n' \
                 "$np_rate" "$np_seconds" "$np_first" "$np_cpu" "$np_rss" "$np_delivered"
+        printf '  "hookbridge_tiers": {"webhooks": 100, "events": %d, "healthy_deliveries_per_s": %s, "seconds": %s, "peak_rss_mib": %s, "failing_10": {"healthy_deliveries_per_s": %s, "seconds": %s, "peak_rss_mib": %s, "pct_of_healthy": %s}},\n' \
+                "$tier_events" "$tiers0_hrate" "$tiers0_seconds" "$tiers0_rss" "$tiers10_hrate" "$tiers10_seconds" "$tiers10_rss" "$tiers_ratio"
         printf '  "latency": {"sink": "bench-latency-sink", "rate": %d, "seconds": %d, "warmup_seconds": %d, "produced": %s, "peak_rss_mib": %s, "stats": %s, "kafka_alone": %s},\n' \
                 "$lat_rate" "$lat_seconds" "$lat_warmup" "$lat_produced" "$lat_rss" "$(grep '^{' "$work/latency-sink.json" | awk 'NR == 1')" "$(grep '^{' "$work/latency-kafka.json" | awk 'NR == 1')"
         printf '  "ratios": {"limit": "%s", "one_over_limit_pct": %s, "fanout_deliveries_over_limit_pct": %s, "latency_p99_under_25ms": "%s"},\n' \
