@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -405,6 +406,29 @@ static enum MHD_Result answer_problem(wk_api_t *api,
         return send_resp(api, conn, &resp);
 }
 
+/* No Origin (not a browser's cross-origin request), or the origin of
+ * this listener as the Host header names it: a page elsewhere cannot have
+ * a browser on this host post to a listener without a token (CSRF). */
+static int same_origin(struct MHD_Connection *conn)
+{
+        const char *o =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_HOST);
+
+        if (!o)
+                return 1;
+        if (!h)
+                return 0;
+        if (!strncasecmp(o, "http://", 7))
+                o += 7;
+        else if (!strncasecmp(o, "https://", 8))
+                o += 8;
+        else
+                return 0; /* "null" and the like */
+        return !strcasecmp(o, h);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -460,6 +484,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                       "listener; without api.token only "
                                       "localhost, 127.0.0.1, [::1] or the "
                                       "listener's own address are answered");
+        if (!wk_listen_has_token(api->listen) && !same_origin(conn))
+                return answer_problem(api, conn, 403,
+                                      "a request from another origin (a web "
+                                      "page's) is refused: without api.token "
+                                      "anyone's browser could change the "
+                                      "webhooks");
         req.method = method;
         req.path = url;
         req.body = c->body ? c->body : "";
