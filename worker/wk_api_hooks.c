@@ -255,9 +255,10 @@ void wk_api_hooks_create(const wk_api_env_t *env, const wk_api_req_t *req,
         wk_store_ref_t *refs = NULL;
         wk_hook_t *h = NULL;
         const char *made = NULL;
+        json_object *sv = NULL;
         int64_t version = 0;
         long n = -1;
-        int rc;
+        int rc, given;
 
         if (!body)
                 return;
@@ -266,14 +267,13 @@ void wk_api_hooks_create(const wk_api_env_t *env, const wk_api_req_t *req,
                                "body: expected a JSON object");
                 goto out;
         }
-        if (new_id(id) == -1 ||
-            (!json_object_object_get_ex(body, "secret", NULL) &&
-             wk_hook_secret_new(secret) == -1)) {
+        /* none given (or null): one is made, and shown this once */
+        given = json_object_object_get_ex(body, "secret", &sv) && sv;
+        if (new_id(id) == -1 || (!given && wk_hook_secret_new(secret) == -1)) {
                 wk_api_problem(resp, 503, NULL, "no random bytes", NULL);
                 goto out;
         }
-        if (!json_object_object_get_ex(body, "secret", NULL)) {
-                /* none given: one is made, and shown this once */
+        if (!given) {
                 json_object_object_add(body, "secret",
                                        json_object_new_string(secret));
                 made = secret;
@@ -336,7 +336,7 @@ void wk_api_hooks_get(const wk_api_env_t *env, const wk_api_req_t *req,
 void wk_api_hooks_patch(const wk_api_env_t *env, const wk_api_req_t *req,
                         wk_api_resp_t *resp)
 {
-        json_object *body = NULL, *merged = NULL;
+        json_object *body = NULL, *merged = NULL, *v0 = NULL;
         wk_store_ref_t *refs = NULL;
         wk_hook_t *cur = NULL, *h = NULL;
         int64_t version = 0, nv = 0;
@@ -350,6 +350,14 @@ void wk_api_hooks_patch(const wk_api_env_t *env, const wk_api_req_t *req,
         if (!json_object_is_type(body, json_type_object)) {
                 wk_api_problem(resp, 400, NULL, "the body is a JSON object",
                                "body: expected a JSON object");
+                goto out;
+        }
+        /* a webhook of the API always signs (SPEC §7): its secret is
+         * changed, never removed */
+        if (json_object_object_get_ex(body, "secret", &v0) && !v0) {
+                wk_api_problem(resp, 422, NULL, "the change is not valid",
+                               "secret: cannot be removed; give a new one "
+                               "or POST .../rotate-secret");
                 goto out;
         }
         /* the webhook as it is (its secret too, in memory only) with the

@@ -350,6 +350,13 @@ Test(api, create_read_change_remove)
                     "If-Match: yesterday");
         expect_problem(a, 400, "If-Match", NULL);
 
+        /* a webhook of the API always signs: its secret is never removed */
+        expect_problem(call("PATCH", path, "{\"secret\":null}"), 422, "secret",
+                       "cannot be removed");
+        a = call("GET", path, NULL);
+        cr_expect_str_eq(jstr(a->json, "signed"), "true");
+        cr_expect_eq(jint(a->json, "version"), v1);
+
         cr_expect_eq(count(APP), 1);
         a = call("DELETE", path, NULL);
         cr_assert_eq(a->status, 204, "%s", a->body);
@@ -357,6 +364,16 @@ Test(api, create_read_change_remove)
         expect_problem(call("GET", path, NULL), 404, NULL, NULL);
         expect_problem(call("DELETE", path, NULL), 404, NULL, NULL);
         cr_expect_eq(count(APP), 0);
+
+        /* "secret": null is none: one is made and shown */
+        a = call("POST", "/v1/apps/" APP "/webhooks",
+                 "{\"name\":\"crm2\",\"url\":\"https://example.com/hook\","
+                 "\"events\":[\"*\"],\"secret\":null}");
+        cr_assert_eq(a->status, 201, "%s", a->body);
+        cr_expect(jstr(a->json, "secret") &&
+                          !strncmp(jstr(a->json, "secret"), "whsec_", 6),
+                  "%s", a->body);
+        cr_expect_str_eq(jstr(a->json, "signed"), "true");
 }
 
 Test(api, pages_and_the_per_app_limit)
