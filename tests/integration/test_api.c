@@ -226,7 +226,22 @@ static void setup(void)
                         return;
                 sleep_ms(100);
         }
-        cr_assert_fail("the API did not answer within 60 s; see %s", log_path);
+        {
+                /* what the worker said, to tell a slow broker from a hang */
+                char tail[4096] = "";
+                FILE *f = fopen(log_path, "r");
+                size_t n = 0;
+
+                if (f) {
+                        fseek(f, -(long)sizeof(tail) + 1, SEEK_END);
+                        n = fread(tail, 1, sizeof(tail) - 1, f);
+                        tail[n] = '\0';
+                        fclose(f);
+                }
+                cr_assert_fail("the API did not answer within 60 s; %s "
+                               "ends:\n%s",
+                               log_path, tail);
+        }
 }
 
 static void teardown(void)
