@@ -856,8 +856,13 @@ int wk_worker_run(wk_worker_t *w)
                 wk_rate_take(&w->rate, taken);
                 if (kc_consumer_revoke_pending(w->consumer))
                         continue; /* act on it now, at the top */
-                if (w->tier)
+                /* nor a tier record: its webhook may be one of the
+                 * store's, which the lookup would not find yet (and the
+                 * record would be discarded as of a deleted webhook) */
+                if (w->tier && (!w->opts.store || w->hooks->from_store))
                         wk_tier_run(w->tier, INTAKE_AHEAD);
+                else if (w->tier)
+                        wk_tier_keepalive(w->tier);
                 if (w->dlq)
                         wh_dlq_poll(w->dlq);
                 kc_consumer_tick(w->consumer);
