@@ -20,6 +20,9 @@
  * a minute each, and several answered at once. */
 #define API_REQUEST_MAX_MS 60000
 #define API_THREADS        4
+/* the portal's browsers open 6 connections each, and users behind one
+ * NAT share an address: 8 (the admin listener's) stalled the second */
+#define API_PER_ADDR_LIMIT 32u
 #define API_APP_MAX        (CFG_APP_TOKEN_MAX + 1)
 
 struct wk_api_s {
@@ -530,7 +533,8 @@ wk_api_t *wk_api_start(const wk_api_conf_t *conf, char *errstr,
                                .threads = conf->threads > 0
                                                   ? (unsigned)conf->threads
                                                   : API_THREADS,
-                               .request_max_ms = API_REQUEST_MAX_MS};
+                               .request_max_ms = API_REQUEST_MAX_MS,
+                               .per_addr_limit = API_PER_ADDR_LIMIT};
         wk_api_t *api;
 
         if (!conf->store) {

@@ -26,7 +26,7 @@
  * opens connections and dribbles bytes must not take /healthz down (a liveness
  * probe that fails gets the pod restarted), so:
  * - one client address (IPv6: one /64) holds at most LISTEN_PER_ADDR_LIMIT
- *   connections; more are refused at once;
+ *   connections (or the conf's per_addr_limit); more are refused at once;
  * - at LISTEN_CONN_LIMIT connections, a new one closes, of the address
  *   holding the most connections, the one that has waited longest without
  *   a response being sent (so a probe from another address gets in, and
@@ -57,6 +57,7 @@ typedef struct conn_slot_s {
 struct wk_listen_s {
         struct MHD_Daemon *mhd;
         wk_listen_conf_t conf; /* what, listen and tokens not kept */
+        unsigned per_addr;     /* connections one address may hold */
         /* only the tokens' digests are kept: compared in constant time,
          * whatever the length of what a client sends */
         unsigned char (*token_md)[SHA256_DIGEST_LENGTH];
@@ -156,7 +157,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
                 same += !memcmp(c->who, who, WHO_LEN);
                 live += !c->closing;
         }
-        if (same >= LISTEN_PER_ADDR_LIMIT || used >= LISTEN_SLOTS) {
+        if (same >= l->per_addr || used >= LISTEN_SLOTS) {
                 pthread_mutex_unlock(&l->lock);
                 return MHD_NO;
         }
@@ -483,6 +484,10 @@ wk_listen_t *wk_listen_start(const wk_listen_conf_t *conf, char *errstr,
         l->conf = *conf;
         l->conf.what = l->conf.listen = NULL;
         l->conf.tokens = NULL;
+        l->per_addr = conf->per_addr_limit == 0 ? LISTEN_PER_ADDR_LIMIT
+                      : conf->per_addr_limit > LISTEN_CONN_LIMIT
+                              ? LISTEN_CONN_LIMIT
+                              : conf->per_addr_limit;
         l->request_max_ms = conf->request_max_ms > 0 ? conf->request_max_ms
                                                      : LISTEN_REQUEST_MAX_MS;
         for (size_t i = 0; i < conf->token_count; i++) {
@@ -517,10 +522,10 @@ wk_listen_t *wk_listen_start(const wk_listen_conf_t *conf, char *errstr,
                    : ntohs(((struct sockaddr_in *)&ss)->sin_port),
                 on_accept, l, conf->handler, conf->opaque, MHD_OPTION_SOCK_ADDR,
                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                LISTEN_SLOTS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                LISTEN_PER_ADDR_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                LISTEN_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
-                on_connection, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+                LISTEN_SLOTS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, l->per_addr,
+                MHD_OPTION_CONNECTION_TIMEOUT, LISTEN_IDLE_TIMEOUT_S,
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
                 MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_END);
         if (!l->mhd) {

@@ -32,11 +32,17 @@ typedef struct wk_listen_conf_s {
          *  of its previous request to the end of the response, whatever
          *  the client sends meanwhile; 0: 10 s */
         int request_max_ms;
+        /** connections one client address (IPv6: one /64) may hold; 0: 8
+         *  (scrapers and probes); the API, which serves the portal to
+         *  browsers (6 connections each, several behind one NAT), more;
+         *  at most the listener's total of 64 */
+        unsigned per_addr_limit;
 } wk_listen_conf_t;
 
 /**
  * @brief Listen and serve with \p conf->handler. The guard: one client
- *        address (IPv6: one /64) holds at most 8 connections; at 64, a
+ *        address (IPv6: one /64) holds at most per_addr_limit (8)
+ *        connections; at 64, a
  *        newcomer closes the connection of the address holding the most
  *        that has waited longest without a response; a request gets
  *        request_max_ms.
