@@ -145,6 +145,9 @@ function renderHealth(h) {
     const er = pick(lf, "error");
     fact(dl, "Last failure", `${when(stamp(lf))}${st ? ` — HTTP ${st}` : ""}${er ? ` — ${er}` : ""}`);
   } else fact(dl, "Last failure", "never");
+  const rep = pick(h, "replicas");
+  if (rep && typeof rep === "object")
+    fact(dl, "Replicas reporting", `${pick(rep, "reporting") ?? "?"}${h.complete === false ? " (not all yet)" : ""}`);
   const rs = lf ? pick(lf, "response_start", "response", "body") : "";
   $("health-failure-body").textContent = rs || "";
   show($("health-failure"), !!rs);

@@ -448,6 +448,15 @@ test("a rotated secret signs what follows", async () => {
 
 test("the health panel shows the webhook's deliveries", async () => {
   const h = await api("GET", `/v1/apps/${A}/webhooks/${hookId}/health`);
+  if (h.status === 200) {
+    // the list's badge, from .../health, once the deliveries are counted
+    await waitFor("a healthy badge", async () => {
+      await openPortal((await mint(A)).url);
+      await page.waitForSelector(`#hooks li[data-id="${hookId}"] .badge:not(:empty)`);
+      return (await page.textContent(`#hooks li[data-id="${hookId}"] .badge`)) === "healthy";
+    });
+    await shot("list");
+  }
   await page.click(`#hooks li[data-id="${hookId}"] .badge`);
   await page.waitForSelector("#health-dialog[open]");
   if (h.status === 200) {
@@ -459,6 +468,26 @@ test("the health panel shows the webhook's deliveries", async () => {
   } else console.log(`(health: ${h.status}, not yet on this build)`);
   await shot("health", false);
   await page.click("#health-dialog button.primary");
+});
+
+test("three browsers behind one address open the page at once", async () => {
+  // (one client address: a NAT, or the product's office; each browser
+  // opens up to 6 connections)
+  const ctxs = await Promise.all([0, 1, 2].map(() => browser.newContext({ viewport: { width: 375, height: 812 } })));
+  try {
+    const urls = await Promise.all(ctxs.map(() => mint(A)));
+    const names = await Promise.all(
+      ctxs.map(async (c, i) => {
+        const p = await c.newPage();
+        await p.goto(`http://127.0.0.1:${apiPort}${urls[i].url}`);
+        await p.waitForSelector(`#hooks li[data-id="${hookId}"] .badge:not(:empty)`, { timeout: 20000 });
+        return p.textContent(`#hooks li[data-id="${hookId}"] .hook-name`);
+      }),
+    );
+    assert.deepEqual(names, ["crm-sync", "crm-sync", "crm-sync"]);
+  } finally {
+    await Promise.all(ctxs.map((c) => c.close()));
+  }
 });
 
 test("a token of app A reaches nothing of app B", async () => {
