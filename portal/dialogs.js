@@ -43,7 +43,7 @@ async function sendTest() {
     $("test-status").textContent =
       status ? `${status}${status >= 200 && status < 300 ? " (delivered)" : ""}` : err ? `no answer: ${err}` : "no answer";
     $("test-status").className = status >= 200 && status < 300 ? "ok" : "bad";
-    $("test-time").textContent = ms !== undefined ? `${Math.round(ms)} ms` : "—";
+    $("test-time").textContent = ms === undefined ? "—" : ms < 1 ? "under 1 ms" : `${Math.round(ms)} ms`;
     $("test-body").textContent = pick(data, "response_start", "response", "body", "response_body") ?? "";
     show($("test-result"));
   } catch (e) {

@@ -328,7 +328,8 @@ test("create a webhook through the form; its events arrive, signed", async () =>
   await shot("secret-once", false);
   await setSecret(secret);
   await page.click("#secret-dialog button.primary");
-  assert.equal(await page.inputValue("#secret-value"), "", "the secret is not kept in the page");
+  // (the dialog's close event, which clears it, comes as a task of its own)
+  await page.waitForFunction(() => !document.querySelector("#secret-dialog").open && !document.querySelector("#secret-value").value);
   await page.waitForSelector("#hooks li");
   hookId = await page.getAttribute("#hooks li", "data-id");
   assert.ok(hookId);
@@ -418,7 +419,7 @@ test("Send Test shows the receiver's answer", async (t) => {
       assert.fail(`Send Test failed on the page: ${err}`);
     }
     assert.match(await page.textContent("#test-status"), /^201/);
-    assert.match(await page.textContent("#test-time"), /\d+ ms/);
+    assert.match(await page.textContent("#test-time"), /\d+ ms|under 1 ms/);
     assert.match(await page.textContent("#test-body"), /ok/);
     await shot("send-test", false);
     const got = await waitFor("the test at /a", () => since(start).length >= 1 && since(start));
