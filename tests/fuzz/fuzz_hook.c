@@ -1,12 +1,14 @@
-/* fuzz_hook: a webhook given as JSON (wk_hook_from_json, the store's
- * records and next the API's bodies): whatever it accepts writes back
- * (wk_hook_to_json) to a text that reads back to the same webhook; the
- * same bytes as a sealed secret (wk_unseal) are refused unless they are
- * one. */
+/* fuzz_hook: a webhook given as JSON, as a store record
+ * (wk_hook_from_json) and as an API body (wk_hook_from_body): whatever
+ * is accepted writes back (wk_hook_to_json, wk_hook_view with its
+ * secret) to JSON that reads back to the same webhook; the same bytes as
+ * a sealed secret (wk_unseal) are refused unless they are one. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "fz_util.h"
 #include "wk_hook.h"
@@ -47,6 +49,35 @@ static void fz_same(const wk_hook_t *a, const wk_hook_t *b)
                         fz_fail("events[%zu] read back differs", i);
 }
 
+/* The API's body: accepted, its view (with the secret, as a PATCH merges
+ * it) reads back to the same webhook. */
+static void fz_body(const char *text)
+{
+        json_object *o = json_tokener_parse(text), *view;
+        char err[4096];
+        wk_hook_t *h, *back;
+
+        if (!o)
+                return;
+        h = wk_hook_from_body(o, "fz-id", "NX-fz", err, sizeof(err));
+        json_object_put(o);
+        if (!h) {
+                if (!*err)
+                        fz_fail("body refused without a reason");
+                return;
+        }
+        view = wk_hook_view(h, 1);
+        if (!view)
+                fz_fail("accepted but no view");
+        back = wk_hook_from_body(view, "fz-id", "NX-fz", err, sizeof(err));
+        if (!back)
+                fz_fail("view not read back: %s", err);
+        fz_same(h, back);
+        wk_hook_free(back);
+        json_object_put(view);
+        wk_hook_free(h);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         char err[4096], *text, *open;
@@ -70,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 wk_hook_free(h);
         }
         text = fz_cstr(data, size);
+        fz_body(text);
         open = wk_unseal(fz_key, text, "fz-id", err, sizeof(err));
         free(open);
         free(text);

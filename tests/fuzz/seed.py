@@ -313,3 +313,14 @@ put("fuzz_hook", "seed-bad-fields",
                  headers=["Content-Type: x", "NoColon"],
                  secret_sealed="v1.AAAA", signature="userpilot")))
 put("fuzz_hook", "seed-sealed", "v1.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd")
+# ... and as the management API takes them (no format or app_token, the
+# secret in plaintext)
+body = {k: v for k, v in hook.items() if k not in ("format", "app_token")}
+body["events"] = ["flows.completed", {"type": "*", "enabled": True},
+                  {"type": "nps.score", "enabled": False}]
+put("fuzz_hook", "seed-body-full",
+    compact(dict(body, secret="whsec_MTIzNDU2Nzg5MDEyMzQ1Ng==",
+                 signature="userpilot")))
+put("fuzz_hook", "seed-body-bad",
+    compact(dict(body, id="wh_x", version=3, secret="", enabled="yes",
+                 user_properties=[1, "a", "a"])))
