@@ -864,6 +864,55 @@ Test(pool, max_in_flight_queues_fifo_and_reuses_connections)
         srv_stop(s);
 }
 
+/* More hosts (here ports) than slots: each host keeps its idle
+ * connection while the others are used, instead of the cache (once only
+ * max_in_flight connections) closing one host's to open another's: 40
+ * requests over 4 ports with 2 in flight took ~40 connections (a TLS
+ * handshake each in real life). */
+Test(pool, more_hosts_than_slots_keep_their_connections)
+{
+        static const step_t steps[] = {{200, NULL, 5}};
+        srv_t *s[4];
+        wh_endpoint_t *ep[4];
+        wh_pool_t *p = pool(2, 0);
+        outcome_t o[40];
+        int conns = 0;
+
+        memset(o, 0, sizeof(o));
+        for (int i = 0; i < 4; i++) {
+                cfg_webhook_t wh;
+
+                s[i] = srv_start(steps, 1);
+                wh = webhook(s[i]->url);
+                ep[i] = endpoint(&wh);
+        }
+        /* in rounds, so every host is used again after the others */
+        for (int i = 0; i < 40; i++) {
+                char id[16];
+
+                snprintf(id, sizeof(id), "evt-%d", i);
+                cr_assert_eq(wh_pool_submit(p, ep[i % 4], id, BODY,
+                                            strlen(BODY), 0, on_done, &o[i]),
+                             0);
+                if (i % 4 == 3)
+                        drive(p, 10000);
+        }
+        cr_assert_eq(wh_pool_pending(p), 0);
+        for (int i = 0; i < 40; i++)
+                cr_expect_eq(o[i].outcome, WH_OUT_OK, "delivery %d", i);
+        for (int i = 0; i < 4; i++) {
+                cr_expect_eq(srv_requests(s[i]), 10, "host %d", i);
+                conns += srv_get(s[i], &s[i]->connections);
+        }
+        /* at most two at once per host (in flight): 8 at most in all */
+        cr_expect_leq(conns, 8, "%d connections for 40 requests", conns);
+        wh_pool_destroy(p);
+        for (int i = 0; i < 4; i++) {
+                wh_endpoint_unref(ep[i]);
+                srv_stop(s[i]);
+        }
+}
+
 Test(pool, large_response_truncated)
 {
         static const step_t steps[] = {{200, NULL, 0, 1000000}};
