@@ -146,6 +146,6 @@ if [ "$cg" = 1 ]; then
         i_b=$(total "$work/callgrind-$base.txt")
         echo "instructions per delivery: $(per "$i_n" "$i_b") ($i_n Ir for $events events, $i_b for $base)"
         echo "top functions by own instructions, $events-event run:"
-        grep -E '^ *[0-9,]+ +\([ 0-9.]+%\)' "$work/callgrind-$events.txt" | head -25
+        grep -E '^ *[0-9,]+ +\([ 0-9.]+%\)' "$work/callgrind-$events.txt" | awk 'NR <= 25'
 fi
 ok=1

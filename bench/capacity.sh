@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# bench/capacity.sh: realistic capacity -- many subscribers that answer
+# late, over TLS. Reported, not asserted; loopback only.
+#
+#   bench/capacity.sh [--events N] [--concurrency "1024 4096"]
+#                     [--endpoints 10000] [--ports 4] [--delay-ms 50]
+#                     [--hookbridge PATH] [--timeout S] [--keep]
+#
+# Makes a CA and a certificate for 127.0.0.1 (openssl, in the work
+# directory), starts an nginx (bench/nginx-tls.conf.in) listening with TLS
+# on --ports loopback ports that answers every request 204 after
+# --delay-ms, and configures --endpoints webhooks, each of its own app
+# (app_token bench-app-<i>, i in at least 4 digits, as bench-produce
+# --apps writes it) with its own path (/ep/<i>) on one of the ports,
+# trusting only that CA. N events (default 300,000, 6 partitions) spread
+# evenly over the apps are produced, then for each delivery.concurrency C
+# one worker drains them from process start until every offset is
+# committed, with a fresh nginx (and so a fresh log) per C. Prints, per C:
+#   - deliveries/s over the middle 80% of the requests (nginx's log
+#     times), against the Little's-law bound C / delay
+#   - the worker's wall time, CPU seconds (and per 100k), peak RSS
+#   - TLS handshakes: the connections nginx accepted (each one a
+#     handshake; "resumed" ones reused a TLS session), requests per
+#     connection
+#   - the requests' time at nginx (p50/p99: the delay plus nginx's own)
+#   - the 1-minute load average at the start
+# and writes the same as JSON to results/capacity-latest.json and
+# results/capacity-<UTC time>.json.
+#
+# Uses the broker at HB_BENCH_BROKERS (default 127.0.0.1:19092, the
+# tests' broker; topics and groups are unique per run, nothing is
+# deleted). --hookbridge PATH runs that binary instead of the Release
+# build of this tree (a before/after comparison). Every process it starts is stopped when it ends, also on
+# failure or Ctrl-C; each drain is bounded (--timeout S, default 600).
+set -euo pipefail
+
+me=bench/capacity.sh
+# root bench build tools hb; say die port_in_use build_all
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+events=300000
+concs="1024 4096"
+endpoints=10000
+nports=4
+delay_ms=50
+timeout_s=600
+keep=0
+hb_bin=
+while [ $# -gt 0 ]; do
+        case $1 in
+        --events) events=${2:?--events N}; shift ;;
+        --concurrency) concs=${2:?--concurrency "C..."}; shift ;;
+        --endpoints) endpoints=${2:?--endpoints N}; shift ;;
+        --ports) nports=${2:?--ports N}; shift ;;
+        --delay-ms) delay_ms=${2:?--delay-ms MS}; shift ;;
+        --timeout) timeout_s=${2:?--timeout S}; shift ;;
+        --hookbridge) hb_bin=${2:?--hookbridge PATH}; shift ;;
+        --keep) keep=1 ;;
+        -h | --help)
+                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+                exit 0
+                ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+        esac
+        shift
+done
+for v in "$events" "$endpoints" "$nports" "$delay_ms" "$timeout_s"; do
+        [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] || die "'$v' is not a positive number"
+done
+for c in $concs; do
+        [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] && [ "$c" -le 4096 ] ||
+                die "--concurrency wants numbers 1..4096"
+done
+for t in nginx openssl awk sed sort; do
+        command -v "$t" >/dev/null 2>&1 || die "'$t' is not installed"
+done
+[ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ] ||
+        die "nginx's echo module is not installed (libnginx-mod-http-echo)"
+
+brokers=${HB_BENCH_BROKERS:-127.0.0.1:19092}
+runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
+work=$(mktemp -d "${TMPDIR:-/tmp}/hb-capacity.XXXXXX")
+pids=()
+ok=0
+
+stop_pid() { # pid [grace seconds]
+        local pid=$1 grace=${2:-10} i=0
+        kill -0 "$pid" 2>/dev/null || return 0
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do
+                if [ "$i" -ge $((grace * 10)) ]; then
+                        kill -KILL "$pid" 2>/dev/null || true
+                        break
+                fi
+                sleep 0.1
+                i=$((i + 1))
+        done
+        wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+        local rc=$? pid
+        trap - EXIT INT TERM
+        for pid in "${pids[@]}"; do
+                stop_pid "$pid" 5
+        done
+        if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
+                rm -rf "$work"
+        else
+                say "logs and configs kept in $work"
+        fi
+        exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Enough descriptors for 4096 connections on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+build_all "$work/build.log"
+if [ -n "$hb_bin" ]; then
+        [ -x "$hb_bin" ] || die "--hookbridge $hb_bin is not an executable"
+        hb=$hb_bin
+fi
+
+# --- certificate: a CA of the run's own and a server certificate -----------
+
+tls=$work/tls
+mkdir -p "$tls"
+{
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+                -nodes -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 \
+                -subj /CN=hookbridge-capacity-ca &&
+                openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+                        -nodes -keyout "$tls/server.key" -out "$tls/server.csr" \
+                        -subj /CN=127.0.0.1 &&
+                printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' \
+                        >"$tls/ext" &&
+                openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" \
+                        -CAkey "$tls/ca.key" -CAcreateserial -out "$tls/server.pem" \
+                        -days 2 -extfile "$tls/ext"
+} >"$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "making the certificate failed"; }
+
+# --- ports ------------------------------------------------------------------
+
+ports=()
+for i in $(seq 1 400); do
+        [ "${#ports[@]}" -ge "$nports" ] && break
+        p=$((20000 + (RANDOM % 12000)))
+        port_in_use "$p" && continue
+        case " ${ports[*]} " in *" $p "*) continue ;; esac
+        ports+=("$p")
+done
+[ "${#ports[@]}" = "$nports" ] || die "not $nports free ports on 127.0.0.1"
+
+# start_nginx DIR: a fresh nginx (and log) in DIR; sets ngx_pid
+start_nginx() {
+        local d=$1 listen="" p i
+        mkdir -p "$d"
+        cp "$tls/server.pem" "$tls/server.key" "$d/"
+        for p in "${ports[@]}"; do
+                listen+="                listen 127.0.0.1:$p ssl reuseport backlog=4096;\\n"
+        done
+        sed -e "s|@DIR@|$d|g" -e "s|^@LISTEN@$|$listen|" \
+                -e "s|@DELAY@|$(awk -v d="$delay_ms" 'BEGIN { printf "%.3f", d / 1000 }')|" \
+                "$bench/nginx-tls.conf.in" >"$d/nginx.conf"
+        nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/stdout.log" 2>&1 &
+        ngx_pid=$!
+        pids+=("$ngx_pid")
+        for i in $(seq 1 50); do
+                port_in_use "${ports[0]}" && break
+                kill -0 "$ngx_pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        port_in_use "${ports[0]}" || { cat "$d/error.log" >&2; die "nginx did not start"; }
+}
+
+# --- the topic ------------------------------------------------------------
+
+topic=capacity-$runid
+say "producing $events events over $endpoints apps into $topic"
+"$tools/bench-produce" --brokers "$brokers" --topic "$topic" --partitions 6 \
+        --count "$events" --apps "$endpoints" >"$work/produce.json" 2>"$work/produce.err" ||
+        { cat "$work/produce.err" >&2; die "producing failed"; }
+
+# make_cfg C OUT: the worker's configuration for concurrency C. The
+# webhooks are in @include'd files of 2,000 each (the loader takes at most
+# 1 MiB per file, 4 MiB in all).
+make_cfg() {
+        local i f
+        {
+                cat <<EOF
+# bench/capacity.sh: $endpoints webhooks, one per app, over TLS
+kafka = {
+  brokers = "$brokers";
+  group_id = "capacity-$runid-$1";
+  topics = ( { name = "$topic"; } );
+  properties = [ "client.id=hookbridge-capacity" ];
+  commit_interval_ms = 200;
+  auto_offset_reset = "earliest";
+};
+delivery = {
+  concurrency = $1;
+  timeout_ms = 10000;
+  connect_timeout_ms = 5000;
+  retry = { initial_ms = 100; max_ms = 2000; max_attempts = 8; };
+  allow_networks = [ "127.0.0.0/8" ];
+};
+admin = { listen = ""; };
+log = { level = "info"; format = "logfmt"; };
+webhooks = (
+EOF
+                for ((i = 0; i < endpoints; i += 2000)); do
+                        f=$work/webhooks-$i.cfg
+                        [ -f "$f" ] || awk -v from="$i" -v n="$endpoints" \
+                                -v ports="${ports[*]}" -v ca="$tls/ca.pem" '
+                                BEGIN {
+                                        np = split(ports, port, " ")
+                                        to = from + 2000 < n ? from + 2000 : n
+                                        for (i = from; i < to; i++)
+                                                printf "{name=\"ep%d\";app_token=\"bench-app-%04d\";" \
+                                                        "url=\"https://127.0.0.1:%s/ep/%d\";events=[\"*\"];" \
+                                                        "secret=\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\";" \
+                                                        "tls={ca_file=\"%s\";};}%s\n",
+                                                        i, i, port[i % np + 1], i, ca, i < to - 1 ? "," : ""
+                                }' >"$f"
+                        [ "$i" = 0 ] || echo ","
+                        echo "@include \"$f\""
+                done
+                echo ");"
+        } >"$2"
+        "$hb" check-config -c "$2" >"$2.check" 2>&1 ||
+                { tail -n 5 "$2.check" >&2; die "generated configuration $2 is invalid"; }
+}
+
+json_num() {
+        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" | awk 'NR == 1'
+}
+
+# log_stats LOG: "requests connections resumed rate p50_ms p99_ms
+# max_requests_per_connection" from nginx's log
+log_stats() {
+        local n p50 p99
+        n=$(wc -l <"$1")
+        read -r p50 p99 < <(awk '{ print $5 * 1000 }' "$1" | sort -n |
+                awk -v n="$n" '
+                        NR == int(n * 0.5) || (n < 2 && NR == 1) { p50 = $1 }
+                        NR == int(n * 0.99) || (n < 100 && NR == n) { p99 = $1 }
+                        END { printf "%.1f %.1f\n", p50, p99 }')
+        sort -n -k1,1 "$1" | awk -v p50="$p50" -v p99="$p99" '
+                { t[NR] = $1
+                  if (!($2 in seen)) { seen[$2] = 1; conns++; if ($4 == "r") resumed++ }
+                  if ($3 > maxreq) maxreq = $3 }
+                END {
+                        n = NR; a = int(n * 0.1); b = int(n * 0.9)
+                        rate = (n >= 10 && t[b] > t[a]) ? (b - a) / (t[b] - t[a]) : 0
+                        printf "%d %d %d %.0f %s %s %d\n", n, conns + 0,
+                                resumed + 0, rate, p50, p99, maxreq + 0
+                }'
+}
+
+cpu_s_of() { # pid: utime + stime in seconds
+        awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+rows=() jrows=()
+for c in $concs; do
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        say "concurrency $c: $endpoints endpoints on ${#ports[@]} ports, ${delay_ms} ms, TLS (load $load)"
+        make_cfg "$c" "$work/c$c.cfg"
+        start_nginx "$work/nginx-$c"
+        "$hb" run -c "$work/c$c.cfg" >"$work/c$c.log" 2>&1 &
+        hbpid=$!
+        pids+=("$hbpid")
+        if ! "$tools/bench-committed" --brokers "$brokers" --group "capacity-$runid-$c" \
+                --topic "$topic" --pid "$hbpid" --interval-ms 200 --timeout "$timeout_s" \
+                >"$work/c$c.committed.json" 2>"$work/c$c.committed.err"; then
+                cat "$work/c$c.committed.err" >&2
+                tail -n 15 "$work/c$c.log" >&2
+                die "concurrency $c: not every offset was committed"
+        fi
+        ngx_cpu=$(cpu_s_of "$ngx_pid")
+        stop_pid "$hbpid" 30
+        stop_pid "$ngx_pid" 10
+        delivered=$(sed -n 's/.*msg="\{0,1\}stopped.* delivered=\([0-9]*\).*/\1/p' "$work/c$c.log" | tail -n 1)
+        read -r n conns resumed rate p50 p99 maxreq < <(log_stats "$work/nginx-$c/access.log")
+        f=$work/c$c.committed.json
+        secs=$(json_num seconds "$f")
+        cpu=$(json_num cpu_s "$f")
+        rss=$(awk -v k="$(json_num vmhwm_kb "$f")" 'BEGIN { printf "%.1f", k / 1024 }')
+        bound=$(awk -v c="$c" -v d="$delay_ms" 'BEGIN { printf "%.0f", c * 1000 / d }')
+        pct=$(awk -v r="$rate" -v b="$bound" 'BEGIN { printf "%.1f", 100 * r / b }')
+        cpu100k=$(awk -v c="$cpu" -v e="$events" 'BEGIN { printf "%.2f", c / e * 100000 }')
+        rows+=("$(printf '| %d | %s deliveries/s | %s (%s%%) | %.1f s, %s CPU-s (%s per 100k), peak RSS %s MiB | %d connections (%d resumed), up to %d requests on one | p50 %s ms, p99 %s ms | nginx %s CPU-s | %s |' \
+                "$c" "$rate" "$bound" "$pct" "$secs" "$cpu" "$cpu100k" "$rss" "$conns" "$resumed" "$maxreq" "$p50" "$p99" "$ngx_cpu" "$load")")
+        jrows+=("$(printf '{"concurrency": %d, "deliveries_per_s": %s, "littles_law_bound": %s, "of_bound_pct": %s, "requests_at_sink": %d, "delivered": %s, "seconds": %s, "cpu_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "tls_connections": %d, "tls_resumed": %d, "max_requests_per_connection": %d, "sink_p50_ms": %s, "sink_p99_ms": %s, "nginx_cpu_s": %s, "load_1min": %s}' \
+                "$c" "$rate" "$bound" "$pct" "$n" "${delivered:-0}" "$secs" "$cpu" "$cpu100k" "$rss" "$conns" "$resumed" "$maxreq" "$p50" "$p99" "$ngx_cpu" "$load")")
+        [ "${delivered:-0}" -ge "$events" ] ||
+                say "warning: concurrency $c delivered ${delivered:-?} of $events"
+done
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+table=$(
+        printf 'hookbridge capacity (%s, %s, %s CPUs): %d events, %d endpoints (one app each) on %d loopback ports, TLS (nginx, ECDSA P-256), every answer after %d ms\n\n' \
+                "$when" "$commit" "$(nproc)" "$events" "$endpoints" "${#ports[@]}" "$delay_ms"
+        printf '| concurrency | deliveries/s (middle 80%%) | Little'"'"'s law bound (share) | worker | TLS handshakes | at the sink | sink | load |\n'
+        printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+        printf '%s\n' "${rows[@]}"
+)
+printf '\n%s\n' "$table"
+
+mkdir -p "$bench/results"
+out=$bench/results/capacity-latest.json
+{
+        printf '{\n  "when": "%s", "commit": "%s", "events": %d, "endpoints": %d, "ports": %d, "delay_ms": %d,\n  "runs": [' \
+                "$when" "$commit" "$events" "$endpoints" "${#ports[@]}" "$delay_ms"
+        i=0
+        for r in "${jrows[@]}"; do
+                printf '%s\n    %s' "$([ "$i" = 0 ] || echo ,)" "$r"
+                i=$((i + 1))
+        done
+        printf '\n  ]\n}\n'
+} >"$out"
+cp "$out" "$bench/results/capacity-$(date -u +%Y%m%dT%H%M%SZ).json"
+say "results: $out"
+ok=1
