@@ -105,6 +105,23 @@ void wk_api_json(wk_api_resp_t *resp, unsigned status, json_object *o)
         json_object_put(o);
 }
 
+/* \p s[0, n) as a JSON string that is valid UTF-8 whatever it holds (a
+ * value a message cut inside a character with "%.64s", bytes from the
+ * path): hb_log_printable's \xNN for a byte that is not UTF-8, \uXXXX
+ * for controls; other text as it is. */
+static json_object *text(const char *s, size_t n)
+{
+        size_t size = 6 * n + 1; /* "\u00XX" for each byte at most */
+        char *buf = malloc(size);
+        json_object *o;
+
+        if (!buf)
+                return NULL;
+        o = json_object_new_string(hb_log_printable(buf, size, s, n));
+        free(buf);
+        return o;
+}
+
 void wk_api_problem(wk_api_resp_t *resp, unsigned status, const char *title,
                     const char *detail, const char *fields)
 {
@@ -123,7 +140,7 @@ void wk_api_problem(wk_api_resp_t *resp, unsigned status, const char *title,
         json_object_object_add(o, "status", json_object_new_int((int)status));
         if (detail)
                 json_object_object_add(o, "detail",
-                                       json_object_new_string(detail));
+                                       text(detail, strlen(detail)));
         if (fields && *fields) {
                 errs = json_object_new_array();
                 for (const char *l = fields; errs && *l;) {
@@ -136,22 +153,17 @@ void wk_api_problem(wk_api_resp_t *resp, unsigned status, const char *title,
                         if (sep && sep[1] == ' ' &&
                             !memchr(l, ' ', (size_t)(sep - l))) {
                                 json_object_object_add(
-                                        e, "field",
-                                        json_object_new_string_len(
-                                                l, (int)(sep - l)));
+                                        e, "field", text(l, (size_t)(sep - l)));
                                 json_object_object_add(
                                         e, "message",
-                                        json_object_new_string_len(
-                                                sep + 2,
-                                                (int)(n -
-                                                      (size_t)(sep + 2 - l))));
+                                        text(sep + 2,
+                                             n - (size_t)(sep + 2 - l)));
                         } else {
                                 json_object_object_add(
                                         e, "field",
                                         json_object_new_string("body"));
-                                json_object_object_add(
-                                        e, "message",
-                                        json_object_new_string_len(l, (int)n));
+                                json_object_object_add(e, "message",
+                                                       text(l, n));
                         }
                         json_object_array_add(errs, e);
                         l += n;
