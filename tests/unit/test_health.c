@@ -13,6 +13,8 @@
 #include "wk_health_acc.h"
 #include "wk_health_rec.h"
 #include "wk_health_view.h"
+#include "rx_receiver.h"
+#include "wh_pool.h"
 
 #define NOW 1796136324000LL
 
@@ -389,5 +391,75 @@ Test(health, local_health_and_the_api_document)
         cr_assert(strstr(text, "\"circuit\":\"closed\""), "%s", text);
         cr_assert(strstr(text, "\"complete\":false"), "%s", text);
         json_object_put(o);
+        wk_health_destroy(h);
+}
+
+static void done(const wh_result_t *res, void *opaque)
+{
+        *(int *)opaque = res->outcome == WH_OUT_OK ? 1 : -1;
+}
+
+/* The pool's attempt-info hook feeds the health: a 500 with a body then a
+ * 200 (one delivery, two attempts), then a connection refused. */
+Test(health, the_pools_attempts_reach_the_health)
+{
+        rx_conf_t rc = {0};
+        char err[256], url[64];
+        rx_t *rx = rx_start(&rc, err, sizeof(err));
+        wh_pool_conf_t pc = {.max_in_flight = 2, .connect_timeout_ms = 1000};
+        wh_pool_t *p = wh_pool_new(&pc, err, sizeof(err));
+        wk_health_t *h = wk_health_new_local("A", 0);
+        cfg_webhook_t wh = {0};
+        wh_endpoint_t *ep;
+        wk_health_sum_t s;
+        int outcome = 0;
+
+        cr_assert(rx && p && h, "%s", err);
+        cr_assert_eq(rx_set_script(rx, "/h", "500,200"), 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/h", rx_port(rx));
+        wh.name = "wh_1";
+        wh.app_token = "NX-acme";
+        wh.url = url;
+        wh.enabled = 1;
+        wh.signature = CFG_SIG_STANDARD;
+        wh.timeout_ms = 2000;
+        wh.retry.initial_ms = 10;
+        wh.retry.max_ms = 20;
+        wh.retry.max_attempts = 3;
+        ep = wh_endpoint_new(&wh, err, sizeof(err));
+        cr_assert(ep, "%s", err);
+        wh_pool_set_attempt_info_cb(p, wk_health_on_attempt, h);
+        cr_assert_eq(wh_pool_submit(p, ep, "evt-1", "{}", 2, 0, done, &outcome),
+                     0);
+        for (int i = 0; i < 200 && wh_pool_pending(p); i++)
+                cr_assert_geq(wh_pool_run(p, 50, -1), 0);
+        cr_assert_eq(outcome, 1);
+        wh_endpoint_unref(ep);
+        wk_health_publish(h);
+        cr_assert_eq(wk_health_get(h, "NX-acme", "wh_1", &s), 1);
+        cr_expect_eq(s.delivered, 1);
+        cr_expect_eq(s.failed, 1);
+        cr_expect_eq(s.last_failure_status, 500);
+        cr_expect_str_eq(s.body, "injected fault\\x0a");
+        cr_expect_geq(s.last_success_ms, s.last_failure_ms);
+
+        /* nothing listens there: no status, the transport's error */
+        rx_stop(rx);
+        wh.retry.max_attempts = 1;
+        ep = wh_endpoint_new(&wh, err, sizeof(err));
+        cr_assert(ep, "%s", err);
+        outcome = 0;
+        cr_assert_eq(wh_pool_submit(p, ep, "evt-2", "{}", 2, 0, done, &outcome),
+                     0);
+        for (int i = 0; i < 200 && wh_pool_pending(p); i++)
+                cr_assert_geq(wh_pool_run(p, 50, -1), 0);
+        wh_endpoint_unref(ep);
+        wk_health_publish(h);
+        wk_health_get(h, "NX-acme", "wh_1", &s);
+        cr_expect_eq(s.failed, 2);
+        cr_expect_eq(s.last_failure_status, 0);
+        cr_expect_neq(s.error[0], '\0');
+        cr_log_info("a refused connection: \"%s\"", s.error);
+        wh_pool_destroy(p);
         wk_health_destroy(h);
 }
