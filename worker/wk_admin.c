@@ -132,8 +132,8 @@ wk_admin_t *wk_admin_start(const char *listen, const char *token,
         if (probe)
                 a->probe = *probe;
         lc.opaque = a;
-        a->listen = wk_listen_start(&lc, errstr, errstr_size);
-        if (!a->listen) {
+        lc.self = &a->listen;
+        if (!wk_listen_start(&lc, errstr, errstr_size)) {
                 free(a);
                 return NULL;
         }

@@ -565,8 +565,8 @@ wk_api_t *wk_api_start(const wk_api_conf_t *conf, char *errstr,
         api->portal_verify = conf->portal_verify;
         api->portal_opaque = conf->portal_opaque;
         lc.opaque = api;
-        api->listen = wk_listen_start(&lc, errstr, errstr_size);
-        if (!api->listen) {
+        lc.self = &api->listen;
+        if (!wk_listen_start(&lc, errstr, errstr_size)) {
                 free(api);
                 return NULL;
         }

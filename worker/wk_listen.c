@@ -514,6 +514,8 @@ wk_listen_t *wk_listen_start(const wk_listen_conf_t *conf, char *errstr,
         }
         if (v6)
                 flags |= MHD_USE_IPv6;
+        if (conf->self)
+                *conf->self = l; /* before any request can read it */
         /* the port argument only names the port in libmicrohttpd's
          * messages: the address given wins */
         l->mhd = MHD_start_daemon(
@@ -552,7 +554,9 @@ wk_listen_t *wk_listen_start(const wk_listen_conf_t *conf, char *errstr,
         }
         return l;
 err:
-        wk_listen_stop(l);
+        wk_listen_stop(l); /* its threads are gone: no request reads self */
+        if (conf->self)
+                *conf->self = NULL;
         return NULL;
 }
 

@@ -37,6 +37,11 @@ typedef struct wk_listen_conf_s {
          *  browsers (6 connections each, several behind one NAT), more;
          *  at most the listener's total of 64 */
         unsigned per_addr_limit;
+        /** set to the listener before its threads start (NULL on
+         *  failure), for a handler whose opaque holds it: assigning
+         *  wk_listen_start()'s result there would race with a request
+         *  that comes at once (ThreadSanitizer). NULL: not set */
+        struct wk_listen_s **self;
 } wk_listen_conf_t;
 
 /**
