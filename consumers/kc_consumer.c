@@ -391,7 +391,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
         kc_consumer_t *c = opaque;
-        int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        /* NULL while the group's protocol is not known yet (a member
+         * closed before its first join completed) */
+        const char *proto = rd_kafka_rebalance_protocol(rk);
+        int coop = proto && !strcmp(proto, "COOPERATIVE");
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = 0;
         int lost;
