@@ -177,8 +177,9 @@ export async function openHealth(hook) {
   await refreshHealth();
 }
 
-function unix(input) {
-  return input.value ? Math.floor(new Date(input.value).getTime() / 1000) : undefined;
+// a datetime-local input as ISO-8601 (the redrive's TIME), or undefined
+function iso(input) {
+  return input.value ? new Date(input.value).toISOString() : undefined;
 }
 
 async function redrive() {
@@ -188,13 +189,16 @@ async function redrive() {
   show($("redrive-result"), false);
   try {
     const b = {};
-    const from = unix($("redrive-from"));
-    const to = unix($("redrive-to"));
+    const from = iso($("redrive-from"));
+    const to = iso($("redrive-to"));
     if (from !== undefined) b.from = from;
     if (to !== undefined) b.to = to;
     const { data } = await call("POST", `webhooks/${encodeURIComponent(healthHook.id)}/redrive`, b);
-    const n = pick(data, "redriven", "sent", "count", "matched");
-    $("redrive-result").textContent = n !== undefined ? `Redrive started: ${n} dead letters sent again.` : "Redrive started.";
+    const n = pick(data, "window");
+    $("redrive-result").textContent =
+      data?.state === "done" || n === 0
+        ? "No dead letter of this webhook in that window."
+        : `Redrive started: ${n ?? "the"} dead ${n === 1 ? "letter" : "letters"} of the window being sent again.`;
     show($("redrive-result"));
     await refreshHealth();
   } catch (e) {

@@ -186,6 +186,7 @@ before(async () => {
 kafka = { brokers = "${brokers}"; group_id = "hb-portal-${uniq}";
   topics = ( "${topic}" ); commit_interval_ms = 200; };
 delivery = { allow_networks = [ "127.0.0.0/8" ]; concurrency = 8;
+  dead_letter_topic = "hb-portal-dlq-${uniq}"; on_exhausted = "dead_letter";
   retry = { initial_ms = 50; max_ms = 500; max_attempts = 3; schedule = [ ]; }; };
 webhooks = ( );
 api = { listen = "127.0.0.1:${apiPort}"; token_env = "HB_PORTAL_TEST_TOKEN";
@@ -468,6 +469,40 @@ test("the health panel shows the webhook's deliveries", async () => {
     });
   } else console.log(`(health: ${h.status}, not yet on this build)`);
   await shot("health", false);
+  await page.click("#health-dialog button.primary");
+});
+
+test("a dead letter, then the health panel's redrive sends it again", async () => {
+  await fetch(`http://127.0.0.1:${rxPort}/_control/script?path=/a`, { method: "PUT", body: "500" });
+  let start = received().length;
+  produce([raw("Flow Completed", A, "dead-1", { flow_id: 4242 })]);
+  await waitFor("3 failed attempts at /a", () => since(start).length >= 3);
+  const dead = await waitFor("dead_lettered 1 in .../health", async () => {
+    const h = await api("GET", `/v1/apps/${A}/webhooks/${hookId}/health`);
+    return h.status === 200 && h.json.dead_lettered >= 1 && h.json;
+  });
+  assert.equal(dead.last_failure.status, 500);
+  await fetch(`http://127.0.0.1:${rxPort}/_control/script?path=/a`, { method: "PUT", body: "200" });
+  await page.click(`#hooks li[data-id="${hookId}"] .badge`);
+  await page.waitForSelector("#health-dialog[open]");
+  await waitFor("the panel shows the dead letter", async () => {
+    await page.click("#health-refresh");
+    await sleep(300);
+    return /Dead-lettered\s*1/.test(await page.textContent("#health-facts"));
+  });
+  assert.match(await page.textContent("#health-facts"), /HTTP 500/);
+  start = received().length;
+  await page.click("#redrive");
+  await page.waitForSelector("#redrive-result:not([hidden]), #redrive-error:not([hidden])");
+  assert.equal(await page.isVisible("#redrive-error"), false, await page.textContent("#redrive-error"));
+  assert.match(await page.textContent("#redrive-result"), /Redrive started: 1 dead letter/);
+  await shot("health-redrive", false);
+  const got = await waitFor("the dead letter again at /a", () => {
+    const g = since(start).filter((r) => r.status === 200);
+    return g.length >= 1 && g;
+  });
+  assert.equal(JSON.parse(got[0].body).data.id, 4242);
+  assert.equal(got[0].verified, true);
   await page.click("#health-dialog button.primary");
 });
 
