@@ -535,6 +535,17 @@ static void take(wk_tier_t *t, item_t *it)
                 move_dead(it, "gone", "webhook disabled after 410 Gone", NULL);
                 return;
         }
+        if (wh_pool_circuit(t->env.pool, hk.ep) == 2) {
+                /* Its circuit is still open: the pool would hand it back
+                 * without an attempt (README, "Why a record whose circuit
+                 * is open moves on"); it moves on now, without parsing
+                 * and rendering the event first. */
+                wh_result_t res = {.outcome = WH_OUT_DEFERRED,
+                                   .circuit_open = 1,
+                                   .retry_after_ms = -1};
+                move_next(it, &res, 1);
+                return;
+        }
         switch (wk_redeliver_render(cfg, mp, hk.wh, &it->rec, &it->rd, why,
                                     sizeof(why))) {
         case WK_RD_OK:
