@@ -481,9 +481,13 @@ static void three_replicas(const char *name, int kill_one)
         fx_assert_nothing_lost(f, &g);
         cr_assert_gt(g.dead_lettered, 0, "the tiers were never exhausted");
         cr_assert_gt(g.delivered, 0);
+        /* before kc_join: 5 refused in the kill-and-join run; since, 0
+         * in every run seen (one allowed: the join state is learnt from
+         * log lines, a commit sent just before a join begins can still
+         * meet it) */
         refused = fx_log_count(f, "tier commit failed");
-        cr_assert_eq(refused, 0, "%zu tier commits refused (logs in %s)",
-                     refused, fx_dir(f));
+        cr_assert_leq(refused, 1, "%zu tier commits refused (logs in %s)",
+                      refused, fx_dir(f));
         fx_stop(f, w[0], 20000);
         fx_stop(f, w[1], 20000);
         if (kill_one)
