@@ -4,6 +4,7 @@
  * other threads read. */
 #include "wk_status.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,17 @@ static void api_json(wk_worker_t *w, const api_sum_t *sum, json_object *o,
 
 /* Build the /status document (never a secret: URLs show scheme, host and
  * port). */
+/* curl_version() writes its answer into one static buffer each time it
+ * is called: two workers in one process (the API's redrive runs one) raced
+ * on it. It is read once. */
+static char curl_ver[256];
+static pthread_once_t curl_ver_once = PTHREAD_ONCE_INIT;
+
+static void curl_ver_read(void)
+{
+        snprintf(curl_ver, sizeof(curl_ver), "%s", curl_version());
+}
+
 static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
                          size_t np, const kc_stats_t *ks, const api_sum_t *sum)
 {
@@ -191,8 +203,8 @@ static char *status_json(wk_worker_t *w, const kc_partition_info_t *pi,
                                json_object_new_string(HB_VERSION));
         json_object_object_add(o, "librdkafka",
                                json_object_new_string(rd_kafka_version_str()));
-        json_object_object_add(o, "libcurl",
-                               json_object_new_string(curl_version()));
+        pthread_once(&curl_ver_once, curl_ver_read);
+        json_object_object_add(o, "libcurl", json_object_new_string(curl_ver));
         json_object_object_add(
                 o, "group",
                 json_object_new_string(cfg_kafka(h->cfg)->group_id));
