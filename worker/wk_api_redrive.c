@@ -274,6 +274,7 @@ void wk_api_redrive(const wk_api_env_t *env, const wk_api_req_t *req,
         json_object *o;
         pthread_attr_t attr;
         pthread_t th;
+        int64_t window;
         int expected = 0;
 
         if (!j) {
@@ -343,6 +344,8 @@ void wk_api_redrive(const wk_api_env_t *env, const wk_api_req_t *req,
                 wk_api_json(resp, 200, o);
                 goto release;
         }
+        /* read before the thread starts: it may free j at once */
+        window = j->window;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         if (pthread_create(&th, &attr, job_main, j) != 0) {
@@ -354,8 +357,7 @@ void wk_api_redrive(const wk_api_env_t *env, const wk_api_req_t *req,
         }
         pthread_attr_destroy(&attr);
         hb_log(HB_LOG_INFO, "api redrive started",
-               "app=%s webhook=%s window=%" PRId64, req->app, req->id,
-               j->window);
+               "app=%s webhook=%s window=%" PRId64, req->app, req->id, window);
         /* @remark the thread owns j (and clears busy) from here on */
         wk_api_json(resp, 202, o);
         return;
