@@ -127,6 +127,12 @@ HB_TEST_HOOKBRIDGE=$root/build-tsan/hookbridge TSAN_OPTIONS=$tsan_opts \
         ctest --test-dir build -R 'test_(operate|pipeline|faults)$' \
         --output-on-failure || { tsan_check; exit 1; }
 tsan_check
+# the API's threads too: schemathesis against the TSan worker
+# (tests/api/run.sh; a redrive runs a second worker in the process)
+rm -rf "$tsan_reports" && mkdir -p "$tsan_reports"
+HB_API_HOOKBRIDGE=$root/build-tsan/hookbridge TSAN_OPTIONS=$tsan_opts \
+        tests/api/run.sh build-tsan || { tsan_check; exit 1; }
+tsan_check
 
 step "all tests (unit + real broker)"
 ctest --test-dir build --output-on-failure
