@@ -146,7 +146,9 @@ static int time_member(json_object *body, const char *name, char **out)
         return *out ? 0 : -1;
 }
 
-/* Read the body into \p j. @returns 0, or -1 with a 400 answered. */
+/* Read the body into \p j. @returns 0, or -1 with the problem answered:
+ * 400 for a body that is not a JSON object, 422 for a bad member (as the
+ * webhook handlers answer). */
 static int parse_body(const wk_api_req_t *req, wk_api_resp_t *resp, job_t *j)
 {
         json_object *body = NULL, *v;
@@ -186,7 +188,8 @@ static int parse_body(const wk_api_req_t *req, wk_api_resp_t *resp, job_t *j)
         }
         json_object_put(body);
         if (*bad) {
-                wk_api_problem(resp, 400, "invalid request body", NULL, bad);
+                wk_api_problem(resp, 422, "the redrive is not valid", NULL,
+                               bad);
                 return -1;
         }
         return 0;
@@ -223,7 +226,8 @@ static int plan(const wk_api_env_t *env, job_t *j, wk_api_resp_t *resp)
         if (wk_window_times(&j->win, errs, sizeof(errs)) == -1) {
                 snprintf(fields, sizeof(fields), "%s: %.500s",
                          strstr(errs, "--to") ? "to" : "from", errs);
-                wk_api_problem(resp, 400, "invalid request body", NULL, fields);
+                wk_api_problem(resp, 422, "the redrive is not valid", NULL,
+                               fields);
                 return -1;
         }
         if (wk_window_add(&j->win.topics, &j->win.topic_count, dlt) == -1 ||

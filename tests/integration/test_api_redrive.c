@@ -240,11 +240,13 @@ Test(api_redrive, one_webhooks_dead_letters_in_a_window, .timeout = 240)
         snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s/redrive",
                  ida);
         a = call("POST", path, "{\"frm\":1}");
-        cr_expect_eq(a->status, 400, "%s", a->body);
+        cr_expect_eq(a->status, 422, "%s", a->body);
         cr_expect(strstr(a->body, "frm"), "%s", a->body);
         a = call("POST", path, "{\"dry_run\":\"yes\"}");
-        cr_expect_eq(a->status, 400, "%s", a->body);
+        cr_expect_eq(a->status, 422, "%s", a->body);
         a = call("POST", path, "{\"from\":\"yesterday-ish\"}");
+        cr_expect_eq(a->status, 422, "%s", a->body);
+        a = call("POST", path, "[1]");
         cr_expect_eq(a->status, 400, "%s", a->body);
         snprintf(path, sizeof(path), "/v1/apps/" APP_B "/webhooks/%s/redrive",
                  ida);
