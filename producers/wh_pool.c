@@ -48,6 +48,17 @@
 #define EP_RUNNABLE 1 /* may start a request now: the round-robin */
 #define EP_OPEN     2 /* circuit open: waits for open_until */
 #define EP_LIMITED  3 /* rate limit reached: waits for a token */
+#define EP_SUSPECT  4 /* suspect, the suspects' share is taken: waits */
+
+/* Suspect endpoints (issue 11, SPEC §4a): one whose last attempt timed
+ * out or could not connect has at most 1 request in flight, and all of
+ * them together at most 1/WH_SUSPECT_SHARE of the slots (at least 1);
+ * any HTTP answer clears it. An endpoint with requests in flight of
+ * which none ended for WH_STALL_MS (or half its timeout, when shorter)
+ * starts no other until one ends. So hanging subscribers cannot hold
+ * every slot while the healthy ones wait. */
+#define WH_SUSPECT_SHARE 4
+#define WH_STALL_MS      2000
 
 typedef struct wh_delivery_s wh_delivery_t;
 
@@ -82,6 +93,7 @@ struct wh_delivery_s {
         int circuit_open;     /* deferred for an open circuit */
         int64_t rate_wait_ms; /* deferred for the rate limit: the wait
                                  it would have had, else 0 */
+        int suspect_slot;     /* on the wire in the suspects' share */
         wh_done_cb_t *cb;
         void *opaque;
 
@@ -158,10 +170,12 @@ struct wh_pool_s {
         size_t eps_cap, eps_count; /* cap: 0 or a power of two */
         int64_t next_sweep_ms;
 
-        ep_list_t runnable; /* EP_RUNNABLE, in turn order */
-        ep_list_t open;     /* EP_OPEN */
-        ep_list_t limited;  /* EP_LIMITED */
-        double rate_share;  /* of each endpoint's rate_limit, (0, 1] */
+        ep_list_t runnable;                 /* EP_RUNNABLE, in turn order */
+        ep_list_t open;                     /* EP_OPEN */
+        ep_list_t limited;                  /* EP_LIMITED */
+        ep_list_t suspect;                  /* EP_SUSPECT, in turn order */
+        int suspect_in_flight, suspect_max; /* the suspects' share */
+        double rate_share; /* of each endpoint's rate_limit, (0, 1] */
         wh_delivery_t *done_head, *done_tail;
         wh_delivery_t **heap; /* min-heap on due_ms */
         size_t heap_len, heap_cap;
@@ -265,6 +279,8 @@ static void ep_unlist(wh_pool_t *p, wh_sched_t *es)
                 ep_list_remove(&p->open, es);
         else if (es->listed == EP_LIMITED)
                 ep_list_remove(&p->limited, es);
+        else if (es->listed == EP_SUSPECT)
+                ep_list_remove(&p->suspect, es);
 }
 
 /* --- the endpoints a pool keeps ---------------------------------------- */
@@ -510,10 +526,31 @@ static int circuit_at(const wh_pool_t *p, const wh_sched_t *es, int64_t now)
         return es->circuit;
 }
 
-/* 1 when \p es is below its own cap and, half-open, has no probe out. */
+/* 1 when none of the requests \p es has in flight ended for its stall
+ * bound: it starts no other (WH_STALL_MS). */
+static int stalled(const wh_sched_t *es, int64_t now)
+{
+        int64_t bound = wh_endpoint_timeout_ms(es->ep) / 2;
+
+        if (bound <= 0 || bound > WH_STALL_MS)
+                bound = WH_STALL_MS;
+        return es->in_flight > 0 && now - es->busy_since >= bound;
+}
+
+/* 1 when \p es is suspect and the suspects' share is taken. */
+static int suspect_full(const wh_pool_t *p, const wh_sched_t *es)
+{
+        return es->suspect && p->suspect_in_flight >= p->suspect_max;
+}
+
+/* 1 when \p es is below its own cap (1 when suspect), not stalled, and,
+ * half-open, has no probe out. */
 static int has_room(const wh_pool_t *p, const wh_sched_t *es, int64_t now)
 {
         if (es->max_in_flight > 0 && es->in_flight >= es->max_in_flight)
+                return 0;
+        if ((es->suspect && es->in_flight > 0) || stalled(es, now) ||
+            suspect_full(p, es))
                 return 0;
         return !(circuit_at(p, es, now) == 1 && es->probing);
 }
@@ -522,8 +559,9 @@ static int has_room(const wh_pool_t *p, const wh_sched_t *es, int64_t now)
  * Put \p ep where its queue will be served: nothing to do when it is
  * already listed or has nothing queued; a disabled endpoint's queue ends
  * at once; an open circuit waits on the open list; with room, the tail of
- * the round-robin. Otherwise (cap reached, probe out) the end of one of
- * its attempts calls this again.
+ * the round-robin; suspect with nothing in flight while the suspects'
+ * share is taken, the suspect list. Otherwise (cap reached, probe out,
+ * stalled) the end of one of its attempts calls this again.
  */
 static void ep_wake(wh_pool_t *p, wh_sched_t *es, int64_t now)
 {
@@ -538,6 +576,8 @@ static void ep_wake(wh_pool_t *p, wh_sched_t *es, int64_t now)
                 }
         } else if (circuit_at(p, es, now) == 2) {
                 ep_list_add(&p->open, es, EP_OPEN);
+        } else if (es->in_flight == 0 && suspect_full(p, es)) {
+                ep_list_add(&p->suspect, es, EP_SUSPECT);
         } else if (has_room(p, es, now)) {
                 if (wh_rate_wait(&es->rate, now, 1) > 0)
                         ep_list_add(&p->limited, es, EP_LIMITED);
@@ -999,7 +1039,30 @@ static void start_attempt(wh_pool_t *p, wh_delivery_t *d)
         d->attempts++;
         d->easy = e;
         p->in_flight++;
-        d->es->in_flight++;
+        if (d->es->in_flight++ == 0)
+                d->es->busy_since = hb_time_mono_ms();
+        if (d->es->suspect) {
+                d->suspect_slot = 1;
+                p->suspect_in_flight++;
+        }
+}
+
+/* What the end of an attempt of \p es with \p rc says of its health
+ * (WH_SUSPECT_SHARE): no connection or no answer in time makes it
+ * suspect, any answer clears it. */
+static void suspect_note(wh_sched_t *es, CURLcode rc)
+{
+        int was = es->suspect;
+
+        if (rc == CURLE_OK)
+                es->suspect = 0;
+        else if (rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT)
+                es->suspect = 1;
+        if (was != es->suspect)
+                hb_log(es->suspect ? HB_LOG_WARN : HB_LOG_INFO,
+                       es->suspect ? "webhook suspect: one request at a time"
+                                   : "webhook answers again",
+                       "webhook=%s", wh_endpoint_name(es->ep));
 }
 
 static void circuit_open(wh_pool_t *p, wh_sched_t *es, int64_t now)
@@ -1074,6 +1137,11 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         hdrs_put(p, d);
         p->in_flight--;
         d->es->in_flight--;
+        d->es->busy_since = now;
+        if (d->suspect_slot) {
+                d->suspect_slot = 0;
+                p->suspect_in_flight--;
+        }
         d->status = code;
 
         if (rc == CURLE_COULDNT_CONNECT && d->refused[0]) {
@@ -1110,6 +1178,7 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
                 if (code == 410)
                         disable(p, d->es, now);
         }
+        suspect_note(d->es, rc);
         circuit_note(p, d, cls, now);
         note_attempt(p, d, rc == CURLE_OK ? code : 0, apply_class(d, cls));
         ep_wake(p, d->es, now);
@@ -1137,6 +1206,12 @@ static void schedule(wh_pool_t *p)
                         ep_list_remove(&p->limited, es);
                         ep_wake(p, es, now);
                 }
+        }
+        /* as many suspects back to the turn as their share has room for */
+        for (int room = p->suspect_max - p->suspect_in_flight;
+             room > 0 && (es = p->suspect.head); room--) {
+                ep_list_remove(&p->suspect, es);
+                ep_wake(p, es, now);
         }
         while (p->in_flight < p->max_in_flight && (es = p->runnable.head)) {
                 wh_delivery_t *d;
@@ -1356,6 +1431,9 @@ wh_pool_t *wh_pool_new(const wh_pool_conf_t *conf, char *errstr,
         p->epfd = p->wakefd = -1;
         p->curl_due = -1;
         p->max_in_flight = conf->max_in_flight;
+        p->suspect_max = conf->max_in_flight / WH_SUSPECT_SHARE;
+        if (p->suspect_max < 1)
+                p->suspect_max = 1;
         p->rate_share = 1.0;
         p->connect_timeout_ms = conf->connect_timeout_ms > 0
                                         ? conf->connect_timeout_ms

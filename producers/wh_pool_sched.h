@@ -35,6 +35,11 @@ typedef struct wh_sched_s {
         int64_t open_until; /**< monotonic ms, while open */
         int probing;        /**< half-open: the probe is on the wire */
 
+        /* health (wh_pool.c WH_SUSPECT_SHARE) */
+        int suspect;        /**< last attempt timed out or could not connect */
+        int64_t busy_since; /**< monotonic ms: in_flight left 0 or an
+                                 attempt ended, whichever is later */
+
         int disabled;  /**< 410 Gone seen (or wh_pool_set_disabled()) */
         int cancelled; /**< wh_pool_cancel(): a reload let it go */
 

@@ -2052,3 +2052,79 @@ Test(policy, what_the_pool_learnt_lasts_while_the_endpoint_is_held,
         wh_pool_destroy(p);
         srv_stop(s);
 }
+
+/*
+ * Issue 11's sick run in small: 8 of 16 endpoints hang (no answer before
+ * their 1 s time-out), each with many deliveries, all at the endpoint cap
+ * of half the slots. Without a limit on suspect endpoints every slot ends
+ * up on a hanging one after each time-out and the healthy 8 wait for all
+ * 80 hanging deliveries (~10 s); with it the hanging ones keep to one
+ * request each and a quarter of the slots once they time out, and the
+ * healthy ones are all delivered while the hanging ones still wait.
+ */
+Test(policy, hanging_endpoints_do_not_starve_the_healthy, .timeout = 60)
+{
+        static const step_t hang_steps[] = {{200, NULL, 30000}};
+        static const step_t fast_steps[] = {{200}};
+        enum { NH = 8, NF = 8, PER_H = 10, PER_F = 20 };
+        srv_t *hang = srv_start(hang_steps, 1),
+              *fast = srv_start(fast_steps, 1);
+        wh_pool_conf_t conf = {.max_in_flight = 8};
+        wh_pool_t *p = pool_with(&conf);
+        wh_endpoint_t *eh[NH], *ef[NF];
+        static outcome_t oh[NH * PER_H], of[NF * PER_F];
+        char url[128];
+        double t0;
+
+        memset(oh, 0, sizeof(oh));
+        memset(of, 0, sizeof(of));
+        for (int i = 0; i < NH; i++) {
+                cfg_webhook_t wh;
+
+                snprintf(url, sizeof(url), "%s%d", hang->url, i);
+                wh = webhook(url);
+                wh.timeout_ms = 1000;
+                wh.retry.max_attempts = 1;
+                wh.max_in_flight = 4;
+                eh[i] = endpoint(&wh);
+        }
+        for (int i = 0; i < NF; i++) {
+                cfg_webhook_t wh;
+
+                snprintf(url, sizeof(url), "%s%d", fast->url, i);
+                wh = webhook(url);
+                wh.max_in_flight = 4;
+                ef[i] = endpoint(&wh);
+        }
+        /* the hanging ones first: they take the first turns */
+        for (int k = 0; k < PER_H; k++)
+                for (int i = 0; i < NH; i++)
+                        cr_assert_eq(wh_pool_submit(p, eh[i], "h", BODY,
+                                                    strlen(BODY), 0, on_done,
+                                                    &oh[k * NH + i]),
+                                     0);
+        for (int k = 0; k < PER_F; k++)
+                for (int i = 0; i < NF; i++)
+                        cr_assert_eq(wh_pool_submit(p, ef[i], "f", BODY,
+                                                    strlen(BODY), 0, on_done,
+                                                    &of[k * NF + i]),
+                                     0);
+        t0 = now_s();
+        drive_until(p, of, NF * PER_F, 5000);
+        cr_expect_eq(count_called(of, NF * PER_F), NF * PER_F,
+                     "healthy delivered in %.1f s: %d of %d", now_s() - t0,
+                     count_called(of, NF * PER_F), NF * PER_F);
+        for (int i = 0; i < NF * PER_F; i++)
+                cr_expect_eq(of[i].outcome, WH_OUT_OK);
+        /* the hanging ones timed out, some still wait: they kept to their
+         * share (2 of 8 slots), one request each */
+        cr_expect_lt(count_called(oh, NH * PER_H), NH * PER_H);
+        cr_expect_leq(wh_pool_running(p), 8);
+        wh_pool_destroy(p);
+        for (int i = 0; i < NH; i++)
+                wh_endpoint_unref(eh[i]);
+        for (int i = 0; i < NF; i++)
+                wh_endpoint_unref(ef[i]);
+        srv_stop(hang);
+        srv_stop(fast);
+}
