@@ -161,21 +161,12 @@ static json_object *strv_json(char *const *v, size_t n)
         return a;
 }
 
-char *wk_hook_to_json(const wk_hook_t *h,
-                      const unsigned char key[WK_SEAL_KEY_LEN], char *errstr,
-                      size_t errstr_size)
+/* The fields a stored record and the API's view of \p h share: name,
+ * url, enabled, events, properties, signature, headers, rate_limit. */
+static void add_fields(json_object *o, const wk_hook_t *h)
 {
-        json_object *o = json_object_new_object(), *ev;
-        char *sealed = NULL, *out = NULL;
+        json_object *ev;
 
-        if (!o) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        json_object_object_add(o, "format",
-                               json_object_new_int(WK_HOOK_FORMAT));
-        json_object_object_add(o, "app_token",
-                               json_object_new_string(h->app_token));
         json_object_object_add(o, "name", json_object_new_string(h->name));
         json_object_object_add(o, "url", json_object_new_string(h->url));
         json_object_object_add(o, "enabled",
@@ -197,6 +188,33 @@ char *wk_hook_to_json(const wk_hook_t *h,
         json_object_object_add(
                 o, "company_properties",
                 strv_json(h->company_props, h->company_prop_count));
+        json_object_object_add(
+                o, "signature",
+                json_object_new_string(h->signature == CFG_SIG_USERPILOT
+                                               ? "userpilot"
+                                               : "standard"));
+        json_object_object_add(o, "headers",
+                               strv_json(h->headers, h->header_count));
+        json_object_object_add(o, "rate_limit",
+                               json_object_new_int(h->rate_limit));
+}
+
+char *wk_hook_to_json(const wk_hook_t *h,
+                      const unsigned char key[WK_SEAL_KEY_LEN], char *errstr,
+                      size_t errstr_size)
+{
+        json_object *o = json_object_new_object();
+        char *sealed = NULL, *out = NULL;
+
+        if (!o) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        json_object_object_add(o, "format",
+                               json_object_new_int(WK_HOOK_FORMAT));
+        json_object_object_add(o, "app_token",
+                               json_object_new_string(h->app_token));
+        add_fields(o, h);
         if (h->secret) {
                 sealed = wk_seal(key, h->secret, h->id ? h->id : "", errstr,
                                  errstr_size);
@@ -220,15 +238,6 @@ char *wk_hook_to_json(const wk_hook_t *h,
                         o, "secret_previous_until_ms",
                         json_object_new_int64(h->secret_previous_until_ms));
         }
-        json_object_object_add(
-                o, "signature",
-                json_object_new_string(h->signature == CFG_SIG_USERPILOT
-                                               ? "userpilot"
-                                               : "standard"));
-        json_object_object_add(o, "headers",
-                               strv_json(h->headers, h->header_count));
-        json_object_object_add(o, "rate_limit",
-                               json_object_new_int(h->rate_limit));
         out = strdup(json_object_to_json_string_ext(
                 o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (!out)
@@ -650,40 +659,11 @@ wk_hook_t *wk_hook_from_body(json_object *body, const char *id, const char *app,
 
 json_object *wk_hook_view(const wk_hook_t *h, int secret)
 {
-        json_object *o = json_object_new_object(), *ev;
+        json_object *o = json_object_new_object();
 
         if (!o)
                 return NULL;
-        json_object_object_add(o, "name", json_object_new_string(h->name));
-        json_object_object_add(o, "url", json_object_new_string(h->url));
-        json_object_object_add(o, "enabled",
-                               json_object_new_boolean(h->enabled));
-        ev = json_object_new_array();
-        for (size_t i = 0; ev && i < h->event_count; i++) {
-                json_object *e = json_object_new_object();
-
-                json_object_object_add(
-                        e, "type", json_object_new_string(h->events[i].type));
-                json_object_object_add(
-                        e, "enabled",
-                        json_object_new_boolean(h->events[i].enabled));
-                json_object_array_add(ev, e);
-        }
-        json_object_object_add(o, "events", ev);
-        json_object_object_add(o, "user_properties",
-                               strv_json(h->user_props, h->user_prop_count));
-        json_object_object_add(
-                o, "company_properties",
-                strv_json(h->company_props, h->company_prop_count));
-        json_object_object_add(
-                o, "signature",
-                json_object_new_string(h->signature == CFG_SIG_USERPILOT
-                                               ? "userpilot"
-                                               : "standard"));
-        json_object_object_add(o, "headers",
-                               strv_json(h->headers, h->header_count));
-        json_object_object_add(o, "rate_limit",
-                               json_object_new_int(h->rate_limit));
+        add_fields(o, h);
         if (secret && h->secret)
                 json_object_object_add(o, "secret",
                                        json_object_new_string(h->secret));
