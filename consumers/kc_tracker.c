@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb_hash.h"
+
 /* One consumed message in a partition window. */
 typedef struct entry_s {
         int64_t offset;
@@ -69,10 +71,8 @@ void kc_tracker_destroy(kc_tracker_t *tr)
 /* FNV-1a over the topic, then the partition mixed in. */
 static size_t hash_of(const char *topic, int32_t partition)
 {
-        uint64_t h = 1469598103934665603ULL;
+        uint64_t h = hb_hash_fnv1a(HB_HASH_FNV1A_INIT, topic, strlen(topic));
 
-        for (const unsigned char *p = (const unsigned char *)topic; *p; p++)
-                h = (h ^ *p) * 1099511628211ULL;
         h ^= (uint64_t)(uint32_t)partition * 0x9E3779B97F4A7C15ULL;
         h ^= h >> 29;
         return (size_t)h;

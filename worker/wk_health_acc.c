@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb_hash.h"
+
 #define DEFAULT_CAP     200000
 #define INITIAL_BUCKETS 256
 /* Entries looked at from the oldest for one already published before
@@ -34,16 +36,13 @@ struct wk_health_acc_s {
         void *opaque;
 };
 
+/* FNV-1a of the key as stored: app, 0x1f, id. */
 static uint64_t hash_of(const char *app, const char *id)
 {
-        uint64_t h = 1469598103934665603ULL;
+        uint64_t h = hb_hash_fnv1a(HB_HASH_FNV1A_INIT, app, strlen(app));
 
-        for (const char *p = app; *p; p++)
-                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        h = (h ^ 0x1f) * 1099511628211ULL;
-        for (const char *p = id; *p; p++)
-                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        return h;
+        h = hb_hash_fnv1a(h, "\x1f", 1);
+        return hb_hash_fnv1a(h, id, strlen(id));
 }
 
 wk_health_acc_t *wk_health_acc_new(size_t cap, wk_health_seed_cb_t *seed,

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb_hash.h"
+
 #define DEFAULT_CAP     200000
 #define INITIAL_BUCKETS 256
 
@@ -54,16 +56,13 @@ struct wk_health_view_s {
         uint64_t evicted;
 };
 
+/* FNV-1a of the key as stored: app, 0x1f, id. */
 static uint64_t hash_of(const char *app, const char *id)
 {
-        uint64_t h = 1469598103934665603ULL;
+        uint64_t h = hb_hash_fnv1a(HB_HASH_FNV1A_INIT, app, strlen(app));
 
-        for (const char *p = app; *p; p++)
-                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        h = (h ^ 0x1f) * 1099511628211ULL;
-        for (const char *p = id; *p; p++)
-                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        return h;
+        h = hb_hash_fnv1a(h, "\x1f", 1);
+        return hb_hash_fnv1a(h, id, strlen(id));
 }
 
 wk_health_view_t *wk_health_view_new(size_t cap)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb_hash.h"
 #include "hb_log.h"
 #include "hb_time.h"
 #include "hb_types.h"
@@ -61,10 +62,8 @@ void wk_hooks_free(hooks_t *h)
 
 static size_t name_hash(const char *s)
 {
-        uint64_t x = 1469598103934665603ULL;
+        uint64_t x = hb_hash_fnv1a(HB_HASH_FNV1A_INIT, s, strlen(s));
 
-        for (; *s; s++)
-                x = (x ^ (unsigned char)*s) * 1099511628211ULL;
         return (size_t)(x ^ (x >> 29));
 }
 

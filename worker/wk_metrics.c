@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb_hash.h"
+
 #define TABLE_INITIAL 256 /* hash slots; doubles when series outnumber it */
 
 /* One labelled series of a family, allocated in one block: the struct,
@@ -51,14 +53,10 @@ struct wk_metrics_s {
 /* FNV-1a over name, a separator no metric name holds, and labels. */
 static uint64_t key_hash(const char *name, const char *labels)
 {
-        uint64_t h = 1469598103934665603ULL;
+        uint64_t h = hb_hash_fnv1a(HB_HASH_FNV1A_INIT, name, strlen(name));
 
-        for (; *name; name++)
-                h = (h ^ (unsigned char)*name) * 1099511628211ULL;
-        h = (h ^ 0xffu) * 1099511628211ULL;
-        for (; *labels; labels++)
-                h = (h ^ (unsigned char)*labels) * 1099511628211ULL;
-        return h;
+        h = hb_hash_fnv1a(h, "\xff", 1);
+        return hb_hash_fnv1a(h, labels, strlen(labels));
 }
 
 wk_metrics_t *wk_metrics_new(void)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hb_hash.h"
 #include "hb_types.h"
 #include "wk_embed.h"
 
@@ -47,10 +48,8 @@ int wk_portal_path(const char *path)
 /* FNV-1a, 64 bits: a validator for the cache, not a secret. */
 static void etag_of(const unsigned char *p, size_t n, char *out, size_t size)
 {
-        uint64_t h = 0xcbf29ce484222325ull;
+        uint64_t h = hb_hash_fnv1a(HB_HASH_FNV1A_INIT, p, n);
 
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ p[i]) * 0x100000001b3ull;
         snprintf(out, size, "\"%016llx\"", (unsigned long long)h);
 }
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb_hash.h"
+
 /* One set and the arrays its public view points to. */
 typedef struct rset_s {
         const char *type; /* the configuration's string; NULL: other */
@@ -43,11 +45,8 @@ struct wk_routes_s {
 /* FNV-1a over \p len bytes of \p p. */
 static size_t hash_bytes(const void *p, size_t len)
 {
-        const unsigned char *s = p;
-        uint64_t h = 1469598103934665603ULL;
+        uint64_t h = hb_hash_fnv1a(HB_HASH_FNV1A_INIT, p, len);
 
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ s[i]) * 1099511628211ULL;
         return (size_t)(h ^ (h >> 31));
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hb_hash.h"
 #include "hb_log.h"
 #include "hb_time.h"
 #include "kc_store.h"
@@ -85,13 +86,7 @@ struct wk_store_s {
 
 static uint64_t hash(const char *s, size_t n)
 {
-        uint64_t h = 1469598103934665603ULL;
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= (unsigned char)s[i];
-                h *= 1099511628211ULL;
-        }
-        return h;
+        return hb_hash_fnv1a(HB_HASH_FNV1A_INIT, s, n);
 }
 
 static entry_t **slot(wk_store_t *s, const char *id, size_t n)
