@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hb_hash.h"
+#include "wk_lru.h"
 
 #define DEFAULT_CAP     200000
 #define INITIAL_BUCKETS 256
@@ -16,9 +17,9 @@
 #define EVICT_SCAN 64
 
 typedef struct entry_s {
-        struct entry_s *chain;         /* hash bucket */
-        struct entry_s *older, *newer; /* the change list */
-        char *key;                     /* app, 0x1f, id */
+        struct entry_s *chain; /* hash bucket */
+        wk_lru_link_t link;    /* the change list */
+        char *key;             /* app, 0x1f, id */
         size_t app_len;
         uint64_t hash;
         int dirty; /* changed since the last take */
@@ -30,7 +31,7 @@ struct wk_health_acc_s {
         pthread_mutex_t lock;
         entry_t **buckets;
         size_t nbuckets, n, cap;
-        entry_t *oldest, *newest;
+        wk_lru_t changed; /* from the least recently changed */
         uint64_t evicted;
         wk_health_seed_cb_t *seed;
         void *opaque;
@@ -65,28 +66,10 @@ wk_health_acc_t *wk_health_acc_new(size_t cap, wk_health_seed_cb_t *seed,
         return a;
 }
 
-static void list_unlink(wk_health_acc_t *a, entry_t *e)
+/* The entry of a change-list link (NULL for NULL). */
+static entry_t *of(wk_lru_link_t *l)
 {
-        if (e->older)
-                e->older->newer = e->newer;
-        else
-                a->oldest = e->newer;
-        if (e->newer)
-                e->newer->older = e->older;
-        else
-                a->newest = e->older;
-        e->older = e->newer = NULL;
-}
-
-static void list_append(wk_health_acc_t *a, entry_t *e)
-{
-        e->older = a->newest;
-        e->newer = NULL;
-        if (a->newest)
-                a->newest->newer = e;
-        else
-                a->oldest = e;
-        a->newest = e;
+        return WK_LRU_ENTRY(l, entry_t, link);
 }
 
 static void entry_free(entry_t *e)
@@ -105,7 +88,7 @@ static void evict(wk_health_acc_t *a, entry_t *e)
         while (*pp != e)
                 pp = &(*pp)->chain;
         *pp = e->chain;
-        list_unlink(a, e);
+        wk_lru_remove(&a->changed, &e->link);
         entry_free(e);
         a->n--;
         a->evicted++;
@@ -114,16 +97,16 @@ static void evict(wk_health_acc_t *a, entry_t *e)
 /* Lock held. Make room for one more when the table is full. */
 static void make_room(wk_health_acc_t *a)
 {
-        entry_t *e = a->oldest;
+        entry_t *e = of(a->changed.oldest);
 
         if (a->n < a->cap || !e)
                 return;
-        for (int i = 0; e && i < EVICT_SCAN; i++, e = e->newer)
+        for (int i = 0; e && i < EVICT_SCAN; i++, e = of(e->link.newer))
                 if (!e->dirty) {
                         evict(a, e);
                         return;
                 }
-        evict(a, a->oldest);
+        evict(a, of(a->changed.oldest));
 }
 
 /* Lock held. Double the buckets (nothing happens on out-of-memory). */
@@ -195,10 +178,8 @@ static entry_t *find(wk_health_acc_t *a, const char *app, const char *id)
                 a->n++;
                 if (a->n > a->nbuckets)
                         grow(a);
-        } else {
-                list_unlink(a, e);
         }
-        list_append(a, e);
+        wk_lru_touch(&a->changed, &e->link);
         e->dirty = 1;
         return e;
 }
@@ -301,10 +282,11 @@ size_t wk_health_acc_take(wk_health_acc_t *a, wk_health_snap_t **out)
 
         *out = NULL;
         pthread_mutex_lock(&a->lock);
-        for (entry_t *e = a->oldest; e; e = e->newer)
+        for (entry_t *e = of(a->changed.oldest); e; e = of(e->link.newer))
                 n += e->dirty;
         s = n ? calloc(n, sizeof(*s)) : NULL;
-        for (entry_t *e = a->oldest; s && e; e = e->newer) {
+        for (entry_t *e = of(a->changed.oldest); s && e;
+             e = of(e->link.newer)) {
                 wk_health_snap_t *t = &s[k];
                 if (!e->dirty)
                         continue;
@@ -322,7 +304,8 @@ size_t wk_health_acc_take(wk_health_acc_t *a, wk_health_snap_t **out)
                 k++;
         }
         if (s)
-                for (entry_t *e = a->oldest; e; e = e->newer)
+                for (entry_t *e = of(a->changed.oldest); e;
+                     e = of(e->link.newer))
                         e->dirty = 0;
         pthread_mutex_unlock(&a->lock);
         *out = s;
@@ -332,7 +315,7 @@ size_t wk_health_acc_take(wk_health_acc_t *a, wk_health_snap_t **out)
 void wk_health_acc_dirty_all(wk_health_acc_t *a)
 {
         pthread_mutex_lock(&a->lock);
-        for (entry_t *e = a->oldest; e; e = e->newer)
+        for (entry_t *e = of(a->changed.oldest); e; e = of(e->link.newer))
                 e->dirty = 1;
         pthread_mutex_unlock(&a->lock);
 }

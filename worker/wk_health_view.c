@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hb_hash.h"
+#include "wk_lru.h"
 
 #define DEFAULT_CAP     200000
 #define INITIAL_BUCKETS 256
@@ -27,8 +28,8 @@ struct node_s;
 typedef struct entry_s {
         struct node_s *node;
         replica_t *rep;
-        struct entry_s *sibling;       /* the node's next record */
-        struct entry_s *older, *newer; /* the update list */
+        struct entry_s *sibling; /* the node's next record */
+        wk_lru_link_t link;      /* the update list */
         wk_health_counts_t c;
         int64_t updated_ms;
 } entry_t;
@@ -51,7 +52,7 @@ struct wk_health_view_s {
         pthread_mutex_t lock;
         node_t **buckets;
         size_t nbuckets, nodes, n, cap, nreplicas;
-        entry_t *oldest, *newest;
+        wk_lru_t updated; /* records from the least recently updated */
         replica_t *replicas;
         uint64_t evicted;
 };
@@ -186,34 +187,11 @@ static void node_free(wk_health_view_t *v, node_t *n)
         free(n);
 }
 
-static void list_unlink(wk_health_view_t *v, entry_t *e)
-{
-        if (e->older)
-                e->older->newer = e->newer;
-        else
-                v->oldest = e->newer;
-        if (e->newer)
-                e->newer->older = e->older;
-        else
-                v->newest = e->older;
-        e->older = e->newer = NULL;
-}
-
-static void list_append(wk_health_view_t *v, entry_t *e)
-{
-        e->older = v->newest;
-        if (v->newest)
-                v->newest->newer = e;
-        else
-                v->oldest = e;
-        v->newest = e;
-}
-
 /* Lock held. Evict the least recently updated record (its webhook goes
  * with its last record). */
 static void evict_oldest(wk_health_view_t *v)
 {
-        entry_t *e = v->oldest, **pp;
+        entry_t *e = WK_LRU_ENTRY(v->updated.oldest, entry_t, link), **pp;
         node_t *n;
 
         if (!e)
@@ -222,7 +200,7 @@ static void evict_oldest(wk_health_view_t *v)
         for (pp = &n->entries; *pp != e; pp = &(*pp)->sibling)
                 ;
         *pp = e->sibling;
-        list_unlink(v, e);
+        wk_lru_remove(&v->updated, &e->link);
         e->rep->refs--;
         replica_put(v, e->rep);
         if (!n->entries)
@@ -292,10 +270,8 @@ void wk_health_view_apply(wk_health_view_t *v, const wk_health_rec_t *r)
                 e->sibling = n->entries;
                 n->entries = e;
                 v->n++;
-        } else {
-                list_unlink(v, e);
         }
-        list_append(v, e);
+        wk_lru_touch(&v->updated, &e->link);
         e->c = r->c;
         e->updated_ms = r->updated_ms;
         note_failure(n, r);
@@ -383,7 +359,7 @@ void wk_health_view_destroy(wk_health_view_t *v)
 {
         if (!v)
                 return;
-        while (v->oldest)
+        while (v->updated.oldest)
                 evict_oldest(v);
         while (v->replicas) {
                 replica_t *r = v->replicas;
