@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# bench/cpu_ab.sh: CPU seconds per 100k events of two hookbridge binaries,
+# drained in alternation (one webhook).
+#
+#   bench/cpu_ab.sh A B [--events N] [--rounds R] [--alloc]
+#
+# One topic of N events (default 100,000, 6 partitions, the sample mix of
+# bench-produce) is drained R times (default 3) by each binary in turn
+# (A, B, A, B, ...), each run a fresh group, from process start until
+# every offset is committed (bench/hookbridge.cfg.in, the nginx sink):
+# the process's CPU seconds (utime + stime, all threads, start-up
+# included) x 100,000 / N, its wall time and peak RSS, and the 1-minute
+# load average at its start. Alternating is what makes two binaries
+# comparable on a loaded machine. --alloc: also heap allocations per
+# event of each (one more run each under libhb-alloc-count.so, start-up
+# included; bench/per_delivery.sh gives the per-delivery difference).
+# Uses the broker at HB_BENCH_BROKERS (default 127.0.0.1:19092).
+set -euo pipefail
+
+me=bench/cpu_ab.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ $# -ge 2 ] || {
+        sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+        exit 2
+}
+bin_a=$(realpath "$1")
+bin_b=$(realpath "$2")
+shift 2
+events=100000
+rounds=3
+alloc=0
+while [ $# -gt 0 ]; do
+        case $1 in
+        --events) events=${2:?--events N}; shift ;;
+        --rounds) rounds=${2:?--rounds R}; shift ;;
+        --alloc) alloc=1 ;;
+        *) die "unknown argument '$1'" ;;
+        esac
+        shift
+done
+[ -x "$bin_a" ] && [ -x "$bin_b" ] || die "A and B must be executables"
+
+brokers=${HB_BENCH_BROKERS:-127.0.0.1:19092}
+runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
+work=$(mktemp -d "${TMPDIR:-/tmp}/hb-cpuab.XXXXXX")
+topic=cpuab-$runid
+pids=()
+
+cleanup() {
+        local rc=$? pid
+        trap - EXIT INT TERM
+        for pid in "${pids[@]}"; do
+                kill -TERM "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+        done
+        say "logs in $work"
+        exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+build_all "$work/build.log"
+
+ngx=$work/nginx
+mkdir -p "$ngx"
+for i in $(seq 1 200); do
+        ngx_port=$((20000 + (RANDOM % 12000)))
+        port_in_use "$ngx_port" || break
+done
+sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" "$bench/nginx.conf" \
+        >"$ngx/nginx.conf"
+nginx -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log" >"$ngx/stdout.log" 2>&1 &
+pids+=($!)
+for i in $(seq 1 50); do
+        port_in_use "$ngx_port" && break
+        sleep 0.1
+done
+port_in_use "$ngx_port" || die "nginx did not start"
+
+say "producing $events events"
+"$tools/bench-produce" --brokers "$brokers" --topic "$topic" --partitions 6 \
+        --count "$events" >"$work/produce.json" || die "producing failed"
+
+json_num() {
+        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" | awk 'NR == 1'
+}
+
+# drain NAME BIN WRAPPER...: BIN drains the topic with a fresh group
+drain() {
+        local name=$1 bin=$2 pid
+        shift 2
+        sed -e "s|@BROKERS@|$brokers|g" -e "s|@TOPIC@|$topic|g" \
+                -e "s|@GROUP@|cpuab-$runid-$name|g" \
+                -e "s|@URL@|http://127.0.0.1:$ngx_port|g" \
+                -e "s|@PER_PARTITION@|2000|g" -e "s|@CONCURRENCY@|64|g" \
+                "$bench/hookbridge.cfg.in" >"$work/$name.cfg"
+        "$@" "$bin" run -c "$work/$name.cfg" >"$work/$name.log" 2>&1 &
+        pid=$!
+        pids+=("$pid")
+        "$tools/bench-committed" --brokers "$brokers" --group "cpuab-$runid-$name" \
+                --topic "$topic" --pid "$pid" --interval-ms 200 \
+                --timeout 1800 >"$work/$name.json" ||
+                { tail -n 20 "$work/$name.log" >&2; die "$name: not every offset was committed"; }
+        kill -TERM "$pid"
+        wait "$pid" || die "$name: hookbridge exited with $?"
+        grep -q "delivered=$events" "$work/$name.log" ||
+                { tail -n 5 "$work/$name.log" >&2; die "$name: not $events delivered"; }
+}
+
+echo "| run | binary | CPU-s per 100k | seconds | peak RSS MiB | load |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for r in $(seq 1 "$rounds"); do
+        for ab in A B; do
+                bin=$bin_a
+                [ "$ab" = B ] && bin=$bin_b
+                load=$(cut -d' ' -f1 /proc/loadavg)
+                drain "$ab$r" "$bin"
+                cpu=$(json_num cpu_s "$work/$ab$r.json")
+                secs=$(json_num seconds "$work/$ab$r.json")
+                hwm=$(json_num vmhwm_kb "$work/$ab$r.json")
+                awk -v r="$r" -v ab="$ab" -v c="$cpu" -v n="$events" -v s="$secs" \
+                        -v h="$hwm" -v l="$load" 'BEGIN {
+                        printf "| %d | %s | %.2f | %.1f | %.1f | %s |\n",
+                                r, ab, c * 100000 / n, s, h / 1024, l }'
+        done
+done
+if [ "$alloc" = 1 ]; then
+        for ab in A B; do
+                bin=$bin_a
+                [ "$ab" = B ] && bin=$bin_b
+                drain "alloc$ab" "$bin" env HB_ALLOC_COUNT_OUT="$work/alloc$ab.out" \
+                        LD_PRELOAD="$tools/libhb-alloc-count.so"
+                a=$(json_num allocs "$work/alloc$ab.out")
+                awk -v ab="$ab" -v a="$a" -v n="$events" 'BEGIN {
+                        printf "allocations per event, %s (start-up included): %.1f\n", ab, a / n }'
+        done
+fi
