@@ -90,26 +90,26 @@ static int64_t xf_floordiv(int64_t a, int64_t b)
 
 /* @returns 0 and the payload timestamp from the raw "timestamp", or -1
  * when it is missing or unparseable. */
-static int xf_timestamp(json_object *v, int64_t *secs)
+static int xf_timestamp(const wk_jv_t *v, int64_t *secs)
 {
         if (!v)
                 return -1;
-        if (json_object_is_type(v, json_type_int)) {
-                int64_t ms = json_object_get_int64(v);
+        if (wk_jv_is(v, WK_JV_INT)) {
+                int64_t ms = wk_jv_int64(v);
                 if (ms == INT64_MAX)
                         return -1; /* possibly clamped uint64 */
                 *secs = xf_floordiv(ms, 1000);
                 return 0;
         }
-        if (json_object_is_type(v, json_type_double)) {
-                double ms = json_object_get_double(v);
+        if (wk_jv_is(v, WK_JV_DOUBLE)) {
+                double ms = wk_jv_double(v);
                 if (!isfinite(ms) || fabs(ms) > 9.0e18)
                         return -1;
                 *secs = (int64_t)floor(ms / 1000.0);
                 return 0;
         }
-        if (json_object_is_type(v, json_type_string)) {
-                wk_json_str_t s = wk_json_text(v);
+        if (wk_jv_is(v, WK_JV_STRING)) {
+                wk_json_str_t s = wk_jv_text(v);
                 size_t i = s.s[0] == '-';
                 int64_t ms = 0;
                 /* Epoch milliseconds written as a string. */
@@ -205,9 +205,6 @@ typedef struct xf_draft_s {
         wk_xf_fields_t f;
         wk_xf_keep_t keep;
         int synth_id; /* the id is "<topic>-<partition>-<offset>" */
-        char user_tmp[32];
-        char company_tmp[32];
-        char id_tmp[32];
         char snip[XF_SNIP_LEN * 2];
 } xf_draft_t;
 
@@ -239,34 +236,31 @@ static void xf_keep_literal(xf_draft_t *d, wk_json_str_t *field, const char *s)
 }
 
 /* @returns the text of a string or number id (sets \p bad for other
- * types; s NULL when absent). Numbers are written into \p tmp. */
-static wk_json_str_t xf_id_text(json_object *v, char *tmp, size_t tmpsize,
-                                int *bad)
+ * types; s NULL when absent). */
+static wk_json_str_t xf_id_text(const wk_jv_t *v, int *bad)
 {
         wk_json_str_t none = {NULL, 0};
 
         *bad = 0;
         if (!v)
                 return none;
-        if (json_object_is_type(v, json_type_string))
-                return wk_json_text(v);
-        if (wk_json_is_number(v))
-                return wk_json_num_text(v, tmp, tmpsize);
+        if (wk_jv_is(v, WK_JV_STRING) || wk_jv_is_number(v))
+                return wk_jv_text(v);
         *bad = 1;
         return none;
 }
 
 /* Fetch an optional object member; @returns -1 when present but not an
  * object. */
-static int xf_get_object(json_object *parent, const char *key,
-                         json_object **out)
+static int xf_get_object(const wk_jv_t *parent, const char *key,
+                         const wk_jv_t **out)
 {
-        json_object *v = wk_json_get(parent, key);
+        const wk_jv_t *v = wk_jv_get(parent, key);
 
         *out = NULL;
         if (!v)
                 return 0;
-        if (!json_object_is_type(v, json_type_object))
+        if (!wk_jv_is(v, WK_JV_OBJECT))
                 return -1;
         *out = v;
         return 0;
@@ -274,40 +268,39 @@ static int xf_get_object(json_object *parent, const char *key,
 
 /* A track call with a mapped event? @returns WK_XF_OK with what it maps
  * to and its raw name, or the status and reason. */
-static wk_xf_status_t xf_classify(const wk_mapping_t *m, json_object *root,
+static wk_xf_status_t xf_classify(const wk_mapping_t *m, const wk_jv_t *root,
                                   xf_draft_t *d, const wk_xf_spec_t **specp,
                                   wk_json_str_t *event, char *reason,
                                   size_t rsize)
 {
-        json_object *v = wk_json_get(root, "type");
+        const wk_jv_t *v = wk_jv_get(root, "type");
         wk_json_str_t s;
 
         if (!v) {
                 wk_json_reason(reason, rsize, "missing type");
                 return WK_XF_INVALID;
         }
-        if (!json_object_is_type(v, json_type_string)) {
+        if (!wk_jv_is(v, WK_JV_STRING)) {
                 wk_json_reason(reason, rsize, "type must be a string");
                 return WK_XF_INVALID;
         }
-        s = wk_json_text(v);
+        s = wk_jv_text(v);
         if (s.n != 5 || memcmp(s.s, "track", 5)) {
                 wk_json_reason(reason, rsize, "type '%s' is not a track call",
                                xf_snip(d->snip, sizeof(d->snip), s.s, s.n));
                 return WK_XF_SKIPPED;
         }
-        v = wk_json_get(root, "event");
+        v = wk_jv_get(root, "event");
         if (!v) {
                 wk_json_reason(reason, rsize, "missing event");
                 return WK_XF_INVALID;
         }
-        if (!json_object_is_type(v, json_type_string) ||
-            !json_object_get_string_len(v)) {
+        if (!wk_jv_is(v, WK_JV_STRING) || !v->n) {
                 wk_json_reason(reason, rsize,
                                "event must be a non-empty string");
                 return WK_XF_INVALID;
         }
-        s = wk_json_text(v);
+        s = wk_jv_text(v);
         *event = s;
         *specp = strlen(s.s) == s.n ? wk_mapping_find(m, s.s, s.n) : NULL;
         if (!*specp) {
@@ -320,7 +313,7 @@ static wk_xf_status_t xf_classify(const wk_mapping_t *m, json_object *root,
 
 /* The type's names and data.id or the NPS fields. @returns 0 or -1. */
 static int xf_what(const wk_xf_spec_t *sp, wk_json_str_t event,
-                   json_object *props, xf_draft_t *d, char *reason,
+                   const wk_jv_t *props, xf_draft_t *d, char *reason,
                    size_t rsize)
 {
         d->f.kind = sp->kind;
@@ -331,11 +324,11 @@ static int xf_what(const wk_xf_spec_t *sp, wk_json_str_t event,
                            : sp->kind == HB_TYPE_NPS_FEEDBACK ? 4
                                                               : 0;
                 for (size_t i = 0; i < k; i++)
-                        d->f.nps[i] = wk_json_get(props, wk_xf_nps_keys[i]);
+                        d->f.nps[i] = wk_jv_get(props, wk_xf_nps_keys[i]);
                 return 0;
         }
         xf_keep_literal(d, &d->f.data_type, sp->data_type);
-        d->f.entity_id = wk_json_get(props, sp->id_field);
+        d->f.entity_id = wk_jv_get(props, sp->id_field);
         if (!d->f.entity_id) {
                 wk_json_reason(
                         reason, rsize, "missing properties.%s for %s",
@@ -343,8 +336,8 @@ static int xf_what(const wk_xf_spec_t *sp, wk_json_str_t event,
                         xf_snip(d->snip, sizeof(d->snip), event.s, event.n));
                 return -1;
         }
-        if (!json_object_is_type(d->f.entity_id, json_type_string) &&
-            !wk_json_is_number(d->f.entity_id)) {
+        if (!wk_jv_is(d->f.entity_id, WK_JV_STRING) &&
+            !wk_jv_is_number(d->f.entity_id)) {
                 wk_json_reason(reason, rsize,
                                "properties.%s must be a string or number",
                                sp->id_field);
@@ -354,13 +347,12 @@ static int xf_what(const wk_xf_spec_t *sp, wk_json_str_t event,
 }
 
 /* The user and the company. @returns 0 or -1. */
-static int xf_who(json_object *root, json_object *context, xf_draft_t *d,
+static int xf_who(const wk_jv_t *root, const wk_jv_t *context, xf_draft_t *d,
                   char *reason, size_t rsize)
 {
         int bad;
 
-        d->f.user_id = xf_id_text(wk_json_get(root, "userId"), d->user_tmp,
-                                  sizeof(d->user_tmp), &bad);
+        d->f.user_id = xf_id_text(wk_jv_get(root, "userId"), &bad);
         if (bad) {
                 wk_json_reason(reason, rsize,
                                "userId must be a string or number");
@@ -372,46 +364,40 @@ static int xf_who(json_object *root, json_object *context, xf_draft_t *d,
                                               : "missing userId");
                 return -1;
         }
-        if (d->f.user_id.s == d->user_tmp)
-                xf_keep(d, &d->f.user_id, 0);
-        d->f.name = wk_json_get(d->f.traits, "name");
-        d->f.email = wk_json_get(d->f.traits, "email");
+        d->f.name = wk_jv_get(d->f.traits, "name");
+        d->f.email = wk_jv_get(d->f.traits, "email");
 
-        d->f.company_id =
-                xf_id_text(wk_json_get(context, "groupId"), d->company_tmp,
-                           sizeof(d->company_tmp), &bad);
+        d->f.company_id = xf_id_text(wk_jv_get(context, "groupId"), &bad);
         if (bad) {
                 wk_json_reason(reason, rsize,
                                "context.groupId must be a string or number");
                 return -1;
         }
-        if (d->f.company_id.s == d->company_tmp)
-                xf_keep(d, &d->f.company_id, 0);
-        d->f.company_name = wk_json_get(d->f.group, "name");
+        d->f.company_name = wk_jv_get(d->f.group, "name");
         d->f.has_company = d->f.company_id.s != NULL;
         if (d->f.group) {
                 /* A group with any non-null member is a company. */
-                for (struct lh_entry *e =
-                             lh_table_head(json_object_get_object(d->f.group));
-                     e && !d->f.has_company; e = lh_entry_next(e))
-                        d->f.has_company = lh_entry_v(e) != NULL;
+                for (const wk_jv_t *e = wk_jv_first(d->f.group),
+                                   *end = wk_jv_end(d->f.group);
+                     e < end && !d->f.has_company; e = wk_jv_next(e))
+                        d->f.has_company = e->type != WK_JV_NULL;
         }
         return 0;
 }
 
 /* context.app_token, else the topic's. @returns 0 or -1. */
-static int xf_app_token(json_object *context, const wk_msgmeta_t *meta,
+static int xf_app_token(const wk_jv_t *context, const wk_msgmeta_t *meta,
                         xf_draft_t *d, char *reason, size_t rsize)
 {
-        json_object *v = wk_json_get(context, "app_token");
+        const wk_jv_t *v = wk_jv_get(context, "app_token");
 
-        if (v && !json_object_is_type(v, json_type_string)) {
+        if (v && !wk_jv_is(v, WK_JV_STRING)) {
                 wk_json_reason(reason, rsize,
                                "context.app_token must be a string");
                 return -1;
         }
-        if (v && json_object_get_string_len(v)) {
-                d->f.app_token = wk_json_text(v);
+        if (v && v->n) {
+                d->f.app_token = wk_jv_text(v);
                 return 0;
         }
         if (meta->topic_app_token && *meta->topic_app_token) {
@@ -426,20 +412,19 @@ static int xf_app_token(json_object *context, const wk_msgmeta_t *meta,
 
 /* messageId: it becomes the webhook-id header, so it must be a header
  * value (hb_http_value_ok) and bounded. @returns 0 or -1. */
-static int xf_message_id(json_object *root, xf_draft_t *d, char *reason,
+static int xf_message_id(const wk_jv_t *root, xf_draft_t *d, char *reason,
                          size_t rsize)
 {
-        json_object *v = wk_json_get(root, "messageId");
+        const wk_jv_t *v = wk_jv_get(root, "messageId");
 
-        if (!v || (json_object_is_type(v, json_type_string) &&
-                   !json_object_get_string_len(v))) {
+        if (!v || (wk_jv_is(v, WK_JV_STRING) && !v->n)) {
                 d->synth_id = 1;
                 return 0;
         }
-        if (json_object_is_type(v, json_type_string)) {
-                d->f.id = wk_json_text(v);
-        } else if (wk_json_is_number(v)) {
-                d->f.id = wk_json_num_text(v, d->id_tmp, sizeof(d->id_tmp));
+        if (wk_jv_is(v, WK_JV_STRING)) {
+                d->f.id = wk_jv_text(v);
+        } else if (wk_jv_is_number(v)) {
+                d->f.id = wk_jv_text(v); /* copied: a C string */
                 xf_keep(d, &d->f.id, 0);
         } else {
                 wk_json_reason(reason, rsize, "messageId must be a string");
@@ -460,15 +445,15 @@ static int xf_message_id(json_object *root, xf_draft_t *d, char *reason,
 }
 
 /* data.hostname and data.pathname from context.page. */
-static void xf_where(json_object *page, xf_draft_t *d)
+static void xf_where(const wk_jv_t *page, xf_draft_t *d)
 {
-        json_object *v = wk_json_get(page, "url");
+        const wk_jv_t *v = wk_jv_get(page, "url");
         wk_json_str_t *host = &d->f.hostname;
         wk_json_str_t *path = &d->f.pathname;
         wk_json_str_t s;
 
-        if (v && json_object_is_type(v, json_type_string)) {
-                s = wk_json_text(v);
+        if (wk_jv_is(v, WK_JV_STRING)) {
+                s = wk_jv_text(v);
                 if (xf_parse_url(s.s, s.n, host, path) == 0)
                         goto done;
         }
@@ -476,9 +461,9 @@ static void xf_where(json_object *page, xf_draft_t *d)
         host->n = 0;
         path->s = "";
         path->n = 0;
-        v = wk_json_get(page, "path");
-        if (v && json_object_is_type(v, json_type_string)) {
-                s = wk_json_text(v);
+        v = wk_jv_get(page, "path");
+        if (wk_jv_is(v, WK_JV_STRING)) {
+                s = wk_jv_text(v);
                 path->s = s.s;
                 path->n = xf_until(s.s, 0, s.n, "?#");
         }
@@ -492,11 +477,11 @@ done:
 }
 
 /* @returns the payload timestamp: the event's, else the message's. */
-static int64_t xf_when(json_object *root, const wk_msgmeta_t *meta)
+static int64_t xf_when(const wk_jv_t *root, const wk_msgmeta_t *meta)
 {
         int64_t ts;
 
-        if (xf_timestamp(wk_json_get(root, "timestamp"), &ts) == 0)
+        if (xf_timestamp(wk_jv_get(root, "timestamp"), &ts) == 0)
                 return ts;
         if (meta->timestamp_ms >= 0)
                 return xf_floordiv(meta->timestamp_ms, 1000);
@@ -551,7 +536,8 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
                               size_t reason_size)
 {
         xf_draft_t d;
-        json_object *root, *context, *props, *page;
+        wk_jdoc_t *doc;
+        const wk_jv_t *root, *context, *props, *page;
         const wk_xf_spec_t *spec = NULL;
         wk_json_str_t event = {NULL, 0};
         wk_xf_status_t st;
@@ -563,9 +549,10 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
                 wk_json_reason(reason, reason_size, "internal: bad arguments");
                 return WK_XF_INVALID;
         }
-        root = wk_json_parse(buf ? buf : "", len, reason, reason_size);
-        if (!root)
+        doc = wk_jdoc_parse(buf ? buf : "", len, reason, reason_size);
+        if (!doc)
                 return WK_XF_INVALID;
+        root = wk_jdoc_root(doc);
         memset(&d, 0, sizeof(d));
         st = xf_classify(m, root, &d, &spec, &event, reason, reason_size);
         if (st != WK_XF_OK)
@@ -602,7 +589,7 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
                                WK_XF_KEEP_MAX);
                 goto err;
         }
-        d.f.root = root;
+        d.f.doc = doc;
         *evp = xf_event_new(&d, meta);
         if (!*evp) {
                 wk_json_reason(reason, reason_size, "out of memory");
@@ -610,7 +597,7 @@ wk_xf_status_t wk_event_parse(const wk_mapping_t *m, const char *buf,
         }
         return WK_XF_OK;
 err:
-        json_object_put(root);
+        wk_jdoc_free(doc);
         return st;
 }
 
@@ -639,6 +626,6 @@ void wk_event_destroy(wk_event_t *ev)
 {
         if (!ev)
                 return;
-        json_object_put(ev->f.root);
+        wk_jdoc_free(ev->f.doc);
         free(ev);
 }

@@ -114,6 +114,7 @@ typedef struct js_lex_s {
         size_t out_len; /* bytes written to out */
         size_t copied;  /* input bytes copied to out so far */
         size_t marks;   /* integers needing the '.' mark */
+        size_t values;  /* values (not keys) when the grammar is right */
         int first;      /* first significant byte, 0: none */
 } js_lex_t;
 
@@ -319,6 +320,7 @@ static int js_lex(js_lex_t *lx, char *reason, size_t rsize)
                 switch (c) {
                 case '{':
                 case '[':
+                        lx->values++;
                         if (++depth > WK_JSON_MAX_DEPTH) {
                                 wk_json_reason(reason, rsize,
                                                "nesting too deep (more than %d "
@@ -335,10 +337,14 @@ static int js_lex(js_lex_t *lx, char *reason, size_t rsize)
                         i++;
                         break;
                 case ':':
+                        lx->values--; /* the string before it was a key */
+                        i++;
+                        break;
                 case ',':
                         i++;
                         break;
                 case '"':
+                        lx->values++;
                         i = js_lex_string(lx, i, reason, rsize);
                         if (!i)
                                 return -1;
@@ -349,6 +355,7 @@ static int js_lex(js_lex_t *lx, char *reason, size_t rsize)
                         j = js_lex_literal(lx, i);
                         if (!j)
                                 goto unexpected;
+                        lx->values++;
                         i = j;
                         break;
                 default:
@@ -362,6 +369,7 @@ static int js_lex(js_lex_t *lx, char *reason, size_t rsize)
                                                 i);
                                         return -1;
                                 }
+                                lx->values++;
                                 i = j;
                                 break;
                         }
@@ -385,6 +393,21 @@ unexpected:
                                "not JSON: unexpected byte 0x%02x at byte %zu",
                                b[i], i);
         return -1;
+}
+
+int wk_json_lex(const char *buf, size_t len, size_t *values)
+{
+        js_lex_t lx = {.buf = buf, .len = len};
+
+        if (len >= INT_MAX / 2 || js_lex(&lx, NULL, 0) < 0 || lx.first != '{')
+                return -1;
+        *values = lx.values;
+        return 0;
+}
+
+int wk_json_int_is_wide(const char *s, size_t n)
+{
+        return js_int_needs_mark(s, n);
 }
 
 /* One json-c tokener per thread, reset between messages: making one per

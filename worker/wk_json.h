@@ -33,6 +33,19 @@ json_object *wk_json_parse(const char *buf, size_t len, char *reason,
                            size_t reason_size);
 
 /**
+ * @brief The first half of wk_json_parse() (for wk_jdoc): check every
+ *        token of \p buf[0, len) and the nesting bound, and count the
+ *        values (not the keys) it holds, exact when the grammar is right.
+ * @returns 0 when the tokens are valid and the first is '{', else -1
+ *          (wk_json_parse() says why).
+ */
+int wk_json_lex(const char *buf, size_t len, size_t *values);
+
+/** @returns 1 when the JSON integer \p s[0, n) has no exact int64/uint64
+ *  value in json-c, or is "-0": json-c holds it as a double. */
+int wk_json_int_is_wide(const char *s, size_t n);
+
+/**
  * @brief The text of a number of a tree from wk_json_parse(), as it came
  *        (every digit of a 64-bit or wider integer, a double's source).
  *        An integer is written into \p tmp (32 bytes are enough).

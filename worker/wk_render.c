@@ -1,8 +1,7 @@
 /* wk_render: a parsed event -> the compact webhook payload (SPEC section
  * 3) for one webhook's chosen properties. Written by hand rather than
- * through a json-c tree, so one event can be rendered from several threads
- * at once (json-c caches a serialisation inside each object and its
- * reference counts are not atomic) and without allocating per member. */
+ * from the read-only document, so one event can be rendered from several
+ * threads at once and without allocating per member. */
 #include "wk_transform_int.h"
 
 #include <inttypes.h>
@@ -113,49 +112,50 @@ static void xf_put_key(xf_buf_t *b, const char *key, int first)
         XF_PUTS(b, ":");
 }
 
-/* Any value of the raw tree, compact; nesting is bounded by the parse. */
-static void xf_put_value(xf_buf_t *b, json_object *v)
+/* Any value of the raw document, compact; nesting is bounded by the
+ * parse. */
+static void xf_put_value(xf_buf_t *b, const wk_jv_t *v)
 {
-        char tmp[32];
-        wk_json_str_t s;
         int first = 1;
 
-        switch (json_object_get_type(v)) {
-        case json_type_null:
+        switch (v ? v->type : WK_JV_NULL) {
+        case WK_JV_NULL:
                 XF_PUTS(b, "null");
                 break;
-        case json_type_boolean:
-                if (json_object_get_boolean(v))
+        case WK_JV_BOOL:
+                if (v->truth)
                         XF_PUTS(b, "true");
                 else
                         XF_PUTS(b, "false");
                 break;
-        case json_type_int:
-        case json_type_double:
-                s = wk_json_num_text(v, tmp, sizeof(tmp));
-                xf_put(b, s.s, s.n);
+        case WK_JV_INT:
+        case WK_JV_DOUBLE:
+                xf_put(b, v->s, v->n);
                 break;
-        case json_type_string:
-                xf_put_xstr(b, wk_json_text(v));
+        case WK_JV_STRING:
+                xf_put_str(b, v->s, v->n);
                 break;
-        case json_type_object:
+        case WK_JV_OBJECT:
                 XF_PUTS(b, "{");
-                for (struct lh_entry *e =
-                             lh_table_head(json_object_get_object(v));
-                     e; e = lh_entry_next(e)) {
-                        xf_put_key(b, (const char *)lh_entry_k(e), first);
-                        xf_put_value(b, (json_object *)lh_entry_v(e));
+                for (const wk_jv_t *e = wk_jv_first(v), *end = wk_jv_end(v);
+                     e < end; e = wk_jv_next(e)) {
+                        if (!first)
+                                XF_PUTS(b, ",");
+                        xf_put_str(b, e->k, e->kn);
+                        XF_PUTS(b, ":");
+                        xf_put_value(b, e);
                         first = 0;
                 }
                 XF_PUTS(b, "}");
                 break;
-        case json_type_array:
+        case WK_JV_ARRAY:
                 XF_PUTS(b, "[");
-                for (size_t i = 0, n = json_object_array_length(v); i < n;
-                     i++) {
-                        if (i)
+                for (const wk_jv_t *e = wk_jv_first(v), *end = wk_jv_end(v);
+                     e < end; e = wk_jv_next(e)) {
+                        if (!first)
                                 XF_PUTS(b, ",");
-                        xf_put_value(b, json_object_array_get_idx(v, i));
+                        xf_put_value(b, e);
+                        first = 0;
                 }
                 XF_PUTS(b, "]");
                 break;
@@ -164,13 +164,13 @@ static void xf_put_value(xf_buf_t *b, json_object *v)
 
 /* The chosen properties of \p from, in the order chosen; names already
  * written (\p fixed), repeated or missing are left out. */
-static void xf_put_chosen(xf_buf_t *b, json_object *from,
+static void xf_put_chosen(xf_buf_t *b, const wk_jv_t *from,
                           const char *const *names, size_t count,
                           const char *const *fixed, size_t nfixed, int *first)
 {
         for (size_t i = 0; i < count; i++) {
                 const char *name = names[i];
-                json_object *v;
+                const wk_jv_t *v;
                 size_t j;
                 if (!name)
                         continue;
@@ -186,7 +186,7 @@ static void xf_put_chosen(xf_buf_t *b, json_object *from,
                 }
                 if (j < i)
                         continue;
-                v = wk_json_get(from, name);
+                v = wk_jv_get(from, name);
                 if (!v)
                         continue;
                 xf_put_key(b, name, *first);

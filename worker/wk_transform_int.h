@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "hb_types.h"
-#include "wk_json.h"
+#include "wk_jdoc.h"
 #include "wk_transform.h"
 
 /** What a mapped raw event becomes: a built-in row of hb_types (SPEC
@@ -28,11 +28,11 @@ extern const char *const wk_xf_nps_keys[4];
 const wk_xf_spec_t *wk_mapping_find(const wk_mapping_t *m, const char *event,
                                     size_t len);
 
-/** An event's fields. Strings point into the raw tree (which the event
- *  holds) or into the event's arena; nothing points at the mapping or the
- *  message metadata, which may go away first (a reload). */
+/** An event's fields. Strings point into the raw document (which the
+ *  event holds) or into the event's arena; nothing points at the mapping
+ *  or the message metadata, which may go away first (a reload). */
 typedef struct wk_xf_fields_s {
-        json_object *root;
+        wk_jdoc_t *doc;
         hb_type_kind_t kind;
         int64_t timestamp;
         int has_company;
@@ -45,17 +45,17 @@ typedef struct wk_xf_fields_s {
         wk_json_str_t pathname;
         wk_json_str_t user_id;
         wk_json_str_t company_id; /**< s NULL: no context.groupId */
-        json_object *entity_id;
-        json_object *nps[4]; /**< as wk_xf_nps_keys; NULL: absent */
-        json_object *traits; /**< NULL: none */
-        json_object *group;  /**< NULL: none */
-        json_object *name;
-        json_object *email;
-        json_object *company_name;
+        const wk_jv_t *entity_id;
+        const wk_jv_t *nps[4]; /**< as wk_xf_nps_keys; NULL: absent */
+        const wk_jv_t *traits; /**< NULL: none */
+        const wk_jv_t *group;  /**< NULL: none */
+        const wk_jv_t *name;
+        const wk_jv_t *email;
+        const wk_jv_t *company_name;
 } wk_xf_fields_t;
 
 /** The most strings one event copies into its arena: type, action,
- *  data.type, user id, company id, app token, id and hostname, one each.
+ *  data.type, app token, id and hostname, one each (two to spare).
  *  One more is refused (wk_xf_keep_add), never written past the end. */
 #define WK_XF_KEEP_MAX 8
 
