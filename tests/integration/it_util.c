@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -338,4 +339,117 @@ double it_metric(const char *text, const char *series)
                         return strtod(l + n + 1, NULL);
         }
         return -1;
+}
+
+uint64_t it_log_total(const char *topic, int n)
+{
+        int64_t end[256];
+        uint64_t total = 0;
+
+        cr_assert(n > 0 && n <= 256, "it_log_total: %d partitions", n);
+        it_log_end(topic, n, end);
+        for (int i = 0; i < n; i++)
+                total += (uint64_t)end[i];
+        return total;
+}
+
+void it_sleep_ms(int ms)
+{
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+}
+
+int64_t it_wait_ready(uint16_t port, int ms)
+{
+        int64_t t0 = it_now_ms();
+        char body[512];
+
+        while (it_now_ms() - t0 < ms) {
+                if (it_http_get(port, "/readyz", body, sizeof(body)) == 200)
+                        return it_now_ms() - t0;
+                it_sleep_ms(10);
+        }
+        return -1;
+}
+
+/* it_call()'s header sink: the lines kept, the ETag's value noted. */
+static size_t header_sink(char *p, size_t s, size_t n, void *ud)
+{
+        it_ans_t *a = ud;
+        body_t b = {a->headers, strlen(a->headers), sizeof(a->headers)};
+        size_t len = s * n;
+
+        if (len > 6 && !strncasecmp(p, "ETag: ", 6)) {
+                size_t l = len - 6;
+                while (l && (p[6 + l - 1] == '\r' || p[6 + l - 1] == '\n'))
+                        l--;
+                snprintf(a->etag, sizeof(a->etag), "%.*s", (int)l, p + 6);
+        }
+        return body_sink(p, s, n, &b);
+}
+
+void it_call(it_ans_t *a, uint16_t port, const char *token, const char *method,
+             const char *path, const char *body, size_t body_len,
+             const char *hdr)
+{
+        CURL *c = curl_easy_init();
+        struct curl_slist *h = NULL;
+        body_t b = {a->body, 0, sizeof(a->body)};
+        char url[512], auth[256];
+
+        it_ans_free(a);
+        memset(a, 0, sizeof(*a));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROXY, "");
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_sink);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_sink);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+        if (token) {
+                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+                h = curl_slist_append(h, auth);
+        }
+        if (hdr)
+                h = curl_slist_append(h, hdr);
+        h = curl_slist_append(h, "Expect:");
+        if (body) {
+                h = curl_slist_append(h, "Content-Type: application/json");
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                                 (curl_off_t)body_len);
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        a->json = json_tokener_parse(a->body);
+}
+
+void it_ans_free(it_ans_t *a)
+{
+        json_object_put(a->json);
+        a->json = NULL;
+}
+
+const char *it_jstr(json_object *o, const char *k)
+{
+        json_object *v = NULL;
+
+        return o && json_object_object_get_ex(o, k, &v) && v
+                       ? json_object_get_string(v)
+                       : NULL;
+}
+
+int64_t it_jint(json_object *o, const char *k)
+{
+        json_object *v = NULL;
+
+        return o && json_object_object_get_ex(o, k, &v) && v
+                       ? json_object_get_int64(v)
+                       : -1;
 }

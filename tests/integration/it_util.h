@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
 /** @returns the brokers to test against; fails the test when unset. */
@@ -80,6 +81,47 @@ uint16_t it_free_port(void);
 /** @brief GET http://127.0.0.1:PORT/PATH into \p body (NUL-terminated,
  *  cut at \p size). @returns the HTTP status, 0 when no answer. */
 long it_http_get(uint16_t port, const char *path, char *body, size_t size);
+
+/** @brief The sum of the log-end offsets of partitions 0..n-1 of
+ *  \p topic: the messages it holds (none deleted yet). */
+uint64_t it_log_total(const char *topic, int n);
+
+/** @brief Sleep \p ms milliseconds. */
+void it_sleep_ms(int ms);
+
+/** @brief Wait up to \p ms for /readyz on \p port to answer 200.
+ *  @returns the ms it took, or -1. */
+int64_t it_wait_ready(uint16_t port, int ms);
+
+/** One answer of it_call(). */
+typedef struct it_ans_s {
+        long status;        /**< the HTTP status, 0 when no answer */
+        char body[65536];   /**< NUL-terminated, cut there */
+        char headers[8192]; /**< the header lines as they came, cut there */
+        char etag[64];      /**< the ETag's value, quotes included */
+        json_object *json;  /**< the body parsed, or NULL */
+} it_ans_t;
+
+/**
+ * @brief \p method \p path on http://127.0.0.1:\p port with \p body_len
+ *        bytes of \p body as JSON (\p body NULL: none), the bearer
+ *        \p token (NULL: none) and one more header line \p hdr (NULL:
+ *        none), answer into \p a. Bounded at 120 s.
+ * @remark \p a must be zeroed before its first call: a later call puts
+ *         the JSON of the one before (it_ans_free() puts the last).
+ */
+void it_call(it_ans_t *a, uint16_t port, const char *token, const char *method,
+             const char *path, const char *body, size_t body_len,
+             const char *hdr);
+
+/** @brief Put \p a's JSON (the answer can be used again). */
+void it_ans_free(it_ans_t *a);
+
+/** @returns string member \p k of \p o, NULL when absent or null. */
+const char *it_jstr(json_object *o, const char *k);
+
+/** @returns member \p k of \p o as an integer, -1 when absent or null. */
+int64_t it_jint(json_object *o, const char *k);
 
 /** @returns the value of the series \p series ("name{labels}") in a
  *  Prometheus exposition \p text, or -1 when absent. */

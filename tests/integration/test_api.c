@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "it_util.h"
@@ -32,107 +31,27 @@ static uint16_t port;
 static char store_topic[96], log_path[300], cfg_path[256];
 static rx_t *rx;
 
-/* One answer. */
-typedef struct ans_s {
-        long status;
-        char body[65536];
-        char headers[8192];
-        json_object *json; /* the body parsed, or NULL */
-} ans_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *opaque)
-{
-        ans_t *a = opaque;
-        size_t len = strlen(a->body), add = sz * n;
-
-        if (len + add >= sizeof(a->body))
-                add = sizeof(a->body) - len - 1;
-        memcpy(a->body + len, p, add);
-        a->body[len + add] = '\0';
-        return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *opaque)
-{
-        ans_t *a = opaque;
-        size_t len = strlen(a->headers), add = sz * n;
-
-        if (len + add >= sizeof(a->headers))
-                add = sizeof(a->headers) - len - 1;
-        memcpy(a->headers + len, p, add);
-        a->headers[len + add] = '\0';
-        return sz * n;
-}
-
 /* \p method \p path (on the API) with \p body (NULL: none), the bearer
  * \p token (NULL: none) and one more header \p hdr (NULL: none). */
-static ans_t *call_as(const char *token, const char *method, const char *path,
-                      const char *body, size_t body_len, const char *hdr)
+static it_ans_t *call_as(const char *token, const char *method,
+                         const char *path, const char *body, size_t body_len,
+                         const char *hdr)
 {
-        static ans_t a;
-        struct curl_slist *h = NULL;
-        char url[512], auth[256];
-        CURL *c = curl_easy_init();
+        static it_ans_t a;
 
-        json_object_put(a.json);
-        memset(&a, 0, sizeof(a));
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-        if (token) {
-                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-                h = curl_slist_append(h, auth);
-        }
-        if (hdr)
-                h = curl_slist_append(h, hdr);
-        h = curl_slist_append(h, "Expect:");
-        if (body) {
-                h = curl_slist_append(h, "Content-Type: application/json");
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                                 (curl_off_t)body_len);
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-        curl_slist_free_all(h);
-        curl_easy_cleanup(c);
-        a.json = json_tokener_parse(a.body);
+        it_call(&a, port, token, method, path, body, body_len, hdr);
         return &a;
 }
 
-static ans_t *call(const char *method, const char *path, const char *body)
+static it_ans_t *call(const char *method, const char *path, const char *body)
 {
         return call_as(TOKEN, method, path, body, body ? strlen(body) : 0,
                        NULL);
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-        json_object *v = NULL;
-
-        return o && json_object_object_get_ex(o, k, &v) && v
-                       ? json_object_get_string(v)
-                       : NULL;
-}
-
-static int64_t jint(json_object *o, const char *k)
-{
-        json_object *v = NULL;
-
-        return o && json_object_object_get_ex(o, k, &v) && v
-                       ? json_object_get_int64(v)
-                       : -1;
-}
-
 /* A problem document of \p status that names \p field with a message
  * containing \p msg (NULL: any). */
-static void expect_problem(const ans_t *a, long status, const char *field,
+static void expect_problem(const it_ans_t *a, long status, const char *field,
                            const char *msg)
 {
         json_object *errs = NULL;
@@ -143,8 +62,8 @@ static void expect_problem(const ans_t *a, long status, const char *field,
         cr_assert(strstr(a->headers, "Content-Type: application/problem+json"),
                   "%s", a->headers);
         cr_assert_not_null(a->json, "not JSON: %s", a->body);
-        cr_assert_eq(jint(a->json, "status"), status, "%s", a->body);
-        cr_assert_not_null(jstr(a->json, "title"), "%s", a->body);
+        cr_assert_eq(it_jint(a->json, "status"), status, "%s", a->body);
+        cr_assert_not_null(it_jstr(a->json, "title"), "%s", a->body);
         if (!field)
                 return;
         cr_assert(json_object_object_get_ex(a->json, "errors", &errs),
@@ -152,19 +71,12 @@ static void expect_problem(const ans_t *a, long status, const char *field,
         n = json_object_array_length(errs);
         for (i = 0; i < n; i++) {
                 json_object *e = json_object_array_get_idx(errs, i);
-                if (!strcmp(jstr(e, "field"), field) &&
-                    (!msg || strstr(jstr(e, "message"), msg)))
+                if (!strcmp(it_jstr(e, "field"), field) &&
+                    (!msg || strstr(it_jstr(e, "message"), msg)))
                         break;
         }
         cr_assert(i < n, "no error for %s (%s): %s", field, msg ? msg : "",
                   a->body);
-}
-
-static void sleep_ms(int ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-        nanosleep(&ts, NULL);
 }
 
 /* What the receiver got last. */
@@ -224,7 +136,7 @@ static void setup(void)
                 if (call("GET", "/v1/apps/" APP "/webhooks", NULL)->status ==
                     200)
                         return;
-                sleep_ms(100);
+                it_sleep_ms(100);
         }
         {
                 /* what the worker said, to tell a slow broker from a hang */
@@ -262,7 +174,7 @@ static const char *create(const char *app, const char *name, int64_t *version)
 {
         static char id[64];
         char path[128], body[512];
-        ans_t *a;
+        it_ans_t *a;
 
         snprintf(path, sizeof(path), "/v1/apps/%s/webhooks", app);
         snprintf(body, sizeof(body),
@@ -272,9 +184,9 @@ static const char *create(const char *app, const char *name, int64_t *version)
                  name, rx_port(rx), name);
         a = call("POST", path, body);
         cr_assert_eq(a->status, 201, "%ld %s", a->status, a->body);
-        snprintf(id, sizeof(id), "%s", jstr(a->json, "id"));
+        snprintf(id, sizeof(id), "%s", it_jstr(a->json, "id"));
         if (version)
-                *version = jint(a->json, "version");
+                *version = it_jint(a->json, "version");
         return id;
 }
 
@@ -282,7 +194,7 @@ static const char *create(const char *app, const char *name, int64_t *version)
 static int count(const char *app)
 {
         char path[256];
-        ans_t *a;
+        it_ans_t *a;
 
         snprintf(path, sizeof(path), "/v1/apps/%s/webhooks?limit=200", app);
         a = call("GET", path, NULL);
@@ -304,7 +216,7 @@ Test(api, create_read_change_remove)
         char path[256], etag[64];
         int64_t v0, v1;
         const char *s;
-        ans_t *a;
+        it_ans_t *a;
 
         a = call("POST", "/v1/apps/" APP "/webhooks",
                  "{\"name\":\"crm\",\"url\":\"https://example.com/hook\","
@@ -313,14 +225,14 @@ Test(api, create_read_change_remove)
                  "\"headers\":[\"X-Team: growth\"],\"rate_limit\":5}");
         cr_assert_eq(a->status, 201, "%s", a->body);
         char id[64];
-        snprintf(id, sizeof(id), "%s", jstr(a->json, "id"));
-        v0 = jint(a->json, "version");
+        snprintf(id, sizeof(id), "%s", it_jstr(a->json, "id"));
+        v0 = it_jint(a->json, "version");
         cr_expect(!strncmp(id, "wh_", 3) && strlen(id) == 35, "%s", id);
         cr_expect(v0 > 0);
-        s = jstr(a->json, "secret");
+        s = it_jstr(a->json, "secret");
         cr_assert_not_null(s, "a generated secret is shown once: %s", a->body);
         cr_expect(!strncmp(s, "whsec_", 6) && strlen(s) == 50, "%s", s);
-        cr_expect_str_eq(jstr(a->json, "app_token"), APP);
+        cr_expect_str_eq(it_jstr(a->json, "app_token"), APP);
         snprintf(etag, sizeof(etag), "ETag: \"%lld\"", (long long)v0);
         cr_expect(strstr(a->headers, etag), "%s", a->headers);
         cr_expect(strstr(a->headers, "Location: /v1/apps/" APP "/webhooks/"),
@@ -329,12 +241,12 @@ Test(api, create_read_change_remove)
         snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s", id);
         a = call("GET", path, NULL);
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_expect_null(jstr(a->json, "secret"), "never again: %s", a->body);
+        cr_expect_null(it_jstr(a->json, "secret"), "never again: %s", a->body);
         cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
-        cr_expect_str_eq(jstr(a->json, "name"), "crm");
-        cr_expect_str_eq(jstr(a->json, "signed"), "true");
-        cr_expect_eq(jint(a->json, "rate_limit"), 5);
-        cr_expect_eq(jint(a->json, "version"), v0);
+        cr_expect_str_eq(it_jstr(a->json, "name"), "crm");
+        cr_expect_str_eq(it_jstr(a->json, "signed"), "true");
+        cr_expect_eq(it_jint(a->json, "rate_limit"), 5);
+        cr_expect_eq(it_jint(a->json, "version"), v0);
         cr_expect(strstr(a->headers, etag), "%s", a->headers);
 
         /* a change on the current version */
@@ -346,19 +258,20 @@ Test(api, create_read_change_remove)
                            "\"nps.score\",\"enabled\":false}]}"),
                     etag);
         cr_assert_eq(a->status, 200, "%s", a->body);
-        v1 = jint(a->json, "version");
+        v1 = it_jint(a->json, "version");
         cr_expect_gt(v1, v0);
-        cr_expect_str_eq(jstr(a->json, "enabled"), "false");
-        cr_expect_str_eq(jstr(a->json, "name"), "crm", "merged: %s", a->body);
-        cr_expect_eq(jint(a->json, "rate_limit"), 5, "merged: %s", a->body);
+        cr_expect_str_eq(it_jstr(a->json, "enabled"), "false");
+        cr_expect_str_eq(it_jstr(a->json, "name"), "crm", "merged: %s",
+                         a->body);
+        cr_expect_eq(it_jint(a->json, "rate_limit"), 5, "merged: %s", a->body);
         cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
 
         /* the same If-Match again: stale, 412, nothing changed */
         a = call_as(TOKEN, "PATCH", path, "{\"enabled\":true}", 16, etag);
         expect_problem(a, 412, NULL, NULL);
         a = call("GET", path, NULL);
-        cr_expect_eq(jint(a->json, "version"), v1);
-        cr_expect_str_eq(jstr(a->json, "enabled"), "false");
+        cr_expect_eq(it_jint(a->json, "version"), v1);
+        cr_expect_str_eq(it_jstr(a->json, "enabled"), "false");
         a = call_as(TOKEN, "DELETE", path, NULL, 0, etag);
         expect_problem(a, 412, NULL, NULL);
         a = call_as(TOKEN, "PATCH", path, "{\"enabled\":true}", 16,
@@ -369,8 +282,8 @@ Test(api, create_read_change_remove)
         expect_problem(call("PATCH", path, "{\"secret\":null}"), 422, "secret",
                        "cannot be removed");
         a = call("GET", path, NULL);
-        cr_expect_str_eq(jstr(a->json, "signed"), "true");
-        cr_expect_eq(jint(a->json, "version"), v1);
+        cr_expect_str_eq(it_jstr(a->json, "signed"), "true");
+        cr_expect_eq(it_jint(a->json, "version"), v1);
 
         cr_expect_eq(count(APP), 1);
         a = call("DELETE", path, NULL);
@@ -385,16 +298,16 @@ Test(api, create_read_change_remove)
                  "{\"name\":\"crm2\",\"url\":\"https://example.com/hook\","
                  "\"events\":[\"*\"],\"secret\":null}");
         cr_assert_eq(a->status, 201, "%s", a->body);
-        cr_expect(jstr(a->json, "secret") &&
-                          !strncmp(jstr(a->json, "secret"), "whsec_", 6),
+        cr_expect(it_jstr(a->json, "secret") &&
+                          !strncmp(it_jstr(a->json, "secret"), "whsec_", 6),
                   "%s", a->body);
-        cr_expect_str_eq(jstr(a->json, "signed"), "true");
+        cr_expect_str_eq(it_jstr(a->json, "signed"), "true");
 }
 
 Test(api, pages_and_the_per_app_limit)
 {
         char ids[LIMIT][64], path[256], next[64];
-        ans_t *a;
+        it_ans_t *a;
 
         for (int i = 0; i < LIMIT; i++) {
                 char name[16];
@@ -421,21 +334,21 @@ Test(api, pages_and_the_per_app_limit)
         cr_assert_eq(a->status, 200, "%s", a->body);
         json_object *data = json_object_object_get(a->json, "data");
         cr_assert_eq(json_object_array_length(data), 2, "%s", a->body);
-        cr_expect_str_eq(jstr(json_object_array_get_idx(data, 0), "id"),
+        cr_expect_str_eq(it_jstr(json_object_array_get_idx(data, 0), "id"),
                          ids[0]);
-        cr_expect_str_eq(jstr(json_object_array_get_idx(data, 1), "id"),
+        cr_expect_str_eq(it_jstr(json_object_array_get_idx(data, 1), "id"),
                          ids[1]);
-        cr_assert_not_null(jstr(a->json, "next"), "%s", a->body);
-        snprintf(next, sizeof(next), "%s", jstr(a->json, "next"));
+        cr_assert_not_null(it_jstr(a->json, "next"), "%s", a->body);
+        snprintf(next, sizeof(next), "%s", it_jstr(a->json, "next"));
         cr_expect_str_eq(next, ids[1]);
         snprintf(path, sizeof(path),
                  "/v1/apps/" APP "/webhooks?limit=2&after=%s", next);
         a = call("GET", path, NULL);
         data = json_object_object_get(a->json, "data");
         cr_assert_eq(json_object_array_length(data), 1, "%s", a->body);
-        cr_expect_str_eq(jstr(json_object_array_get_idx(data, 0), "id"),
+        cr_expect_str_eq(it_jstr(json_object_array_get_idx(data, 0), "id"),
                          ids[2]);
-        cr_expect_null(jstr(a->json, "next"), "last page: %s", a->body);
+        cr_expect_null(it_jstr(a->json, "next"), "last page: %s", a->body);
         cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
 
         expect_problem(call("GET", "/v1/apps/" APP "/webhooks?limit=0", NULL),
@@ -561,10 +474,10 @@ Test(api, bad_input_is_a_problem_naming_the_field_and_stores_nothing)
         const char *id = create(APP, "keep", NULL);
         char path[256], *huge;
         int64_t end0 = store_end(), v0;
-        ans_t *a;
+        it_ans_t *a;
 
         snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s", id);
-        v0 = jint(call("GET", path, NULL)->json, "version");
+        v0 = it_jint(call("GET", path, NULL)->json, "version");
         for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
                 const bad_t *b = &bads[i];
 
@@ -603,12 +516,12 @@ Test(api, bad_input_is_a_problem_naming_the_field_and_stores_nothing)
         /* nothing stored: not a record written, the list as it was */
         cr_expect_eq(store_end(), end0, "records were written");
         cr_expect_eq(count(APP), 1);
-        cr_expect_eq(jint(call("GET", path, NULL)->json, "version"), v0);
+        cr_expect_eq(it_jint(call("GET", path, NULL)->json, "version"), v0);
 }
 
 Test(api, tokens_paths_and_methods)
 {
-        ans_t *a;
+        it_ans_t *a;
 
         a = call_as(NULL, "GET", "/v1/apps/" APP "/webhooks", NULL, 0, NULL);
         expect_problem(a, 401, NULL, NULL);
@@ -656,30 +569,31 @@ Test(api, rotate_secret_shows_the_new_one_once)
         int64_t v0, t0 = (int64_t)time(NULL) * 1000;
         const char *id = create(APP, "rot", &v0);
         char path[256], first[64];
-        ans_t *a;
+        it_ans_t *a;
 
         snprintf(path, sizeof(path),
                  "/v1/apps/" APP "/webhooks/%s/rotate-secret", id);
         a = call("POST", path, NULL);
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_assert_not_null(jstr(a->json, "secret"), "%s", a->body);
-        snprintf(first, sizeof(first), "%s", jstr(a->json, "secret"));
+        cr_assert_not_null(it_jstr(a->json, "secret"), "%s", a->body);
+        snprintf(first, sizeof(first), "%s", it_jstr(a->json, "secret"));
         cr_expect(!strncmp(first, "whsec_", 6), "%s", first);
-        cr_expect_gt(jint(a->json, "version"), v0);
+        cr_expect_gt(it_jint(a->json, "version"), v0);
         /* the old one signs for api.rotation_grace (1 h here) */
-        cr_expect(jint(a->json, "previous_secret_until_ms") >= t0 + 3600000 &&
-                          jint(a->json, "previous_secret_until_ms") <=
+        cr_expect(it_jint(a->json, "previous_secret_until_ms") >=
+                                  t0 + 3600000 &&
+                          it_jint(a->json, "previous_secret_until_ms") <=
                                   t0 + 3600000 + 60000,
                   "%s", a->body);
         a = call("POST", path, NULL);
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_expect_str_neq(jstr(a->json, "secret"), first);
+        cr_expect_str_neq(it_jstr(a->json, "secret"), first);
         a = call("POST", path, "{\"secret\":\"whsec_AAAA\"}");
         expect_problem(a, 400, "body", NULL);
         snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s", id);
         a = call("GET", path, NULL);
         cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
-        cr_expect_gt(jint(a->json, "previous_secret_until_ms"), t0);
+        cr_expect_gt(it_jint(a->json, "previous_secret_until_ms"), t0);
 }
 
 Test(api, send_test_reports_what_the_receiver_answered)
@@ -688,7 +602,7 @@ Test(api, send_test_reports_what_the_receiver_answered)
         rx_step_t hostile = {.status = 500,
                              .count = 1,
                              .text = "\x1b]0;pwned\x07 no\r\nresult: OK"};
-        ans_t *a;
+        it_ans_t *a;
         char id[64];
 
         snprintf(hook, sizeof(hook),
@@ -698,21 +612,21 @@ Test(api, send_test_reports_what_the_receiver_answered)
                  rx_port(rx));
         a = call("POST", "/v1/apps/" APP "/webhooks", hook);
         cr_assert_eq(a->status, 201, "%s", a->body);
-        snprintf(id, sizeof(id), "%s", jstr(a->json, "id"));
+        snprintf(id, sizeof(id), "%s", it_jstr(a->json, "id"));
         snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s/test", id);
-        snprintf(secret, sizeof(secret), "%s", jstr(a->json, "secret"));
+        snprintf(secret, sizeof(secret), "%s", it_jstr(a->json, "secret"));
         cr_assert_eq(rx_set_secret(rx, "/st", secret, 0), 0);
 
         /* the first type it receives, signed as a delivery is */
         a = call("POST", path, NULL);
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_expect_str_eq(jstr(a->json, "type"), "flows.completed", "%s",
+        cr_expect_str_eq(it_jstr(a->json, "type"), "flows.completed", "%s",
                          a->body);
-        cr_expect_str_eq(jstr(a->json, "ok"), "true", "%s", a->body);
-        cr_expect_eq(jint(a->json, "status"), 200, "%s", a->body);
-        cr_expect_geq(jint(a->json, "time_ms"), 0);
+        cr_expect_str_eq(it_jstr(a->json, "ok"), "true", "%s", a->body);
+        cr_expect_eq(it_jint(a->json, "status"), 200, "%s", a->body);
+        cr_expect_geq(it_jint(a->json, "time_ms"), 0);
         /* escaped as send-test prints it: a newline is \n */
-        cr_expect_str_eq(jstr(a->json, "response"), "ok\\n", "%s", a->body);
+        cr_expect_str_eq(it_jstr(a->json, "response"), "ok\\n", "%s", a->body);
         pthread_mutex_lock(&got.lock);
         cr_expect_eq(got.n, 1);
         cr_expect_str_eq(got.path, "/st");
@@ -724,7 +638,7 @@ Test(api, send_test_reports_what_the_receiver_answered)
         /* a type of one's choice */
         a = call("POST", path, "{\"type\":\"nps.score\"}");
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_expect_str_eq(jstr(a->json, "type"), "nps.score");
+        cr_expect_str_eq(it_jstr(a->json, "type"), "nps.score");
         expect_problem(call("POST", path, "{\"type\":\"flows.nope\"}"), 422,
                        "type", "no sample event");
         expect_problem(call("POST", path, "{\"type\":5}"), 422, "type",
@@ -736,12 +650,13 @@ Test(api, send_test_reports_what_the_receiver_answered)
         cr_assert_eq(rx_set_steps(rx, "/st", &hostile, 1), 0);
         a = call("POST", path, NULL);
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_expect_str_eq(jstr(a->json, "ok"), "false");
-        cr_expect_eq(jint(a->json, "status"), 500);
-        cr_expect_null(strchr(jstr(a->json, "response"), '\x1b'), "%s",
+        cr_expect_str_eq(it_jstr(a->json, "ok"), "false");
+        cr_expect_eq(it_jint(a->json, "status"), 500);
+        cr_expect_null(strchr(it_jstr(a->json, "response"), '\x1b'), "%s",
                        a->body);
-        cr_expect_null(strchr(jstr(a->json, "response"), '\n'), "%s", a->body);
-        cr_expect(strstr(jstr(a->json, "response"), "\\u001b]0;pwned"), "%s",
+        cr_expect_null(strchr(it_jstr(a->json, "response"), '\n'), "%s",
+                       a->body);
+        cr_expect(strstr(it_jstr(a->json, "response"), "\\u001b]0;pwned"), "%s",
                   a->body);
         rx_set_script(rx, "/st", NULL);
 
@@ -750,10 +665,11 @@ Test(api, send_test_reports_what_the_receiver_answered)
                  "/v1/apps/" APP "/webhooks/%s/rotate-secret", id);
         a = call("POST", path, NULL);
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_assert_eq(rx_set_secret(rx, "/st", jstr(a->json, "secret"), 0), 0);
+        cr_assert_eq(rx_set_secret(rx, "/st", it_jstr(a->json, "secret"), 0),
+                     0);
         snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s/test", id);
         a = call("POST", path, NULL);
-        cr_expect_str_eq(jstr(a->json, "ok"), "true", "%s", a->body);
+        cr_expect_str_eq(it_jstr(a->json, "ok"), "true", "%s", a->body);
         pthread_mutex_lock(&got.lock);
         cr_expect_eq(got.verified, 1, "signed with the new secret");
         pthread_mutex_unlock(&got.lock);
@@ -767,9 +683,9 @@ Test(api, send_test_reports_what_the_receiver_answered)
         snprintf(path, sizeof(path), "/v1/apps/" APP "/webhooks/%s/test", id);
         a = call("POST", path, NULL);
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_expect_str_eq(jstr(a->json, "ok"), "false");
-        cr_expect_null(jstr(a->json, "status"), "%s", a->body);
-        cr_expect(jstr(a->json, "error") && *jstr(a->json, "error"), "%s",
+        cr_expect_str_eq(it_jstr(a->json, "ok"), "false");
+        cr_expect_null(it_jstr(a->json, "status"), "%s", a->body);
+        cr_expect(it_jstr(a->json, "error") && *it_jstr(a->json, "error"), "%s",
                   a->body);
         cr_expect_null(strstr(a->body, "whsec_"), "%s", a->body);
 }

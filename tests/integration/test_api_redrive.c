@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "it_util.h"
@@ -59,68 +58,13 @@ static unsigned ok_of(int i)
         return n;
 }
 
-typedef struct ans_s {
-        long status;
-        char body[16384];
-        json_object *json;
-} ans_t;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *opaque)
+static it_ans_t *call(const char *method, const char *path, const char *body)
 {
-        ans_t *a = opaque;
-        size_t len = strlen(a->body), add = sz * n;
+        static it_ans_t a;
 
-        if (len + add >= sizeof(a->body))
-                add = sizeof(a->body) - len - 1;
-        memcpy(a->body + len, p, add);
-        a->body[len + add] = '\0';
-        return sz * n;
-}
-
-static ans_t *call(const char *method, const char *path, const char *body)
-{
-        static ans_t a;
-        struct curl_slist *h = NULL;
-        char url[512];
-        CURL *c = curl_easy_init();
-
-        json_object_put(a.json);
-        memset(&a, 0, sizeof(a));
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-        h = curl_slist_append(h, "Authorization: Bearer " TOKEN);
-        h = curl_slist_append(h, "Expect:");
-        if (body) {
-                h = curl_slist_append(h, "Content-Type: application/json");
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
-        curl_slist_free_all(h);
-        curl_easy_cleanup(c);
-        a.json = json_tokener_parse(a.body);
+        it_call(&a, port, TOKEN, method, path, body, body ? strlen(body) : 0,
+                NULL);
         return &a;
-}
-
-static int64_t jint(json_object *o, const char *k)
-{
-        json_object *v = NULL;
-
-        return o && json_object_object_get_ex(o, k, &v) && v
-                       ? json_object_get_int64(v)
-                       : -1;
-}
-
-static void sleep_ms(int ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-        nanosleep(&ts, NULL);
 }
 
 /* Create webhook \p name of \p app on the receiver's /\p name. */
@@ -128,7 +72,7 @@ static void create(const char *app, const char *name, char *id, size_t size)
 {
         char path[128], body[512];
         json_object *v;
-        ans_t *a;
+        it_ans_t *a;
 
         snprintf(path, sizeof(path), "/v1/apps/%s/webhooks", app);
         snprintf(body, sizeof(body),
@@ -180,7 +124,7 @@ Test(api_redrive, one_webhooks_dead_letters_in_a_window, .timeout = 240)
         int64_t deadline, end[1];
         unsigned a_before;
         pid_t w;
-        ans_t *a;
+        it_ans_t *a;
         int st;
 
         it_unique("rd-ev", topic, sizeof(topic));
@@ -216,11 +160,11 @@ Test(api_redrive, one_webhooks_dead_letters_in_a_window, .timeout = 240)
         deadline = it_now_ms() + 60000;
         while (call("GET", "/v1/apps/" APP "/webhooks", NULL)->status != 200) {
                 cr_assert(it_now_ms() < deadline, "API not up (log %s)", logp);
-                sleep_ms(100);
+                it_sleep_ms(100);
         }
         create(APP, "a", ida, sizeof(ida));
         create(APP_B, "b", idb, sizeof(idb));
-        sleep_ms(2500); /* in force within 2 s (SPEC §7) */
+        it_sleep_ms(2500); /* in force within 2 s (SPEC §7) */
         produce(topic, APP, NA, 0);
         produce(topic, APP_B, NB, NA);
         /* every delivery failed for good: dead letters */
@@ -229,7 +173,7 @@ Test(api_redrive, one_webhooks_dead_letters_in_a_window, .timeout = 240)
                 it_log_end(dlq, 1, end);
                 if (end[0] >= NA + NB)
                         break;
-                sleep_ms(200);
+                it_sleep_ms(200);
         } while (it_now_ms() < deadline);
         cr_assert_eq(end[0], NA + NB, "%lld dead letters (log %s)",
                      (long long)end[0], logp);
@@ -258,20 +202,20 @@ Test(api_redrive, one_webhooks_dead_letters_in_a_window, .timeout = 240)
                  ida);
         a = call("POST", path, "{\"dry_run\":true,\"from\":\"-1h\"}");
         cr_assert_eq(a->status, 200, "%s", a->body);
-        cr_expect_eq(jint(a->json, "window"), NA + NB, "%s", a->body);
-        cr_expect_eq(jint(a->json, "selected"), NA, "%s", a->body);
-        cr_expect_eq(jint(a->json, "would_send"), NA, "%s", a->body);
-        sleep_ms(500);
+        cr_expect_eq(it_jint(a->json, "window"), NA + NB, "%s", a->body);
+        cr_expect_eq(it_jint(a->json, "selected"), NA, "%s", a->body);
+        cr_expect_eq(it_jint(a->json, "would_send"), NA, "%s", a->body);
+        it_sleep_ms(500);
         cr_assert_eq(ok_of(0), 0, "a dry run sent %u", ok_of(0));
 
         /* the redrive: 202, then each of a's once, none of b's */
         a = call("POST", path, NULL);
         cr_assert_eq(a->status, 202, "%s", a->body);
-        cr_expect_eq(jint(a->json, "window"), NA + NB, "%s", a->body);
+        cr_expect_eq(it_jint(a->json, "window"), NA + NB, "%s", a->body);
         deadline = it_now_ms() + 60000;
         while (log_count(logp, "api redrive done") < 1) {
                 cr_assert(it_now_ms() < deadline, "not done (log %s)", logp);
-                sleep_ms(100);
+                it_sleep_ms(100);
         }
         a_before = ok_of(0);
         cr_expect_eq(a_before, NA, "a got %u of %d", a_before, NA);

@@ -14,12 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "cfg.h"
@@ -130,28 +128,6 @@ static void stop(replica_t *r)
         wk_store_destroy(r->s);
 }
 
-static void sleep_ms(int ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-        nanosleep(&ts, NULL);
-}
-
-/* Wait up to \p ms for /readyz of \p r to answer 200. @returns the ms it
- * took, or -1. */
-static int64_t wait_ready(const replica_t *r, int ms)
-{
-        int64_t t0 = it_now_ms();
-        char body[512];
-
-        while (it_now_ms() - t0 < ms) {
-                if (it_http_get(r->port, "/readyz", body, sizeof(body)) == 200)
-                        return it_now_ms() - t0;
-                sleep_ms(10);
-        }
-        return -1;
-}
-
 /* Does /status of \p r list store webhook \p id? */
 static int lists(const replica_t *r, const char *id)
 {
@@ -172,7 +148,7 @@ static int64_t wait_listed(const replica_t *r, const char *id, int want)
         while (it_now_ms() - t0 < 2000) {
                 if (lists(r, id) == want)
                         return it_now_ms() - t0;
-                sleep_ms(5);
+                it_sleep_ms(5);
         }
         return -1;
 }
@@ -276,9 +252,9 @@ static void check(const char *phase, int first, owed_fn *owed)
                 pthread_mutex_unlock(&ev.lock);
                 if (have == want || it_now_ms() - t0 > 60000)
                         break;
-                sleep_ms(20);
+                it_sleep_ms(20);
         }
-        sleep_ms(500); /* what should not come has had its chance */
+        it_sleep_ms(500); /* what should not come has had its chance */
         pthread_mutex_lock(&ev.lock);
         extra = 0;
         for (int i = first; i < ev.next; i++)
@@ -335,8 +311,8 @@ Test(api_replicas, two_workers_follow_the_store, .timeout = 600)
         it_create_topic(topic, PARTS);
         start(&a);
         start(&b);
-        cr_assert_geq(wait_ready(&a, 120000), 0, "A never ready");
-        cr_assert_geq(wait_ready(&b, 120000), 0, "B never ready");
+        cr_assert_geq(it_wait_ready(a.port, 120000), 0, "A never ready");
+        cr_assert_geq(it_wait_ready(b.port, 120000), 0, "B never ready");
 
         /* created on A (w1) and on B (w2): on both replicas within 2 s */
         t0 = it_now_ms();
@@ -349,15 +325,16 @@ Test(api_replicas, two_workers_follow_the_store, .timeout = 600)
                     (long long)ms, (long long)ms2);
         cr_expect(ms >= 0 && ms2 >= 0, "a create not in force within 2 s");
         cr_expect(lists(&a, "wh-r1") && lists(&b, "wh-r2"));
-        sleep_ms((int)(2000 - (it_now_ms() - t0) > 0 ? 2000 - (it_now_ms() - t0)
-                                                     : 0));
+        it_sleep_ms((int)(2000 - (it_now_ms() - t0) > 0
+                                  ? 2000 - (it_now_ms() - t0)
+                                  : 0));
         first = produce(64);
         check("created", first, owed_created);
 
         /* an event toggled off on the other replica: stops within 2 s */
         put(b.s, "wh-r1", "NX-r1", "/w1", "nps.score");
         put(a.s, "wh-r2", "NX-r2", "/w2", "flows.completed");
-        sleep_ms(2000);
+        it_sleep_ms(2000);
         first = produce(64);
         check("toggled", first, owed_toggled);
 
@@ -370,8 +347,9 @@ Test(api_replicas, two_workers_follow_the_store, .timeout = 600)
         ms = wait_listed(&a, "wh-r1", 0);
         cr_log_info("deleted on B: gone from A after %lld ms", (long long)ms);
         cr_expect_geq(ms, 0, "a delete not in force within 2 s");
-        sleep_ms((int)(2000 - (it_now_ms() - t0) > 0 ? 2000 - (it_now_ms() - t0)
-                                                     : 0));
+        it_sleep_ms((int)(2000 - (it_now_ms() - t0) > 0
+                                  ? 2000 - (it_now_ms() - t0)
+                                  : 0));
         first = produce(64);
         check("deleted", first, owed_deleted);
 
@@ -380,8 +358,8 @@ Test(api_replicas, two_workers_follow_the_store, .timeout = 600)
         stop(&b);
         start(&a);
         start(&b);
-        cr_assert_geq(wait_ready(&a, 120000), 0, "A never ready again");
-        cr_assert_geq(wait_ready(&b, 120000), 0, "B never ready again");
+        cr_assert_geq(it_wait_ready(a.port, 120000), 0, "A never ready again");
+        cr_assert_geq(it_wait_ready(b.port, 120000), 0, "B never ready again");
         cr_expect(lists(&a, "wh-r2") && lists(&b, "wh-r2"));
         cr_expect(!lists(&a, "wh-r1") && !lists(&b, "wh-r1"));
         first = produce(64);
@@ -394,7 +372,7 @@ Test(api_replicas, two_workers_follow_the_store, .timeout = 600)
                 put(a.s, id, "NX-bulk", "/bulk", NULL);
         }
         start(&c);
-        ms = wait_ready(&c, 120000);
+        ms = it_wait_ready(c.port, 120000);
         cr_assert_geq(ms, 0, "C never ready");
         cr_expect(wk_store_ready(c.s));
         cr_expect_eq(wk_store_count(c.s), BULK + 1);
@@ -460,97 +438,26 @@ static void reap(proc_t *p)
                   "worker did not stop cleanly; see %s", p->log);
 }
 
-/* An answer of the API. */
-typedef struct reply_s {
-        long status;
-        char body[16384];
-        char etag[64]; /* the ETag's value, quotes included */
-} reply_t;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *opaque)
-{
-        reply_t *r = opaque;
-        size_t len = strlen(r->body), add = sz * n;
-
-        if (len + add >= sizeof(r->body))
-                add = sizeof(r->body) - len - 1;
-        memcpy(r->body + len, p, add);
-        r->body[len + add] = '\0';
-        return sz * n;
-}
-
-static size_t on_hdr(char *p, size_t sz, size_t n, void *opaque)
-{
-        reply_t *r = opaque;
-        size_t len = sz * n;
-
-        if (len > 6 && !strncasecmp(p, "ETag: ", 6)) {
-                size_t l = len - 6;
-                while (l && (p[6 + l - 1] == '\r' || p[6 + l - 1] == '\n'))
-                        l--;
-                snprintf(r->etag, sizeof(r->etag), "%.*s", (int)l, p + 6);
-        }
-        return len;
-}
-
 /* \p method \p path on \p p's API with \p body (NULL: none) and, when
  * \p if_match is given, an If-Match header. */
 static void api(const proc_t *p, const char *method, const char *path,
-                const char *body, const char *if_match, reply_t *r)
+                const char *body, const char *if_match, it_ans_t *r)
 {
-        CURL *c = curl_easy_init();
-        struct curl_slist *h = NULL;
-        char url[512], line[128];
+        char line[128];
 
-        memset(r, 0, sizeof(*r));
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", p->api, path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_PROXY, "");
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-        h = curl_slist_append(h, "Authorization: Bearer " TOKEN);
-        h = curl_slist_append(h, "Expect:");
-        if (if_match) {
+        if (if_match)
                 snprintf(line, sizeof(line), "If-Match: %s", if_match);
-                h = curl_slist_append(h, line);
-        }
-        if (body) {
-                h = curl_slist_append(h, "Content-Type: application/json");
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        }
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-        curl_slist_free_all(h);
-        curl_easy_cleanup(c);
+        it_call(r, p->api, TOKEN, method, path, body, body ? strlen(body) : 0,
+                if_match ? line : NULL);
 }
 
 /* The id of a created webhook (from its answer). */
-static void id_of(const reply_t *r, char *id, size_t size)
+static void id_of(const it_ans_t *r, char *id, size_t size)
 {
-        json_object *o = json_tokener_parse(r->body), *v;
+        const char *v = it_jstr(r->json, "id");
 
-        cr_assert(o && json_object_object_get_ex(o, "id", &v), "%s", r->body);
-        snprintf(id, size, "%s", json_object_get_string(v));
-        json_object_put(o);
-}
-
-/* Wait up to \p ms for /readyz of \p p. @returns the ms, or -1. */
-static int64_t proc_ready(const proc_t *p, int ms)
-{
-        int64_t t0 = it_now_ms();
-        char body[512];
-
-        while (it_now_ms() - t0 < ms) {
-                if (it_http_get(p->admin, "/readyz", body, sizeof(body)) == 200)
-                        return it_now_ms() - t0;
-                sleep_ms(20);
-        }
-        return -1;
+        cr_assert_not_null(v, "%s", r->body);
+        snprintf(id, size, "%s", v);
 }
 
 /* Wait up to 2 s for /status of \p p to list \p id (\p want 1) or not. */
@@ -566,7 +473,7 @@ static int64_t proc_listed(const proc_t *p, const char *id, int want)
                             200 &&
                     !strstr(body, needle) == !want)
                         return it_now_ms() - t0;
-                sleep_ms(5);
+                it_sleep_ms(5);
         }
         return -1;
 }
@@ -576,7 +483,7 @@ typedef struct patch_s {
         const proc_t *p;
         const char *path, *body, *if_match;
         pthread_barrier_t *go;
-        reply_t r;
+        it_ans_t r;
 } patch_t;
 
 static void *patch(void *arg)
@@ -593,7 +500,7 @@ static void sleep_rest(int64_t t0, int ms)
         int64_t left = ms - (it_now_ms() - t0);
 
         if (left > 0)
-                sleep_ms((int)left);
+                it_sleep_ms((int)left);
 }
 
 Test(api_replicas, two_workers_through_the_api, .timeout = 600)
@@ -602,7 +509,7 @@ Test(api_replicas, two_workers_through_the_api, .timeout = 600)
         char err[256], w1[64], w2[64], p1[160], p2[160], body[512];
         rx_t *rx = rx_start(&rc, err, sizeof(err));
         proc_t a, b;
-        reply_t r;
+        it_ans_t r = {0};
         int64_t t0, ms, ms2;
         int first, wins = 0, stale = 0;
 
@@ -616,8 +523,10 @@ Test(api_replicas, two_workers_through_the_api, .timeout = 600)
         it_create_topic(topic, PARTS);
         spawn(&a);
         spawn(&b);
-        cr_assert_geq(proc_ready(&a, 120000), 0, "A never ready: %s", a.log);
-        cr_assert_geq(proc_ready(&b, 120000), 0, "B never ready: %s", b.log);
+        cr_assert_geq(it_wait_ready(a.admin, 120000), 0, "A never ready: %s",
+                      a.log);
+        cr_assert_geq(it_wait_ready(b.admin, 120000), 0, "B never ready: %s",
+                      b.log);
 
         /* created on A, created on B: in force on both within 2 s */
         t0 = it_now_ms();
@@ -683,15 +592,17 @@ Test(api_replicas, two_workers_through_the_api, .timeout = 600)
                           x.r.body, y.r.status, y.r.body);
                 wins += (x.r.status == 200) + (y.r.status == 200);
                 stale += (x.r.status == 412) + (y.r.status == 412);
+                it_ans_free(&x.r);
+                it_ans_free(&y.r);
                 /* both replicas agree on the winner's version */
                 t0 = it_now_ms();
                 do {
-                        reply_t ra, rb;
+                        static it_ans_t ra, rb;
                         api(&a, "GET", p2, NULL, NULL, &ra);
                         api(&b, "GET", p2, NULL, NULL, &rb);
                         if (!strcmp(ra.etag, rb.etag) && strcmp(ra.etag, tag))
                                 break;
-                        sleep_ms(20);
+                        it_sleep_ms(20);
                 } while (it_now_ms() - t0 < 2000);
                 cr_expect_lt(it_now_ms() - t0, 2000,
                              "round %d: the replicas disagree", round);
@@ -721,8 +632,10 @@ Test(api_replicas, two_workers_through_the_api, .timeout = 600)
         reap(&b);
         spawn(&a);
         spawn(&b);
-        cr_assert_geq(proc_ready(&a, 120000), 0, "A never ready: %s", a.log);
-        cr_assert_geq(proc_ready(&b, 120000), 0, "B never ready: %s", b.log);
+        cr_assert_geq(it_wait_ready(a.admin, 120000), 0, "A never ready: %s",
+                      a.log);
+        cr_assert_geq(it_wait_ready(b.admin, 120000), 0, "B never ready: %s",
+                      b.log);
         api(&b, "GET", p1, NULL, NULL, &r);
         cr_expect_eq(r.status, 404, "%s", r.body);
         api(&a, "GET", p2, NULL, NULL, &r);
@@ -745,12 +658,13 @@ Test(api_replicas, two_workers_through_the_api, .timeout = 600)
         /* SIGHUP reloads the file and keeps the store's webhooks */
         cr_assert_eq(kill(a.pid, SIGHUP), 0);
         cr_assert_eq(kill(b.pid, SIGHUP), 0);
-        sleep_ms(1500);
+        it_sleep_ms(1500);
         cr_expect_geq(proc_listed(&a, w2, 1), 0, "w2 gone from A by SIGHUP");
         cr_expect_geq(proc_listed(&b, w2, 1), 0, "w2 gone from B by SIGHUP");
         first = produce(64);
         check("API after SIGHUP", first, owed_deleted);
         reap(&a);
         reap(&b);
+        it_ans_free(&r);
         rx_stop(rx);
 }

@@ -52,17 +52,6 @@ static void on_request(const rx_request_t *req, void *opaque)
                 atomic_fetch_add(&fail_count, 1);
 }
 
-static uint64_t dlt_total(const char *dlt)
-{
-        int64_t end[DLT_PARTS];
-        uint64_t n = 0;
-
-        it_log_end(dlt, DLT_PARTS, end);
-        for (int i = 0; i < DLT_PARTS; i++)
-                n += (uint64_t)end[i];
-        return n;
-}
-
 /* Field \p k of \p o as an integer, -1 when absent. */
 static int64_t num(json_object *o, const char *k)
 {
@@ -83,13 +72,6 @@ static json_object *health(uint16_t port, const char *app, const char *id,
         snprintf(path, sizeof(path), "/v1/apps/%s/webhooks/%s/health", app, id);
         *status = it_http_get(port, path, body, sizeof(body));
         return json_tokener_parse(body);
-}
-
-static int ready(uint16_t admin)
-{
-        char body[512];
-
-        return it_http_get(admin, "/readyz", body, sizeof(body)) == 200;
 }
 
 Test(health_api, two_workers_report_the_deployments_totals, .timeout = 600)
@@ -169,10 +151,9 @@ Test(health_api, two_workers_report_the_deployments_totals, .timeout = 600)
         w[0] = it_spawn_worker(cfg[0], log[0]);
         w[1] = it_spawn_worker(cfg[1], log[1]);
         t0 = it_now_ms();
-        while (!(ready(admin[0]) && ready(admin[1])) &&
-               it_now_ms() - t0 < 60000)
-                usleep(100 * 1000);
-        cr_assert(ready(admin[0]) && ready(admin[1]),
+        cr_assert(it_wait_ready(admin[0], 60000) >= 0 &&
+                          it_wait_ready(admin[1],
+                                        (int)(60000 - (it_now_ms() - t0))) >= 0,
                   "workers not ready; see %s, %s", log[0], log[1]);
 
         rk = it_producer();
@@ -196,7 +177,7 @@ Test(health_api, two_workers_report_the_deployments_totals, .timeout = 600)
                 int same = 1;
                 uint64_t ok = atomic_load(&ok_count);
                 uint64_t bad = atomic_load(&fail_count);
-                uint64_t dead = dlt_total(dlt);
+                uint64_t dead = it_log_total(dlt, DLT_PARTS);
                 for (int i = 0; i < 2; i++) {
                         json_object_put(doc[i]);
                         doc[i] = health(api[i], APP, HOOK, &st[i]);
@@ -215,7 +196,7 @@ Test(health_api, two_workers_report_the_deployments_totals, .timeout = 600)
         cr_log_info("receiver: %u 2xx, %u failed; dead letters %llu; "
                     "A: %s; B: %s",
                     atomic_load(&ok_count), atomic_load(&fail_count),
-                    (unsigned long long)dlt_total(dlt),
+                    (unsigned long long)it_log_total(dlt, DLT_PARTS),
                     doc[0] ? json_object_to_json_string(doc[0]) : "-",
                     doc[1] ? json_object_to_json_string(doc[1]) : "-");
         cr_assert_neq(ms, -1,
@@ -236,8 +217,8 @@ Test(health_api, two_workers_report_the_deployments_totals, .timeout = 600)
                 cr_expect(num(f, "status") == 503 || num(f, "status") == 400);
         }
         cr_expect_gt(atomic_load(&ok_count), N / 2);
-        cr_expect_gt(dlt_total(dlt), 0);
-        cr_expect_gt(atomic_load(&fail_count), dlt_total(dlt),
+        cr_expect_gt(it_log_total(dlt, DLT_PARTS), 0);
+        cr_expect_gt(atomic_load(&fail_count), it_log_total(dlt, DLT_PARTS),
                      "some 503s were retried");
 
         /* the bounds' metrics: one webhook here, two replicas' records of

@@ -117,17 +117,6 @@ static int64_t wall_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t dlt_total(const char *dlt)
-{
-        int64_t end[DLT_PARTS];
-        uint64_t n = 0;
-
-        it_log_end(dlt, DLT_PARTS, end);
-        for (int i = 0; i < DLT_PARTS; i++)
-                n += (uint64_t)end[i];
-        return n;
-}
-
 /* Start `hookbridge ARGS...`; stdout and stderr to \p out_path. */
 static pid_t spawn_hb(const char *const *args, const char *out_path)
 {
@@ -252,11 +241,11 @@ static void wait_dlt(const fixture_t *f, uint64_t want)
 {
         int64_t deadline = it_now_ms() + 90000;
 
-        while (dlt_total(f->dlt) < want && it_now_ms() < deadline)
+        while (it_log_total(f->dlt, DLT_PARTS) < want && it_now_ms() < deadline)
                 usleep(100 * 1000);
-        cr_assert_eq(dlt_total(f->dlt), want,
+        cr_assert_eq(it_log_total(f->dlt, DLT_PARTS), want,
                      "dead letters: %llu, expected %llu",
-                     (unsigned long long)dlt_total(f->dlt),
+                     (unsigned long long)it_log_total(f->dlt, DLT_PARTS),
                      (unsigned long long)want);
 }
 
@@ -364,7 +353,7 @@ Test(redrive, end_to_end, .timeout = 600)
         int rc, bad = 0;
 
         setup_fixture(&f);
-        dl_before = dlt_total(f.dlt);
+        dl_before = it_log_total(f.dlt, DLT_PARTS);
         it_committed(f.group, f.topic, PARTS, live);
         /* the failing phase: a got every event three times (two quick
          * attempts, one in the retry tier, then dead-lettered), b once
@@ -530,7 +519,7 @@ Test(redrive, end_to_end, .timeout = 600)
         }
 
         /* lost 0, no duplicates written, no group offsets moved */
-        cr_expect_eq(dlt_total(f.dlt), dl_before,
+        cr_expect_eq(it_log_total(f.dlt, DLT_PARTS), dl_before,
                      "redrive wrote to the dead-letter topic");
         it_committed(f.group, f.topic, PARTS, live_after);
         for (int i = 0; i < PARTS; i++)
