@@ -35,7 +35,8 @@
 set -euo pipefail
 
 me=bench/capacity.sh
-# root bench build tools hb; say die port_in_use build_all
+# root bench build tools hb pids ok keep; say die port_in_use
+# wait_listening stop_pid cleanup bench_traps json_num build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 events=300000
@@ -80,40 +81,7 @@ done
 brokers=${HB_BENCH_BROKERS:-127.0.0.1:19092}
 runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/hb-capacity.XXXXXX")
-pids=()
-ok=0
-
-stop_pid() { # pid [grace seconds]
-        local pid=$1 grace=${2:-10} i=0
-        kill -0 "$pid" 2>/dev/null || return 0
-        kill -TERM "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do
-                if [ "$i" -ge $((grace * 10)) ]; then
-                        kill -KILL "$pid" 2>/dev/null || true
-                        break
-                fi
-                sleep 0.1
-                i=$((i + 1))
-        done
-        wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-        local rc=$? pid
-        trap - EXIT INT TERM
-        for pid in "${pids[@]}"; do
-                stop_pid "$pid" 5
-        done
-        if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
-                rm -rf "$work"
-        else
-                say "logs and configs kept in $work"
-        fi
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 # Enough descriptors for 4096 connections on each side.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -156,7 +124,7 @@ done
 
 # start_nginx DIR: a fresh nginx (and log) in DIR; sets ngx_pid
 start_nginx() {
-        local d=$1 listen="" p i
+        local d=$1 listen="" p
         mkdir -p "$d"
         cp "$tls/server.pem" "$tls/server.key" "$d/"
         for p in "${ports[@]}"; do
@@ -168,12 +136,8 @@ start_nginx() {
         nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/stdout.log" 2>&1 &
         ngx_pid=$!
         pids+=("$ngx_pid")
-        for i in $(seq 1 50); do
-                port_in_use "${ports[0]}" && break
-                kill -0 "$ngx_pid" 2>/dev/null || break
-                sleep 0.1
-        done
-        port_in_use "${ports[0]}" || { cat "$d/error.log" >&2; die "nginx did not start"; }
+        wait_listening "${ports[0]}" "$ngx_pid" ||
+                { cat "$d/error.log" >&2; die "nginx did not start"; }
 }
 
 # --- the topic ------------------------------------------------------------
@@ -232,10 +196,6 @@ EOF
         } >"$2"
         "$hb" check-config -c "$2" >"$2.check" 2>&1 ||
                 { tail -n 5 "$2.check" >&2; die "generated configuration $2 is invalid"; }
-}
-
-json_num() {
-        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" | awk 'NR == 1'
 }
 
 # log_stats LOG: "requests connections resumed rate p50_ms p99_ms

@@ -18,6 +18,8 @@
 set -euo pipefail
 
 me=bench/per_delivery.sh
+# root bench build tools hb pids ok keep; say die cleanup
+# bench_traps nginx_sink json_num build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 events=20000
@@ -43,51 +45,14 @@ done
 brokers=${HB_BENCH_BROKERS:-127.0.0.1:19092}
 runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/hb-perdel.XXXXXX")
-pids=()
-ok=0
-
-cleanup() {
-        local rc=$? pid
-        trap - EXIT INT TERM
-        for pid in "${pids[@]}"; do
-                kill -TERM "$pid" 2>/dev/null || true
-                wait "$pid" 2>/dev/null || true
-        done
-        if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
-                rm -rf "$work"
-        else
-                say "logs kept in $work"
-        fi
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 build_all "$work/build.log"
 preload=$tools/libhb-alloc-count.so
 [ -f "$preload" ] || die "$preload was not built"
 
 # the nginx sink
-ngx=$work/nginx
-mkdir -p "$ngx"
-for i in $(seq 1 200); do
-        ngx_port=$((20000 + (RANDOM % 12000)))
-        port_in_use "$ngx_port" || break
-done
-sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" "$bench/nginx.conf" \
-        >"$ngx/nginx.conf"
-nginx -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log" >"$ngx/stdout.log" 2>&1 &
-pids+=($!)
-for i in $(seq 1 50); do
-        port_in_use "$ngx_port" && break
-        sleep 0.1
-done
-port_in_use "$ngx_port" || die "nginx did not start"
-
-json_num() {
-        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" | awk 'NR == 1'
-}
+nginx_sink "$work/nginx"
 
 for n in "$base" "$events"; do
         say "producing $n events"

@@ -35,7 +35,9 @@
 set -euo pipefail
 
 me=bench/run.sh
-# root bench build tools hb; say die port_in_use kafka_sh build_all
+# root bench build tools hb pids ok keep; say die port_in_use free_port
+# wait_listening stop_pid cleanup bench_traps kafka_sh kafka_up kafka_ready
+# nginx_sink json_num calc build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 smoke=0
@@ -101,9 +103,6 @@ kport=${HB_BENCH_KAFKA_PORT:-39092}
 kstate=${HB_BENCH_KAFKA_STATE:-/tmp/hb-bench-kafka}
 runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/hb-bench.XXXXXX")
-started_kafka=0
-ok=0
-pids=()
 t_start=$(date +%s)
 
 # The 1-minute load average at the start of each phase: the benchmark
@@ -111,48 +110,14 @@ t_start=$(date +%s)
 loads=()
 note_load() { loads+=("$1=$(cut -d' ' -f1 /proc/loadavg)"); }
 
-# --- cleanup: every process we started, by pid; our broker --------------
+# --- cleanup (lib.sh's, and the lock) -------------------------------------
 
-stop_pid() { # pid [grace seconds]
-        local pid=$1 grace=${2:-10} i=0
-        kill -0 "$pid" 2>/dev/null || return 0
-        kill -TERM "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do
-                if [ "$i" -ge $((grace * 10)) ]; then
-                        kill -KILL "$pid" 2>/dev/null || true
-                        break
-                fi
-                sleep 0.1
-                i=$((i + 1))
-        done
-        wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-        local rc=$? pid
-        trap - EXIT INT TERM
-        for pid in "${pids[@]}"; do
-                stop_pid "$pid" 5
-        done
-        if [ "$started_kafka" = 1 ]; then
-                kafka_sh stop >"$work/kafka-stop.log" 2>&1 ||
-                        say "warning: stopping the benchmark broker failed (see $work/kafka-stop.log)"
-        fi
+cleanup_more() {
         if [ "${locked:-0}" = 1 ]; then
                 rm -rf "$lockdir"
         fi
-        if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
-                rm -rf "$work"
-        elif rmdir "$work" 2>/dev/null; then
-                : # stopped before it wrote anything
-        else
-                say "logs and configs kept in $work"
-        fi
-        exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
 # start CMD... in the background, logging to $log; sets $last_pid
 start_bg() {
@@ -173,33 +138,10 @@ run_fg() {
         wait "$p"
 }
 
-free_port() {
-        local p i
-        for i in $(seq 1 200); do
-                p=$((20000 + (RANDOM % 12000)))
-                if [ "$p" = "$kport" ] || [ "$p" = $((kport + 1)) ]; then
-                        continue
-                fi
-                if ! port_in_use "$p"; then
-                        echo "$p"
-                        return 0
-                fi
-        done
-        die "no free port found on 127.0.0.1"
-}
-
-# json_num KEY FILE: the first number after "KEY": in FILE
-json_num() {
-        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" |
-                awk 'NR == 1'
-}
-
 # fmt_int 1234567.8 -> 1,234,568
 fmt_int() {
         LC_ALL=C printf '%.0f' "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'
 }
-
-calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 
 need() {
         local t
@@ -227,44 +169,15 @@ locked=1
 
 # --- 0. broker and builds, side by side -----------------------------------
 
-brokers=${HB_BENCH_BROKERS:-127.0.0.1:$kport}
-if [ -z "${HB_BENCH_BROKERS:-}" ]; then
-        port_in_use "$kport" && [ ! -f "$kstate/kafka.pid" ] &&
-                die "port $kport is in use by someone else's process; set HB_BENCH_KAFKA_PORT"
-        say "starting the benchmark's Kafka on $brokers (state $kstate)"
-        started_kafka=1
-        kafka_sh stop >"$work/kafka-stop-before.log" 2>&1 || true
-        kafka_sh start >"$work/kafka-start.log" 2>&1 &
-        kafka_pid=$!
-else
-        kafka_pid=
-        say "using the broker at HB_BENCH_BROKERS=$brokers"
-fi
-
+kafka_up
 build_all "$work/build.log"
-if [ -n "$kafka_pid" ]; then
-        if ! wait "$kafka_pid"; then
-                cat "$work/kafka-start.log" >&2
-                die "the benchmark's Kafka did not start"
-        fi
-fi
+kafka_ready
 
 # --- the nginx sink --------------------------------------------------------
 
+nginx_sink "$work/nginx"
 ngx=$work/nginx
-mkdir -p "$ngx"
-ngx_port=$(free_port)
-sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" "$bench/nginx.conf" \
-        >"$ngx/nginx.conf"
-start_bg "$ngx/stdout.log" nginx -p "$ngx" -c "$ngx/nginx.conf" \
-        -e "$ngx/error.log"
-ngx_pid=$last_pid
 sink=http://127.0.0.1:$ngx_port
-for i in $(seq 1 50); do
-        port_in_use "$ngx_port" && break
-        kill -0 "$ngx_pid" 2>/dev/null || break
-        sleep 0.1
-done
 # two POSTs on one keep-alive connection: both must be 204
 codes=$(curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
         -d '{"type":"flows.seen"}' "$sink/a" -d '{"type":"flows.seen"}' "$sink/b" \
@@ -484,11 +397,7 @@ lat_port=$(free_port)
 start_bg "$work/latency-sink.json" "$tools/bench-latency-sink" --port "$lat_port" \
         --dump "$work/latency-samples.txt"
 lat_sink_pid=$last_pid
-for i in $(seq 1 50); do
-        port_in_use "$lat_port" && break
-        sleep 0.1
-done
-port_in_use "$lat_port" || die "bench-latency-sink did not start"
+wait_listening "$lat_port" "$lat_sink_pid" || die "bench-latency-sink did not start"
 run_fg timeout 60 "$tools/bench-produce" --brokers "$brokers" --topic "$lat_topic" \
         --partitions "$partitions" >/dev/null 2>"$work/latency-create.err" ||
         { cat "$work/latency-create.err" >&2; die "creating $lat_topic failed"; }

@@ -28,7 +28,8 @@
 set -euo pipefail
 
 me=bench/sick.sh
-# root bench build tools hb; say die port_in_use kafka_sh build_all
+# root bench build tools hb pids ok keep; say die free_port cleanup
+# bench_traps build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rate=1000
@@ -77,16 +78,7 @@ done
 
 brokers=${HB_BENCH_BROKERS:-127.0.0.1:19092}
 work=$(mktemp -d /tmp/hb-sick.XXXXXX)
-pids=()
-cleanup() {
-        local p
-        for p in "${pids[@]}"; do
-                kill "$p" 2>/dev/null || true
-        done
-        wait 2>/dev/null || true
-        if [ "$keep" = 1 ]; then say "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+bench_traps
 
 if [ -n "${HB_BENCH_HOOKBRIDGE:-}" ]; then
         hb=$HB_BENCH_HOOKBRIDGE
@@ -102,14 +94,6 @@ receiver=$(dirname "$hb")/hb-receiver
         say "building hb-receiver next to $hb"
         cmake --build "$(dirname "$hb")" -j2 --target hb-receiver \
                 >>"$work/build.log" 2>&1 || die "hb-receiver: build failed"
-}
-
-free_port() {
-        local p
-        while :; do
-                p=$((20000 + RANDOM % 20000))
-                port_in_use "$p" || { echo "$p"; return; }
-        done
 }
 
 # metric NAME FILE: the largest value of the series NAME{...} in FILE
@@ -244,3 +228,4 @@ mkdir -p "$bench/results"
 } >"$bench/results/sick-latest.json"
 cp "$bench/results/sick-latest.json" "$bench/results/sick-$(date -u +%Y%m%dT%H%M%SZ).json"
 say "written: bench/results/sick-latest.json (and a copy by date)"
+ok=1

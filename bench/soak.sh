@@ -13,7 +13,8 @@
 set -euo pipefail
 
 me=bench/soak.sh
-# root bench build tools hb; say die port_in_use kafka_sh build_all
+# root bench build tools hb pids ok; say die cleanup bench_traps kafka_up
+# kafka_ready nginx_sink build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seconds=600
 rate=5000
@@ -38,38 +39,12 @@ kport=${HB_SOAK_KAFKA_PORT:-39192}
 kstate=${HB_SOAK_KAFKA_STATE:-/tmp/hb-soak-kafka}
 work=$(mktemp -d "${TMPDIR:-/tmp}/hb-soak.XXXXXX")
 runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
-pids=()
-started_kafka=0
-cleanup() {
-        local rc=$? pid
-        trap - EXIT INT TERM
-        for pid in "${pids[@]}"; do
-                kill -TERM "$pid" 2>/dev/null || true
-                wait "$pid" 2>/dev/null || true
-        done
-        [ "$started_kafka" = 1 ] && kafka_sh stop >/dev/null 2>&1
-        [ "$rc" = 0 ] && rm -rf "$work" || say "logs kept in $work"
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps
 
-brokers=${HB_BENCH_BROKERS:-127.0.0.1:$kport}
-if [ -z "${HB_BENCH_BROKERS:-}" ]; then
-        say "starting Kafka on $brokers"
-        started_kafka=1
-        kafka_sh start >"$work/kafka.log" 2>&1 || { cat "$work/kafka.log" >&2; die "Kafka did not start"; }
-fi
+kafka_up
 build_all "$work/build.log"
-
-ngx=$work/nginx
-mkdir -p "$ngx"
-ngx_port=$((20000 + RANDOM % 12000))
-while port_in_use "$ngx_port"; do ngx_port=$((20000 + RANDOM % 12000)); done
-sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" "$bench/nginx.conf" >"$ngx/nginx.conf"
-nginx -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log" >"$ngx/out.log" 2>&1 &
-pids+=("$!")
+kafka_ready
+nginx_sink "$work/nginx"
 
 topic=soak-$runid
 "$tools/bench-produce" --brokers "$brokers" --topic "$topic" --partitions 6 \
@@ -131,3 +106,4 @@ mkdir -p "$bench/results"
         printf '"rss_kb_every_10s":[%s]}\n' "$(printf '%s\n' "${series[@]}" | cut -d: -f2 | paste -sd,)"
 } >"$bench/results/soak-latest.json"
 say "written: bench/results/soak-latest.json"
+ok=1

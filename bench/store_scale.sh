@@ -30,7 +30,8 @@
 set -euo pipefail
 
 me=bench/store_scale.sh
-# root bench build tools hb; say die port_in_use build_all
+# root bench build tools hb pids ok keep; say die free_port stop_pid
+# cleanup bench_traps nginx_sink json_num calc build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 webhooks=100000
@@ -60,48 +61,8 @@ done
 brokers=${HB_BENCH_BROKERS:-127.0.0.1:19092}
 runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/hb-store-scale.XXXXXX")
-pids=()
-ok=0
+bench_traps
 
-stop_pid() { # pid: TERM, then KILL after 30 s
-        local pid=$1 i=0
-        kill -TERM "$pid" 2>/dev/null || return 0
-        while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 300 ]; do
-                sleep 0.1
-                i=$((i + 1))
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-        local rc=$? pid
-        trap - EXIT INT TERM
-        for pid in "${pids[@]}"; do
-                stop_pid "$pid"
-        done
-        if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
-                rm -rf "$work"
-        else
-                say "logs and configs kept in $work"
-        fi
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-        local p i
-        for i in $(seq 1 200); do
-                p=$((20000 + (RANDOM % 12000)))
-                port_in_use "$p" || { echo "$p"; return 0; }
-        done
-        die "no free port on 127.0.0.1"
-}
-json_num() {
-        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" | awk 'NR == 1'
-}
-calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 now_s() { date +%s.%N; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
@@ -116,18 +77,7 @@ cmake --build "$build" -j2 --target bench-store-scale >>"$work/build.log" 2>&1 |
 fill=$build/bench-store-scale
 
 # the nginx sink
-ngx=$work/nginx
-mkdir -p "$ngx"
-ngx_port=$(free_port)
-sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" "$bench/nginx.conf" \
-        >"$ngx/nginx.conf"
-nginx -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log" >"$ngx/stdout.log" 2>&1 &
-pids+=($!)
-for i in $(seq 1 50); do
-        port_in_use "$ngx_port" && break
-        sleep 0.1
-done
-port_in_use "$ngx_port" || die "nginx did not start"
+nginx_sink "$work/nginx"
 
 # the sealing key of the filled records, as api.secret_key_file wants it
 "$fill" --key >"$work/store.key"
@@ -208,7 +158,7 @@ loaded=$(sed -n 's/.*"store_webhooks":{[^}]*"count":\([0-9]*\).*/\1/p' "$work/lo
 caught=$(grep -m1 'msg="store: caught up"' "$work/load.log" || true)
 caught_ms=$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' <<<"$caught")
 caught_records=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$caught")
-stop_pid "$hb_pid"
+stop_pid "$hb_pid" 30
 
 # --- 3. throughput ------------------------------------------------------------
 
@@ -234,7 +184,7 @@ drain() {
                 --topic "$t" --pid "$pid" --interval-ms 200 --timeout 1800 \
                 >"$work/$name.committed.json" 2>"$work/$name.committed.err" ||
                 { tail -n 20 "$work/$name.log" >&2; die "$name: not every offset was committed"; }
-        stop_pid "$pid"
+        stop_pid "$pid" 30
         grep -q "delivered=$events" "$work/$name.log" ||
                 { tail -n 5 "$work/$name.log" >&2; die "$name: not $events delivered"; }
         # bench-committed counts from the process's start
