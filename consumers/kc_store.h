@@ -41,7 +41,8 @@ kc_store_reader_t *kc_store_reader_new(const kc_store_conf_t *conf,
 
 /**
  * @brief The end of the log now (the high watermark: the offset the
- *        next record will get), asked of the broker.
+ *        next record will get), asked of the broker within
+ *        \p timeout_ms (kept to, a slow broker's answer too).
  * @returns 0, or -1 with the reason in \p errstr.
  */
 int kc_store_reader_end(kc_store_reader_t *r, int64_t *end, int timeout_ms,

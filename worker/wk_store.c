@@ -16,6 +16,12 @@
 #include "wh_store.h"
 
 #define RING 4096 /* outcomes kept for writers waiting on their record */
+/* Start-up: the topic's end offset asked for up to END_WAIT_MS (a topic
+ * just created may take a moment to be known), each ask within
+ * END_TRY_MS, the wait logged every WAIT_LOG_MS. */
+#define END_WAIT_MS 15000
+#define END_TRY_MS  5000
+#define WAIT_LOG_MS 3000
 
 /* A webhook someone outside holds (wk_store_hold): freed by the last of
  * the store and its holders. */
@@ -444,7 +450,8 @@ wk_store_t *wk_store_new(const wk_store_conf_t *c, char *errstr,
         kc_store_conf_t rc = {c->brokers, c->prop_names, c->prop_values,
                               c->prop_count, c->topic};
         wk_store_t *s = alloc_store(c->key);
-        int64_t deadline = hb_time_mono_ms() + 15000;
+        int64_t t0 = hb_time_mono_ms(), next_log = t0 + WAIT_LOG_MS;
+        char why[512];
 
         if (!s) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -457,11 +464,30 @@ wk_store_t *wk_store_new(const wk_store_conf_t *c, char *errstr,
                     -1 ||
             !(s->reader = kc_store_reader_new(&rc, errstr, errstr_size)))
                 goto err;
-        /* a topic just created may take a moment to be known */
-        while (kc_store_reader_end(s->reader, &s->end0, 5000, errstr,
-                                   errstr_size) == -1) {
-                if (hb_time_mono_ms() >= deadline)
+        /* a topic just created may take a moment to be known: asked
+         * again until the deadline (each ask within END_TRY_MS), what it
+         * waits for said every WAIT_LOG_MS */
+        for (int tries = 1;; tries++) {
+                int64_t now;
+
+                if (kc_store_reader_end(s->reader, &s->end0, END_TRY_MS, why,
+                                        sizeof(why)) == 0)
+                        break;
+                now = hb_time_mono_ms();
+                if (now >= t0 + END_WAIT_MS) {
+                        snprintf(errstr, errstr_size,
+                                 "%s (no end offset after %lld ms, %d tries)",
+                                 why, (long long)(now - t0), tries);
                         goto err;
+                }
+                if (now >= next_log) {
+                        hb_log(HB_LOG_WARN,
+                               "store: waiting for the topic's end offset",
+                               "topic=%s waited_ms=%lld tries=%d "
+                               "error=\"%s\"",
+                               c->topic, (long long)(now - t0), tries, why);
+                        next_log = now + WAIT_LOG_MS;
+                }
                 struct timespec ts = {0, 200 * 1000000L};
                 nanosleep(&ts, NULL);
         }

@@ -2,7 +2,8 @@
  * librdkafka's mock cluster, as `hookbridge demo` runs it: a store topic
  * that exists is taken without CreateTopics (which never gets an answer
  * there), writes are read back, a second replica loads them from the
- * start and is ready only then. */
+ * start and is ready only then; the reader's ask for the topic's end
+ * keeps to its time-out when the broker is slow to answer. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "hb_log.h"
 #include "hb_time.h"
+#include "kc_store.h"
 #include "wk_store.h"
 
 #define TOPIC "hookbridge.webhooks"
@@ -102,4 +104,41 @@ Test(store_mock, existing_topic_taken_writes_read_back, .init = up,
         wk_hook_free(got);
         wk_store_destroy(b);
         wk_store_destroy(a);
+}
+
+/* The start-up stall: rd_kafka_query_watermark_offsets() waited for the
+ * broker's answer whatever its time-out said (before librdkafka 2.3.0).
+ * The broker answers after 20 s: a 1 s ask gives up within a few seconds
+ * (before the fix: the answer, after the 20 s). */
+Test(store_mock, end_keeps_to_its_timeout_when_the_broker_is_slow, .init = up,
+     .fini = down, .timeout = 120)
+{
+        kc_store_conf_t c = {.brokers = rd_kafka_mock_cluster_bootstraps(mc),
+                             .prop_names = props,
+                             .prop_values = vals,
+                             .prop_count = 1,
+                             .topic = TOPIC};
+        char why[512] = "";
+        kc_store_reader_t *r = kc_store_reader_new(&c, why, sizeof(why));
+        int64_t end = -1, t0, ms;
+        int rc;
+
+        cr_assert_not_null(r, "%s", why);
+        /* the leader known first, as after the topic's creation */
+        cr_assert_eq(kc_store_reader_end(r, &end, 10000, why, sizeof(why)), 0,
+                     "%s", why);
+        cr_expect_eq(end, 0);
+        cr_assert_eq(rd_kafka_mock_broker_set_rtt(mc, 1, 20000), 0);
+        t0 = hb_time_mono_ms();
+        rc = kc_store_reader_end(r, &end, 1000, why, sizeof(why));
+        ms = hb_time_mono_ms() - t0;
+        cr_log_info("a 1 s ask of a broker answering after 20 s: rc %d in "
+                    "%lld ms (%s)",
+                    rc, (long long)ms, why);
+        cr_expect_eq(rc, -1, "an answer after %lld ms", (long long)ms);
+        cr_expect(strstr(why, TOPIC), "%s", why);
+        /* generous: 2 cores shared by several sessions */
+        cr_expect_lt(ms, 8000, "the 1 s ask took %lld ms", (long long)ms);
+        rd_kafka_mock_broker_set_rtt(mc, 1, 0);
+        kc_store_reader_destroy(r);
 }
