@@ -18,6 +18,8 @@
 set -euo pipefail
 
 me=bench/cpu_ab.sh
+# root bench build tools hb pids keep; say die cleanup bench_traps
+# nginx_sink json_num build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -ge 2 ] || {
@@ -45,47 +47,16 @@ brokers=${HB_BENCH_BROKERS:-127.0.0.1:19092}
 runid=$(date -u +%Y%m%dT%H%M%SZ)-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/hb-cpuab.XXXXXX")
 topic=cpuab-$runid
-pids=()
-
-cleanup() {
-        local rc=$? pid
-        trap - EXIT INT TERM
-        for pid in "${pids[@]}"; do
-                kill -TERM "$pid" 2>/dev/null || true
-                wait "$pid" 2>/dev/null || true
-        done
-        say "logs in $work"
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+keep=1 # the logs stay, as the run's record
+bench_traps
 
 build_all "$work/build.log"
 
-ngx=$work/nginx
-mkdir -p "$ngx"
-for i in $(seq 1 200); do
-        ngx_port=$((20000 + (RANDOM % 12000)))
-        port_in_use "$ngx_port" || break
-done
-sed -e "s|@DIR@|$ngx|g" -e "s|@PORT@|$ngx_port|g" "$bench/nginx.conf" \
-        >"$ngx/nginx.conf"
-nginx -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log" >"$ngx/stdout.log" 2>&1 &
-pids+=($!)
-for i in $(seq 1 50); do
-        port_in_use "$ngx_port" && break
-        sleep 0.1
-done
-port_in_use "$ngx_port" || die "nginx did not start"
+nginx_sink "$work/nginx"
 
 say "producing $events events"
 "$tools/bench-produce" --brokers "$brokers" --topic "$topic" --partitions 6 \
         --count "$events" >"$work/produce.json" || die "producing failed"
-
-json_num() {
-        sed -n "s/.*\"$1\":\(-\{0,1\}[0-9.][0-9.eE+-]*\).*/\1/p" "$2" | awk 'NR == 1'
-}
 
 # drain NAME BIN WRAPPER...: BIN drains the topic with a fresh group
 drain() {
