@@ -13,6 +13,7 @@
 #include "wk_portal_api.h"
 #include "wk_routes.h"
 #include "wk_store.h"
+#include "wk_watch.h"
 #include "wk_worker.h"
 
 static wk_worker_t *running;
@@ -171,6 +172,7 @@ static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
                                .replication_factor =
                                        a->store_replication_factor};
         wk_api_conf_t ac = {0};
+        wk_watch_t *watch = NULL;
         char errs[4096];
 
         /* the same file, read again (warnings were shown the first time) */
@@ -181,10 +183,15 @@ static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
                          (int)(errstr_size > 6 ? errstr_size - 6 : 0), errs);
                 return -1;
         }
+        /* a step that stalls says so every 5 s (an unexplained stall
+         * after "store topic created" was seen under heavy load) */
+        watch = wk_watch_start("api", 5000);
+        wk_watch_step(watch, "the store: its topic, its end offset");
         p->store = wk_store_new(&sc, errstr, errstr_size);
         if (!p->store)
                 goto err;
         snprintf(htopic, sizeof(htopic), "%s.health", a->store_topic);
+        wk_watch_step(watch, "the health topic's writer and thread");
         p->health = wk_health_new(&hc, errstr, errstr_size);
         if (!p->health)
                 goto err;
@@ -194,9 +201,11 @@ static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
         /* portal tokens (wk_portal_api): this deployment's, one app each */
         ac.portal_verify = wk_portal_api_verify;
         ac.portal_opaque = (void *)cfg_api(p->cfg);
+        wk_watch_step(watch, "the listener");
         p->api = wk_api_start(&ac, errstr, errstr_size);
         if (!p->api)
                 goto err;
+        wk_watch_stop(watch);
         if (cfg_api(p->cfg)->open)
                 hb_log(HB_LOG_WARN,
                        "api listener open to the network without a token "
@@ -207,6 +216,7 @@ static int api_start(const char *path, const cfg_t *cfg, api_parts_t *p,
                (unsigned)wk_api_port(p->api), a->store_topic);
         return 0;
 err:
+        wk_watch_stop(watch);
         api_stop(p);
         return -1;
 }
@@ -228,6 +238,7 @@ int wk_cmd_run(int argc, char **argv)
         struct sigaction sa;
         char errstr[1024];
         api_parts_t api = {0};
+        wk_watch_t *watch;
         cfg_t *cfg;
         wk_worker_t *w;
         int rc;
@@ -245,7 +256,10 @@ int wk_cmd_run(int argc, char **argv)
         }
         opts.store = api.store;
         opts.health = api.health;
+        watch = wk_watch_start("worker", 5000);
+        wk_watch_step(watch, "the worker's set-up");
         w = wk_worker_new_ex(cfg, &opts, errstr, sizeof(errstr));
+        wk_watch_stop(watch);
         if (!w) {
                 fprintf(stderr, "hookbridge: %s\n", errstr);
                 api_stop(&api);
