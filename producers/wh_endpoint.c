@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "hb_fmt.h"
 #include "hb_http.h"
 #include "wh_sign.h"
 
@@ -338,6 +339,7 @@ int wh_endpoint_attempt_lines(const wh_endpoint_t *ep, const char *id_line,
                               wh_attempt_lines_t *out)
 {
         static const char pfx[] = WH_ID_LINE_PREFIX;
+        static const char ts_name[] = "webhook-timestamp: ";
         const char *id, *name;
         char sig[2 * WH_SIGN_MAX];
         size_t n = 0;
@@ -355,8 +357,11 @@ int wh_endpoint_attempt_lines(const wh_endpoint_t *ep, const char *id_line,
         out->line[n++] = "Expect:";
         out->line[n++] = id_line;
         if (ep->signature == CFG_SIG_STANDARD) {
-                snprintf(out->ts, sizeof(out->ts),
-                         "webhook-timestamp: %" PRId64, ts);
+                _Static_assert(sizeof(out->ts) >=
+                                       sizeof(ts_name) - 1 + HB_FMT_I64_MAX,
+                               "room for the timestamp line");
+                memcpy(out->ts, ts_name, sizeof(ts_name) - 1);
+                hb_fmt_i64(out->ts + sizeof(ts_name) - 1, ts);
                 out->line[n++] = out->ts;
         }
         if (ep->key) {
@@ -366,8 +371,8 @@ int wh_endpoint_attempt_lines(const wh_endpoint_t *ep, const char *id_line,
                 name = ep->signature == CFG_SIG_USERPILOT
                                ? "X-Signature: "
                                : "webhook-signature: ";
-                if ((size_t)snprintf(out->sig, sizeof(out->sig), "%s%s", name,
-                                     sig) >= sizeof(out->sig))
+                if (hb_fmt_cat(out->sig, sizeof(out->sig), name, sig, NULL) >=
+                    sizeof(out->sig))
                         return -1;
                 out->line[n++] = out->sig;
         }

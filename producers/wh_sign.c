@@ -11,6 +11,7 @@
 #include "wh_sign.h"
 
 #include "hb_base64.h"
+#include "hb_fmt.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -206,37 +207,37 @@ int wh_sign_standard(const wh_key_t *key, const char *id, int64_t ts,
                      const char *body, size_t body_len, char *out,
                      size_t out_size)
 {
-        char tsbuf[24], b64[WH_SHA256_B64_LEN + 1];
-        int tslen, n;
+        char tsbuf[HB_FMT_I64_MAX], b64[WH_SHA256_B64_LEN + 1];
+        size_t tslen, n;
 
         if (!key || !id || !out || (!body && body_len > 0))
                 return -1;
-        tslen = snprintf(tsbuf, sizeof(tsbuf), "%" PRId64, ts);
-        if (standard_b64(key, id, strlen(id), tsbuf, (size_t)tslen,
-                         body ? body : "", body_len, b64) != 0)
+        tslen = hb_fmt_i64(tsbuf, ts);
+        if (standard_b64(key, id, strlen(id), tsbuf, tslen, body ? body : "",
+                         body_len, b64) != 0)
                 return -1;
-        n = snprintf(out, out_size, "v1,%s", b64);
-        if (n < 0 || (size_t)n >= out_size)
+        n = hb_fmt_cat(out, out_size, "v1,", b64, NULL);
+        if (n >= out_size)
                 return -1;
-        return n;
+        return (int)n;
 }
 
 int wh_sign_userpilot(const wh_key_t *key, int64_t ts, const char *body,
                       size_t body_len, char *out, size_t out_size)
 {
-        char tsbuf[24], hex[2 * WH_SHA256_LEN + 1];
-        int tslen, n;
+        char tsbuf[HB_FMT_I64_MAX], hex[2 * WH_SHA256_LEN + 1];
+        size_t tslen, n;
 
         if (!key || !out || (!body && body_len > 0))
                 return -1;
-        tslen = snprintf(tsbuf, sizeof(tsbuf), "%" PRId64, ts);
-        if (userpilot_hex(key, tsbuf, (size_t)tslen, body ? body : "", body_len,
-                          hex) != 0)
+        tslen = hb_fmt_i64(tsbuf, ts);
+        if (userpilot_hex(key, tsbuf, tslen, body ? body : "", body_len, hex) !=
+            0)
                 return -1;
-        n = snprintf(out, out_size, "t=%s,v1=%s", tsbuf, hex);
-        if (n < 0 || (size_t)n >= out_size)
+        n = hb_fmt_cat(out, out_size, "t=", tsbuf, ",v1=", hex, NULL);
+        if (n >= out_size)
                 return -1;
-        return n;
+        return (int)n;
 }
 
 int wh_verify_standard(const wh_key_t *key, const char *id, const char *ts,

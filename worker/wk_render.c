@@ -4,6 +4,8 @@
  * threads at once and without allocating per member. */
 #include "wk_transform_int.h"
 
+#include "hb_fmt.h"
+
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -202,17 +204,15 @@ char *wk_event_render(const wk_event_t *ev, const char *const *user_props,
         static const char *const user_fixed[] = {"user_id", "name", "email"};
         static const char *const company_fixed[] = {"id", "name"};
         xf_buf_t b = {0};
-        char tmp[32];
+        char tmp[HB_FMT_I64_MAX];
         int first;
-        int n;
 
         if (xf_grow(&b, 512) < 0)
                 return NULL;
         XF_PUTS(&b, "{\"type\":");
         xf_put_xstr(&b, ev->f.type);
-        n = snprintf(tmp, sizeof(tmp), ",\"timestamp\":%" PRId64,
-                     ev->f.timestamp);
-        xf_put(&b, tmp, (size_t)n);
+        XF_PUTS(&b, ",\"timestamp\":");
+        xf_put(&b, tmp, hb_fmt_i64(tmp, ev->f.timestamp));
         XF_PUTS(&b, ",\"app_token\":");
         xf_put_xstr(&b, ev->f.app_token);
         XF_PUTS(&b, ",\"data\":{");

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
+#include "hb_fmt.h"
 #include "hb_time.h"
 #include "wk_health.h"
 #include "wk_metrics_names.h"
@@ -50,20 +51,52 @@ void wk_status_hook_label(char *out, size_t size, const char *name,
         snprintf(out, size, "webhook=\"%s\",app=\"%s\"", esc, aesc);
 }
 
+/* The label of the last webhook that had an attempt on this thread: a
+ * delivery loop's attempts mostly go to one webhook after another, and
+ * escaping and joining its name and app each time was most of counting
+ * an attempt. */
+static _Thread_local struct {
+        char name[128];
+        char app[128];
+        int valid, has_app;
+        char hl[WK_STATUS_LABEL_MAX];
+} last_hook;
+
+/* \p ep's webhook label (wk_status_hook_label), from last_hook when it
+ * is the same webhook. */
+static const char *attempt_label(const wh_endpoint_t *ep)
+{
+        const char *name = wh_endpoint_name(ep), *app = wh_endpoint_app(ep);
+
+        if (wh_endpoint_from_api(ep))
+                return wk_hooks_api_label;
+        if (!name)
+                name = "";
+        if (last_hook.valid && !strcmp(last_hook.name, name) &&
+            last_hook.has_app == (app != NULL) &&
+            (!app || !strcmp(last_hook.app, app)))
+                return last_hook.hl;
+        wk_status_hook_label(last_hook.hl, sizeof(last_hook.hl), name, app);
+        last_hook.valid = strlen(name) < sizeof(last_hook.name) &&
+                          (!app || strlen(app) < sizeof(last_hook.app));
+        if (last_hook.valid) {
+                strcpy(last_hook.name, name);
+                strcpy(last_hook.app, app ? app : "");
+                last_hook.has_app = app != NULL;
+        }
+        return last_hook.hl;
+}
+
 void wk_status_on_attempt(const wh_endpoint_t *ep, long status, double seconds,
                           int will_retry, void *opaque)
 {
         wk_worker_t *w = opaque;
-        char hl[WK_STATUS_LABEL_MAX], l[WK_STATUS_LABEL_MAX + 64];
+        char l[WK_STATUS_LABEL_MAX + 64];
+        const char *hl = attempt_label(ep);
 
         (void)will_retry;
-        if (wh_endpoint_from_api(ep))
-                snprintf(hl, sizeof(hl), "%s", wk_hooks_api_label);
-        else
-                wk_status_hook_label(hl, sizeof(hl), wh_endpoint_name(ep),
-                                     wh_endpoint_app(ep));
-        snprintf(l, sizeof(l), "%s,result=\"%s\"", hl,
-                 wk_metrics_status_class(status));
+        hb_fmt_cat(l, sizeof(l), hl, ",result=\"",
+                   wk_metrics_status_class(status), "\"", NULL);
         wk_metrics_add(w->metrics, WK_M_ATTEMPTS, l, 1);
         wk_metrics_observe(w->metrics, WK_M_ATTEMPT_SECONDS, hl, seconds);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hb_fmt.h"
 #include "hb_log.h"
 #include "hb_time.h"
 #include "wk_health.h"
@@ -160,7 +161,7 @@ static void count_outcome(wk_worker_t *w, const char *label,
 {
         char l[WK_STATUS_LABEL_MAX + 64];
 
-        snprintf(l, sizeof(l), "%s,outcome=\"%s\"", label, outcome);
+        hb_fmt_cat(l, sizeof(l), label, ",outcome=\"", outcome, "\"", NULL);
         wk_metrics_add(w->metrics, WK_M_DELIVERIES, l, 1);
 }
 
