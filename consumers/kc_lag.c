@@ -15,6 +15,7 @@
 #include "hb_log.h"
 #include "hb_rec.h"
 #include "hb_time.h"
+#include "kc_offsets.h"
 
 /* The lag query never waits less than this for the timestamps. */
 #define MIN_FETCH_MS 1000
@@ -471,7 +472,7 @@ int kc_lag_query(kc_lag_t *l, int timeout_ms, const kc_lag_partition_t **out,
         for (size_t i = 0; i < l->n; i++) {
                 kc_lag_partition_t *p = &l->parts[i];
                 int64_t lo = -1, hi = -1;
-                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                rd_kafka_resp_err_t err = kc_offsets_watermarks(
                         l->group_rk, p->topic, p->partition, &lo, &hi,
                         left_ms(deadline));
                 if (err) {

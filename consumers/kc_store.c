@@ -9,6 +9,7 @@
 
 #include "hb_kconf.h"
 #include "hb_log.h"
+#include "kc_offsets.h"
 
 #define BATCH 500
 
@@ -101,31 +102,11 @@ err:
 int kc_store_reader_end(kc_store_reader_t *r, int64_t *end, int timeout_ms,
                         char *errstr, size_t errstr_size)
 {
-        /* ListOffsets "latest" through rd_kafka_offsets_for_times(),
-         * which keeps to its time-out: rd_kafka_query_watermark_offsets()
-         * (the same request) waits for the broker's answer whatever its
-         * time-out says before librdkafka 2.3.0 (librdkafka #2588, fixed
-         * by #4460), up to socket.timeout.ms (60 s) and again on retry, so
-         * a broker slow to answer stalled the start-up for over a minute */
-        rd_kafka_topic_partition_list_t *tp =
-                rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_t *p;
-        rd_kafka_resp_err_t err;
+        /* within timeout_ms (kc_offsets): a broker slow to answer stalled
+         * the start-up for over a minute when it was not kept to */
+        rd_kafka_resp_err_t err = kc_offsets_watermarks(r->rk, r->topic, 0,
+                                                        NULL, end, timeout_ms);
 
-        if (!tp) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        p = rd_kafka_topic_partition_list_add(tp, r->topic, 0);
-        p->offset = RD_KAFKA_OFFSET_END;
-        err = rd_kafka_offsets_for_times(r->rk, tp, timeout_ms);
-        if (!err)
-                err = p->err;
-        if (!err && p->offset < 0)
-                err = RD_KAFKA_RESP_ERR__NO_OFFSET;
-        if (!err)
-                *end = p->offset;
-        rd_kafka_topic_partition_list_destroy(tp);
         if (err) {
                 snprintf(errstr, errstr_size, "store reader: the end of %s: %s",
                          r->topic, rd_kafka_err2str(err));

@@ -19,6 +19,7 @@
 #include "hb_time.h"
 #include "kc_consumer.h"
 #include "kc_lag.h"
+#include "kc_offsets.h"
 
 /* How long the brokers get for the offset lookups. */
 #define LOOKUP_TIMEOUT_MS 10000
@@ -469,9 +470,9 @@ int wk_window_plan(wk_window_t *win, const cfg_t *cfg, char *errstr,
                 wk_window_part_t *p = &win->parts[i];
                 json_object *saved = state_part(win, p->topic, p->partition);
                 int64_t lo, hi;
-                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-                        rk, p->topic, p->partition, &lo, &hi,
-                        left_ms(deadline));
+                rd_kafka_resp_err_t err =
+                        kc_offsets_watermarks(rk, p->topic, p->partition, &lo,
+                                              &hi, left_ms(deadline));
                 if (err) {
                         snprintf(errstr, errstr_size, "log end of %s/%d: %s",
                                  p->topic, (int)p->partition,
