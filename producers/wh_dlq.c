@@ -19,7 +19,10 @@
 #define BROKER_DEFAULT_MAX 1048588
 /* Room left under a limit for the batch header. */
 #define BATCH_MARGIN 512
-/* Topic set-up asked again after a failure this much later. */
+/* Topic set-up is asked again after a failure 1 s later, doubling up to
+ * this: a topic just created is often not yet known to DescribeConfigs,
+ * and a dead-letter topic may be created by hand after the start; until
+ * the set-up ends the tier consumer does not start. */
 #define SETUP_RETRY_MS 30000
 /* Admin requests' timeout. */
 #define ADMIN_TIMEOUT_MS 10000
@@ -67,6 +70,7 @@ struct wh_dlq_s {
         int setup;             /* 0 idle, 1 creating, 2 describing */
         int ready;             /* limits known */
         int64_t next_setup_ms; /* monotonic */
+        int setup_tries;       /* failed set-ups so far */
         int closing;           /* destroy: reports no longer reach callers */
 };
 
@@ -268,11 +272,18 @@ static void run_retries(wh_dlq_t *d)
 
 static void setup_failed(wh_dlq_t *d, const char *what, const char *why)
 {
+        int64_t backoff = 1000;
+
+        for (int i = 0; i < d->setup_tries && backoff < SETUP_RETRY_MS; i++)
+                backoff *= 2;
+        if (backoff > SETUP_RETRY_MS)
+                backoff = SETUP_RETRY_MS;
+        d->setup_tries++;
         hb_log(HB_LOG_WARN, "hand-off topics: set-up incomplete; asking again",
-               "step=%s error=\"%s\" retry_in_ms=%d", what, why,
-               SETUP_RETRY_MS);
+               "step=%s error=\"%s\" retry_in_ms=%lld", what, why,
+               (long long)backoff);
         d->setup = 0;
-        d->next_setup_ms = hb_time_mono_ms() + SETUP_RETRY_MS;
+        d->next_setup_ms = hb_time_mono_ms() + backoff;
 }
 
 static void describe(wh_dlq_t *d)
