@@ -162,6 +162,11 @@ const char *fx_dir(const fx_t *f)
         return f->dir;
 }
 
+const char *fx_config(const fx_t *f)
+{
+        return f->cfg;
+}
+
 /* Create \p topic with max.message.bytes raised to FX_MAX_MSG. */
 static void create_topic(const char *topic, int partitions)
 {

@@ -63,6 +63,9 @@ const char *fx_group(const fx_t *f);
 const char *fx_dlq(const fx_t *f);
 /** @returns the scratch directory (configuration, worker logs). */
 const char *fx_dir(const fx_t *f);
+/** @returns the configuration file fx_spawn() runs: fx_write_config()
+ *  writes it, or a scenario that needs more writes its own there. */
+const char *fx_config(const fx_t *f);
 
 /** @brief Create the topic with \p partitions and the dead-letter topic
  *  (one partition), both taking messages up to 4 MiB. */
