@@ -20,10 +20,11 @@
 /* Room left under a limit for the batch header. */
 #define BATCH_MARGIN 512
 /* Topic set-up is asked again after a failure 1 s later, doubling up to
- * this: a topic just created is often not yet known to DescribeConfigs,
- * and a dead-letter topic may be created by hand after the start; until
- * the set-up ends the tier consumer does not start. */
-#define SETUP_RETRY_MS 30000
+ * this: a topic just created is often not yet known to DescribeConfigs
+ * (for tens of seconds on a loaded broker), and a dead-letter topic may
+ * be created by hand after the start; until the set-up ends the tier
+ * consumer does not start, so the cap stays short. */
+#define SETUP_RETRY_MS 5000
 /* Admin requests' timeout. */
 #define ADMIN_TIMEOUT_MS 10000
 /* A refused write is tried again after 1 s, doubling up to this. */
