@@ -36,16 +36,16 @@ cflags=(-std=c11 -g -O1 -fno-omit-frame-pointer
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 
 # the transformer (wk_transform.h) and what it uses
-transform="common/hb_time.c common/hb_http.c common/hb_types.c
+transform="common/hb_time.c common/hb_http.c common/hb_types.c common/hb_fmt.c
            worker/wk_json.c worker/wk_mapping.c worker/wk_event.c
-           worker/wk_render.c"
+           worker/wk_render.c worker/wk_jdoc.c"
 # harness -> the product sources it links
 declare -A needs=(
         [fuzz_transform]="$transform"
         [fuzz_url]="$transform producers/wh_guard.c config/*.c
                     common/hb_sched.c common/hb_base64.c"
         [fuzz_retry_after]="producers/wh_retry.c"
-        [fuzz_sign]="producers/wh_sign.c common/hb_base64.c"
+        [fuzz_sign]="producers/wh_sign.c common/hb_base64.c common/hb_fmt.c"
         [fuzz_config]="config/*.c common/hb_sched.c common/hb_base64.c
                        producers/wh_endpoint.c
                        producers/wh_sign.c producers/wh_guard.c
