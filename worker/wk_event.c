@@ -139,8 +139,14 @@ static int xf_timestamp(const wk_jv_t *v, int64_t *secs)
 /* @returns the index of the first of \p stops in s[i, n), or n. */
 static size_t xf_until(const char *s, size_t i, size_t n, const char *stops)
 {
-        while (i < n && !(s[i] && strchr(stops, s[i])))
-                i++;
+        for (; i < n; i++) {
+                /* \p stops is a literal: this unrolls, where strchr was a
+                 * call per byte */
+                for (const char *c = stops; *c; c++) {
+                        if (s[i] == *c)
+                                return i;
+                }
+        }
         return i;
 }
 

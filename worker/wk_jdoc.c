@@ -29,13 +29,10 @@ void wk_jdoc_free(wk_jdoc_t *d)
         free(d);
 }
 
-const wk_jv_t *wk_jv_get(const wk_jv_t *obj, const char *key)
+const wk_jv_t *wk_jv_getn(const wk_jv_t *obj, const char *key, size_t kn)
 {
-        size_t kn;
-
         if (!obj || obj->type != WK_JV_OBJECT)
                 return NULL;
-        kn = strlen(key);
         for (const wk_jv_t *c = wk_jv_first(obj), *e = wk_jv_end(obj); c < e;
              c = wk_jv_next(c)) {
                 if (c->kn == kn && !memcmp(c->k, key, kn))
@@ -83,8 +80,9 @@ static unsigned jd_u(const char *s)
 }
 
 /* Decode the (lexed, so valid) string whose opening quote is t[i] in
- * place, NUL-terminated; @returns the index after its closing quote. */
-static size_t jd_string(char *t, size_t i, wk_jv_t *v)
+ * place, NUL-terminated; @returns the index after its closing quote.
+ * *\p nul: set when it holds an (escaped) NUL. */
+static size_t jd_string(char *t, size_t i, wk_jv_t *v, int *nul)
 {
         const unsigned char *u = (const unsigned char *)t;
         size_t r = i + 1;
@@ -125,6 +123,7 @@ static size_t jd_string(char *t, size_t i, wk_jv_t *v)
                                 r += 6;
                         }
                         r += 4;
+                        *nul |= cp == 0;
                         if (cp < 0x80) {
                                 t[w++] = (char)cp;
                         } else if (cp < 0x800) {
@@ -182,6 +181,7 @@ static int jd_build(wk_jdoc_t *d, char *t, size_t len)
         size_t next = 0;
         size_t i = 0;
         int state = JD_VALUE;
+        int nul = 0;
         wk_jv_t key = {.k = ""};
 
         for (;;) {
@@ -197,8 +197,9 @@ static int jd_build(wk_jdoc_t *d, char *t, size_t len)
                                 goto close;
                         if (c != '"')
                                 return -1;
-                        i = jd_string(t, i, &key);
-                        if (strlen(key.s) != key.n)
+                        nul = 0;
+                        i = jd_string(t, i, &key, &nul);
+                        if (nul)
                                 return -1; /* json-c cuts it at the NUL */
                         key.k = key.s;
                         key.kn = key.n;
@@ -247,7 +248,7 @@ static int jd_build(wk_jdoc_t *d, char *t, size_t len)
                         continue;
                 case '"':
                         v->type = WK_JV_STRING;
-                        i = jd_string(t, i, v);
+                        i = jd_string(t, i, v, &nul);
                         break;
                 case 't':
                         v->type = WK_JV_BOOL;

@@ -50,9 +50,15 @@ const wk_jv_t *wk_jdoc_root(const wk_jdoc_t *d);
 
 void wk_jdoc_free(wk_jdoc_t *d);
 
-/** @returns member \p key of \p obj, or NULL (a JSON null, no \p obj,
- *  not an object and a missing member are alike: absent). */
-const wk_jv_t *wk_jv_get(const wk_jv_t *obj, const char *key);
+/** @returns member \p key[0, kn) of \p obj, or NULL (a JSON null, no
+ *  \p obj, not an object and a missing member are alike: absent). */
+const wk_jv_t *wk_jv_getn(const wk_jv_t *obj, const char *key, size_t kn);
+
+/** wk_jv_getn() of a C string (a literal's length is folded). */
+static inline const wk_jv_t *wk_jv_get(const wk_jv_t *obj, const char *key)
+{
+        return wk_jv_getn(obj, key, __builtin_strlen(key));
+}
 
 /** @returns the first member of \p v (end: wk_jv_end(v)). */
 static inline const wk_jv_t *wk_jv_first(const wk_jv_t *v)
