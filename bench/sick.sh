@@ -2,7 +2,9 @@
 # bench/sick.sh: proof 1 of issue 11 (reported, not asserted): 1,000
 # webhooks, one per app, of which 100 are sick; what the 900 healthy ones
 # see of it. Each event goes to one app's webhook (bench-produce --apps),
-# so 10% of the deliveries go to the sick ones.
+# so 10% of the deliveries go to the sick ones. The asserted version (a
+# baseline in the same run, 503 and refused connections for 3 minutes,
+# then recovery, nothing lost): tests/integration/test_sick.c.
 #
 #   bench/sick.sh [--rate R] [--seconds S] [--faults "healthy 500 hang"]
 #                 [--concurrency C] [--max-in-flight M] [--keep]

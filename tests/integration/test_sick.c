@@ -29,18 +29,19 @@
  * during the sickness within twice the baseline's plus SICK_P99_SLACK_MS
  * (250 ms), an allowance for the shared 2-core CI machine: its
  * neighbours moved a 10 s window's p99 between 20 ms and 411 ms within
- * one all-healthy minute (1-min load 6-16), and with 50 ms two runs of
- * four failed on such minutes (p99 324 and 229 ms against baselines of
- * 77.5 and 56.7 ms, the slow seconds spread over the phase, no worker
- * log line near them) while a quieter run had
+ * one all-healthy minute (1-min load 6-16), and with 50 ms three runs
+ * of six would have failed on such minutes (p99 324, 229 and 350 ms against
+ * baselines of 77.5, 56.7 and 127.9 ms, the slow seconds spread over the
+ * phase, no worker log line near them) while a quieter run had
  * the sick phase's p99 below the baseline's (46.6 vs 76.8 ms); the
  * failure this guards against, healthy deliveries held behind sick ones,
  * costs seconds. The median over each phase's 10 s windows of their p99
  * (which a few noisy windows do not move) is reported beside it, not
  * asserted. Reports every figure, the worker's CPU per 1,000 events in
  * each phase and its peak RSS (VmHWM) in one
- * line. HB_SICK_SECONDS / HB_SICK_BASE_SECONDS shorten the two phases
- * for a quick local look (the assertions stay). */
+ * line. A sanitizer build asserts all but the lag and latency (see
+ * SANITIZED). HB_SICK_SECONDS / HB_SICK_BASE_SECONDS shorten the two
+ * phases for a quick local look (the assertions stay). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -71,6 +72,26 @@
 
 /* The allowance on top of 2x the baseline's p99 (see the header). */
 #define SICK_P99_SLACK_MS 250.0
+
+/* A sanitizer build (tests/run.sh runs the real-broker tests again with
+ * build-asan's worker, and this runner is built alike): the worker costs
+ * about twice the CPU per event (231 against 112 ms per 1,000 events
+ * here), which the shared 2-core machine turns into latency (a run at
+ * 1-min load 6-11: healthy p50 6.2 ms in the baseline, 38.5 ms while
+ * sick, p99 1.5 s, source lag 2.9 s). There the run checks memory safety
+ * and delivery (lost, dead letters, every sick delivery after the
+ * recovery) with the phases shortened to 30 s and 60 s, and reports the
+ * lag and latency without asserting them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
 
 #define SCHEDULE "\"2s\", \"10s\", \"30s\", \"60s\", \"60s\", \"60s\""
 
@@ -594,8 +615,10 @@ static int env_seconds(const char *name, int dflt)
 
 Test(sick, a_sick_tenth, .timeout = 720)
 {
-        const int base_s = env_seconds("HB_SICK_BASE_SECONDS", BASE_S);
-        const int sick_s = env_seconds("HB_SICK_SECONDS", SICK_S);
+        const int base_s =
+                env_seconds("HB_SICK_BASE_SECONDS", SANITIZED ? 30 : BASE_S);
+        const int sick_s =
+                env_seconds("HB_SICK_SECONDS", SANITIZED ? 60 : SICK_S);
         sk_t s = {.lock = PTHREAD_MUTEX_INITIALIZER};
         uint16_t refused_port = fx_stable_port(), admin = fx_stable_port();
         rx_t *rx_h, *rx_s, *rx_r;
@@ -736,47 +759,48 @@ Test(sick, a_sick_tenth, .timeout = 720)
         allowed = 2.0 * base.p99_ms + SICK_P99_SLACK_MS;
         {
                 char line[3072];
-                snprintf(line, sizeof(line),
-                         "scenario=sick_tenth dropped=%zu hooks=%d "
-                         "sick=%d(503:%d "
-                         "refused:%d) rate=%d/s warmup_s=%d base_s=%d "
-                         "sick_s=%d produced=%zu delivered=%zu "
-                         "duplicates=%zu in_tiers_end=%.0f "
-                         "in_tiers_peak=%.0f dead_lettered=%zu "
-                         "dlq_records=%zu lost=%zu sick_events=%zu "
-                         "sick_not_after_recovery=%zu "
-                         "sick_last_after_recovery_s=%.1f "
-                         "sick_2xx_while_sick=%zu requests_503=%zu "
-                         "sick_requests_after_recovery=%zu misrouted=%zu "
-                         "stray=%zu base_p50_ms=%.1f base_p99_ms=%.1f "
-                         "base_p999_ms=%.1f base_n=%zu sick_p50_ms=%.1f "
-                         "sick_p99_ms=%.1f sick_p999_ms=%.1f "
-                         "sick_max_ms=%.1f sick_n=%zu p99_allowed_ms=%.1f "
-                         "lag_base_max_s=%.2f lag_sick_max_s=%.2f "
-                         "scrapes_failed=%zu peak_rss_mib=%.1f "
-                         "committed_to_end=%d load=%.2f/%.2f/%.2f "
-                         "worker_cpu_ms_per_1k_base=%.0f "
-                         "worker_cpu_ms_per_1k_sick=%.0f "
-                         "base_p99_ms_by_10s=%s sick_p99_ms_by_10s=%s "
-                         "base_p99_10s_median_ms=%.1f "
-                         "sick_p99_10s_median_ms=%.1f",
-                         dropped, HOOKS, SICK, SICK_503, SICK - SICK_503, RATE,
-                         WARMUP_S, base_s, sick_s, produced, delivered(&s),
-                         dups, tiers_end, tiers_peak, dead, dlq_records, lost,
-                         sick_events, late_bad, (double)sick_last_us / 1e6,
-                         s.sick_ok_while_sick, s.req_503, s.req_sick_after,
-                         s.misrouted, s.stray, base.p50_ms, base.p99_ms,
-                         base.p999_ms, base.n, sick.p50_ms, sick.p99_ms,
-                         sick.p999_ms, sick.max_ms, sick.n, allowed, lag_base,
-                         lag_sick, scrapes_failed, (double)rss / 1024.0, done,
-                         load[0], load[1], load[2],
-                         (cpu[1] - cpu[0]) * 1e6 /
-                                 (double)(cpu_n[1] - cpu_n[0] +
-                                          !(cpu_n[1] - cpu_n[0])),
-                         (cpu[2] - cpu[1]) * 1e6 /
-                                 (double)(cpu_n[2] - cpu_n[1] +
-                                          !(cpu_n[2] - cpu_n[1])),
-                         windows_base, windows_sick, med_base, med_sick);
+                snprintf(
+                        line, sizeof(line),
+                        "scenario=sick_tenth sanitized=%d dropped=%zu hooks=%d "
+                        "sick=%d(503:%d "
+                        "refused:%d) rate=%d/s warmup_s=%d base_s=%d "
+                        "sick_s=%d produced=%zu delivered=%zu "
+                        "duplicates=%zu in_tiers_end=%.0f "
+                        "in_tiers_peak=%.0f dead_lettered=%zu "
+                        "dlq_records=%zu lost=%zu sick_events=%zu "
+                        "sick_not_after_recovery=%zu "
+                        "sick_last_after_recovery_s=%.1f "
+                        "sick_2xx_while_sick=%zu requests_503=%zu "
+                        "sick_requests_after_recovery=%zu misrouted=%zu "
+                        "stray=%zu base_p50_ms=%.1f base_p99_ms=%.1f "
+                        "base_p999_ms=%.1f base_n=%zu sick_p50_ms=%.1f "
+                        "sick_p99_ms=%.1f sick_p999_ms=%.1f "
+                        "sick_max_ms=%.1f sick_n=%zu p99_allowed_ms=%.1f "
+                        "lag_base_max_s=%.2f lag_sick_max_s=%.2f "
+                        "scrapes_failed=%zu peak_rss_mib=%.1f "
+                        "committed_to_end=%d load=%.2f/%.2f/%.2f "
+                        "worker_cpu_ms_per_1k_base=%.0f "
+                        "worker_cpu_ms_per_1k_sick=%.0f "
+                        "base_p99_ms_by_10s=%s sick_p99_ms_by_10s=%s "
+                        "base_p99_10s_median_ms=%.1f "
+                        "sick_p99_10s_median_ms=%.1f",
+                        SANITIZED, dropped, HOOKS, SICK, SICK_503,
+                        SICK - SICK_503, RATE, WARMUP_S, base_s, sick_s,
+                        produced, delivered(&s), dups, tiers_end, tiers_peak,
+                        dead, dlq_records, lost, sick_events, late_bad,
+                        (double)sick_last_us / 1e6, s.sick_ok_while_sick,
+                        s.req_503, s.req_sick_after, s.misrouted, s.stray,
+                        base.p50_ms, base.p99_ms, base.p999_ms, base.n,
+                        sick.p50_ms, sick.p99_ms, sick.p999_ms, sick.max_ms,
+                        sick.n, allowed, lag_base, lag_sick, scrapes_failed,
+                        (double)rss / 1024.0, done, load[0], load[1], load[2],
+                        (cpu[1] - cpu[0]) * 1e6 /
+                                (double)(cpu_n[1] - cpu_n[0] +
+                                         !(cpu_n[1] - cpu_n[0])),
+                        (cpu[2] - cpu[1]) * 1e6 /
+                                (double)(cpu_n[2] - cpu_n[1] +
+                                         !(cpu_n[2] - cpu_n[1])),
+                        windows_base, windows_sick, med_base, med_sick);
                 cr_log_info("%s", line);
                 fprintf(stderr, "%s\n", line);
                 report(line);
@@ -797,13 +821,16 @@ Test(sick, a_sick_tenth, .timeout = 720)
         cr_expect(done, "the source's committed offsets did not reach its "
                         "log end");
         cr_expect(base.n > 0 && base.missing == 0 && sick.missing == 0);
-        cr_expect(lag_base < LAG_LIMIT_S && lag_sick < LAG_LIMIT_S,
-                  "source lag %.2f s (baseline) / %.2f s (sick), limit %.1f",
-                  lag_base, lag_sick, LAG_LIMIT_S);
-        cr_expect(sick.p99_ms <= allowed,
-                  "healthy p99 %.1f ms while sick, baseline %.1f ms "
-                  "(allowed %.1f)",
-                  sick.p99_ms, base.p99_ms, allowed);
+        if (!SANITIZED) {
+                cr_expect(lag_base < LAG_LIMIT_S && lag_sick < LAG_LIMIT_S,
+                          "source lag %.2f s (baseline) / %.2f s (sick), "
+                          "limit %.1f",
+                          lag_base, lag_sick, LAG_LIMIT_S);
+                cr_expect(sick.p99_ms <= allowed,
+                          "healthy p99 %.1f ms while sick, baseline %.1f ms "
+                          "(allowed %.1f)",
+                          sick.p99_ms, base.p99_ms, allowed);
+        }
         cr_expect(scrapes_failed < 10, "%zu /metrics scrapes failed",
                   scrapes_failed);
         if (!done) {
