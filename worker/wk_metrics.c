@@ -27,6 +27,11 @@ typedef struct series_s {
         const char *labels; /* points into the same block */
         int stale;          /* set by mark(), cleared by any update */
         double value;       /* counter, gauge; histogram sum */
+        /* a gauge set by parts (wk_metrics_set_part): each part's value,
+         * those set and those marked stale (bits); value is their sum
+         * (or their max) */
+        double *part;
+        uint64_t part_on, part_stale;
         uint64_t count;     /* histogram observations */
         uint64_t buckets[]; /* histogram, per bound, not cumulative */
 } series_t;
@@ -38,6 +43,7 @@ typedef struct family_s {
         wk_metric_type_t type;
         double *bounds;
         size_t bound_count;
+        int part_max; /* parts: value is the max of theirs, not the sum */
         series_t *series, *series_tail;
 } family_t;
 
@@ -48,6 +54,7 @@ struct wk_metrics_s {
         size_t table_size; /* a power of two */
         size_t series_count;
         series_t *last; /* updates come in runs of the same series */
+        int parts;      /* wk_metrics_parts(), 0: none */
 };
 
 /* FNV-1a over name, a separator no metric name holds, and labels. */
@@ -89,6 +96,7 @@ void wk_metrics_destroy(wk_metrics_t *m)
                 fn = f->next;
                 for (s = f->series; s; s = sn) {
                         sn = s->f_next;
+                        free(s->part);
                         free(s);
                 }
                 free(f->name);
@@ -341,6 +349,7 @@ static void family_drop(wk_metrics_t *m, family_t *f, int stale_only)
                 *pp = s->f_next;
                 chain_unlink(m, s);
                 m->series_count--;
+                free(s->part);
                 free(s);
         }
         m->last = NULL;
@@ -381,6 +390,116 @@ void wk_metrics_sweep(wk_metrics_t *m, const char *name)
         pthread_mutex_lock(&m->lock);
         f = family_find(m, name);
         if (f)
+                family_drop(m, f, 1);
+        pthread_mutex_unlock(&m->lock);
+}
+
+/* --- gauges set by parts --------------------------------------------- */
+
+int wk_metrics_parts(wk_metrics_t *m, int n)
+{
+        if (!m || n < 1 || n > WK_METRICS_MAX_PARTS)
+                return -1;
+        pthread_mutex_lock(&m->lock);
+        m->parts = n;
+        pthread_mutex_unlock(&m->lock);
+        return 0;
+}
+
+int wk_metrics_part_max(wk_metrics_t *m, const char *name)
+{
+        family_t *f;
+
+        if (!m || !name)
+                return -1;
+        pthread_mutex_lock(&m->lock);
+        f = family_find(m, name);
+        if (f)
+                f->part_max = 1;
+        pthread_mutex_unlock(&m->lock);
+        return f ? 0 : -1;
+}
+
+/* Lock held. The series' value from its parts'. */
+static void part_fold(series_t *s)
+{
+        int first = 1;
+
+        s->value = 0;
+        for (int k = 0; k < 64; k++) {
+                if (!(s->part_on & (UINT64_C(1) << k)))
+                        continue;
+                if (!s->fam->part_max)
+                        s->value += s->part[k];
+                else if (first || s->part[k] > s->value)
+                        s->value = s->part[k];
+                first = 0;
+        }
+}
+
+void wk_metrics_set_part(wk_metrics_t *m, int part, const char *name,
+                         const char *labels, double v)
+{
+        series_t *s;
+        uint64_t bit;
+
+        if (!m || !name || !labels || part < 0 || part >= m->parts)
+                return;
+        bit = UINT64_C(1) << part;
+        pthread_mutex_lock(&m->lock);
+        s = series_get(m, name, labels);
+        if (s && s->fam->type == WK_METRIC_GAUGE &&
+            (s->part || (s->part = calloc((size_t)m->parts, sizeof(double))))) {
+                s->part[part] = v;
+                s->part_on |= bit;
+                s->part_stale &= ~bit;
+                s->stale = 0;
+                part_fold(s);
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_mark_part(wk_metrics_t *m, int part, const char *name)
+{
+        family_t *f;
+        uint64_t bit;
+
+        if (!m || !name || part < 0 || part >= m->parts)
+                return;
+        bit = UINT64_C(1) << part;
+        pthread_mutex_lock(&m->lock);
+        f = family_find(m, name);
+        for (series_t *s = f ? f->series : NULL; s; s = s->f_next)
+                if (s->part_on & bit)
+                        s->part_stale |= bit;
+        pthread_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_sweep_part(wk_metrics_t *m, int part, const char *name)
+{
+        family_t *f;
+        uint64_t bit;
+        int drop = 0;
+
+        if (!m || !name || part < 0 || part >= m->parts)
+                return;
+        bit = UINT64_C(1) << part;
+        pthread_mutex_lock(&m->lock);
+        f = family_find(m, name);
+        for (series_t *s = f ? f->series : NULL; s; s = s->f_next) {
+                if (!(s->part_stale & bit))
+                        continue;
+                s->part_on &= ~bit;
+                s->part_stale &= ~bit;
+                part_fold(s);
+                /* no part has it any more: it goes (family_drop takes
+                 * the series flagged stale) */
+                if (!s->part_on) {
+                        s->stale = 1;
+                        drop = 1;
+                }
+        }
+        if (drop)
                 family_drop(m, f, 1);
         pthread_mutex_unlock(&m->lock);
 }

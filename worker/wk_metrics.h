@@ -71,6 +71,30 @@ void wk_metrics_clear(wk_metrics_t *m, const char *name);
 void wk_metrics_mark(wk_metrics_t *m, const char *name);
 void wk_metrics_sweep(wk_metrics_t *m, const char *name);
 
+/** Most parts a registry's gauges may be set by. */
+#define WK_METRICS_MAX_PARTS 64
+
+/**
+ * @brief Gauges set by parts: several delivery loops share one registry
+ *        and each sets its own value of a series (its partitions' lag,
+ *        its in-flight count, its view of a circuit); the series shows
+ *        the sum of the parts' values (the max for a family given to
+ *        wk_metrics_part_max(), e.g. a circuit's state), exactly one
+ *        series as with one loop. wk_metrics_parts() says how many
+ *        parts there are (1..WK_METRICS_MAX_PARTS), once, before use;
+ *        set_part() sets part \p part's value; mark_part() and
+ *        sweep_part() are mark() and sweep() of that part's values
+ *        only: a series goes when no part has a value left.
+ *        Don't mix them with mark()/sweep() on one family.
+ * @returns 0, or -1 (bad count, undeclared family).
+ */
+int wk_metrics_parts(wk_metrics_t *m, int n);
+int wk_metrics_part_max(wk_metrics_t *m, const char *name);
+void wk_metrics_set_part(wk_metrics_t *m, int part, const char *name,
+                         const char *labels, double v);
+void wk_metrics_mark_part(wk_metrics_t *m, int part, const char *name);
+void wk_metrics_sweep_part(wk_metrics_t *m, int part, const char *name);
+
 /** @brief Escape a label value (\\, ", newline) into \p out, truncated
  *  (never inside an escape) to fit \p out_size.
  *  @returns \p out. */

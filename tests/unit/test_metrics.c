@@ -731,3 +731,66 @@ Test(metrics, write_gives_what_render_gives)
         free(t);
         wk_metrics_destroy(m);
 }
+
+/* Gauges set by parts (several delivery loops, one registry): one series,
+ * the sum (or the max) of the parts' values; a part's sweep takes only
+ * its own values, and a series goes with the last part's. */
+Test(metrics, gauges_set_by_parts)
+{
+        wk_metrics_t *m = wk_metrics_new();
+        double v;
+        char *t;
+
+        cr_assert_not_null(m);
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_n", WK_METRIC_GAUGE, "n",
+                                        NULL, 0),
+                     0);
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_worst", WK_METRIC_GAUGE,
+                                        "w", NULL, 0),
+                     0);
+        cr_assert_eq(wk_metrics_parts(m, 0), -1);
+        cr_assert_eq(wk_metrics_parts(m, WK_METRICS_MAX_PARTS + 1), -1);
+        cr_assert_eq(wk_metrics_parts(m, 3), 0);
+        cr_assert_eq(wk_metrics_part_max(m, "hookbridge_nope"), -1);
+        cr_assert_eq(wk_metrics_part_max(m, "hookbridge_worst"), 0);
+
+        wk_metrics_set_part(m, 0, "hookbridge_n", "p=\"0\"", 2);
+        wk_metrics_set_part(m, 1, "hookbridge_n", "p=\"0\"", 5);
+        wk_metrics_set_part(m, 2, "hookbridge_n", "p=\"1\"", 7);
+        wk_metrics_set_part(m, 3, "hookbridge_n", "p=\"1\"", 100); /* no */
+        wk_metrics_set_part(m, 0, "hookbridge_worst", "", 1);
+        wk_metrics_set_part(m, 1, "hookbridge_worst", "", 2);
+        wk_metrics_set_part(m, 2, "hookbridge_worst", "", 0);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_n", "p=\"0\"", &v), 0);
+        cr_assert_eq(v, 7, "the sum");
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_n", "p=\"1\"", &v), 0);
+        cr_assert_eq(v, 7);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_worst", "", &v), 0);
+        cr_assert_eq(v, 2, "the max");
+        t = render(m);
+        cr_assert(has_line(t, "hookbridge_n{p=\"0\"} 7"), "%s", t);
+        free(t);
+
+        /* part 1 no longer has p="0": its value goes, part 0's stays */
+        wk_metrics_mark_part(m, 1, "hookbridge_n");
+        wk_metrics_sweep_part(m, 1, "hookbridge_n");
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_n", "p=\"0\"", &v), 0);
+        cr_assert_eq(v, 2);
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_n", "p=\"1\"", &v), 0);
+        cr_assert_eq(v, 7, "another part's series untouched");
+        /* a part sets again between mark and sweep: kept */
+        wk_metrics_mark_part(m, 2, "hookbridge_n");
+        wk_metrics_set_part(m, 2, "hookbridge_n", "p=\"1\"", 8);
+        wk_metrics_sweep_part(m, 2, "hookbridge_n");
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_n", "p=\"1\"", &v), 0);
+        cr_assert_eq(v, 8);
+        /* the last part's value gone: the series goes */
+        wk_metrics_mark_part(m, 2, "hookbridge_n");
+        wk_metrics_sweep_part(m, 2, "hookbridge_n");
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_n", "p=\"1\"", &v), -1);
+        wk_metrics_mark_part(m, 1, "hookbridge_worst");
+        wk_metrics_sweep_part(m, 1, "hookbridge_worst");
+        cr_assert_eq(wk_metrics_value(m, "hookbridge_worst", "", &v), 0);
+        cr_assert_eq(v, 1, "the max of those left");
+        wk_metrics_destroy(m);
+}
