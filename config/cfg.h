@@ -71,7 +71,11 @@ typedef struct cfg_kafka_s {
 } cfg_kafka_t;
 
 typedef struct cfg_delivery_s {
-        int concurrency;        /**< HTTP requests in flight, total */
+        int concurrency; /**< HTTP requests in flight, total */
+        /** delivery loops, each with its own consumer (a member of the
+         *  group), HTTP pool and share of concurrency; 0: as many as the
+         *  CPUs the process may use (hb_cpus_available()) */
+        int threads;
         int timeout_ms;         /**< whole request */
         int connect_timeout_ms; /**< TCP+TLS connect */
         cfg_retry_t retry;

@@ -170,6 +170,7 @@ Test(cfg, defaults)
         cr_assert_eq(k->commit_interval_ms, 1000);
         cr_assert_str_eq(k->auto_offset_reset, "earliest");
         cr_assert_eq(d->concurrency, 64);
+        cr_assert_eq(d->threads, 1);
         cr_assert_eq(d->timeout_ms, 10000);
         cr_assert_eq(d->connect_timeout_ms, 3000);
         cr_assert_eq(d->retry.initial_ms, 500);
@@ -469,7 +470,24 @@ Test(cfg, unknown_setting_lists_known_and_suggests)
                    "retry, dead_letter_topic, on_exhausted, max_in_flight, "
                    "max_in_flight_per_partition, shutdown_timeout_ms, "
                    "revoke_timeout_ms, max_response_bytes, https_only, "
-                   "circuit, allow_networks; did you mean 'concurrency'?");
+                   "circuit, allow_networks, threads; did you mean "
+                   "'concurrency'?");
+}
+
+Test(cfg, delivery_threads)
+{
+        cfg_t *cfg = load_ok(KAFKA WEBHOOKS "delivery = { threads = 0; };\n");
+
+        cr_assert_eq(cfg_delivery(cfg)->threads, 0, "0: auto");
+        cfg_destroy(cfg);
+        cfg = load_ok(KAFKA WEBHOOKS "delivery = { threads = 4; };\n");
+        cr_assert_eq(cfg_delivery(cfg)->threads, 4);
+        cfg_destroy(cfg);
+        expect_err(KAFKA WEBHOOKS "delivery = {\n  threads = -1;\n};\n",
+                   "t.cfg:10: delivery.threads: -1 is out of range; use a "
+                   "value from 0 to 64");
+        expect_err(KAFKA WEBHOOKS "delivery = {\n  threads = \"all\";\n};\n",
+                   "t.cfg:10: delivery.threads: expected an integer");
 }
 
 Test(cfg, unknown_top_level_and_webhook_settings)
