@@ -13,7 +13,8 @@
 #      delivery.concurrency connections
 #   3. hookbridge's throughput: N events (6 partitions) to one webhook, then
 #      to three (fan-out), from process start until every offset is
-#      committed; CPU seconds per 100k events and peak RSS
+#      committed; CPU seconds per 100k events and peak RSS; 3t: one
+#      webhook again with delivery.threads = the CPUs (at least 2)
 #   4. latency at a steady 5,000 events/s (bench-latency-sink, not nginx)
 #   5. the ratio of (3) to min((1), (2))
 #   6. scale: 1, 2 and 3 workers in one group on a 12-partition topic
@@ -194,11 +195,13 @@ scale_topic=bench-scale-$runid
 lat_topic=bench-latency-$runid
 prof_topic=bench-profile-$runid
 
-# make_cfg TEMPLATE OUT TOPIC GROUP URL [MAX_IN_FLIGHT_PER_PARTITION]
+# make_cfg TEMPLATE OUT TOPIC GROUP URL [MAX_IN_FLIGHT_PER_PARTITION [THREADS]]
+# (THREADS: a delivery.threads line after concurrency; none: the default)
 make_cfg() {
         sed -e "s|@BROKERS@|$brokers|g" -e "s|@TOPIC@|$3|g" \
                 -e "s|@GROUP@|$4|g" -e "s|@URL@|$5|g" \
                 -e "s|@PER_PARTITION@|${6:-2000}|g" \
+                -e "${7:+s|^  concurrency = .*|&\n  threads = $7;|}" \
                 -e "s|@CONCURRENCY@|$concurrency|g" "$1" >"$2"
         "$hb" check-config -c "$2" >/dev/null ||
                 die "generated configuration $2 is invalid"
@@ -334,6 +337,21 @@ np_seconds=$r_seconds np_rate=$r_rate np_cpu=$r_cpu100k np_rss=$r_rss_mib
 np_first=$r_first np_delivered=$r_delivered
 [ "${np_delivered:-0}" -ge "$events" ] ||
         die "one webhook, no partition pause: delivered ${np_delivered:-?} of $events"
+
+# 3t. 3a with delivery.threads = the CPUs (at least 2): that many
+# delivery loops in the one process, each its own consumer in the group
+note_load threads
+nthreads=$(nproc 2>/dev/null || echo 2)
+[ "$nthreads" -ge 2 ] || nthreads=2
+say "3t. hookbridge, one webhook, delivery.threads = $nthreads"
+make_cfg "$bench/hookbridge.cfg.in" "$work/threads.cfg" "$topic" \
+        "bench-threads-$runid" "$sink" 2000 "$nthreads"
+run_workers threads "$work/threads.cfg" 1 "$topic" "bench-threads-$runid"
+summarize threads "$events" 1
+th_seconds=$r_seconds th_rate=$r_rate th_cpu=$r_cpu100k th_rss=$r_rss_mib
+th_first=$r_first th_delivered=$r_delivered
+[ "${th_delivered:-0}" -ge "$events" ] ||
+        die "one webhook, $nthreads threads: delivered ${th_delivered:-?} of $events"
 
 # 3d. 100 webhooks, one per app (bench-produce --apps 100: each event goes
 # to one), the retry tiers on (the default schedule: the failing ones'
@@ -577,12 +595,14 @@ table=$(
                 "$(fmt_int "$read_rate")" "$read_mbs"
         printf '| 2 | HTTP limit (wrk -c%d, %d-byte POST, nginx 204) | %s req/s | %d s |\n' \
                 "$concurrency" "$http_body" "$(fmt_int "$http_rate")" "$wrk_seconds"
-        printf '| 3a | hookbridge, 1 webhook | %s events/s | %.1f s wall (%.1f s to first commit), %s CPU-s/100k events, peak RSS %s MiB |\n' \
+        printf '| 3a | hookbridge, 1 webhook (threads = 1) | %s events/s | %.1f s wall (%.1f s to first commit), %s CPU-s/100k events, peak RSS %s MiB |\n' \
                 "$(fmt_int "$one_rate")" "$one_seconds" "$one_first" "$one_cpu" "$one_rss"
         printf '| 3b | hookbridge, 3 webhooks (fan-out) | %s deliveries/s | %s events/s, %.1f s wall, %s CPU-s/100k events, peak RSS %s MiB |\n' \
                 "$(fmt_int "$fan_drate")" "$(fmt_int "$fan_rate")" "$fan_seconds" "$fan_cpu" "$fan_rss"
         printf '| 3c | hookbridge, 1 webhook, max_in_flight_per_partition 10000 (no partition pauses) | %s events/s | %.1f s wall, %s CPU-s/100k events, peak RSS %s MiB |\n' \
                 "$(fmt_int "$np_rate")" "$np_seconds" "$np_cpu" "$np_rss"
+        printf '| 3t | hookbridge, 1 webhook, threads = %d | %s events/s | %.1f s wall (%.1f s to first commit), %s CPU-s/100k events, peak RSS %s MiB |\n' \
+                "$nthreads" "$(fmt_int "$th_rate")" "$th_seconds" "$th_first" "$th_cpu" "$th_rss"
         printf '| 3d | hookbridge, 100 webhooks (one per app), retry tiers on, all healthy | %s healthy deliveries/s | %s events, %.1f s wall, peak RSS %s MiB |\n' \
                 "$(fmt_int "$tiers0_hrate")" "$(fmt_int "$tier_events")" "$tiers0_seconds" "$tiers0_rss"
         printf '| 3d | the same, 10 of the 100 answering 500 (10%% of deliveries to the tiers) | %s healthy deliveries/s | %s%% of the all-healthy figure; %.1f s wall, peak RSS %s MiB |\n' \
@@ -633,6 +653,8 @@ stamp=$bench/results/${prefix}$(date -u +%Y%m%dT%H%M%SZ).json
                 "$fan_drate" "$fan_rate" "$fan_seconds" "$fan_first" "$fan_cpu" "$fan_rss" "$fan_delivered"
         printf '  "hookbridge_one_no_partition_pause": {"max_in_flight_per_partition": 10000, "events_per_s": %s, "seconds": %s, "first_commit_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "delivered": %s},\n' \
                 "$np_rate" "$np_seconds" "$np_first" "$np_cpu" "$np_rss" "$np_delivered"
+        printf '  "hookbridge_one_threads": {"threads": %d, "events_per_s": %s, "seconds": %s, "first_commit_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "delivered": %s},\n' \
+                "$nthreads" "$th_rate" "$th_seconds" "$th_first" "$th_cpu" "$th_rss" "$th_delivered"
         printf '  "hookbridge_tiers": {"webhooks": 100, "events": %d, "healthy_deliveries_per_s": %s, "seconds": %s, "peak_rss_mib": %s, "failing_10": {"healthy_deliveries_per_s": %s, "seconds": %s, "peak_rss_mib": %s, "pct_of_healthy": %s}},\n' \
                 "$tier_events" "$tiers0_hrate" "$tiers0_seconds" "$tiers0_rss" "$tiers10_hrate" "$tiers10_seconds" "$tiers10_rss" "$tiers_ratio"
         printf '  "latency": {"sink": "bench-latency-sink", "rate": %d, "seconds": %d, "warmup_seconds": %d, "produced": %s, "peak_rss_mib": %s, "stats": %s, "kafka_alone": %s},\n' \

@@ -6,26 +6,28 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "hb_cpus.h"
 #include "hb_log.h"
 #include "wk_api.h"
 #include "wk_cmd.h"
 #include "wk_health.h"
+#include "wk_loops.h"
 #include "wk_portal_api.h"
 #include "wk_routes.h"
 #include "wk_store.h"
 #include "wk_watch.h"
 #include "wk_worker.h"
 
-static wk_worker_t *running;
+static wk_loops_t *running;
 
 static void on_signal(int sig)
 {
         if (!running)
                 return;
         if (sig == SIGHUP)
-                wk_worker_reload(running);
+                wk_loops_reload(running);
         else
-                wk_worker_stop(running);
+                wk_loops_stop(running);
 }
 
 /* Parse "-c FILE" / "--config FILE" (and --help) for a command.
@@ -240,8 +242,8 @@ int wk_cmd_run(int argc, char **argv)
         api_parts_t api = {0};
         wk_watch_t *watch;
         cfg_t *cfg;
-        wk_worker_t *w;
-        int rc;
+        wk_loops_t *w;
+        int rc, threads;
 
         if (!path)
                 return code;
@@ -256,9 +258,18 @@ int wk_cmd_run(int argc, char **argv)
         }
         opts.store = api.store;
         opts.health = api.health;
+        /* delivery.threads = 0: the CPUs the process may use */
+        threads = cfg_delivery(cfg)->threads;
+        if (threads <= 0)
+                threads = hb_cpus_available(NULL);
+        if (threads > WK_LOOPS_MAX)
+                threads = WK_LOOPS_MAX;
+        if (threads > 1)
+                hb_log(HB_LOG_INFO, "delivery loops", "threads=%d auto=%d",
+                       threads, cfg_delivery(cfg)->threads == 0);
         watch = wk_watch_start("worker", 5000);
         wk_watch_step(watch, "the worker's set-up");
-        w = wk_worker_new_ex(cfg, &opts, errstr, sizeof(errstr));
+        w = wk_loops_new(cfg, &opts, threads, errstr, sizeof(errstr));
         wk_watch_stop(watch);
         if (!w) {
                 fprintf(stderr, "hookbridge: %s\n", errstr);
@@ -266,7 +277,7 @@ int wk_cmd_run(int argc, char **argv)
                 cfg_destroy(cfg);
                 return 1;
         }
-        /* @remark the worker owns cfg now. */
+        /* @remark the loops own cfg now. */
         cfg = NULL;
 
         memset(&sa, 0, sizeof(sa));
@@ -278,11 +289,11 @@ int wk_cmd_run(int argc, char **argv)
         sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        rc = wk_worker_run(w);
+        rc = wk_loops_run(w);
         running = NULL;
-        /* the API answers until the worker is gone: it lends the API
-         * nothing the worker frees first */
-        wk_worker_destroy(w);
+        /* the API answers until the workers are gone: they lend the API
+         * nothing they free first */
+        wk_loops_destroy(w);
         api_stop(&api);
         return rc == 0 ? 0 : 1;
 }

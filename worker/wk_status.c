@@ -87,6 +87,34 @@ static const char *attempt_label(const wh_endpoint_t *ep)
         return last_hook.hl;
 }
 
+/* A gauge of this loop: its own value of a series several loops share
+ * (wk_metrics_set_part), or the series itself for the only loop. */
+static void gauge(const wk_worker_t *w, const char *name, const char *labels,
+                  double v)
+{
+        if (w->opts.loops > 1)
+                wk_metrics_set_part(w->metrics, w->opts.loop, name, labels, v);
+        else
+                wk_metrics_set(w->metrics, name, labels, v);
+}
+
+/* mark()/sweep() of this loop's gauges of \p name (see gauge()). */
+static void gauge_mark(const wk_worker_t *w, const char *name)
+{
+        if (w->opts.loops > 1)
+                wk_metrics_mark_part(w->metrics, w->opts.loop, name);
+        else
+                wk_metrics_mark(w->metrics, name);
+}
+
+static void gauge_sweep(const wk_worker_t *w, const char *name)
+{
+        if (w->opts.loops > 1)
+                wk_metrics_sweep_part(w->metrics, w->opts.loop, name);
+        else
+                wk_metrics_sweep(w->metrics, name);
+}
+
 void wk_status_on_attempt(const wh_endpoint_t *ep, long status, double seconds,
                           int will_retry, void *opaque)
 {
@@ -344,32 +372,30 @@ void wk_status_refresh(wk_worker_t *w)
                 np = WK_STATUS_MAX_PARTS;
         /* mark/sweep: a scrape never sees the family empty, and series of
          * partitions no longer assigned go away */
-        wk_metrics_mark(w->metrics, WK_M_LAG);
-        wk_metrics_mark(w->metrics, WK_M_LAG_SECONDS);
+        gauge_mark(w, WK_M_LAG);
+        gauge_mark(w, WK_M_LAG_SECONDS);
         for (size_t i = 0; i < np; i++) {
                 wk_metrics_escape(pi[i].topic, esc, sizeof(esc));
                 snprintf(l, sizeof(l), "topic=\"%s\",partition=\"%d\"", esc,
                          (int)pi[i].partition);
-                wk_metrics_set(w->metrics, WK_M_LAG, l, (double)pi[i].lag);
-                wk_metrics_set(w->metrics, WK_M_LAG_SECONDS, l,
-                               pi[i].lag > 0 ? oldest_age(&pi[i]) : 0.0);
+                gauge(w, WK_M_LAG, l, (double)pi[i].lag);
+                gauge(w, WK_M_LAG_SECONDS, l,
+                      pi[i].lag > 0 ? oldest_age(&pi[i]) : 0.0);
                 paused += pi[i].paused != 0;
         }
-        wk_metrics_sweep(w->metrics, WK_M_LAG);
-        wk_metrics_sweep(w->metrics, WK_M_LAG_SECONDS);
-        wk_metrics_set(w->metrics, WK_M_ASSIGNED, "", (double)np);
-        wk_metrics_set(w->metrics, WK_M_PAUSED, "", (double)paused);
-        wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_MSGS, "", (double)ks.pending);
-        wk_metrics_set(w->metrics, WK_M_IN_FLIGHT_REQS, "",
-                       (double)wh_pool_running(w->pool));
-        wk_metrics_mark(w->metrics, WK_M_CIRCUIT);
-        wk_metrics_mark(w->metrics, WK_M_DISABLED);
+        gauge_sweep(w, WK_M_LAG);
+        gauge_sweep(w, WK_M_LAG_SECONDS);
+        gauge(w, WK_M_ASSIGNED, "", (double)np);
+        gauge(w, WK_M_PAUSED, "", (double)paused);
+        gauge(w, WK_M_IN_FLIGHT_MSGS, "", (double)ks.pending);
+        gauge(w, WK_M_IN_FLIGHT_REQS, "", (double)wh_pool_running(w->pool));
+        gauge_mark(w, WK_M_CIRCUIT);
+        gauge_mark(w, WK_M_DISABLED);
         for (size_t i = 0; i < h->file_n; i++) {
                 int circuit = wh_pool_circuit(w->pool, h->eps[i]);
                 int disabled = wh_pool_disabled(w->pool, h->eps[i]);
-                wk_metrics_set(w->metrics, WK_M_CIRCUIT, h->labels[i], circuit);
-                wk_metrics_set(w->metrics, WK_M_DISABLED, h->labels[i],
-                               disabled);
+                gauge(w, WK_M_CIRCUIT, h->labels[i], circuit);
+                gauge(w, WK_M_DISABLED, h->labels[i], disabled);
                 wk_health_state(w->opts.health, wh_endpoint_app(h->eps[i]),
                                 wh_endpoint_name(h->eps[i]), circuit, disabled);
         }
@@ -377,14 +403,13 @@ void wk_status_refresh(wk_worker_t *w)
         if (h->n > h->file_n) {
                 /* the store's webhooks share one series: the worst
                  * circuit among them, how many a 410 disabled */
-                wk_metrics_set(w->metrics, WK_M_CIRCUIT, wk_hooks_api_label,
-                               sum.worst);
-                wk_metrics_set(w->metrics, WK_M_DISABLED, wk_hooks_api_label,
-                               (double)sum.gone);
+                gauge(w, WK_M_CIRCUIT, wk_hooks_api_label, sum.worst);
+                gauge(w, WK_M_DISABLED, wk_hooks_api_label, (double)sum.gone);
         }
-        wk_metrics_sweep(w->metrics, WK_M_CIRCUIT);
-        wk_metrics_sweep(w->metrics, WK_M_DISABLED);
-        if (w->opts.health)
+        gauge_sweep(w, WK_M_CIRCUIT);
+        gauge_sweep(w, WK_M_DISABLED);
+        /* the delivery health is the process's: counted by one loop */
+        if (w->opts.health && w->opts.loop == 0)
                 health_metrics(w);
         if (w->tier) {
                 /* the retry tiers (SPEC §4a): what waits, how late */
@@ -393,10 +418,9 @@ void wk_status_refresh(wk_worker_t *w)
                 for (size_t i = 0; i < nt && i < HB_SCHED_MAX; i++) {
                         wk_metrics_escape(tv[i].topic, esc, sizeof(esc));
                         snprintf(l, sizeof(l), "topic=\"%s\"", esc);
-                        wk_metrics_set(w->metrics, WK_M_TIER_WAITING, l,
-                                       (double)tv[i].waiting);
-                        wk_metrics_set(w->metrics, WK_M_TIER_OVERDUE, l,
-                                       (double)tv[i].overdue_ms / 1000.0);
+                        gauge(w, WK_M_TIER_WAITING, l, (double)tv[i].waiting);
+                        gauge(w, WK_M_TIER_OVERDUE, l,
+                              (double)tv[i].overdue_ms / 1000.0);
                 }
         }
         store_wait = w->opts.store && !h->from_store;

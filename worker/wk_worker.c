@@ -672,6 +672,11 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         };
         wk_admin_probe_t probe;
 
+        /* one of several loops: its share of the connections (rounded
+         * up), so that the process keeps to delivery.concurrency */
+        if (opts->loops > 1)
+                pconf.max_in_flight =
+                        (del->concurrency + opts->loops - 1) / opts->loops;
         if (!w) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
@@ -683,10 +688,15 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         atomic_store(&w->loop_ms, hb_time_mono_ms());
         if (wk_wake_open(w->wake, errstr, errstr_size) == -1)
                 goto err;
-        w->metrics = wk_metrics_new();
-        if (!w->metrics || wk_metrics_declare_all(w->metrics) == -1) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto err;
+        if (opts->metrics) {
+                w->metrics = opts->metrics;
+        } else {
+                w->own_metrics = 1;
+                w->metrics = wk_metrics_new();
+                if (!w->metrics || wk_metrics_declare_all(w->metrics) == -1) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto err;
+                }
         }
         /* the store's webhooks come once it is ready (wk_hooks_follow) */
         w->hooks = wk_hooks_new(cfg_ref(cfg), &(wk_hooks_ctx_t){.opts = opts},
@@ -958,7 +968,8 @@ void wk_worker_destroy(wk_worker_t *w)
                 free(w->per_webhook_name[i]);
         free(w->per_webhook_name);
         wk_redrive_destroy(w->redrive);
-        wk_metrics_destroy(w->metrics);
+        if (w->own_metrics)
+                wk_metrics_destroy(w->metrics);
         wk_wake_close(w->wake);
         wk_status_fini(&w->status);
         cfg_destroy(w->start_cfg);

@@ -69,6 +69,13 @@ typedef struct wk_worker_opts_s {
          *  its webhooks are delivered like the file's, changes followed
          *  within 2 s; NULL: the file's webhooks only */
         struct wk_store_s *store;
+        /** one of several delivery loops of a process (wk_loops.h): the
+         *  registry they share (borrowed; NULL: the worker's own), this
+         *  loop's index and their count (0 or 1: the only one). The
+         *  loop's gauges then carry loop="INDEX" and it takes its share
+         *  of delivery.concurrency. */
+        struct wk_metrics_s *metrics;
+        int loop, loops;
 } wk_worker_opts_t;
 
 /** @brief wk_worker_new() with options (replays, filters, dry runs).

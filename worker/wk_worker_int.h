@@ -118,10 +118,11 @@ struct wk_worker_s {
         wk_worker_opts_t opts;
         kc_consumer_t *consumer;
         wh_pool_t *pool;
-        wh_dlq_t *dlq;    /* dead letters and tier records, or NULL */
-        wk_tier_t *tier;  /* retry tiers (wk_tier.c), or NULL */
-        wk_share_t share; /* of the rate limits (wk_share.c) */
-        wk_metrics_t *metrics;
+        wh_dlq_t *dlq;         /* dead letters and tier records, or NULL */
+        wk_tier_t *tier;       /* retry tiers (wk_tier.c), or NULL */
+        wk_share_t share;      /* of the rate limits (wk_share.c) */
+        wk_metrics_t *metrics; /* opts.metrics, or the worker's own */
+        int own_metrics;
         wk_admin_t *admin;
         wk_msg_t *live; /* consumed, not finished */
         int wake[2];    /* self-pipe: Kafka queues, signals */

@@ -287,7 +287,7 @@ void fx_write_config(fx_t *f, uint16_t rx_port, const char *delivery,
                 "  retry = { %s };\n"
                 "  circuit = { failures = 5; open_ms = 1000; };\n"
                 "  shutdown_timeout_ms = 3000; revoke_timeout_ms = 2000;\n"
-                "  %s\n};\nwebhooks = (\n",
+                "  %s\n  %s\n};\nwebhooks = (\n",
                 it_brokers(), f->group, f->topic,
                 kafka ? kafka
                       : "properties = [ \"session.timeout.ms=6000\", "
@@ -296,7 +296,7 @@ void fx_write_config(fx_t *f, uint16_t rx_port, const char *delivery,
                 *f->retry ? f->retry
                           : "initial_ms = 50; max_ms = 500; max_attempts = 50; "
                             "schedule = [ ];",
-                delivery ? delivery : "");
+                delivery ? delivery : "", it_threads_setting());
         for (size_t i = 0; i < n && len < sizeof(text); i++) {
                 char url[256];
                 /* a path on the receiver, or a whole URL */

@@ -227,6 +227,17 @@ void it_write_temp(const char *text, char *path, size_t path_size)
         close(fd);
 }
 
+const char *it_threads_setting(void)
+{
+        static char text[40];
+        const char *n = getenv("HB_TEST_THREADS");
+
+        if (!n || !*n)
+                return "";
+        snprintf(text, sizeof(text), "threads = %d;", atoi(n));
+        return text;
+}
+
 const char *it_hookbridge(void)
 {
         const char *bin = getenv("HB_TEST_HOOKBRIDGE");

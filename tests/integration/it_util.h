@@ -55,6 +55,10 @@ void it_write_temp(const char *text, char *path, size_t path_size);
  *  build's. */
 const char *it_hookbridge(void);
 
+/** @returns "threads = N;" for a delivery section when HB_TEST_THREADS
+ *  is set (the suites run with that many delivery loops), "" otherwise. */
+const char *it_threads_setting(void);
+
 /**
  * @brief In a child between fork() and exec(): have the kernel send it
  *        \p sig when the test process \p parent (getpid() before the

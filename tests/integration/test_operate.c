@@ -71,7 +71,7 @@ static void config(char *path, size_t size, const char *topic,
                  "  topics = ( \"%s\" ); commit_interval_ms = 100; };\n"
                  "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
                  "  retry = { initial_ms = 20; max_ms = 100; max_attempts = "
-                 "2; }; %s };\n"
+                 "2; }; %s %s };\n"
                  "webhooks = (\n"
                  "  { name = \"a\"; url = \"http://127.0.0.1:%u/a\";\n"
                  "    events = [ %s ];\n"
@@ -80,8 +80,8 @@ static void config(char *path, size_t size, const char *topic,
                  "  { name = \"b\"; url = \"http://127.0.0.1:%u/b\";\n"
                  "    events = [ \"nps.score\", \"nps.feedback\" ]; }\n"
                  ");\nadmin = { listen = \"127.0.0.1:%u\"; };\n",
-                 it_brokers(), group, topic, extra, rx_port, events_a, rx_port,
-                 admin);
+                 it_brokers(), group, topic, extra, it_threads_setting(),
+                 rx_port, events_a, rx_port, admin);
         it_write_temp(text, path, size);
 }
 

@@ -84,7 +84,7 @@ static void write_config(char *path, size_t size, const char *topic,
                  "kafka = { brokers = \"%s\"; group_id = \"%s\";\n"
                  "  topics = ( { name = \"%s\"; app_token = \"NX-topic\"; } "
                  ");\n  commit_interval_ms = 100; };\n"
-                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ]; %s };\n"
+                 "delivery = { allow_networks = [ \"127.0.0.0/8\" ]; %s %s };\n"
                  "webhooks = (\n"
                  "  { name = \"a\"; url = \"http://127.0.0.1:%u/a\";\n"
                  "    events = [ \"flows.seen\", \"flows.completed\", "
@@ -103,8 +103,8 @@ static void write_config(char *path, size_t size, const char *topic,
                  "    signature = \"userpilot\"; secret = \"%s\"; }\n"
                  ");\nadmin = { listen = \"\"; };\nlog = { level = "
                  "\"info\"; };\n",
-                 it_brokers(), group, topic, delivery, port, SECRET_A, port,
-                 SECRET_B);
+                 it_brokers(), group, topic, delivery, it_threads_setting(),
+                 port, SECRET_A, port, SECRET_B);
         it_write_temp(text, path, size);
 }
 
