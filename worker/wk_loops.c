@@ -45,21 +45,31 @@ static int all_alive(void *opaque)
         return 1;
 }
 
-/* Ready when one loop is: those without partitions (more loops than
- * partitions) are not; a broker or the store away makes every loop
- * not ready, and the first's reason is given. */
+/* Ready when one loop is and none is kept from it by more than having
+ * no partitions (with more loops than partitions some have none): a
+ * broker or the store away is the process's reason as soon as one loop
+ * sees it. */
 static int any_ready(void *opaque, char *why, size_t why_size)
 {
         wk_loops_t *l = opaque;
         char other[128];
+        int ready = 0;
 
-        if (l->loops[0].probe.ready(l->loops[0].probe.opaque, why, why_size))
-                return 1;
-        for (int i = 1; i < l->n; i++)
-                if (l->loops[i].probe.ready(l->loops[i].probe.opaque, other,
-                                            sizeof(other)))
-                        return 1;
-        return 0;
+        *why = '\0';
+        for (int i = 0; i < l->n; i++) {
+                const wk_admin_probe_t *p = &l->loops[i].probe;
+                if (p->ready(p->opaque, other, sizeof(other))) {
+                        ready = 1;
+                        continue;
+                }
+                if (strcmp(other, WK_STATUS_NO_PARTITIONS) != 0) {
+                        snprintf(why, why_size, "%s", other);
+                        return 0;
+                }
+                if (!*why)
+                        snprintf(why, why_size, "%s", other);
+        }
+        return ready;
 }
 
 /* Add \p from's integer members to \p into's of the same name. */

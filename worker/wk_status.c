@@ -434,7 +434,7 @@ void wk_status_refresh(wk_worker_t *w)
                  store_wait ? "webhook store not caught up"
                  : !kc_consumer_broker_up(w->consumer)
                          ? "no Kafka broker reachable"
-                         : "no partitions assigned");
+                         : WK_STATUS_NO_PARTITIONS);
         pthread_mutex_unlock(&st->lock);
 }
 

@@ -17,6 +17,11 @@
 /* Webhooks of the store listed in /status (the others counted). */
 #define WK_STATUS_API_LISTED 100
 
+/* /readyz's reason when the loop has no partitions (and nothing else
+ * keeps it from being ready): with several loops, not the process's
+ * reason (wk_loops.c). */
+#define WK_STATUS_NO_PARTITIONS "no partitions assigned"
+
 /* Partitions reported in lag metrics and /status. */
 #define WK_STATUS_MAX_PARTS 1024
 
