@@ -150,6 +150,10 @@ static int admin_start(wk_loops_t *l, const cfg_t *cfg, char *errstr,
                                   errstr, errstr_size);
         if (!l->admin)
                 return -1;
+        /* the loops' own "worker started" lines say admin_port=0 */
+        hb_log(HB_LOG_INFO, "admin listener of the delivery loops",
+               "admin_port=%u threads=%d", (unsigned)wk_admin_port(l->admin),
+               l->n);
         if (adm->open)
                 hb_log(HB_LOG_WARN,
                        "admin listener open to the network without a token "

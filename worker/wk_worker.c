@@ -672,11 +672,12 @@ wk_worker_t *wk_worker_new_ex(cfg_t *cfg, const wk_worker_opts_t *opts,
         };
         wk_admin_probe_t probe;
 
-        /* one of several loops: its share of the connections (rounded
-         * up), so that the process keeps to delivery.concurrency */
+        /* one of several loops: its share of the connections (at least
+         * 1), so that the process keeps to delivery.concurrency */
         if (opts->loops > 1)
-                pconf.max_in_flight =
-                        (del->concurrency + opts->loops - 1) / opts->loops;
+                pconf.max_in_flight = del->concurrency / opts->loops > 0
+                                              ? del->concurrency / opts->loops
+                                              : 1;
         if (!w) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
