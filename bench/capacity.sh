@@ -4,7 +4,7 @@
 #
 #   bench/capacity.sh [--events N] [--concurrency "1024 4096"]
 #                     [--endpoints 10000] [--ports 4] [--delay-ms 50]
-#                     [--hookbridge PATH] [--timeout S] [--keep]
+#                     [--hookbridge PATH] [--threads N] [--timeout S] [--keep]
 #
 # Makes a CA and a certificate for 127.0.0.1 (openssl, in the work
 # directory), starts an nginx (bench/nginx-tls.conf.in) listening with TLS
@@ -23,6 +23,13 @@
 #     handshake; "resumed" ones reused a TLS session), requests per
 #     connection
 #   - the requests' time at nginx (p50/p99: the delay plus nginx's own)
+#   - sampled every 2 s while requests are in flight: the worker's
+#     hookbridge_in_flight_requests (median, max: how many of the C slots
+#     it keeps filled), the cores the worker and nginx used, how busy the
+#     machine was, and how much of the time the worker's main thread (the
+#     delivery loop with one thread) was runnable but waiting for a CPU
+#     (/proc/PID/schedstat). Each sample fetches /metrics, which costs the
+#     worker's admin thread ~4% of its CPU with 10,000 webhooks.
 #   - the 1-minute load average at the start
 # and writes the same as JSON to results/capacity-latest.json and
 # results/capacity-<UTC time>.json.
@@ -30,8 +37,10 @@
 # Uses the broker at HB_BENCH_BROKERS (default 127.0.0.1:19092, the
 # tests' broker; topics and groups are unique per run, nothing is
 # deleted). --hookbridge PATH runs that binary instead of the Release
-# build of this tree (a before/after comparison). Every process it starts is stopped when it ends, also on
-# failure or Ctrl-C; each drain is bounded (--timeout S, default 600).
+# build of this tree (a before/after comparison); --threads N sets
+# delivery.threads (left out when not given, for a binary without it).
+# Every process it starts is stopped when it ends, also on failure or
+# Ctrl-C; each drain is bounded (--timeout S, default 600).
 set -euo pipefail
 
 me=bench/capacity.sh
@@ -47,6 +56,7 @@ delay_ms=50
 timeout_s=600
 keep=0
 hb_bin=
+threads=
 while [ $# -gt 0 ]; do
         case $1 in
         --events) events=${2:?--events N}; shift ;;
@@ -56,6 +66,7 @@ while [ $# -gt 0 ]; do
         --delay-ms) delay_ms=${2:?--delay-ms MS}; shift ;;
         --timeout) timeout_s=${2:?--timeout S}; shift ;;
         --hookbridge) hb_bin=${2:?--hookbridge PATH}; shift ;;
+        --threads) threads=${2:?--threads N}; shift ;;
         --keep) keep=1 ;;
         -h | --help)
                 sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -72,7 +83,7 @@ for c in $concs; do
         [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] && [ "$c" -le 4096 ] ||
                 die "--concurrency wants numbers 1..4096"
 done
-for t in nginx openssl awk sed sort; do
+for t in nginx openssl awk sed sort curl; do
         command -v "$t" >/dev/null 2>&1 || die "'$t' is not installed"
 done
 [ -f /usr/lib/nginx/modules/ngx_http_echo_module.so ] ||
@@ -165,13 +176,14 @@ kafka = {
   auto_offset_reset = "earliest";
 };
 delivery = {
-  concurrency = $1;
+  concurrency = $1;${threads:+
+  threads = $threads;}
   timeout_ms = 10000;
   connect_timeout_ms = 5000;
   retry = { initial_ms = 100; max_ms = 2000; max_attempts = 8; };
   allow_networks = [ "127.0.0.0/8" ];
 };
-admin = { listen = ""; };
+admin = { listen = "127.0.0.1:$admin_port"; };
 log = { level = "info"; format = "logfmt"; };
 webhooks = (
 EOF
@@ -220,11 +232,51 @@ log_stats() {
                 }'
 }
 
+# sample HBPID NGXPID OUT: every 2 s while HBPID runs, one line "time
+# requests_in_flight messages_in_flight hb_ticks nginx_ticks idle_ticks
+# all_ticks loop_run_delay_ns" (the worker's /metrics gauges, refreshed
+# once a second; /proc ticks of the two processes and of the machine; the
+# main thread's time spent runnable, waiting for a CPU)
+sample() {
+        local t m
+        while kill -0 "$1" 2>/dev/null; do
+                t=$(date +%s.%N)
+                m=$({ curl -s --max-time 1 "http://127.0.0.1:$admin_port/metrics" 2>/dev/null || true; } |
+                        awk '$1 == "hookbridge_in_flight_requests" { r = $2 }
+                             $1 == "hookbridge_in_flight_messages" { m = $2 }
+                             END { print r + 0, m + 0 }')
+                echo "$t $m $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0) $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$2/stat" 2>/dev/null || echo 0) $(awk '$1 == "cpu" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat) $(awk '{ print $2 }' "/proc/$1/schedstat" 2>/dev/null || echo 0)" >>"$3"
+                sleep 2
+        done
+}
+
+# sample_stats FILE: "median_in_flight max_in_flight hb_cores nginx_cores
+# machine_busy_pct loop_wait_pct" over the samples with requests in
+# flight (loop_wait_pct: of the wall time, how much the worker's main
+# thread, the delivery loop, was runnable but waiting for a CPU)
+sample_stats() {
+        local hz med
+        hz=$(getconf CLK_TCK)
+        med=$(awk '$2 > 0 { print $2 }' "$1" | sort -n |
+                awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }')
+        awk -v hz="$hz" -v med="$med" '$2 > 0 { n++; if ($2 > mx) mx = $2
+                        if (n == 1) { t0 = $1; h0 = $4; g0 = $5; i0 = $6; a0 = $7; w0 = $8 }
+                        t1 = $1; h1 = $4; g1 = $5; i1 = $6; a1 = $7; w1 = $8 }
+                END {
+                        if (n < 2 || t1 <= t0) { print "0 0 0 0 0 0"; exit }
+                        printf "%d %d %.2f %.2f %.0f %.0f\n", med, mx,
+                                (h1 - h0) / hz / (t1 - t0), (g1 - g0) / hz / (t1 - t0),
+                                (a1 > a0 ? 100 * (1 - (i1 - i0) / (a1 - a0)) : 0),
+                                100 * (w1 - w0) / 1e9 / (t1 - t0)
+                }' "$1"
+}
+
 cpu_s_of() { # pid: utime + stime in seconds
         awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
 }
 
 rows=() jrows=()
+admin_port=$(free_port)
 for c in $concs; do
         load=$(cut -d' ' -f1 /proc/loadavg)
         say "concurrency $c: $endpoints endpoints on ${#ports[@]} ports, ${delay_ms} ms, TLS (load $load)"
@@ -233,6 +285,8 @@ for c in $concs; do
         "$hb" run -c "$work/c$c.cfg" >"$work/c$c.log" 2>&1 &
         hbpid=$!
         pids+=("$hbpid")
+        sample "$hbpid" "$ngx_pid" "$work/c$c.samples" &
+        pids+=("$!")
         if ! "$tools/bench-committed" --brokers "$brokers" --group "capacity-$runid-$c" \
                 --topic "$topic" --pid "$hbpid" --interval-ms 200 --timeout "$timeout_s" \
                 >"$work/c$c.committed.json" 2>"$work/c$c.committed.err"; then
@@ -245,6 +299,7 @@ for c in $concs; do
         stop_pid "$ngx_pid" 10
         delivered=$(sed -n 's/.*msg="\{0,1\}stopped.* delivered=\([0-9]*\).*/\1/p' "$work/c$c.log" | tail -n 1)
         read -r n conns resumed rate p50 p99 maxreq < <(log_stats "$work/nginx-$c/access.log")
+        read -r inf_med inf_max hb_cores ngx_cores busy loop_wait < <(sample_stats "$work/c$c.samples")
         f=$work/c$c.committed.json
         secs=$(json_num seconds "$f")
         cpu=$(json_num cpu_s "$f")
@@ -252,10 +307,10 @@ for c in $concs; do
         bound=$(awk -v c="$c" -v d="$delay_ms" 'BEGIN { printf "%.0f", c * 1000 / d }')
         pct=$(awk -v r="$rate" -v b="$bound" 'BEGIN { printf "%.1f", 100 * r / b }')
         cpu100k=$(awk -v c="$cpu" -v e="$events" 'BEGIN { printf "%.2f", c / e * 100000 }')
-        rows+=("$(printf '| %d | %s deliveries/s | %s (%s%%) | %.1f s, %s CPU-s (%s per 100k), peak RSS %s MiB | %d connections (%d resumed), up to %d requests on one | p50 %s ms, p99 %s ms | nginx %s CPU-s | %s |' \
-                "$c" "$rate" "$bound" "$pct" "$secs" "$cpu" "$cpu100k" "$rss" "$conns" "$resumed" "$maxreq" "$p50" "$p99" "$ngx_cpu" "$load")")
-        jrows+=("$(printf '{"concurrency": %d, "deliveries_per_s": %s, "littles_law_bound": %s, "of_bound_pct": %s, "requests_at_sink": %d, "delivered": %s, "seconds": %s, "cpu_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "tls_connections": %d, "tls_resumed": %d, "max_requests_per_connection": %d, "sink_p50_ms": %s, "sink_p99_ms": %s, "nginx_cpu_s": %s, "load_1min": %s}' \
-                "$c" "$rate" "$bound" "$pct" "$n" "${delivered:-0}" "$secs" "$cpu" "$cpu100k" "$rss" "$conns" "$resumed" "$maxreq" "$p50" "$p99" "$ngx_cpu" "$load")")
+        rows+=("$(printf '| %d | %s deliveries/s | %s (%s%%) | %.1f s, %s CPU-s (%s per 100k), peak RSS %s MiB | %d connections (%d resumed), up to %d requests on one | p50 %s ms, p99 %s ms | nginx %s CPU-s | %s / %s | %s, %s, %s%% busy; loop waited for a CPU %s%% of the time | %s |' \
+                "$c" "$rate" "$bound" "$pct" "$secs" "$cpu" "$cpu100k" "$rss" "$conns" "$resumed" "$maxreq" "$p50" "$p99" "$ngx_cpu" "$inf_med" "$inf_max" "$hb_cores" "$ngx_cores" "$busy" "$loop_wait" "$load")")
+        jrows+=("$(printf '{"concurrency": %d, "deliveries_per_s": %s, "littles_law_bound": %s, "of_bound_pct": %s, "requests_at_sink": %d, "delivered": %s, "seconds": %s, "cpu_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "tls_connections": %d, "tls_resumed": %d, "max_requests_per_connection": %d, "sink_p50_ms": %s, "sink_p99_ms": %s, "nginx_cpu_s": %s, "in_flight_median": %s, "in_flight_max": %s, "hookbridge_cores": %s, "nginx_cores": %s, "machine_busy_pct": %s, "loop_cpu_wait_pct": %s, "load_1min": %s}' \
+                "$c" "$rate" "$bound" "$pct" "$n" "${delivered:-0}" "$secs" "$cpu" "$cpu100k" "$rss" "$conns" "$resumed" "$maxreq" "$p50" "$p99" "$ngx_cpu" "$inf_med" "$inf_max" "$hb_cores" "$ngx_cores" "$busy" "$loop_wait" "$load")")
         [ "${delivered:-0}" -ge "$events" ] ||
                 say "warning: concurrency $c delivered ${delivered:-?} of $events"
 done
@@ -265,8 +320,8 @@ when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 table=$(
         printf 'hookbridge capacity (%s, %s, %s CPUs): %d events, %d endpoints (one app each) on %d loopback ports, TLS (nginx, ECDSA P-256), every answer after %d ms\n\n' \
                 "$when" "$commit" "$(nproc)" "$events" "$endpoints" "${#ports[@]}" "$delay_ms"
-        printf '| concurrency | deliveries/s (middle 80%%) | Little'"'"'s law bound (share) | worker | TLS handshakes | at the sink | sink | load |\n'
-        printf '| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+        printf '| concurrency | deliveries/s (middle 80%%) | Little'"'"'s law bound (share) | worker | TLS handshakes | at the sink | sink | requests in flight (median / max) | cores used: hookbridge, nginx, machine | load |\n'
+        printf '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
         printf '%s\n' "${rows[@]}"
 )
 printf '\n%s\n' "$table"
