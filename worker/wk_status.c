@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -27,13 +28,22 @@
 
 void wk_status_init(wk_status_t *st)
 {
+        pthread_condattr_t ca;
+
         pthread_mutex_init(&st->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&st->built, &ca);
+        pthread_condattr_destroy(&ca);
+        atomic_init(&st->asked_ms, 0);
+        atomic_init(&st->waiting, 0);
 }
 
 void wk_status_fini(wk_status_t *st)
 {
         free(st->document);
         st->document = NULL;
+        pthread_cond_destroy(&st->built);
         pthread_mutex_destroy(&st->lock);
 }
 
@@ -361,10 +371,11 @@ void wk_status_refresh(wk_worker_t *w)
         kc_stats_t ks;
         size_t np, paused = 0;
         char l[400], esc[256];
-        char *status;
+        char *status = NULL;
         hooks_t *h = w->hooks;
         api_sum_t sum;
         int ready, store_wait;
+        int64_t now;
 
         kc_consumer_stats(w->consumer, &ks);
         np = kc_consumer_partitions(w->consumer, pi, WK_STATUS_MAX_PARTS);
@@ -425,10 +436,19 @@ void wk_status_refresh(wk_worker_t *w)
         }
         store_wait = w->opts.store && !h->from_store;
         ready = np > 0 && kc_consumer_broker_up(w->consumer) && !store_wait;
-        status = status_json(w, pi, np, &ks, &sum);
+        /* only the loop's thread writes st->document: read unlocked */
+        now = hb_time_mono_ms();
+        if (!st->document || atomic_load(&st->waiting) > 0 ||
+            now - (int64_t)atomic_load(&st->asked_ms) <= WK_STATUS_WATCHED_MS)
+                status = status_json(w, pi, np, &ks, &sum);
         pthread_mutex_lock(&st->lock);
-        free(st->document);
-        st->document = status;
+        if (status) {
+                free(st->document);
+                st->document = status;
+                st->document_ms = now;
+                pthread_cond_broadcast(&st->built);
+        }
+        st->refresh_ms = now;
         st->ready = ready;
         snprintf(st->not_ready, sizeof(st->not_ready), "%s",
                  store_wait ? "webhook store not caught up"
@@ -461,7 +481,8 @@ void wk_status_publish(wk_worker_t *w)
         st->published.commits = ks.commits;
         st->published.in_flight = ks.pending;
         pthread_mutex_unlock(&st->lock);
-        if (hb_time_mono_ms() >= st->next_refresh_ms) {
+        if (hb_time_mono_ms() >= st->next_refresh_ms ||
+            atomic_load(&st->waiting) > 0) {
                 st->next_refresh_ms = hb_time_mono_ms() + REFRESH_MS;
                 wk_status_refresh(w);
         }
@@ -476,11 +497,26 @@ void wk_status_stats(wk_worker_t *w, wk_stats_t *out)
 
 char *wk_status_document(wk_worker_t *w)
 {
+        wk_status_t *st = &w->status;
+        int64_t now = hb_time_mono_ms(), until = now + WK_STATUS_WAIT_MS;
         char *s;
 
-        pthread_mutex_lock(&w->status.lock);
-        s = strdup(w->status.document ? w->status.document : "{}");
-        pthread_mutex_unlock(&w->status.lock);
+        atomic_store(&st->asked_ms, now);
+        pthread_mutex_lock(&st->lock);
+        if (st->document && st->document_ms < st->refresh_ms) {
+                atomic_fetch_add(&st->waiting, 1);
+                while (st->document_ms < st->refresh_ms &&
+                       hb_time_mono_ms() < until) {
+                        struct timespec ts;
+
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        ts.tv_sec += 1;
+                        pthread_cond_timedwait(&st->built, &st->lock, &ts);
+                }
+                atomic_fetch_sub(&st->waiting, 1);
+        }
+        s = strdup(st->document ? st->document : "{}");
+        pthread_mutex_unlock(&st->lock);
         return s;
 }
 

@@ -6,6 +6,7 @@
 #define HB_WK_STATUS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,12 @@
  * keeps it from being ready): with several loops, not the process's
  * reason (wk_loops.c). */
 #define WK_STATUS_NO_PARTITIONS "no partitions assigned"
+
+/* /status is built while it was asked for in the last WATCHED_MS; one
+ * older than the last refresh is rebuilt for its reader, who waits up to
+ * WAIT_MS (ms). */
+#define WK_STATUS_WATCHED_MS 30000
+#define WK_STATUS_WAIT_MS    2000
 
 /* Partitions reported in lag metrics and /status. */
 #define WK_STATUS_MAX_PARTS 1024
@@ -38,7 +45,16 @@ typedef struct wk_status_s {
         int64_t next_refresh_ms; /* the once-a-second part's next turn */
         pthread_mutex_t lock;    /* guards published, document, ready */
         wk_stats_t published;
-        char *document; /* /status; NULL before the first refresh */
+        char *document;       /* /status; NULL before the first refresh */
+        int64_t document_ms;  /* when it was built (monotonic) */
+        int64_t refresh_ms;   /* when the last refresh ran */
+        pthread_cond_t built; /* signalled when a document is built */
+        /* when another thread last asked for the document (monotonic
+         * ms), and how many wait for a fresh one now: the refresh builds
+         * the document only while it is being read (with 10,000 webhooks
+         * it was ~15% of the loop's CPU, read or not) */
+        atomic_llong asked_ms;
+        atomic_int waiting;
         int ready;
         char not_ready[128];
         /* the refresh's scratch: per worker, never shared (bug 10) */
@@ -53,22 +69,28 @@ void wk_status_fini(wk_status_t *st);
 
 /**
  * @brief Every loop turn, on the loop's thread: commit and rebalance
- *        counters and the stats snapshot; once a second also
+ *        counters and the stats snapshot; once a second, and at once
+ *        when a reader waits for a fresh /status, also
  *        wk_status_refresh().
  */
 void wk_status_publish(wk_worker_t *w);
 
 /**
  * @brief The once-a-second part now, on the loop's thread: gauges, lag
- *        per partition, circuits, the /status document and readiness.
+ *        per partition, circuits, readiness, and the /status document
+ *        when there is none yet or it was asked for in the last
+ *        WK_STATUS_WATCHED_MS.
  */
 void wk_status_refresh(wk_worker_t *w);
 
 /** @brief The stats as last published. Any thread. */
 void wk_status_stats(wk_worker_t *w, wk_stats_t *out);
 
-/** @returns a malloc()ed copy of the last /status document ("{}" before
- *  the first refresh), or NULL on out-of-memory. Any thread. */
+/** @returns a malloc()ed copy of the /status document of the last
+ *  refresh ("{}" before the first), or NULL on out-of-memory. Any thread
+ *  but the loop's: when the last refresh built none (nobody had asked
+ *  for WK_STATUS_WATCHED_MS), it waits up to WK_STATUS_WAIT_MS for the
+ *  loop's next turn to build one, and returns the older one after that. */
 char *wk_status_document(wk_worker_t *w);
 
 /** @brief The admin listener's probes (/healthz, /readyz, /status) of

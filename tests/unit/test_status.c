@@ -2,6 +2,7 @@
  * workers in one process (replay consumers, assigned without a group)
  * publish their own partitions, never each other's (bug 10: the refresh's
  * partition buffer was one static array shared by every worker). */
+#define _GNU_SOURCE /* pthread_tryjoin_np */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 #include "cfg.h"
 #include "kc_consumer.h"
 #include "wk_status.h"
+#include "hb_time.h"
 #include "wk_worker.h"
+#include "wk_worker_int.h"
 
 #define PARTS 16
 #define TURNS 5000
@@ -159,4 +162,63 @@ Test(status, webhooks_name_their_app)
         cr_expect_str_eq(l, "webhook=\"crm\",app=\"NX-a\"");
         wk_status_hook_label(l, sizeof(l), "sink", NULL);
         cr_expect_str_eq(l, "webhook=\"sink\"");
+}
+
+/* /status with 10,000 webhooks was ~15% of the loop's CPU, rebuilt every
+ * second whether read or not: now it is built only while it is read, and
+ * a reader of a stale one waits for the loop's next turn to build it. */
+static void *read_document(void *arg)
+{
+        return wk_status_document(arg);
+}
+
+Test(status, document_built_only_while_read)
+{
+        wk_worker_t *w = replay_worker("alpha");
+        wk_status_t *st = &w->status;
+        pthread_t reader;
+        void *doc = NULL;
+        int64_t built, t0;
+        int joined = 0;
+
+        wk_status_publish(w); /* the first document */
+        cr_assert_not_null(st->document);
+        /* as if built long ago and never read since */
+        st->document_ms -= 60000;
+        st->refresh_ms = st->document_ms;
+        atomic_store(&st->asked_ms,
+                     hb_time_mono_ms() - 2 * WK_STATUS_WATCHED_MS);
+        built = st->document_ms;
+        wk_status_refresh(w);
+        cr_expect_eq(st->document_ms, built,
+                     "the document was rebuilt with nobody reading it");
+
+        /* a reader waits; the loop's next turn builds a fresh one */
+        t0 = hb_time_mono_ms();
+        cr_assert_eq(pthread_create(&reader, NULL, read_document, w), 0);
+        while (hb_time_mono_ms() - t0 < 10000) {
+                struct timespec tick = {.tv_nsec = 5 * 1000 * 1000};
+
+                wk_status_publish(w);
+                if (pthread_tryjoin_np(reader, &doc) == 0) {
+                        joined = 1;
+                        break;
+                }
+                nanosleep(&tick, NULL);
+        }
+        if (!joined)
+                pthread_join(reader, &doc);
+        cr_assert_not_null(doc);
+        cr_expect_eq(count_topic(doc, "alpha"), PARTS, "%s", (char *)doc);
+        cr_expect_gt(st->document_ms, built, "no fresh document was built");
+        cr_expect_lt(hb_time_mono_ms() - t0, WK_STATUS_WAIT_MS,
+                     "the reader waited out its bound");
+        free(doc);
+        /* read just now: the next refreshes build it again */
+        built = st->document_ms;
+        st->document_ms -= 1;
+        built -= 1;
+        wk_status_refresh(w);
+        cr_expect_gt(st->document_ms, built);
+        wk_worker_destroy(w);
 }
