@@ -169,6 +169,26 @@ static void wait_log(const char *path, const char *needle, int timeout_ms)
         wait_for(log_has, &w, timeout_ms, needle);
 }
 
+/* How many hookbridge_consumer_lag series of \p body are not 0. */
+static int lag_left(const char *body)
+{
+        static const char fam[] = "hookbridge_consumer_lag{";
+        int n = 0;
+
+        for (const char *l = body; l && *l; l = strchr(l, '\n')) {
+                const char *v;
+                if (*l == '\n')
+                        l++;
+                if (strncmp(l, fam, sizeof(fam) - 1) != 0)
+                        continue;
+                v = strstr(l, "} ");
+                n += v && strtod(v + 2, NULL) != 0;
+        }
+        return n;
+}
+
+/* The gauges are refreshed once a second by each delivery loop: settled
+ * when they (lag too) show the end, not a refresh from before it. */
 static int metrics_settled(void *arg, char *saw, size_t saw_size)
 {
         static char body[1 << 16];
@@ -178,12 +198,14 @@ static int metrics_settled(void *arg, char *saw, size_t saw_size)
         double assigned = it_metric(body, "hookbridge_assigned_partitions");
         double consumed = it_metric(body, "hookbridge_events_consumed_total");
 
+        int lagging = lag_left(body);
+
         snprintf(saw, saw_size,
                  "/metrics %ld: in_flight %g (want 0), assigned %g (want 2), "
-                 "consumed %g (want 150)",
-                 code, in_flight, assigned, consumed);
+                 "consumed %g (want 150), partitions lagging %d (want 0)",
+                 code, in_flight, assigned, consumed, lagging);
         return code == 200 && in_flight == 0 && assigned == 2 &&
-               consumed == 150;
+               consumed == 150 && lagging == 0;
 }
 
 Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 240)
