@@ -214,9 +214,11 @@ produce() {
                 { cat "$4.err" >&2; die "producing to $1 failed"; }
 }
 
-# The "stopped ... consumed=N delivered=M" line of a worker's log.
+# FIELD of the "stopped ... consumed=N delivered=M" lines of a worker's
+# log, summed: one line per delivery loop (delivery.threads).
 log_field() { # FIELD LOG
-        sed -n "s/.*msg=\"\{0,1\}stopped.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1
+        sed -n "s/.*msg=\"\{0,1\}stopped.* $1=\([0-9]*\).*/\1/p" "$2" |
+                awk '{ n += $1; any = 1 } END { if (any) print n }'
 }
 
 # run_workers NAME CFG COUNT TOPIC GROUP [WRAPPER...]: start COUNT workers
