@@ -43,6 +43,17 @@ void wk_loops_stop(wk_loops_t *l);
 /** @brief wk_worker_reload() of every loop. Async-signal-safe. */
 void wk_loops_reload(wk_loops_t *l);
 
+/** @returns the /status document the admin listener serves (malloc()ed;
+ *  NULL: out of memory): with n > 1 every loop's merged (the first
+ *  loop's, every assignment, the stats summed, "threads": n), read from
+ *  all loops at once, so it waits WK_STATUS_WAIT_MS at most in all. Any
+ *  thread but a loop's. */
+char *wk_loops_status(wk_loops_t *l);
+
+/** @returns loop \p i's worker (0..n-1; NULL otherwise), borrowed: for
+ *  tests and reports, while \p l lives. */
+wk_worker_t *wk_loops_worker(wk_loops_t *l, int i);
+
 /** @returns the admin listener's port, 0 when it is off. */
 uint16_t wk_loops_admin_port(const wk_loops_t *l);
 

@@ -495,22 +495,40 @@ void wk_status_stats(wk_worker_t *w, wk_stats_t *out)
         pthread_mutex_unlock(&w->status.lock);
 }
 
-char *wk_status_document(wk_worker_t *w)
+int wk_status_ask(wk_worker_t *w)
 {
         wk_status_t *st = &w->status;
-        int64_t now = hb_time_mono_ms(), until = now + WK_STATUS_WAIT_MS;
+        int stale;
+
+        atomic_store(&st->asked_ms, hb_time_mono_ms());
+        pthread_mutex_lock(&st->lock);
+        stale = st->document && st->document_ms < st->refresh_ms;
+        if (stale)
+                atomic_fetch_add(&st->waiting, 1);
+        pthread_mutex_unlock(&st->lock);
+        return stale;
+}
+
+char *wk_status_collect(wk_worker_t *w, int asked, int64_t until_ms)
+{
+        wk_status_t *st = &w->status;
         char *s;
 
-        atomic_store(&st->asked_ms, now);
         pthread_mutex_lock(&st->lock);
-        if (st->document && st->document_ms < st->refresh_ms) {
-                atomic_fetch_add(&st->waiting, 1);
+        if (asked) {
+                int64_t left;
+
                 while (st->document_ms < st->refresh_ms &&
-                       hb_time_mono_ms() < until) {
+                       (left = until_ms - hb_time_mono_ms()) > 0) {
                         struct timespec ts;
 
                         clock_gettime(CLOCK_MONOTONIC, &ts);
-                        ts.tv_sec += 1;
+                        ts.tv_sec += left / 1000;
+                        ts.tv_nsec += (left % 1000) * 1000000L;
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
                         pthread_cond_timedwait(&st->built, &st->lock, &ts);
                 }
                 atomic_fetch_sub(&st->waiting, 1);
@@ -518,6 +536,14 @@ char *wk_status_document(wk_worker_t *w)
         s = strdup(st->document ? st->document : "{}");
         pthread_mutex_unlock(&st->lock);
         return s;
+}
+
+char *wk_status_document(wk_worker_t *w)
+{
+        int asked = wk_status_ask(w);
+
+        return wk_status_collect(w, asked,
+                                 hb_time_mono_ms() + WK_STATUS_WAIT_MS);
 }
 
 static int probe_alive(void *opaque)

@@ -93,6 +93,24 @@ void wk_status_stats(wk_worker_t *w, wk_stats_t *out);
  *  loop's next turn to build one, and returns the older one after that. */
 char *wk_status_document(wk_worker_t *w);
 
+/**
+ * @brief wk_status_document() in two steps, for a reader of several
+ *        loops (wk_loops.c): ask every loop, then collect from each, so
+ *        that the loops build their documents at the same time and the
+ *        read waits WK_STATUS_WAIT_MS at most in all, not per loop.
+ *        Ask: the loop's next turn builds a document (any thread but
+ *        the loop's).
+ * @returns 1 when the document in hand is stale and the loop was asked
+ *          for a fresh one, 0 otherwise; pass it to wk_status_collect(),
+ *          which must follow (it ends the wait the ask began).
+ */
+int wk_status_ask(wk_worker_t *w);
+
+/** @returns a malloc()ed copy of the document (as wk_status_document()),
+ *  waiting for the fresh one asked for (\p asked: wk_status_ask()'s
+ *  answer) until \p until_ms (hb_time_mono_ms()) at most. */
+char *wk_status_collect(wk_worker_t *w, int asked, int64_t until_ms);
+
 /** @brief The admin listener's probes (/healthz, /readyz, /status) of
  *  \p w. */
 void wk_status_probe(wk_worker_t *w, wk_admin_probe_t *out);

@@ -15,6 +15,7 @@
 #include "wk_status.h"
 #include "hb_time.h"
 #include "wk_worker.h"
+#include "wk_loops.h"
 #include "wk_worker_int.h"
 
 #define PARTS 16
@@ -221,4 +222,124 @@ Test(status, document_built_only_while_read)
         wk_status_refresh(w);
         cr_expect_gt(st->document_ms, built);
         wk_worker_destroy(w);
+}
+
+/* /status of several delivery loops (wk_loops): every loop is asked
+ * before any is waited for. Asked in turn, 4 loops whose documents were
+ * stale and whose loops did not turn kept the reader 4 x
+ * WK_STATUS_WAIT_MS (8 s); now the wait is WK_STATUS_WAIT_MS in all. */
+#define LOOPS 4
+
+static wk_loops_t *replay_loops(int n)
+{
+        char errs[4096];
+        cfg_t *cfg = cfg_load_string(status_cfg, "t.cfg", errs, sizeof(errs));
+        kc_range_t ranges[PARTS];
+        wk_worker_opts_t o = {
+                .ranges = ranges, .range_count = PARTS, .no_admin = 1};
+        wk_loops_t *l;
+
+        cr_assert_not_null(cfg, "%s", errs);
+        for (int i = 0; i < PARTS; i++)
+                ranges[i] = (kc_range_t){"alpha", i, 0, 1000};
+        l = wk_loops_new(cfg, &o, n, errs, sizeof(errs));
+        cr_assert_not_null(l, "%s", errs);
+        return l;
+}
+
+/* Every loop's document built long ago, and a refresh since: a reader
+ * waits for the loop's next turn. */
+static void make_stale(wk_worker_t *w)
+{
+        wk_status_t *st = &w->status;
+
+        wk_status_publish(w);
+        cr_assert_not_null(st->document);
+        st->document_ms -= 60000;
+        st->refresh_ms = st->document_ms + 1;
+}
+
+Test(status, loops_read_at_once_when_none_turns)
+{
+        wk_loops_t *l = replay_loops(LOOPS);
+        int64_t t0, took;
+        char *doc;
+
+        for (int i = 0; i < LOOPS; i++)
+                make_stale(wk_loops_worker(l, i));
+        t0 = hb_time_mono_ms();
+        doc = wk_loops_status(l);
+        took = hb_time_mono_ms() - t0;
+        cr_assert_not_null(doc);
+        cr_expect_geq(took, WK_STATUS_WAIT_MS - 50,
+                      "the reader did not wait for the loops (%lld ms)",
+                      (long long)took);
+        cr_expect_lt(took, WK_STATUS_WAIT_MS + 1000,
+                     "%d loops kept the reader %lld ms (each waited in "
+                     "turn?)",
+                     LOOPS, (long long)took);
+        cr_expect_eq(count_topic(doc, "alpha"), LOOPS * PARTS, "%s", doc);
+        cr_expect(strstr(doc, "\"threads\":4") != NULL, "%s", doc);
+        free(doc);
+        for (int i = 0; i < LOOPS; i++)
+                cr_expect_eq(
+                        atomic_load(&wk_loops_worker(l, i)->status.waiting), 0,
+                        "loop %d still counts a reader", i);
+        wk_loops_destroy(l);
+}
+
+/* The loops turning (each on its own thread here, as in wk_loops_run):
+ * a stale read gets every loop's fresh document, well within the bound. */
+typedef struct {
+        wk_worker_t *w;
+        atomic_int *stop;
+} turner_t;
+
+static void *turn_until_stopped(void *arg)
+{
+        turner_t *t = arg;
+
+        while (!atomic_load(t->stop)) {
+                struct timespec tick = {.tv_nsec = 5 * 1000 * 1000};
+
+                wk_status_publish(t->w);
+                nanosleep(&tick, NULL);
+        }
+        return NULL;
+}
+
+Test(status, loops_read_fresh_within_the_bound)
+{
+        wk_loops_t *l = replay_loops(LOOPS);
+        turner_t t[LOOPS];
+        pthread_t th[LOOPS];
+        atomic_int stop;
+        int64_t stale[LOOPS], t0, took;
+        char *doc;
+
+        atomic_init(&stop, 0);
+        for (int i = 0; i < LOOPS; i++) {
+                make_stale(wk_loops_worker(l, i));
+                stale[i] = wk_loops_worker(l, i)->status.document_ms;
+        }
+        t0 = hb_time_mono_ms();
+        for (int i = 0; i < LOOPS; i++) {
+                t[i] = (turner_t){wk_loops_worker(l, i), &stop};
+                cr_assert_eq(
+                        pthread_create(&th[i], NULL, turn_until_stopped, &t[i]),
+                        0);
+        }
+        doc = wk_loops_status(l);
+        took = hb_time_mono_ms() - t0;
+        atomic_store(&stop, 1);
+        for (int i = 0; i < LOOPS; i++)
+                pthread_join(th[i], NULL);
+        cr_assert_not_null(doc);
+        cr_expect_lt(took, WK_STATUS_WAIT_MS, "took %lld ms", (long long)took);
+        cr_expect_eq(count_topic(doc, "alpha"), LOOPS * PARTS, "%s", doc);
+        for (int i = 0; i < LOOPS; i++)
+                cr_expect_gt(wk_loops_worker(l, i)->status.document_ms,
+                             stale[i], "loop %d built no fresh document", i);
+        free(doc);
+        wk_loops_destroy(l);
 }
