@@ -2,6 +2,7 @@
 #include "hb_kconf.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "hb_log.h"
 
@@ -51,4 +52,13 @@ void hb_kconf_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 {
         (void)rk;
         hb_log_librdkafka(level, fac, buf);
+}
+
+int hb_kconf_cooperative(rd_kafka_t *rk, int *last)
+{
+        const char *proto = rd_kafka_rebalance_protocol(rk);
+
+        if (proto)
+                *last = !strcmp(proto, "COOPERATIVE");
+        return *last;
 }

@@ -51,4 +51,17 @@ int hb_kconf_apply(rd_kafka_conf_t *conf, const hb_kconf_set_t *set,
 void hb_kconf_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                      const char *buf);
 
+/**
+ * @brief Is \p rk's group rebalance protocol COOPERATIVE? For a
+ *        rebalance callback: librdkafka's rd_kafka_rebalance_protocol()
+ *        is NULL when it cannot say (before the group's protocol is known,
+ *        or once its group handler is terminating: a revoke served by
+ *        rd_kafka_consumer_close() after another member left crashed in
+ *        strcmp(NULL)); the answer is then \p last, the previous one
+ *        (which a known answer updates). Set \p last to 0 before the
+ *        first call.
+ * @returns 1 for COOPERATIVE, 0 for EAGER or NONE.
+ */
+int hb_kconf_cooperative(rd_kafka_t *rk, int *last);
+
 #endif

@@ -45,6 +45,7 @@ struct kc_consumer_s {
         /* revokes the caller acts on (kc_consumer_defer_revokes) */
         int defer_revokes;
         rd_kafka_topic_partition_list_t *revoking; /* pending, or NULL */
+        int cooperative; /* the last protocol known (hb_kconf_cooperative) */
         /* broker reachability, from librdkafka's error callback */
         volatile int brokers_down;
         /* The group's join state, from librdkafka's cgrp debug lines
@@ -373,7 +374,7 @@ static void unassign(kc_consumer_t *c, rd_kafka_topic_partition_list_t *parts)
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = 0;
 
-        if (!strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE"))
+        if (hb_kconf_cooperative(c->rk, &c->cooperative))
                 error = rd_kafka_incremental_unassign(c->rk, parts);
         else
                 aerr = rd_kafka_assign(c->rk, NULL);
@@ -391,10 +392,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
         kc_consumer_t *c = opaque;
-        /* NULL while the group's protocol is not known yet (a member
-         * closed before its first join completed) */
-        const char *proto = rd_kafka_rebalance_protocol(rk);
-        int coop = proto && !strcmp(proto, "COOPERATIVE");
+        /* not known yet when a member is closed before its first join
+         * completed: eager (assign) then, which a protocol of NONE
+         * takes */
+        int coop = hb_kconf_cooperative(rk, &c->cooperative);
         rd_kafka_error_t *error = NULL;
         rd_kafka_resp_err_t aerr = 0;
         int lost;

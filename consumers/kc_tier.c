@@ -29,6 +29,7 @@ typedef struct part_s {
 
 struct kc_tier_s {
         rd_kafka_t *rk;
+        int cooperative; /* the last protocol known (hb_kconf_cooperative) */
         rd_kafka_queue_t *queue;
         kc_tracker_t *tracker;
         char **topics;
@@ -209,7 +210,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
         kc_tier_t *t = opaque;
-        int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        int coop = hb_kconf_cooperative(rk, &t->cooperative);
         rd_kafka_error_t *error = NULL;
 
         t->joins++;
