@@ -215,7 +215,8 @@ produce() {
 }
 
 # FIELD of the "stopped ... consumed=N delivered=M" lines of a worker's
-# log, summed: one line per delivery loop (delivery.threads).
+# log, summed (one per process: with delivery.threads > 1 the loops'
+# own lines are "delivery loop stopped", the process's the sum).
 log_field() { # FIELD LOG
         sed -n "s/.*msg=\"\{0,1\}stopped.* $1=\([0-9]*\).*/\1/p" "$2" |
                 awk '{ n += $1; any = 1 } END { if (any) print n }'

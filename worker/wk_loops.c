@@ -260,6 +260,24 @@ static void *loop_main(void *opaque)
         return NULL;
 }
 
+/* The process's "stopped" line: every loop's counts summed (each loop
+ * logged its own as "delivery loop stopped"). */
+static void log_stopped(wk_loops_t *l)
+{
+        wk_stats_t sum = {0}, s;
+
+        for (int i = 0; i < l->n; i++) {
+                wk_worker_stats(l->loops[i].w, &s);
+                sum.abandoned += s.abandoned;
+                sum.consumed += s.consumed;
+                sum.deliveries_ok += s.deliveries_ok;
+                sum.dead_lettered += s.dead_lettered;
+                sum.invalid += s.invalid;
+                sum.skipped += s.skipped;
+        }
+        wk_worker_log_stopped(&sum, -1, l->n);
+}
+
 int wk_loops_run(wk_loops_t *l)
 {
         int rc;
@@ -283,6 +301,8 @@ int wk_loops_run(wk_loops_t *l)
                 if (l->loops[i].rc != 0)
                         rc = -1;
         }
+        if (l->n > 1)
+                log_stopped(l);
         return rc;
 }
 

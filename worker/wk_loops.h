@@ -33,7 +33,9 @@ wk_loops_t *wk_loops_new(cfg_t *cfg, const wk_worker_opts_t *opts, int n,
                          char *errstr, size_t errstr_size);
 
 /** @brief Run every loop until wk_loops_stop() (or one fails: then the
- *  others are stopped); each drains and commits as wk_worker_run().
+ *  others are stopped); each drains and commits as wk_worker_run() and
+ *  logs "delivery loop stopped"; with n > 1 one "stopped" line then
+ *  gives the process's counts (the sum).
  *  @returns 0 when every loop stopped cleanly, -1 otherwise. */
 int wk_loops_run(wk_loops_t *l);
 

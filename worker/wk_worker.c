@@ -930,16 +930,34 @@ int wk_worker_run(wk_worker_t *w)
                         break;
         }
         kc_consumer_commit_sync(w->consumer);
+        w->stats.abandoned = wh_pool_pending(w->pool);
         wk_status_publish(w);
-        hb_log(HB_LOG_INFO, "stopped",
-               "abandoned=%zu consumed=%llu delivered=%llu "
-               "dead_lettered=%llu invalid=%llu skipped=%llu",
-               wh_pool_pending(w->pool), (unsigned long long)w->stats.consumed,
-               (unsigned long long)w->stats.deliveries_ok,
-               (unsigned long long)w->stats.dead_lettered,
-               (unsigned long long)w->stats.invalid,
-               (unsigned long long)w->stats.skipped);
+        wk_worker_log_stopped(&w->stats, w->opts.loop, w->opts.loops);
         return rc;
+}
+
+void wk_worker_log_stopped(const wk_stats_t *s, int loop, int loops)
+{
+        /* abandoned first: tests/docker/run.sh looks for
+         * "msg":"stopped","abandoned":"0" */
+#define STOPPED_COUNTS                                                   \
+        "abandoned=%zu consumed=%llu delivered=%llu dead_lettered=%llu " \
+        "invalid=%llu skipped=%llu"
+#define STOPPED_ARGS                                   \
+        s->abandoned, (unsigned long long)s->consumed, \
+                (unsigned long long)s->deliveries_ok,  \
+                (unsigned long long)s->dead_lettered,  \
+                (unsigned long long)s->invalid, (unsigned long long)s->skipped
+        if (loops <= 1)
+                hb_log(HB_LOG_INFO, "stopped", STOPPED_COUNTS, STOPPED_ARGS);
+        else if (loop >= 0)
+                hb_log(HB_LOG_INFO, "delivery loop stopped",
+                       STOPPED_COUNTS " loop=%d", STOPPED_ARGS, loop);
+        else
+                hb_log(HB_LOG_INFO, "stopped", STOPPED_COUNTS " threads=%d",
+                       STOPPED_ARGS, loops);
+#undef STOPPED_COUNTS
+#undef STOPPED_ARGS
 }
 
 void wk_worker_destroy(wk_worker_t *w)

@@ -26,7 +26,19 @@ typedef struct wk_stats_s {
         uint64_t other_app;
         uint64_t commits;
         size_t in_flight; /**< messages consumed, not finished */
+        /** deliveries still in flight when wk_worker_run() returned
+         *  (given up at the end of the drain) */
+        size_t abandoned;
 } wk_stats_t;
+
+/**
+ * @brief The "stopped" line of \p s: a loop's when \p loop >= 0 and
+ *        there are \p loops > 1 ("delivery loop stopped", loop=N), the
+ *        process's otherwise ("stopped", with threads=N when
+ *        \p loops > 1): abandoned, consumed, delivered, dead_lettered,
+ *        invalid, skipped.
+ */
+void wk_worker_log_stopped(const wk_stats_t *s, int loop, int loops);
 
 /**
  * @brief Build the pipeline for \p cfg: consumer (joins the group),
