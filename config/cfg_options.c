@@ -88,8 +88,9 @@ const cfg_opt_t cfg_delivery_opts[] = {
         CFG_BOOL("https_only", cfg_delivery_t, https_only, CFG_RESTART_ONLY, 0),
         CFG_CUSTOM("circuit", CFG_SECTION, NULL),
         CFG_CUSTOM("allow_networks", CFG_RESTART_ONLY, NULL),
-        /* at most WK_LOOPS_MAX (wk_loops.h) */
-        CFG_INT("threads", cfg_delivery_t, threads, CFG_RESTART_ONLY, 0, 64, 1),
+        /* at most WK_LOOPS_MAX (wk_loops.h); 0: the CPUs the process
+         * may use (hb_cpus_available) */
+        CFG_INT("threads", cfg_delivery_t, threads, CFG_RESTART_ONLY, 0, 64, 0),
         {NULL},
 };
 

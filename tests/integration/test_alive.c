@@ -84,7 +84,9 @@ static rx_t *receiver(int hangs, int hang_ms)
 }
 
 /* Two connections, both of which /slow may take; librdkafka drops a
- * member that is not polled for 6 s. */
+ * member that is not polled for 6 s. One delivery loop (threads = 1):
+ * with more, concurrency 2 is split and the loop that owns the topic's
+ * one partition has one connection. */
 static void config(char *path, size_t size, const char *topic,
                    const char *group, uint16_t rx_port, uint16_t admin)
 {
@@ -97,7 +99,7 @@ static void config(char *path, size_t size, const char *topic,
                  "    \"heartbeat.interval.ms=500\",\n"
                  "    \"max.poll.interval.ms=6000\" ]; };\n"
                  "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
-                 "  concurrency = 2; timeout_ms = 30000;\n"
+                 "  concurrency = 2; threads = 1; timeout_ms = 30000;\n"
                  "  shutdown_timeout_ms = 60000;\n"
                  "  retry = { initial_ms = 20; max_ms = 100; max_attempts = "
                  "2; }; };\n"

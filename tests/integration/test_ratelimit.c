@@ -61,6 +61,9 @@ static size_t total(void)
         return n;
 }
 
+/* One delivery loop per process (threads = 1): the proofs count each
+ * replica as one group member with its share of the rate (with the
+ * CPUs' loops, three processes are six members). */
 static void config(char *path, size_t size, const char *topic,
                    const char *group, uint16_t rx_port, int rate)
 {
@@ -73,6 +76,7 @@ static void config(char *path, size_t size, const char *topic,
                  "    \"heartbeat.interval.ms=500\" ]; };\n"
                  "delivery = { allow_networks = [ \"127.0.0.0/8\" ];\n"
                  "  max_in_flight = 100; max_in_flight_per_partition = 50;\n"
+                 "  threads = 1;\n"
                  "  retry = { initial_ms = 100; max_ms = 5000; "
                  "max_attempts = 3; }; };\n"
                  "webhooks = (\n"
