@@ -60,5 +60,9 @@ int hb_kconf_cooperative(rd_kafka_t *rk, int *last)
 
         if (proto)
                 *last = !strcmp(proto, "COOPERATIVE");
+        else
+                hb_log(HB_LOG_INFO,
+                       "rebalance protocol not known now; the last one used",
+                       "cooperative=%d", *last);
         return *last;
 }

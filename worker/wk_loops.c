@@ -336,14 +336,38 @@ uint16_t wk_loops_admin_port(const wk_loops_t *l)
                         : wk_worker_admin_port(l->loops[0].w);
 }
 
+static void *destroy_main(void *opaque)
+{
+        wk_worker_destroy(opaque);
+        return NULL;
+}
+
 void wk_loops_destroy(wk_loops_t *l)
 {
+        pthread_t th[WK_LOOPS_MAX];
+        int on_thread[WK_LOOPS_MAX] = {0};
+
         if (!l)
                 return;
         /* the listener asks the workers: it goes first */
         wk_admin_stop(l->admin);
+        /* Every loop's worker at once, each closing its consumer (leaving
+         * the group) on its own thread. One after another, a consumer's
+         * close waited for the rebalance the previous one's leaving had
+         * begun, which the consumers not yet closed (polled by nobody)
+         * held up: the process hung after "stopped" until killed (1 of
+         * 20 start/stop runs with threads = 2 under ASan, test_operate
+         * under TSan). */
+        for (int i = 1; i < l->n; i++)
+                on_thread[i] = l->loops[i].w &&
+                               pthread_create(&th[i], NULL, destroy_main,
+                                              l->loops[i].w) == 0;
         for (int i = 0; i < l->n; i++)
-                wk_worker_destroy(l->loops[i].w);
+                if (!on_thread[i])
+                        wk_worker_destroy(l->loops[i].w);
+        for (int i = 1; i < l->n; i++)
+                if (on_thread[i])
+                        pthread_join(th[i], NULL);
         wk_metrics_destroy(l->metrics);
         free(l->loops);
         free(l);
