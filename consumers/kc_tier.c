@@ -551,10 +551,15 @@ size_t kc_tier_partitions(kc_tier_t *t, kc_tier_info_t *out, size_t max)
                                                    p->partition, &lo, &hi))
                         hi = -1;
                 pos = committed >= 0 ? committed : committable;
-                if (pos < 0)
-                        pos = p->next >= 0 ? p->next - (int64_t)p->count -
-                                                     (int64_t)pend
-                                           : lo;
+                if (pos < 0 && p->next >= 0)
+                        pos = p->next - (int64_t)p->count - (int64_t)pend;
+                /* Nothing read since the assignment: the fetch starts at
+                 * the group's committed offset, which this member has
+                 * not learnt. The log start is not it: a partition
+                 * drained before a restart or a rebalance would count
+                 * every record it ever held, for as long as no new one
+                 * comes (issue 11). A record waiting there is read
+                 * within a fetch and counted from then on. */
                 o->waiting = hi >= 0 && pos >= 0 && hi > pos ? hi - pos : 0;
         }
         return t->nparts;

@@ -69,7 +69,9 @@ typedef struct kc_tier_info_s {
         int tier;
         int32_t partition;
         int64_t waiting;     /**< records not finished: log end - committed
-                                  position (cached watermarks) */
+                                  position (cached watermarks); 0 until
+                                  a record is read after the
+                                  assignment */
         size_t in_flight;    /**< handed out, not finished */
         size_t in_hand;      /**< read, kept until due (or room) */
         int64_t head_due_ms; /**< due time of the first kept, -1: none */

@@ -216,6 +216,24 @@ int it_wait_committed_to_end(const char *group, const char *topic, int n,
         }
 }
 
+int it_behind_end(const char *group, const char *topic, int n, int64_t *behind)
+{
+        int64_t end[64], com[64];
+        int short_of = 0;
+
+        cr_assert(n <= 64);
+        it_log_end(topic, n, end);
+        it_committed(group, topic, n, com);
+        for (int i = 0; i < n; i++) {
+                int64_t c = com[i] < 0 ? 0 : com[i];
+                if (c < end[i]) {
+                        short_of++;
+                        *behind += end[i] - c;
+                }
+        }
+        return short_of;
+}
+
 void it_write_temp(const char *text, char *path, size_t path_size)
 {
         int fd;
@@ -350,6 +368,31 @@ double it_metric(const char *text, const char *series)
                         return strtod(l + n + 1, NULL);
         }
         return -1;
+}
+
+double it_metric_family(const char *text, const char *name, int sum)
+{
+        size_t n = strlen(name);
+        double best = -1, total = 0;
+        int seen = 0;
+
+        for (const char *l = text; l && *l; l = strchr(l, '\n')) {
+                const char *v;
+                if (*l == '\n')
+                        l++;
+                if (strncmp(l, name, n) || (l[n] != '{' && l[n] != ' '))
+                        continue;
+                v = strchr(l, '}');
+                v = v ? v + 1 : l + n;
+                {
+                        double x = strtod(v, NULL);
+                        total += x;
+                        if (!seen || x > best)
+                                best = x;
+                        seen = 1;
+                }
+        }
+        return !seen ? -1 : sum ? total : best;
 }
 
 uint64_t it_log_total(const char *topic, int n)

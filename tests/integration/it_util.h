@@ -47,6 +47,12 @@ void it_committed(const char *group, const char *topic, int n, int64_t *out);
 int it_wait_committed_to_end(const char *group, const char *topic, int n,
                              int timeout_ms);
 
+/** @brief Partitions 0..n-1 of \p topic whose committed offset in
+ *  \p group (none: 0, so an empty partition never read is not short) is
+ *  short of the log end; the records between are added to \p behind.
+ *  @returns how many are short. */
+int it_behind_end(const char *group, const char *topic, int n, int64_t *behind);
+
 /** @brief Write \p text to a new temporary file; path into \p path. */
 void it_write_temp(const char *text, char *path, size_t path_size);
 
@@ -130,5 +136,10 @@ int64_t it_jint(json_object *o, const char *k);
 /** @returns the value of the series \p series ("name{labels}") in a
  *  Prometheus exposition \p text, or -1 when absent. */
 double it_metric(const char *text, const char *series);
+
+/** @returns the largest value among the series of family \p name (any
+ *  labels) in \p text, or with \p sum their sum; -1 when there are
+ *  none. */
+double it_metric_family(const char *text, const char *name, int sum);
 
 #endif

@@ -59,17 +59,19 @@
 #include "rx_receiver.h"
 #include "wk_sample.h"
 
-#define HOOKS        1000
-#define SICK_503     50  /* hooks 0..49 */
-#define SICK         100 /* hooks 50..99 refuse connections */
-#define RATE         1000
-#define WARMUP_S     10
-#define BASE_S       60
-#define SICK_S       180
-#define PARTITIONS   6
-#define DRAIN_MS     150000
-#define LAG_LIMIT_S  2.0
-#define METRICS_SIZE (16 * 1024 * 1024)
+#define HOOKS      1000
+#define SICK_503   50  /* hooks 0..49 */
+#define SICK       100 /* hooks 50..99 refuse connections */
+#define RATE       1000
+#define WARMUP_S   10
+#define BASE_S     60
+#define SICK_S     180
+#define PARTITIONS 6
+#define DRAIN_MS   150000
+/* the tier gauge's refresh (1 s) and commit interval, with room */
+#define TIERS_SETTLE_MS 10000
+#define LAG_LIMIT_S     2.0
+#define METRICS_SIZE    (16 * 1024 * 1024)
 
 /* The allowance on top of 2x the baseline's p99 (see the header). */
 #define SICK_P99_SLACK_MS 250.0
@@ -349,33 +351,6 @@ static void write_config(sk_t *s, uint16_t healthy, uint16_t sick503,
  * /metrics.
  */
 
-/* The largest value of series family \p name in \p text (-1: none);
- * with \p sum, their sum instead. */
-static double family(const char *text, const char *name, int sum)
-{
-        size_t n = strlen(name);
-        double best = -1, total = 0;
-        int seen = 0;
-
-        for (const char *l = text; l && *l; l = strchr(l, '\n')) {
-                const char *v;
-                if (*l == '\n')
-                        l++;
-                if (strncmp(l, name, n) || (l[n] != '{' && l[n] != ' '))
-                        continue;
-                v = strchr(l, '}');
-                v = v ? v + 1 : l + n;
-                {
-                        double x = strtod(v, NULL);
-                        total += x;
-                        if (!seen || x > best)
-                                best = x;
-                        seen = 1;
-                }
-        }
-        return !seen ? -1 : sum ? total : best;
-}
-
 typedef struct sk_metrics_s {
         double lag_s;    /* the largest hookbridge_consumer_lag_seconds */
         double in_tiers; /* hookbridge_retry_tier_records together */
@@ -385,8 +360,39 @@ static int scrape(uint16_t admin, char *body, sk_metrics_t *m)
 {
         if (it_http_get(admin, "/metrics", body, METRICS_SIZE) != 200)
                 return -1;
-        m->lag_s = family(body, "hookbridge_consumer_lag_seconds", 0);
-        m->in_tiers = family(body, "hookbridge_retry_tier_records", 1);
+        m->lag_s = it_metric_family(body, "hookbridge_consumer_lag_seconds", 0);
+        m->in_tiers =
+                it_metric_family(body, "hookbridge_retry_tier_records", 1);
+        return 0;
+}
+
+/* Has the tier group (<group>.tiers) committed every partition of every
+ * tier (SCHEDULE's, tier_partitions 6) to its log end (a partition never
+ * written to has nothing to commit) within 10 s? Their topics name the
+ * delays the shortest way: 60 s is "1m". */
+static int tiers_committed(sk_t *s)
+{
+        static const char *const delays[] = {"2s", "10s", "30s",
+                                             "1m", "1m",  "1m"};
+        char group[200], topic[300];
+        int64_t deadline = it_now_ms() + 10000, behind;
+        int short_of;
+
+        snprintf(group, sizeof(group), "%s.tiers", fx_group(s->f));
+        do {
+                short_of = 0;
+                behind = 0;
+                for (int i = 0; i < 6; i++) {
+                        snprintf(topic, sizeof(topic), "%s.retry-%d-%s",
+                                 fx_group(s->f), i, delays[i]);
+                        short_of += it_behind_end(group, topic, 6, &behind);
+                }
+                if (!short_of)
+                        return 1;
+                usleep(200 * 1000);
+        } while (it_now_ms() < deadline);
+        cr_log_error("%d tier partitions short of their end, %lld records",
+                     short_of, (long long)behind);
         return 0;
 }
 
@@ -625,6 +631,9 @@ Test(sick, a_sick_tenth, .timeout = 720)
         rx_t *rx_h, *rx_s, *rx_r;
         char *body = malloc(METRICS_SIZE);
         double lag_base = 0, lag_sick = 0, tiers_peak = 0, tiers_end = -1;
+        double tiers_at_done = -1;
+        int64_t settle_from, tiers_settle_ms;
+        int tiers_done;
         int64_t t0, base_from_us, deadline, committed[PARTITIONS];
         int64_t log_end[PARTITIONS], dlq_end[1];
         size_t produced, got, dups = 0, dead = 0, lost = 0, late_bad = 0;
@@ -724,8 +733,22 @@ Test(sick, a_sick_tenth, .timeout = 720)
         }
         done = it_wait_committed_to_end(fx_group(s.f), fx_topic(s.f),
                                         PARTITIONS, 30000);
+        /* the gauge as the delivery's end finds it (its refresh is once
+         * a second, the tier commits every commit_interval_ms), then
+         * until it is 0, bounded; and every tier partition committed to
+         * its end */
         if (scrape(admin, body, &m) == 0)
-                tiers_end = m.in_tiers;
+                tiers_at_done = m.in_tiers;
+        settle_from = it_now_ms();
+        do {
+                if (scrape(admin, body, &m) == 0)
+                        tiers_end = m.in_tiers;
+                if (tiers_end == 0)
+                        break;
+                usleep(100 * 1000);
+        } while (it_now_ms() < settle_from + TIERS_SETTLE_MS);
+        tiers_settle_ms = it_now_ms() - settle_from;
+        tiers_done = tiers_committed(&s);
         rss = fx_peak_rss_kib(w);
         it_log_end(fx_dlq(s.f), 1, dlq_end);
         if (dlq_end[0] > 0)
@@ -766,7 +789,9 @@ Test(sick, a_sick_tenth, .timeout = 720)
                         "sick=%d(503:%d "
                         "refused:%d) rate=%d/s warmup_s=%d base_s=%d "
                         "sick_s=%d produced=%zu delivered=%zu "
-                        "duplicates=%zu in_tiers_end=%.0f "
+                        "duplicates=%zu in_tiers_at_done=%.0f "
+                        "in_tiers_end=%.0f in_tiers_settle_ms=%lld "
+                        "tiers_committed_to_end=%d "
                         "in_tiers_peak=%.0f dead_lettered=%zu "
                         "dlq_records=%zu lost=%zu sick_events=%zu "
                         "sick_not_after_recovery=%zu "
@@ -787,7 +812,8 @@ Test(sick, a_sick_tenth, .timeout = 720)
                         "sick_p99_10s_median_ms=%.1f",
                         SANITIZED, dropped, HOOKS, SICK, SICK_503,
                         SICK - SICK_503, RATE, WARMUP_S, base_s, sick_s,
-                        produced, delivered(&s), dups, tiers_end, tiers_peak,
+                        produced, delivered(&s), dups, tiers_at_done, tiers_end,
+                        (long long)tiers_settle_ms, tiers_done, tiers_peak,
                         dead, dlq_records, lost, sick_events, late_bad,
                         (double)sick_last_us / 1e6, s.sick_ok_while_sick,
                         s.req_503, s.req_sick_after, s.misrouted, s.stray,
@@ -822,6 +848,12 @@ Test(sick, a_sick_tenth, .timeout = 720)
         cr_expect(done, "the source's committed offsets did not reach its "
                         "log end");
         cr_expect(base.n > 0 && base.missing == 0 && sick.missing == 0);
+        cr_expect_eq(tiers_end, 0,
+                     "hookbridge_retry_tier_records %.0f, not 0, %d ms "
+                     "after every delivery arrived",
+                     tiers_end, TIERS_SETTLE_MS);
+        cr_expect(tiers_done, "a tier partition's committed offset did not "
+                              "reach its log end");
         if (!SANITIZED) {
                 cr_expect(lag_base < LAG_LIMIT_S && lag_sick < LAG_LIMIT_S,
                           "source lag %.2f s (baseline) / %.2f s (sick), "
