@@ -45,6 +45,7 @@ typedef struct hb_rec_s {
         const char *reason;  /**< "invalid", "exhausted", "permanent",
                                   "gone"; a tier record: why it waits
                                   ("retry", "circuit_open",
+                                  "suspect", "rate_limited",
                                   "retry_after") */
         const char *detail;  /**< human text (the invalid reason, ...) */
         const char *webhook; /**< webhook name; NULL for bad inputs */

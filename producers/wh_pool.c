@@ -56,7 +56,14 @@
  * any HTTP answer clears it. An endpoint with requests in flight of
  * which none ended for WH_STALL_MS (or half its timeout, when shorter)
  * starts no other until one ends. So hanging subscribers cannot hold
- * every slot while the healthy ones wait. */
+ * every slot while the healthy ones wait. A suspect endpoint's
+ * WH_SUBMIT_DEFER deliveries (not WH_SUBMIT_ONCE) never wait for a turn
+ * either: those queued when one of its attempts ends, and those that
+ * become ready while it could not start them (its request on the wire,
+ * the share taken), are handed back (WH_OUT_DEFERRED, suspect 1, no
+ * attempt), as an open circuit's are: one time-out each for their turn
+ * would hold their source messages, and so the partitions' windows,
+ * until the circuit opened. */
 #define WH_SUSPECT_SHARE 4
 #define WH_STALL_MS      2000
 
@@ -91,6 +98,7 @@ struct wh_delivery_s {
         int defer;            /* WH_SUBMIT_DEFER */
         int once;             /* WH_SUBMIT_ONCE */
         int circuit_open;     /* deferred for an open circuit */
+        int suspect;          /* deferred for a suspect endpoint */
         int64_t rate_wait_ms; /* deferred for the rate limit: the wait
                                  it would have had, else 0 */
         int suspect_slot;     /* on the wire in the suspects' share */
@@ -595,6 +603,52 @@ static void complete_circuit_open(wh_delivery_t *d)
         complete(d, WH_OUT_DEFERRED);
 }
 
+/* 1 when a delivery of suspect \p es that became ready now would wait
+ * (its one request on the wire, or the suspects' share taken). */
+static int suspect_waits(const wh_pool_t *p, const wh_sched_t *es)
+{
+        return es->suspect && (es->in_flight > 0 || suspect_full(p, es));
+}
+
+/* \p d (WH_SUBMIT_DEFER, not WH_SUBMIT_ONCE) does not wait for a turn
+ * of a suspect endpoint (WH_SUSPECT_SHARE). */
+static void complete_suspect(wh_delivery_t *d)
+{
+        snprintf(d->error, sizeof(d->error),
+                 "webhook suspect (timed out or could not connect); "
+                 "handed back without an attempt");
+        d->suspect = 1;
+        complete(d, WH_OUT_DEFERRED);
+}
+
+/*
+ * \p es's queued WH_SUBMIT_DEFER deliveries (with \p once_too, also those
+ * with WH_SUBMIT_ONCE) end through \p end (complete_circuit_open(),
+ * complete_suspect()); the others stay, in order.
+ */
+static void hand_back_queue(wh_pool_t *p, wh_sched_t *es, int once_too,
+                            void (*end)(wh_delivery_t *))
+{
+        wh_delivery_t *d, *keep_head = NULL, *keep_tail = NULL;
+        size_t kept = 0;
+
+        while ((d = ep_queue_pop(es))) {
+                if (d->defer && (once_too || !d->once)) {
+                        p->queued--;
+                        end(d);
+                } else {
+                        list_push(&keep_head, &keep_tail, d);
+                        kept++;
+                }
+        }
+        es->queue_head = keep_head;
+        es->queue_tail = keep_tail;
+        es->queue_len = kept;
+        /* the round-robin holds only endpoints with a queue */
+        if (!es->queue_head)
+                ep_unlist(p, es);
+}
+
 /* \p d (WH_SUBMIT_DEFER) would wait for the rate limit longer than the
  * endpoint's quick retries wait (retry.max_ms): it goes elsewhere (the
  * first retry tier) with that wait. @returns 1 when deferred. */
@@ -623,6 +677,10 @@ static void enqueue(wh_pool_t *p, wh_delivery_t *d, int64_t now)
 
         if (d->defer && !es->disabled && circuit_at(p, es, now) == 2) {
                 complete_circuit_open(d);
+                return;
+        }
+        if (d->defer && !d->once && !es->disabled && suspect_waits(p, es)) {
+                complete_suspect(d);
                 return;
         }
         if (d->defer && !d->once && !es->disabled && rate_deferred(d, now))
@@ -1067,24 +1125,13 @@ static void suspect_note(wh_sched_t *es, CURLcode rc)
 
 static void circuit_open(wh_pool_t *p, wh_sched_t *es, int64_t now)
 {
-        wh_delivery_t *d, *keep_head = NULL, *keep_tail = NULL;
-
         es->circuit = 2;
         es->open_until = now + p->circuit_open_ms;
         hb_log(HB_LOG_WARN, "circuit opened",
                "webhook=%s failures=%d open_ms=%d", wh_endpoint_name(es->ep),
                es->failures, p->circuit_open_ms);
         /* the queue's WH_SUBMIT_DEFER deliveries do not wait for it */
-        while ((d = ep_queue_pop(es))) {
-                if (d->defer) {
-                        p->queued--;
-                        complete_circuit_open(d);
-                } else {
-                        list_push(&keep_head, &keep_tail, d);
-                }
-        }
-        es->queue_head = keep_head;
-        es->queue_tail = keep_tail;
+        hand_back_queue(p, es, 1, complete_circuit_open);
 }
 
 /*
@@ -1181,6 +1228,8 @@ static void finish_attempt(wh_pool_t *p, wh_delivery_t *d, CURLcode rc)
         suspect_note(d->es, rc);
         circuit_note(p, d, cls, now);
         note_attempt(p, d, rc == CURLE_OK ? code : 0, apply_class(d, cls));
+        if (d->es->suspect && !d->es->disabled)
+                hand_back_queue(p, d->es, 0, complete_suspect);
         ep_wake(p, d->es, now);
 }
 
@@ -1302,6 +1351,7 @@ static int run_callbacks(wh_pool_t *p)
                                                   ? d->retry_after_ms
                                                   : -1,
                         .circuit_open = d->circuit_open,
+                        .suspect = d->suspect,
                         .rate_limited = d->rate_wait_ms > 0,
                         .last_attempt_s = d->last_attempt_s,
                         .body_start = d->resp ? d->resp : "",

@@ -47,7 +47,10 @@ typedef enum {
         WH_OUT_DEFERRED,  /**< WH_SUBMIT_DEFER only: handed back to wait
                                elsewhere (a retry tier) because the
                                endpoint's circuit is open (circuit_open 1,
-                               no attempt made for it), its rate limit
+                               no attempt made for it), it is suspect
+                               and could not start it now (suspect 1,
+                               no attempt made for it; not with
+                               WH_SUBMIT_ONCE), its rate limit
                                would hold it longer than max_ms
                                (rate_limited 1) or a Retry-After
                                asked for longer than max_ms
@@ -77,6 +80,11 @@ typedef struct wh_result_s {
         int64_t retry_after_ms; /**< the last response's Retry-After (429,
                                      503), -1: none */
         int circuit_open;       /**< WH_OUT_DEFERRED for an open circuit */
+        int suspect;            /**< WH_OUT_DEFERRED for a suspect endpoint:
+                                     its last attempt timed out or could
+                                     not connect, and its one request was
+                                     on the wire (or the suspects' share
+                                     taken) */
         int rate_limited;       /**< WH_OUT_DEFERRED for the rate limit:
                                      it would have waited longer than
                                      retry.max_ms (retry_after_ms) */

@@ -239,6 +239,7 @@ static int hand_off(wk_delivery_t *d, const wh_result_t *res, int tier)
         hb_rec_init(&rec);
         rec_source(m, &rec);
         rec.reason = res->circuit_open                 ? "circuit_open"
+                     : res->suspect                    ? "suspect"
                      : res->rate_limited               ? "rate_limited"
                      : res->outcome == WH_OUT_DEFERRED ? "retry_after"
                                                        : "retry";

@@ -51,7 +51,8 @@ struct fx_s {
         char dir[64];
         char cfg[128];
         uint16_t admin_port;
-        char retry[256]; /* delivery.retry's settings, "": the default */
+        char retry[256];   /* delivery.retry's settings, "": the default */
+        char circuit[128]; /* delivery.circuit's settings, "": the suite's */
 
         pthread_mutex_t lock; /* ledger, paths, counters */
         fx_event_t *ev;
@@ -285,7 +286,7 @@ void fx_write_config(fx_t *f, uint16_t rx_port, const char *delivery,
                 "  concurrency = 16; connect_timeout_ms = 1000; "
                 "timeout_ms = 5000;\n"
                 "  retry = { %s };\n"
-                "  circuit = { failures = 5; open_ms = 1000; };\n"
+                "  circuit = { %s };\n"
                 "  shutdown_timeout_ms = 3000; revoke_timeout_ms = 2000;\n"
                 "  %s\n  %s\n};\nwebhooks = (\n",
                 it_brokers(), f->group, f->topic,
@@ -296,6 +297,7 @@ void fx_write_config(fx_t *f, uint16_t rx_port, const char *delivery,
                 *f->retry ? f->retry
                           : "initial_ms = 50; max_ms = 500; max_attempts = 50; "
                             "schedule = [ ];",
+                *f->circuit ? f->circuit : "failures = 5; open_ms = 1000;",
                 delivery ? delivery : "", it_threads_setting());
         for (size_t i = 0; i < n && len < sizeof(text); i++) {
                 char url[256];
@@ -332,6 +334,11 @@ void fx_set_admin(fx_t *f, uint16_t port)
 void fx_set_retry(fx_t *f, const char *retry)
 {
         snprintf(f->retry, sizeof(f->retry), "%s", retry ? retry : "");
+}
+
+void fx_set_circuit(fx_t *f, const char *circuit)
+{
+        snprintf(f->circuit, sizeof(f->circuit), "%s", circuit ? circuit : "");
 }
 
 /* In a child between fork() and exec(): no descriptor of the test process

@@ -100,6 +100,11 @@ void fx_set_admin(fx_t *f, uint16_t port);
  *  schedule = [ ];", as the scenarios before the retry tiers had). */
 void fx_set_retry(fx_t *f, const char *retry);
 
+/** @brief delivery.circuit's settings in the next fx_write_config(), e.g.
+ *  "failures = 5; open_ms = 30000;" (the product's defaults; default:
+ *  "failures = 5; open_ms = 1000;", the suite's short open period). */
+void fx_set_circuit(fx_t *f, const char *circuit);
+
 /** @returns lines holding \p text in the logs of every worker so far. */
 size_t fx_log_count(fx_t *f, const char *text);
 

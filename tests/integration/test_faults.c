@@ -1121,3 +1121,103 @@ Test(faults, s19_sigkill_while_records_wait_in_tiers, .timeout = 180)
         fx_stop(f, w, 15000);
         fx_destroy(f);
 }
+
+/* 20. Issue 11, a hanging subscriber: two webhooks on "*", one answering
+ *     200, one that never answers within its timeout_ms (2 s), retry
+ *     tiers on (1 s, 2 s) and the default circuit (5 failures, 30 s),
+ *     one event a second into small windows (5 messages). A suspect
+ *     webhook (its last attempt timed out) has one request on the wire;
+ *     its other deliveries go to the first tier at once instead of
+ *     waiting one time-out each for their turn, so they never hold the
+ *     partition: every healthy delivery arrives within a bound of its
+ *     production, while the hanging one's deliveries all end in the
+ *     dead-letter topic after the tiers. Before, they queued (one per
+ *     time-out) until the circuit opened after ~10 s, the window filled
+ *     and the healthy webhook waited ~5 s. */
+Test(faults, s20_hanging_webhook_never_holds_a_partition, .timeout = 180)
+{
+        enum { N = 30, P = 1, RATE = 1, BOUND_MS = 2000 };
+        static const fx_hook_t hooks[] = {
+                {"ok", "/ok", "[ \"*\" ]", NULL},
+                {"hang", "/hang", "[ \"*\" ]", "timeout_ms = 2000;"},
+        };
+        fx_t *f = fx_new("hanging_webhook", N);
+        rx_t *rx = fx_receiver(f, 0);
+        int64_t tp[N] = {0}, ta[N] = {0}, deadline, dlq_end[1];
+        double worst = 0;
+        size_t hang_ok, hang_fail, dead = 0, worst_i = 0;
+        char extra[256];
+        fx_figures_t g;
+        int committed;
+        pid_t w;
+
+        fx_create_topics(f, P);
+        /* hung: the receiver records the 500 it never gets to send */
+        cr_assert_eq(rx_set_script(rx, "/hang", "500:delay=30000"), 0);
+        fx_set_retry(f, "initial_ms = 50; max_ms = 200; max_attempts = 3; "
+                        "schedule = [ \"1s\", \"2s\" ]; tier_partitions = 1;");
+        fx_set_circuit(f, "failures = 5; open_ms = 30000;");
+        fx_write_config(f, rx_port(rx), "max_in_flight_per_partition = 5;",
+                        NULL, hooks, 2);
+        w = fx_spawn(f);
+        fx_stream_start(f, N, RATE, NULL, 0);
+        /* each event's production and healthy arrival, to 20 ms */
+        deadline = it_now_ms() + (N / RATE) * 1000 + 30000;
+        for (;;) {
+                int64_t now = it_now_ms();
+                size_t n = fx_produced(f), got = 0;
+
+                for (size_t i = 0; i < n && i < N; i++) {
+                        if (!tp[i])
+                                tp[i] = now;
+                        if (!ta[i] && fx_event(f, i).ok > 0)
+                                ta[i] = now;
+                        got += ta[i] != 0;
+                }
+                if (got == N || now > deadline)
+                        break;
+                usleep(20 * 1000);
+        }
+        fx_stream_join(f);
+        for (size_t i = 0; i < N; i++) {
+                int64_t wait = ta[i] ? ta[i] - tp[i] : it_now_ms() - tp[i];
+                if ((double)wait > worst) {
+                        worst = (double)wait;
+                        worst_i = i;
+                }
+        }
+        fx_path_counts(f, "/hang", &hang_ok, &hang_fail);
+        /* every hanging delivery reaches the dead-letter topic after the
+         * tiers, and the source commits to its end */
+        deadline = it_now_ms() + 60000;
+        do {
+                it_log_end(fx_dlq(f), 1, dlq_end);
+                if (dlq_end[0] >= N)
+                        break;
+                usleep(200 * 1000);
+        } while (it_now_ms() < deadline);
+        committed = it_wait_committed_to_end(fx_group(f), fx_topic(f), P,
+                                             SETTLE_MS);
+        fx_scan_dlq(f);
+        for (size_t i = 0; i < N; i++)
+                dead += fx_event(f, i).dlq > 0;
+        snprintf(extra, sizeof(extra),
+                 "healthy_max_wait_s=%.1f hang_requests=%zu", worst / 1000.0,
+                 hang_fail);
+        g = fx_report(f, extra);
+        if (!committed)
+                fx_wait_committed(f, P, 1); /* fails, with detail */
+        fx_assert_nothing_lost(f, &g);
+        cr_assert(hang_ok == 0 && hang_fail > 0, "hang: %zu ok, %zu requests",
+                  hang_ok, hang_fail);
+        cr_assert_eq(g.delivered, N);
+        cr_assert(worst <= BOUND_MS,
+                  "a healthy delivery waited %.1f s (event %zu; bound %.1f "
+                  "s): the hanging webhook held the partition (logs in %s)",
+                  worst / 1000.0, worst_i, BOUND_MS / 1000.0, fx_dir(f));
+        cr_assert_eq(dead, N, "%zu of %d hanging deliveries dead-lettered",
+                     dead, N);
+        cr_assert_eq(fx_log_count(f, "message held"), 0);
+        fx_stop(f, w, 15000);
+        fx_destroy(f);
+}

@@ -292,6 +292,91 @@ Test(policy, deferred_deliveries_do_not_wait_for_an_open_circuit)
         wh_endpoint_unref(ep);
 }
 
+/* What a hand-back said: attempts used and why. */
+typedef struct back_s {
+        done_t d;
+        int attempts, suspect, circuit_open;
+} back_t;
+
+static void on_back(const wh_result_t *r, void *opaque)
+{
+        back_t *b = opaque;
+
+        b->attempts = r->attempts;
+        b->suspect = r->suspect;
+        b->circuit_open = r->circuit_open;
+        on_done(r, &b->d);
+}
+
+/* Issue 11, a hanging subscriber: once an endpoint is suspect (an
+ * attempt timed out), its WH_SUBMIT_DEFER deliveries do not wait for a
+ * turn behind its one request: those queued when the time-out ends are
+ * handed back then, one submitted while its request is on the wire at
+ * once, all without an attempt; WH_SUBMIT_ONCE (a tier's attempt) and
+ * no flag still wait. */
+Test(policy, suspect_endpoint_hands_back_what_would_wait)
+{
+        wh_pool_t *p = pool(0, 0, 0);
+        char url[128], err[256];
+        cfg_webhook_t wh = {0};
+        wh_endpoint_t *ep;
+        back_t a = {0}, q[3] = {0}, late = {0}, once = {0}, plain = {0};
+        int64_t t0;
+
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/hang", rx_port(rx));
+        wh.name = "hang";
+        wh.url = url;
+        wh.enabled = 1;
+        wh.timeout_ms = 400;
+        wh.retry.initial_ms = 10;
+        wh.retry.max_ms = 50;
+        wh.retry.max_attempts = 2;
+        wh.max_in_flight = 1;
+        ep = wh_endpoint_new(&wh, err, sizeof(err));
+        cr_assert_not_null(ep, "%s", err);
+        cr_assert_eq(rx_set_script(rx, "/hang", "200:delay=5000"), 0);
+        /* cap 1: a on the wire, q[] queued behind it */
+        t0 = ms();
+        wh_pool_submit(p, ep, "a", "{}", 2, WH_SUBMIT_DEFER, on_back, &a);
+        for (int i = 0; i < 3; i++)
+                wh_pool_submit(p, ep, "q", "{}", 2, WH_SUBMIT_DEFER, on_back,
+                               &q[i]);
+        run_until(p, &q[0].d, 1, 3000);
+        run_until(p, &q[2].d, 1, 1000);
+        for (int i = 0; i < 3; i++) {
+                cr_assert_eq(q[i].d.outcome, WH_OUT_DEFERRED);
+                cr_assert(q[i].suspect && !q[i].circuit_open);
+                cr_assert_eq(q[i].attempts, 0);
+                /* at a's time-out, not one time-out each after it */
+                cr_assert_lt(q[i].d.at - t0, 1000, "q[%d] after %lld ms", i,
+                             (long long)(q[i].d.at - t0));
+        }
+        cr_assert(strstr(q[0].d.error, "suspect") != NULL, "%s", q[0].d.error);
+        /* a's retry (due 10-50 ms after its time-out) goes on the wire */
+        for (int64_t end = ms() + 1000;
+             wh_pool_running_to(p, ep) == 0 && ms() < end;)
+                wh_pool_run(p, 10, -1);
+        cr_assert(a.d.n == 0 && wh_pool_running_to(p, ep) == 1,
+                  "a's retry is not on the wire");
+        /* a's second attempt is on the wire: a new one goes back at once,
+         * a tier's attempt and one without the flag wait */
+        wh_pool_submit(p, ep, "l", "{}", 2, WH_SUBMIT_DEFER, on_back, &late);
+        wh_pool_submit(p, ep, "o", "{}", 2, WH_SUBMIT_DEFER | WH_SUBMIT_ONCE,
+                       on_back, &once);
+        wh_pool_submit(p, ep, "w", "{}", 2, 0, on_back, &plain);
+        run_until(p, &late.d, 1, 200);
+        cr_assert_eq(late.d.outcome, WH_OUT_DEFERRED);
+        cr_assert(late.suspect && late.attempts == 0);
+        cr_assert(once.d.n == 0 && plain.d.n == 0, "once %d, plain %d",
+                  once.d.n, plain.d.n);
+        /* a itself used its attempts (the pool's own retries) */
+        run_until(p, &a.d, 1, 3000);
+        cr_assert_eq(a.d.outcome, WH_OUT_EXHAUSTED);
+        cr_assert_eq(a.attempts, 2);
+        wh_pool_destroy(p);
+        wh_endpoint_unref(ep);
+}
+
 static int64_t last_retry_after;
 static int last_attempts;
 
