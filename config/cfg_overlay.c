@@ -4,8 +4,13 @@
 #include "cfg_int.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Where cfg_s's reference count lies, which the copy below leaves out. */
+static const size_t refs_at = offsetof(cfg_t, refs);
+static const size_t refs_end = offsetof(cfg_t, refs) + sizeof(_Atomic int);
 
 cfg_t *cfg_overlay_new(cfg_t *base, size_t hint)
 {
@@ -15,8 +20,12 @@ cfg_t *cfg_overlay_new(cfg_t *base, size_t hint)
         if (!ov)
                 return NULL;
         /* the settings are base's: its records, pointing into its arena
-         * (whatever cfg_s holds, so nothing added to it is forgotten) */
-        memcpy(ov, base, sizeof(*ov));
+         * (whatever cfg_s holds, so nothing added to it is forgotten),
+         * all but its reference count, which other delivery loops may be
+         * changing meanwhile (cfg_ref) */
+        memcpy(ov, base, refs_at);
+        memcpy((char *)ov + refs_end, (const char *)base + refs_end,
+               sizeof(*ov) - refs_end);
         ov->chunks = NULL;
         atomic_init(&ov->refs, 0);
         ov->webhooks = malloc((cap ? cap : 1) * sizeof(*ov->webhooks));
