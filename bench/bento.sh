@@ -37,8 +37,9 @@
 set -euo pipefail
 
 me=bench/bento.sh
-# root bench build tools hb pids ok keep; say die free_port wait_listening
-# stop_pid bench_traps kafka_up kafka_ready nginx_sink json_num calc build_all
+# root bench build tools hb pids ok keep; say die usage bad_arg free_port
+# wait_listening stop_pid bench_traps kafka_up kafka_ready nginx_sink
+# json_num calc build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 events=1000000
@@ -63,14 +64,8 @@ while [ $# -gt 0 ]; do
                 ;;
         --smoke) smoke=1 ;;
         --keep) keep=1 ;;
-        -h | --help)
-                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-                exit 0
-                ;;
-        *)
-                echo "$me: unknown argument '$1' (see --help)" >&2
-                exit 2
-                ;;
+        -h | --help) usage ;;
+        *) bad_arg "$1" ;;
         esac
         shift
 done

@@ -44,7 +44,7 @@
 set -euo pipefail
 
 me=bench/capacity.sh
-# root bench build tools hb pids ok keep; say die port_in_use
+# root bench build tools hb pids ok keep; say die usage port_in_use
 # wait_listening stop_pid cleanup bench_traps json_num build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -68,10 +68,7 @@ while [ $# -gt 0 ]; do
         --hookbridge) hb_bin=${2:?--hookbridge PATH}; shift ;;
         --threads) threads=${2:?--threads N}; shift ;;
         --keep) keep=1 ;;
-        -h | --help)
-                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-                exit 0
-                ;;
+        -h | --help) usage ;;
         *) die "unknown argument '$1' (see --help)" ;;
         esac
         shift

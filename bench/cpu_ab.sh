@@ -18,14 +18,11 @@
 set -euo pipefail
 
 me=bench/cpu_ab.sh
-# root bench build tools hb pids keep; say die cleanup bench_traps
-# nginx_sink json_num build_all
+# root bench build tools hb pids keep; say die usage cleanup bench_traps
+# nginx_sink json_num build_all drain
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[ $# -ge 2 ] || {
-        sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-        exit 2
-}
+[ $# -ge 2 ] || usage 2
 bin_a=$(realpath "$1")
 bin_b=$(realpath "$2")
 shift 2
@@ -58,28 +55,6 @@ say "producing $events events"
 "$tools/bench-produce" --brokers "$brokers" --topic "$topic" --partitions 6 \
         --count "$events" >"$work/produce.json" || die "producing failed"
 
-# drain NAME BIN WRAPPER...: BIN drains the topic with a fresh group
-drain() {
-        local name=$1 bin=$2 pid
-        shift 2
-        sed -e "s|@BROKERS@|$brokers|g" -e "s|@TOPIC@|$topic|g" \
-                -e "s|@GROUP@|cpuab-$runid-$name|g" \
-                -e "s|@URL@|http://127.0.0.1:$ngx_port|g" \
-                -e "s|@PER_PARTITION@|2000|g" -e "s|@CONCURRENCY@|64|g" \
-                "$bench/hookbridge.cfg.in" >"$work/$name.cfg"
-        "$@" "$bin" run -c "$work/$name.cfg" >"$work/$name.log" 2>&1 &
-        pid=$!
-        pids+=("$pid")
-        "$tools/bench-committed" --brokers "$brokers" --group "cpuab-$runid-$name" \
-                --topic "$topic" --pid "$pid" --interval-ms 200 \
-                --timeout 1800 >"$work/$name.json" ||
-                { tail -n 20 "$work/$name.log" >&2; die "$name: not every offset was committed"; }
-        kill -TERM "$pid"
-        wait "$pid" || die "$name: hookbridge exited with $?"
-        grep -q "delivered=$events" "$work/$name.log" ||
-                { tail -n 5 "$work/$name.log" >&2; die "$name: not $events delivered"; }
-}
-
 echo "| run | binary | CPU-s per 100k | seconds | peak RSS MiB | load |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for r in $(seq 1 "$rounds"); do
@@ -87,10 +62,10 @@ for r in $(seq 1 "$rounds"); do
                 bin=$bin_a
                 [ "$ab" = B ] && bin=$bin_b
                 load=$(cut -d' ' -f1 /proc/loadavg)
-                drain "$ab$r" "$bin"
-                cpu=$(json_num cpu_s "$work/$ab$r.json")
-                secs=$(json_num seconds "$work/$ab$r.json")
-                hwm=$(json_num vmhwm_kb "$work/$ab$r.json")
+                drain "$ab$r" "$bin" "$topic" "$events"
+                cpu=$(json_num cpu_s "$work/$ab$r.committed.json")
+                secs=$(json_num seconds "$work/$ab$r.committed.json")
+                hwm=$(json_num vmhwm_kb "$work/$ab$r.committed.json")
                 awk -v r="$r" -v ab="$ab" -v c="$cpu" -v n="$events" -v s="$secs" \
                         -v h="$hwm" -v l="$load" 'BEGIN {
                         printf "| %d | %s | %.2f | %.1f | %.1f | %s |\n",
@@ -101,7 +76,8 @@ if [ "$alloc" = 1 ]; then
         for ab in A B; do
                 bin=$bin_a
                 [ "$ab" = B ] && bin=$bin_b
-                drain "alloc$ab" "$bin" env HB_ALLOC_COUNT_OUT="$work/alloc$ab.out" \
+                drain "alloc$ab" "$bin" "$topic" "$events" \
+                        env HB_ALLOC_COUNT_OUT="$work/alloc$ab.out" \
                         LD_PRELOAD="$tools/libhb-alloc-count.so"
                 a=$(json_num allocs "$work/alloc$ab.out")
                 awk -v ab="$ab" -v a="$a" -v n="$events" 'BEGIN {

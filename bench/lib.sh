@@ -23,6 +23,19 @@ die() {
         exit 1
 }
 
+# usage [RC]: the script's header (its comment from line 2 to `set -euo`,
+# without the "# ") on stdout, then exit RC (default 0): its --help
+usage() {
+        sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+        exit "${1:-0}"
+}
+
+# bad_arg ARG: ARG is none of the script's options: say so, exit 2
+bad_arg() {
+        echo "$me: unknown argument '$1' (see --help)" >&2
+        exit 2
+}
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # free_port: a port on 127.0.0.1 that was free a moment ago (not the
@@ -174,4 +187,32 @@ build_all() {
                 tail -n 30 "$1" >&2
                 die "build failed (log: $1)"
         fi
+}
+
+# drain NAME BIN TOPIC EVENTS [WRAPPER...]: BIN (run under WRAPPER when
+# given) delivers TOPIC's EVENTS events to the nginx sink (nginx_sink;
+# bench/hookbridge.cfg.in) with a fresh group, TOPIC-NAME, from process
+# start until the group has committed every offset, then is stopped and
+# must have logged delivered=EVENTS. Uses `brokers`; writes
+# $work/NAME.cfg, NAME.log and NAME.committed.json (bench-committed's
+# figures: cpu_s, seconds, vmhwm_kb, ...).
+drain() {
+        local name=$1 bin=$2 topic=$3 n=$4 pid
+        shift 4
+        sed -e "s|@BROKERS@|$brokers|g" -e "s|@TOPIC@|$topic|g" \
+                -e "s|@GROUP@|$topic-$name|g" \
+                -e "s|@URL@|http://127.0.0.1:$ngx_port|g" \
+                -e "s|@PER_PARTITION@|2000|g" -e "s|@CONCURRENCY@|64|g" \
+                "$bench/hookbridge.cfg.in" >"$work/$name.cfg"
+        "$@" "$bin" run -c "$work/$name.cfg" >"$work/$name.log" 2>&1 &
+        pid=$!
+        pids+=("$pid")
+        "$tools/bench-committed" --brokers "$brokers" --group "$topic-$name" \
+                --topic "$topic" --pid "$pid" --interval-ms 200 \
+                --timeout 1800 >"$work/$name.committed.json" ||
+                { tail -n 20 "$work/$name.log" >&2; die "$name: not every offset was committed"; }
+        kill -TERM "$pid"
+        wait "$pid" || die "$name: hookbridge exited with $?"
+        grep -q "delivered=$n" "$work/$name.log" ||
+                { tail -n 5 "$work/$name.log" >&2; die "$name: not $n delivered"; }
 }

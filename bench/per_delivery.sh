@@ -18,8 +18,8 @@
 set -euo pipefail
 
 me=bench/per_delivery.sh
-# root bench build tools hb pids ok keep; say die cleanup
-# bench_traps nginx_sink json_num build_all
+# root bench build tools hb pids ok keep; say die usage cleanup bench_traps
+# nginx_sink json_num build_all drain
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 events=20000
@@ -32,10 +32,7 @@ while [ $# -gt 0 ]; do
         --base) base=${2:?--base M}; shift ;;
         --no-callgrind) cg=0 ;;
         --keep) keep=1 ;;
-        -h | --help)
-                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-                exit 0
-                ;;
+        -h | --help) usage ;;
         *) die "unknown argument '$1' (see --help)" ;;
         esac
         shift
@@ -61,35 +58,12 @@ for n in "$base" "$events"; do
                 die "producing $n events failed"
 done
 
-# drain NAME N WRAPPER...: run hookbridge on the N-event topic until its
-# fresh group committed everything, then stop it
-drain() {
-        local name=$1 n=$2 pid
-        shift 2
-        sed -e "s|@BROKERS@|$brokers|g" -e "s|@TOPIC@|perdel-$runid-$n|g" \
-                -e "s|@GROUP@|perdel-$runid-$name|g" \
-                -e "s|@URL@|http://127.0.0.1:$ngx_port|g" \
-                -e "s|@PER_PARTITION@|2000|g" -e "s|@CONCURRENCY@|64|g" \
-                "$bench/hookbridge.cfg.in" >"$work/$name.cfg"
-        "$@" "$hb" run -c "$work/$name.cfg" >"$work/$name.log" 2>&1 &
-        pid=$!
-        pids+=("$pid")
-        "$tools/bench-committed" --brokers "$brokers" --group "perdel-$runid-$name" \
-                --topic "perdel-$runid-$n" --pid "$pid" --interval-ms 200 \
-                --timeout 1800 >"$work/$name.committed.json" ||
-                { tail -n 20 "$work/$name.log" >&2; die "$name: not every offset was committed"; }
-        kill -TERM "$pid"
-        wait "$pid" || die "$name: hookbridge exited with $?"
-        grep -q "delivered=$n" "$work/$name.log" ||
-                { tail -n 5 "$work/$name.log" >&2; die "$name: not $n delivered"; }
-}
-
 per() { awk -v a="$1" -v b="$2" -v d=$((events - base)) 'BEGIN { printf "%.1f", (a - b) / d }'; }
 
 for n in "$base" "$events"; do
         say "allocations: $n events"
-        drain "alloc-$n" "$n" env HB_ALLOC_COUNT_OUT="$work/alloc-$n.json" \
-                LD_PRELOAD="$preload"
+        drain "alloc-$n" "$hb" "perdel-$runid-$n" "$n" \
+                env HB_ALLOC_COUNT_OUT="$work/alloc-$n.json" LD_PRELOAD="$preload"
 done
 a_n=$(json_num allocs "$work/alloc-$events.json")
 a_b=$(json_num allocs "$work/alloc-$base.json")
@@ -101,8 +75,8 @@ echo "bytes allocated per delivery: $(per "$b_n" "$b_b")"
 if [ "$cg" = 1 ]; then
         for n in "$base" "$events"; do
                 say "callgrind: $n events (slow)"
-                drain "cg-$n" "$n" valgrind --tool=callgrind \
-                        --callgrind-out-file="$work/callgrind-$n.out"
+                drain "cg-$n" "$hb" "perdel-$runid-$n" "$n" \
+                        valgrind --tool=callgrind --callgrind-out-file="$work/callgrind-$n.out"
                 callgrind_annotate --inclusive=no --threshold=100 \
                         "$work/callgrind-$n.out" >"$work/callgrind-$n.txt" 2>&1 || true
         done

@@ -36,9 +36,9 @@
 set -euo pipefail
 
 me=bench/run.sh
-# root bench build tools hb pids ok keep; say die port_in_use free_port
-# wait_listening stop_pid cleanup bench_traps kafka_sh kafka_up kafka_ready
-# nginx_sink json_num calc build_all
+# root bench build tools hb pids ok keep; say die usage bad_arg port_in_use
+# free_port wait_listening stop_pid cleanup bench_traps kafka_sh kafka_up
+# kafka_ready nginx_sink json_num calc build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 smoke=0
@@ -62,14 +62,8 @@ while [ $# -gt 0 ]; do
         --profile) profile=1 ;;
         --no-profile) profile=0 ;;
         --keep) keep=1 ;;
-        -h | --help)
-                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-                exit 0
-                ;;
-        *)
-                echo "$me: unknown argument '$1' (see --help)" >&2
-                exit 2
-                ;;
+        -h | --help) usage ;;
+        *) bad_arg "$1" ;;
         esac
         shift
 done

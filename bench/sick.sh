@@ -30,8 +30,8 @@
 set -euo pipefail
 
 me=bench/sick.sh
-# root bench build tools hb pids ok keep; say die free_port cleanup
-# bench_traps build_all
+# root bench build tools hb pids ok keep; say die usage bad_arg free_port
+# cleanup bench_traps build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rate=1000
@@ -66,14 +66,8 @@ while [ $# -gt 0 ]; do
                 shift
                 ;;
         --keep) keep=1 ;;
-        -h | --help)
-                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-                exit 0
-                ;;
-        *)
-                echo "$me: unknown argument '$1' (see --help)" >&2
-                exit 2
-                ;;
+        -h | --help) usage ;;
+        *) bad_arg "$1" ;;
         esac
         shift
 done

@@ -13,8 +13,8 @@
 set -euo pipefail
 
 me=bench/soak.sh
-# root bench build tools hb pids ok; say die cleanup bench_traps kafka_up
-# kafka_ready nginx_sink build_all
+# root bench build tools hb pids ok; say die usage bad_arg cleanup
+# bench_traps kafka_up kafka_ready nginx_sink build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seconds=600
 rate=5000
@@ -22,11 +22,8 @@ while [ $# -gt 0 ]; do
         case $1 in
         --seconds) seconds=${2:?--seconds S}; shift ;;
         --rate) rate=${2:?--rate R}; shift ;;
-        -h | --help)
-                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-                exit 0
-                ;;
-        *) echo "$me: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+        -h | --help) usage ;;
+        *) bad_arg "$1" ;;
         esac
         shift
 done

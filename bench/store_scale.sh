@@ -30,7 +30,7 @@
 set -euo pipefail
 
 me=bench/store_scale.sh
-# root bench build tools hb pids ok keep; say die free_port stop_pid
+# root bench build tools hb pids ok keep; say die usage free_port stop_pid
 # cleanup bench_traps nginx_sink json_num calc build_all
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -46,10 +46,7 @@ while [ $# -gt 0 ]; do
         --events) events=${2:?--events E}; shift ;;
         --rounds) rounds=${2:?--rounds R}; shift ;;
         --keep) keep=1 ;;
-        -h | --help)
-                sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-                exit 0
-                ;;
+        -h | --help) usage ;;
         *) die "unknown argument '$1' (see --help)" ;;
         esac
         shift
