@@ -613,6 +613,13 @@ void fx_flush(fx_t *f)
         pthread_mutex_unlock(&f->lock);
 }
 
+void fx_produce_mix(fx_t *f, int n)
+{
+        for (int i = 0; i < n; i++)
+                fx_produce_good(f, i % (int)wk_sample_count());
+        fx_flush(f);
+}
+
 static void *stream_main(void *arg)
 {
         fx_t *f = arg;
@@ -802,6 +809,19 @@ static long dlq_index(fx_t *f, const rd_kafka_message_t *m)
                 p++;
         }
         return -1;
+}
+
+int64_t fx_wait_dlq(fx_t *f, int64_t n, int timeout_ms)
+{
+        int64_t end[1] = {0}, deadline = it_now_ms() + timeout_ms;
+
+        do {
+                it_log_end(fx_dlq(f), 1, end);
+                if (end[0] >= n)
+                        break;
+                usleep(200 * 1000);
+        } while (it_now_ms() < deadline);
+        return end[0];
 }
 
 void fx_scan_dlq(fx_t *f)

@@ -144,6 +144,10 @@ size_t fx_produce_bad(fx_t *f, const char *key, const void *value, size_t len);
 /** @brief Wait for every delivery report; asserts none failed. */
 void fx_flush(fx_t *f);
 
+/** @brief Produce \p n sample events, the kinds in turn, and wait for
+ *  their delivery reports (fx_flush). */
+void fx_produce_mix(fx_t *f, int n);
+
 /**
  * @brief Produce \p count sample events in a thread, \p per_second of
  *        them a second, kinds taken in turn from \p kinds (NULL: every
@@ -181,6 +185,10 @@ void fx_wait_committed(fx_t *f, int partitions, int timeout_ms);
 /** @brief Read the dead-letter topic from the beginning to its end into
  *  the ledger (by source offset, else by messageId). */
 void fx_scan_dlq(fx_t *f);
+
+/** @brief Wait until \p n records are in the dead-letter topic (or the
+ *  time-out passed). @returns the count seen. */
+int64_t fx_wait_dlq(fx_t *f, int64_t n, int timeout_ms);
 
 /**
  * @brief Compute the figures, print the line

@@ -68,13 +68,6 @@ static fx_figures_t settle(fx_t *f, int partitions, const char *extra)
         return g;
 }
 
-static void produce_mix(fx_t *f, int n)
-{
-        for (int i = 0; i < n; i++)
-                fx_produce_good(f, i % (int)wk_sample_count());
-        fx_flush(f);
-}
-
 /* 1. The receiver answers 503 with Retry-After for a while, then
  *    recovers. */
 Test(faults, s01_503_retry_after, .timeout = 120)
@@ -88,7 +81,7 @@ Test(faults, s01_503_retry_after, .timeout = 120)
         fx_create_topics(f, P);
         cr_assert_eq(rx_set_script(rx, "/a", "503:ra=1*15,200"), 0);
         fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         settle(f, P, NULL);
         fx_path_counts(f, "/a", &ok, &fail);
@@ -110,7 +103,7 @@ Test(faults, s02_receiver_down, .timeout = 120)
 
         fx_create_topics(f, P);
         fx_write_config(f, port, NULL, NULL, all_to_a, 1);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         usleep(DOWN_MS * 1000);
         cr_assert_eq(fx_delivered(f), 0);
@@ -145,7 +138,7 @@ Test(faults, s03_receiver_hangs, .timeout = 120)
         cr_assert_eq(rx_set_script(rx, "/a", "500:delay=3000*10,200"), 0);
         fx_set_admin(f, admin);
         fx_write_config(f, rx_port(rx), NULL, NULL, hook, 1);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         settle(f, P, NULL);
         cr_assert_eq(it_http_get(admin, "/metrics", body, sizeof(body)), 200);
@@ -181,7 +174,7 @@ Test(faults, s04_permanent_400_subset, .timeout = 120)
         fx_create_topics(f, P);
         cr_assert_eq(rx_set_script(rx, "/reject", "400"), 0);
         fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 2);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         g = settle(f, P, NULL);
         for (size_t i = 0; i < N; i++) {
@@ -567,7 +560,7 @@ Test(faults, s10_dead_webhook_isolation, .timeout = 180)
                         NULL, hooks, 2);
         for (int i = 0; i < N; i++)
                 dead += i % (int)wk_sample_count() == KIND_NPS_SCORE;
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         t0 = it_now_ms();
         w = fx_spawn(f);
 
@@ -663,7 +656,7 @@ Test(faults, s12_refused_with_retry_policy, .timeout = 120)
         fx_create_topics(f, P);
         fx_write_config(f, rx_port(rx), "on_exhausted = \"retry\";", NULL,
                         hooks, 2);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         fx_wait_delivered(f, N - N / (int)wk_sample_count(), 30000);
         usleep(2000 * 1000);
@@ -700,7 +693,7 @@ Test(faults, s13_paused_partitions_rebalance, .timeout = 150)
         cr_assert_eq(rx_set_script(rx, "/a", "200:delay=6000*16,200"), 0);
         fx_write_config(f, rx_port(rx), "max_in_flight_per_partition = 4;",
                         NULL, slow, 1);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w1 = fx_spawn(f);
         deadline = it_now_ms() + 30000;
         while (fx_requests(f) < 8 && it_now_ms() < deadline)
@@ -732,7 +725,7 @@ Test(faults, s14_sigterm_with_held_deliveries, .timeout = 120)
         cr_assert_eq(rx_set_script(rx, "/a", "500"), 0);
         fx_write_config(f, rx_port(rx), "on_exhausted = \"retry\";", NULL,
                         all_to_a, 1);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         deadline = it_now_ms() + 30000;
         while (fx_requests(f) < 20 && it_now_ms() < deadline)
@@ -838,7 +831,7 @@ Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
         fx_t *f = fx_new("sick_webhook", N);
         rx_t *rx = fx_receiver(f, 0);
         size_t ok, fail, sick_ok, sick_fail, dead = 0, dups = 0;
-        int64_t t0, deadline, dlq_end[1], healthy_ms;
+        int64_t t0, healthy_ms;
         char retry[256], extra[256], t0name[256], t1name[256];
         uint16_t admin = fx_stable_port();
         tier_sampler_t ts = {.admin = admin, .names = {t0name, t1name}};
@@ -865,7 +858,7 @@ Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
         /* windows of 200 messages: 600 of the 3,000 fill them all */
         fx_write_config(f, rx_port(rx), "max_in_flight_per_partition = 200;",
                         NULL, hooks, 2);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         t0 = it_now_ms();
         w = fx_spawn(f);
         cr_assert_eq(pthread_create(&sampler, NULL, tier_sample, &ts), 0);
@@ -885,13 +878,7 @@ Test(faults, s15_sick_webhook_never_holds_a_partition, .timeout = 240)
                 fx_wait_committed(f, P, 1); /* fails, with detail */
         /* every sick delivery reaches the dead-letter topic after the
          * last tier */
-        deadline = it_now_ms() + 90000;
-        do {
-                it_log_end(fx_dlq(f), 1, dlq_end);
-                if (dlq_end[0] >= N)
-                        break;
-                usleep(200 * 1000);
-        } while (it_now_ms() < deadline);
+        fx_wait_dlq(f, N, 90000);
         atomic_store(&ts.stop, 1);
         pthread_join(sampler, NULL);
         fx_scan_dlq(f);
@@ -944,7 +931,7 @@ Test(faults, s16_gone_webhook_dead_letters, .timeout = 120)
         fx_set_retry(f, "initial_ms = 50; max_ms = 200; max_attempts = 3; "
                         "schedule = [ \"1s\" ]; tier_partitions = 1;");
         fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 2);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         g = settle(f, P, NULL);
         for (size_t i = 0; i < N; i++) {
@@ -1044,7 +1031,7 @@ Test(faults, s18_reload_disabling_a_webhook_releases_it, .timeout = 180)
                         "on_exhausted = \"retry\"; "
                         "max_in_flight_per_partition = 200;",
                         NULL, hooks, 2);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         /* the windows fill (3 x 200) and the healthy webhook stalls */
         fx_wait_delivered(f, 3 * 200, 60000);
@@ -1102,7 +1089,7 @@ Test(faults, s19_sigkill_while_records_wait_in_tiers, .timeout = 180)
                         "schedule = [ \"3s\", \"5s\", \"5s\" ]; "
                         "tier_partitions = 2;");
         fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
-        produce_mix(f, N);
+        fx_produce_mix(f, N);
         w = fx_spawn(f);
         /* everything handed to the tiers: the source commits to its end */
         cr_assert(it_wait_committed_to_end(fx_group(f), fx_topic(f), P, 60000),
@@ -1143,7 +1130,7 @@ Test(faults, s20_hanging_webhook_never_holds_a_partition, .timeout = 180)
         };
         fx_t *f = fx_new("hanging_webhook", N);
         rx_t *rx = fx_receiver(f, 0);
-        int64_t tp[N] = {0}, ta[N] = {0}, deadline, dlq_end[1];
+        int64_t tp[N] = {0}, ta[N] = {0}, deadline;
         double worst = 0;
         size_t hang_ok, hang_fail, dead = 0, worst_i = 0;
         char extra[256];
@@ -1189,13 +1176,7 @@ Test(faults, s20_hanging_webhook_never_holds_a_partition, .timeout = 180)
         fx_path_counts(f, "/hang", &hang_ok, &hang_fail);
         /* every hanging delivery reaches the dead-letter topic after the
          * tiers, and the source commits to its end */
-        deadline = it_now_ms() + 60000;
-        do {
-                it_log_end(fx_dlq(f), 1, dlq_end);
-                if (dlq_end[0] >= N)
-                        break;
-                usleep(200 * 1000);
-        } while (it_now_ms() < deadline);
+        fx_wait_dlq(f, N, 60000);
         committed = it_wait_committed_to_end(fx_group(f), fx_topic(f), P,
                                              SETTLE_MS);
         fx_scan_dlq(f);

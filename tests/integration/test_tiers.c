@@ -80,21 +80,6 @@ static void tier_topic(fx_t *f, int i, const char *delay, char *out,
         snprintf(out, size, "%s.retry-%d-%s", fx_group(f), i, delay);
 }
 
-/* Wait until \p n records are in the dead-letter topic (or the time-out
- * passed). @returns the count seen. */
-static int64_t wait_dlq(fx_t *f, int64_t n, int timeout_ms)
-{
-        int64_t end[1] = {0}, deadline = it_now_ms() + timeout_ms;
-
-        do {
-                it_log_end(fx_dlq(f), 1, end);
-                if (end[0] >= n)
-                        break;
-                usleep(200 * 1000);
-        } while (it_now_ms() < deadline);
-        return end[0];
-}
-
 /* Wait until the workers' logs hold \p text \p n times. */
 static void wait_log(fx_t *f, const char *text, size_t n, int timeout_ms)
 {
@@ -136,11 +121,9 @@ static void refused_tier_write(int refusing)
         wait_log(f, "hand-off topic ready", 3, 30000);
         tier_topic(f, refusing, refusing ? "2s" : "1s", topic, sizeof(topic));
         alter_max_bytes(topic, "100");
-        for (int i = 0; i < N; i++)
-                fx_produce_good(f, i % (int)wk_sample_count());
-        fx_flush(f);
+        fx_produce_mix(f, N);
         done = it_wait_committed_to_end(fx_group(f), fx_topic(f), 1, 60000);
-        dead = wait_dlq(f, N, 60000);
+        dead = fx_wait_dlq(f, N, 60000);
         fx_scan_dlq(f);
         snprintf(extra, sizeof(extra), "refusing_tier=%d source_committed=%d",
                  refusing, done);
@@ -191,9 +174,7 @@ Test(tiers, a_tier_record_goes_to_its_own_apps_webhook_only, .timeout = 180)
                         "schedule = [ \"8s\" ]; tier_partitions = 1;");
         fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 1);
         w = fx_spawn(f);
-        for (int i = 0; i < N; i++)
-                fx_produce_good(f, i % (int)wk_sample_count());
-        fx_flush(f);
+        fx_produce_mix(f, N);
         /* every delivery handed to the tier: the source commits */
         cr_assert(it_wait_committed_to_end(fx_group(f), fx_topic(f), 1, 30000),
                   "source not committed (logs in %s)", fx_dir(f));
@@ -321,9 +302,7 @@ Test(tiers, retry_after_3600_waits_in_the_tier_due_no_earlier, .timeout = 180)
         fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 2);
         w = fx_spawn(f);
         t_before = wall_ms();
-        for (int i = 0; i < N; i++)
-                fx_produce_good(f, i % (int)wk_sample_count());
-        fx_flush(f);
+        fx_produce_mix(f, N);
         /* one answer each (when the last came: t_first) ... */
         deadline = it_now_ms() + 30000;
         do {
@@ -576,10 +555,8 @@ Test(tiers, a_dead_letter_is_redriven_to_its_own_apps_webhook_only,
                         "schedule = [ ];");
         fx_write_config(f, rx_port(rx), NULL, NULL, hooks, 1);
         w = fx_spawn(f);
-        for (int i = 0; i < N; i++)
-                fx_produce_good(f, i % (int)wk_sample_count());
-        fx_flush(f);
-        dead = wait_dlq(f, N, 60000);
+        fx_produce_mix(f, N);
+        dead = fx_wait_dlq(f, N, 60000);
         cr_assert_eq(dead, N, "%lld dead letters (logs in %s)", (long long)dead,
                      fx_dir(f));
         fx_stop(f, w, 15000);
@@ -739,9 +716,7 @@ Test(tiers, the_tier_gauge_reaches_zero_once_all_is_delivered, .timeout = 180)
         fx_set_admin(f, admin);
         fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
         w = fx_spawn(f);
-        for (int i = 0; i < N; i++)
-                fx_produce_good(f, i % (int)wk_sample_count());
-        fx_flush(f);
+        fx_produce_mix(f, N);
         cr_assert(it_wait_committed_to_end(fx_group(f), fx_topic(f), 1, 30000),
                   "source not committed (logs in %s)", fx_dir(f));
         it_sleep_ms(3000);
@@ -825,9 +800,7 @@ Test(tiers, the_tier_gauge_counts_what_waits_after_a_restart, .timeout = 120)
         fx_set_admin(f, admin);
         fx_write_config(f, rx_port(rx), NULL, NULL, all_to_a, 1);
         w = fx_spawn(f);
-        for (int i = 0; i < N; i++)
-                fx_produce_good(f, i % (int)wk_sample_count());
-        fx_flush(f);
+        fx_produce_mix(f, N);
         deadline = it_now_ms() + 30000;
         while ((before = tier_gauge(admin, NULL)) != N &&
                it_now_ms() < deadline)
