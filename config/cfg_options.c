@@ -235,7 +235,7 @@ const cfg_owned_prop_t cfg_owned_props[] = {
         {"offset.store.method",
          "hookbridge commits offsets to the broker itself"},
         /* what the commit protocol needs (consumers/kc_consumer.c) */
-        {"enable.partition.eof", "the consumer needs it off"},
+        {"enable.partition.eof", "hookbridge's consumers set it themselves"},
         {"partition.assignment.strategy",
          "hookbridge's revoke handling needs cooperative-sticky"},
         /* the dead-letter producer's guarantee (producers/wh_dlq.c): a

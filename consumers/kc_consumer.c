@@ -517,7 +517,9 @@ static kc_consumer_t *consumer_create(const cfg_t *cfg, const char *group_id,
         const hb_kconf_kv_t fixed[] = {
                 {"enable.auto.commit", "false"},
                 {"enable.auto.offset.store", "false"},
-                {"enable.partition.eof", "false"},
+                /* a partition's end tells where the group stands on a
+                 * partition read nothing from (consumer_event) */
+                {"enable.partition.eof", "true"},
                 {"partition.assignment.strategy", "cooperative-sticky"},
                 {"bootstrap.servers", k->brokers},
                 {"group.id", group_id},
@@ -726,6 +728,30 @@ int kc_consumer_broker_up(const kc_consumer_t *c)
 #define PROBE_EVERY_MS 2000
 #define PROBE_WAIT_MS  500
 
+/* An event rd_kafka_consumer_poll() returned in place of a message. A
+ * partition's end (enable.partition.eof; once per end reached, so cheap:
+ * a busy partition's fetches stop at its end only while the loop keeps
+ * up) tells where the group stands on a partition nothing was consumed
+ * from since its assignment: its fetch began at the committed offset
+ * (or where auto.offset.reset sent it) and met nothing before the end.
+ * kc_consumer_partitions() counts its lag from there, not from the log
+ * start; it is never committed (a commit is the finished prefix, and
+ * the group already holds that offset). */
+static void consumer_event(kc_consumer_t *c, const rd_kafka_message_t *m)
+{
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                hb_log(HB_LOG_WARN, "kafka consumer error",
+                       "topic=%s partition=%d error=\"%s\"",
+                       m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
+                       (int)m->partition, rd_kafka_message_errstr(m));
+                return;
+        }
+        if (m->rkt &&
+            !kc_consumer_revoking(c, rd_kafka_topic_name(m->rkt), m->partition))
+                kc_tracker_at_end(c->tracker, rd_kafka_topic_name(m->rkt),
+                                  m->partition, m->offset);
+}
+
 /* rd_kafka_consumer_poll(), noting that the consumer was served. */
 static rd_kafka_message_t *consumer_poll(kc_consumer_t *c, int timeout_ms)
 {
@@ -803,11 +829,7 @@ int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out)
                         return 0;
                 if (!m->err)
                         break;
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        hb_log(HB_LOG_WARN, "kafka consumer error",
-                               "topic=%s partition=%d error=\"%s\"",
-                               m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
-                               (int)m->partition, rd_kafka_message_errstr(m));
+                consumer_event(c, m);
                 rd_kafka_message_destroy(m);
         }
         c->brokers_down = 0;
@@ -850,8 +872,12 @@ void kc_consumer_wait(kc_consumer_t *c, int timeout_ms)
 
         /* Only used while nothing is consumed (shutdown): a message that
          * slips through is not tracked and so will be redelivered. */
-        if (m)
+        if (m && m->err) {
+                consumer_event(c, m);
+                rd_kafka_message_destroy(m);
+        } else if (m) {
                 drop_untracked(c, m);
+        }
 }
 
 /* A message taken while serving the consumer (it slipped past the
@@ -893,11 +919,8 @@ void kc_consumer_keepalive(kc_consumer_t *c)
                         break;
                 if (!m->err)
                         hand_back(c, m);
-                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        hb_log(HB_LOG_WARN, "kafka consumer error",
-                               "topic=%s partition=%d error=\"%s\"",
-                               m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
-                               (int)m->partition, rd_kafka_message_errstr(m));
+                else
+                        consumer_event(c, m);
                 rd_kafka_message_destroy(m);
         }
 }
@@ -997,6 +1020,13 @@ size_t kc_consumer_partitions(kc_consumer_t *c, kc_partition_info_t *out,
                         hi = -1;
                 p->log_end = hi;
                 pos = p->committed >= 0 ? p->committed : p->committable;
+                /* Nothing consumed since the assignment: where the fetch
+                 * found the end (the group's committed offset, or past
+                 * it over offsets that carry no message), else (no end
+                 * reached yet: a backlog, or no fetch answered) the log
+                 * start. */
+                if (pos < 0)
+                        pos = in.end_offset;
                 if (pos < 0)
                         pos = lo >= 0 ? lo : hi;
                 p->lag = hi >= 0 && pos >= 0 && hi > pos ? hi - pos : 0;

@@ -31,6 +31,9 @@ typedef struct slot_s {
         /* lowest offset dropped untracked and not consumed again since;
          * -1: none (see kc_tracker_taint) */
         int64_t hole;
+        /* where the fetch reached the end with nothing consumed since the
+         * assignment; -1: not known (kc_tracker_at_end) */
+        int64_t end_offset;
         uint32_t hnext; /* next slot in its hash chain, + 1; 0: end */
         uint32_t order; /* its index in tr->order while assigned */
 } slot_t;
@@ -221,6 +224,7 @@ int kc_tracker_assign(kc_tracker_t *tr, const char *topic, int32_t partition)
         s->next_offset = -1;
         s->committed = -1;
         s->hole = -1;
+        s->end_offset = -1;
         s->order = (uint32_t)tr->order_n;
         tr->order[tr->order_n++] = i;
         hash_link(tr, i);
@@ -248,6 +252,7 @@ void kc_tracker_lose(kc_tracker_t *tr, const char *topic, int32_t partition)
         s->lost = 1;
         s->paused = 0; /* not ours to resume */
         s->committed = -1;
+        s->end_offset = -1; /* the group may move on meanwhile */
 }
 
 int kc_tracker_is_lost(const kc_tracker_t *tr, const char *topic,
@@ -396,6 +401,7 @@ int kc_tracker_at(const kc_tracker_t *tr, size_t i, kc_tracker_info_t *out)
         out->oldest_ts_ms = s->head_seq < s->tail_seq
                                     ? s->ring[s->head_seq & (s->cap - 1)].ts
                                     : -1;
+        out->end_offset = s->end_offset;
         return 0;
 }
 
@@ -420,6 +426,19 @@ void kc_tracker_taint(kc_tracker_t *tr, const char *topic, int32_t partition,
 
         if (s && (s->hole < 0 || offset < s->hole))
                 s->hole = offset < 0 ? 0 : offset;
+}
+
+int kc_tracker_at_end(kc_tracker_t *tr, const char *topic, int32_t partition,
+                      int64_t offset)
+{
+        slot_t *s = find(tr, topic, partition);
+
+        /* A restored window (kc_tracker_restore) has consumed something:
+         * its committable offset says more than an end reached. */
+        if (!s || s->lost || s->next_offset >= 0 || s->hole >= 0 || offset < 0)
+                return 0;
+        s->end_offset = offset;
+        return 1;
 }
 
 void kc_tracker_set_committed(kc_tracker_t *tr, const char *topic,

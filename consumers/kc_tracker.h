@@ -103,6 +103,10 @@ typedef struct kc_tracker_info_s {
         /** timestamp (ms) of the oldest unfinished message, the first in
          *  consumption order; -1: none unfinished or none carried one */
         int64_t oldest_ts_ms;
+        /** where the fetch reached the partition's end while nothing was
+         *  consumed since the assignment (kc_tracker_at_end()), -1: not
+         *  known. For display only: never committable. */
+        int64_t end_offset;
 } kc_tracker_info_t;
 
 /**
@@ -141,6 +145,21 @@ int kc_tracker_skip_to(kc_tracker_t *tr, const char *topic, int32_t partition,
  *  it, so kc_tracker_skip_to() stays off until a message at or after
  *  \p offset is added (or the partition is assigned again). */
 void kc_tracker_taint(kc_tracker_t *tr, const char *topic, int32_t partition,
+                      int64_t offset);
+
+/**
+ * @brief The fetch reached the partition's end at \p offset (librdkafka's
+ *        partition EOF). Remembered (kc_tracker_info_t.end_offset) only
+ *        while nothing was consumed since the assignment and no message
+ *        was dropped untracked (kc_tracker_taint()): the fetch then began
+ *        at the group's committed offset and found nothing to do up to
+ *        \p offset, so that is where the group stands. For lag displays
+ *        only: it changes neither the committable offset nor a commit.
+ *        Forgotten by kc_tracker_assign(), kc_tracker_revoke() and
+ *        kc_tracker_lose().
+ * @returns 1 when remembered, 0 otherwise.
+ */
+int kc_tracker_at_end(kc_tracker_t *tr, const char *topic, int32_t partition,
                       int64_t offset);
 
 /** @brief Note that \p offset was committed for a partition (so the next

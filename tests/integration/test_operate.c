@@ -59,22 +59,12 @@ static rx_t *receiver(void)
         return rx;
 }
 
-/* The delivery loops: one unless HB_TEST_THREADS asks for more. With
- * the default (the CPUs, 2 on CI) the second loop's joining moves a
- * partition whose events the first loop already finished; the new owner
- * has read nothing from it, and hookbridge_consumer_lag counts such a
- * partition from its log start until a new event arrives (a known bug,
- * kc_consumer_partitions; issue 15's note), so "lag 0" never comes. */
-static const char *threads(void)
-{
-        return getenv("HB_TEST_THREADS") ? it_threads_setting()
-                                         : "threads = 1;";
-}
-
-/* A config with webhook a (events_a) and b (nps.*), admin on \p admin. */
-static void config(char *path, size_t size, const char *topic,
-                   const char *group, uint16_t rx_port, uint16_t admin,
-                   const char *events_a, const char *extra)
+/* A config with webhook a (events_a) and b (nps.*), admin on \p admin,
+ * the delivery loops \p threads says ("threads = N;", "": the default). */
+static void config_loops(char *path, size_t size, const char *topic,
+                         const char *group, uint16_t rx_port, uint16_t admin,
+                         const char *events_a, const char *extra,
+                         const char *threads)
 {
         char text[4096];
 
@@ -92,9 +82,19 @@ static void config(char *path, size_t size, const char *topic,
                  "  { name = \"b\"; url = \"http://127.0.0.1:%u/b\";\n"
                  "    events = [ \"nps.score\", \"nps.feedback\" ]; }\n"
                  ");\nadmin = { listen = \"127.0.0.1:%u\"; };\n",
-                 it_brokers(), group, topic, extra, threads(), rx_port,
-                 events_a, rx_port, admin);
+                 it_brokers(), group, topic, extra, threads, rx_port, events_a,
+                 rx_port, admin);
         it_write_temp(text, path, size);
+}
+
+/* config_loops() with the loops HB_TEST_THREADS says (the default
+ * without it). */
+static void config(char *path, size_t size, const char *topic,
+                   const char *group, uint16_t rx_port, uint16_t admin,
+                   const char *events_a, const char *extra)
+{
+        config_loops(path, size, topic, group, rx_port, admin, events_a, extra,
+                     it_threads_setting());
 }
 
 /* Produce \p n events of sample kind \p kind with ids "<prefix>-<i>". */
@@ -285,6 +285,104 @@ Test(operate, metrics_readyz_status_match_the_receiver, .timeout = 240)
         st = it_stop_worker(pid, SIGTERM, 30000);
         cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "worker stop: status %d (log %s)", st, logp);
+        rx_stop(rx);
+}
+
+/* /status \p body's partitions: 1 when there is one and every "lag" is
+ * 0, 0 otherwise. */
+static int status_lags(const char *body)
+{
+        json_object *o = json_tokener_parse(body), *parts = NULL;
+        int ok = 0;
+
+        if (o && json_object_object_get_ex(o, "assignment", &parts) &&
+            json_object_is_type(parts, json_type_array)) {
+                size_t n = json_object_array_length(parts);
+                ok = n > 0;
+                for (size_t i = 0; i < n; i++)
+                        if (it_jint(json_object_array_get_idx(parts, i),
+                                    "lag") != 0)
+                                ok = 0;
+        }
+        json_object_put(o);
+        return ok;
+}
+
+/* One group member's admin port, and the topic it consumes. */
+typedef struct member_want_s {
+        uint16_t admin;
+        const char *topic;
+} member_want_t;
+
+/* The member's /metrics settled on one partition of the quiet topic:
+ * nothing in flight, its partition's lag 0. */
+static int member_settled(void *arg, char *saw, size_t saw_size)
+{
+        static char body[1 << 16];
+        const member_want_t *w = arg;
+        long code = it_http_get(w->admin, "/metrics", body, sizeof(body));
+        double in_flight = it_metric(body, "hookbridge_in_flight_messages");
+        double assigned = it_metric(body, "hookbridge_assigned_partitions");
+        double lag = it_metric_family(body, "hookbridge_consumer_lag", 1);
+        int lagging = lag_left(body);
+
+        snprintf(saw, saw_size,
+                 "/metrics of :%u %ld: in_flight %g (want 0), assigned %g "
+                 "(want 1), lag %g over %d partitions (want 0)",
+                 (unsigned)w->admin, code, in_flight, assigned, lag, lagging);
+        return code == 200 && in_flight == 0 && assigned == 1 && lagging == 0 &&
+               strstr(body, w->topic) != NULL;
+}
+
+/* A member that joins the group once every event is delivered and
+ * committed takes over a partition it has read nothing from: on a quiet
+ * topic its hookbridge_consumer_lag (and /status "lag") must say 0, the
+ * group's position, not the partition's whole history counted from the
+ * log start until a new event arrives (issue 15's note). Two processes
+ * of one loop each make the join order certain; the same happens to a
+ * second delivery loop joining late (delivery.threads = 2). */
+Test(operate, lag_of_a_partition_taken_over_on_a_quiet_topic_is_0,
+     .timeout = 240)
+{
+        static char body[1 << 16];
+        char topic[96], group[96], cfg[2][256], logp[2][300];
+        uint16_t admin[2] = {it_free_port(), it_free_port()};
+        rx_t *rx = receiver();
+        member_want_t want[2];
+        pid_t pid[2];
+        int st;
+
+        it_unique("hb-it-lag", topic, sizeof(topic));
+        it_unique("hb-it-lag-g", group, sizeof(group));
+        it_create_topic(topic, 2);
+        for (int i = 0; i < 2; i++) {
+                config_loops(cfg[i], sizeof(cfg[i]), topic, group, rx_port(rx),
+                             admin[i], "\"*\"", "", "threads = 1;");
+                snprintf(logp[i], sizeof(logp[i]), "%s.log", cfg[i]);
+                want[i] = (member_want_t){admin[i], topic};
+        }
+        produce(topic, "q", 1, 60); /* Flow Completed: a only */
+        pid[0] = it_spawn_worker(cfg[0], logp[0]);
+        wait_committed(group, topic, 2, 60000, logp[0]);
+        cr_assert_eq(seen_ok(0), 60);
+
+        /* the second member takes one partition over; nothing new comes */
+        pid[1] = it_spawn_worker(cfg[1], logp[1]);
+        wait_for(member_settled, &want[1], 30000,
+                 "the joining member's lag 0 on its partition");
+        wait_for(member_settled, &want[0], 30000,
+                 "the first member's lag 0 on the partition it kept");
+        cr_assert_eq(it_http_get(admin[1], "/status", body, sizeof(body)), 200);
+        cr_assert(status_lags(body) == 1, "%s", body);
+        cr_assert_eq(seen_ok(0), 60, "nothing delivered twice");
+        /* the group's offsets are still the log end */
+        wait_committed(group, topic, 2, 10000, logp[1]);
+
+        for (int i = 1; i >= 0; i--) {
+                st = it_stop_worker(pid[i], SIGTERM, 30000);
+                cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                          "worker %d stop: status %d (log %s)", i, st, logp[i]);
+        }
         rx_stop(rx);
 }
 

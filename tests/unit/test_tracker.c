@@ -376,3 +376,69 @@ Test(tracker, lost_window_is_dropped_when_others_committed_further)
         cr_assert(!kc_tracker_is_lost(tr, "t", 1));
         cr_assert_eq(kc_tracker_count(tr), 39);
 }
+
+/* The end_offset the walk reports for partition \p p of "t" (-2: not
+ * assigned). */
+static int64_t end_of(int32_t p)
+{
+        kc_tracker_info_t in;
+
+        for (size_t i = 0; kc_tracker_at(tr, i, &in) == 0; i++)
+                if (in.partition == p && !strcmp(in.topic, "t"))
+                        return in.end_offset;
+        return -2;
+}
+
+/* A partition's end reached with nothing consumed since the assignment
+ * tells where the group stands (lag displays), and nothing else: it is
+ * never committable, and it is forgotten with the assignment. */
+Test(tracker, end_reached_before_any_message_is_display_only)
+{
+        kc_ticket_t k;
+        int64_t resume;
+
+        cr_assert_eq(end_of(0), -1);
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, 40), 1);
+        cr_assert_eq(end_of(0), 40);
+        /* not a commit: the finished prefix is still unknown */
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), -1);
+        /* a later end (the fetch went on over markers) replaces it */
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, 42), 1);
+        cr_assert_eq(end_of(0), 42);
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, -1), 0);
+        cr_assert_eq(end_of(0), 42);
+        /* unknown partition */
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 9, 5), 0);
+
+        /* revoke, assign: forgotten */
+        kc_tracker_revoke(tr, "t", 0);
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, 42), 0);
+        cr_assert_eq(kc_tracker_assign(tr, "t", 0), 0);
+        cr_assert_eq(end_of(0), -1);
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, 42), 1);
+        cr_assert_eq(kc_tracker_assign(tr, "t", 0), 0);
+        cr_assert_eq(end_of(0), -1);
+
+        /* lost: forgotten, and not taken while lost */
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, 42), 1);
+        kc_tracker_lose(tr, "t", 0);
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, 42), 0);
+        cr_assert_eq(kc_tracker_restore(tr, "t", 0, 42, &resume), 0);
+        cr_assert_eq(end_of(0), -1);
+
+        /* something consumed: the committable offset tells, the end
+         * reached is not taken (and what was known stays as it was) */
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, 42), 1);
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 42, -1, &k), 0);
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 0, 43), 0);
+        cr_assert_eq(end_of(0), 42);
+        cr_assert_eq(kc_tracker_done(tr, &k), 1);
+        cr_assert_eq(kc_tracker_committable(tr, "t", 0), 43);
+
+        /* a message dropped untracked before anything was consumed: the
+         * end says nothing of it (it waits to be consumed again) */
+        cr_assert_eq(kc_tracker_assign(tr, "t", 1), 0);
+        kc_tracker_taint(tr, "t", 1, 7);
+        cr_assert_eq(kc_tracker_at_end(tr, "t", 1, 9), 0);
+        cr_assert_eq(end_of(1), -1);
+}
