@@ -11,6 +11,7 @@
 #include "hb_kconf.h"
 #include "hb_log.h"
 #include "hb_time.h"
+#include "kc_defer.h"
 #include "kc_join.h"
 
 /* A replay range: where to stop, and whether the log got there. */
@@ -42,10 +43,8 @@ struct kc_consumer_s {
         size_t range_count;
         kc_progress_cb_t *progress_cb;
         void *progress_opaque;
-        /* revokes the caller acts on (kc_consumer_defer_revokes) */
-        int defer_revokes;
-        rd_kafka_topic_partition_list_t *revoking; /* pending, or NULL */
-        int cooperative; /* the last protocol known (hb_kconf_cooperative) */
+        kc_defer_t revoke; /* revokes the caller completes (kc_defer) */
+        int cooperative;   /* the last protocol known (hb_kconf_cooperative) */
         /* broker reachability, from librdkafka's error callback */
         volatile int brokers_down;
         /* The group's join state, from librdkafka's cgrp debug lines
@@ -424,14 +423,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 }
         } else {
                 lost = rd_kafka_assignment_lost(rk);
-                if (!lost && c->defer_revokes && !c->revoking) {
-                        /* The caller lets these partitions' in-flight work
-                         * finish, then kc_consumer_revoke_finish() commits
-                         * and unassigns (librdkafka waits for that call). */
-                        c->revoking = rd_kafka_topic_partition_list_copy(parts);
-                        if (c->revoking)
-                                return;
-                }
+                /* The caller lets these partitions' in-flight work finish,
+                 * then kc_consumer_revoke_finish() commits and
+                 * unassigns (librdkafka waits for that call). */
+                if (!lost && kc_defer_take(&c->revoke, parts))
+                        return;
                 on_revoke(c, parts, lost);
                 unassign(c, parts);
         }
@@ -444,28 +440,26 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 void kc_consumer_defer_revokes(kc_consumer_t *c, int on)
 {
-        c->defer_revokes = on;
+        c->revoke.on = on;
 }
 
 size_t kc_consumer_revoke_pending(const kc_consumer_t *c)
 {
-        return c->revoking ? (size_t)c->revoking->cnt : 0;
+        return kc_defer_pending(&c->revoke);
 }
 
 int kc_consumer_revoking(const kc_consumer_t *c, const char *topic,
                          int32_t partition)
 {
-        return c->revoking && rd_kafka_topic_partition_list_find(
-                                      c->revoking, topic, partition) != NULL;
+        return kc_defer_has(&c->revoke, topic, partition);
 }
 
 void kc_consumer_revoke_finish(kc_consumer_t *c)
 {
-        rd_kafka_topic_partition_list_t *parts = c->revoking;
+        rd_kafka_topic_partition_list_t *parts = kc_defer_release(&c->revoke);
 
         if (!parts)
                 return;
-        c->revoking = NULL;
         on_revoke(c, parts, 0);
         unassign(c, parts);
         rd_kafka_topic_partition_list_destroy(parts);
@@ -578,8 +572,7 @@ err:
 /* Free what consumer_create() and the constructors made. */
 static void consumer_free(kc_consumer_t *c)
 {
-        if (c->revoking)
-                rd_kafka_topic_partition_list_destroy(c->revoking);
+        kc_defer_clear(&c->revoke);
         if (c->queue)
                 rd_kafka_queue_destroy(c->queue);
         if (c->rk)
@@ -805,7 +798,7 @@ int kc_consumer_poll(kc_consumer_t *c, kc_msg_t *out)
         size_t pend;
         int paused;
 
-        if (c->revoking)
+        if (kc_defer_pending(&c->revoke))
                 return 0;
         if (c->held) {
                 /* paused only to serve the consumer: take messages
@@ -943,6 +936,11 @@ static void probe_brokers(kc_consumer_t *c, int64_t now)
                 rd_kafka_metadata_destroy(md);
 }
 
+int kc_consumer_owns(const kc_consumer_t *c, const kc_ticket_t *ticket)
+{
+        return kc_tracker_current(c->tracker, ticket);
+}
+
 void kc_consumer_done(kc_consumer_t *c, const kc_ticket_t *ticket)
 {
         int32_t part;
@@ -1067,7 +1065,7 @@ void kc_consumer_destroy(kc_consumer_t *c)
         if (!c)
                 return;
         /* From here on revokes (those of the close below) act at once. */
-        c->defer_revokes = 0;
+        c->revoke.on = 0;
         kc_consumer_revoke_finish(c);
         kc_consumer_commit_sync(c);
         if (!c->ranges && c->stats.rebalances == 0 && join_possible(c)) {

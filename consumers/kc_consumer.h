@@ -165,6 +165,11 @@ void kc_consumer_keepalive(kc_consumer_t *c);
  *  Stale tickets (partition revoked since) are ignored. */
 void kc_consumer_done(kc_consumer_t *c, const kc_ticket_t *ticket);
 
+/** @returns 1 while \p ticket's partition is still this member's, 0 once
+ *  it was revoked: its next owner reads the message again, so what this
+ *  member has out of it must not be handed off (it would be twice). */
+int kc_consumer_owns(const kc_consumer_t *c, const kc_ticket_t *ticket);
+
 /** @brief Commit (asynchronously) what moved, when the commit interval
  *  has passed. Cheap to call on every loop. */
 void kc_consumer_tick(kc_consumer_t *c);

@@ -10,6 +10,7 @@
 #include "hb_log.h"
 #include "hb_rec.h"
 #include "hb_time.h"
+#include "kc_defer.h"
 #include "kc_join.h"
 
 /* One assigned tier partition. Records read but not handed out wait in
@@ -43,6 +44,7 @@ struct kc_tier_s {
         kc_join_t join; /* async commits wait while a join is under way */
         kc_tier_revoke_cb_t *revoke_cb;
         void *revoke_opaque;
+        kc_defer_t revoke; /* revokes the caller completes (kc_defer) */
 };
 
 static int tier_of(const kc_tier_t *t, const char *topic)
@@ -206,6 +208,45 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                          offsets->elems[i].partition, -1);
 }
 
+/* Let \p parts go: what finished of them committed (unless \p lost: the
+ * group moved on), the caller told first (revoke_cb), what is in hand
+ * dropped. */
+static void revoke_now(kc_tier_t *t, rd_kafka_topic_partition_list_t *parts,
+                       int lost)
+{
+        rd_kafka_error_t *error = NULL;
+
+        if (t->revoke_cb)
+                t->revoke_cb(parts, t->revoke_opaque);
+        if (!lost)
+                commit_moved(t, parts, 0);
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *e = &parts->elems[i];
+                size_t pend =
+                        kc_tracker_pending(t->tracker, e->topic, e->partition);
+                for (size_t j = 0; j < t->nparts; j++)
+                        if (t->parts[j].partition == e->partition &&
+                            !strcmp(t->parts[j].topic, e->topic)) {
+                                part_drop(t, j);
+                                break;
+                        }
+                kc_tracker_revoke(t->tracker, e->topic, e->partition);
+                hb_log(HB_LOG_INFO,
+                       lost ? "tier partition lost" : "tier partition revoked",
+                       "topic=%s partition=%d abandoned=%zu", e->topic,
+                       (int)e->partition, pend);
+        }
+        if (hb_kconf_cooperative(t->rk, &t->cooperative))
+                error = rd_kafka_incremental_unassign(t->rk, parts);
+        else
+                rd_kafka_assign(t->rk, NULL);
+        if (error) {
+                hb_log(HB_LOG_ERR, "tier rebalance failed", "error=\"%s\"",
+                       rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -256,29 +297,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 rd_kafka_resume_partitions(rk, parts);
         } else {
                 int lost = rd_kafka_assignment_lost(rk);
-                if (!lost && t->revoke_cb)
-                        t->revoke_cb(parts, t->revoke_opaque);
-                if (!lost)
-                        commit_moved(t, parts, 0);
-                for (int i = 0; i < parts->cnt; i++) {
-                        rd_kafka_topic_partition_t *e = &parts->elems[i];
-                        for (size_t j = 0; j < t->nparts; j++)
-                                if (t->parts[j].partition == e->partition &&
-                                    !strcmp(t->parts[j].topic, e->topic)) {
-                                        part_drop(t, j);
-                                        break;
-                                }
-                        kc_tracker_revoke(t->tracker, e->topic, e->partition);
-                        hb_log(HB_LOG_INFO,
-                               lost ? "tier partition lost"
-                                    : "tier partition revoked",
-                               "topic=%s partition=%d", e->topic,
-                               (int)e->partition);
-                }
-                if (coop)
-                        error = rd_kafka_incremental_unassign(rk, parts);
-                else
-                        rd_kafka_assign(rk, NULL);
+                /* The caller lets the revoked partitions' records out
+                 * finish (kc_tier_revoke_finish()); acting on them once
+                 * the next owner reads them too would repeat their
+                 * outcome (issue 11: a dead letter written twice). */
+                if (!lost && kc_defer_take(&t->revoke, parts))
+                        return;
+                revoke_now(t, parts, lost);
         }
         if (error) {
                 hb_log(HB_LOG_ERR, "tier rebalance failed", "error=\"%s\"",
@@ -427,7 +452,8 @@ rd_kafka_message_t *kc_tier_poll(kc_tier_t *t, int64_t now_ms,
         for (size_t i = 0; i < t->nparts; i++) {
                 part_t *p = &t->parts[i];
                 m = hand_peek(p);
-                if (!m || !can_go(t, p, m, now_ms))
+                if (!m || !can_go(t, p, m, now_ms) ||
+                    kc_defer_has(&t->revoke, p->topic, p->partition))
                         continue;
                 hand_pop(p);
                 if (!p->count)
@@ -453,10 +479,11 @@ rd_kafka_message_t *kc_tier_poll(kc_tier_t *t, int64_t now_ms,
                         continue;
                 }
                 p = find(t, rd_kafka_topic_name(m->rkt), m->partition);
-                if (!p || (p->next >= 0 && m->offset < p->next)) {
-                        /* not ours any more, or read again after a
-                         * pause: the copy in hand (or handed out) is the
-                         * one */
+                if (!p || (p->next >= 0 && m->offset < p->next) ||
+                    kc_defer_has(&t->revoke, p->topic, p->partition)) {
+                        /* not ours any more (or being revoked: the next
+                         * owner reads it), or read again after a pause:
+                         * the copy in hand (or handed out) is the one */
                         rd_kafka_message_destroy(m);
                         continue;
                 }
@@ -520,6 +547,31 @@ void kc_tier_set_revoke_cb(kc_tier_t *t, kc_tier_revoke_cb_t *cb, void *opaque)
         t->revoke_opaque = opaque;
 }
 
+void kc_tier_defer_revokes(kc_tier_t *t, int on)
+{
+        t->revoke.on = on;
+}
+
+size_t kc_tier_revoke_pending(const kc_tier_t *t)
+{
+        return kc_defer_pending(&t->revoke);
+}
+
+int kc_tier_revoking(const kc_tier_t *t, const char *topic, int32_t partition)
+{
+        return kc_defer_has(&t->revoke, topic, partition);
+}
+
+void kc_tier_revoke_finish(kc_tier_t *t)
+{
+        rd_kafka_topic_partition_list_t *parts = kc_defer_release(&t->revoke);
+
+        if (!parts)
+                return;
+        revoke_now(t, parts, 0);
+        rd_kafka_topic_partition_list_destroy(parts);
+}
+
 size_t kc_tier_partitions(kc_tier_t *t, kc_tier_info_t *out, size_t max)
 {
         for (size_t i = 0; i < t->nparts && i < max; i++) {
@@ -576,6 +628,9 @@ void kc_tier_destroy(kc_tier_t *t)
 
         if (!t)
                 return;
+        /* From here on revokes (those of the close below) act at once. */
+        t->revoke.on = 0;
+        kc_tier_revoke_finish(t);
         kc_tier_commit_sync(t);
         if (t->joins == 0) {
                 /* librdkafka 2.0.2's sticky assignor asserts when a

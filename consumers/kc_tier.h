@@ -55,13 +55,36 @@ void kc_tier_tick(kc_tier_t *t);
 /** @brief Commit what moved now. @returns 0, or -1 (logged). */
 int kc_tier_commit_sync(kc_tier_t *t);
 
-/** Called on a (non-lost) revoke before the revoked partitions' finished
- *  offsets are committed (see kc_consumer_set_revoke_cb()). */
+/** Called on a revoke (a lost one too) before the revoked partitions'
+ *  finished offsets are committed: the caller's records of them still
+ *  out are no longer its to act on (their next owner reads them). */
 typedef void(kc_tier_revoke_cb_t)(const rd_kafka_topic_partition_list_t *p,
                                   void *opaque);
 
 /** @brief Set the revoke hook (NULL: none). */
 void kc_tier_set_revoke_cb(kc_tier_t *t, kc_tier_revoke_cb_t *cb, void *opaque);
+
+/**
+ * @brief Report revokes to the caller instead of acting on them at once
+ *        (off by default, and again once kc_tier_destroy() begins), as
+ *        kc_consumer_defer_revokes() does: a (non-lost) revoke waits,
+ *        reported by kc_tier_revoke_pending(), until
+ *        kc_tier_revoke_finish(); meanwhile no record of its partitions
+ *        is handed out, and the caller can let those out finish first.
+ */
+void kc_tier_defer_revokes(kc_tier_t *t, int on);
+
+/** @returns how many partitions a reported revoke takes away (0: none
+ *  pending). */
+size_t kc_tier_revoke_pending(const kc_tier_t *t);
+
+/** @returns 1 when \p topic / \p partition is one of the pending
+ *  revoke's partitions, 0 otherwise. */
+int kc_tier_revoking(const kc_tier_t *t, const char *topic, int32_t partition);
+
+/** @brief Complete the pending revoke (no-op when none): the revoke hook,
+ *  commit what finished, let the partitions go. */
+void kc_tier_revoke_finish(kc_tier_t *t);
 
 /** One assigned tier partition, for metrics, /status and `lag`. */
 typedef struct kc_tier_info_s {

@@ -263,6 +263,16 @@ int kc_tracker_is_lost(const kc_tracker_t *tr, const char *topic,
         return s && s->lost;
 }
 
+int kc_tracker_current(const kc_tracker_t *tr, const kc_ticket_t *t)
+{
+        const slot_t *s;
+
+        if (t->slot >= tr->slot_count)
+                return 0;
+        s = &tr->slots[t->slot];
+        return s->topic && s->gen == t->gen;
+}
+
 static int64_t slot_committable(const slot_t *s);
 
 int kc_tracker_restore(kc_tracker_t *tr, const char *topic, int32_t partition,

@@ -76,6 +76,10 @@ int kc_tracker_add(kc_tracker_t *tr, const char *topic, int32_t partition,
  *  @returns 1 when applied, 0 when the ticket was stale or already done. */
 int kc_tracker_done(kc_tracker_t *tr, const kc_ticket_t *t);
 
+/** @returns 1 while \p t's partition is still the one it was given for
+ *  (not revoked since; a lost one not yet let go counts), 0 otherwise. */
+int kc_tracker_current(const kc_tracker_t *tr, const kc_ticket_t *t);
+
 /** @returns the committable offset of a partition, or -1 when nothing
  *  has been consumed since it was assigned (or it is not assigned). */
 int64_t kc_tracker_committable(const kc_tracker_t *tr, const char *topic,

@@ -39,6 +39,8 @@ typedef struct item_s {
         wh_endpoint_t *ep; /* own reference while sending */
         char *label;       /* metric label of the webhook, or NULL */
         int state;
+        int busy;   /* a request or a write is out: its callback comes */
+        int orphan; /* its partition was revoked: not ours to act on */
 } item_t;
 
 struct wk_tier_s {
@@ -155,6 +157,8 @@ oom:
         return NULL;
 }
 
+static kc_tier_revoke_cb_t revoked;
+
 /* The tier consumer, once the producer made sure the topics exist. */
 static int consumer_up(wk_tier_t *t)
 {
@@ -176,6 +180,8 @@ static int consumer_up(wk_tier_t *t)
                        "group=%s error=\"%s\"", t->group, why);
                 return -1;
         }
+        kc_tier_defer_revokes(t->kt, 1);
+        kc_tier_set_revoke_cb(t->kt, revoked, t);
         hb_log(HB_LOG_INFO, "retry tiers: consuming", "group=%s tiers=%zu",
                t->group, t->sched.n);
         return 0;
@@ -270,6 +276,37 @@ static void item_free(item_t *it)
         free(it);
 }
 
+/* kc_tier let \p parts go (a revoke, or the assignment lost): their
+ * records still out are the next owner's, who reads them again. One
+ * waiting on nothing (held) is let go now; one with a request or a write
+ * out when that ends, its outcome not acted on (a move or a dead letter
+ * made by both owners would be made twice). */
+static void revoked(const rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        wk_tier_t *t = opaque;
+        item_t *it, *next;
+        size_t n = 0;
+
+        for (it = t->live; it; it = next) {
+                next = it->next;
+                if (it->orphan ||
+                    !rd_kafka_topic_partition_list_find(
+                            parts, rd_kafka_topic_name(it->m->rkt),
+                            it->m->partition))
+                        continue;
+                n++;
+                if (it->busy)
+                        it->orphan = 1;
+                else
+                        item_free(it);
+        }
+        if (n)
+                hb_log(HB_LOG_INFO,
+                       "retry tiers: records of revoked partitions left "
+                       "to their next owner",
+                       "records=%zu", n);
+}
+
 /* \p it's delivery ended here (delivered, dead-lettered, dropped or
  * discarded): no longer in retry for the health (wk_health.h). */
 static void resolved(item_t *it, int dead)
@@ -296,6 +333,12 @@ static void written(int ok, const char *error, void *opaque)
         wk_tier_t *t = it->t;
         char detail[300];
 
+        it->busy = 0;
+        if (it->orphan && !ok) {
+                /* its next owner reads it again */
+                item_free(it);
+                return;
+        }
         if (!ok && it->state == IT_MOVING && can_dead_letter(t)) {
                 /* The next tier refused it for good (too large for that
                  * topic after all): held, it would stay unfinished for
@@ -385,8 +428,10 @@ static void move_next(item_t *it, const wh_result_t *res, int past_last_ok)
                                             : "retry";
         r.tier = next;
         r.due_ms = due_of(t, next, ra);
+        it->busy = 1;
         if (wh_dlq_send_tier(t->env.dlq, &r, written, it) == 0)
                 return;
+        it->busy = 0;
         if (!can_dead_letter(t)) {
                 hb_log(HB_LOG_ERR, "retry tiers: record not moved; held",
                        "webhook=%s id=\"%s\" tier=%d", r.webhook,
@@ -433,8 +478,10 @@ static void move_dead(item_t *it, const char *reason, const char *detail,
         r.detail = detail;
         r.tier = -1;
         r.due_ms = 0;
+        it->busy = 1;
         if (wh_dlq_send(t->env.dlq, &r, written, it) == 0)
                 return;
+        it->busy = 0;
         hb_log(HB_LOG_ERR, "retry tiers: dead letter not written; held",
                "webhook=%s id=\"%s\"", r.webhook, r.id ? r.id : "");
 }
@@ -448,6 +495,12 @@ static void sent(const wh_result_t *res, void *opaque)
         const cfg_delivery_t *del;
         int forever;
 
+        it->busy = 0;
+        if (it->orphan && res->outcome != WH_OUT_OK) {
+                /* revoked meanwhile: its next owner sends it again */
+                item_free(it);
+                return;
+        }
         switch (res->outcome) {
         case WH_OUT_OK:
                 t->stats.delivered++;
@@ -573,11 +626,14 @@ static void take(wk_tier_t *t, item_t *it)
         }
         it->ep = wh_endpoint_ref(hk.ep);
         it->state = IT_SENDING;
+        it->busy = 1;
         if (wh_pool_submit(t->env.pool, it->ep, it->rd.id, it->rd.body,
                            it->rd.len, WH_SUBMIT_DEFER | WH_SUBMIT_ONCE, sent,
-                           it) == -1)
+                           it) == -1) {
+                it->busy = 0;
                 hb_log(HB_LOG_ERR, "retry tiers: not submitted; record held",
                        "webhook=%s", it->rec.webhook);
+        }
 }
 
 void wk_tier_run(wk_tier_t *t, size_t per_slot)
@@ -623,6 +679,30 @@ void wk_tier_keepalive(wk_tier_t *t)
          * while HTTP is slow. */
         if (t && t->kt)
                 (void)kc_tier_poll(t->kt, -1, &ticket, &tier);
+}
+
+size_t wk_tier_revoke_pending(const wk_tier_t *t)
+{
+        return t && t->kt ? kc_tier_revoke_pending(t->kt) : 0;
+}
+
+size_t wk_tier_revoke_held(const wk_tier_t *t)
+{
+        size_t n = 0;
+
+        if (!wk_tier_revoke_pending(t))
+                return 0;
+        for (const item_t *it = t->live; it; it = it->next)
+                n += it->busy && !it->orphan &&
+                     kc_tier_revoking(t->kt, rd_kafka_topic_name(it->m->rkt),
+                                      it->m->partition);
+        return n;
+}
+
+void wk_tier_revoke_finish(wk_tier_t *t)
+{
+        if (t && t->kt)
+                kc_tier_revoke_finish(t->kt);
 }
 
 size_t wk_tier_pending(const wk_tier_t *t)

@@ -105,6 +105,22 @@ void wk_tier_run(wk_tier_t *t, size_t per_slot);
  *  wk_tier_run() calls it when the pool is saturated. NULL: no-op. */
 void wk_tier_keepalive(wk_tier_t *t);
 
+/** @returns how many tier partitions a revoke reported by the tier
+ *  consumer takes away (0: none pending; NULL: 0). The caller lets
+ *  their records out finish (wk_tier_revoke_held()), within a bound,
+ *  then calls wk_tier_revoke_finish(). */
+size_t wk_tier_revoke_pending(const wk_tier_t *t);
+
+/** @returns records of the pending revoke's partitions with a request or
+ *  a write out (0 when none is pending). */
+size_t wk_tier_revoke_held(const wk_tier_t *t);
+
+/** @brief Complete the pending revoke (NULL, none: no-op): what finished
+ *  is committed, and what is still out is left to the partitions' next
+ *  owner (its outcome is not acted on: no move or dead letter made
+ *  twice). */
+void wk_tier_revoke_finish(wk_tier_t *t);
+
 /** @returns tier records taken and not finished. */
 size_t wk_tier_pending(const wk_tier_t *t);
 

@@ -277,6 +277,20 @@ static void delivery_done(const wh_result_t *res, void *opaque)
                 wk_msg_settle(m);
                 return;
         }
+        if (!kc_consumer_owns(w->consumer, &m->in.ticket)) {
+                /* Its partition was revoked meanwhile (after
+                 * revoke_timeout_ms): the next owner reads the message
+                 * again and delivers it; a hand-off or a dead letter
+                 * made here too would be made twice. */
+                hb_log(HB_LOG_INFO,
+                       "delivery not handed off: its partition was "
+                       "revoked; left to the next owner",
+                       "webhook=%s topic=%s partition=%d offset=%lld", name,
+                       m->in.topic, (int)m->in.partition,
+                       (long long)m->in.offset);
+                wk_msg_settle(m);
+                return;
+        }
         if (w->tier) {
                 int tier = wk_tier_first(w->tier, res, forever_policy(w));
                 if (tier >= 0 && hand_off(d, res, tier) == 0)
@@ -588,9 +602,10 @@ static void handle(wk_worker_t *w, const kc_msg_t *in)
  * Revoke.
  */
 
-/* A revoke is pending: let the in-flight work of its partitions finish,
- * within delivery.revoke_timeout_ms (a second stop ends the wait). The
- * caller then lets the consumer commit what finished and let go. */
+/* A revoke is pending (of source or tier partitions): let the in-flight
+ * work of its partitions finish, within delivery.revoke_timeout_ms (a
+ * second stop ends the wait). The caller then lets the consumers commit
+ * what finished and let go. */
 static void await_revoked(wk_worker_t *w)
 {
         int64_t deadline = hb_time_mono_ms() +
@@ -601,6 +616,7 @@ static void await_revoked(wk_worker_t *w)
                 for (wk_msg_t *m = w->live; m; m = m->next)
                         held += kc_consumer_revoking(w->consumer, m->in.topic,
                                                      m->in.partition);
+                held += wk_tier_revoke_held(w->tier);
                 if (!held || hb_time_mono_ms() >= deadline || w->stop > 1)
                         return;
                 if (w->dlq)
@@ -864,9 +880,11 @@ int wk_worker_run(wk_worker_t *w)
                 /* What the consumer reported: a revoke waits for the
                  * revoked partitions' in-flight work, within a bound,
                  * then commits what finished and lets them go. */
-                if (kc_consumer_revoke_pending(w->consumer)) {
+                if (kc_consumer_revoke_pending(w->consumer) ||
+                    wk_tier_revoke_pending(w->tier)) {
                         await_revoked(w);
                         kc_consumer_revoke_finish(w->consumer);
+                        wk_tier_revoke_finish(w->tier);
                 }
                 /* with a store, nothing is taken in before its webhooks
                  * are (an event would miss them: SPEC §7) */
@@ -907,6 +925,7 @@ int wk_worker_run(wk_worker_t *w)
         /* Stopping: a revoke reported meanwhile gets no wait (the drain
          * below has shutdown_timeout_ms for everything). */
         kc_consumer_revoke_finish(w->consumer);
+        wk_tier_revoke_finish(w->tier);
         /* Drain: no more intake; let in-flight work finish in time. */
         deadline = hb_time_mono_ms() +
                    cfg_delivery(w->hooks->cfg)->shutdown_timeout_ms;
@@ -925,6 +944,7 @@ int wk_worker_run(wk_worker_t *w)
                  * member that stops polling is dropped, and its commit
                  * below refused); a revoke gets no wait here. */
                 kc_consumer_revoke_finish(w->consumer);
+                wk_tier_revoke_finish(w->tier);
                 kc_consumer_keepalive(w->consumer);
                 wk_tier_keepalive(w->tier);
                 if (wh_pool_run(w->pool, 50, w->wake[0]) == -1)

@@ -844,6 +844,13 @@ void fx_scan_dlq(fx_t *f)
         err = rd_kafka_query_watermark_offsets(rk, f->dlq, 0, &lo, &hi, 10000);
         cr_assert_eq(err, 0, "watermarks of %s: %s", f->dlq,
                      rd_kafka_err2str(err));
+        /* read from the start again: counted afresh, not on top of an
+         * earlier scan's counts */
+        pthread_mutex_lock(&f->lock);
+        for (size_t i = 0; i < f->n; i++)
+                f->ev[i].dlq = 0;
+        f->stray_dlq = 0;
+        pthread_mutex_unlock(&f->lock);
         l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, f->dlq, 0)->offset = lo;
         cr_assert_eq(rd_kafka_assign(rk, l), 0);

@@ -442,3 +442,29 @@ Test(tracker, end_reached_before_any_message_is_display_only)
         cr_assert_eq(kc_tracker_at_end(tr, "t", 1, 9), 0);
         cr_assert_eq(end_of(1), -1);
 }
+
+/* kc_tracker_current: what a revoked partition's work must not act on
+ * (its next owner reads the message again). */
+Test(tracker, a_ticket_is_current_until_its_partition_is_revoked)
+{
+        kc_ticket_t a, b, bogus = {.slot = 9999};
+        int64_t resume;
+
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 1, -1, &a), 0);
+        cr_assert_eq(kc_tracker_current(tr, &a), 1);
+        cr_assert_eq(kc_tracker_done(tr, &a), 1);
+        cr_assert_eq(kc_tracker_current(tr, &a), 1, "finished, still ours");
+        cr_assert_eq(kc_tracker_add(tr, "t", 0, 2, -1, &b), 0);
+        /* lost: its work carries on in case the group gives it back */
+        kc_tracker_lose(tr, "t", 0);
+        cr_assert_eq(kc_tracker_current(tr, &b), 1);
+        cr_assert_eq(kc_tracker_restore(tr, "t", 0, 2, &resume), 1);
+        cr_assert_eq(kc_tracker_current(tr, &b), 1);
+        kc_tracker_revoke(tr, "t", 0);
+        cr_assert_eq(kc_tracker_current(tr, &b), 0);
+        /* given back later: a new window, the old ticket is not of it
+         */
+        cr_assert_eq(kc_tracker_assign(tr, "t", 0), 0);
+        cr_assert_eq(kc_tracker_current(tr, &b), 0);
+        cr_assert_eq(kc_tracker_current(tr, &bogus), 0);
+}
