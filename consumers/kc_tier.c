@@ -510,6 +510,11 @@ void kc_tier_done(kc_tier_t *t, const kc_ticket_t *ticket)
         kc_tracker_done(t->tracker, ticket);
 }
 
+int kc_tier_owns(const kc_tier_t *t, const kc_ticket_t *ticket)
+{
+        return kc_tracker_current(t->tracker, ticket);
+}
+
 int64_t kc_tier_next_due(const kc_tier_t *t)
 {
         int64_t best = -1;

@@ -45,6 +45,13 @@ rd_kafka_message_t *kc_tier_poll(kc_tier_t *t, int64_t now_ms,
  *  ignored. */
 void kc_tier_done(kc_tier_t *t, const kc_ticket_t *ticket);
 
+/** @returns 1 while \p ticket's tier partition is still the one it was
+ *  handed out for, 0 once it was revoked (a lost one too): the record is
+ *  then its next owner's, and its outcome is not to be acted on. A
+ *  ticket of a revoked partition stays stale when the partition (or its
+ *  slot) is assigned again. */
+int kc_tier_owns(const kc_tier_t *t, const kc_ticket_t *ticket);
+
 /** @returns the earliest due time (epoch ms) of a record kept in hand,
  *  or -1: how long the caller may sleep. */
 int64_t kc_tier_next_due(const kc_tier_t *t);
@@ -57,7 +64,9 @@ int kc_tier_commit_sync(kc_tier_t *t);
 
 /** Called on a revoke (a lost one too) before the revoked partitions'
  *  finished offsets are committed: the caller's records of them still
- *  out are no longer its to act on (their next owner reads them). */
+ *  out are no longer its to act on (their next owner reads them). Their
+ *  tickets are still current during the call (kc_tier_owns() answers 1)
+ *  and stale from its return on. */
 typedef void(kc_tier_revoke_cb_t)(const rd_kafka_topic_partition_list_t *p,
                                   void *opaque);
 

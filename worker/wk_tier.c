@@ -39,8 +39,9 @@ typedef struct item_s {
         wh_endpoint_t *ep; /* own reference while sending */
         char *label;       /* metric label of the webhook, or NULL */
         int state;
-        int busy;   /* a request or a write is out: its callback comes */
-        int orphan; /* its partition was revoked: not ours to act on */
+        /* a request or a write is out: its callback comes. Whether its
+         * partition is still ours is kc_tier_owns()'s to say. */
+        int busy;
 } item_t;
 
 struct wk_tier_s {
@@ -276,11 +277,20 @@ static void item_free(item_t *it)
         free(it);
 }
 
+/* Is \p it's tier partition still ours (not revoked since it was
+ * taken)? */
+static int owned(const item_t *it)
+{
+        return kc_tier_owns(it->t->kt, &it->ticket);
+}
+
 /* kc_tier let \p parts go (a revoke, or the assignment lost): their
  * records still out are the next owner's, who reads them again. One
  * waiting on nothing (held) is let go now; one with a request or a write
  * out when that ends, its outcome not acted on (a move or a dead letter
- * made by both owners would be made twice). */
+ * made by both owners would be made twice): its ticket goes stale as
+ * this returns, and its callback finds it no longer owned. Those of an
+ * earlier revoke (stale already) are not counted again. */
 static void revoked(const rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
         wk_tier_t *t = opaque;
@@ -289,15 +299,13 @@ static void revoked(const rd_kafka_topic_partition_list_t *parts, void *opaque)
 
         for (it = t->live; it; it = next) {
                 next = it->next;
-                if (it->orphan ||
+                if (!owned(it) ||
                     !rd_kafka_topic_partition_list_find(
                             parts, rd_kafka_topic_name(it->m->rkt),
                             it->m->partition))
                         continue;
                 n++;
-                if (it->busy)
-                        it->orphan = 1;
-                else
+                if (!it->busy)
                         item_free(it);
         }
         if (n)
@@ -334,7 +342,7 @@ static void written(int ok, const char *error, void *opaque)
         char detail[300];
 
         it->busy = 0;
-        if (it->orphan && !ok) {
+        if (!ok && !owned(it)) {
                 /* its next owner reads it again */
                 item_free(it);
                 return;
@@ -496,7 +504,7 @@ static void sent(const wh_result_t *res, void *opaque)
         int forever;
 
         it->busy = 0;
-        if (it->orphan && res->outcome != WH_OUT_OK) {
+        if (res->outcome != WH_OUT_OK && !owned(it)) {
                 /* revoked meanwhile: its next owner sends it again */
                 item_free(it);
                 return;
@@ -693,7 +701,7 @@ size_t wk_tier_revoke_held(const wk_tier_t *t)
         if (!wk_tier_revoke_pending(t))
                 return 0;
         for (const item_t *it = t->live; it; it = it->next)
-                n += it->busy && !it->orphan &&
+                n += it->busy && owned(it) &&
                      kc_tier_revoking(t->kt, rd_kafka_topic_name(it->m->rkt),
                                       it->m->partition);
         return n;

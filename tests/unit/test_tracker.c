@@ -467,4 +467,12 @@ Test(tracker, a_ticket_is_current_until_its_partition_is_revoked)
         cr_assert_eq(kc_tracker_assign(tr, "t", 0), 0);
         cr_assert_eq(kc_tracker_current(tr, &b), 0);
         cr_assert_eq(kc_tracker_current(tr, &bogus), 0);
+        /* nor of another partition taking the freed slot (kc_tier_owns
+         * relies on it for a tier record out across a revoke) */
+        kc_tracker_revoke(tr, "t", 0);
+        cr_assert_eq(kc_tracker_assign(tr, "u", 5), 0);
+        cr_assert_eq(kc_tracker_add(tr, "u", 5, 1, -1, &a), 0);
+        cr_assert_eq(a.slot, b.slot, "the freed slot is reused");
+        cr_assert_eq(kc_tracker_current(tr, &a), 1);
+        cr_assert_eq(kc_tracker_current(tr, &b), 0);
 }
