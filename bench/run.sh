@@ -190,13 +190,13 @@ lat_topic=bench-latency-$runid
 prof_topic=bench-profile-$runid
 
 # make_cfg TEMPLATE OUT TOPIC GROUP URL [MAX_IN_FLIGHT_PER_PARTITION [THREADS]]
-# (THREADS: the delivery.threads line after concurrency; none: 1, one
-# loop as the rows say, not the default's one per CPU)
+# (THREADS: the template's delivery.threads; none: its 1, one loop as
+# the rows say, not the default's one per CPU)
 make_cfg() {
         sed -e "s|@BROKERS@|$brokers|g" -e "s|@TOPIC@|$3|g" \
                 -e "s|@GROUP@|$4|g" -e "s|@URL@|$5|g" \
                 -e "s|@PER_PARTITION@|${6:-2000}|g" \
-                -e "s|^  concurrency = .*|&\n  threads = ${7:-1};|" \
+                -e "s|^  threads = .*|  threads = ${7:-1};|" \
                 -e "s|@CONCURRENCY@|$concurrency|g" "$1" >"$2"
         "$hb" check-config -c "$2" >/dev/null ||
                 die "generated configuration $2 is invalid"

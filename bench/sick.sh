@@ -129,6 +129,7 @@ run_case() {
                 printf '  topics = ( "%s" ); commit_interval_ms = 200;\n' "$topic"
                 printf '  auto_offset_reset = "earliest"; };\n'
                 printf 'delivery = { concurrency = %d; timeout_ms = 10000;\n' "$concurrency"
+                printf '  threads = 1; # one loop, as the README figures\n'
                 printf '  connect_timeout_ms = 3000; max_in_flight = 10000;\n'
                 printf '  dead_letter_topic = "%s";\n' "$dlq"
                 printf '  retry = { initial_ms = 100; max_ms = 2000; max_attempts = 3;\n'

@@ -90,7 +90,7 @@ const cfg_opt_t cfg_delivery_opts[] = {
         CFG_CUSTOM("allow_networks", CFG_RESTART_ONLY, NULL),
         /* at most WK_LOOPS_MAX (wk_loops.h); 0: the CPUs the process
          * may use (hb_cpus_available) */
-        CFG_INT("threads", cfg_delivery_t, threads, CFG_RESTART_ONLY, 0, 64, 1),
+        CFG_INT("threads", cfg_delivery_t, threads, CFG_RESTART_ONLY, 0, 64, 0),
         {NULL},
 };
 

@@ -1109,6 +1109,23 @@ Test(faults, s19_sigkill_while_records_wait_in_tiers, .timeout = 180)
         fx_destroy(f);
 }
 
+/* Wait up to \p timeout_ms for a worker to log the source topic's
+ * partition \p part assigned. */
+static void wait_assigned(fx_t *f, int part, int timeout_ms)
+{
+        char text[200];
+        int64_t deadline = it_now_ms() + timeout_ms;
+
+        snprintf(text, sizeof(text), "topic=%s partition=%d", fx_topic(f),
+                 part);
+        while (fx_log_count(f, text) == 0) {
+                cr_assert(it_now_ms() < deadline,
+                          "partition %d not assigned in %d ms (logs in %s)",
+                          part, timeout_ms, fx_dir(f));
+                usleep(50 * 1000);
+        }
+}
+
 /* 20. Issue 11, a hanging subscriber: two webhooks on "*", one answering
  *     200, one that never answers within its timeout_ms (2 s), retry
  *     tiers on (1 s, 2 s) and the default circuit (5 failures, 30 s),
@@ -1147,6 +1164,10 @@ Test(faults, s20_hanging_webhook_never_holds_a_partition, .timeout = 180)
         fx_write_config(f, rx_port(rx), "max_in_flight_per_partition = 5;",
                         NULL, hooks, 2);
         w = fx_spawn(f);
+        /* the bound is the hanging webhook's hold on the partition, not
+         * the group's start: with several delivery loops the group takes
+         * in every loop's join before it assigns (2.0 s here) */
+        wait_assigned(f, 0, 30000);
         fx_stream_start(f, N, RATE, NULL, 0);
         /* each event's production and healthy arrival, to 20 ms */
         deadline = it_now_ms() + (N / RATE) * 1000 + 30000;

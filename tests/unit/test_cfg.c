@@ -170,8 +170,7 @@ Test(cfg, defaults)
         cr_assert_eq(k->commit_interval_ms, 1000);
         cr_assert_str_eq(k->auto_offset_reset, "earliest");
         cr_assert_eq(d->concurrency, 64);
-        cr_assert_eq(d->threads, 1,
-                     "default: one loop (README, Delivery loops)");
+        cr_assert_eq(d->threads, 0, "default: auto, the CPUs");
         cr_assert_eq(d->timeout_ms, 10000);
         cr_assert_eq(d->connect_timeout_ms, 3000);
         cr_assert_eq(d->retry.initial_ms, 500);
