@@ -363,6 +363,7 @@ make_tiers_cfg() {
                 printf '  topics = ( "%s" ); commit_interval_ms = 200;\n' "$2"
                 printf '  auto_offset_reset = "earliest"; };\n'
                 printf 'delivery = { concurrency = %d; timeout_ms = 10000;\n' "$concurrency"
+                printf '  threads = 1; # one loop, as the other rows\n'
                 printf '  connect_timeout_ms = 3000; max_in_flight = 10000;\n'
                 printf '  max_in_flight_per_partition = 2000; shutdown_timeout_ms = 5000;\n'
                 printf '  dead_letter_topic = "%s-dlq";\n' "$2"
