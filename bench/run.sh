@@ -10,13 +10,14 @@
 # and its own nginx sink:
 #   1. the Kafka read limit: a plain librdkafka consumer reading the topic
 #   2. the HTTP limit: wrk POSTing a ~600-byte payload to nginx (204) with
-#      delivery.concurrency connections
+#      delivery.concurrency connections, before the hookbridge rows and
+#      again after them (2b)
 #   3. hookbridge's throughput: N events (6 partitions) to one webhook, then
 #      to three (fan-out), from process start until every offset is
 #      committed; CPU seconds per 100k events and peak RSS; 3t: one
 #      webhook again with delivery.threads = the CPUs (at least 2)
 #   4. latency at a steady 5,000 events/s (bench-latency-sink, not nginx)
-#   5. the ratio of (3) to min((1), (2))
+#   5. the ratio of (3) to min((1), (2)), and to min((1), (2b))
 #   6. scale: 1, 2 and 3 workers in one group on a 12-partition topic
 #   3d. 100 webhooks (one per app), retry tiers on: healthy deliveries/s
 #      all healthy and with 10 of them answering 500
@@ -273,20 +274,29 @@ read_mbs=$(json_num mb_per_s "$work/read.json")
 
 # --- 2. HTTP limit ---------------------------------------------------------
 
+# http_limit NAME: wrk against the sink; sets h_rate h_body. Run before
+# the hookbridge rows and again after them (2b): this machine's limit
+# swings (83k-132k req/s in one day), so both are reported.
+http_limit() {
+        local wrk_threads=2
+        [ "$concurrency" -lt 2 ] && wrk_threads=1
+        run_fg timeout $((wrk_seconds + 60)) wrk -t"$wrk_threads" -c"$concurrency" \
+                -d"${wrk_seconds}s" --timeout 10s -s "$bench/post.lua" "$sink/" \
+                >"$work/$1.txt" 2>&1 || { cat "$work/$1.txt" >&2; die "wrk failed"; }
+        if grep -qE 'Non-2xx|Socket errors' "$work/$1.txt"; then
+                cat "$work/$1.txt" >&2
+                die "wrk saw errors from the nginx sink"
+        fi
+        h_rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/$1.txt")
+        h_body=$(sed -n 's/^body_bytes \([0-9]*\)/\1/p' "$work/$1.txt")
+        [ -n "$h_rate" ] || { cat "$work/$1.txt" >&2; die "no Requests/sec from wrk"; }
+}
+
 note_load http
 say "2. HTTP limit: wrk -c$concurrency for ${wrk_seconds}s"
-wrk_threads=2
-[ "$concurrency" -lt 2 ] && wrk_threads=1
-run_fg timeout $((wrk_seconds + 60)) wrk -t"$wrk_threads" -c"$concurrency" \
-        -d"${wrk_seconds}s" --timeout 10s -s "$bench/post.lua" "$sink/" \
-        >"$work/wrk.txt" 2>&1 || { cat "$work/wrk.txt" >&2; die "wrk failed"; }
-if grep -qE 'Non-2xx|Socket errors' "$work/wrk.txt"; then
-        cat "$work/wrk.txt" >&2
-        die "wrk saw errors from the nginx sink"
-fi
-http_rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/wrk.txt")
-http_body=$(sed -n 's/^body_bytes \([0-9]*\)/\1/p' "$work/wrk.txt")
-[ -n "$http_rate" ] || { cat "$work/wrk.txt" >&2; die "no Requests/sec from wrk"; }
+http_limit wrk
+http_rate=$h_rate
+http_body=$h_body
 
 # --- 3. hookbridge throughput ---------------------------------------------
 
@@ -537,6 +547,11 @@ top_functions() {
                         '{ printf "%7.2f%%  %s\n", 100 * $1 / total, $2 }'
 }
 
+note_load http_after
+say "2b. HTTP limit again, after the hookbridge rows"
+http_limit wrk-after
+http_after=$h_rate
+
 prof_top=""
 if [ "$profile" = 1 ]; then
         note_load profile
@@ -566,6 +581,11 @@ limit=$(awk -v a="$read_rate" -v b="$http_rate" 'BEGIN { print (a < b ? a : b) }
 limit_name=$(awk -v a="$read_rate" -v b="$http_rate" 'BEGIN { print (a < b ? "Kafka read" : "HTTP") }')
 ratio_one=$(calc "100 * $one_rate / $limit" 1)
 ratio_fan=$(calc "100 * $fan_drate / $limit" 1)
+ratio_th=$(calc "100 * $th_rate / $limit" 1)
+limit_after=$(awk -v a="$read_rate" -v b="$http_after" 'BEGIN { print (a < b ? a : b) }')
+ratio_one_after=$(calc "100 * $one_rate / $limit_after" 1)
+ratio_fan_after=$(calc "100 * $fan_drate / $limit_after" 1)
+ratio_th_after=$(calc "100 * $th_rate / $limit_after" 1)
 lat_p99_ok=$(awk -v p="$lat_p99" 'BEGIN { print (p < 25 ? "yes" : "no") }')
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | awk 'NR == 1')
@@ -594,6 +614,8 @@ table=$(
                 "$(fmt_int "$read_rate")" "$read_mbs"
         printf '| 2 | HTTP limit (wrk -c%d, %d-byte POST, nginx 204) | %s req/s | %d s |\n' \
                 "$concurrency" "$http_body" "$(fmt_int "$http_rate")" "$wrk_seconds"
+        printf '| 2b | the same, after the hookbridge rows | %s req/s | %d s |\n' \
+                "$(fmt_int "$http_after")" "$wrk_seconds"
         printf '| 3a | hookbridge, 1 webhook (threads = 1) | %s events/s | %.1f s wall (%.1f s to first commit), %s CPU-s/100k events, peak RSS %s MiB |\n' \
                 "$(fmt_int "$one_rate")" "$one_seconds" "$one_first" "$one_cpu" "$one_rss"
         printf '| 3b | hookbridge, 3 webhooks (fan-out) | %s deliveries/s | %s events/s, %.1f s wall, %s CPU-s/100k events, peak RSS %s MiB |\n' \
@@ -610,8 +632,9 @@ table=$(
                 "$(fmt_int "$lat_rate")" "$lat_seconds" "$lat_p50" "$lat_p99" "$lat_p999" "$lat_max" "$(fmt_int "$lat_samples")" "$lat_warmup" "$lat_rss"
         printf '| 4k | the same events, Kafka alone (plain consumer) | p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms | produce() to consumer poll() |\n' \
                 "$klat_p50" "$klat_p99" "$klat_p999"
-        printf '| 5 | 3a / min(1, 2) | %s%% | limit: %s; fan-out deliveries / limit: %s%% |\n' \
-                "$ratio_one" "$limit_name" "$ratio_fan"
+        printf '| 5 | 3a / min(1, 2) | %s%% | limit: %s; 3t / limit: %s%%; fan-out deliveries / limit: %s%%; against min(1, 2b): 3a %s%%, 3t %s%%, fan-out %s%% |\n' \
+                "$ratio_one" "$limit_name" "$ratio_th" "$ratio_fan" \
+                "$ratio_one_after" "$ratio_th_after" "$ratio_fan_after"
         for n in 1 2 3; do
                 printf '| 6 | scale, %d worker(s), %d partitions | %s events/s | share %s, partitions %s |\n' \
                         "$n" "$scale_partitions" "$(fmt_int "${sc_rate[$n]}")" "${sc_shares[$n]}" "${sc_parts[$n]}"
@@ -646,6 +669,10 @@ stamp=$bench/results/${prefix}$(date -u +%Y%m%dT%H%M%SZ).json
         printf '  "kafka_read": {"events_per_s": %s, "mb_per_s": %s},\n' "$read_rate" "$read_mbs"
         printf '  "http_limit": {"requests_per_s": %s, "connections": %d, "body_bytes": %s},\n' \
                 "$http_rate" "$concurrency" "$http_body"
+        printf '  "http_limit_after": {"requests_per_s": %s, "connections": %d},\n' \
+                "$http_after" "$concurrency"
+        printf '  "ratios_pct": {"one": %s, "threads": %s, "fanout": %s, "one_after": %s, "threads_after": %s, "fanout_after": %s},\n' \
+                "$ratio_one" "$ratio_th" "$ratio_fan" "$ratio_one_after" "$ratio_th_after" "$ratio_fan_after"
         printf '  "hookbridge_one": {"events_per_s": %s, "seconds": %s, "first_commit_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "delivered": %s},\n' \
                 "$one_rate" "$one_seconds" "$one_first" "$one_cpu" "$one_rss" "$one_delivered"
         printf '  "hookbridge_fanout": {"webhooks": 3, "deliveries_per_s": %s, "events_per_s": %s, "seconds": %s, "first_commit_s": %s, "cpu_s_per_100k": %s, "peak_rss_mib": %s, "delivered": %s},\n' \
