@@ -15,6 +15,7 @@
 # each a fresh process with a fresh consumer group, from process start
 # until the group has committed every offset:
 #   hb  hookbridge, one webhook (bench/run.sh's row 3a, hookbridge.cfg.in)
+#   ht  hb with the default delivery.threads (one loop per CPU)
 #   a   Bento forwarding as shipped (bento/forward.yaml.in)
 #   b   Bento doing hookbridge's work as shipped (bento/work.yaml.in:
 #       the payload mapped in bloblang, the standard signature's headers)
@@ -195,20 +196,23 @@ fill() {
 
 declare -A label=(
         [hb]="hookbridge, 1 webhook (row 3a)"
+        [ht]="hookbridge, 1 webhook, the default threads (one loop per CPU)"
         [a]="Bento, forwarding, as shipped"
         [b]="Bento, hookbridge's work (mapping + signature), as shipped"
         [c]="Bento, forwarding, keep-alive pool fixed"
         [d]="Bento, hookbridge's work, keep-alive pool fixed"
 )
-rows=(hb a b c d)
+rows=(hb ht a b c d)
 results=()
 
 # run_row ROW ROUND: one run; appends a JSON object to results
 run_row() {
         local row=$1 r=$2 name=$1.$2 group=bento-$1-$2-$runid cmd
         case $row in
-        hb)
+        hb | ht)
                 fill "$bench/hookbridge.cfg.in" "$work/$name.cfg" "$group"
+                # ht: the template's one loop taken out, the default left
+                [ "$row" = ht ] && sed -i '/^  threads = /d' "$work/$name.cfg"
                 "$hb" check-config -c "$work/$name.cfg" >/dev/null ||
                         die "generated configuration $work/$name.cfg is invalid"
                 cmd=("$hb" run -c "$work/$name.cfg")
@@ -303,6 +307,9 @@ table=$(
         printf '\nhookbridge / fixed Bento doing the same work (hb / d): %s x events/s, %s x less CPU per event\n' \
                 "$(calc "$(mean events_per_s hb) / $(mean events_per_s d)" 2)" \
                 "$(calc "$(mean cpu_s_per_100k d) / $(mean cpu_s_per_100k hb)" 2)"
+        printf 'with the default threads (ht / d): %s x events/s, %s x less CPU per event\n' \
+                "$(calc "$(mean events_per_s ht) / $(mean events_per_s d)" 2)" \
+                "$(calc "$(mean cpu_s_per_100k d) / $(mean cpu_s_per_100k ht)" 2)"
 )
 printf '\n%s\n' "$table"
 
