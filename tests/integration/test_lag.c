@@ -450,8 +450,17 @@ Test(lag, transactional_topic_commits_past_markers, .timeout = 90)
         txn_produce(rk, topic, 0, 15, 10, 1);
         txn_produce(rk, topic, 1, 25, 8, 1);
         rd_kafka_destroy(rk);
-        it_log_end(topic, 2, end);
-        /* 25 records and 3 markers; 8 records and 1 marker */
+        /* 25 records and 3 markers; 8 records and 1 marker. The commit
+         * returns once the coordinator has decided; it writes the markers
+         * to the partitions after that, and until then a read-committed
+         * end (what the watermark query gives) stays at the open
+         * transaction's first offset: wait for them. */
+        for (int64_t deadline = wall_ms() + 20000;;) {
+                it_log_end(topic, 2, end);
+                if ((end[0] == 28 && end[1] == 9) || wall_ms() > deadline)
+                        break;
+                usleep(100 * 1000);
+        }
         cr_assert_eq(end[0], 28, "p0 ends at %lld", (long long)end[0]);
         cr_assert_eq(end[1], 9, "p1 ends at %lld", (long long)end[1]);
 
