@@ -118,18 +118,20 @@ int wk_metrics_labels(char *out, size_t out_size, ...)
 int wk_metrics_value(wk_metrics_t *m, const char *name, const char *labels,
                      double *vp);
 
-/** @brief Takes the next piece of the exposition text (one family's
- *  lines, \p len bytes, not NUL-terminated).
+/** @brief Takes the next piece of the exposition text (whole lines of
+ *  one family, \p len bytes, not NUL-terminated: a family in one piece,
+ *  or in several of ~64 KiB when it is larger).
  *  @returns 0 to go on, -1 to stop. */
 typedef int wk_metrics_write_cb_t(const char *text, size_t len, void *opaque);
 
 /**
  * @brief Write the exposition text (format 0.0.4; families in declaration
- *        order, series in creation order) to \p cb, one family per call.
+ *        order, series in creation order) to \p cb, piece by piece.
  *        The values are those of one instant: a copy taken under the
  *        registry's mutex, which is released before any text is formatted
  *        or written, so a slow (or blocked) writer never holds up
- *        wk_metrics_add() and the others on the delivery thread.
+ *        wk_metrics_add() and the others on the delivery thread. No
+ *        more than one piece of text is held at a time.
  * @returns 0, or -1 when out of memory or when \p cb returned -1.
  */
 int wk_metrics_write(wk_metrics_t *m, wk_metrics_write_cb_t *cb, void *opaque);

@@ -732,6 +732,61 @@ Test(metrics, write_gives_what_render_gives)
         wk_metrics_destroy(m);
 }
 
+/* wk_metrics_write()'s pieces, as many as came and the largest. */
+typedef struct pieces_s {
+        FILE *f;
+        int n;
+        size_t max;
+        int whole_lines;
+} pieces_t;
+
+static int count_piece(const char *text, size_t len, void *opaque)
+{
+        pieces_t *p = opaque;
+
+        p->n++;
+        if (len > p->max)
+                p->max = len;
+        if (len == 0 || text[len - 1] != '\n')
+                p->whole_lines = 0;
+        return fwrite(text, 1, len, p->f) == len ? 0 : -1;
+}
+
+/* A family of many series (a histogram per webhook, with 10,000
+ * webhooks ~17 MB) comes in pieces of whole lines of ~64 KiB, not one
+ * buffer of it all; together they are the document. */
+Test(metrics, large_family_written_in_pieces)
+{
+        static const double b[] = {0.01, 0.1, 1, 10};
+        wk_metrics_t *m = wk_metrics_new();
+        pieces_t p = {.whole_lines = 1};
+        char labels[64], *t, *w = NULL;
+        size_t wlen = 0;
+
+        cr_assert_eq(wk_metrics_declare(m, "hookbridge_big_seconds",
+                                        WK_METRIC_HISTOGRAM, "many series", b,
+                                        4),
+                     0);
+        for (int i = 0; i < 5000; i++) {
+                snprintf(labels, sizeof(labels), "webhook=\"wh-%05d\"", i);
+                wk_metrics_observe(m, "hookbridge_big_seconds", labels, 0.5);
+        }
+        t = render(m);
+        cr_assert_gt(strlen(t), (size_t)4 * 64 * 1024, "%zu bytes",
+                     strlen(t));
+        p.f = open_memstream(&w, &wlen);
+        cr_assert_not_null(p.f);
+        cr_assert_eq(wk_metrics_write(m, count_piece, &p), 0);
+        fclose(p.f);
+        cr_expect_str_eq(w, t);
+        cr_expect_geq(p.n, 4, "%d pieces for %zu bytes", p.n, wlen);
+        cr_expect_leq(p.max, (size_t)64 * 1024 + 1024, "largest %zu", p.max);
+        cr_expect(p.whole_lines, "a piece ended inside a line");
+        free(w);
+        free(t);
+        wk_metrics_destroy(m);
+}
+
 /* Gauges set by parts (several delivery loops, one registry): one series,
  * the sum (or the max) of the parts' values; a part's sweep takes only
  * its own values, and a series goes with the last part's. */
