@@ -15,6 +15,7 @@
 #include "wk_portal_api.h"
 #include "wk_routes.h"
 #include "wk_store.h"
+#include "wk_trim.h"
 #include "wk_watch.h"
 #include "wk_worker.h"
 
@@ -241,6 +242,7 @@ int wk_cmd_run(int argc, char **argv)
         char errstr[1024];
         api_parts_t api = {0};
         wk_watch_t *watch;
+        wk_trim_t *trim;
         cfg_t *cfg;
         wk_loops_t *w;
         int rc, threads;
@@ -289,7 +291,9 @@ int wk_cmd_run(int argc, char **argv)
         sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        trim = wk_trim_start(0);
         rc = wk_loops_run(w);
+        wk_trim_stop(trim);
         running = NULL;
         /* the API answers until the workers are gone: they lend the API
          * nothing they free first */
