@@ -788,9 +788,8 @@ static int flush(buf_t *b, wk_metrics_write_cb_t *cb, void *opaque)
 
 /* One family's text, handed to \p cb in pieces of up to ~PIECE_MAX.
  * @returns 0, or -1 when out of memory or \p cb said stop. */
-static int render_family(buf_t *b, const family_t *f,
-                         const snap_series_t *ser, size_t n,
-                         wk_metrics_write_cb_t *cb, void *opaque)
+static int render_family(buf_t *b, const family_t *f, const snap_series_t *ser,
+                         size_t n, wk_metrics_write_cb_t *cb, void *opaque)
 {
         static const char *const types[] = {"counter", "gauge", "histogram"};
         char v[64], le[64];

@@ -772,8 +772,7 @@ Test(metrics, large_family_written_in_pieces)
                 wk_metrics_observe(m, "hookbridge_big_seconds", labels, 0.5);
         }
         t = render(m);
-        cr_assert_gt(strlen(t), (size_t)4 * 64 * 1024, "%zu bytes",
-                     strlen(t));
+        cr_assert_gt(strlen(t), (size_t)4 * 64 * 1024, "%zu bytes", strlen(t));
         p.f = open_memstream(&w, &wlen);
         cr_assert_not_null(p.f);
         cr_assert_eq(wk_metrics_write(m, count_piece, &p), 0);

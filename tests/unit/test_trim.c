@@ -95,8 +95,8 @@ Test(trim, gives_freed_pages_back)
         trims = wk_trim_stop(t);
         cr_expect_geq(trims, 1u);
         cr_expect_geq(before - after, 31 * 1024,
-                      "resident %ld KiB before, %ld KiB after %u trims",
-                      before, after, trims);
+                      "resident %ld KiB before, %ld KiB after %u trims", before,
+                      after, trims);
         for (int i = 0; i < BLOCKS / KEEP_EVERY; i++)
                 free(kept[i]);
         free(kept);
